@@ -1,0 +1,268 @@
+"""Hikvision access controllers: ISAPI `AccessControllerEvent` notifications pushed as JSON.
+
+A controller names each event by a (major, minor) code pair. `EVENT_CODES` maps the pairs we
+understand to canonical events; any other pair is refused, not guessed, so a firmware that
+starts sending new codes shows up as counted dead letters instead of silently wrong data.
+Card and employee numbers leave this module only as keyed hashes, and names not at all.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Annotated, ClassVar, Final, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from adapters.base import (
+    RawMessage,
+    decode_json_object,
+    payload_event_id,
+    stable_event_id,
+    validation_detail,
+)
+from gateway.errors import PayloadError
+from gateway.privacy import Pseudonymizer
+from schemas.codes import AccessResult, Direction, DoorState, OpenMethod
+from schemas.events import AccessEvent, DeviceEvent, DoorStateEvent
+
+DIALECT: Final = "hik-isapi"
+
+EVENT_MAJOR: Final = 5
+"""Hikvision's major type for access events (1 is alarm, 2 exception, 3 operation)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessCode:
+    """A code that reports a verification attempt: how the person tried, and whether it worked."""
+
+    description: str
+    method: OpenMethod
+    result: AccessResult
+    direction: Direction = "unknown"
+    """Used when the controller's attendance status does not say which way the person went."""
+
+
+@dataclass(frozen=True, slots=True)
+class DoorCode:
+    """A code that reports the door sensor; there is no person, so no credential."""
+
+    description: str
+    state: DoorState
+
+
+EVENT_CODES: Final[Mapping[tuple[int, int], AccessCode | DoorCode]] = MappingProxyType(
+    {
+        (EVENT_MAJOR, 0x01): AccessCode("valid card passed", "card", "granted"),
+        (EVENT_MAJOR, 0x06): AccessCode("card has no permission", "card", "denied"),
+        (EVENT_MAJOR, 0x09): AccessCode("card number unknown", "card", "denied"),
+        (EVENT_MAJOR, 0x17): AccessCode("exit button pressed", "button", "granted", "out"),
+        (EVENT_MAJOR, 0x19): DoorCode("door opened", "opened"),
+        (EVENT_MAJOR, 0x1A): DoorCode("door closed", "closed"),
+        (EVENT_MAJOR, 0x1B): DoorCode("door forced open", "forced_open"),
+        (EVENT_MAJOR, 0x1C): DoorCode("door held open", "held_open"),
+        (EVENT_MAJOR, 0x26): AccessCode("fingerprint matched", "fingerprint", "granted"),
+        (EVENT_MAJOR, 0x27): AccessCode("fingerprint failed", "fingerprint", "denied"),
+        (EVENT_MAJOR, 0x4B): AccessCode("face verified", "face", "granted"),
+        (EVENT_MAJOR, 0x4C): AccessCode("face verification failed", "face", "denied"),
+        (EVENT_MAJOR, 0x9C): AccessCode("QR code passed", "qr", "granted"),
+        (EVENT_MAJOR, 0xB5): AccessCode("password passed", "password", "granted"),
+        (EVENT_MAJOR, 0x400): AccessCode("remote open", "remote", "granted"),
+    }
+)
+"""(major, minor) -> what the event means; the single place to teach the adapter a new code."""
+
+_ATTENDANCE_DIRECTION: Final[Mapping[str, Direction]] = MappingProxyType(
+    {"checkIn": "in", "checkOut": "out"}
+)
+_SUPPORTED_EVENT_TYPE: Final = "AccessControllerEvent"
+_SAFE_TOKEN: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
+_DIGIT_RUN: Final = re.compile(r"[0-9]{4}")
+_MAX_DEVICE_ID: Final = 64
+"""The bound `schemas.events.EventBase.device_id` enforces; checked here to name the reason."""
+
+
+def _encodable(value: str) -> str:
+    """Refuse lone surrogates: JSON escapes allow them, but they cannot be hashed as UTF-8."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+_Text = Annotated[str, AfterValidator(_encodable)]
+_UInt32 = Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
+"""The SDK's codes and counters are 32-bit unsigned; bounding them also bounds error texts."""
+
+_STRICT: Final = ConfigDict(strict=True, extra="ignore", frozen=True)
+"""Vendors add fields freely (ignored), but a field we use with the wrong type is an error."""
+
+
+class _Envelope(BaseModel):
+    """Just the event type: other types have other shapes, refused before they are validated."""
+
+    model_config = _STRICT
+
+    event_type: str = Field(alias="eventType")
+
+
+class _AccessDetail(BaseModel):
+    """The `AccessControllerEvent` object; `name` is deliberately not modelled, so never kept."""
+
+    model_config = _STRICT
+
+    major: _UInt32 = Field(alias="majorEventType")
+    minor: _UInt32 = Field(alias="subEventType")
+    serial_no: _UInt32 | None = Field(default=None, alias="serialNo")
+    card_no: _Text | None = Field(default=None, alias="cardNo")
+    employee_no: _Text | None = Field(default=None, alias="employeeNoString")
+    reader: _UInt32 | None = Field(default=None, alias="cardReaderNo")
+    door: _UInt32 | None = Field(default=None, alias="doorNo")
+    attendance_status: str | None = Field(default=None, alias="attendanceStatus")
+
+
+class _AccessNotification(BaseModel):
+    """An access-controller notification: the envelope fields we use plus the event object."""
+
+    model_config = _STRICT
+
+    date_time: str = Field(alias="dateTime")
+    device_id: _Text | None = Field(default=None, alias="deviceID")
+    event: _AccessDetail = Field(alias="AccessControllerEvent")
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class HikIsapiAdapter:
+    """Parses Hikvision ISAPI access-controller notifications into canonical events."""
+
+    dialect: ClassVar[str] = DIALECT
+
+    def __init__(self, pseudonymizer: Pseudonymizer) -> None:
+        self._pseudonymizer = pseudonymizer
+
+    def parse(self, message: RawMessage) -> list[DeviceEvent]:
+        """The one event a notification carries, or `PayloadError` naming why there is none."""
+        document = _decode(message.payload)
+        event_type = _validate(_Envelope, document).event_type
+        if event_type != _SUPPORTED_EVENT_TYPE:
+            raise PayloadError("unsupported_event", _describe_event_type(event_type))
+        notification = _validate(_AccessNotification, document)
+        detail = notification.event
+        code = EVENT_CODES.get((detail.major, detail.minor))
+        if code is None:
+            raise PayloadError(
+                "unknown_code", f"major {detail.major} minor {detail.minor:#x} is not mapped"
+            )
+        occurred_at = _event_time(notification.date_time)
+        device_id = _device_id(message, notification)
+        if detail.serial_no is None:
+            event_id = payload_event_id(DIALECT, message)
+        else:
+            serial, minor = str(detail.serial_no), str(detail.minor)
+            event_id = stable_event_id(DIALECT, device_id, serial, occurred_at.isoformat(), minor)
+        door = None if detail.door is None else str(detail.door)
+        vendor_code = f"{detail.major}/{detail.minor:#x}"
+        if isinstance(code, DoorCode):
+            return [
+                DoorStateEvent(
+                    event_id=event_id,
+                    community=message.community,
+                    device_id=device_id,
+                    occurred_at=occurred_at,
+                    received_at=message.received_at,
+                    dialect=DIALECT,
+                    state=code.state,
+                    door=door,
+                    vendor_code=vendor_code,
+                )
+            ]
+        return [
+            AccessEvent(
+                event_id=event_id,
+                community=message.community,
+                device_id=device_id,
+                occurred_at=occurred_at,
+                received_at=message.received_at,
+                dialect=DIALECT,
+                direction=_direction(detail.attendance_status, code.direction),
+                method=code.method,
+                result=code.result,
+                door=door,
+                reader=detail.reader,
+                credential=self._credential(detail),
+                vendor_code=vendor_code,
+            )
+        ]
+
+    def _credential(self, detail: _AccessDetail) -> str | None:
+        """The card joins best across doors; the employee number is the fallback for faces."""
+        if detail.card_no:
+            return self._pseudonymizer.hash("card", detail.card_no)
+        if detail.employee_no:
+            return self._pseudonymizer.hash("employee", detail.employee_no)
+        return None
+
+
+def _decode(payload: bytes) -> dict[str, object]:
+    """`decode_json_object`, plus the one refusal of `json.loads` it lets through.
+
+    Python refuses integers of more than 4,300 digits with a bare ValueError (not a
+    JSONDecodeError); that is bad input like any other.
+    """
+    try:
+        return decode_json_object(payload)
+    except ValueError:
+        raise PayloadError("malformed_json", "a number in the JSON is too long") from None
+
+
+def _validate(model: type[_Model], document: dict[str, object]) -> _Model:
+    """Validate, reporting field paths and rules only: the values may be names or card numbers."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise PayloadError("schema", validation_detail(exc)) from None
+
+
+def _describe_event_type(event_type: str) -> str:
+    """Name the event type only when it is a short plain word, never arbitrary vendor text.
+
+    Digit runs are refused too: a device that puts a card or ID number there must not leak it.
+    """
+    if _SAFE_TOKEN.fullmatch(event_type) and not _DIGIT_RUN.search(event_type):
+        return f"event type {event_type!r} is not supported"
+    return "unsupported event type"
+
+
+def _event_time(text: str) -> datetime:
+    """The device's time in UTC; without an offset the instant is unknown, so it is refused."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise PayloadError("bad_time", "dateTime is not an ISO 8601 date-time") from None
+    if parsed.utcoffset() is None:
+        raise PayloadError("bad_time", "dateTime has no UTC offset; device time is never guessed")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise PayloadError("bad_time", "dateTime is out of range once converted to UTC") from None
+
+
+def _device_id(message: RawMessage, notification: _AccessNotification) -> str:
+    """The topic's device code when routing found one, else the payload's own `deviceID`."""
+    device_id = message.device_id if message.device_id is not None else notification.device_id
+    if not device_id:
+        raise PayloadError("no_device_id", "neither the topic nor the payload names the device")
+    if len(device_id) > _MAX_DEVICE_ID:
+        raise PayloadError("bad_device_id", f"device id is longer than {_MAX_DEVICE_ID} characters")
+    return device_id
+
+
+def _direction(attendance_status: str | None, default: Direction) -> Direction:
+    """The controller's check-in/check-out status wins; otherwise the code's own default."""
+    if attendance_status is None:
+        return default
+    return _ATTENDANCE_DIRECTION.get(attendance_status, default)

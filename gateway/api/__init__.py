@@ -1,0 +1,1 @@
+"""The HTTP API: routers per audience, assembled in `gateway.api.app`."""

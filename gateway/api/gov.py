@@ -1,0 +1,35 @@
+"""Reads for the government platform: the normalised events."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import AwareDatetime
+
+from gateway.api.deps import ApiKey, StoreDep
+from gateway.errors import PayloadError
+from gateway.store.base import EventCursor, EventQuery, Page
+from schemas.events import DeviceEvent, EventKind
+
+router = APIRouter(prefix="/v1", tags=["government"], dependencies=[ApiKey])
+
+MAX_PAGE = 1000
+
+
+@router.get("/events", response_model=Page[DeviceEvent])
+async def list_events(
+    store: StoreDep,
+    kind: EventKind | None = None,
+    community: str | None = None,
+    device_id: str | None = None,
+    since: Annotated[AwareDatetime | None, Query(description="inclusive, with offset")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="exclusive, with offset")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> Page[DeviceEvent]:
+    """Events, newest first, with a stable cursor that stays valid while new events arrive."""
+    try:
+        position = EventCursor.decode(cursor) if cursor else None
+    except PayloadError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=exc.detail) from None
+    query = EventQuery(kind, community, device_id, since, until, limit, position)
+    return await store.list_events(query)

@@ -1,0 +1,151 @@
+"""`scgw`: the command line of the smart-community gateway.
+
+Subcommands: `run` (production: external broker and TimescaleDB), `demo` (everything embedded),
+`migrate` (apply schema migrations), `simulate` (publish Yida Town device traffic).
+"""
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+from simulators.cli import main as simulate
+
+from gateway.api.app import create_app
+from gateway.config import Settings, load_config
+from gateway.errors import ConfigError, GatewayError
+from gateway.logs import configure_logging
+from gateway.runtime import Secrets
+from gateway.serve import api_server, serve
+from gateway.store import open_store
+
+EXIT_CONFIG_ERROR = 2
+
+_EPILOG = """\
+Every option also has an environment variable (SCGW_<NAME>, e.g. SCGW_MQTT_URL); a flag wins
+over the environment. Structured configuration (communities, devices, topic bindings) lives in
+a TOML file given by --config or SCGW_CONFIG. See README.md for the full reference.
+
+examples:
+  scgw demo                                   # everything embedded, API on 127.0.0.1:8080
+  SCGW_ADMIN_API_KEY=... SCGW_ID_HASH_KEY=... \\
+    scgw run --mqtt-url mqtt://127.0.0.1:1883 --database-url postgresql://scgw@db/scgw
+  scgw migrate --database-url postgresql://scgw@db/scgw
+  scgw simulate --help
+"""
+
+
+def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML file with communities, devices, topics")
+    parser.add_argument("--mqtt-url", help="broker, mqtt://[user:pass@]host[:port]")
+    parser.add_argument("--database-url", help="postgresql://... or sqlite:///path")
+    parser.add_argument("--api-host", help="address the API listens on (default 127.0.0.1)")
+    parser.add_argument("--api-port", type=int, help="port the API listens on (default 8080)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scgw",
+        description="Smart-community gateway: community devices over MQTT into the district's"
+        " population, housing and vehicle models.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="production: external MQTT broker, PostgreSQL + TimescaleDB",
+        description="Run the gateway against an external broker and database. Refuses to start"
+        " without SCGW_ADMIN_API_KEY and SCGW_ID_HASH_KEY (24+ characters each).",
+    )
+    _add_connection_flags(run)
+
+    demo = commands.add_parser(
+        "demo",
+        help="everything embedded: broker, SQLite store, Yida Town simulator, API",
+        description="One process with an embedded MQTT broker, a SQLite store under --data-dir,"
+        " a Yida Town simulator publishing door events, and the API. Ctrl-C stops it all.",
+    )
+    demo.add_argument("--api-port", type=int, default=8080, help="API port (default 8080)")
+    demo.add_argument("--mqtt-port", type=int, default=1883, help="broker port (default 1883)")
+    demo.add_argument("--data-dir", type=Path, default=Path("data"), help="default ./data")
+    demo.add_argument(
+        "--rate", type=float, default=5.0, help="simulated door events per second (default 5)"
+    )
+    demo.add_argument("--no-simulator", action="store_true", help="start without the simulator")
+
+    migrate = commands.add_parser(
+        "migrate",
+        help="apply pending schema migrations and exit",
+        description="Apply pending"
+        " schema migrations (also done at every start-up) and print what was applied.",
+    )
+    migrate.add_argument("--database-url", help="postgresql://... or sqlite:///path")
+
+    commands.add_parser(
+        "simulate",
+        help="publish simulated Yida Town device traffic (see scgw simulate --help)",
+        add_help=False,
+    )
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    names = ("config", "mqtt_url", "database_url", "api_host", "api_port")
+    overrides = {name: getattr(args, name, None) for name in names}
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+async def _run(settings: Settings) -> int:
+    admin_key, hash_key = settings.require_secrets()
+    config = load_config(settings.config)
+    app = create_app(settings, config, Secrets(admin_key, hash_key))
+    return await serve(api_server(app, settings.api_host, settings.api_port))
+
+
+async def _migrate(settings: Settings) -> int:
+    store = open_store(settings.database_url)
+    await store.open()
+    try:
+        applied = await store.migrate()
+    finally:
+        await store.close()
+    print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["simulate"]:
+        return simulate(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            from gateway.demo import DemoOptions, run_demo  # noqa: PLC0415 - demo-only deps
+
+            options = DemoOptions(
+                args.api_port, args.mqtt_port, args.data_dir, args.rate, not args.no_simulator
+            )
+            return asyncio.run(run_demo(options))
+        settings = _settings(args)
+        configure_logging(settings.log_format, settings.log_level)
+        if args.command == "migrate":
+            return asyncio.run(_migrate(settings))
+        return asyncio.run(_run(settings))
+    except ValidationError as exc:
+        print(f"scgw: invalid setting: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    except ConfigError as exc:
+        print(f"scgw: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    except GatewayError as exc:
+        print(f"scgw: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Committing a batch: process, store durably, then acknowledge — in that order.
+
+This is where at-least-once becomes exactly-once storage: a message is acknowledged only after
+the transaction holding its events (or its dead letter) has committed, and a redelivered
+message finds its event ids already stored.
+"""
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+from gateway.errors import StoreError
+from gateway.messages import DeadLetter, InboundMessage
+from gateway.metrics import Metrics
+from gateway.pipeline import Pipeline, ProcessedBatch
+from gateway.store.base import Store, WriteResult
+from schemas.events import DeviceEvent
+
+logger = logging.getLogger(__name__)
+
+RETRY_FIRST_DELAY_S = 0.1
+RETRY_MAX_DELAY_S = 5.0
+
+
+class BatchCommitter:
+    """Runs the pipeline over a batch, writes it, retries transient failures, then acks."""
+
+    def __init__(self, pipeline: Pipeline, store: Store, metrics: Metrics) -> None:
+        self._pipeline = pipeline
+        self._store = store
+        self._metrics = metrics
+
+    async def __call__(self, messages: Sequence[InboundMessage]) -> WriteResult:
+        self._metrics.messages_received.inc(len(messages))
+        batch = self._pipeline(messages)
+        result = await self._write_durably(batch)
+        for message in messages:
+            message.ack()
+        self._record(messages, batch, result)
+        return result
+
+    async def _write_durably(self, batch: ProcessedBatch) -> WriteResult:
+        """Write until committed: transient errors wait and retry, permanent ones isolate."""
+        delay = RETRY_FIRST_DELAY_S
+        while True:
+            try:
+                return await self._store.write_batch(batch.events, batch.dead_letters)
+            except StoreError as exc:
+                if not exc.transient:
+                    logger.warning("batch refused by the store, isolating bad rows: %s", exc)
+                    return await self._write_isolating(batch)
+                self._metrics.store_retries.inc()
+                logger.warning("store unavailable, retrying in %.1fs: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_DELAY_S)
+
+    async def _write_isolating(self, batch: ProcessedBatch) -> WriteResult:
+        """Write events one by one so one row the database refuses costs only itself."""
+        inserted = duplicates = 0
+        refused: list[DeadLetter] = []
+        for event in batch.events:
+            try:
+                result = await self._store.write_batch([event], [])
+            except StoreError as exc:
+                if exc.transient:
+                    raise
+                refused.append(_refused_letter(event, exc))
+                continue
+            inserted += result.inserted
+            duplicates += result.duplicates
+        self._metrics.rejections.labels(reason="store_rejected").inc(len(refused))
+        letters = [*batch.dead_letters, *refused]
+        await self._store.write_batch([], letters)
+        return WriteResult(inserted, duplicates, len(letters))
+
+    def _record(
+        self, messages: Sequence[InboundMessage], batch: ProcessedBatch, result: WriteResult
+    ) -> None:
+        metrics = self._metrics
+        metrics.batch_size.observe(len(messages))
+        now = time.monotonic()
+        for message in messages:
+            metrics.ack_latency.observe(now - message.received_monotonic)
+        metrics.events_duplicate.inc(batch.duplicates + result.duplicates)
+        metrics.events_stored.inc(result.inserted)
+        for kind, count in Counter(event.kind for event in batch.events).items():
+            metrics.events_parsed.labels(kind=kind).inc(count)
+        for letter in batch.dead_letters:
+            metrics.rejections.labels(reason=letter.reason).inc()
+            logger.info("dead letter", extra={"topic": letter.topic, "reason": letter.reason})
+
+
+def _refused_letter(event: DeviceEvent, exc: StoreError) -> DeadLetter:
+    return DeadLetter(
+        received_at=event.received_at,
+        topic=f"{event.community}/{event.dialect}/{event.device_id}",
+        reason="store_rejected",
+        detail=f"the database refused event {event.event_id}: {type(exc.__cause__).__name__}",
+        payload_excerpt="",
+        payload_bytes=0,
+    )

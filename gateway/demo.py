@@ -1,0 +1,141 @@
+"""`scgw demo`: the whole gateway in one process with nothing installed.
+
+An embedded broker, a SQLite store under the data folder, the Yida Town simulator publishing
+door events in real time, and the API. Secrets are generated once per data folder and kept
+there (mode 0600), so restarts keep the same API key and, more importantly, the same ID hash
+key: hashes made yesterday must still join with today's.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import uvicorn
+from simulators.publisher import publish
+
+from gateway.api.app import create_app
+from gateway.broker import embedded_broker
+from gateway.config import Settings, load_config
+from gateway.logs import configure_logging
+from gateway.runtime import Secrets
+from gateway.serve import api_server, serve, wait_started
+from simulators.community import generate_community
+from simulators.config_toml import community_config_toml
+from simulators.hik_isapi import HikDoorStream
+
+logger = logging.getLogger("scgw.demo")
+
+LOOPBACK = "127.0.0.1"
+SIMULATOR_CHUNK_SECONDS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    api_port: int
+    mqtt_port: int
+    data_dir: Path
+    rate: float
+    simulator: bool
+
+
+def demo_secrets(data_dir: Path) -> Secrets:
+    """Secrets from the environment if set, else generated once and kept in the data folder."""
+    path = data_dir / "secrets.json"
+    if path.exists():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        stored = {
+            "admin_api_key": secrets.token_urlsafe(24),
+            "id_hash_key": secrets.token_urlsafe(32),
+        }
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(stored, handle)
+    return Secrets(
+        os.environ.get("SCGW_ADMIN_API_KEY", stored["admin_api_key"]),
+        os.environ.get("SCGW_ID_HASH_KEY", stored["id_hash_key"]),
+    )
+
+
+def demo_config_path(data_dir: Path) -> Path:
+    """The generated Yida Town configuration: its communities and every simulated device."""
+    path = data_dir / "yida.toml"
+    if not path.exists():
+        path.write_text(community_config_toml(generate_community()), encoding="utf-8")
+    return path
+
+
+async def run_demo(options: DemoOptions) -> int:
+    options.data_dir.mkdir(parents=True, exist_ok=True)
+    demo_keys = demo_secrets(options.data_dir)
+    config_path = demo_config_path(options.data_dir)
+    async with embedded_broker(LOOPBACK, options.mqtt_port) as mqtt_url:
+        settings = Settings(
+            mqtt_url=mqtt_url,
+            mqtt_protocol="3.1.1",
+            mqtt_client_id="scgw-demo",
+            database_url=f"sqlite:///{options.data_dir / 'scgw.db'}",
+            api_host=LOOPBACK,
+            api_port=options.api_port,
+            config=config_path,
+            log_format="text",
+        )
+        configure_logging(settings.log_format, settings.log_level)
+        app = create_app(settings, load_config(config_path), demo_keys)
+        server = api_server(app, settings.api_host, settings.api_port)
+        tasks = [asyncio.create_task(_announce(server, options, demo_keys, mqtt_url))]
+        if options.simulator:
+            tasks.append(asyncio.create_task(_simulate(server, mqtt_url, options.rate)))
+        try:
+            return await serve(server)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+async def _announce(
+    server: uvicorn.Server, options: DemoOptions, keys: Secrets, mqtt_url: str
+) -> None:
+    await wait_started(server)
+    base = f"http://{LOOPBACK}:{options.api_port}"
+    print(
+        f"""
+  Smart-community gateway demo (Yida Town 亿达小镇) is running.
+
+    API docs      {base}/docs
+    Events        curl -H 'X-API-Key: {keys.admin_api_key}' '{base}/v1/events?limit=5'
+    Dead letters  curl -H 'X-API-Key: {keys.admin_api_key}' '{base}/v1/dead-letters'
+    Metrics       curl -H 'X-API-Key: {keys.admin_api_key}' {base}/metrics
+    Health        {base}/healthz   {base}/readyz
+    MQTT broker   {mqtt_url}
+                  try: mosquitto_pub -p {options.mqtt_port} -t yida/hik-isapi/X -m '{{}}'
+    Data          {options.data_dir.resolve()}  (API key in secrets.json)
+
+  Ctrl-C stops everything.
+""",
+        flush=True,
+    )
+
+
+async def _simulate(server: uvicorn.Server, mqtt_url: str, rate: float) -> None:
+    """Publish door events in real time, in chunks, until cancelled."""
+    await wait_started(server)
+    stream = HikDoorStream(
+        generate_community(), seed=7, start=datetime.now(UTC), events_per_hour=rate * 3600
+    )
+    chunk = max(1, int(rate * SIMULATOR_CHUNK_SECONDS))
+    while True:
+        try:
+            await publish(stream.take(chunk), url=mqtt_url, rate=rate)
+        except Exception as exc:  # the simulator is a guest: its failure must not stop the demo
+            logger.warning("simulator paused after %s; retrying in 5s", type(exc).__name__)
+            await asyncio.sleep(5)

@@ -1,0 +1,58 @@
+"""Prometheus metrics of one gateway instance.
+
+Each instance owns its registry (not the process-global one), so tests and the demo can run
+several gateways in one process without their counters mixing.
+"""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """The gateway's counters; names follow Prometheus conventions with an `scgw_` prefix."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.messages_received = Counter(
+            "scgw_messages_received", "MQTT messages received", registry=self.registry
+        )
+        self.events_parsed = Counter(
+            "scgw_events_parsed", "Events parsed from messages", ["kind"], registry=self.registry
+        )
+        self.events_stored = Counter(
+            "scgw_events_stored", "Events newly stored", registry=self.registry
+        )
+        self.events_duplicate = Counter(
+            "scgw_events_duplicate",
+            "Events dropped because their id was already stored or seen in the batch",
+            registry=self.registry,
+        )
+        self.rejections = Counter(
+            "scgw_rejections", "Messages dead-lettered", ["reason"], registry=self.registry
+        )
+        self.batch_size = Histogram(
+            "scgw_batch_size",
+            "Messages per committed batch",
+            buckets=BATCH_SIZE_BUCKETS,
+            registry=self.registry,
+        )
+        self.ack_latency = Histogram(
+            "scgw_ack_latency_seconds",
+            "From message arrival to its acknowledgement after commit",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.store_retries = Counter(
+            "scgw_store_retries",
+            "Batch writes retried after a transient error",
+            registry=self.registry,
+        )
+        self.mqtt_connected = Gauge(
+            "scgw_mqtt_connected", "1 while connected to the broker", registry=self.registry
+        )
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)

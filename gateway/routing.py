@@ -1,0 +1,75 @@
+"""Topic routing: which dialect parses a message, for which community and device.
+
+The default layout is `{community}/{dialect}/{device_id}`. Real vendors pick their own topics,
+so the TOML config can bind any topic filter to a dialect and a community; bindings are tried
+first, in the order written.
+"""
+
+from dataclasses import dataclass
+
+from gateway.config import GatewayConfig, TopicBinding
+from gateway.errors import PayloadError
+
+DEFAULT_LAYOUT_LEVELS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    dialect: str
+    community: str
+    device_id: str | None
+
+
+def topic_matches(topic_filter: str, topic: str) -> bool:
+    """MQTT wildcard matching (`+` one level, `#` the rest), as the broker does it."""
+    filter_levels = topic_filter.split("/")
+    topic_levels = topic.split("/")
+    for index, level in enumerate(filter_levels):
+        if level == "#":
+            return True
+        if index >= len(topic_levels):
+            return False
+        if level not in ("+", topic_levels[index]):
+            return False
+    return len(filter_levels) == len(topic_levels)
+
+
+class TopicRouter:
+    """Resolves a topic to a `Route`, or raises `PayloadError` (unknown topic or dialect)."""
+
+    def __init__(self, config: GatewayConfig, dialects: set[str]) -> None:
+        self._bindings: list[TopicBinding] = list(config.topics)
+        self._dialects = dialects
+        self._communities = {community.code for community in config.communities}
+
+    def route(self, topic: str) -> Route:
+        for binding in self._bindings:
+            if topic_matches(binding.filter, topic):
+                return Route(binding.dialect, binding.community, _level(topic, binding))
+        levels = topic.split("/")
+        if len(levels) != DEFAULT_LAYOUT_LEVELS or not all(levels):
+            raise PayloadError(
+                "unknown_topic", "topic matches no binding nor community/dialect/device"
+            )
+        community, dialect, device_id = levels
+        if dialect not in self._dialects:
+            raise PayloadError("unknown_dialect", f"no adapter for dialect {dialect[:40]!r}")
+        if self._communities and community not in self._communities:
+            raise PayloadError(
+                "unknown_community", f"community {community[:40]!r} is not configured"
+            )
+        return Route(dialect, community, device_id)
+
+    def subscriptions(self, default_filters: list[str]) -> list[str]:
+        """Every filter to subscribe to: the default layout plus each binding."""
+        filters = [*default_filters, *(binding.filter for binding in self._bindings)]
+        return list(dict.fromkeys(filters))
+
+
+def _level(topic: str, binding: TopicBinding) -> str | None:
+    if binding.device_id_level is None:
+        return None
+    levels = topic.split("/")
+    if binding.device_id_level > len(levels):
+        return None
+    return levels[binding.device_id_level - 1] or None

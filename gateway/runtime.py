@@ -1,0 +1,111 @@
+"""Assembles a running gateway from settings and owns its resources' lifetime.
+
+Nothing connects at import time: `running_gateway` opens the store, applies migrations,
+starts ingest, and on exit stops them in reverse order.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from adapters.registry import AdapterRegistry
+from gateway.commit import BatchCommitter
+from gateway.config import GatewayConfig, Settings
+from gateway.devices import DeviceRegistry
+from gateway.ingest import Ingest
+from gateway.metrics import Metrics
+from gateway.mqtt import BrokerAddress, SessionOptions
+from gateway.pipeline import Enrich, Parse, Pipeline
+from gateway.privacy import Pseudonymizer
+from gateway.routing import TopicRouter
+from gateway.store import Store, open_store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """The two secrets the gateway needs, resolved before start-up."""
+
+    admin_api_key: str
+    id_hash_key: str
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything the API needs from the running gateway."""
+
+    settings: Settings
+    config: GatewayConfig
+    secrets: Secrets
+    store: Store
+    metrics: Metrics
+    ingest: Ingest
+
+
+def build_pipeline(settings: Settings, config: GatewayConfig, hash_key: str) -> Pipeline:
+    """The processing pipeline for this configuration (pure: no connections)."""
+    adapters = AdapterRegistry().build(Pseudonymizer(hash_key))
+    router = TopicRouter(config, set(adapters))
+    return Pipeline(
+        Parse(router, adapters, settings.max_payload_bytes),
+        [Enrich(DeviceRegistry.from_config(config), settings.unknown_device_policy)],
+    )
+
+
+def subscription_filters(settings: Settings, config: GatewayConfig) -> list[str]:
+    """Topic filters to subscribe to, shared across gateway instances when a group is set."""
+    router = TopicRouter(config, set())
+    filters = router.subscriptions(settings.mqtt_topics)
+    if settings.mqtt_shared_group:
+        return [f"$share/{settings.mqtt_shared_group}/{f}" for f in filters]
+    return filters
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    settings: Settings, config: GatewayConfig, secrets: Secrets
+) -> AsyncIterator[Runtime]:
+    """Open the store, migrate, start ingest; close all of it in reverse order on exit."""
+    store = open_store(settings.database_url, pool_size=settings.database_pool_size)
+    await store.open()
+    try:
+        applied = await store.migrate()
+        if applied:
+            logger.info("applied migrations %s", ", ".join(applied))
+        metrics = Metrics()
+        commit = BatchCommitter(
+            build_pipeline(settings, config, secrets.id_hash_key), store, metrics
+        )
+        ingest = Ingest(
+            BrokerAddress.from_url(settings.mqtt_url),
+            SessionOptions(
+                client_id=settings.mqtt_client_id,
+                protocol=settings.mqtt_protocol,
+                session_expiry_s=settings.mqtt_session_expiry_s,
+                receive_maximum=settings.mqtt_receive_maximum,
+            ),
+            subscription_filters(settings, config),
+            commit,
+            metrics,
+            batch_max_rows=settings.batch_max_rows,
+            batch_max_delay_s=settings.batch_max_delay_ms / 1000,
+        )
+        task = asyncio.create_task(ingest.run(), name="ingest")
+        task.add_done_callback(_report_ingest_death)
+        try:
+            yield Runtime(settings, config, secrets, store, metrics, ingest)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    finally:
+        await store.close()
+
+
+def _report_ingest_death(task: "asyncio.Task[None]") -> None:
+    """Ingest only ends by cancellation; anything else is a bug that readiness must show."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.critical("ingest stopped: %r", task.exception())

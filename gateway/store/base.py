@@ -1,0 +1,183 @@
+"""The `Store` protocol every backend implements, and the query/page types it speaks.
+
+One contract test suite runs against every backend, so the API and the ingest loop never
+know which database they talk to.
+"""
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from gateway.errors import PayloadError
+from gateway.messages import DeadLetter
+from schemas.events import DeviceEvent, EventKind
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a committed batch changed: new events, events already stored, dead letters."""
+
+    inserted: int
+    duplicates: int
+    dead_letters: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    kind: EventKind | None = None
+    community: str | None = None
+    device_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    cursor: "EventCursor | None" = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventCursor:
+    """Position after the last event of a page: newest-first order is (occurred_at, event_id)."""
+
+    occurred_at: datetime
+    event_id: str
+
+    def encode(self) -> str:
+        raw = f"{self.occurred_at.astimezone(UTC).isoformat()}|{self.event_id}"
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> "EventCursor":
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            occurred, event_id = raw.split("|", 1)
+            when = datetime.fromisoformat(occurred)
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise PayloadError("bad_cursor", "the cursor is not one this API issued") from None
+        if when.tzinfo is None or not event_id:
+            raise PayloadError("bad_cursor", "the cursor is not one this API issued")
+        return cls(when, event_id)
+
+
+def encode_id_cursor(last_id: int) -> str:
+    """Cursor for tables paged by a descending integer id (dead letters)."""
+    return base64.urlsafe_b64encode(f"id|{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_id_cursor(token: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        tag, value = raw.split("|", 1)
+        if tag != "id":
+            raise ValueError(tag)
+        return int(value)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise PayloadError("bad_cursor", "the cursor is not one this API issued") from None
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of results and the cursor for the next one (None on the last page)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    data: list[T]
+    next_cursor: str | None
+
+
+class StoredDeadLetter(BaseModel):
+    """A dead letter as stored, with its id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    received_at: datetime
+    topic: str
+    reason: str
+    detail: str
+    payload_excerpt: str
+    payload_bytes: int
+
+
+class Store(Protocol):
+    """Persistence for events and dead letters; every write is one transaction."""
+
+    async def open(self) -> None:
+        """Connect and check the connection; nothing connects before this."""
+
+    async def close(self) -> None: ...
+
+    async def migrate(self) -> list[str]:
+        """Apply pending schema migrations; return the versions applied."""
+
+    async def ping(self) -> None:
+        """Raise `StoreError` unless the database answers."""
+
+    async def write_batch(
+        self, events: Sequence[DeviceEvent], dead_letters: Sequence[DeadLetter]
+    ) -> WriteResult:
+        """Store new events (ignoring ids already stored) and dead letters atomically."""
+
+    async def list_events(self, query: EventQuery) -> Page[DeviceEvent]: ...
+
+    async def list_dead_letters(self, limit: int, cursor: str | None) -> Page[StoredDeadLetter]: ...
+
+
+def event_filter_sql(
+    query: EventQuery, *, time_column: str, placeholder: str, to_db_time: "TimeConverter"
+) -> tuple[str, list[object]]:
+    """The WHERE clause (and its parameters) for an event query, shared by every SQL backend.
+
+    Keyset pagination: the cursor continues strictly after the last (time, id) pair returned,
+    which stays correct while new events arrive.
+    """
+    clauses: list[str] = []
+    params: list[object] = []
+    for column, value in (
+        ("kind", query.kind),
+        ("community", query.community),
+        ("device_id", query.device_id),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = {placeholder}")
+            params.append(value)
+    if query.since is not None:
+        clauses.append(f"{time_column} >= {placeholder}")
+        params.append(to_db_time(query.since))
+    if query.until is not None:
+        clauses.append(f"{time_column} < {placeholder}")
+        params.append(to_db_time(query.until))
+    if query.cursor is not None:
+        clauses.append(
+            f"({time_column} < {placeholder} OR ({time_column} = {placeholder}"
+            f" AND event_id < {placeholder}))"
+        )
+        at = to_db_time(query.cursor.occurred_at)
+        params.extend([at, at, query.cursor.event_id])
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    return where, params
+
+
+class TimeConverter(Protocol):
+    def __call__(self, value: datetime, /) -> object: ...
+
+
+def event_page(events: list[DeviceEvent], limit: int) -> Page[DeviceEvent]:
+    """Cut a `limit + 1` fetch into a page; the extra row only proves there is a next page."""
+    if len(events) <= limit:
+        return Page[DeviceEvent](data=events, next_cursor=None)
+    last = events[limit - 1]
+    cursor = EventCursor(last.occurred_at, last.event_id).encode()
+    return Page[DeviceEvent](data=events[:limit], next_cursor=cursor)
+
+
+def dead_letter_page(letters: list[StoredDeadLetter], limit: int) -> Page[StoredDeadLetter]:
+    if len(letters) <= limit:
+        return Page[StoredDeadLetter](data=letters, next_cursor=None)
+    return Page[StoredDeadLetter](
+        data=letters[:limit], next_cursor=encode_id_cursor(letters[limit - 1].id)
+    )

@@ -1,0 +1,194 @@
+"""The production store: PostgreSQL with TimescaleDB, through psycopg 3's async pool.
+
+A batch is COPYed into a per-connection staging table and moved into the hypertable with
+`INSERT ... ON CONFLICT DO NOTHING` in the same transaction: COPY's speed, and redelivered
+events cost nothing. Errors are classified by SQLSTATE class so only the transient ones
+are retried.
+"""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import psycopg
+from psycopg.rows import class_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from gateway.errors import StoreError
+from gateway.messages import DeadLetter
+from gateway.store.base import (
+    EventQuery,
+    Page,
+    StoredDeadLetter,
+    WriteResult,
+    dead_letter_page,
+    decode_id_cursor,
+    event_filter_sql,
+    event_page,
+)
+from gateway.store.migrations import load_migrations
+from schemas.events import DeviceEvent, device_event_adapter
+
+_MIGRATION_LOCK_ID = 0x5C6A_0001  # pg_advisory_lock key: one migrator at a time
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
+_EVENT_COLUMNS = "occurred_at, event_id, kind, community, device_id, received_at, body"
+_STAGE_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS events_stage (occurred_at timestamptz, event_id text,"
+    " kind text, community text, device_id text, received_at timestamptz, body jsonb)"
+    " ON COMMIT DELETE ROWS"
+)
+
+
+def _is_transient(exc: psycopg.Error) -> bool:
+    """Connection loss, serialisation failures, resource exhaustion, shutdowns: retry later."""
+    if exc.sqlstate is None:
+        return isinstance(exc, psycopg.OperationalError)
+    return exc.sqlstate.startswith(_TRANSIENT_SQLSTATE_CLASSES)
+
+
+class PostgresStore:
+    """`Store` on PostgreSQL + TimescaleDB."""
+
+    def __init__(self, conninfo: str, *, pool_size: int = 4) -> None:
+        self._conninfo = conninfo
+        self._pool_size = pool_size
+        self._pool: AsyncConnectionPool | None = None
+
+    async def open(self) -> None:
+        pool = AsyncConnectionPool(
+            self._conninfo,
+            min_size=1,
+            max_size=self._pool_size,
+            open=False,
+            configure=self._configure,
+            name="scgw",
+        )
+        try:
+            await pool.open(wait=True, timeout=30)
+        except PoolTimeout as exc:
+            await pool.close()
+            raise StoreError(f"cannot connect to PostgreSQL: {exc}", transient=True) from exc
+        self._pool = pool
+
+    @staticmethod
+    async def _configure(connection: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+        await connection.execute(_STAGE_DDL)
+        await connection.commit()
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[tuple[object, ...]]]:
+        """A pooled connection, with psycopg's errors wrapped into `StoreError`."""
+        if self._pool is None:
+            raise StoreError("the store is not open", transient=False)
+        try:
+            async with self._pool.connection() as connection:
+                yield connection
+        except PoolTimeout as exc:
+            raise StoreError(f"no database connection: {exc}", transient=True) from exc
+        except psycopg.Error as exc:
+            raise StoreError(f"postgresql: {exc}", transient=_is_transient(exc)) from exc
+
+    async def migrate(self) -> list[str]:
+        applied = []
+        async with self._connection() as db:
+            await db.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK_ID,))
+            try:
+                await db.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations"
+                    " (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+                await db.commit()
+                cursor = await db.execute("SELECT version FROM schema_migrations")
+                done = {row[0] for row in await cursor.fetchall()}
+                for migration in load_migrations("postgres"):
+                    if migration.version in done:
+                        continue
+                    async with db.transaction():
+                        await db.execute(migration.sql.encode())
+                        await db.execute(
+                            "INSERT INTO schema_migrations (version) VALUES (%s)",
+                            (migration.version,),
+                        )
+                    applied.append(migration.version)
+            finally:
+                await db.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK_ID,))
+                await db.commit()
+        return applied
+
+    async def ping(self) -> None:
+        async with self._connection() as db:
+            await db.execute("SELECT 1")
+
+    async def write_batch(
+        self, events: Sequence[DeviceEvent], dead_letters: Sequence[DeadLetter]
+    ) -> WriteResult:
+        async with self._connection() as db, db.transaction():
+            inserted = 0
+            if events:
+                cursor = db.cursor()
+                async with cursor.copy(f"COPY events_stage ({_EVENT_COLUMNS}) FROM STDIN") as copy:
+                    for event in events:
+                        await copy.write_row(
+                            (
+                                event.occurred_at,
+                                event.event_id,
+                                event.kind,
+                                event.community,
+                                event.device_id,
+                                event.received_at,
+                                event.model_dump_json(),
+                            )
+                        )
+                await cursor.execute(
+                    f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT {_EVENT_COLUMNS}"
+                    " FROM events_stage ON CONFLICT DO NOTHING"
+                )
+                inserted = max(cursor.rowcount, 0)
+            if dead_letters:
+                cursor = db.cursor()
+                async with cursor.copy(
+                    "COPY dead_letters (received_at, topic, reason, detail, payload_excerpt,"
+                    " payload_bytes) FROM STDIN"
+                ) as copy:
+                    for letter in dead_letters:
+                        await copy.write_row(
+                            (
+                                letter.received_at,
+                                letter.topic,
+                                letter.reason,
+                                letter.detail,
+                                letter.payload_excerpt,
+                                letter.payload_bytes,
+                            )
+                        )
+        return WriteResult(inserted, len(events) - inserted, len(dead_letters))
+
+    async def list_events(self, query: EventQuery) -> Page[DeviceEvent]:
+        where, params = event_filter_sql(
+            query, time_column="occurred_at", placeholder="%s", to_db_time=lambda value: value
+        )
+        sql = f"SELECT body FROM events {where} ORDER BY occurred_at DESC, event_id DESC LIMIT %s"
+        async with self._connection() as db:
+            cursor = await db.execute(sql.encode(), [*params, query.limit + 1])
+            rows = await cursor.fetchall()
+        events = [device_event_adapter.validate_python(row[0]) for row in rows]
+        return event_page(events, query.limit)
+
+    async def list_dead_letters(self, limit: int, cursor: str | None) -> Page[StoredDeadLetter]:
+        before = decode_id_cursor(cursor) if cursor else None
+        sql = (
+            "SELECT id, received_at, topic, reason, detail, payload_excerpt, payload_bytes"
+            " FROM dead_letters"
+            + (" WHERE id < %s" if before is not None else "")
+            + " ORDER BY id DESC LIMIT %s"
+        )
+        params: list[object] = [before] if before is not None else []
+        async with self._connection() as db:
+            rows = db.cursor(row_factory=class_row(StoredDeadLetter))
+            await rows.execute(sql.encode(), [*params, limit + 1])
+            letters = await rows.fetchall()
+        return dead_letter_page(letters, limit)

@@ -1,0 +1,206 @@
+"""The embedded store: SQLite in WAL mode, so `scgw demo` needs nothing installed.
+
+sqlite3 is blocking, so every call runs on one dedicated worker thread that owns the
+connection; the event loop never waits on disk.
+"""
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from gateway.errors import StoreError
+from gateway.messages import DeadLetter
+from gateway.store.base import (
+    EventQuery,
+    Page,
+    StoredDeadLetter,
+    WriteResult,
+    dead_letter_page,
+    decode_id_cursor,
+    event_filter_sql,
+    event_page,
+)
+from gateway.store.migrations import load_migrations
+from schemas.events import DeviceEvent, device_event_adapter
+
+R = TypeVar("R")
+_Row = tuple[object, ...]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(value: datetime) -> int:
+    """Exact integer microseconds since the epoch (float timestamps lose microseconds)."""
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int) -> datetime:
+    return datetime.fromtimestamp(value // 1_000_000, UTC).replace(microsecond=value % 1_000_000)
+
+
+class SqliteStore:
+    """`Store` on a single SQLite file."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._executor: ThreadPoolExecutor | None = None
+        self._connection: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        await self._run(self._connect)
+
+    def _connect(self) -> None:
+        if self._path != ":memory:":
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self._path, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA busy_timeout=5000")
+        self._connection = connection
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        if self._connection is not None:
+            await self._run(self._connection.close)
+            self._connection = None
+        self._executor.shutdown(wait=True)
+        self._executor = None
+
+    async def _run(self, function: Callable[[], R]) -> R:
+        if self._executor is None:
+            raise StoreError("the store is not open", transient=False)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, function)
+        except sqlite3.OperationalError as exc:  # locked, disk I/O: may pass
+            raise StoreError(f"sqlite: {exc}", transient=True) from exc
+        except sqlite3.DatabaseError as exc:  # constraint, corruption: retrying will not help
+            raise StoreError(f"sqlite: {exc}", transient=False) from exc
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise sqlite3.OperationalError("not connected")
+        return self._connection
+
+    async def migrate(self) -> list[str]:
+        return await self._run(self._migrate)
+
+    def _migrate(self) -> list[str]:
+        db = self._db
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations"
+            " (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
+        applied = []
+        for migration in load_migrations("sqlite"):
+            if migration.version in done:
+                continue
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _statements(migration.sql):
+                    db.execute(statement)
+                db.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?)",
+                    (migration.version, datetime.now(UTC).isoformat()),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            applied.append(migration.version)
+        return applied
+
+    async def ping(self) -> None:
+        await self._run(lambda: self._db.execute("SELECT 1").fetchone())
+
+    async def write_batch(
+        self, events: Sequence[DeviceEvent], dead_letters: Sequence[DeadLetter]
+    ) -> WriteResult:
+        event_rows = [
+            (
+                to_micros(e.occurred_at),
+                e.event_id,
+                e.kind,
+                e.community,
+                e.device_id,
+                to_micros(e.received_at),
+                e.model_dump_json(),
+            )
+            for e in events
+        ]
+        letter_rows = [
+            (
+                to_micros(d.received_at),
+                d.topic,
+                d.reason,
+                d.detail,
+                d.payload_excerpt,
+                d.payload_bytes,
+            )
+            for d in dead_letters
+        ]
+        return await self._run(lambda: self._write(event_rows, letter_rows))
+
+    def _write(self, event_rows: Sequence[_Row], letter_rows: Sequence[_Row]) -> WriteResult:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", event_rows)
+            inserted = db.total_changes - before
+            db.executemany(
+                "INSERT INTO dead_letters (received_us, topic, reason, detail, payload_excerpt,"
+                " payload_bytes) VALUES (?, ?, ?, ?, ?, ?)",
+                letter_rows,
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return WriteResult(inserted, len(event_rows) - inserted, len(letter_rows))
+
+    async def list_events(self, query: EventQuery) -> Page[DeviceEvent]:
+        where, params = event_filter_sql(
+            query, time_column="occurred_us", placeholder="?", to_db_time=to_micros
+        )
+        sql = f"SELECT body FROM events {where} ORDER BY occurred_us DESC, event_id DESC LIMIT ?"
+        rows = await self._run(lambda: self._db.execute(sql, [*params, query.limit + 1]).fetchall())
+        events = [device_event_adapter.validate_json(row[0]) for row in rows]
+        return event_page(events, query.limit)
+
+    async def list_dead_letters(self, limit: int, cursor: str | None) -> Page[StoredDeadLetter]:
+        before = decode_id_cursor(cursor) if cursor else None
+        sql = (
+            "SELECT id, received_us, topic, reason, detail, payload_excerpt, payload_bytes"
+            " FROM dead_letters"
+            + (" WHERE id < ?" if before is not None else "")
+            + " ORDER BY id DESC LIMIT ?"
+        )
+        params: list[object] = [before] if before is not None else []
+        rows = await self._run(lambda: self._db.execute(sql, [*params, limit + 1]).fetchall())
+        letters = [
+            StoredDeadLetter(
+                id=row[0],
+                received_at=from_micros(row[1]),
+                topic=row[2],
+                reason=row[3],
+                detail=row[4],
+                payload_excerpt=row[5],
+                payload_bytes=row[6],
+            )
+            for row in rows
+        ]
+        return dead_letter_page(letters, limit)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (our migrations have no `;` inside literals)."""
+    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
+    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]

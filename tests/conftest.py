@@ -1,0 +1,42 @@
+"""Session-wide real services: a Mosquitto broker and a PostgreSQL + TimescaleDB cluster.
+
+Both start once per test session on free ports in temporary folders (see tests/services.py)
+and stop at the end. A missing binary is a failure, never a skip.
+"""
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.services import MosquittoService, PostgresService, start_mosquitto, start_postgres
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoService]:
+    service = start_mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresService]:
+    service = start_postgres(tmp_path_factory.mktemp("postgres"))
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def pg_dsn(postgres: PostgresService) -> Iterator[str]:
+    """A fresh, empty database with TimescaleDB for one test."""
+    name = f"test_{next(_database_numbers)}"
+    yield postgres.create_database(name)
+    postgres.drop_database(name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'scgw.db'}"
