@@ -43,7 +43,9 @@ class Ingest:
 
     @property
     def is_connected(self) -> bool:
-        return self._subscriber is not None and self._subscriber.is_connected
+        """Connected and subscribed: what readiness means for ingest."""
+        subscriber = self._subscriber
+        return subscriber is not None and subscriber.is_connected and self.subscribed.is_set()
 
     async def run(self) -> None:
         """Run until cancelled; broker outages are waited out, never raised."""
@@ -53,9 +55,9 @@ class Ingest:
             self._subscriber = subscriber
             try:
                 await subscriber.connect()
-                await subscriber.subscribe(self._subscriptions)
                 self._metrics.mqtt_connected.set(1)
-                self.subscribed.set()
+                granted = subscriber.subscribe(self._subscriptions)
+                granted.add_done_callback(self._on_subscribe_answer)
                 delay = RECONNECT_FIRST_DELAY_S
                 await self._consume(subscriber)
             except BrokerError as exc:
@@ -66,6 +68,14 @@ class Ingest:
                 await subscriber.close()
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_DELAY_S)
+
+    def _on_subscribe_answer(self, granted: "asyncio.Future[None]") -> None:
+        if granted.cancelled():
+            return
+        if (error := granted.exception()) is not None:
+            logger.error("subscription failed: %s", error)
+        else:
+            self.subscribed.set()
 
     async def _consume(self, subscriber: MqttSubscriber) -> None:
         while True:

@@ -89,7 +89,7 @@ class MqttSubscriber:
         self._arrived = asyncio.Event()
         self._connected: asyncio.Future[None] = self._loop.create_future()
         self._disconnected: asyncio.Future[None] = self._loop.create_future()
-        self._subscribed: dict[int, asyncio.Future[list[ReasonCode]]] = {}
+        self._subscribing: dict[int, tuple[list[str], asyncio.Future[None]]] = {}
         self._sock: _Socket | None = None
         self._reading_paused = False
         self._misc_task: asyncio.Task[None] | None = None
@@ -141,8 +141,13 @@ class MqttSubscriber:
                 f"cannot connect to {self._address.host}:{self._address.port}: {exc!r}"
             ) from exc
 
-    async def subscribe(self, filters: Iterable[str], qos: int = 1) -> None:
-        """Subscribe to every filter at once and fail unless the broker grants them all."""
+    def subscribe(self, filters: Iterable[str], qos: int = 1) -> "asyncio.Future[None]":
+        """Send one SUBSCRIBE for every filter; the future resolves once all are granted.
+
+        Deliberately not awaited before consuming: a resumed session's queued messages arrive
+        ahead of the SUBACK, and if they filled the buffer, waiting for the SUBACK without
+        draining would deadlock. A refused subscription disconnects, which the consumer sees.
+        """
         topics: list[tuple[str, SubscribeOptions | int]] = [
             (topic_filter, SubscribeOptions(qos=qos) if self._options.protocol == "5" else qos)
             for topic_filter in filters
@@ -150,14 +155,9 @@ class MqttSubscriber:
         result, mid = self._client.subscribe(topics)  # type: ignore[arg-type]
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
             raise BrokerError(f"subscribe failed: {paho.error_string(result)}")
-        granted = self._loop.create_future()
-        self._subscribed[mid] = granted
-        codes = await self._await_or_disconnect(granted)
-        refused = [
-            topic for (topic, _), code in zip(topics, codes, strict=False) if code.is_failure
-        ]
-        if refused:
-            raise BrokerError(f"broker refused subscriptions: {refused}")
+        granted: asyncio.Future[None] = self._loop.create_future()
+        self._subscribing[mid] = ([topic for topic, _ in topics], granted)
+        return granted
 
     async def next_batch(self, max_rows: int, max_delay_s: float) -> list[InboundMessage]:
         """Wait for a message, then gather more until `max_rows` or `max_delay_s` after it."""
@@ -203,14 +203,6 @@ class MqttSubscriber:
             raise BrokerError("connection to the broker lost")
         return waiter in done
 
-    async def _await_or_disconnect(self, future: "asyncio.Future[Any]") -> Any:
-        done, _ = await asyncio.wait(
-            (future, self._disconnected), timeout=30, return_when=asyncio.FIRST_COMPLETED
-        )
-        if future in done:
-            return future.result()
-        raise BrokerError("connection to the broker lost while waiting for it")
-
     # -- paho callbacks (always on the event loop thread, except socket open/write during
     # -- the executor connect, which marshal themselves) --------------------------------
 
@@ -245,6 +237,10 @@ class MqttSubscriber:
     ) -> None:
         if not self._disconnected.done():
             self._disconnected.set_result(None)
+        for _, granted in self._subscribing.values():
+            if not granted.done():
+                granted.set_exception(BrokerError(f"disconnected before SUBACK: {reason_code}"))
+        self._subscribing.clear()
         if not self._connected.done():
             self._connected.set_exception(BrokerError(f"disconnected: {reason_code}"))
         self._arrived.set()
@@ -273,9 +269,15 @@ class MqttSubscriber:
         reason_codes: list[ReasonCode],
         properties: Properties | None,
     ) -> None:
-        future = self._subscribed.pop(mid, None)
-        if future is not None and not future.done():
-            future.set_result(reason_codes)
+        topics, granted = self._subscribing.pop(mid, ([], None))
+        if granted is None or granted.done():
+            return
+        refused = [t for t, code in zip(topics, reason_codes, strict=False) if code.is_failure]
+        if refused:
+            granted.set_exception(BrokerError(f"broker refused subscriptions {refused}"))
+            client.disconnect()
+        else:
+            granted.set_result(None)
 
     def _on_socket_open(self, client: paho.Client, userdata: object, sock: _Socket) -> None:
         self._on_loop(self._watch_socket, sock)

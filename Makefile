@@ -1,0 +1,43 @@
+# The two commands: `make demo` and `make test`. Everything they need, they install.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: help install demo test services lint typecheck unit bench clean
+
+help:
+	@echo "make demo      run the gateway with embedded broker and store, simulator on, API on :8080"
+	@echo "make test      install test services (Mosquitto, PostgreSQL 15 + TimescaleDB), lint, type-check, run every test"
+	@echo "make bench     run the ingest benchmark (bench/ingest.py)"
+	@echo "make lint | typecheck | unit | services | clean"
+
+$(BIN)/scgw: pyproject.toml
+	bash scripts/install-python.sh "$(PYTHON)" "$(VENV)"
+	@touch $@
+
+install: $(BIN)/scgw
+
+demo: install
+	$(BIN)/scgw demo
+
+services:
+	bash scripts/install-test-services.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest tests/adapters tests/simulators
+
+test: install services lint typecheck
+	$(BIN)/pytest
+
+bench: install services
+	$(BIN)/python -m bench.ingest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
