@@ -63,8 +63,8 @@ def payload_event_id(dialect: str, message: RawMessage) -> str:
 def decode_json_object(payload: bytes) -> dict[str, object]:
     """The payload as a JSON object, or `PayloadError` saying why it is not one.
 
-    Deeply nested junk raises RecursionError inside the json module: that is bad input
-    like any other, not a crash.
+    Deeply nested junk (RecursionError) and huge integers (ValueError) are refused by the json
+    module in ways that are not JSONDecodeError: they are bad input like any other.
     """
     try:
         document = json.loads(payload)
@@ -72,6 +72,8 @@ def decode_json_object(payload: bytes) -> dict[str, object]:
         raise PayloadError("malformed_json", f"not UTF-8 JSON ({type(exc).__name__})") from None
     except RecursionError:
         raise PayloadError("malformed_json", "JSON nested too deeply") from None
+    except ValueError:  # integers over 4,300 digits: Python's own guard, not a JSONDecodeError
+        raise PayloadError("malformed_json", "a number in the JSON is too long") from None
     if not isinstance(document, dict):
         raise PayloadError("malformed_json", f"expected a JSON object, got {_json_type(document)}")
     return document

@@ -42,15 +42,23 @@ class BatchCommitter:
         return result
 
     async def _write_durably(self, batch: ProcessedBatch) -> WriteResult:
-        """Write until committed: transient errors wait and retry, permanent ones isolate."""
+        """Write until committed: transient errors wait and retry, permanent ones isolate.
+
+        Isolation writes row by row, so a transient error in the middle simply retries it:
+        the rows already written come back as duplicates.
+        """
         delay = RETRY_FIRST_DELAY_S
+        isolate = False
         while True:
             try:
+                if isolate:
+                    return await self._write_isolating(batch)
                 return await self._store.write_batch(batch.events, batch.dead_letters)
             except StoreError as exc:
                 if not exc.transient:
                     logger.warning("batch refused by the store, isolating bad rows: %s", exc)
-                    return await self._write_isolating(batch)
+                    isolate = True
+                    continue
                 self._metrics.store_retries.inc()
                 logger.warning("store unavailable, retrying in %.1fs: %s", delay, exc)
                 await asyncio.sleep(delay)
@@ -72,7 +80,15 @@ class BatchCommitter:
             duplicates += result.duplicates
         self._metrics.rejections.labels(reason="store_rejected").inc(len(refused))
         letters = [*batch.dead_letters, *refused]
-        await self._store.write_batch([], letters)
+        try:
+            await self._store.write_batch([], letters)
+        except StoreError as exc:
+            if exc.transient:
+                raise
+            # Dead letters are built to be storable; if the store still refuses them, say so
+            # loudly and move on rather than stop ingesting everyone else's events.
+            logger.error("the store refused %d dead letters: %s", len(letters), exc)
+            return WriteResult(inserted, duplicates, 0)
         return WriteResult(inserted, duplicates, len(letters))
 
     def _record(

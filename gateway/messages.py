@@ -37,9 +37,14 @@ class DeadLetter:
         text = message.payload[: DEAD_LETTER_EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
         return cls(
             received_at=message.received_at,
-            topic=redact_text(message.topic)[:512],
+            topic=_storable(message.topic)[:512],
             reason=reason,
-            detail=redact_text(detail)[:1024],
-            payload_excerpt=redact_text(text)[:DEAD_LETTER_EXCERPT_CHARS],
+            detail=_storable(detail)[:1024],
+            payload_excerpt=_storable(text)[:DEAD_LETTER_EXCERPT_CHARS],
             payload_bytes=len(message.payload),
         )
+
+
+def _storable(text: str) -> str:
+    """Redacted, and without NUL characters, which PostgreSQL text columns refuse."""
+    return redact_text(text).replace("\x00", "\ufffd")

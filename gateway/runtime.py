@@ -43,6 +43,12 @@ class Runtime:
     store: Store
     metrics: Metrics
     ingest: Ingest
+    ingest_task: "asyncio.Task[None]"
+
+    @property
+    def alive(self) -> bool:
+        """False once ingest has died: a gateway that no longer ingests must be restarted."""
+        return not self.ingest_task.done()
 
 
 def build_pipeline(settings: Settings, config: GatewayConfig, hash_key: str) -> Pipeline:
@@ -96,7 +102,7 @@ async def running_gateway(
         task = asyncio.create_task(ingest.run(), name="ingest")
         task.add_done_callback(_report_ingest_death)
         try:
-            yield Runtime(settings, config, secrets, store, metrics, ingest)
+            yield Runtime(settings, config, secrets, store, metrics, ingest, task)
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -23,7 +23,10 @@ from schemas.codes import AccessResult, Direction, DoorState, OpenMethod
 
 def _to_utc(value: datetime) -> datetime:
     """Normalise to UTC so comparisons, storage and cursors never depend on the device's offset."""
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 shifted past the calendar: invalid, not a crash
+        raise ValueError("date-time is out of range in UTC") from None
 
 
 UtcDatetime = Annotated[

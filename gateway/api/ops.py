@@ -19,9 +19,12 @@ class HealthPublic(BaseModel):
     store: bool | None = None
 
 
-@router.get("/healthz", response_model=HealthPublic)
-async def healthz() -> HealthPublic:
-    """Liveness: the process answers. Open, for orchestrators."""
+@router.get("/healthz", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
+async def healthz(runtime: RuntimeDep, response: Response) -> HealthPublic:
+    """Liveness: the process answers and its ingest loop runs. Open, for orchestrators."""
+    if not runtime.alive:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return HealthPublic(status="ingest stopped")
     return HealthPublic(status="ok")
 
 

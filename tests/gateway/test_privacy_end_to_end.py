@@ -1,0 +1,129 @@
+"""People's data never reaches storage or logs: card numbers, employee numbers, names, ID
+numbers and phone numbers from door payloads — stored events and dead letters alike.
+
+The gateway runs as its own process with JSON logs at DEBUG level; afterwards the whole
+database is dumped and searched, and so is the log file.
+"""
+
+import json
+import sqlite3
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from simulators.community import generate_community
+from simulators.hik_isapi import HikDoorStream
+from simulators.publisher import publish
+from tests.gateway_process import GatewayProcess
+from tests.harness import wait_until
+from tests.services import PG_BIN_DIR, MosquittoService, PostgresService
+
+LEAKY_ID_NUMBER = "43011219800101123X"
+LEAKY_PHONE = "13812345678"
+LEAKY_CARD = "5566778899"
+LEAKY_NAME = "张秘密"
+
+
+def door_traffic() -> list[tuple[str, bytes]]:
+    start = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+    return HikDoorStream(generate_community(), seed=5, start=start, events_per_hour=3600).take(300)
+
+
+def leaky_rejects(topic: str, template: bytes) -> list[tuple[str, bytes]]:
+    """Bad payloads full of personal data: they must be dead-lettered with it redacted."""
+    unknown_code = json.loads(template)
+    unknown_code["AccessControllerEvent"].update(
+        subEventType=0x2A, cardNo=LEAKY_CARD, name=LEAKY_NAME, employeeNoString=LEAKY_CARD
+    )
+    truncated = (
+        f'{{"eventType": "AccessControllerEvent", "idNumber": "{LEAKY_ID_NUMBER}", '
+        f'"phone": "{LEAKY_PHONE}", "note": "call {LEAKY_PHONE} re {LEAKY_ID_NUMBER}", "name": "'
+        f"{LEAKY_NAME}"
+    )
+    return [(topic, json.dumps(unknown_code).encode()), (topic, truncated.encode())]
+
+
+def secrets_in(traffic: list[tuple[str, bytes]]) -> set[str]:
+    """Every card number, employee number and name that the published payloads carried."""
+    found = {LEAKY_ID_NUMBER, LEAKY_PHONE, LEAKY_CARD, LEAKY_NAME}
+    for _, payload in traffic:
+        detail = json.loads(payload)["AccessControllerEvent"]
+        found.update(
+            str(detail[key]) for key in ("cardNo", "name", "employeeNoString") if detail.get(key)
+        )
+    return found
+
+
+def dump_postgres(postgres: PostgresService, dsn: str) -> str:
+    result = subprocess.run(
+        [str(PG_BIN_DIR / "pg_dump"), "--data-only", "--no-owner", dsn],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    return result.stdout
+
+
+def dump_sqlite(path: Path) -> str:
+    """The logical dump plus the raw bytes of the file and its WAL, decoded leniently."""
+    with sqlite3.connect(path) as connection:
+        logical = "\n".join(connection.iterdump())
+    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    return logical + raw.decode("utf-8", errors="replace")
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'scgw.db'}"
+    dsn: str = request.getfixturevalue("pg_dsn")
+    return dsn
+
+
+class TestNoPersonalDataAtRest:
+    """After an end-to-end run, no raw identifier or name is in the database or the logs."""
+
+    async def test_database_and_logs_hold_no_raw_personal_data(
+        self,
+        mosquitto: MosquittoService,
+        postgres: PostgresService,
+        database: str,
+        tmp_path: Path,
+    ) -> None:
+        traffic = door_traffic()
+        rejects = leaky_rejects(traffic[0][0], traffic[0][1])
+        log = tmp_path / "gateway.log"
+        gateway = GatewayProcess(mosquitto.url, database, log, log_level="DEBUG")
+        gateway.start()
+        try:
+            await publish([*traffic, *rejects], url=mosquitto.url)
+
+            def all_processed() -> bool:
+                letters = json.loads(gateway.get("/v1/dead-letters"))["data"]
+                events = json.loads(gateway.get("/v1/events?limit=1000"))["data"]
+                return len(letters) == len(rejects) and len(events) == len(traffic)
+
+            await wait_until(all_processed, what="every message to be processed")
+            api_text = " ".join(
+                json.dumps(json.loads(gateway.get(path)), ensure_ascii=False)
+                for path in ("/v1/events?limit=1000", "/v1/dead-letters")
+            )
+        finally:
+            gateway.stop()
+
+        if database.startswith("sqlite"):
+            stored = dump_sqlite(Path(database.removeprefix("sqlite:///")))
+        else:
+            stored = dump_postgres(postgres, database)
+        logs = log.read_text(encoding="utf-8")
+        assert "Application shutdown complete" in logs
+        assert "dead letter" in logs  # the rejects were logged, so the log was really searched
+        secrets = secrets_in(traffic)
+        assert len(secrets) > 50
+        for secret in secrets:
+            assert secret not in stored, "raw personal data in the database"
+            assert secret not in logs, "raw personal data in the logs"
+            assert secret not in api_text, "raw personal data served by the API"
+        assert "430112********123X" in stored  # the ID number was masked, not just dropped
