@@ -21,7 +21,8 @@ async def embedded_broker(host: str, port: int) -> AsyncIterator[str]:
         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
     }
     # amqtt logs every connection at INFO; the demo's console is for the gateway's story.
-    logging.getLogger("amqtt").setLevel(logging.WARNING)
+    for noisy in ("amqtt", "transitions"):  # amqtt's session state machine logs at INFO
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     broker = Broker(config)
     try:
         await broker.start()
