@@ -15,6 +15,16 @@ from gateway.privacy import redact_text
 _STANDARD_ATTRIBUTES = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
+_PLAIN = (bool, int, float, type(None))
+
+
+def _text(value: object) -> str:
+    """JSON for containers, so values inside them meet redaction as `"key": "value"`."""
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line with time, level, logger, message and any `extra` fields."""
 
@@ -27,7 +37,7 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
-                entry[key] = redact_text(str(value))
+                entry[key] = value if isinstance(value, _PLAIN) else redact_text(_text(value))
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = record.exc_info[0].__name__
         return json.dumps(entry, ensure_ascii=False)

@@ -12,6 +12,7 @@ the subscriber stops reading its socket once `max_buffered` messages wait, and T
 """
 
 import asyncio
+import contextlib
 import logging
 import socket
 import threading
@@ -186,6 +187,11 @@ class MqttSubscriber:
             self._misc_task.cancel()
         if self._sock is not None:
             self._forget_socket(self._sock)
+        # paho's Client.__del__ closes its socket again, possibly after the loop is gone:
+        # from here on it must not call back into this object.
+        self._client.on_socket_close = None
+        self._client.on_socket_unregister_write = None
+        self._client.on_socket_register_write = None
 
     # -- waiting ----------------------------------------------------------------------------
 
@@ -293,7 +299,11 @@ class MqttSubscriber:
     def _on_socket_unregister_write(
         self, client: paho.Client, userdata: object, sock: _Socket
     ) -> None:
-        self._on_loop(self._loop.remove_writer, sock)
+        self._on_loop(self._stop_writing, sock)
+
+    def _stop_writing(self, sock: _Socket) -> None:
+        with contextlib.suppress(ValueError):  # already closed: fileno() is -1
+            self._loop.remove_writer(sock)
 
     # -- socket plumbing --------------------------------------------------------------------
 
@@ -310,8 +320,9 @@ class MqttSubscriber:
         self._misc_task = self._loop.create_task(self._misc_loop())
 
     def _forget_socket(self, sock: _Socket) -> None:
-        self._loop.remove_reader(sock)
-        self._loop.remove_writer(sock)
+        with contextlib.suppress(ValueError):  # already closed: fileno() is -1
+            self._loop.remove_reader(sock)
+            self._loop.remove_writer(sock)
         self._sock = None
         if self._misc_task is not None:
             self._misc_task.cancel()

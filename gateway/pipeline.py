@@ -71,6 +71,8 @@ class Enrich:
 
     def __call__(self, event: DeviceEvent) -> DeviceEvent:
         device = self._registry.get(event.device_id)
+        if device is not None and device.community != event.community:
+            device = None  # registered elsewhere: its buildings are not this community's
         if device is None:
             if self._quarantine:
                 raise PayloadError("unknown_device", "device is not registered")

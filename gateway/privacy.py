@@ -23,7 +23,7 @@ _SENSITIVE_KEYS = (
     "certificateNo|phone|phoneNumber|mobile|tel|personName|visitorName"
 )
 _SENSITIVE_VALUE = re.compile(
-    rf'("(?:{_SENSITIVE_KEYS})"\s*:\s*)("(?:[^"\\]|\\.)*(?:"|\Z)|-?\d+)', re.IGNORECASE
+    rf'("(?:{_SENSITIVE_KEYS})"\s*:\s*)("(?:[^"\\]|\\.)*(?:"|\\?\Z)|-?\d+)', re.IGNORECASE
 )
 _INLINE_IMAGE = re.compile(r"[A-Za-z0-9+/=]{512,}")
 

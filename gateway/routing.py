@@ -45,6 +45,8 @@ class TopicRouter:
     def route(self, topic: str) -> Route:
         for binding in self._bindings:
             if topic_matches(binding.filter, topic):
+                if binding.dialect not in self._dialects:
+                    raise PayloadError("unknown_dialect", f"binding names {binding.dialect[:40]!r}")
                 return Route(binding.dialect, binding.community, _level(topic, binding))
         levels = topic.split("/")
         if len(levels) != DEFAULT_LAYOUT_LEVELS or not all(levels):

@@ -56,7 +56,8 @@ class GatewayProcess:
     def ready(self) -> bool:
         try:
             with urllib.request.urlopen(self.url("/readyz"), timeout=2) as response:
-                return response.status == 200
+                ready: bool = response.status == 200
+                return ready
         except (urllib.error.URLError, OSError):
             return False
 

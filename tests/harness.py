@@ -30,12 +30,14 @@ class RunningGateway:
     runtime: Runtime
     http: httpx.AsyncClient
 
-    async def events(self, **params: object) -> list[dict[str, object]]:
+    async def events(self, **params: str | int) -> list[dict[str, object]]:
         """Every event the API returns for the filters, following cursors to the end."""
         found: list[dict[str, object]] = []
         cursor = None
         while True:
-            query = {**params, "limit": 1000, **({"cursor": cursor} if cursor else {})}
+            query: dict[str, str | int] = {**params, "limit": 1000}
+            if cursor:
+                query["cursor"] = cursor
             response = await self.http.get("/v1/events", params=query)
             response.raise_for_status()
             page = response.json()

@@ -73,9 +73,10 @@ def decode_id_cursor(token: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         tag, value = raw.split("|", 1)
-        if tag != "id":
+        last_id = int(value)
+        if tag != "id" or not 0 < last_id < 2**63:
             raise ValueError(tag)
-        return int(value)
+        return last_id
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise PayloadError("bad_cursor", "the cursor is not one this API issued") from None
 

@@ -45,6 +45,12 @@ def _is_transient(exc: psycopg.Error) -> bool:
     return exc.sqlstate.startswith(_TRANSIENT_SQLSTATE_CLASSES)
 
 
+def _describe(exc: psycopg.Error) -> str:
+    """The server's primary message and SQLSTATE only: its CONTEXT quotes row data."""
+    primary = exc.diag.message_primary or type(exc).__name__
+    return f"postgresql {exc.sqlstate or 'connection'}: {primary}"
+
+
 class PostgresStore:
     """`Store` on PostgreSQL + TimescaleDB."""
 
@@ -90,7 +96,7 @@ class PostgresStore:
         except PoolTimeout as exc:
             raise StoreError(f"no database connection: {exc}", transient=True) from exc
         except psycopg.Error as exc:
-            raise StoreError(f"postgresql: {exc}", transient=_is_transient(exc)) from exc
+            raise StoreError(_describe(exc), transient=_is_transient(exc)) from exc
 
     async def migrate(self) -> list[str]:
         applied = []

@@ -77,8 +77,8 @@ class SqliteStore:
             raise StoreError("the store is not open", transient=False)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, function)
-        except sqlite3.OperationalError as exc:  # locked, disk I/O: may pass
-            raise StoreError(f"sqlite: {exc}", transient=True) from exc
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"sqlite: {exc}", transient=_is_transient(exc)) from exc
         except sqlite3.DatabaseError as exc:  # constraint, corruption: retrying will not help
             raise StoreError(f"sqlite: {exc}", transient=False) from exc
 
@@ -198,6 +198,12 @@ class SqliteStore:
             for row in rows
         ]
         return dead_letter_page(letters, limit)
+
+
+def _is_transient(exc: sqlite3.OperationalError) -> bool:
+    """Locks and busy databases pass; a missing table or unreadable file does not."""
+    message = str(exc).lower()
+    return "locked" in message or "busy" in message or "disk i/o" in message
 
 
 def _statements(script: str) -> list[str]:

@@ -19,6 +19,8 @@ from tests.services import MosquittoService, PostgresService
 
 TOTAL_EVENTS = 20_000
 KILL_AT = (3_000, 11_000)
+PUBLISH_CHUNK = 250
+PUBLISH_PAUSE_S = 0.1  # about 2,500 events/s: the stream lasts some 8 seconds
 
 
 def stored(postgres: PostgresService, database: str, sql: str = "count(*)") -> int:
@@ -26,20 +28,32 @@ def stored(postgres: PostgresService, database: str, sql: str = "count(*)") -> i
 
 
 async def publish_all(port: int, messages: list[tuple[str, bytes]]) -> None:
-    """One real `mosquitto_pub` per device topic, all publishing at once at QoS 1."""
+    """One real `mosquitto_pub` per device topic, fed line by line at a steady pace.
+
+    Pacing spreads the stream over several seconds, so the kills land mid-stream however
+    fast the machine is.
+    """
     by_topic: dict[str, list[bytes]] = defaultdict(list)
     for topic, payload in messages:
         by_topic[topic].append(payload)
-    processes = []
-    for topic, payloads in by_topic.items():
-        process = await asyncio.create_subprocess_exec(
+    publishers = {}
+    for topic in by_topic:
+        publishers[topic] = await asyncio.create_subprocess_exec(
             *("mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-t", topic, "-l"),
             stdin=asyncio.subprocess.PIPE,
         )
-        processes.append((process, b"".join(p + b"\n" for p in payloads)))
-    results = await asyncio.gather(*(process.communicate(data) for process, data in processes))
-    assert len(results) == len(by_topic)
-    assert all(process.returncode == 0 for process, _ in processes)
+    for start in range(0, len(messages), PUBLISH_CHUNK):
+        for topic, payload in messages[start : start + PUBLISH_CHUNK]:
+            stdin = publishers[topic].stdin
+            assert stdin is not None
+            stdin.write(payload + b"\n")
+        await asyncio.gather(*(p.stdin.drain() for p in publishers.values() if p.stdin))
+        await asyncio.sleep(PUBLISH_PAUSE_S)
+    for process in publishers.values():
+        assert process.stdin is not None
+        process.stdin.close()
+    codes = await asyncio.gather(*(process.wait() for process in publishers.values()))
+    assert codes == [0] * len(publishers)
 
 
 async def wait_for_count(

@@ -1,0 +1,301 @@
+"""Specification of configuration (`gateway.config`): environment settings and the TOML file."""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from gateway.config import (
+    MIN_SECRET_CHARS,
+    CommunitySpec,
+    GatewayConfig,
+    Settings,
+    TopicBinding,
+    load_config,
+)
+from gateway.errors import ConfigError
+from simulators.community import generate_community
+from simulators.config_toml import community_config_toml
+from tests.harness import write_file
+
+STRONG_ADMIN_KEY = "admin-key-0123456789abcdefghij"
+STRONG_HASH_KEY = "hash-key-0123456789abcdefghijk"
+
+VALID_TOML = """
+[[communities]]
+code = "yida"
+name = "亿达小镇"
+
+[[communities]]
+code = "jiaxin"
+
+[[devices]]
+device_id = "43011200001320000001"
+dialect = "hik-isapi"
+community = "yida"
+building = "B01"
+unit = "U1"
+door = "B01-U1 unit door"
+readers = { "1" = "in", "2" = "out" }
+
+[[devices]]
+device_id = "43011200001320000002"
+dialect = "hik-isapi"
+community = "yida"
+
+[[topics]]
+filter = "hik/+/event"
+dialect = "hik-isapi"
+community = "jiaxin"
+device_id_level = 2
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No SCGW_ variable of the machine running the tests leaks into these tests."""
+    for name in list(os.environ):
+        if name.upper().startswith("SCGW_"):
+            monkeypatch.delenv(name)
+    yield
+
+
+def config_error(path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return str(info.value)
+
+
+class TestSettingsFromEnvironment:
+    """Settings read `SCGW_`-prefixed environment variables and nothing else."""
+
+    def test_defaults_are_the_embedded_demo(self) -> None:
+        settings = Settings()
+        assert settings.mqtt_url == "mqtt://127.0.0.1:1883"
+        assert settings.database_url.startswith("sqlite:///")
+        assert settings.admin_api_key is None
+        assert settings.id_hash_key is None
+        assert settings.unknown_device_policy == "accept"
+
+    def test_prefixed_variables_are_read(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("SCGW_MQTT_URL", "mqtts://broker.example:8883")
+        monkeypatch.setenv("SCGW_DATABASE_URL", "postgresql://scgw@db/scgw")
+        monkeypatch.setenv("SCGW_BATCH_MAX_ROWS", "500")
+        monkeypatch.setenv("SCGW_UNKNOWN_DEVICE_POLICY", "quarantine")
+        monkeypatch.setenv("SCGW_CONFIG", "/etc/scgw/gateway.toml")
+        settings = Settings()
+        assert settings.mqtt_url == "mqtts://broker.example:8883"
+        assert settings.database_url == "postgresql://scgw@db/scgw"
+        assert settings.batch_max_rows == 500
+        assert settings.unknown_device_policy == "quarantine"
+        assert settings.config == Path("/etc/scgw/gateway.toml")
+
+    def test_lists_are_read_as_json(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("SCGW_MQTT_TOPICS", '["vendor/#", "+/+/+"]')
+        assert Settings().mqtt_topics == ["vendor/#", "+/+/+"]
+
+    def test_secrets_are_read_and_hidden(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("SCGW_ADMIN_API_KEY", STRONG_ADMIN_KEY)
+        settings = Settings()
+        assert settings.admin_api_key is not None
+        assert settings.admin_api_key.get_secret_value() == STRONG_ADMIN_KEY
+        assert STRONG_ADMIN_KEY not in repr(settings)
+
+    def test_unprefixed_variables_are_ignored(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("MQTT_URL", "mqtt://elsewhere:1883")
+        monkeypatch.setenv("DATABASE_URL", "postgresql://elsewhere/db")
+        settings = Settings()
+        assert settings.mqtt_url == "mqtt://127.0.0.1:1883"
+        assert settings.database_url.startswith("sqlite:///")
+
+    def test_invalid_value_in_the_environment_is_refused(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("SCGW_BATCH_MAX_ROWS", "lots")
+        with pytest.raises(ValidationError, match="batch_max_rows"):
+            Settings()
+
+    def test_settings_are_frozen(self) -> None:
+        settings = Settings()
+        with pytest.raises(ValidationError):
+            settings.mqtt_url = "mqtt://other:1883"  # type: ignore[misc]
+
+
+class TestSettingsValidators:
+    """Invariants are checked when settings are read, not when a connection first fails."""
+
+    @pytest.mark.parametrize(
+        "url",
+        ["mqtt://127.0.0.1:1883", "mqtts://broker.example:8883", "mqtt://user:pw@broker"],
+    )
+    def test_mqtt_urls_are_accepted(self, url: str) -> None:
+        assert Settings(mqtt_url=url).mqtt_url == url
+
+    @pytest.mark.parametrize(
+        "url", ["http://broker:1883", "tcp://broker:1883", "broker:1883", "mqtt://", ""]
+    )
+    def test_other_mqtt_urls_are_refused(self, url: str) -> None:
+        with pytest.raises(ValidationError, match="mqtt://"):
+            Settings(mqtt_url=url)
+
+    @pytest.mark.parametrize(
+        "url",
+        ["postgresql://scgw@db:5432/scgw", "postgres://scgw@db/scgw", "sqlite:///data/x.db"],
+    )
+    def test_supported_database_urls_are_accepted(self, url: str) -> None:
+        assert Settings(database_url=url).database_url == url
+
+    @pytest.mark.parametrize(
+        "url", ["mysql://db/scgw", "sqlite://relative.db", "data/scgw.db", "postgresql:/db"]
+    )
+    def test_other_database_urls_are_refused(self, url: str) -> None:
+        with pytest.raises(ValidationError, match="postgresql:// or sqlite:///"):
+            Settings(database_url=url)
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("api_port", 70_000),
+            ("batch_max_rows", 0),
+            ("database_pool_size", 0),
+            ("max_payload_bytes", 100),
+            ("mqtt_receive_maximum", 70_000),
+            ("log_format", "xml"),
+            ("unknown_device_policy", "drop"),
+        ],
+    )
+    def test_out_of_range_values_are_refused(self, field: str, value: object) -> None:
+        with pytest.raises(ValidationError, match=field):
+            Settings.model_validate({field: value})
+
+
+class TestRequireSecrets:
+    """Production refuses to run without both secrets, each at least 24 characters long."""
+
+    def test_strong_secrets_are_returned(self) -> None:
+        settings = Settings.model_validate(
+            {"admin_api_key": STRONG_ADMIN_KEY, "id_hash_key": STRONG_HASH_KEY}
+        )
+        assert settings.require_secrets() == (STRONG_ADMIN_KEY, STRONG_HASH_KEY)
+
+    def test_secrets_of_exactly_the_minimum_length_are_accepted(self) -> None:
+        key = "k" * MIN_SECRET_CHARS
+        settings = Settings.model_validate({"admin_api_key": key, "id_hash_key": key})
+        assert settings.require_secrets() == (key, key)
+
+    def test_missing_secrets_are_refused_naming_each_variable(self) -> None:
+        with pytest.raises(ConfigError) as info:
+            Settings().require_secrets()
+        assert "SCGW_ADMIN_API_KEY is not set" in str(info.value)
+        assert "SCGW_ID_HASH_KEY is not set" in str(info.value)
+
+    def test_missing_hash_key_alone_is_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("SCGW_ADMIN_API_KEY", STRONG_ADMIN_KEY)
+        with pytest.raises(ConfigError) as info:
+            Settings().require_secrets()
+        assert "SCGW_ID_HASH_KEY" in str(info.value)
+        assert "SCGW_ADMIN_API_KEY" not in str(info.value)
+
+    def test_short_secret_is_refused_without_echoing_it(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        short = "k" * (MIN_SECRET_CHARS - 1)
+        monkeypatch.setenv("SCGW_ADMIN_API_KEY", STRONG_ADMIN_KEY)
+        monkeypatch.setenv("SCGW_ID_HASH_KEY", short)
+        with pytest.raises(ConfigError) as info:
+            Settings().require_secrets()
+        message = str(info.value)
+        assert f"SCGW_ID_HASH_KEY must be at least {MIN_SECRET_CHARS} characters" in message
+        assert short not in message
+
+
+class TestLoadConfig:
+    """A valid TOML file becomes a `GatewayConfig`; no file means an empty one."""
+
+    def test_no_file_gives_an_empty_config(self) -> None:
+        assert load_config(None) == GatewayConfig()
+
+    def test_valid_file_is_read(self, tmp_path: Path) -> None:
+        config = load_config(write_file(tmp_path / "gateway.toml", VALID_TOML))
+        assert config.communities == [
+            CommunitySpec(code="yida", name="亿达小镇"),
+            CommunitySpec(code="jiaxin"),
+        ]
+        first, second = config.devices
+        assert (first.building, first.unit, first.door) == ("B01", "U1", "B01-U1 unit door")
+        assert first.readers == {1: "in", 2: "out"}
+        assert second.building is None
+        assert second.readers == {}
+        assert config.topics == [
+            TopicBinding(
+                filter="hik/+/event", dialect="hik-isapi", community="jiaxin", device_id_level=2
+            )
+        ]
+
+    def test_generated_community_config_is_read(self, tmp_path: Path) -> None:
+        community = generate_community(seed=5, buildings=2, floors=2)
+        path = write_file(tmp_path / "gateway.toml", community_config_toml(community))
+        config = load_config(path)
+        assert [c.code for c in config.communities] == [community.code]
+        assert [d.device_id for d in config.devices] == [d.device_id for d in community.devices]
+        assert all(d.readers == {1: "in", 2: "out"} for d in config.devices)
+
+
+class TestLoadConfigErrors:
+    """Every problem with the file is one `ConfigError` naming the file (and the key)."""
+
+    def test_missing_file_is_named(self, tmp_path: Path) -> None:
+        path = tmp_path / "missing.toml"
+        message = config_error(path)
+        assert str(path) in message
+        assert "cannot read config" in message
+
+    def test_directory_instead_of_a_file_is_named(self, tmp_path: Path) -> None:
+        assert str(tmp_path) in config_error(tmp_path)
+
+    def test_bad_toml_syntax_is_named_with_the_file(self, tmp_path: Path) -> None:
+        path = write_file(tmp_path / "gateway.toml", "[[communities]\ncode = 'yida'\n")
+        assert str(path) in config_error(path)
+
+    def test_unknown_key_is_named(self, tmp_path: Path) -> None:
+        path = write_file(tmp_path / "gateway.toml", '[[communities]]\ncode = "yida"\ncolour = 1\n')
+        message = config_error(path)
+        assert str(path) in message
+        assert "communities.0.colour" in message
+
+    def test_unknown_top_level_table_is_named(self, tmp_path: Path) -> None:
+        path = write_file(tmp_path / "gateway.toml", '[brokers]\nurl = "mqtt://x"\n')
+        message = config_error(path)
+        assert str(path) in message
+        assert "brokers" in message
+
+    def test_wrong_type_is_named(self, tmp_path: Path) -> None:
+        text = '[[topics]]\nfilter = "a/#"\ndialect = "hik-isapi"\ncommunity = "yida"\n'
+        path = write_file(tmp_path / "gateway.toml", text + 'device_id_level = "two"\n')
+        message = config_error(path)
+        assert str(path) in message
+        assert "topics.0.device_id_level" in message
+
+    def test_invalid_reader_direction_is_named(self, tmp_path: Path) -> None:
+        text = VALID_TOML.replace('"2" = "out"', '"2" = "sideways"')
+        message = config_error(write_file(tmp_path / "gateway.toml", text))
+        assert "devices.0.readers.2" in message
+
+    def test_invalid_community_code_is_named(self, tmp_path: Path) -> None:
+        path = write_file(tmp_path / "gateway.toml", '[[communities]]\ncode = "Yida Town"\n')
+        assert "communities.0.code" in config_error(path)
+
+    def test_missing_required_key_is_named(self, tmp_path: Path) -> None:
+        path = write_file(tmp_path / "gateway.toml", '[[devices]]\ndevice_id = "d1"\n')
+        message = config_error(path)
+        assert "devices.0.dialect" in message
+        assert "devices.0.community" in message
+
+    def test_file_not_in_utf8_is_named(self, tmp_path: Path) -> None:
+        # An editor saving the community's Chinese name in GBK must not crash start-up with
+        # a bare UnicodeDecodeError traceback.
+        path = tmp_path / "gateway.toml"
+        path.write_bytes('[[communities]]\ncode = "yida"\nname = "亿达小镇"\n'.encode("gbk"))
+        assert str(path) in config_error(path)

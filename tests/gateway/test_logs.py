@@ -1,0 +1,115 @@
+"""Specification of log formatting (`gateway.logs`): JSON lines or text, always redacted."""
+
+import json
+import logging
+import sys
+from datetime import datetime
+
+from gateway.logs import JsonFormatter, TextFormatter
+
+ID_NUMBER = "430112199001011234"
+PHONE = "13812345678"
+
+
+def record(
+    message: str,
+    *args: object,
+    level: int = logging.INFO,
+    extra: dict[str, object] | None = None,
+    exc_info: bool = False,
+) -> logging.LogRecord:
+    """A record as `logging.getLogger("gateway.test").log(...)` would make it."""
+    error_info = None
+    if exc_info:
+        try:
+            raise ValueError(f"bad {ID_NUMBER}")
+        except ValueError:
+            error_info = sys.exc_info()
+    entry = logging.getLogger("gateway.test").makeRecord(
+        "gateway.test", level, __file__, 1, message, args, error_info, extra=extra
+    )
+    return entry
+
+
+def json_entry(entry: logging.LogRecord) -> dict[str, object]:
+    line = JsonFormatter().format(entry)
+    assert "\n" not in line
+    document = json.loads(line)
+    assert isinstance(document, dict)
+    return document
+
+
+class TestJsonFormatter:
+    """Each record is one JSON object on one line: time, level, logger, message and extras."""
+
+    def test_standard_fields(self) -> None:
+        entry = json_entry(record("batch committed", level=logging.WARNING))
+        assert entry["level"] == "warning"
+        assert entry["logger"] == "gateway.test"
+        assert entry["message"] == "batch committed"
+        assert isinstance(entry["time"], str)
+        assert datetime.fromisoformat(entry["time"]).utcoffset() is not None
+
+    def test_arguments_are_interpolated(self) -> None:
+        entry = json_entry(record("stored %d events on %s", 20, "yida"))
+        assert entry["message"] == "stored 20 events on yida"
+
+    def test_extra_fields_are_included(self) -> None:
+        entry = json_entry(
+            record("dead letter", extra={"topic": "yida/hik-isapi/dev1", "reason": "schema"})
+        )
+        assert entry["topic"] == "yida/hik-isapi/dev1"
+        assert entry["reason"] == "schema"
+
+    def test_standard_record_attributes_are_not_repeated(self) -> None:
+        entry = json_entry(record("hello"))
+        assert set(entry) == {"time", "level", "logger", "message"}
+
+    def test_message_with_newlines_stays_on_one_line(self) -> None:
+        entry = json_entry(record("first line\nsecond line"))
+        assert entry["message"] == "first line\nsecond line"
+
+    def test_chinese_text_is_written_as_is(self) -> None:
+        line = JsonFormatter().format(record("门禁设备离线"))
+        assert "门禁设备离线" in line
+
+    def test_exception_is_reported_by_type_only(self) -> None:
+        line = JsonFormatter().format(record("failed", exc_info=True))
+        entry = json.loads(line)
+        assert entry["error"] == "ValueError"
+        assert ID_NUMBER not in line
+
+    def test_id_and_phone_numbers_in_the_message_are_masked(self) -> None:
+        line = JsonFormatter().format(record("resident %s phone %s", ID_NUMBER, PHONE))
+        assert ID_NUMBER not in line
+        assert PHONE not in line
+        assert json.loads(line)["message"] == "resident 430112********1234 phone 138****5678"
+
+    def test_id_and_phone_numbers_in_extra_fields_are_masked(self) -> None:
+        line = JsonFormatter().format(
+            record("lookup", extra={"subject": ID_NUMBER, "contact": f"+86{PHONE}"})
+        )
+        assert ID_NUMBER not in line
+        assert PHONE not in line
+        entry = json.loads(line)
+        assert entry["subject"] == "430112********1234"
+
+
+class TestTextFormatter:
+    """Console lines are readable and redacted like the JSON ones."""
+
+    def test_line_has_level_logger_and_message(self) -> None:
+        line = TextFormatter().format(record("gateway started", level=logging.WARNING))
+        assert "WARNING" in line
+        assert "gateway.test: gateway started" in line
+
+    def test_id_and_phone_numbers_are_masked(self) -> None:
+        line = TextFormatter().format(record("resident %s phone %s", ID_NUMBER, PHONE))
+        assert ID_NUMBER not in line
+        assert PHONE not in line
+        assert line.endswith("resident 430112********1234 phone 138****5678")
+
+    def test_exception_text_is_masked_too(self) -> None:
+        line = TextFormatter().format(record("failed", exc_info=True))
+        assert "ValueError" in line
+        assert ID_NUMBER not in line

@@ -1,0 +1,485 @@
+"""Specification of the processing pipeline (`gateway.pipeline`): messages in, events and
+dead letters out, with no I/O."""
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar, Literal
+
+import pytest
+
+from adapters.base import Adapter, RawMessage
+from adapters.registry import AdapterRegistry
+from gateway.config import CommunitySpec, DeviceSpec, GatewayConfig
+from gateway.devices import DeviceRegistry
+from gateway.errors import PayloadError
+from gateway.messages import DeadLetter, InboundMessage
+from gateway.pipeline import Enrich, Parse, Pipeline, ProcessedBatch
+from gateway.privacy import Pseudonymizer
+from gateway.routing import TopicRouter
+from schemas.events import AccessEvent, DeviceEvent, DoorStateEvent
+from simulators.community import Community, Device, generate_community
+from simulators.hik_isapi import DoorEvent, HikDoorStream, Minor, hik_payload, hik_topic
+
+PSEUDONYMIZER = Pseudonymizer("pipeline-test-key-0123456789")
+COMMUNITY: Community = generate_community(
+    seed=11, buildings=2, units_per_building=1, floors=3, houses_per_floor=2
+)
+UNIT_DOOR: Device = COMMUNITY.devices[0]
+GATE: Device = COMMUNITY.devices[-1]
+UNREGISTERED = "43011200001329999999"
+START = datetime(2026, 11, 26, 7, 58, 12, tzinfo=UTC)
+RECEIVED = START + timedelta(seconds=1)
+MAX_PAYLOAD_BYTES = 64 * 1024
+Policy = Literal["accept", "quarantine"]
+
+
+def device_spec(device: Device, community: str = COMMUNITY.code) -> DeviceSpec:
+    return DeviceSpec.model_validate(
+        {
+            "device_id": device.device_id,
+            "dialect": device.dialect,
+            "community": community,
+            "building": device.building,
+            "unit": device.unit,
+            "door": device.door,
+            "readers": device.readers,
+        }
+    )
+
+
+CONFIG = GatewayConfig(
+    communities=[CommunitySpec(code=COMMUNITY.code, name=COMMUNITY.name)],
+    devices=[device_spec(device) for device in COMMUNITY.devices],
+)
+
+
+def hik_adapters() -> dict[str, Adapter]:
+    return AdapterRegistry().build(PSEUDONYMIZER)
+
+
+def build_pipeline(
+    *,
+    adapters: Mapping[str, Adapter] | None = None,
+    policy: Policy = "accept",
+    max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+    config: GatewayConfig = CONFIG,
+) -> Pipeline:
+    chosen = hik_adapters() if adapters is None else adapters
+    parse = Parse(TopicRouter(config, set(chosen)), chosen, max_payload_bytes)
+    return Pipeline(parse, [Enrich(DeviceRegistry.from_config(config), policy)])
+
+
+def inbound(topic: str, payload: bytes) -> InboundMessage:
+    return InboundMessage(topic=topic, payload=payload, received_at=RECEIVED, received_monotonic=0)
+
+
+def door_event(
+    minor: int = Minor.CARD_PASSED,
+    *,
+    device: Device = UNIT_DOOR,
+    serial: int = 1000,
+    reader: int = 1,
+    attendance: str | None = "checkIn",
+    card_no: str | None = "3188542196",
+) -> DoorEvent:
+    resident = next(COMMUNITY.residents())
+    return DoorEvent(
+        device=device,
+        minor=minor,
+        occurred_at=START,
+        serial=serial,
+        resident=resident if attendance is not None else None,
+        reader=reader,
+        attendance=attendance,
+        card_no=card_no,
+    )
+
+
+def hik_message(event: DoorEvent, *, device_id: str | None = None) -> InboundMessage:
+    topic = hik_topic(COMMUNITY.code, device_id or event.device.device_id)
+    return inbound(topic, hik_payload(event))
+
+
+def only_event(batch: ProcessedBatch) -> DeviceEvent:
+    assert batch.dead_letters == []
+    assert len(batch.events) == 1
+    return batch.events[0]
+
+
+def only_letter(batch: ProcessedBatch) -> DeadLetter:
+    assert batch.events == []
+    assert len(batch.dead_letters) == 1
+    return batch.dead_letters[0]
+
+
+def access_event(
+    device_id: str = UNIT_DOOR.device_id,
+    *,
+    community: str = COMMUNITY.code,
+    direction: Literal["in", "out", "unknown"] = "unknown",
+    reader: int | None = 2,
+) -> AccessEvent:
+    return AccessEvent(
+        event_id="evt-00000001",
+        community=community,
+        device_id=device_id,
+        occurred_at=START,
+        received_at=RECEIVED,
+        dialect="hik-isapi",
+        direction=direction,
+        method="card",
+        result="granted",
+        reader=reader,
+        vendor_code="5/0x1",
+    )
+
+
+class EmptyAdapter:
+    """A dialect whose messages carry no events at all."""
+
+    dialect: ClassVar[str] = "empty"
+
+    def __init__(self, pseudonymizer: Pseudonymizer) -> None:
+        self.pseudonymizer = pseudonymizer
+
+    def parse(self, message: RawMessage) -> list[DeviceEvent]:
+        return []
+
+
+class ExplodingAdapter:
+    """A buggy dialect: raises an unexpected exception that quotes the payload."""
+
+    dialect: ClassVar[str] = "exploding"
+
+    def __init__(self, pseudonymizer: Pseudonymizer) -> None:
+        self.pseudonymizer = pseudonymizer
+
+    def parse(self, message: RawMessage) -> list[DeviceEvent]:
+        raise RuntimeError(f"cannot handle {message.payload.decode()}")
+
+
+class TestParse:
+    """Parse checks the size, routes the topic and hands the payload to the dialect's parser."""
+
+    def parse(self, **overrides: int) -> Parse:
+        adapters = hik_adapters()
+        limit = overrides.get("max_payload_bytes", MAX_PAYLOAD_BYTES)
+        return Parse(TopicRouter(CONFIG, set(adapters)), adapters, limit)
+
+    def test_valid_message_becomes_the_adapters_events(self) -> None:
+        events = self.parse()(hik_message(door_event()))
+        assert len(events) == 1
+        event = events[0]
+        assert isinstance(event, AccessEvent)
+        assert event.community == COMMUNITY.code
+        assert event.device_id == UNIT_DOOR.device_id
+        assert event.received_at == RECEIVED
+
+    def test_payload_over_the_limit_is_refused_as_oversized(self) -> None:
+        message = hik_message(door_event())
+        with pytest.raises(PayloadError) as info:
+            self.parse(max_payload_bytes=len(message.payload) - 1)(message)
+        assert info.value.reason == "oversized"
+
+    def test_payload_exactly_at_the_limit_is_accepted(self) -> None:
+        message = hik_message(door_event())
+        assert len(self.parse(max_payload_bytes=len(message.payload))(message)) == 1
+
+    def test_oversized_payload_is_refused_before_routing(self) -> None:
+        message = inbound("not/a/known/topic/shape", b"x" * 300)
+        with pytest.raises(PayloadError) as info:
+            self.parse(max_payload_bytes=256)(message)
+        assert info.value.reason == "oversized"
+
+    def test_routing_errors_propagate_with_their_reason(self) -> None:
+        with pytest.raises(PayloadError) as info:
+            self.parse()(inbound(f"{COMMUNITY.code}/zkteco/{UNIT_DOOR.device_id}", b"{}"))
+        assert info.value.reason == "unknown_dialect"
+
+    def test_adapter_refusal_propagates_with_its_reason(self) -> None:
+        with pytest.raises(PayloadError) as info:
+            self.parse()(inbound(hik_topic(COMMUNITY.code, UNIT_DOOR.device_id), b"{not json"))
+        assert info.value.reason == "malformed_json"
+
+    def test_message_without_events_is_refused_as_no_events(self) -> None:
+        adapters: dict[str, Adapter] = {"empty": EmptyAdapter(PSEUDONYMIZER)}
+        parse = Parse(TopicRouter(GatewayConfig(), set(adapters)), adapters, MAX_PAYLOAD_BYTES)
+        with pytest.raises(PayloadError) as info:
+            parse(inbound("yida/empty/dev-1", b"{}"))
+        assert info.value.reason == "no_events"
+
+
+class TestEnrich:
+    """Enrich places events in their building and unit and applies the unknown-device policy."""
+
+    def enrich(self, policy: Policy = "accept") -> Enrich:
+        return Enrich(DeviceRegistry.from_config(CONFIG), policy)
+
+    def test_building_and_unit_come_from_the_registry(self) -> None:
+        event = self.enrich()(access_event())
+        assert (event.building, event.unit) == (UNIT_DOOR.building, UNIT_DOOR.unit)
+        assert not event.unregistered_device
+
+    def test_gates_have_no_building_or_unit(self) -> None:
+        event = self.enrich()(access_event(GATE.device_id))
+        assert (event.building, event.unit) == (None, None)
+        assert not event.unregistered_device
+
+    def test_door_state_events_are_placed_too(self) -> None:
+        door = DoorStateEvent(
+            event_id="evt-00000002",
+            community=COMMUNITY.code,
+            device_id=UNIT_DOOR.device_id,
+            occurred_at=START,
+            received_at=RECEIVED,
+            dialect="hik-isapi",
+            state="forced_open",
+            vendor_code="5/0x1b",
+        )
+        event = self.enrich()(door)
+        assert (event.building, event.unit) == (UNIT_DOOR.building, UNIT_DOOR.unit)
+
+    @pytest.mark.parametrize(("reader", "direction"), [(1, "in"), (2, "out")])
+    def test_unknown_direction_comes_from_the_readers_configured_direction(
+        self, reader: int, direction: str
+    ) -> None:
+        event = self.enrich()(access_event(reader=reader))
+        assert isinstance(event, AccessEvent)
+        assert event.direction == direction
+
+    def test_reader_the_registry_does_not_know_stays_unknown(self) -> None:
+        event = self.enrich()(access_event(reader=7))
+        assert isinstance(event, AccessEvent)
+        assert event.direction == "unknown"
+
+    def test_event_without_a_reader_stays_unknown(self) -> None:
+        event = self.enrich()(access_event(reader=None))
+        assert isinstance(event, AccessEvent)
+        assert event.direction == "unknown"
+
+    def test_explicit_direction_is_kept_even_when_the_reader_says_otherwise(self) -> None:
+        event = self.enrich()(access_event(direction="in", reader=2))
+        assert isinstance(event, AccessEvent)
+        assert event.direction == "in"
+
+    def test_unknown_device_is_flagged_under_accept(self) -> None:
+        event = self.enrich("accept")(access_event(UNREGISTERED))
+        assert event.unregistered_device
+        assert (event.building, event.unit) == (None, None)
+
+    def test_unknown_device_is_rejected_under_quarantine(self) -> None:
+        with pytest.raises(PayloadError) as info:
+            self.enrich("quarantine")(access_event(UNREGISTERED))
+        assert info.value.reason == "unknown_device"
+
+    def test_input_event_is_not_modified(self) -> None:
+        original = access_event()
+        self.enrich()(original)
+        assert original.building is None
+        assert original.direction == "unknown"
+
+    def test_device_registered_in_another_community_is_not_placed_in_its_buildings(
+        self,
+    ) -> None:
+        # The registry says this controller stands in yida's B01-U1. An event arriving under
+        # another community must not be stored as "jiaxin, building B01, unit U1".
+        event = self.enrich("accept")(access_event(community="jiaxin"))
+        assert (event.building, event.unit) == (None, None)
+        assert event.unregistered_device
+
+
+class TestPipelineHappyPath:
+    """A batch of valid messages becomes enriched events in arrival order."""
+
+    def test_simulated_stream_is_parsed_and_placed(self) -> None:
+        stream = HikDoorStream(COMMUNITY, seed=3, start=START, events_per_hour=3600)
+        messages = [inbound(topic, payload) for topic, payload in stream.take(50)]
+        batch = build_pipeline()(messages)
+        assert batch.dead_letters == []
+        assert batch.duplicates == 0
+        assert len(batch.events) == 50
+        for event in batch.events:
+            device = COMMUNITY.device(event.device_id)
+            assert (event.building, event.unit) == (device.building, device.unit)
+            assert not event.unregistered_device
+
+    def test_events_keep_arrival_order(self) -> None:
+        events = [
+            door_event(Minor.DOOR_OPENED, serial=7, reader=0, attendance=None, card_no=None),
+            door_event(Minor.CARD_PASSED, serial=3),
+            door_event(Minor.EXIT_BUTTON, serial=5, reader=0, attendance=None, card_no=None),
+        ]
+        batch = build_pipeline()([hik_message(event) for event in events])
+        assert [e.vendor_code for e in batch.events] == ["5/0x19", "5/0x1", "5/0x17"]
+
+    def test_the_same_messages_give_the_same_event_ids(self) -> None:
+        messages = [hik_message(door_event(serial=serial)) for serial in (5, 3, 9)]
+        first = build_pipeline()(messages)
+        second = build_pipeline()(messages)
+        assert [e.event_id for e in first.events] == [e.event_id for e in second.events]
+        assert len({e.event_id for e in first.events}) == 3
+
+    def test_unknown_direction_is_resolved_end_to_end(self) -> None:
+        unknown_card = door_event(Minor.CARD_UNKNOWN, reader=2, attendance=None)
+        event = only_event(build_pipeline()([hik_message(unknown_card)]))
+        assert isinstance(event, AccessEvent)
+        assert event.direction == "out"
+
+    def test_card_numbers_are_hashed_never_raw(self) -> None:
+        event = only_event(build_pipeline()([hik_message(door_event(card_no="3188542196"))]))
+        assert isinstance(event, AccessEvent)
+        assert event.credential == PSEUDONYMIZER.hash("card", "3188542196")
+        assert "3188542196" not in event.model_dump_json()
+
+
+class TestPipelineRejections:
+    """Bad messages become dead letters with a reason; the rest of the batch is unaffected."""
+
+    def test_routing_error_becomes_a_dead_letter(self) -> None:
+        letter = only_letter(build_pipeline()([inbound("yida/zkteco/dev-1", b"{}")]))
+        assert letter.reason == "unknown_dialect"
+        assert letter.topic == "yida/zkteco/dev-1"
+        assert letter.received_at == RECEIVED
+
+    def test_unknown_community_becomes_a_dead_letter(self) -> None:
+        message = hik_message(door_event())
+        message.topic = hik_topic("elsewhere", UNIT_DOOR.device_id)
+        assert only_letter(build_pipeline()([message])).reason == "unknown_community"
+
+    def test_oversized_message_becomes_a_dead_letter_with_its_size(self) -> None:
+        message = hik_message(door_event())
+        letter = only_letter(build_pipeline(max_payload_bytes=256)([message]))
+        assert letter.reason == "oversized"
+        assert letter.payload_bytes == len(message.payload)
+
+    @pytest.mark.parametrize(
+        ("payload", "reason"),
+        [
+            (b"{not json", "malformed_json"),
+            (b"[]", "malformed_json"),
+            (b'{"eventType": "heartBeat"}', "unsupported_event"),
+            (b'{"eventType": "AccessControllerEvent"}', "schema"),
+        ],
+    )
+    def test_adapter_refusal_becomes_a_dead_letter_with_its_reason(
+        self, payload: bytes, reason: str
+    ) -> None:
+        message = inbound(hik_topic(COMMUNITY.code, UNIT_DOOR.device_id), payload)
+        letter = only_letter(build_pipeline()([message]))
+        assert letter.reason == reason
+        assert letter.payload_bytes == len(payload)
+
+    def test_unknown_code_becomes_a_dead_letter(self) -> None:
+        message = hik_message(door_event(minor=0x7F))
+        assert only_letter(build_pipeline()([message])).reason == "unknown_code"
+
+    def test_message_without_events_becomes_a_no_events_dead_letter(self) -> None:
+        adapters: dict[str, Adapter] = {"empty": EmptyAdapter(PSEUDONYMIZER)}
+        pipeline = build_pipeline(adapters=adapters, config=GatewayConfig())
+        assert only_letter(pipeline([inbound("yida/empty/dev-1", b"{}")])).reason == "no_events"
+
+    def test_unknown_device_is_flagged_under_accept(self) -> None:
+        message = hik_message(door_event(), device_id=UNREGISTERED)
+        event = only_event(build_pipeline(policy="accept")([message]))
+        assert event.unregistered_device
+        assert event.device_id == UNREGISTERED
+
+    def test_unknown_device_becomes_a_dead_letter_under_quarantine(self) -> None:
+        message = hik_message(door_event(), device_id=UNREGISTERED)
+        letter = only_letter(build_pipeline(policy="quarantine")([message]))
+        assert letter.reason == "unknown_device"
+
+    def test_valid_messages_around_bad_ones_are_kept(self) -> None:
+        good = [hik_message(door_event(serial=serial)) for serial in (1, 2, 3)]
+        bad_json = inbound(hik_topic(COMMUNITY.code, UNIT_DOOR.device_id), b"{oops")
+        bad_topic = inbound("nowhere", b"{}")
+        batch = build_pipeline()([good[0], bad_json, good[1], bad_topic, good[2]])
+        assert len(batch.events) == 3
+        assert [letter.reason for letter in batch.dead_letters] == [
+            "malformed_json",
+            "unknown_topic",
+        ]
+
+    def test_dead_letter_excerpt_is_redacted(self) -> None:
+        document = json.loads(hik_payload(door_event(minor=0x7F, card_no="3188542196")))
+        document["AccessControllerEvent"]["name"] = "张三"
+        document["remark"] = "resident 430112199001011234 phone 13812345678"
+        payload = json.dumps(document, ensure_ascii=False).encode()
+        message = inbound(hik_topic(COMMUNITY.code, UNIT_DOOR.device_id), payload)
+        letter = only_letter(build_pipeline()([message]))
+        for secret in ("3188542196", "张三", "430112199001011234", "13812345678"):
+            assert secret not in letter.payload_excerpt
+            assert secret not in letter.detail
+
+    def test_dead_letter_excerpt_never_shows_an_id_number_cut_at_the_window(self) -> None:
+        # Only the first 8 KiB are decoded and redacted; an inline picture shrinks to a short
+        # marker, so the tail of that window lands inside the 2 KiB excerpt. An ID number
+        # cut there to 16 digits matches neither the 18- nor the 15-digit pattern.
+        head = b'{"eventType":"AccessControllerEvent","picture":"'
+        filler = b"A" * (8192 - len(head) - len(b'","note":"') - 16)
+        payload = head + filler + b'","note":"430112199001011234"}'
+        message = inbound(hik_topic(COMMUNITY.code, UNIT_DOOR.device_id), payload)
+        letter = only_letter(build_pipeline()([message]))
+        assert "<image removed>" in letter.payload_excerpt
+        assert not re.search(r"\d{12}", letter.payload_excerpt), letter.payload_excerpt[-40:]
+
+
+class TestPipelineDuplicates:
+    """The same event twice in one batch is stored once and counted as a duplicate."""
+
+    def test_redelivered_message_in_the_same_batch_is_dropped_and_counted(self) -> None:
+        message = hik_message(door_event())
+        again = hik_message(door_event())
+        batch = build_pipeline()([message, again])
+        assert len(batch.events) == 1
+        assert batch.duplicates == 1
+        assert batch.dead_letters == []
+
+    def test_each_extra_copy_is_counted(self) -> None:
+        batch = build_pipeline()([hik_message(door_event()) for _ in range(4)])
+        assert len(batch.events) == 1
+        assert batch.duplicates == 3
+
+    def test_distinct_events_are_not_duplicates(self) -> None:
+        batch = build_pipeline()([hik_message(door_event(serial=n)) for n in range(5)])
+        assert len(batch.events) == 5
+        assert batch.duplicates == 0
+
+
+class TestPipelineAdapterBugs:
+    """An adapter raising an unexpected exception costs one message, never the batch."""
+
+    def adapters(self) -> dict[str, Adapter]:
+        return {**hik_adapters(), "exploding": ExplodingAdapter(PSEUDONYMIZER)}
+
+    def test_unexpected_exception_becomes_an_internal_error_dead_letter(self) -> None:
+        pipeline = build_pipeline(adapters=self.adapters(), config=GatewayConfig())
+        letter = only_letter(pipeline([inbound("yida/exploding/dev-1", b"{}")]))
+        assert letter.reason == "internal_error"
+        assert "RuntimeError" in letter.detail
+
+    def test_the_rest_of_the_batch_is_processed(self) -> None:
+        pipeline = build_pipeline(adapters=self.adapters(), config=GatewayConfig())
+        messages = [
+            hik_message(door_event(serial=1)),
+            inbound("yida/exploding/dev-1", b"{}"),
+            hik_message(door_event(serial=2)),
+        ]
+        batch = pipeline(messages)
+        assert len(batch.events) == 2
+        assert [letter.reason for letter in batch.dead_letters] == ["internal_error"]
+
+    def test_the_exception_message_never_reaches_the_log_or_the_detail(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        pipeline = build_pipeline(adapters=self.adapters(), config=GatewayConfig())
+        secret = b'{"cardNo": "3188542196"}'
+        with caplog.at_level(logging.ERROR, logger="gateway.pipeline"):
+            letter = only_letter(pipeline([inbound("yida/exploding/dev-1", secret)]))
+        assert "RuntimeError" in caplog.text
+        assert "yida/exploding/dev-1" in caplog.text
+        assert "3188542196" not in caplog.text
+        assert "3188542196" not in letter.detail

@@ -1,0 +1,186 @@
+"""Specification of topic routing (`gateway.routing`): which dialect, community and device."""
+
+import pytest
+
+from gateway.config import CommunitySpec, GatewayConfig, TopicBinding
+from gateway.errors import PayloadError
+from gateway.routing import Route, TopicRouter, topic_matches
+
+HIK = "hik-isapi"
+DIALECTS = {HIK, "dahua"}
+DEVICE = "43011200001320000001"
+
+
+def router(
+    *,
+    communities: tuple[str, ...] = (),
+    topics: tuple[TopicBinding, ...] = (),
+    dialects: set[str] | None = None,
+) -> TopicRouter:
+    config = GatewayConfig(
+        communities=[CommunitySpec(code=code) for code in communities], topics=list(topics)
+    )
+    return TopicRouter(config, DIALECTS if dialects is None else dialects)
+
+
+def refusal(topic_router: TopicRouter, topic: str) -> PayloadError:
+    with pytest.raises(PayloadError) as info:
+        topic_router.route(topic)
+    return info.value
+
+
+class TestTopicMatches:
+    """Filters match topics as an MQTT broker does: `+` is one level, `#` is all the rest."""
+
+    @pytest.mark.parametrize(
+        ("topic_filter", "topic"),
+        [
+            ("yida/hik-isapi/dev1", "yida/hik-isapi/dev1"),
+            ("+/+/+", "yida/hik-isapi/dev1"),
+            ("yida/+/dev1", "yida/hik-isapi/dev1"),
+            ("#", "yida/hik-isapi/dev1"),
+            ("yida/#", "yida/hik-isapi/dev1"),
+            ("yida/#", "yida"),
+            ("yida/hik-isapi/dev1/#", "yida/hik-isapi/dev1"),
+            ("+/+/+", "a//c"),
+            ("+", "single"),
+        ],
+    )
+    def test_matching_pairs(self, topic_filter: str, topic: str) -> None:
+        assert topic_matches(topic_filter, topic)
+
+    @pytest.mark.parametrize(
+        ("topic_filter", "topic"),
+        [
+            ("yida/hik-isapi/dev1", "yida/hik-isapi/dev2"),
+            ("yida/hik-isapi/dev1", "Yida/hik-isapi/dev1"),
+            ("+/+/+", "yida/hik-isapi"),
+            ("+/+/+", "yida/hik-isapi/dev1/event"),
+            ("+", "a/b"),
+            ("yida/+", "yida"),
+            ("jiaxin/#", "yida/hik-isapi/dev1"),
+            ("yida/hik-isapi/dev1", "yida/hik-isapi/dev1/"),
+        ],
+    )
+    def test_non_matching_pairs(self, topic_filter: str, topic: str) -> None:
+        assert not topic_matches(topic_filter, topic)
+
+
+class TestDefaultLayout:
+    """Without bindings a topic is `{community}/{dialect}/{device_id}`."""
+
+    def test_three_levels_give_community_dialect_and_device(self) -> None:
+        assert router().route(f"yida/{HIK}/{DEVICE}") == Route(HIK, "yida", DEVICE)
+
+    def test_any_community_is_accepted_when_none_is_configured(self) -> None:
+        assert router().route(f"anywhere/{HIK}/{DEVICE}").community == "anywhere"
+
+    def test_configured_community_is_accepted(self) -> None:
+        topic_router = router(communities=("yida", "jiaxin"))
+        assert topic_router.route(f"jiaxin/{HIK}/{DEVICE}") == Route(HIK, "jiaxin", DEVICE)
+
+    @pytest.mark.parametrize(
+        "topic",
+        [
+            f"yida/{HIK}",
+            f"yida/{HIK}/{DEVICE}/event",
+            "yida",
+            f"/{HIK}/{DEVICE}",
+            f"yida//{DEVICE}",
+            f"yida/{HIK}/",
+        ],
+    )
+    def test_other_shapes_are_unknown_topics(self, topic: str) -> None:
+        assert refusal(router(), topic).reason == "unknown_topic"
+
+    def test_unknown_dialect_is_refused(self) -> None:
+        error = refusal(router(), f"yida/zkteco/{DEVICE}")
+        assert error.reason == "unknown_dialect"
+        assert "zkteco" in error.detail
+
+    def test_unknown_dialect_detail_is_bounded(self) -> None:
+        error = refusal(router(), f"yida/{'x' * 500}/{DEVICE}")
+        assert error.reason == "unknown_dialect"
+        assert len(error.detail) < 100
+
+    def test_unconfigured_community_is_refused_when_communities_are_configured(self) -> None:
+        error = refusal(router(communities=("yida",)), f"elsewhere/{HIK}/{DEVICE}")
+        assert error.reason == "unknown_community"
+        assert "elsewhere" in error.detail
+
+    def test_dialect_is_checked_before_community(self) -> None:
+        error = refusal(router(communities=("yida",)), f"elsewhere/zkteco/{DEVICE}")
+        assert error.reason == "unknown_dialect"
+
+
+class TestTopicBindings:
+    """Bindings from the TOML config map vendor topics to a dialect and are tried first."""
+
+    def test_binding_routes_a_vendor_topic(self) -> None:
+        binding = TopicBinding(filter="hik/+/event", dialect=HIK, community="yida")
+        topic_router = router(topics=(binding,))
+        assert topic_router.route(f"hik/{DEVICE}/event") == Route(HIK, "yida", None)
+
+    def test_device_id_level_takes_the_device_from_that_level(self) -> None:
+        binding = TopicBinding(
+            filter="vendor/hik/+/event", dialect=HIK, community="yida", device_id_level=3
+        )
+        route = router(topics=(binding,)).route(f"vendor/hik/{DEVICE}/event")
+        assert route == Route(HIK, "yida", DEVICE)
+
+    def test_device_id_level_beyond_the_topic_gives_no_device(self) -> None:
+        binding = TopicBinding(filter="hik/#", dialect=HIK, community="yida", device_id_level=5)
+        assert router(topics=(binding,)).route("hik/a/b").device_id is None
+
+    def test_empty_device_id_level_gives_no_device(self) -> None:
+        binding = TopicBinding(
+            filter="hik/+/event", dialect=HIK, community="yida", device_id_level=2
+        )
+        assert router(topics=(binding,)).route("hik//event").device_id is None
+
+    def test_bindings_win_over_the_default_layout(self) -> None:
+        binding = TopicBinding(filter="+/+/+", dialect="dahua", community="jiaxin")
+        route = router(topics=(binding,)).route(f"yida/{HIK}/{DEVICE}")
+        assert route == Route("dahua", "jiaxin", None)
+
+    def test_first_matching_binding_wins(self) -> None:
+        first = TopicBinding(filter="gate/#", dialect=HIK, community="yida")
+        second = TopicBinding(filter="gate/+", dialect="dahua", community="jiaxin")
+        route = router(topics=(first, second)).route("gate/north")
+        assert route == Route(HIK, "yida", None)
+
+    def test_topics_no_binding_matches_fall_back_to_the_default_layout(self) -> None:
+        binding = TopicBinding(filter="hik/+/event", dialect=HIK, community="yida")
+        route = router(topics=(binding,)).route(f"jiaxin/{HIK}/{DEVICE}")
+        assert route == Route(HIK, "jiaxin", DEVICE)
+
+    def test_binding_to_an_unknown_dialect_is_refused_as_unknown_dialect(self) -> None:
+        # A typo in the TOML must dead-letter as `unknown_dialect`, not crash the parse step
+        # with a KeyError (which the pipeline reports as an adapter bug, `internal_error`).
+        binding = TopicBinding(filter="hik/+/event", dialect="hik-isap", community="yida")
+        error = refusal(router(topics=(binding,)), f"hik/{DEVICE}/event")
+        assert error.reason == "unknown_dialect"
+
+
+class TestSubscriptions:
+    """The router subscribes to the default filters plus every binding, each once, in order."""
+
+    def test_defaults_come_first_then_bindings(self) -> None:
+        bindings = (
+            TopicBinding(filter="hik/+/event", dialect=HIK, community="yida"),
+            TopicBinding(filter="dahua/#", dialect="dahua", community="yida"),
+        )
+        filters = router(topics=bindings).subscriptions(["+/+/+"])
+        assert filters == ["+/+/+", "hik/+/event", "dahua/#"]
+
+    def test_duplicate_filters_are_subscribed_once(self) -> None:
+        bindings = (
+            TopicBinding(filter="hik/+/event", dialect=HIK, community="yida"),
+            TopicBinding(filter="hik/+/event", dialect=HIK, community="jiaxin"),
+            TopicBinding(filter="+/+/+", dialect=HIK, community="yida"),
+        )
+        filters = router(topics=bindings).subscriptions(["+/+/+", "+/+/+"])
+        assert filters == ["+/+/+", "hik/+/event"]
+
+    def test_no_bindings_gives_the_defaults(self) -> None:
+        assert router().subscriptions(["+/+/+"]) == ["+/+/+"]
