@@ -1,0 +1,79 @@
+"""The simulator command: writes the gateway config and publishes door events."""
+
+import asyncio
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from simulators.cli import main
+from simulators.community import generate_community
+from simulators.config_toml import community_config_toml
+from tests.services import MosquittoService, free_port
+from tests.simulators.subscriber import mosquitto_sub
+
+
+class TestHelp:
+    """`--help` teaches the command with examples."""
+
+    def test_help(self, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit) as exited:
+            main(["--help"])
+        assert exited.value.code == 0
+        text = capsys.readouterr().out
+        assert "examples:" in text
+        assert "--write-config" in text and "--count" in text
+
+
+class TestWriteConfig:
+    """`--write-config` without `--url` writes the TOML for the community and seed, and stops."""
+
+    def test_writes_and_exits(self, tmp_path: Path) -> None:
+        path = tmp_path / "yida.toml"
+        assert main(["yida", "--seed", "3", "--write-config", str(path)]) == 0
+        text = path.read_text(encoding="utf-8")
+        assert text == community_config_toml(generate_community(3))
+        assert len(tomllib.loads(text)["devices"]) == 14
+
+
+class TestArguments:
+    """Nonsense is refused with usage errors (exit status 2)."""
+
+    @pytest.mark.parametrize(
+        "argv",
+        [
+            ["yida"],
+            ["nowhere", "--url", "mqtt://127.0.0.1:1"],
+            ["yida", "--url", "http://broker"],
+            ["yida", "--url", "mqtt://h", "--rate", "-1"],
+            ["yida", "--url", "mqtt://h", "--start", "2026-11-26T08:00:00"],
+            ["yida", "--url", "mqtt://h", "--connections", "0"],
+        ],
+    )
+    def test_refused(self, argv: list[str]) -> None:
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 2
+
+
+class TestPublish:
+    """With `--url` it publishes `--count` messages and prints a summary without the password."""
+
+    async def test_publishes(
+        self, sim_broker: MosquittoService, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        url = f"mqtt://someone:secret@127.0.0.1:{sim_broker.port}"
+        argv = ["yida", "--url", url, "--rate", "0", "--count", "50", "--seed", "4"]
+        async with mosquitto_sub(sim_broker.port, "yida/#", 50) as subscriber:
+            status = await asyncio.to_thread(main, argv)
+            received = await subscriber.collect()
+        assert status == 0
+        assert len(received) == 50
+        output = capsys.readouterr()
+        assert "published 50 yida door events" in output.out
+        assert "secret" not in output.out + output.err
+
+    def test_broker_missing(self, capsys: pytest.CaptureFixture[str]) -> None:
+        url = f"mqtt://127.0.0.1:{free_port()}"
+        assert main(["yida", "--url", url, "--count", "3"]) == 1
+        assert "error:" in capsys.readouterr().err

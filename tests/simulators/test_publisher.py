@@ -1,0 +1,138 @@
+"""The MQTT publisher, end to end against a real Mosquitto and the real `mosquitto_sub`."""
+
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from itertools import islice
+
+import pytest
+
+from simulators.community import generate_community
+from simulators.hik_isapi import HikDoorStream
+from simulators.publisher import BrokerAddress, PublishError, parse_mqtt_url, publish
+from tests.services import MosquittoService, free_port
+from tests.simulators.subscriber import mosquitto_sub
+
+START = datetime(2026, 11, 26, 8, 0, tzinfo=timezone(timedelta(hours=8)))
+
+
+def door_messages(count: int, seed: int = 7) -> list[tuple[str, bytes]]:
+    return HikDoorStream(generate_community(), seed=seed, start=START).take(count)
+
+
+def per_topic(messages: list[tuple[str, bytes]]) -> dict[str, list[bytes]]:
+    grouped: dict[str, list[bytes]] = defaultdict(list)
+    for topic, payload in messages:
+        grouped[topic].append(payload)
+    return dict(grouped)
+
+
+class TestParseUrl:
+    """Broker URLs give host, port and percent-decoded credentials; others are refused."""
+
+    def test_plain(self) -> None:
+        assert parse_mqtt_url("mqtt://127.0.0.1:1883") == BrokerAddress("127.0.0.1", 1883)
+
+    def test_defaults_and_credentials(self) -> None:
+        assert parse_mqtt_url("mqtt://broker") == BrokerAddress("broker", 1883)
+        assert parse_mqtt_url("mqtts://u%40x:p%3Ass@broker") == BrokerAddress(
+            "broker", 8883, "u@x", "p:ss", tls=True
+        )
+
+    @pytest.mark.parametrize(
+        "url", ["http://broker", "mqtt://", "mqtt://broker:99999", "mqtt://broker/topic"]
+    )
+    def test_refused(self, url: str) -> None:
+        with pytest.raises(ValueError, match=r"MQTT URL|scheme"):
+            parse_mqtt_url(url)
+
+
+class TestDelivery:
+    """Every published message reaches a subscriber exactly once, byte for byte."""
+
+    async def test_one_connection_keeps_order(self, sim_broker: MosquittoService) -> None:
+        messages = door_messages(2000)
+        async with mosquitto_sub(sim_broker.port, "yida/#", len(messages)) as subscriber:
+            report = await publish(messages, url=sim_broker.url)
+            received = await subscriber.collect()
+        assert report.count == len(messages)
+        assert report.connections == 1
+        assert received == messages
+
+    async def test_several_connections_keep_order_per_device(
+        self, sim_broker: MosquittoService
+    ) -> None:
+        messages = door_messages(3000, seed=8)
+        async with mosquitto_sub(sim_broker.port, "yida/#", len(messages)) as subscriber:
+            report = await publish(messages, url=sim_broker.url, connections=3)
+            received = await subscriber.collect()
+        assert report.count == len(messages)
+        assert sorted(received) == sorted(messages)
+        assert per_topic(received) == per_topic(messages)
+
+    async def test_qos_0_does_not_wait_for_acknowledgements(
+        self, sim_broker: MosquittoService
+    ) -> None:
+        # Brokers do not queue QoS 0 for offline sessions, so only the count is checked here.
+        report = await publish(door_messages(200, seed=9), url=sim_broker.url, qos=0)
+        assert report.count == 200
+
+    async def test_endless_stream_is_consumed_lazily(self, sim_broker: MosquittoService) -> None:
+        stream = HikDoorStream(generate_community(), seed=10, start=START)
+        report = await publish(islice(iter(stream), 500), url=sim_broker.url)
+        assert report.count == 500
+        assert stream.take(1) == HikDoorStream(generate_community(), 10, START).take(501)[-1:]
+
+
+class TestPacing:
+    """With a rate, message i goes out at start + i/rate: paced, and without drift."""
+
+    async def test_rate_is_kept(self, sim_broker: MosquittoService) -> None:
+        rate, count = 200.0, 60
+        report = await publish(
+            door_messages(count), url=sim_broker.url, rate=rate, record_times=True
+        )
+        assert report.times is not None
+        assert [index for index, _ in report.times] == list(range(count))
+        first = report.times[0][1]
+        for index, sent in report.times:
+            assert sent - first >= index / rate - 0.005
+        assert report.seconds >= (count - 1) / rate - 0.005
+
+    async def test_times_are_off_unless_asked(self, sim_broker: MosquittoService) -> None:
+        report = await publish(door_messages(10), url=sim_broker.url)
+        assert report.times is None
+        assert report.rate > 0
+
+
+class TestProgress:
+    """Progress reports acknowledged counts, ending with the total."""
+
+    async def test_final_count(self, sim_broker: MosquittoService) -> None:
+        seen: list[int] = []
+        await publish(
+            door_messages(100),
+            url=sim_broker.url,
+            rate=400,
+            progress=seen.append,
+            progress_interval=0.05,
+        )
+        assert seen[-1] == 100
+        assert seen == sorted(seen)
+        assert len(seen) >= 2
+
+
+class TestFailures:
+    """A broker that is not there, or bad arguments, fail loudly and early."""
+
+    async def test_no_broker(self) -> None:
+        with pytest.raises(PublishError) as raised:
+            await publish(door_messages(5), url=f"mqtt://127.0.0.1:{free_port()}")
+        assert raised.value.count == 0
+
+    @pytest.mark.parametrize(
+        "options",
+        [{"qos": 3}, {"rate": 0.0}, {"connections": 0}, {"max_in_flight": 0}],
+    )
+    async def test_bad_arguments(self, options: dict[str, float]) -> None:
+        with pytest.raises(ValueError):
+            await publish([], **options)  # type: ignore[arg-type]
