@@ -38,14 +38,14 @@ The gateway must know the devices: --write-config writes the TOML [[communities]
 _EPILOG = f"""\
 examples:
   write the gateway's config only (no --url: nothing is published):
-    python -m simulators.cli yida --write-config config/yida.toml
+    scgw simulate yida --write-config config/yida.toml
   publish 1000 events at 50 messages/s to a local broker:
-    python -m simulators.cli yida --url mqtt://127.0.0.1:1883 --rate 50 --count 1000
+    scgw simulate yida --url mqtt://127.0.0.1:1883 --rate 50 --count 1000
   write the config, then publish until Ctrl-C:
-    python -m simulators.cli yida --write-config yida.toml --url {DEFAULT_URL} --count 0
+    scgw simulate yida --write-config yida.toml --url {DEFAULT_URL} --count 0
   flat out, 100k events (a throughput run; one process is CPU-bound, about 9k msg/s on a
   2-core box, and more --connections rarely help it):
-    python -m simulators.cli yida --url mqtt://user:pass@broker:1883 --rate 0 --count 100000
+    scgw simulate yida --url mqtt://user:pass@broker:1883 --rate 0 --count 100000
 
 Progress goes to stderr once a second; the final summary to stdout. Exit status: 0 done,
 1 broker error, 2 bad arguments, 130 interrupted.
