@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 from pydantic import ValidationError
-from simulators.cli import main as simulate
 
 from gateway.api.app import create_app
 from gateway.config import Settings, load_config
@@ -19,6 +18,7 @@ from gateway.logs import configure_logging
 from gateway.runtime import Secrets
 from gateway.serve import api_server, serve
 from gateway.store import open_store
+from simulators.cli import main as simulate
 
 EXIT_CONFIG_ERROR = 2
 

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
-from simulators.publisher import publish
 
 from gateway.api.app import create_app
 from gateway.broker import embedded_broker
@@ -28,6 +27,7 @@ from gateway.serve import api_server, serve, wait_started
 from simulators.community import generate_community
 from simulators.config_toml import community_config_toml
 from simulators.hik_isapi import HikDoorStream
+from simulators.publisher import publish
 
 logger = logging.getLogger("scgw.demo")
 

@@ -29,7 +29,10 @@ from gateway.store.migrations import load_migrations
 from schemas.events import DeviceEvent, device_event_adapter
 
 _MIGRATION_LOCK_ID = 0x5C6A_0001  # pg_advisory_lock key: one migrator at a time
-_TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
+# connection exception, transaction rollback (serialisation, deadlock), insufficient
+# resources, object not in prerequisite state (lock not available, database not accepting
+# connections), operator intervention (shutdown, terminated backend), system error.
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "55", "57", "58")
 _EVENT_COLUMNS = "occurred_at, event_id, kind, community, device_id, received_at, body"
 _STAGE_DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS events_stage (occurred_at timestamptz, event_id text,"
