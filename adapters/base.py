@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, TypedDict
 
 from pydantic import ValidationError
 
@@ -42,6 +42,31 @@ class Adapter(Protocol):
     def parse(self, message: RawMessage) -> list[DeviceEvent]:
         """Events in the message, or `PayloadError` naming why there are none."""
         ...
+
+
+class EventHeader(TypedDict):
+    """The fields every event shares, built once per message by `event_header`."""
+
+    event_id: str
+    community: str
+    device_id: str
+    occurred_at: datetime
+    received_at: datetime
+    dialect: str
+
+
+def event_header(
+    message: RawMessage, *, dialect: str, device_id: str, event_id: str, occurred_at: datetime
+) -> EventHeader:
+    """Common event fields: the community and arrival time come from the message itself."""
+    return EventHeader(
+        event_id=event_id,
+        community=message.community,
+        device_id=device_id,
+        occurred_at=occurred_at,
+        received_at=message.received_at,
+        dialect=dialect,
+    )
 
 
 def stable_event_id(dialect: str, device_id: str, *parts: str) -> str:

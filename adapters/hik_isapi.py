@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from adapters.base import (
     RawMessage,
     decode_json_object,
+    event_header,
     payload_event_id,
     stable_event_id,
     validation_detail,
@@ -157,37 +158,27 @@ class HikIsapiAdapter:
             raise PayloadError(
                 "unknown_code", f"major {detail.major} minor {detail.minor:#x} is not mapped"
             )
-        occurred_at = _event_time(notification.date_time)
+        when = _event_time(notification.date_time)
         device_id = _device_id(message, notification)
         if detail.serial_no is None:
             event_id = payload_event_id(DIALECT, message)
         else:
             serial, minor = str(detail.serial_no), str(detail.minor)
-            event_id = stable_event_id(DIALECT, device_id, serial, occurred_at.isoformat(), minor)
+            event_id = stable_event_id(DIALECT, device_id, serial, when.isoformat(), minor)
         door = None if detail.door is None else str(detail.door)
         vendor_code = f"{detail.major}/{detail.minor:#x}"
+        header = event_header(
+            message,
+            dialect=DIALECT,
+            device_id=device_id,
+            event_id=event_id,
+            occurred_at=when,
+        )
         if isinstance(code, DoorCode):
-            return [
-                DoorStateEvent(
-                    event_id=event_id,
-                    community=message.community,
-                    device_id=device_id,
-                    occurred_at=occurred_at,
-                    received_at=message.received_at,
-                    dialect=DIALECT,
-                    state=code.state,
-                    door=door,
-                    vendor_code=vendor_code,
-                )
-            ]
+            return [DoorStateEvent(**header, state=code.state, door=door, vendor_code=vendor_code)]
         return [
             AccessEvent(
-                event_id=event_id,
-                community=message.community,
-                device_id=device_id,
-                occurred_at=occurred_at,
-                received_at=message.received_at,
-                dialect=DIALECT,
+                **header,
                 direction=_direction(detail.attendance_status, code.direction),
                 method=code.method,
                 result=code.result,

@@ -167,6 +167,20 @@ class TimeConverter(Protocol):
     def __call__(self, value: datetime, /) -> object: ...
 
 
+def dead_letter_sql(
+    cursor: str | None, *, time_column: str, placeholder: str
+) -> tuple[str, list[object]]:
+    """The newest-first dead-letter query after `cursor`; its last placeholder is the limit."""
+    before = decode_id_cursor(cursor) if cursor else None
+    sql = (
+        f"SELECT id, {time_column}, topic, reason, detail, payload_excerpt, payload_bytes"
+        " FROM dead_letters"
+        + (f" WHERE id < {placeholder}" if before is not None else "")
+        + f" ORDER BY id DESC LIMIT {placeholder}"
+    )
+    return sql, [before] if before is not None else []
+
+
 def event_page(events: list[DeviceEvent], limit: int) -> Page[DeviceEvent]:
     """Cut a `limit + 1` fetch into a page; the extra row only proves there is a next page."""
     if len(events) <= limit:

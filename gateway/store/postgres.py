@@ -21,7 +21,7 @@ from gateway.store.base import (
     StoredDeadLetter,
     WriteResult,
     dead_letter_page,
-    decode_id_cursor,
+    dead_letter_sql,
     event_filter_sql,
     event_page,
 )
@@ -188,14 +188,7 @@ class PostgresStore:
         return event_page(events, query.limit)
 
     async def list_dead_letters(self, limit: int, cursor: str | None) -> Page[StoredDeadLetter]:
-        before = decode_id_cursor(cursor) if cursor else None
-        sql = (
-            "SELECT id, received_at, topic, reason, detail, payload_excerpt, payload_bytes"
-            " FROM dead_letters"
-            + (" WHERE id < %s" if before is not None else "")
-            + " ORDER BY id DESC LIMIT %s"
-        )
-        params: list[object] = [before] if before is not None else []
+        sql, params = dead_letter_sql(cursor, time_column="received_at", placeholder="%s")
         async with self._connection() as db:
             rows = db.cursor(row_factory=class_row(StoredDeadLetter))
             await rows.execute(sql.encode(), [*params, limit + 1])

@@ -20,7 +20,7 @@ from gateway.store.base import (
     StoredDeadLetter,
     WriteResult,
     dead_letter_page,
-    decode_id_cursor,
+    dead_letter_sql,
     event_filter_sql,
     event_page,
 )
@@ -176,14 +176,7 @@ class SqliteStore:
         return event_page(events, query.limit)
 
     async def list_dead_letters(self, limit: int, cursor: str | None) -> Page[StoredDeadLetter]:
-        before = decode_id_cursor(cursor) if cursor else None
-        sql = (
-            "SELECT id, received_us, topic, reason, detail, payload_excerpt, payload_bytes"
-            " FROM dead_letters"
-            + (" WHERE id < ?" if before is not None else "")
-            + " ORDER BY id DESC LIMIT ?"
-        )
-        params: list[object] = [before] if before is not None else []
+        sql, params = dead_letter_sql(cursor, time_column="received_us", placeholder="?")
         rows = await self._run(lambda: self._db.execute(sql, [*params, limit + 1]).fetchall())
         letters = [
             StoredDeadLetter(
