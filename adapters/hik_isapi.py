@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Annotated, ClassVar, Final, TypeVar
+from typing import Annotated, ClassVar, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -134,6 +134,12 @@ class _AccessNotification(BaseModel):
     event: _AccessDetail = Field(alias="AccessControllerEvent")
 
 
+class _AccessNotificationJson(_AccessNotification):
+    """The fast path: a valid access notification validated straight from its bytes."""
+
+    event_type: Literal["AccessControllerEvent"] = Field(alias="eventType")
+
+
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
@@ -147,11 +153,7 @@ class HikIsapiAdapter:
 
     def parse(self, message: RawMessage) -> list[DeviceEvent]:
         """The one event a notification carries, or `PayloadError` naming why there is none."""
-        document = decode_json_object(message.payload)
-        event_type = _validate(_Envelope, document).event_type
-        if event_type != _SUPPORTED_EVENT_TYPE:
-            raise PayloadError("unsupported_event", _describe_event_type(event_type))
-        notification = _validate(_AccessNotification, document)
+        notification = _notification(message.payload)
         detail = notification.event
         code = EVENT_CODES.get((detail.major, detail.minor))
         if code is None:
@@ -196,6 +198,20 @@ class HikIsapiAdapter:
         if detail.employee_no:
             return self._pseudonymizer.hash("employee", detail.employee_no)
         return None
+
+
+def _notification(payload: bytes) -> _AccessNotification:
+    """The notification, validated in one pass from bytes when it is valid (the common case);
+    otherwise step by step, so the dead letter names the first thing wrong with it."""
+    try:
+        return _AccessNotificationJson.model_validate_json(payload)
+    except ValidationError:
+        pass
+    document = decode_json_object(payload)
+    event_type = _validate(_Envelope, document).event_type
+    if event_type != _SUPPORTED_EVENT_TYPE:
+        raise PayloadError("unsupported_event", _describe_event_type(event_type))
+    return _validate(_AccessNotification, document)
 
 
 def _validate(model: type[_Model], document: dict[str, object]) -> _Model:

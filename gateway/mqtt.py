@@ -37,6 +37,8 @@ from gateway.messages import InboundMessage
 
 logger = logging.getLogger(__name__)
 
+PACKETS_PER_WAKEUP = 256
+
 _Socket = socket.socket | Any  # paho types its socket loosely (WebSocket wrappers too)
 
 
@@ -93,6 +95,7 @@ class MqttSubscriber:
         self._subscribing: dict[int, tuple[list[str], asyncio.Future[None]]] = {}
         self._sock: _Socket | None = None
         self._reading_paused = False
+        self._received = 0
         self._misc_task: asyncio.Task[None] | None = None
         v5 = options.protocol == "5"
         self._client = paho.Client(
@@ -161,12 +164,14 @@ class MqttSubscriber:
         return granted
 
     async def next_batch(self, max_rows: int, max_delay_s: float) -> list[InboundMessage]:
-        """Wait for a message, then gather more until `max_rows` or `max_delay_s` after it."""
+        """Wait for a message, then gather more until `max_rows`, or `max_delay_s` after the
+        oldest waiting message arrived (messages that came in during the previous commit have
+        already waited: their clock started then)."""
         while not self._buffer:
             await self._wait_for_arrival(None)
-        deadline = self._loop.time() + max_delay_s
+        deadline = self._buffer[0].received_monotonic + max_delay_s
         while len(self._buffer) < max_rows:
-            remaining = deadline - self._loop.time()
+            remaining = deadline - time.monotonic()
             if remaining <= 0 or not await self._wait_for_arrival(remaining):
                 break
         count = min(max_rows, len(self._buffer))
@@ -254,6 +259,7 @@ class MqttSubscriber:
     def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
         qos = message.qos
         ack = partial(client.ack, message.mid, qos) if qos > 0 else _no_ack
+        self._received += 1
         self._buffer.append(
             InboundMessage(
                 topic=message.topic,
@@ -316,7 +322,7 @@ class MqttSubscriber:
 
     def _watch_socket(self, sock: _Socket) -> None:
         self._sock = sock
-        self._loop.add_reader(sock, self._client.loop_read)
+        self._loop.add_reader(sock, self._read_available)
         self._misc_task = self._loop.create_task(self._misc_loop())
 
     def _forget_socket(self, sock: _Socket) -> None:
@@ -328,6 +334,20 @@ class MqttSubscriber:
             self._misc_task.cancel()
             self._misc_task = None
 
+    def _read_available(self) -> None:
+        """Read packets while messages keep coming, up to a bound per wake-up.
+
+        paho's `loop_read` handles one packet per call, so one event-loop wake-up per message
+        would dominate the cost of a backlog. The readiness callback is level-triggered, so
+        stopping early (at the bound, or after a packet that was not a message) loses nothing.
+        """
+        for _ in range(PACKETS_PER_WAKEUP):
+            before = self._received
+            if self._client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return
+            if self._received == before or self._reading_paused:
+                return
+
     def _pause_reading(self) -> None:
         if self._sock is not None:
             self._loop.remove_reader(self._sock)
@@ -335,7 +355,7 @@ class MqttSubscriber:
 
     def _resume_reading(self) -> None:
         if self._sock is not None:
-            self._loop.add_reader(self._sock, self._client.loop_read)
+            self._loop.add_reader(self._sock, self._read_available)
         self._reading_paused = False
 
     async def _misc_loop(self) -> None:
