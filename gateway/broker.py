@@ -27,7 +27,10 @@ async def embedded_broker(host: str, port: int) -> AsyncIterator[str]:
     try:
         await broker.start()
     except Exception as exc:  # amqtt wraps bind failures in its own BrokerError
-        raise GatewayError(f"embedded broker cannot listen on {host}:{port}: {exc}") from exc
+        raise GatewayError(
+            f"embedded broker cannot listen on {host}:{port} ({exc}); is another broker"
+            " running there? Choose another port with --mqtt-port"
+        ) from exc
     try:
         yield f"mqtt://{host}:{port}"
     finally:

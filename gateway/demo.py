@@ -74,6 +74,7 @@ def demo_config_path(data_dir: Path) -> Path:
 async def run_demo(options: DemoOptions) -> int:
     options.data_dir.mkdir(parents=True, exist_ok=True)
     demo_keys = demo_secrets(options.data_dir)
+    configure_logging("text", "INFO")
     config_path = demo_config_path(options.data_dir)
     async with embedded_broker(LOOPBACK, options.mqtt_port) as mqtt_url:
         settings = Settings(
@@ -86,7 +87,6 @@ async def run_demo(options: DemoOptions) -> int:
             config=config_path,
             log_format="text",
         )
-        configure_logging(settings.log_format, settings.log_level)
         app = create_app(settings, load_config(config_path), demo_keys)
         server = api_server(app, settings.api_host, settings.api_port)
         tasks = [asyncio.create_task(_announce(server, options, demo_keys, mqtt_url))]
