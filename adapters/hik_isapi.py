@@ -9,7 +9,6 @@ Card and employee numbers leave this module only as keyed hashes, and names not 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Annotated, ClassVar, Final, Literal, TypeVar
 
@@ -23,6 +22,7 @@ from adapters.base import (
     stable_event_id,
     validation_detail,
 )
+from adapters.times import from_iso_with_offset
 from gateway.errors import PayloadError
 from gateway.privacy import Pseudonymizer
 from schemas.codes import AccessResult, Direction, DoorState, OpenMethod
@@ -160,7 +160,7 @@ class HikIsapiAdapter:
             raise PayloadError(
                 "unknown_code", f"major {detail.major} minor {detail.minor:#x} is not mapped"
             )
-        when = _event_time(notification.date_time)
+        when = from_iso_with_offset(notification.date_time, "dateTime")
         device_id = _device_id(message, notification)
         if detail.serial_no is None:
             event_id = payload_event_id(DIALECT, message)
@@ -230,20 +230,6 @@ def _describe_event_type(event_type: str) -> str:
     if _SAFE_TOKEN.fullmatch(event_type) and not _DIGIT_RUN.search(event_type):
         return f"event type {event_type!r} is not supported"
     return "unsupported event type"
-
-
-def _event_time(text: str) -> datetime:
-    """The device's time in UTC; without an offset the instant is unknown, so it is refused."""
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise PayloadError("bad_time", "dateTime is not an ISO 8601 date-time") from None
-    if parsed.utcoffset() is None:
-        raise PayloadError("bad_time", "dateTime has no UTC offset; device time is never guessed")
-    try:
-        return parsed.astimezone(UTC)
-    except OverflowError:
-        raise PayloadError("bad_time", "dateTime is out of range once converted to UTC") from None
 
 
 def _device_id(message: RawMessage, notification: _AccessNotification) -> str:

@@ -1,0 +1,47 @@
+"""Device time formats, turned into UTC instants.
+
+Devices report local time in several shapes; an instant without a known offset is never
+guessed from the gateway's clock. China Standard Time is the default offset only where the
+format itself has none and the standard defines it as local time (GA/T 1400).
+"""
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Final
+
+from gateway.errors import PayloadError
+
+CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8), "CST")
+_EPOCH_MS_MIN: Final = 946_684_800_000  # 2000-01-01: earlier values are device clock resets
+_EPOCH_MS_MAX: Final = 4_102_444_800_000  # 2100-01-01
+
+
+def from_epoch_ms(value: int, field: str) -> datetime:
+    """Epoch milliseconds (UTC by definition) as an aware datetime."""
+    if not _EPOCH_MS_MIN <= value < _EPOCH_MS_MAX:
+        raise PayloadError("bad_time", f"{field} is not a plausible epoch-millisecond time")
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+def from_compact_local(text: str, field: str, zone: timezone = CHINA_STANDARD_TIME) -> datetime:
+    """`YYYYMMDDhhmmss` (GA/T 1400), local time in `zone`, as UTC."""
+    if len(text) != 14 or not text.isdigit():
+        raise PayloadError("bad_time", f"{field} is not YYYYMMDDhhmmss")
+    try:
+        local = datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=zone)
+    except ValueError:
+        raise PayloadError("bad_time", f"{field} is not a calendar date-time") from None
+    return local.astimezone(UTC)
+
+
+def from_iso_with_offset(text: str, field: str) -> datetime:
+    """ISO 8601 with an explicit offset, as UTC; naive times are refused."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise PayloadError("bad_time", f"{field} is not an ISO 8601 date-time") from None
+    if parsed.utcoffset() is None:
+        raise PayloadError("bad_time", f"{field} has no UTC offset; device time is never guessed")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise PayloadError("bad_time", f"{field} is out of range once converted to UTC") from None
