@@ -1,0 +1,500 @@
+"""Cloud visitor service (云访客): registrations, gate check-ins and check-outs, cancellations.
+
+The service pushes one JSON object per message to `{community}/visitor-cloud/{service id}`,
+e.g. `yida/visitor-cloud/vc-yida-01`. Every message has an envelope:
+
+    msgType     "registration" | "checkin" | "checkout" | "cancellation"      (required)
+    visitId     the service's visit id, 1-64 of A-Z a-z 0-9 _ . : -, letter or digit first
+    eventTime   when it happened: ISO 8601 with an explicit offset (naive times are refused)
+    serviceId   optional: names the service when the topic carries no device level
+    houseCode   the visited house (`B03-U2-1102`): required in a registration, else optional
+    msgId, ...  anything else is ignored
+
+A registration adds `startTime` and `endTime` (ISO 8601 with offset; end after start) and
+`visitors`, 1 to `MAX_VISITORS` objects, each with `idType` (GA/T 517 code as a string, see
+`ID_TYPES`), `idNumber`, and optionally `name`, `phone`, `purpose` (integer, see
+`VISIT_PURPOSES`) and `plateNo`. It becomes one `VisitorEvent` per visitor, all sharing the
+visit id and the service as device. A check-in or check-out adds `gateDeviceId` (the gate's
+device code, which becomes the event's device, so enrichment places the event at the gate) and
+names the visitor by `visitorIndex` (position in the registration's `visitors`) and/or by
+`idType` + `idNumber`; it becomes one event. A cancellation becomes one event for the visit,
+without visitor fields (the registration's events carry them; they join on the visit id).
+
+Event ids hash (device, visit id, action, eventTime, visitor position or visitor_ref): a
+redelivery or a resend under a new `msgId` is the same event; an updated registration (a new
+`eventTime`) is a new one.
+
+Privacy is this dialect's point: the raw ID number, phone and name never leave this module.
+`visitor_ref` is the keyed hash of the ID number (upper case, surrounding blanks removed) in
+the `id_number` namespace every dialect shares, so a visitor joins with a face match of the
+same person; `id_masked`, `phone_masked` and `name_masked` are display masks. PayloadError
+texts name fields, positions and rules, never values.
+
+Decisions:
+- An invalid resident ID number (type 111: not 17 digits plus a digit or X, birth date not a
+  calendar date, or GB 11643 check digit wrong) dead-letters the whole message
+  (`bad_id_number`). Its hash could never join a face match, it would create a phantom person
+  in the population model, and a real-name registration system that lets one through has a
+  bug or a forged entry an operator must see; half a registration is worse than a refused one
+  the service can resend. Passport and other numbers are checked for shape only.
+- Legacy 15-digit resident ID numbers are refused: those cards expired in 2013.
+- An unknown ID type code dead-letters the message (`unknown_code`): the type decides how the
+  number is validated, and a number validated as the wrong type is worse than none; a new
+  code is one line in `ID_TYPES`. An unknown purpose code becomes `other`: the purpose is
+  descriptive, the visit is real either way. An absent purpose is `None`, not `other`.
+- More than `MAX_VISITORS` visitors is refused as `oversized` before any visitor is validated.
+- A malformed phone is a schema error, never masked: masking arbitrary text would show seven
+  of its characters. `+86` / `0086` prefixes of mainland mobiles are dropped before masking.
+- A one-character name is masked entirely (`*`); otherwise first character + `*` per
+  remaining character (`张**`). A blank or absent name gives `name_masked = None`.
+"""
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from types import MappingProxyType
+from typing import Annotated, ClassVar, Final, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from adapters.base import (
+    RawMessage,
+    decode_json_object,
+    event_header,
+    stable_event_id,
+    validation_detail,
+)
+from adapters.plates import normalise_plate
+from adapters.times import from_iso_with_offset
+from gateway.errors import PayloadError
+from gateway.privacy import Pseudonymizer, mask_id_number, mask_phone
+from schemas.codes import IdType, VisitorAction, VisitPurpose
+from schemas.events import DeviceEvent, VisitorEvent
+
+DIALECT: Final = "visitor-cloud"
+
+MAX_VISITORS: Final = 50
+"""Visitors one registration may carry; more is refused as `oversized`."""
+
+ID_NUMBER_NAMESPACE: Final = "id_number"
+"""The pseudonymizer namespace every dialect uses for ID numbers, so they join across devices."""
+
+_GB11643_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_GB11643_CHECK: Final = "10X98765432"
+_RESIDENT_ID_SHAPE: Final = re.compile(r"[0-9]{17}[0-9X]")
+
+
+@dataclass(frozen=True, slots=True)
+class IdTypeCode:
+    """A GA/T 517 certificate type: its canonical name and how its numbers are checked."""
+
+    description: str
+    id_type: IdType
+    problem: Callable[[str], str | None]
+    """Why a number (upper case, surrounding blanks removed) is not valid, or None if it is."""
+
+
+def gb11643_problem(number: str) -> str | None:
+    """Why `number` (upper case) is not a GB 11643 resident ID number, or None when it is."""
+    if not _RESIDENT_ID_SHAPE.fullmatch(number):
+        return "is not 17 digits followed by a digit or X"
+    try:
+        date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return "has no calendar birth date"
+    total = sum(
+        int(digit) * weight for digit, weight in zip(number[:17], _GB11643_WEIGHTS, strict=True)
+    )
+    if _GB11643_CHECK[total % 11] != number[17]:
+        return "fails the GB 11643 check digit"
+    return None
+
+
+def _shaped(pattern: str, shape: str) -> Callable[[str], str | None]:
+    """A check for numbers that have a shape but no check digit (passports, other papers)."""
+    compiled = re.compile(pattern)
+
+    def problem(number: str) -> str | None:
+        return None if compiled.fullmatch(number) else f"is not {shape}"
+
+    return problem
+
+
+ID_TYPES: Final[Mapping[str, IdTypeCode]] = MappingProxyType(
+    {
+        "111": IdTypeCode("居民身份证 resident ID card", "resident_id_card", gb11643_problem),
+        "414": IdTypeCode(
+            "普通护照 passport", "passport", _shaped(r"[A-Z0-9]{5,20}", "5 to 20 letters or digits")
+        ),
+        "990": IdTypeCode(
+            "其他证件 other certificate",
+            "other",
+            _shaped(r"(?:[^\W_]|-){4,32}", "4 to 32 letters, digits or hyphens"),
+        ),
+    }
+)
+"""GA/T 517 `idType` code -> canonical type; any other code is refused as `unknown_code`."""
+
+VISIT_PURPOSES: Final[Mapping[int, VisitPurpose]] = MappingProxyType(
+    {
+        1: "owner",  # 业主本人
+        2: "relative",  # 探亲
+        3: "tenant",  # 租户
+        4: "friend",  # 访友
+        5: "colleague",  # 公务/同事
+        6: "decoration",  # 装修
+        7: "housekeeper",  # 家政
+        8: "driver",  # 司机/送客
+        9: "other",  # 其他
+    }
+)
+"""`purpose` code -> canonical purpose; any other integer becomes `other`."""
+
+UNKNOWN_PURPOSE: Final[VisitPurpose] = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageType:
+    """What a `msgType` means: the visitor action its events report."""
+
+    description: str
+    action: VisitorAction
+
+
+MESSAGE_TYPES: Final[Mapping[str, MessageType]] = MappingProxyType(
+    {
+        "registration": MessageType("visit registered, one event per visitor", "registered"),
+        "checkin": MessageType("visitor passed a gate inward", "checked_in"),
+        "checkout": MessageType("visitor passed a gate outward", "checked_out"),
+        "cancellation": MessageType("visit cancelled, one event for the visit", "cancelled"),
+    }
+)
+"""`msgType` -> meaning; any other type is refused as `unsupported_event`."""
+
+_PHONE_SEPARATORS: Final = re.compile(r"[\s\-()]+")
+_PHONE: Final = re.compile(r"\+?[0-9]{5,20}")
+_MAINLAND_MOBILE_PREFIX: Final = re.compile(r"\A(?:\+86|0086|86)(?=1[3-9][0-9]{9}\Z)")
+_SAFE_TOKEN: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,39}")
+_DIGIT_RUN: Final = re.compile(r"[0-9]{4}")
+_SHORT_CODE: Final = re.compile(r"[0-9]{1,4}")
+_MAX_DEVICE_ID: Final = 64
+"""The bound `schemas.events.EventBase.device_id` enforces; checked here to name the reason."""
+
+
+def _phone(value: str) -> str:
+    """The phone without separators or a mainland +86 prefix (blank stays blank: no phone)."""
+    compact = _PHONE_SEPARATORS.sub("", value)
+    compact = _MAINLAND_MOBILE_PREFIX.sub("", compact, count=1)
+    if compact and not _PHONE.fullmatch(compact):
+        raise ValueError("not a phone number (5 to 20 digits, optional leading +)")
+    return compact
+
+
+_DeviceId = Annotated[str, Field(min_length=1)]
+_Time = Annotated[str, Field(max_length=40)]
+_VisitId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")]
+_HouseCode = Annotated[str, Field(min_length=1, max_length=64)]
+_IdTypeCode = Annotated[str, Field(max_length=16)]
+_IdNumber = Annotated[str, Field(min_length=1, max_length=40)]
+_Name = Annotated[str, Field(max_length=64)]
+_Phone = Annotated[str, Field(max_length=32), AfterValidator(_phone)]
+_Plate = Annotated[str, Field(max_length=16)]
+_VisitorIndex = Annotated[int, Field(ge=0, lt=MAX_VISITORS)]
+
+_STRICT: Final = ConfigDict(strict=True, extra="ignore", frozen=True)
+"""The service adds fields freely (ignored), but a field we use with the wrong type is an error.
+Strings with lone surrogates (valid JSON escapes, not Unicode) are refused by pydantic itself."""
+
+
+class _Envelope(BaseModel):
+    """Just the message type: other types have other shapes, refused before they are validated."""
+
+    model_config = _STRICT
+
+    msg_type: str = Field(alias="msgType")
+
+
+class _Message(BaseModel):
+    """The fields every message type shares."""
+
+    model_config = _STRICT
+
+    msg_type: str = Field(alias="msgType")
+    visit_id: _VisitId = Field(alias="visitId")
+    event_time: _Time = Field(alias="eventTime")
+    service_id: _DeviceId | None = Field(default=None, alias="serviceId")
+    house_code: _HouseCode | None = Field(default=None, alias="houseCode")
+
+
+class _Visitor(BaseModel):
+    """One registered visitor; every personal field is masked or hashed before it leaves."""
+
+    model_config = _STRICT
+
+    id_type: _IdTypeCode = Field(alias="idType")
+    id_number: _IdNumber = Field(alias="idNumber")
+    name: _Name | None = None
+    phone: _Phone | None = None
+    purpose: int | None = None
+    plate_no: _Plate | None = Field(default=None, alias="plateNo")
+
+
+class _Registration(_Message):
+    """A visit registered for a house, with its validity window and its visitors."""
+
+    house_code: _HouseCode = Field(alias="houseCode")
+    start_time: _Time = Field(alias="startTime")
+    end_time: _Time = Field(alias="endTime")
+    visitors: list[_Visitor] = Field(min_length=1, max_length=MAX_VISITORS)
+
+
+class _GatePass(_Message):
+    """A visitor passing a gate: named by position in the registration and/or by ID number."""
+
+    gate_device_id: _DeviceId = Field(alias="gateDeviceId")
+    visitor_index: _VisitorIndex | None = Field(default=None, alias="visitorIndex")
+    id_type: _IdTypeCode | None = Field(default=None, alias="idType")
+    id_number: _IdNumber | None = Field(default=None, alias="idNumber")
+
+
+class _Cancellation(_Message):
+    """A visit withdrawn before or during its validity window."""
+
+
+_MODELS: Final[Mapping[str, type[_Message]]] = MappingProxyType(
+    {
+        "registration": _Registration,
+        "checkin": _GatePass,
+        "checkout": _GatePass,
+        "cancellation": _Cancellation,
+    }
+)
+
+
+class _RegistrationJson(_Registration):
+    msg_type: Literal["registration"] = Field(alias="msgType")
+
+
+class _GatePassJson(_GatePass):
+    msg_type: Literal["checkin", "checkout"] = Field(alias="msgType")
+
+
+class _CancellationJson(_Cancellation):
+    msg_type: Literal["cancellation"] = Field(alias="msgType")
+
+
+_FAST_PATH: Final[TypeAdapter[_RegistrationJson | _GatePassJson | _CancellationJson]] = TypeAdapter(
+    Annotated[
+        _RegistrationJson | _GatePassJson | _CancellationJson,
+        Field(discriminator="msg_type"),
+    ]
+)
+"""Valid messages (the common case) are validated in one pass straight from their bytes."""
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    """A visitor's identity as it may leave the adapter: hashed and masked, never raw."""
+
+    visitor_ref: str
+    id_type: IdType
+    id_masked: str
+
+
+class VisitorCloudAdapter:
+    """Parses cloud visitor service messages into `VisitorEvent`s, hashing and masking PII."""
+
+    dialect: ClassVar[str] = DIALECT
+
+    def __init__(self, pseudonymizer: Pseudonymizer) -> None:
+        self._pseudonymizer = pseudonymizer
+
+    def parse(self, message: RawMessage) -> list[DeviceEvent]:
+        """The message's events, or `PayloadError` naming why there are none."""
+        document = _message(message.payload)
+        when = from_iso_with_offset(document.event_time, "eventTime")
+        action = MESSAGE_TYPES[document.msg_type].action
+        if isinstance(document, _Registration):
+            return self._registration(message, document, when)
+        if isinstance(document, _GatePass):
+            return [self._gate_pass(message, document, when, action)]
+        return [_cancellation(message, document, when, action)]
+
+    def _registration(
+        self, message: RawMessage, document: _Registration, when: datetime
+    ) -> list[DeviceEvent]:
+        """One event per visitor, sharing the visit, the house and the validity window."""
+        valid_from = from_iso_with_offset(document.start_time, "startTime")
+        valid_until = from_iso_with_offset(document.end_time, "endTime")
+        if valid_until <= valid_from:
+            raise PayloadError("bad_time", "endTime is not after startTime")
+        identities = [
+            self._identity(visitor.id_type, visitor.id_number, f"visitors.{index}.")
+            for index, visitor in enumerate(document.visitors)
+        ]
+        device_id = _service_device_id(message, document)
+        events: list[DeviceEvent] = []
+        for index, (visitor, identity) in enumerate(
+            zip(document.visitors, identities, strict=True)
+        ):
+            event_id = stable_event_id(
+                DIALECT, device_id, document.visit_id, "registered", when.isoformat(), f"#{index}"
+            )
+            header = event_header(
+                message, dialect=DIALECT, device_id=device_id, event_id=event_id, occurred_at=when
+            )
+            events.append(
+                VisitorEvent(
+                    **header,
+                    action="registered",
+                    visit_id=document.visit_id,
+                    visitor_ref=identity.visitor_ref,
+                    id_type=identity.id_type,
+                    id_masked=identity.id_masked,
+                    name_masked=mask_name(visitor.name),
+                    phone_masked=mask_phone(visitor.phone) if visitor.phone else None,
+                    host_house=document.house_code,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                    purpose=_purpose(visitor.purpose),
+                    plate_no=normalise_plate(visitor.plate_no),
+                )
+            )
+        return events
+
+    def _gate_pass(
+        self, message: RawMessage, document: _GatePass, when: datetime, action: VisitorAction
+    ) -> VisitorEvent:
+        """One event at the gate; the visitor's identity only when the service sent the number."""
+        identity: _Identity | None = None
+        if document.id_number is not None:
+            if document.id_type is None:
+                raise PayloadError("schema", "idType: required when idNumber is given")
+            identity = self._identity(document.id_type, document.id_number, "")
+        if document.visitor_index is not None:
+            visitor_key = f"#{document.visitor_index}"
+        elif identity is not None:
+            visitor_key = identity.visitor_ref
+        else:
+            raise PayloadError("schema", "<root>: name the visitor by visitorIndex or idNumber")
+        device_id = _checked_device_id(document.gate_device_id)
+        event_id = stable_event_id(
+            DIALECT, device_id, document.visit_id, action, when.isoformat(), visitor_key
+        )
+        header = event_header(
+            message, dialect=DIALECT, device_id=device_id, event_id=event_id, occurred_at=when
+        )
+        return VisitorEvent(
+            **header,
+            action=action,
+            visit_id=document.visit_id,
+            visitor_ref=None if identity is None else identity.visitor_ref,
+            id_type=None if identity is None else identity.id_type,
+            id_masked=None if identity is None else identity.id_masked,
+            host_house=document.house_code,
+        )
+
+    def _identity(self, type_code: str, raw_number: str, where: str) -> _Identity:
+        """Validate the number for its type, then keep only its hash and its mask."""
+        code = ID_TYPES.get(type_code)
+        if code is None:
+            shown = f" {type_code!r}" if _SHORT_CODE.fullmatch(type_code) else ""
+            raise PayloadError(
+                "unknown_code", f"{where}idType{shown} is not a GA/T 517 type this dialect maps"
+            )
+        number = raw_number.strip().upper()
+        problem = code.problem(number)
+        if problem is not None:
+            raise PayloadError("bad_id_number", f"{where}idNumber {problem}")
+        return _Identity(
+            visitor_ref=self._pseudonymizer.hash(ID_NUMBER_NAMESPACE, number),
+            id_type=code.id_type,
+            id_masked=mask_id_number(number),
+        )
+
+
+def _cancellation(
+    message: RawMessage, document: _Message, when: datetime, action: VisitorAction
+) -> VisitorEvent:
+    """One event for the whole visit: the registration's events carry the visitors."""
+    device_id = _service_device_id(message, document)
+    event_id = stable_event_id(DIALECT, device_id, document.visit_id, action, when.isoformat())
+    header = event_header(
+        message, dialect=DIALECT, device_id=device_id, event_id=event_id, occurred_at=when
+    )
+    return VisitorEvent(
+        **header, action=action, visit_id=document.visit_id, host_house=document.house_code
+    )
+
+
+def mask_name(name: str | None) -> str | None:
+    """`张三丰` -> `张**`; a one-character name is fully masked; blank or absent gives None."""
+    if name is None:
+        return None
+    stripped = name.strip()
+    if not stripped:
+        return None
+    if len(stripped) == 1:
+        return "*"
+    return stripped[0] + "*" * (len(stripped) - 1)
+
+
+def _purpose(code: int | None) -> VisitPurpose | None:
+    if code is None:
+        return None
+    return VISIT_PURPOSES.get(code, UNKNOWN_PURPOSE)
+
+
+def _message(payload: bytes) -> _Message:
+    """The message, validated in one pass from bytes when it is valid (the common case);
+    otherwise step by step, so the dead letter names the first thing wrong with it."""
+    try:
+        return _FAST_PATH.validate_json(payload)
+    except ValidationError:
+        pass
+    document = decode_json_object(payload)
+    msg_type = _validate(_Envelope, document).msg_type
+    model = _MODELS.get(msg_type)
+    if model is None:
+        raise PayloadError("unsupported_event", _describe_msg_type(msg_type))
+    visitors = document.get("visitors")
+    if model is _Registration and isinstance(visitors, list) and len(visitors) > MAX_VISITORS:
+        raise PayloadError(
+            "oversized", f"visitors has {len(visitors)} entries, at most {MAX_VISITORS} allowed"
+        )
+    return _validate(model, document)
+
+
+def _validate(model: type[_Model], document: dict[str, object]) -> _Model:
+    """Validate, reporting field paths and rules only: the values are names and ID numbers."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise PayloadError("schema", validation_detail(exc)) from None
+
+
+def _describe_msg_type(msg_type: str) -> str:
+    """Name the message type only when it is a short plain word, never arbitrary service text.
+
+    Digit runs are refused too: a service that puts an ID number there must not leak it.
+    """
+    if _SAFE_TOKEN.fullmatch(msg_type) and not _DIGIT_RUN.search(msg_type):
+        return f"message type {msg_type!r} is not supported"
+    return "unsupported message type"
+
+
+def _service_device_id(message: RawMessage, document: _Message) -> str:
+    """The topic's service id when routing found one, else the payload's own `serviceId`."""
+    device_id = message.device_id if message.device_id is not None else document.service_id
+    if not device_id:
+        raise PayloadError("no_device_id", "neither the topic nor the payload names the service")
+    return _checked_device_id(device_id)
+
+
+def _checked_device_id(device_id: str) -> str:
+    if len(device_id) > _MAX_DEVICE_ID:
+        raise PayloadError("bad_device_id", f"device id is longer than {_MAX_DEVICE_ID} characters")
+    return device_id
