@@ -1,0 +1,299 @@
+"""Camera behaviour-analysis alarms: one JSON object per alarm, pushed by the camera or its NVR.
+
+Community cameras analyse their own video (fire lane blocked, object thrown from a height,
+e-bike wheeled into a lift, ...) and publish each alarm on `{community}/camera-alarm/{device}`:
+
+    {
+      "alarmId": "HK20261126080000000101",
+      "deviceId": "34020000001320000101",
+      "channelNo": 1,
+      "eventType": "fireEscapeDetection",
+      "eventDescription": "消防通道占用",
+      "alarmTime": "2026-11-26T08:00:00+08:00",
+      "confidence": 92,
+      "zone": "B03 north fire lane",
+      "picUrl": "http://10.1.2.30/picture/20261126/080000_0101.jpg"
+    }
+
+`eventType` and `alarmTime` (ISO 8601 with an offset) are required; `alarmId`, `deviceId`,
+`confidence` (a percentage, 0-100), `zone` and `picUrl` are optional; anything else is ignored,
+so an inline picture (`picData`, base64) never leaves this module.
+
+`ALARM_TYPES` maps the vendors' type names to `BehaviourAlarm.alarm_type`; matching ignores
+case and punctuation, so `fireEscapeDetection`, `FIRE_ESCAPE_DETECTION` and `fire-lane-occupied`
+all find their row. Unlike a door code, an unknown alarm type is still worth a look by a person:
+it becomes `other`, keeping the vendor's type in `original_type` (cut to a short plain token,
+since free text from a device may be anything, card or phone numbers included).
+"""
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Annotated, ClassVar, Final, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from adapters.base import (
+    RawMessage,
+    decode_json_object,
+    event_header,
+    stable_event_id,
+    validation_detail,
+)
+from adapters.times import from_iso_with_offset
+from gateway.errors import PayloadError
+from gateway.privacy import Pseudonymizer
+from schemas.codes import BehaviourAlarmType
+from schemas.events import BehaviourAlarm, DeviceEvent
+
+DIALECT: Final = "camera-alarm"
+
+ALARM_TYPES: Final[Mapping[str, BehaviourAlarmType]] = MappingProxyType(
+    {
+        # Fire lanes and escape routes blocked by parked cars or goods.
+        "fireLaneOccupied": "fire_lane_occupied",
+        "fireEscapeDetection": "fire_lane_occupied",
+        "fireLaneBlocked": "fire_lane_occupied",
+        "fireLaneParking": "fire_lane_occupied",
+        "消防通道占用": "fire_lane_occupied",
+        # Objects thrown or falling from a height (高空抛物).
+        "highAltitudeThrow": "high_altitude_throw",
+        "highAltitudeParabolic": "high_altitude_throw",
+        "throwingObjectDetection": "high_altitude_throw",
+        "高空抛物": "high_altitude_throw",
+        # Electric bicycles taken into a lift (a fire risk when charged at home).
+        "ebikeInElevator": "ebike_in_elevator",
+        "electricBicycleDetection": "ebike_in_elevator",
+        "electricBikeEnterElevator": "ebike_in_elevator",
+        "电动车进电梯": "ebike_in_elevator",
+        # Perimeter and region intrusion, line crossing included.
+        "intrusion": "intrusion",
+        "fieldDetection": "intrusion",
+        "regionEntrance": "intrusion",
+        "lineDetection": "intrusion",
+        "区域入侵": "intrusion",
+        "loitering": "loitering",
+        "loiteringDetection": "loitering",
+        "徘徊": "loitering",
+        "smokeOrFire": "smoke_or_fire",
+        "smokeDetection": "smoke_or_fire",
+        "fireDetection": "smoke_or_fire",
+        "smokeAndFireDetection": "smoke_or_fire",
+        "烟火检测": "smoke_or_fire",
+        "crowd": "crowd",
+        "peopleGathering": "crowd",
+        "crowdDetection": "crowd",
+        "人员聚集": "crowd",
+    }
+)
+"""Vendor type name -> canonical alarm type; the single place to teach the adapter a new name.
+
+The canonical names themselves (`fire_lane_occupied`, ...) match too: matching ignores case
+and punctuation. Line crossing counts as intrusion: in a residential community the lines drawn
+are perimeter fences and closed areas, and the grid handles both the same way."""
+
+MAX_CONFIDENCE: Final = 100
+"""Confidence arrives as a percentage; the event holds a fraction."""
+
+_MAX_DEVICE_ID: Final = 64
+"""The bound `schemas.events.EventBase.device_id` enforces; checked here to name the reason."""
+_MAX_EVENT_TYPE: Final = 128
+_MAX_ALARM_ID: Final = 128
+_MAX_ORIGINAL_TYPE: Final = 40
+_MAX_ZONE: Final = 64
+_MAX_URL: Final = 2048
+_IMAGE_SCHEMES: Final = frozenset({"http", "https"})
+_SAFE_TOKEN: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
+_DIGIT_RUN: Final = re.compile(r"[0-9]{4,}")
+_NOT_TOKEN_CHAR: Final = re.compile(r"[^A-Za-z0-9_]+")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_RUNS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\s]+")
+_URL_FORBIDDEN: Final = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
+def _type_key(event_type: str) -> str:
+    """What two spellings of one type share: letters and digits, case folded."""
+    return "".join(char for char in event_type.casefold() if char.isalnum())
+
+
+_ALARM_TYPE_BY_KEY: Final[Mapping[str, BehaviourAlarmType]] = MappingProxyType(
+    {_type_key(name): alarm_type for name, alarm_type in ALARM_TYPES.items()}
+    | {_type_key(alarm_type): alarm_type for alarm_type in ALARM_TYPES.values()}
+)
+
+
+def _encodable(value: str) -> str:
+    """Refuse lone surrogates: JSON escapes allow them, but they cannot be hashed as UTF-8."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def _printable(value: str) -> str:
+    """Refuse control characters in identifiers: they corrupt logs, and NUL breaks PostgreSQL."""
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _names_a_type(value: str) -> str:
+    """Refuse a type with nothing to match on (empty, blank, only punctuation)."""
+    if not _type_key(value):
+        raise ValueError("must contain a letter or digit")
+    return value
+
+
+_Text = Annotated[str, AfterValidator(_encodable)]
+_Identifier = Annotated[str, AfterValidator(_encodable), AfterValidator(_printable)]
+_EventType = Annotated[
+    str,
+    Field(min_length=1, max_length=_MAX_EVENT_TYPE),
+    AfterValidator(_encodable),
+    AfterValidator(_names_a_type),
+]
+
+
+def _alarm_id(value: str | int) -> str | int:
+    """Alarm ids: 1 to 128 characters of text, or an unsigned 64-bit integer."""
+    if isinstance(value, str):
+        if not 1 <= len(value) <= _MAX_ALARM_ID:
+            raise ValueError(f"must be 1 to {_MAX_ALARM_ID} characters")
+        return _encodable(value)
+    if not 0 <= value < 2**64:
+        raise ValueError("must be an unsigned 64-bit integer")
+    return value
+
+
+_AlarmId = Annotated[str | int, AfterValidator(_alarm_id)]
+"""Platforms number alarms as strings or as unsigned integers; either is only hashed."""
+
+_STRICT: Final = ConfigDict(strict=True, extra="ignore", frozen=True)
+"""Vendors add fields freely (ignored), but a field we use with the wrong type is an error."""
+
+
+class _Alarm(BaseModel):
+    """One alarm; `picData` (an inline image) and descriptions are deliberately not modelled."""
+
+    model_config = _STRICT
+
+    event_type: _EventType = Field(alias="eventType")
+    alarm_time: str = Field(alias="alarmTime")
+    alarm_id: _AlarmId | None = Field(default=None, alias="alarmId")
+    device_id: _Identifier | None = Field(default=None, alias="deviceId")
+    confidence: float | None = Field(
+        default=None, ge=0, le=MAX_CONFIDENCE, allow_inf_nan=False, alias="confidence"
+    )
+    zone: _Text | None = Field(default=None, alias="zone")
+    pic_url: _Text | None = Field(default=None, alias="picUrl")
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class CameraAlarmAdapter:
+    """Parses camera behaviour-analysis alarms into `BehaviourAlarm` events."""
+
+    dialect: ClassVar[str] = DIALECT
+
+    def __init__(self, pseudonymizer: Pseudonymizer) -> None:
+        self._pseudonymizer = pseudonymizer  # alarms carry no personal identifiers to hash
+
+    def parse(self, message: RawMessage) -> list[DeviceEvent]:
+        """The one alarm a message carries, or `PayloadError` naming why there is none."""
+        alarm = _alarm(message.payload)
+        when = from_iso_with_offset(alarm.alarm_time, "alarmTime")
+        device_id = _device_id(message, alarm)
+        zone = _zone(alarm.zone)
+        if alarm.alarm_id is not None:
+            event_id = stable_event_id(
+                DIALECT, device_id, "alarm", str(alarm.alarm_id), when.isoformat()
+            )
+        else:  # one camera raises one alarm of a type per zone at a time
+            event_id = stable_event_id(
+                DIALECT, device_id, "type", alarm.event_type, when.isoformat(), zone or ""
+            )
+        alarm_type = _ALARM_TYPE_BY_KEY.get(_type_key(alarm.event_type), "other")
+        header = event_header(
+            message, dialect=DIALECT, device_id=device_id, event_id=event_id, occurred_at=when
+        )
+        return [
+            BehaviourAlarm(
+                **header,
+                alarm_type=alarm_type,
+                original_type=_original_type(alarm.event_type) if alarm_type == "other" else None,
+                confidence=None if alarm.confidence is None else alarm.confidence / MAX_CONFIDENCE,
+                zone=zone,
+                image_url=_image_url(alarm.pic_url),
+            )
+        ]
+
+
+def _alarm(payload: bytes) -> _Alarm:
+    """The alarm, validated in one pass from bytes when it is valid (the common case);
+    otherwise decoded first, so the dead letter says whether the JSON or the schema is wrong."""
+    try:
+        return _Alarm.model_validate_json(payload)
+    except ValidationError:
+        pass
+    return _validate(_Alarm, decode_json_object(payload))
+
+
+def _validate(model: type[_Model], document: dict[str, object]) -> _Model:
+    """Validate, reporting field paths and rules only, never the values."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise PayloadError("schema", validation_detail(exc)) from None
+
+
+def _device_id(message: RawMessage, alarm: _Alarm) -> str:
+    """The topic's device code when routing found one, else the payload's own `deviceId`."""
+    device_id = message.device_id if message.device_id is not None else alarm.device_id
+    if not device_id:
+        raise PayloadError("no_device_id", "neither the topic nor the payload names the device")
+    if len(device_id) > _MAX_DEVICE_ID:
+        raise PayloadError("bad_device_id", f"device id is longer than {_MAX_DEVICE_ID} characters")
+    return device_id
+
+
+def _original_type(event_type: str) -> str | None:
+    """The vendor's type as a short plain token, or None when nothing plain is left of it.
+
+    A safe token is kept as sent; anything else keeps only ASCII letters, digits and `_`, and
+    loses runs of four or more digits (a card, phone or ID number must not ride along).
+    """
+    if _SAFE_TOKEN.fullmatch(event_type) and not _DIGIT_RUN.search(event_type):
+        return event_type
+    cleaned = _DIGIT_RUN.sub("", _NOT_TOKEN_CHAR.sub("", event_type))
+    return cleaned[:_MAX_ORIGINAL_TYPE] or None
+
+
+def _zone(zone: str | None) -> str | None:
+    """The zone's name on one line: control characters and runs of space become one space."""
+    if zone is None:
+        return None
+    cleaned = _CONTROL_RUNS.sub(" ", zone).strip()[:_MAX_ZONE].rstrip()
+    return cleaned or None
+
+
+def _image_url(url: str | None) -> str | None:
+    """An http(s) reference to the picture, without any user:password, or None.
+
+    A missing or unusable picture never costs the alarm: the event is kept without it. Inline
+    images (`data:` URLs) are refused here, as the design keeps images as references only.
+    """
+    if not url or len(url) > _MAX_URL or _URL_FORBIDDEN.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unbalanced IPv6 bracket
+        return None
+    if parts.scheme.lower() not in _IMAGE_SCHEMES or not parts.hostname:
+        return None
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]  # cameras often embed their admin login
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
