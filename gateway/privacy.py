@@ -18,9 +18,16 @@ _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])|(?<!\d)\d{
 _PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)")
 # Values of JSON keys that name people or their credentials, matched on text so it also works
 # on payloads that are not valid JSON.
+# Keys that hold a person's name or phone (bare, or prefixed by who the person is: `userName`,
+# `visitorPhone`), and any key ending like an identity number (`idCardNo`, `certificateNo`).
+# A device's, space's or event's name is not personal and stays readable.
+_PERSON = (
+    r"(?:user|person|visitor|owner|resident|contact|real|full|customer|driver|guest|host|tenant)"
+)
 _SENSITIVE_KEYS = (
-    "name|cardNo|cardNumber|employeeNoString|employeeNo|IDNumber|idNumber|idNo|idCard|"
-    "certificateNo|phone|phoneNumber|mobile|tel|personName|visitorName"
+    rf"(?:{_PERSON}_?)?(?:name|phone|phonenumber|mobile|tel|telephone)"
+    r"|\w*(?:cardno|cardnumber|idnumber|idno|idcard|idcardno|certificateno|employeeno"
+    r"|employeenostring)"
 )
 _SENSITIVE_VALUE = re.compile(
     rf'("(?:{_SENSITIVE_KEYS})"\s*:\s*)("(?:[^"\\]|\\.)*(?:"|\\?\Z)|-?\d+)', re.IGNORECASE

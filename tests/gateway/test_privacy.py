@@ -142,6 +142,11 @@ class TestRedactSensitiveJsonKeys:
         redacted = redact_text(json.dumps(document, ensure_ascii=False))
         assert json.loads(redacted) == {"AccessControllerEvent": {"cardNo": "***", "name": "***"}}
 
+    @pytest.mark.parametrize("key", ["userName", "visitorPhone", "idCardNo", "ownerMobile"])
+    def test_keys_naming_whose_name_or_number_it_is_are_redacted(self, key: str) -> None:
+        redacted = redact_text(f'{{"{key}": "张三 13812345678 430112199001011234"}}')
+        assert redacted == f'{{"{key}": "***"}}'
+
     def test_keys_that_merely_contain_a_sensitive_word_are_kept(self) -> None:
         text = '{"deviceName": "Gate 1", "eventDescription": "Access"}'
         assert redact_text(text) == text
