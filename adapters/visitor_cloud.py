@@ -71,6 +71,7 @@ from gateway.errors import PayloadError
 from gateway.privacy import Pseudonymizer, mask_id_number, mask_phone
 from schemas.codes import IdType, VisitorAction, VisitPurpose
 from schemas.events import DeviceEvent, VisitorEvent
+from schemas.identity import gb11643_check_digit
 
 DIALECT: Final = "visitor-cloud"
 
@@ -80,8 +81,6 @@ MAX_VISITORS: Final = 50
 ID_NUMBER_NAMESPACE: Final = "id_number"
 """The pseudonymizer namespace every dialect uses for ID numbers, so they join across devices."""
 
-_GB11643_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_GB11643_CHECK: Final = "10X98765432"
 _RESIDENT_ID_SHAPE: Final = re.compile(r"[0-9]{17}[0-9X]")
 
 
@@ -103,10 +102,7 @@ def gb11643_problem(number: str) -> str | None:
         date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         return "has no calendar birth date"
-    total = sum(
-        int(digit) * weight for digit, weight in zip(number[:17], _GB11643_WEIGHTS, strict=True)
-    )
-    if _GB11643_CHECK[total % 11] != number[17]:
+    if gb11643_check_digit(number[:17]) != number[17]:
         return "fails the GB 11643 check digit"
     return None
 

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
+from schemas.identity import gb11643_check_digit
+
 ADMIN_DIVISION = "430112"
 """Wangcheng district, Changsha: the prefix of every ID number and device code generated here."""
 
@@ -24,8 +26,6 @@ A 7-digit serial completes the 20-digit device code.
 HIK_DIALECT = "hik-isapi"
 DOOR_CONTROLLER = "door_controller"
 
-_GB11643_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_GB11643_CHECK = "10X98765432"
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗彭谭邓曾"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志红玲文辉湘岳"
@@ -136,14 +136,6 @@ class Community:
             if device.device_id == device_id:
                 return device
         raise KeyError(device_id)
-
-
-def gb11643_check_digit(first17: str) -> str:
-    """The GB 11643 (ISO 7064 MOD 11-2) check character for the first 17 ID-number digits."""
-    if len(first17) != 17 or not first17.isdigit():
-        raise ValueError("expected 17 digits")
-    total = sum(int(d) * w for d, w in zip(first17, _GB11643_WEIGHTS, strict=True))
-    return _GB11643_CHECK[total % 11]
 
 
 def device_code(serial: int) -> str:

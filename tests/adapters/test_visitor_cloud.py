@@ -25,7 +25,7 @@ from adapters.visitor_cloud import (
 from gateway.errors import PayloadError
 from gateway.privacy import Pseudonymizer
 from schemas.events import DeviceEvent, VisitorEvent, device_event_adapter
-from simulators.community import gb11643_check_digit
+from schemas.identity import gb11643_check_digit
 
 FIXTURES = Path(__file__).parent / "fixtures" / "visitor_cloud"
 PSEUDONYMIZER = Pseudonymizer("test-key-0123456789abcdef")

@@ -5,12 +5,8 @@ from datetime import date
 
 import pytest
 
-from simulators.community import (
-    Community,
-    device_code,
-    gb11643_check_digit,
-    generate_community,
-)
+from schemas.identity import gb11643_check_digit
+from simulators.community import Community, device_code, generate_community
 
 
 @pytest.fixture(scope="module")
