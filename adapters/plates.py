@@ -1,21 +1,26 @@
 """Licence plates and plate colours, normalised the same way whichever device read them.
 
 Rules and joins compare plates as strings, so every dialect must produce the same string for
-the same plate: upper case, no separators, the Chinese province character kept.
+the same plate: upper case, no separators, full-width forms folded to ASCII, the Chinese
+province character kept.
 """
 
 import re
+import unicodedata
+from collections.abc import Mapping
 from typing import Final
 
 from schemas.codes import PlateColor
 
-_SEPARATORS = re.compile(r"[\s·•\-_.]+")
+_SEPARATORS = re.compile(r"[\s·•・\-_.]+")
+_PROVINCES: Final = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领"
 _PLATE = re.compile(
-    r"^[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领]"
-    r"[A-Z][A-Z0-9]{4,6}[A-Z0-9挂学警港澳领试超]?$"
+    rf"^[{_PROVINCES}][A-Z]"
+    r"(?:[A-Z0-9]{4}[A-Z0-9挂学警港澳领试超]"  # ordinary: 7 characters, a class mark may end it
+    r"|[A-Z0-9]{6})$"  # new energy: 8 characters
 )
 _NO_PLATE: Final = frozenset(
-    {"", "未识别", "无车牌", "无牌", "车牌", "NONE", "NULL", "UNKNOWN", "-"}
+    {"", "未识别", "无车牌", "无牌", "无牌车", "车牌", "未知", "NONE", "NULL", "UNKNOWN", "-"}
 )
 
 GAT1400_PLATE_COLORS: Final[dict[int, PlateColor]] = {
@@ -52,11 +57,15 @@ def normalise_plate(raw: str | None) -> str | None:
 
     Unreadable placeholders (`未识别`, `无车牌`, ...) mean no plate; anything else that does not
     look like a mainland plate is still kept (upper-cased, separators removed): a foreign or
-    damaged plate is evidence, not noise.
+    damaged plate is evidence, not noise. Full-width letters and digits (`湘Ａ１２３４５`, as
+    some Chinese input methods type them) become ASCII, so they join with the usual form.
     """
     if raw is None:
         return None
-    plate = _SEPARATORS.sub("", raw.strip()).upper()
+    folded = _SEPARATORS.sub("", unicodedata.normalize("NFKC", raw)).upper()
+    # Once more: a removed separator can leave a combining mark to compose, and upper() can
+    # produce compatibility forms, so the result is normal and normalising it changes nothing.
+    plate = unicodedata.normalize("NFKC", folded)
     if plate in _NO_PLATE:
         return None
     return plate
@@ -65,3 +74,16 @@ def normalise_plate(raw: str | None) -> str | None:
 def looks_like_mainland_plate(plate: str) -> bool:
     """7 characters (ordinary) or 8 (new energy), province character first."""
     return bool(_PLATE.match(plate))
+
+
+def plate_color(code: int | None, table: Mapping[int, PlateColor]) -> PlateColor:
+    """The canonical colour for a device's colour code, looked up in the dialect's `table`.
+
+    No code means the device did not say: `unknown`. A code outside the table becomes `other`,
+    neither `unknown` nor a dead letter: the device did read a colour, only one our table does
+    not name, so `unknown` would misreport it; and the pass itself (plate, time, gate) is sound
+    evidence that one unfamiliar attribute code must not throw away.
+    """
+    if code is None:
+        return "unknown"
+    return table.get(code, "other")

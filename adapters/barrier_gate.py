@@ -1,0 +1,199 @@
+"""Parking barrier gates: one plate read per message, as compact JSON.
+
+The gate controller (one per car-park entrance or exit, often driving several lanes) publishes
+each read it makes::
+
+    {
+      "recordId": "YD-N1-20261126-000123",
+      "gateId": "YD-GATE-N1",
+      "ts": 1795652130123,
+      "plate": "湘A·12345",
+      "plateColor": 1,
+      "dir": "in",
+      "lane": 2,
+      "conf": 0.97,
+      "pic": "http://10.43.1.30/pic/20261126/081530-000123.jpg"
+    }
+
+| field | required | type | meaning |
+|---|---|---|---|
+| `ts` | yes | integer | when the plate was read, epoch milliseconds (UTC) |
+| `plate` | yes | string or null | the plate read; `""`, null, `未识别`, `无牌`: no plate |
+| `dir` | yes | `"in"`, `"out"`, 1 or 2 | which way the vehicle passes (1 in, 2 out) |
+| `recordId` | no | string, `[0-9A-Za-z_.:-]{1,64}` | the controller's own record number |
+| `gateId` | no | string, `[0-9A-Za-z_.:-]{1,64}` | the gate; the topic's device code when absent |
+| `plateColor` | no | integer or null | JT/T 415: 1 blue 2 yellow 3 black 4 white 5 green 9 other |
+| `lane` | no | integer 0-255 or null | the lane number at this gate |
+| `conf` | no | number 0-1 or null | the recogniser's confidence in the plate |
+| `pic` | no | string or null | an http(s) or ftp URL of the picture; never the picture itself |
+
+Any other field is ignored. Types are strict: `"ts": "1764116130123"` is a schema error, as is a
+`pic` that is not a URL (a `data:` URI would carry the image bytes into storage). A plate colour
+outside the JT/T 415 list becomes `other` (see `adapters.plates.plate_color`); a `dir` outside
+the list is refused (`unknown_code`): in and out drive the car-park rules, so a wrong guess is
+worse than a counted dead letter.
+
+The event id is the controller's `recordId` when it sends one, otherwise the read itself (time,
+lane and plate): a redelivered message reproduces it either way.
+"""
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Annotated, ClassVar, Final
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from adapters.base import (
+    RawMessage,
+    decode_json_object,
+    event_header,
+    stable_event_id,
+    validation_detail,
+)
+from adapters.plates import JTT415_PLATE_COLORS, normalise_plate, plate_color
+from adapters.times import from_epoch_ms
+from gateway.errors import PayloadError
+from gateway.privacy import Pseudonymizer
+from schemas.codes import Direction
+from schemas.events import DeviceEvent, VehiclePass
+
+DIALECT: Final = "barrier-gate"
+
+DIRECTION_CODES: Final[Mapping[int | str, Direction]] = MappingProxyType(
+    {"in": "in", "out": "out", 1: "in", 2: "out"}
+)
+"""`dir` as the controller sends it -> the canonical direction."""
+
+_IDENTIFIER: Final = r"^[0-9A-Za-z_.:\-]{1,64}$"
+_IMAGE_URL: Final = re.compile(r"(?:https?|ftp)://[!-~]{1,2040}", re.IGNORECASE)
+_SAFE_WORD: Final = re.compile(r"[A-Za-z][A-Za-z_]{0,15}")
+_MAX_ECHOED_CODE: Final = 999_999
+_MAX_DEVICE_ID: Final = 64
+"""The bound `schemas.events.EventBase.device_id` enforces; checked here to name the reason."""
+
+
+def _encodable(value: str) -> str:
+    """Refuse lone surrogates: JSON escapes allow them, but they cannot be stored as UTF-8."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def _image_url(value: str) -> str | None:
+    """An absolute http(s) or ftp URL in printable ASCII; `""` means no picture."""
+    if value == "":
+        return None
+    if not _IMAGE_URL.fullmatch(value):
+        raise ValueError("must be an absolute http(s) or ftp URL")
+    return value
+
+
+def _text_or_integer(value: object) -> object:
+    """`dir` is a word or a number; anything else is refused with one clear error."""
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise ValueError("must be a string or an integer")
+
+
+_Identifier = Annotated[str, Field(pattern=_IDENTIFIER)]
+_Plate = Annotated[str, Field(max_length=32), AfterValidator(_encodable)]
+_ImageUrl = Annotated[str, Field(max_length=2048), AfterValidator(_image_url)]
+_DirectionCode = Annotated[int | str, BeforeValidator(_text_or_integer)]
+
+_STRICT: Final = ConfigDict(strict=True, extra="ignore", frozen=True)
+"""Controllers add fields freely (ignored), but a field we use with the wrong type is an error."""
+
+
+class _PlateRead(BaseModel):
+    """One plate read, as the module docstring specifies it."""
+
+    model_config = _STRICT
+
+    ts: int
+    plate: _Plate | None
+    direction: _DirectionCode = Field(alias="dir")
+    record_id: _Identifier | None = Field(default=None, alias="recordId")
+    gate_id: _Identifier | None = Field(default=None, alias="gateId")
+    plate_color: Annotated[int, Field(ge=0, le=99)] | None = Field(default=None, alias="plateColor")
+    lane: Annotated[int, Field(ge=0, le=255)] | None = None
+    confidence: Annotated[float, Field(ge=0, le=1)] | None = Field(default=None, alias="conf")
+    picture: _ImageUrl | None = Field(default=None, alias="pic")
+
+
+class BarrierGateAdapter:
+    """Parses barrier-gate plate reads into vehicle passes."""
+
+    dialect: ClassVar[str] = DIALECT
+
+    def __init__(self, pseudonymizer: Pseudonymizer) -> None:
+        self._pseudonymizer = pseudonymizer  # plates are not hashed; kept for the contract
+
+    def parse(self, message: RawMessage) -> list[DeviceEvent]:
+        """The one vehicle pass a message carries, or `PayloadError` naming why there is none."""
+        read = _plate_read(message.payload)
+        direction = DIRECTION_CODES.get(read.direction)
+        if direction is None:
+            raise PayloadError(
+                "unknown_code", f"dir {_describe_code(read.direction)} is not mapped"
+            )
+        when = from_epoch_ms(read.ts, "ts")
+        device_id = _device_id(message, read.gate_id)
+        plate = normalise_plate(read.plate)
+        lane = None if read.lane is None else str(read.lane)
+        if read.record_id is not None:
+            event_id = stable_event_id(DIALECT, device_id, "record", read.record_id)
+        else:
+            event_id = stable_event_id(
+                DIALECT, device_id, "read", str(read.ts), lane or "", plate or ""
+            )
+        header = event_header(
+            message, dialect=DIALECT, device_id=device_id, event_id=event_id, occurred_at=when
+        )
+        return [
+            VehiclePass(
+                **header,
+                plate_no=plate,
+                has_plate=plate is not None,
+                plate_color=plate_color(read.plate_color, JTT415_PLATE_COLORS),
+                direction=direction,
+                lane=lane,
+                confidence=read.confidence,
+                image_url=read.picture,
+            )
+        ]
+
+
+def _plate_read(payload: bytes) -> _PlateRead:
+    """The read, validated in one pass from bytes when it is valid (the common case); otherwise
+    decoded first, so the dead letter says whether the JSON or its fields are wrong."""
+    try:
+        return _PlateRead.model_validate_json(payload)
+    except ValidationError:
+        pass
+    document = decode_json_object(payload)
+    try:
+        return _PlateRead.model_validate(document)
+    except ValidationError as exc:
+        raise PayloadError("schema", validation_detail(exc)) from None
+
+
+def _describe_code(code: int | str) -> str:
+    """Echo a small number or a short plain word; anything else might be arbitrary text."""
+    if isinstance(code, int):
+        return str(code) if abs(code) <= _MAX_ECHOED_CODE else "(a large number)"
+    return repr(code) if _SAFE_WORD.fullmatch(code) else "(a text value)"
+
+
+def _device_id(message: RawMessage, gate_id: str | None) -> str:
+    """The payload's `gateId` (one controller may drive several gates), else the topic's code."""
+    device_id = gate_id or message.device_id
+    if not device_id:
+        raise PayloadError(
+            "no_device_id", "neither the payload's gateId nor the topic names the gate"
+        )
+    if len(device_id) > _MAX_DEVICE_ID:
+        raise PayloadError("bad_device_id", f"device id is longer than {_MAX_DEVICE_ID} characters")
+    return device_id
