@@ -28,9 +28,11 @@ def from_compact_local(text: str, field: str, zone: timezone = CHINA_STANDARD_TI
         raise PayloadError("bad_time", f"{field} is not YYYYMMDDhhmmss")
     try:
         local = datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=zone)
+        return local.astimezone(UTC)
     except ValueError:
         raise PayloadError("bad_time", f"{field} is not a calendar date-time") from None
-    return local.astimezone(UTC)
+    except OverflowError:  # the first hours of year 1 have no UTC equivalent
+        raise PayloadError("bad_time", f"{field} is out of range once converted to UTC") from None
 
 
 def from_iso_with_offset(text: str, field: str) -> datetime:

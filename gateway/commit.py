@@ -103,6 +103,7 @@ class BatchCommitter:
         metrics.events_stored.inc(result.inserted)
         for kind, count in Counter(event.kind for event in batch.events).items():
             metrics.events_parsed.labels(kind=kind).inc(count)
+        metrics.events_unregistered.inc(sum(e.unregistered_device for e in batch.events))
         for letter in batch.dead_letters:
             metrics.rejections.labels(reason=letter.reason).inc()
             logger.info("dead letter", extra={"topic": letter.topic, "reason": letter.reason})

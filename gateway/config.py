@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.errors import ConfigError
-from schemas.codes import Direction
+from schemas.devices import DeviceRegistration
 
 MIN_SECRET_CHARS = 24
 
@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     batch_max_rows: int = Field(default=1000, ge=1, le=100_000)
     batch_max_delay_ms: int = Field(default=50, ge=1, le=60_000)
     unknown_device_policy: Literal["accept", "quarantine"] = "accept"
+    device_check_interval_s: float = Field(default=30.0, gt=0, le=3600)
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -95,18 +96,8 @@ class CommunitySpec(_Strict):
     name: str = ""
 
 
-class DeviceSpec(_Strict):
-    """A registered device: where it stands, so its events can be placed in a building."""
-
-    device_id: Annotated[str, Field(min_length=1, max_length=64)]
-    dialect: str
-    community: str
-    kind: str = "door_controller"
-    building: str | None = None
-    unit: str | None = None
-    door: str | None = None
-    readers: dict[int, Direction] = Field(default_factory=dict)
-    location: str | None = None
+class DeviceSpec(DeviceRegistration):
+    """A registered device as the TOML file declares it (see `schemas.devices`)."""
 
 
 class TopicBinding(_Strict):

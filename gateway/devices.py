@@ -1,23 +1,125 @@
-"""The device registry as the pipeline sees it: where each device stands.
+"""The device registry as the pipeline sees it, and the watch that marks silent devices offline.
 
-Loaded from the TOML config; the registry's table and API come with the device-registry work.
+The `devices` table is the source of truth: the TOML file's devices are upserted into it at
+start-up and property systems PUT theirs through the API. The pipeline reads an in-memory
+copy (`DeviceRegistry`), because it runs synchronously on the event loop and must not wait on
+the database for every message. The copy is updated at once by this process's API and
+reloaded by `DeviceWatch` every check interval, so devices registered through another
+gateway process show up here too.
 """
 
-from gateway.config import DeviceSpec, GatewayConfig
+import asyncio
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from gateway.config import GatewayConfig
+from gateway.errors import StoreError
+from gateway.store.base import Store
+from schemas.devices import DeviceRegistration
+
+logger = logging.getLogger(__name__)
+
+LOAD_PAGE = 1000
 
 
 class DeviceRegistry:
     """Looks devices up by id; an unknown id answers None and the pipeline applies its policy."""
 
-    def __init__(self, devices: list[DeviceSpec]) -> None:
+    def __init__(self, devices: Iterable[DeviceRegistration] = ()) -> None:
         self._devices = {device.device_id: device for device in devices}
+        self._changes = 0
 
     @classmethod
     def from_config(cls, config: GatewayConfig) -> "DeviceRegistry":
         return cls(config.devices)
 
-    def get(self, device_id: str) -> DeviceSpec | None:
+    @classmethod
+    async def load(cls, store: Store) -> "DeviceRegistry":
+        """Every device in the store's table."""
+        return cls(await load_devices(store))
+
+    def get(self, device_id: str) -> DeviceRegistration | None:
         return self._devices.get(device_id)
+
+    def put(self, device: DeviceRegistration) -> None:
+        """Add or replace one device (after the store has it)."""
+        self._devices[device.device_id] = device
+        self._changes += 1
+
+    async def reload(self, store: Store) -> bool:
+        """Replace the contents with the store's table; False if a `put` raced the read.
+
+        A device PUT while the table was being read may be missing from that read; keeping
+        the current contents then is right, and the next reload picks everything up.
+        """
+        changes = self._changes
+        devices = await load_devices(store)
+        if changes != self._changes:
+            return False
+        self._devices = {device.device_id: device for device in devices}
+        return True
 
     def __len__(self) -> int:
         return len(self._devices)
+
+
+async def load_devices(store: Store) -> list[DeviceRegistration]:
+    """Every registered device, following the store's pages to the end."""
+    devices: list[DeviceRegistration] = []
+    cursor: str | None = None
+    while True:
+        page = await store.list_devices(LOAD_PAGE, cursor)
+        devices.extend(device.registration() for device in page.data)
+        cursor = page.next_cursor
+        if cursor is None:
+            return devices
+
+
+class DeviceWatch:
+    """Every interval: mark devices silent for too long offline, then reload the registry.
+
+    Silence is counted from the device's last message, but never from before `listening_since`
+    (the gateway's start): while the gateway was down it could not hear anyone, and a restart
+    must not declare every device offline at once. A store outage is logged and waited out.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        registry: DeviceRegistry,
+        *,
+        interval_s: float,
+        listening_since: datetime,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._interval_s = interval_s
+        self._listening_since = listening_since
+
+    async def run(self) -> None:
+        """Run until cancelled; a failed round is logged and the next one runs on time."""
+        while True:
+            await asyncio.sleep(self._interval_s)
+            try:
+                await self.check()
+            except Exception:  # a bug here must not stop the watch for the process's life
+                logger.exception("device check failed")
+
+    async def check(self, now: datetime | None = None) -> list[str]:
+        """One round; returns the ids of the devices it marked offline."""
+        try:
+            marked = await self._store.mark_silent_devices_offline(
+                now or datetime.now(UTC), listening_since=self._listening_since
+            )
+            await self._registry.reload(self._store)
+        except StoreError as exc:
+            logger.warning("device check skipped, the store is unavailable: %s", exc)
+            return []
+        if marked:
+            logger.info(
+                "%d devices went silent and are now offline",
+                len(marked),
+                extra={"device_ids": marked[:50]},
+            )
+        return marked

@@ -29,6 +29,11 @@ class Metrics:
             "Events dropped because their id was already stored or seen in the batch",
             registry=self.registry,
         )
+        self.events_unregistered = Counter(
+            "scgw_events_unregistered_device",
+            "Events parsed from devices the registry does not know (accept policy)",
+            registry=self.registry,
+        )
         self.rejections = Counter(
             "scgw_rejections", "Messages dead-lettered", ["reason"], registry=self.registry
         )

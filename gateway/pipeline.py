@@ -57,10 +57,12 @@ class Parse:
 
 
 class Enrich:
-    """Places each event in its building and unit from the device registry.
+    """Places each event in its building, unit or gate from the device registry.
 
     Also resolves `unknown` access directions from the reader's configured direction, and
     applies the unknown-device policy: `accept` flags the event, `quarantine` rejects it.
+    The registry is read at each event, so a device registered through the API counts from
+    its next message on.
     """
 
     def __init__(
@@ -77,7 +79,11 @@ class Enrich:
             if self._quarantine:
                 raise PayloadError("unknown_device", "device is not registered")
             return event.model_copy(update={"unregistered_device": True})
-        update: dict[str, object] = {"building": device.building, "unit": device.unit}
+        update: dict[str, object] = {
+            "building": device.building,
+            "unit": device.unit,
+            "gate": device.gate,
+        }
         if isinstance(event, AccessEvent) and event.direction == "unknown" and event.reader:
             update["direction"] = device.readers.get(event.reader, "unknown")
         return event.model_copy(update=update)

@@ -28,6 +28,7 @@ _SENSITIVE_KEYS = (
     rf"(?:{_PERSON}_?)?(?:name|phone|phonenumber|mobile|tel|telephone)"
     r"|\w*(?:cardno|cardnumber|idnumber|idno|idcard|idcardno|certificateno|employeeno"
     r"|employeenostring)"
+    r"|data|featuredata|imagedata|picdata|facedata"  # inline images and face features
 )
 _SENSITIVE_VALUE = re.compile(
     rf'("(?:{_SENSITIVE_KEYS})"\s*:\s*)("(?:[^"\\]|\\.)*(?:"|\\?\Z)|-?\d+)', re.IGNORECASE

@@ -8,12 +8,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from adapters.registry import AdapterRegistry
 from gateway.commit import BatchCommitter
 from gateway.config import GatewayConfig, Settings
-from gateway.devices import DeviceRegistry
+from gateway.devices import DeviceRegistry, DeviceWatch
 from gateway.ingest import Ingest
 from gateway.metrics import Metrics
 from gateway.mqtt import BrokerAddress, SessionOptions
@@ -44,6 +45,7 @@ class Runtime:
     metrics: Metrics
     ingest: Ingest
     ingest_task: "asyncio.Task[None]"
+    devices: DeviceRegistry = field(default_factory=DeviceRegistry)
 
     @property
     def alive(self) -> bool:
@@ -51,13 +53,23 @@ class Runtime:
         return not self.ingest_task.done()
 
 
-def build_pipeline(settings: Settings, config: GatewayConfig, hash_key: str) -> Pipeline:
+def build_pipeline(
+    settings: Settings,
+    config: GatewayConfig,
+    hash_key: str,
+    devices: DeviceRegistry | None = None,
+) -> Pipeline:
     """The processing pipeline for this configuration (pure: no connections)."""
     adapters = AdapterRegistry().build(Pseudonymizer(hash_key))
     router = TopicRouter(config, set(adapters))
     return Pipeline(
         Parse(router, adapters, settings.max_payload_bytes),
-        [Enrich(DeviceRegistry.from_config(config), settings.unknown_device_policy)],
+        [
+            Enrich(
+                devices if devices is not None else DeviceRegistry.from_config(config),
+                settings.unknown_device_policy,
+            )
+        ],
     )
 
 
@@ -81,9 +93,12 @@ async def running_gateway(
         applied = await store.migrate()
         if applied:
             logger.info("applied migrations %s", ", ".join(applied))
+        await store.upsert_devices(config.devices)
+        devices = await DeviceRegistry.load(store)
+        logger.info("device registry: %d devices", len(devices))
         metrics = Metrics()
         commit = BatchCommitter(
-            build_pipeline(settings, config, secrets.id_hash_key), store, metrics
+            build_pipeline(settings, config, secrets.id_hash_key, devices), store, metrics
         )
         ingest = Ingest(
             BrokerAddress.from_url(settings.mqtt_url),
@@ -101,12 +116,20 @@ async def running_gateway(
         )
         task = asyncio.create_task(ingest.run(), name="ingest")
         task.add_done_callback(_report_ingest_death)
+        watch = DeviceWatch(
+            store,
+            devices,
+            interval_s=settings.device_check_interval_s,
+            listening_since=datetime.now(UTC),
+        )
+        watch_task = asyncio.create_task(watch.run(), name="device-watch")
         try:
-            yield Runtime(settings, config, secrets, store, metrics, ingest, task)
+            yield Runtime(settings, config, secrets, store, metrics, ingest, task, devices)
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for running in (watch_task, task):
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
     finally:
         await store.close()
 

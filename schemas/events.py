@@ -62,6 +62,7 @@ class EventBase(BaseModel):
     dialect: str = Field(min_length=1, max_length=64)
     building: str | None = None
     unit: str | None = None
+    gate: str | None = Field(default=None, description="The community gate, for gate devices.")
     unregistered_device: bool = False
 
 

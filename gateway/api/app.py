@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway.api import gov, ops
+from gateway.api import devices, gov, ops
 from gateway.config import GatewayConfig, Settings
 from gateway.runtime import Secrets, running_gateway
 
@@ -27,4 +27,5 @@ def create_app(settings: Settings, config: GatewayConfig, secrets: Secrets) -> F
     )
     app.include_router(ops.router)
     app.include_router(gov.router)
+    app.include_router(devices.router)
     return app

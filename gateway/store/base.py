@@ -9,13 +9,14 @@ import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from gateway.errors import PayloadError
 from gateway.messages import DeadLetter
-from schemas.events import DeviceEvent, EventKind
+from schemas.devices import Device, DeviceRegistration, DeviceState
+from schemas.events import DeviceEvent, DeviceStatusEvent, EventKind
 
 T = TypeVar("T")
 
@@ -121,11 +122,43 @@ class Store(Protocol):
     async def write_batch(
         self, events: Sequence[DeviceEvent], dead_letters: Sequence[DeadLetter]
     ) -> WriteResult:
-        """Store new events (ignoring ids already stored) and dead letters atomically."""
+        """Store new events (ignoring ids already stored) and dead letters atomically.
+
+        The same transaction records the devices' activity (see `device_activity`): the
+        registry's `last_seen` and `status` never disagree with the events stored.
+        """
 
     async def list_events(self, query: EventQuery) -> Page[DeviceEvent]: ...
 
     async def list_dead_letters(self, limit: int, cursor: str | None) -> Page[StoredDeadLetter]: ...
+
+    async def upsert_devices(self, devices: Sequence[DeviceRegistration]) -> None:
+        """Register devices or replace their registrations, atomically.
+
+        What the gateway observed (status, last seen, address) is kept; so is the firmware
+        when a registration does not name one.
+        """
+
+    async def get_device(self, device_id: str) -> Device | None: ...
+
+    async def list_devices(
+        self,
+        limit: int,
+        cursor: str | None,
+        *,
+        community: str | None = None,
+        status: DeviceState | None = None,
+    ) -> Page[Device]:
+        """Registered devices in `device_id` order."""
+
+    async def mark_silent_devices_offline(
+        self, now: datetime, *, listening_since: datetime | None = None
+    ) -> list[str]:
+        """Mark offline every device silent for longer than its `offline_after_s`.
+
+        Silence runs from the last message (from registration if there was none), but not
+        from before `listening_since`. Returns the ids newly marked offline.
+        """
 
 
 def event_filter_sql(
@@ -195,4 +228,83 @@ def dead_letter_page(letters: list[StoredDeadLetter], limit: int) -> Page[Stored
         return Page[StoredDeadLetter](data=letters, next_cursor=None)
     return Page[StoredDeadLetter](
         data=letters[:limit], next_cursor=encode_id_cursor(letters[limit - 1].id)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceActivity:
+    """What one batch says about one device: latest arrival, resulting status, reported facts."""
+
+    device_id: str
+    community: str
+    seen: datetime
+    status: Literal["online", "offline"]
+    firmware: str | None
+    ip: str | None
+
+
+def device_activity(events: Sequence[DeviceEvent]) -> list[DeviceActivity]:
+    """Each device's activity in a batch, in `device_id` order (a stable lock order).
+
+    Any message means the device is online, except a `device_status` event saying `offline`
+    (often the device's MQTT last will); the last event in arrival order decides. Firmware
+    and address come from the last status event that reports them. Devices are keyed by
+    (device, community): an event arriving under another community says nothing about the
+    device registered under that id.
+    """
+    found: dict[tuple[str, str], DeviceActivity] = {}
+    for event in events:
+        key = (event.device_id, event.community)
+        before = found.get(key)
+        status: Literal["online", "offline"] = "online"
+        firmware = before.firmware if before else None
+        ip = before.ip if before else None
+        if isinstance(event, DeviceStatusEvent):
+            status = "offline" if event.status == "offline" else "online"
+            firmware = event.firmware or firmware
+            ip = event.ip or ip
+        seen = event.received_at if before is None else max(before.seen, event.received_at)
+        found[key] = DeviceActivity(event.device_id, event.community, seen, status, firmware, ip)
+    return [found[key] for key in sorted(found)]
+
+
+def encode_device_cursor(device_id: str) -> str:
+    """Cursor for device lists: the last device id of the page."""
+    return base64.urlsafe_b64encode(f"dev|{device_id}".encode()).decode().rstrip("=")
+
+
+def decode_device_cursor(token: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        tag, device_id = raw.split("|", 1)
+        if tag != "dev" or not device_id:
+            raise ValueError(tag)
+        return device_id
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise PayloadError("bad_cursor", "the cursor is not one this API issued") from None
+
+
+def device_filter_sql(
+    cursor: str | None, community: str | None, status: DeviceState | None, *, placeholder: str
+) -> tuple[str, list[object]]:
+    """The WHERE clause (and parameters) of a device list, shared by every SQL backend."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if cursor is not None:
+        clauses.append(f"device_id > {placeholder}")
+        params.append(decode_device_cursor(cursor))
+    for column, value in (("community", community), ("status", status)):
+        if value is not None:
+            clauses.append(f"{column} = {placeholder}")
+            params.append(value)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    return where, params
+
+
+def device_page(devices: list[Device], limit: int) -> Page[Device]:
+    """Cut a `limit + 1` fetch into a page."""
+    if len(devices) <= limit:
+        return Page[Device](data=devices, next_cursor=None)
+    return Page[Device](
+        data=devices[:limit], next_cursor=encode_device_cursor(devices[limit - 1].device_id)
     )

@@ -8,9 +8,11 @@ are retried.
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import psycopg
-from psycopg.rows import class_row
+from psycopg.rows import class_row, dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from gateway.errors import StoreError
@@ -22,10 +24,14 @@ from gateway.store.base import (
     WriteResult,
     dead_letter_page,
     dead_letter_sql,
+    device_activity,
+    device_filter_sql,
+    device_page,
     event_filter_sql,
     event_page,
 )
 from gateway.store.migrations import load_migrations
+from schemas.devices import Device, DeviceRegistration, DeviceState
 from schemas.events import DeviceEvent, device_event_adapter
 
 _MIGRATION_LOCK_ID = 0x5C6A_0001  # pg_advisory_lock key: one migrator at a time
@@ -39,6 +45,54 @@ _STAGE_DDL = (
     " kind text, community text, device_id text, received_at timestamptz, body jsonb)"
     " ON COMMIT DELETE ROWS"
 )
+_DEVICE_COLUMNS = (
+    "device_id, kind, dialect, community, building, unit, gate, door, readers, location,"
+    " firmware, offline_after_s, status, status_since, last_seen, ip, registered_at, updated_at"
+)
+# Registration columns are replaced; what was observed stays. `updated_at` moves only when
+# the registration really changed, so re-reading an unchanged TOML file changes nothing.
+_UPSERT_DEVICE = """
+INSERT INTO devices (device_id, kind, dialect, community, building, unit, gate, door, readers,
+    location, firmware, offline_after_s, status_since, registered_at, updated_at)
+VALUES (%(device_id)s, %(kind)s, %(dialect)s, %(community)s, %(building)s, %(unit)s, %(gate)s,
+    %(door)s, %(readers)s, %(location)s, %(firmware)s, %(offline_after_s)s, %(now)s, %(now)s,
+    %(now)s)
+ON CONFLICT (device_id) DO UPDATE SET
+    kind = excluded.kind, dialect = excluded.dialect, community = excluded.community,
+    building = excluded.building, unit = excluded.unit, gate = excluded.gate,
+    door = excluded.door, readers = excluded.readers, location = excluded.location,
+    firmware = coalesce(excluded.firmware, devices.firmware),
+    offline_after_s = excluded.offline_after_s, updated_at = excluded.updated_at
+WHERE (devices.kind, devices.dialect, devices.community, devices.building, devices.unit,
+    devices.gate, devices.door, devices.readers, devices.location, devices.firmware,
+    devices.offline_after_s)
+    IS DISTINCT FROM (excluded.kind, excluded.dialect, excluded.community, excluded.building,
+    excluded.unit, excluded.gate, excluded.door, excluded.readers, excluded.location,
+    coalesce(excluded.firmware, devices.firmware), excluded.offline_after_s)
+"""
+# One statement per batch for every device in it. `last_seen` only moves forward; the
+# batch's status applies unless a later message (from another gateway process sharing the
+# subscription) has already been recorded.
+_RECORD_ACTIVITY = """
+UPDATE devices AS d SET
+    status = CASE WHEN d.last_seen IS NULL OR a.seen >= d.last_seen
+        THEN a.status ELSE d.status END,
+    status_since = CASE WHEN (d.last_seen IS NULL OR a.seen >= d.last_seen)
+        AND d.status <> a.status THEN a.seen ELSE d.status_since END,
+    last_seen = greatest(d.last_seen, a.seen),
+    firmware = coalesce(a.firmware, d.firmware),
+    ip = coalesce(a.ip, d.ip)
+FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::text[])
+    AS a (device_id, community, seen, status, firmware, ip)
+WHERE d.device_id = a.device_id AND d.community = a.community
+"""
+_MARK_SILENT = """
+UPDATE devices SET status = 'offline', status_since = %(now)s
+WHERE status <> 'offline'
+    AND greatest(coalesce(last_seen, registered_at), %(since)s::timestamptz)
+        + offline_after_s * interval '1 second' < %(now)s
+RETURNING device_id
+"""
 
 
 def _is_transient(exc: psycopg.Error) -> bool:
@@ -174,6 +228,19 @@ class PostgresStore:
                                 letter.payload_bytes,
                             )
                         )
+            activity = device_activity(events)
+            if activity:
+                await db.execute(
+                    _RECORD_ACTIVITY,
+                    (
+                        [a.device_id for a in activity],
+                        [a.community for a in activity],
+                        [a.seen for a in activity],
+                        [a.status for a in activity],
+                        [a.firmware for a in activity],
+                        [a.ip for a in activity],
+                    ),
+                )
         return WriteResult(inserted, len(events) - inserted, len(dead_letters))
 
     async def list_events(self, query: EventQuery) -> Page[DeviceEvent]:
@@ -194,3 +261,49 @@ class PostgresStore:
             await rows.execute(sql.encode(), [*params, limit + 1])
             letters = await rows.fetchall()
         return dead_letter_page(letters, limit)
+
+    async def upsert_devices(self, devices: Sequence[DeviceRegistration]) -> None:
+        if not devices:
+            return
+        now = datetime.now(UTC)
+        rows = [{**_registration_row(device), "now": now} for device in devices]
+        async with self._connection() as db, db.transaction():
+            await db.cursor().executemany(_UPSERT_DEVICE, rows)
+
+    async def get_device(self, device_id: str) -> Device | None:
+        sql = f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE device_id = %s"
+        async with self._connection() as db:
+            rows = db.cursor(row_factory=dict_row)
+            await rows.execute(sql.encode(), (device_id,))
+            row = await rows.fetchone()
+        return None if row is None else Device.model_validate(row)
+
+    async def list_devices(
+        self,
+        limit: int,
+        cursor: str | None,
+        *,
+        community: str | None = None,
+        status: DeviceState | None = None,
+    ) -> Page[Device]:
+        where, params = device_filter_sql(cursor, community, status, placeholder="%s")
+        sql = f"SELECT {_DEVICE_COLUMNS} FROM devices {where} ORDER BY device_id LIMIT %s"
+        async with self._connection() as db:
+            rows = db.cursor(row_factory=dict_row)
+            await rows.execute(sql.encode(), [*params, limit + 1])
+            found = await rows.fetchall()
+        return device_page([Device.model_validate(row) for row in found], limit)
+
+    async def mark_silent_devices_offline(
+        self, now: datetime, *, listening_since: datetime | None = None
+    ) -> list[str]:
+        async with self._connection() as db, db.transaction():
+            cursor = await db.execute(_MARK_SILENT, {"now": now, "since": listening_since})
+            rows = await cursor.fetchall()
+        return sorted(str(row[0]) for row in rows)
+
+
+def _registration_row(device: DeviceRegistration) -> dict[str, object]:
+    row = device.model_dump(include=set(DeviceRegistration.model_fields))
+    row["readers"] = Jsonb({str(number): direction for number, direction in device.readers.items()})
+    return row

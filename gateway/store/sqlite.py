@@ -5,12 +5,13 @@ connection; the event loop never waits on disk.
 """
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from gateway.errors import StoreError
 from gateway.messages import DeadLetter
@@ -21,15 +22,63 @@ from gateway.store.base import (
     WriteResult,
     dead_letter_page,
     dead_letter_sql,
+    device_activity,
+    device_filter_sql,
+    device_page,
     event_filter_sql,
     event_page,
 )
 from gateway.store.migrations import load_migrations
+from schemas.devices import Device, DeviceRegistration, DeviceState
 from schemas.events import DeviceEvent, device_event_adapter
 
 R = TypeVar("R")
 _Row = tuple[object, ...]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DEVICE_COLUMNS = (
+    "device_id, kind, dialect, community, building, unit, gate, door, readers, location,"
+    " firmware, offline_after_s, status, status_since_us, last_seen_us, ip, registered_us,"
+    " updated_us"
+)
+# Registration columns are replaced; what was observed stays. `updated_us` moves only when
+# the registration really changed, so re-reading an unchanged TOML file changes nothing.
+_UPSERT_DEVICE = """
+INSERT INTO devices (device_id, kind, dialect, community, building, unit, gate, door, readers,
+    location, firmware, offline_after_s, status_since_us, registered_us, updated_us)
+VALUES (:device_id, :kind, :dialect, :community, :building, :unit, :gate, :door, :readers,
+    :location, :firmware, :offline_after_s, :now, :now, :now)
+ON CONFLICT (device_id) DO UPDATE SET
+    kind = excluded.kind, dialect = excluded.dialect, community = excluded.community,
+    building = excluded.building, unit = excluded.unit, gate = excluded.gate,
+    door = excluded.door, readers = excluded.readers, location = excluded.location,
+    firmware = coalesce(excluded.firmware, devices.firmware),
+    offline_after_s = excluded.offline_after_s, updated_us = excluded.updated_us
+WHERE (devices.kind, devices.dialect, devices.community, devices.building, devices.unit,
+    devices.gate, devices.door, devices.readers, devices.location, devices.firmware,
+    devices.offline_after_s)
+    IS NOT (excluded.kind, excluded.dialect, excluded.community, excluded.building,
+    excluded.unit, excluded.gate, excluded.door, excluded.readers, excluded.location,
+    coalesce(excluded.firmware, devices.firmware), excluded.offline_after_s)
+"""
+# A batch moves `last_seen` forward only; its status applies unless a later message (from
+# another gateway process sharing the subscription) has already been recorded.
+_RECORD_ACTIVITY = """
+UPDATE devices SET
+    status = CASE WHEN last_seen_us IS NULL OR :seen >= last_seen_us
+        THEN :status ELSE status END,
+    status_since_us = CASE WHEN (last_seen_us IS NULL OR :seen >= last_seen_us)
+        AND status <> :status THEN :seen ELSE status_since_us END,
+    last_seen_us = max(coalesce(last_seen_us, :seen), :seen),
+    firmware = coalesce(:firmware, firmware),
+    ip = coalesce(:ip, ip)
+WHERE device_id = :device_id AND community = :community
+"""
+_MARK_SILENT = """
+UPDATE devices SET status = 'offline', status_since_us = :now
+WHERE status <> 'offline'
+    AND max(coalesce(last_seen_us, registered_us), :since) + offline_after_s * 1000000 < :now
+RETURNING device_id
+"""
 
 
 def to_micros(value: datetime) -> int:
@@ -146,9 +195,25 @@ class SqliteStore:
             )
             for d in dead_letters
         ]
-        return await self._run(lambda: self._write(event_rows, letter_rows))
+        activity_rows: list[dict[str, object]] = [
+            {
+                "device_id": a.device_id,
+                "community": a.community,
+                "seen": to_micros(a.seen),
+                "status": a.status,
+                "firmware": a.firmware,
+                "ip": a.ip,
+            }
+            for a in device_activity(events)
+        ]
+        return await self._run(lambda: self._write(event_rows, letter_rows, activity_rows))
 
-    def _write(self, event_rows: Sequence[_Row], letter_rows: Sequence[_Row]) -> WriteResult:
+    def _write(
+        self,
+        event_rows: Sequence[_Row],
+        letter_rows: Sequence[_Row],
+        activity_rows: Sequence[dict[str, object]],
+    ) -> WriteResult:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -160,6 +225,7 @@ class SqliteStore:
                 " payload_bytes) VALUES (?, ?, ?, ?, ?, ?)",
                 letter_rows,
             )
+            db.executemany(_RECORD_ACTIVITY, activity_rows)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -191,6 +257,106 @@ class SqliteStore:
             for row in rows
         ]
         return dead_letter_page(letters, limit)
+
+    async def upsert_devices(self, devices: Sequence[DeviceRegistration]) -> None:
+        now = to_micros(datetime.now(UTC))
+        rows = [{**_registration_row(device), "now": now} for device in devices]
+        await self._run(lambda: self._in_transaction(_UPSERT_DEVICE, rows))
+
+    def _in_transaction(self, sql: str, rows: Sequence[dict[str, object]]) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(sql, rows)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    async def get_device(self, device_id: str) -> Device | None:
+        sql = f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE device_id = ?"
+        row = await self._run(lambda: self._db.execute(sql, (device_id,)).fetchone())
+        return None if row is None else _device(row)
+
+    async def list_devices(
+        self,
+        limit: int,
+        cursor: str | None,
+        *,
+        community: str | None = None,
+        status: DeviceState | None = None,
+    ) -> Page[Device]:
+        where, params = device_filter_sql(cursor, community, status, placeholder="?")
+        sql = f"SELECT {_DEVICE_COLUMNS} FROM devices {where} ORDER BY device_id LIMIT ?"
+        rows = await self._run(lambda: self._db.execute(sql, [*params, limit + 1]).fetchall())
+        return device_page([_device(row) for row in rows], limit)
+
+    async def mark_silent_devices_offline(
+        self, now: datetime, *, listening_since: datetime | None = None
+    ) -> list[str]:
+        values = {
+            "now": to_micros(now),
+            "since": to_micros(listening_since) if listening_since else -(2**62),
+        }
+        rows = await self._run(lambda: self._db.execute(_MARK_SILENT, values).fetchall())
+        return sorted(str(row[0]) for row in rows)
+
+
+def _registration_row(device: DeviceRegistration) -> dict[str, object]:
+    row = device.model_dump(include=set(DeviceRegistration.model_fields))
+    row["readers"] = json.dumps(
+        {str(number): direction for number, direction in device.readers.items()}, sort_keys=True
+    )
+    return row
+
+
+def _device(row: Sequence[Any]) -> Device:
+    (
+        device_id,
+        kind,
+        dialect,
+        community,
+        building,
+        unit,
+        gate,
+        door,
+        readers,
+        location,
+        firmware,
+        offline_after_s,
+        status,
+        status_since_us,
+        last_seen_us,
+        ip,
+        registered_us,
+        updated_us,
+    ) = row
+    return Device.model_validate(
+        {
+            "device_id": device_id,
+            "kind": kind,
+            "dialect": dialect,
+            "community": community,
+            "building": building,
+            "unit": unit,
+            "gate": gate,
+            "door": door,
+            "readers": json.loads(readers),
+            "location": location,
+            "firmware": firmware,
+            "offline_after_s": offline_after_s,
+            "status": status,
+            "status_since": _maybe_time(status_since_us),
+            "last_seen": _maybe_time(last_seen_us),
+            "ip": ip,
+            "registered_at": _maybe_time(registered_us),
+            "updated_at": _maybe_time(updated_us),
+        }
+    )
+
+
+def _maybe_time(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
 
 
 def _is_transient(exc: sqlite3.OperationalError) -> bool:

@@ -27,6 +27,7 @@ from gateway.privacy import Pseudonymizer
 from gateway.routing import TopicRouter
 from gateway.store import Store, open_store
 from gateway.store.base import EventQuery, Page, StoredDeadLetter, WriteResult
+from schemas.devices import Device, DeviceRegistration, DeviceState
 from schemas.events import DeviceEvent
 from simulators.community import Community, generate_community
 from simulators.hik_isapi import HikDoorStream, hik_topic
@@ -162,6 +163,27 @@ class FlakyStore:
 
     async def list_dead_letters(self, limit: int, cursor: str | None) -> Page[StoredDeadLetter]:
         return await self.inner.list_dead_letters(limit, cursor)
+
+    async def upsert_devices(self, devices: Sequence[DeviceRegistration]) -> None:
+        await self.inner.upsert_devices(devices)
+
+    async def get_device(self, device_id: str) -> Device | None:
+        return await self.inner.get_device(device_id)
+
+    async def list_devices(
+        self,
+        limit: int,
+        cursor: str | None,
+        *,
+        community: str | None = None,
+        status: DeviceState | None = None,
+    ) -> Page[Device]:
+        return await self.inner.list_devices(limit, cursor, community=community, status=status)
+
+    async def mark_silent_devices_offline(
+        self, now: datetime, *, listening_since: datetime | None = None
+    ) -> list[str]:
+        return await self.inner.mark_silent_devices_offline(now, listening_since=listening_since)
 
 
 @pytest.fixture

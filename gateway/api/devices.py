@@ -1,0 +1,105 @@
+"""The device registry for property systems and operators: list, read and register devices.
+
+A PUT is stored first and then put into the running pipeline's registry, so the device's
+next message is placed in its building without a restart.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from gateway.api.deps import ApiKey, RuntimeDep, StoreDep
+from gateway.errors import PayloadError, StoreError
+from gateway.store.base import Page
+from schemas.devices import Device, DevicePublic, DeviceRegistration, DeviceState
+
+router = APIRouter(prefix="/v1/devices", tags=["property"], dependencies=[ApiKey])
+
+MAX_PAGE = 1000
+DEVICE_ID_PATTERN = r"^[^/#+\s]+$"
+
+
+class DevicePut(DeviceRegistration):
+    """A device's registration as PUT; `device_id` may be left out, the path names it.
+
+    Status, last seen and address are the gateway's observations, not part of a
+    registration: sending them is refused, like any other unknown field.
+    """
+
+    device_id: str | None = None  # type: ignore[assignment]
+
+
+@router.get("", response_model=Page[DevicePublic])
+async def list_devices(
+    store: StoreDep,
+    community: str | None = None,
+    status_: Annotated[DeviceState | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> Page[Device]:
+    """Registered devices in `device_id` order, optionally of one community or status."""
+    try:
+        return await store.list_devices(limit, cursor, community=community, status=status_)
+    except PayloadError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=exc.detail) from None
+
+
+@router.get(
+    "/{device_id}",
+    response_model=DevicePublic,
+    responses={404: {"description": "No device is registered under this id."}},
+)
+async def get_device(store: StoreDep, device_id: str) -> Device:
+    """One device: its registration, status and when it was last heard from."""
+    device = await store.get_device(device_id)
+    if device is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no device with this id")
+    return device
+
+
+@router.put(
+    "/{device_id}",
+    response_model=DevicePublic,
+    responses={201: {"model": DevicePublic, "description": "The device was registered."}},
+)
+async def put_device(
+    runtime: RuntimeDep,
+    response: Response,
+    device_id: Annotated[str, Path(min_length=1, max_length=64, pattern=DEVICE_ID_PATTERN)],
+    body: DevicePut,
+) -> Device:
+    """Register a device, or replace its registration (200); a new device answers 201.
+
+    What the gateway observed (status, last seen, address) is kept when a registration is
+    replaced, and so is the firmware unless the body names one.
+    """
+    if body.device_id is not None and body.device_id != device_id:
+        raise _invalid("device_id", "must equal the device id in the path", body.device_id)
+    communities = {community.code for community in runtime.config.communities}
+    if communities and body.community not in communities:
+        raise _invalid("community", "is not a community this gateway serves", body.community)
+    try:
+        registration = DeviceRegistration.model_validate(
+            {**body.model_dump(exclude={"device_id"}), "device_id": device_id}
+        )
+    except ValidationError as exc:  # only the path's id is new here, and Path checked it
+        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+    store = runtime.store
+    existed = await store.get_device(device_id) is not None
+    await store.upsert_devices([registration])
+    runtime.devices.put(registration)
+    stored = await store.get_device(device_id)
+    if stored is None:
+        raise StoreError(f"device {device_id} vanished after it was stored", transient=True)
+    if not existed:
+        response.status_code = status.HTTP_201_CREATED
+    return stored
+
+
+def _invalid(field: str, message: str, value: object) -> RequestValidationError:
+    """A 422 shaped like FastAPI's own validation errors."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("body", field), "msg": message, "input": value}]
+    )

@@ -1,0 +1,378 @@
+"""The device registry through the real HTTP API of a running gateway (embedded amqtt broker,
+SQLite): registration, reads and pages, keys, and a registry the running pipeline follows —
+devices PUT while running are placed from their next message, and status and last_seen
+follow messages, status events and silence."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.broker import embedded_broker
+from gateway.config import CommunitySpec, DeviceSpec, GatewayConfig
+from schemas.codes import DeviceStatus
+from schemas.events import DeviceStatusEvent
+from simulators.community import Device as SimulatedDevice
+from simulators.community import generate_community
+from simulators.hik_isapi import DoorEvent, Minor, hik_payload, hik_topic
+from tests.harness import (
+    RunningGateway,
+    gateway_settings,
+    mosquitto_pub,
+    running_gateway,
+    wait_until,
+)
+from tests.services import free_port
+
+COMMUNITY = generate_community()
+IN_CONFIG = COMMUNITY.devices[0]
+NOT_IN_CONFIG = next(d for d in COMMUNITY.devices[1:] if d.building is not None)
+NEW_ID = "43011200001399990001"
+AT = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+
+
+def device_spec(device: SimulatedDevice) -> DeviceSpec:
+    return DeviceSpec.model_validate(
+        {
+            "device_id": device.device_id,
+            "dialect": device.dialect,
+            "community": COMMUNITY.code,
+            "kind": device.kind,
+            "building": device.building,
+            "unit": device.unit,
+            "door": device.door,
+            "readers": device.readers,
+        }
+    )
+
+
+CONFIG = GatewayConfig(
+    communities=[CommunitySpec(code=COMMUNITY.code), CommunitySpec(code="jiaxin")],
+    devices=[device_spec(IN_CONFIG)],
+)
+
+
+def body(**fields: Any) -> dict[str, Any]:
+    """A PUT body for a unit-door controller; `fields` override or add."""
+    return {
+        "kind": "door_controller",
+        "dialect": "hik-isapi",
+        "community": COMMUNITY.code,
+        "building": "B09",
+        "unit": "U2",
+        "door": "B09-U2 unit door",
+        "readers": {"1": "in", "2": "out"},
+        "location": "B09 stairwell 2",
+        **fields,
+    }
+
+
+@pytest.fixture
+async def embedded_mqtt() -> AsyncIterator[tuple[str, int]]:
+    port = free_port()
+    async with embedded_broker("127.0.0.1", port) as url:
+        yield url, port
+
+
+@pytest.fixture
+async def gateway(embedded_mqtt: tuple[str, int], sqlite_url: str) -> AsyncIterator[RunningGateway]:
+    url, _ = embedded_mqtt
+    settings = gateway_settings(url, sqlite_url, mqtt_protocol="3.1.1", device_check_interval_s=0.2)
+    async with running_gateway(settings, CONFIG) as running:
+        yield running
+
+
+@pytest.fixture
+def broker_port(embedded_mqtt: tuple[str, int]) -> int:
+    return embedded_mqtt[1]
+
+
+async def put(gateway: RunningGateway, path_id: str, /, **fields: Any) -> httpx.Response:
+    return await gateway.http.put(f"/v1/devices/{path_id}", json=body(**fields))
+
+
+async def get(gateway: RunningGateway, device_id: str) -> dict[str, Any]:
+    response = await gateway.http.get(f"/v1/devices/{device_id}")
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
+async def publish_door_event(port: int, device: SimulatedDevice, serial: int) -> None:
+    resident = COMMUNITY.unit_residents(device.building or "", device.unit or "")[0]
+    event = DoorEvent(device, Minor.CARD_PASSED, AT, serial, resident, 1, None, verify_no=serial)
+    await mosquitto_pub(port, hik_topic(COMMUNITY.code, device.device_id), [hik_payload(event)])
+
+
+async def event_with_serial(gateway: RunningGateway, device_id: str, count: int) -> list[Any]:
+    """Wait until the device has `count` stored events; return them oldest first."""
+
+    async def stored() -> bool:
+        return len(await gateway.events(device_id=device_id)) >= count
+
+    await wait_until(stored, what=f"{count} events of {device_id}")
+    return sorted(await gateway.events(device_id=device_id), key=lambda e: e["received_at"])
+
+
+class TestRegistration:
+    """PUT registers or replaces a device and answers what was stored; GET reads it back."""
+
+    async def test_the_config_files_devices_are_registered_at_start_up(
+        self, gateway: RunningGateway
+    ) -> None:
+        found = await get(gateway, IN_CONFIG.device_id)
+        assert (found["building"], found["unit"], found["door"]) == (
+            IN_CONFIG.building,
+            IN_CONFIG.unit,
+            IN_CONFIG.door,
+        )
+        assert found["readers"] == {"1": "in", "2": "out"}
+        assert (found["status"], found["last_seen"]) == ("unknown", None)
+
+    async def test_put_registers_then_get_reads_it_back(self, gateway: RunningGateway) -> None:
+        response = await put(gateway, NEW_ID, firmware="V5.7.1")
+        assert response.status_code == 201, response.text
+        stored = response.json()
+        assert stored["device_id"] == NEW_ID
+        assert (stored["kind"], stored["building"], stored["unit"]) == (
+            "door_controller",
+            "B09",
+            "U2",
+        )
+        assert (stored["offline_after_s"], stored["firmware"]) == (600, "V5.7.1")
+        assert (stored["status"], stored["last_seen"], stored["gate"]) == ("unknown", None, None)
+        assert await get(gateway, NEW_ID) == stored
+
+    async def test_put_again_replaces_the_registration(self, gateway: RunningGateway) -> None:
+        await put(gateway, NEW_ID)
+        response = await put(gateway, NEW_ID, kind="face_terminal", unit="U3", location=None)
+        assert response.status_code == 200, response.text
+        found = await get(gateway, NEW_ID)
+        assert (found["kind"], found["unit"], found["location"]) == ("face_terminal", "U3", None)
+
+    async def test_body_may_repeat_the_paths_device_id(self, gateway: RunningGateway) -> None:
+        assert (await put(gateway, NEW_ID, device_id=NEW_ID)).status_code == 201
+
+    async def test_a_gate_device(self, gateway: RunningGateway) -> None:
+        response = await put(
+            gateway,
+            NEW_ID,
+            kind="barrier_gate",
+            building=None,
+            unit=None,
+            gate="South gate",
+            offline_after_s=120,
+        )
+        assert response.status_code == 201, response.text
+        assert (response.json()["gate"], response.json()["offline_after_s"]) == ("South gate", 120)
+
+    @pytest.mark.parametrize(
+        ("fields", "location"),
+        [
+            ({"kind": "toaster"}, ["body", "kind"]),
+            ({"device_id": "43011200001399990002"}, ["body", "device_id"]),
+            ({"community": "elsewhere"}, ["body", "community"]),
+            ({"status": "online"}, ["body", "status"]),
+            ({"last_seen": "2026-11-26T08:00:00+00:00"}, ["body", "last_seen"]),
+            ({"offline_after_s": 0}, ["body", "offline_after_s"]),
+            ({"readers": {"1": "sideways"}}, ["body", "readers", "1"]),
+            ({"building": None}, ["body"]),
+        ],
+    )
+    async def test_invalid_bodies_are_refused_with_422_naming_the_field(
+        self, gateway: RunningGateway, fields: dict[str, Any], location: list[str]
+    ) -> None:
+        response = await put(gateway, NEW_ID, **fields)
+        assert response.status_code == 422, response.text
+        assert any(error["loc"][: len(location)] == location for error in response.json()["detail"])
+        assert (await gateway.http.get(f"/v1/devices/{NEW_ID}")).status_code == 404
+
+    async def test_an_id_no_topic_could_carry_is_refused(self, gateway: RunningGateway) -> None:
+        response = await gateway.http.put("/v1/devices/door%201", json=body())
+        assert response.status_code == 422
+
+    async def test_unknown_device_is_404(self, gateway: RunningGateway) -> None:
+        response = await gateway.http.get("/v1/devices/43011200001300000000")
+        assert response.status_code == 404
+
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("GET", "/v1/devices"),
+            ("GET", f"/v1/devices/{IN_CONFIG.device_id}"),
+            ("PUT", f"/v1/devices/{NEW_ID}"),
+        ],
+    )
+    async def test_every_endpoint_needs_the_key(
+        self, gateway: RunningGateway, method: str, path: str
+    ) -> None:
+        base_url = str(gateway.http.base_url)
+        async with httpx.AsyncClient(base_url=base_url) as anonymous:
+            response = await anonymous.request(method, path, json=body())
+            assert response.status_code == 401
+            wrong = await anonymous.request(
+                method, path, json=body(), headers={"X-API-Key": "not-the-key-0123456789abc"}
+            )
+            assert wrong.status_code == 401
+        assert (await gateway.http.get(f"/v1/devices/{NEW_ID}")).status_code == 404
+
+
+class TestDeviceList:
+    """The list pages in id order and filters by community and status."""
+
+    async def test_pages_follow_the_cursor(self, gateway: RunningGateway) -> None:
+        ids = [f"4301120000139999{n:04d}" for n in range(5)]
+        for device_id in ids:
+            assert (await put(gateway, device_id)).status_code == 201
+        seen: list[str] = []
+        cursor = None
+        pages = 0
+        while True:
+            params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+            response = await gateway.http.get("/v1/devices", params=params)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            seen.extend(d["device_id"] for d in page["data"])
+            pages += 1
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == sorted([IN_CONFIG.device_id, *ids])
+        assert pages == 3
+
+    async def test_filters_by_community_and_status(self, gateway: RunningGateway) -> None:
+        await put(gateway, NEW_ID, community="jiaxin")
+        jiaxin = (await gateway.http.get("/v1/devices", params={"community": "jiaxin"})).json()
+        assert [d["device_id"] for d in jiaxin["data"]] == [NEW_ID]
+        online = await gateway.http.get("/v1/devices", params={"status": "online"})
+        assert online.json() == {"data": [], "next_cursor": None}
+        unknown = await gateway.http.get(
+            "/v1/devices", params={"status": "unknown", "community": COMMUNITY.code}
+        )
+        assert [d["device_id"] for d in unknown.json()["data"]] == [IN_CONFIG.device_id]
+
+    @pytest.mark.parametrize(
+        ("params", "code"),
+        [
+            ({"cursor": "garbage!"}, 400),
+            ({"limit": 0}, 422),
+            ({"limit": 1001}, 422),
+            ({"status": "sleepy"}, 422),
+        ],
+    )
+    async def test_bad_parameters_are_refused(
+        self, gateway: RunningGateway, params: dict[str, Any], code: int
+    ) -> None:
+        assert (await gateway.http.get("/v1/devices", params=params)).status_code == code
+
+
+class TestRegistryFollowsTheApiWhileRunning:
+    """A device PUT while the gateway runs is placed from its next message, without restart."""
+
+    async def test_next_message_of_a_newly_put_device_is_enriched(
+        self, gateway: RunningGateway, broker_port: int
+    ) -> None:
+        device_id = NOT_IN_CONFIG.device_id
+        await publish_door_event(broker_port, NOT_IN_CONFIG, serial=1)
+        (before,) = await event_with_serial(gateway, device_id, 1)
+        assert before["unregistered_device"] is True
+        assert (before["building"], before["unit"]) == (None, None)
+        assert before["direction"] == "unknown"
+
+        response = await put(
+            gateway,
+            device_id,
+            building=NOT_IN_CONFIG.building,
+            unit=NOT_IN_CONFIG.unit,
+            door=NOT_IN_CONFIG.door,
+        )
+        assert response.status_code == 201, response.text
+        await publish_door_event(broker_port, NOT_IN_CONFIG, serial=2)
+        after = (await event_with_serial(gateway, device_id, 2))[-1]
+        assert after["unregistered_device"] is False
+        assert (after["building"], after["unit"]) == (NOT_IN_CONFIG.building, NOT_IN_CONFIG.unit)
+        assert after["direction"] == "in"  # reader 1, as the PUT's readers say
+
+
+class TestStatusAndLastSeen:
+    """Status and last_seen follow each message and status event, and silence."""
+
+    async def test_a_message_makes_the_device_online_and_seen(
+        self, gateway: RunningGateway, broker_port: int
+    ) -> None:
+        await publish_door_event(broker_port, IN_CONFIG, serial=7)
+        (event,) = await event_with_serial(gateway, IN_CONFIG.device_id, 1)
+        found = await get(gateway, IN_CONFIG.device_id)
+        assert found["status"] == "online"
+        assert found["last_seen"] == event["received_at"]
+        assert found["status_since"] == event["received_at"]
+
+    async def test_status_events_move_status_firmware_and_address(
+        self, gateway: RunningGateway
+    ) -> None:
+        # Written as the heartbeat dialect would produce them, straight through the store.
+        device_id = IN_CONFIG.device_id
+        now = datetime.now(UTC)
+        await self.write_status(gateway, 1, "heartbeat", now, firmware="V5.7.1", ip="10.0.3.4")
+        found = await get(gateway, device_id)
+        assert (found["status"], found["firmware"], found["ip"]) == ("online", "V5.7.1", "10.0.3.4")
+        assert datetime.fromisoformat(found["last_seen"]) == now
+
+        await self.write_status(gateway, 2, "offline", now + timedelta(seconds=1))
+        found = await get(gateway, device_id)
+        assert (found["status"], found["firmware"]) == ("offline", "V5.7.1")
+        offline = await gateway.http.get("/v1/devices", params={"status": "offline"})
+        assert [d["device_id"] for d in offline.json()["data"]] == [device_id]
+
+    async def test_a_silent_device_goes_offline(
+        self, gateway: RunningGateway, broker_port: int
+    ) -> None:
+        device_id = NOT_IN_CONFIG.device_id
+        await put(
+            gateway,
+            device_id,
+            building=NOT_IN_CONFIG.building,
+            unit=NOT_IN_CONFIG.unit,
+            offline_after_s=1,
+        )
+        await publish_door_event(broker_port, NOT_IN_CONFIG, serial=3)
+        await event_with_serial(gateway, device_id, 1)
+        assert (await get(gateway, device_id))["status"] == "online"
+
+        async def offline() -> bool:
+            return bool((await get(gateway, device_id))["status"] == "offline")
+
+        await wait_until(offline, timeout_s=10, what="the silent device to be marked offline")
+        found = await get(gateway, device_id)
+        silent_for = datetime.fromisoformat(found["status_since"]) - datetime.fromisoformat(
+            found["last_seen"]
+        )
+        assert timedelta(seconds=1) < silent_for < timedelta(seconds=5)
+        # The configured controller was never heard, but it was registered moments ago: it
+        # keeps its 600 seconds before it counts as silent.
+        assert (await get(gateway, IN_CONFIG.device_id))["status"] == "unknown"
+
+    @staticmethod
+    async def write_status(
+        gateway: RunningGateway,
+        number: int,
+        status: DeviceStatus,
+        at: datetime,
+        *,
+        firmware: str | None = None,
+        ip: str | None = None,
+    ) -> None:
+        event = DeviceStatusEvent(
+            event_id=f"status-{number:06d}",
+            community=COMMUNITY.code,
+            device_id=IN_CONFIG.device_id,
+            occurred_at=at,
+            received_at=at,
+            dialect="heartbeat",
+            status=status,
+            firmware=firmware,
+            ip=ip,
+        )
+        await gateway.runtime.store.write_batch([event], [])

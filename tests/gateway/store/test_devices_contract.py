@@ -1,0 +1,394 @@
+"""The device registry part of the `Store` contract, run on SQLite and on PostgreSQL with
+TimescaleDB: registrations, pages, activity recorded with each batch, silent devices."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from gateway.errors import PayloadError, StoreError
+from gateway.store import Store, open_store
+from gateway.store.base import EventCursor
+from schemas.codes import DeviceStatus
+from schemas.devices import Device, DeviceRegistration
+from schemas.events import AccessEvent, DeviceStatusEvent
+from tests.gateway.store.test_contract import Backend, letter, refuse_poisoned_dead_letters
+
+T0 = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
+YIDA = "yida"
+JIAXIN = "jiaxin"
+UNIT_DOOR = "43011200001320000001"
+GATE = "43011200001320000013"
+CAMERA = "43011200001310000001"
+UNREGISTERED = "43011200001329999999"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    fixture = "sqlite_url" if request.param == "sqlite" else "pg_dsn"
+    return Backend(request.param, request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+async def store(backend: Backend) -> AsyncIterator[Store]:
+    opened = open_store(backend.url)
+    await opened.open()
+    await opened.migrate()
+    yield opened
+    await opened.close()
+
+
+def registration(
+    device_id: str = UNIT_DOOR, *, community: str = YIDA, **fields: Any
+) -> DeviceRegistration:
+    values: dict[str, Any] = {
+        "device_id": device_id,
+        "kind": "door_controller",
+        "dialect": "hik-isapi",
+        "community": community,
+        "building": "B01",
+        "unit": "U1",
+        "door": "B01-U1 unit door",
+        "readers": {1: "in", 2: "out"},
+        "location": "B01 stairwell 1, ground floor",
+        **fields,
+    }
+    return DeviceRegistration.model_validate(values)
+
+
+def gate(device_id: str = GATE, **fields: Any) -> DeviceRegistration:
+    return registration(device_id, building=None, unit=None, gate="North gate", **fields)
+
+
+def access(
+    number: int,
+    received_at: datetime = T0,
+    *,
+    device_id: str = UNIT_DOOR,
+    community: str = YIDA,
+) -> AccessEvent:
+    return AccessEvent(
+        event_id=f"evt-{number:06d}",
+        community=community,
+        device_id=device_id,
+        occurred_at=received_at - timedelta(seconds=1),
+        received_at=received_at,
+        dialect="hik-isapi",
+        direction="in",
+        method="card",
+        result="granted",
+        vendor_code="5/0x1",
+    )
+
+
+def status_event(
+    number: int,
+    status: DeviceStatus,
+    received_at: datetime = T0,
+    *,
+    device_id: str = UNIT_DOOR,
+    firmware: str | None = None,
+    ip: str | None = None,
+) -> DeviceStatusEvent:
+    return DeviceStatusEvent(
+        event_id=f"status-{number:06d}",
+        community=YIDA,
+        device_id=device_id,
+        occurred_at=received_at,
+        received_at=received_at,
+        dialect="heartbeat",
+        status=status,
+        firmware=firmware,
+        ip=ip,
+    )
+
+
+async def device(store: Store, device_id: str = UNIT_DOOR) -> Device:
+    found = await store.get_device(device_id)
+    assert found is not None
+    return found
+
+
+async def listed_ids(store: Store, limit: int = 1000, **filters: Any) -> list[list[str]]:
+    """Device ids page by page, following `next_cursor` to the end."""
+    pages: list[list[str]] = []
+    cursor = None
+    while True:
+        page = await store.list_devices(limit, cursor, **filters)
+        pages.append([d.device_id for d in page.data])
+        cursor = page.next_cursor
+        if cursor is None:
+            return pages
+        assert len(page.data) == limit
+
+
+class TestDeviceRegistrations:
+    """Registrations are stored field for field, replaced in place and kept apart from
+    what the gateway observed."""
+
+    async def test_registered_device_comes_back_field_for_field(self, store: Store) -> None:
+        before = datetime.now(UTC)
+        sent = registration(firmware="V1.2.3", offline_after_s=120)
+        await store.upsert_devices([sent])
+        stored = await device(store)
+        assert stored.registration() == sent
+        assert stored.readers == {1: "in", 2: "out"}
+        assert (stored.status, stored.last_seen, stored.ip) == ("unknown", None, None)
+        assert before <= stored.registered_at <= datetime.now(UTC)
+        assert stored.updated_at == stored.registered_at == stored.status_since
+
+    async def test_gate_devices_keep_their_gate_and_no_building(self, store: Store) -> None:
+        await store.upsert_devices([gate()])
+        stored = await device(store, GATE)
+        assert (stored.building, stored.unit, stored.gate) == (None, None, "North gate")
+
+    async def test_unknown_device_is_none(self, store: Store) -> None:
+        assert await store.get_device(UNREGISTERED) is None
+
+    async def test_empty_upsert_changes_nothing(self, store: Store) -> None:
+        await store.upsert_devices([])
+        assert await listed_ids(store) == [[]]
+
+    async def test_registration_is_replaced_and_observations_kept(self, store: Store) -> None:
+        await store.upsert_devices([registration(firmware="V1")])
+        await store.write_batch(
+            [status_event(1, "heartbeat", T0, firmware="V2", ip="10.0.0.7")], []
+        )
+        moved = registration(building="B02", unit="U3", readers={1: "out"}, location=None)
+        await store.upsert_devices([moved])
+        stored = await device(store)
+        assert stored.registration() == moved.model_copy(update={"firmware": "V2"})
+        assert (stored.status, stored.last_seen, stored.ip) == ("online", T0, "10.0.0.7")
+
+    async def test_a_registration_naming_firmware_replaces_it(self, store: Store) -> None:
+        await store.upsert_devices([registration(firmware="V1")])
+        await store.upsert_devices([registration(firmware="V3")])
+        assert (await device(store)).firmware == "V3"
+
+    async def test_an_unchanged_registration_keeps_its_update_time(self, store: Store) -> None:
+        await store.upsert_devices([registration(), gate()])
+        first = await device(store)
+        await store.upsert_devices([registration(), gate(location="by the guard house")])
+        again = await device(store)
+        assert again.updated_at == first.updated_at
+        changed = await device(store, GATE)
+        assert changed.updated_at > changed.registered_at
+
+    async def test_a_refused_device_refuses_the_whole_upsert(self, store: Store) -> None:
+        # Built without validation, as a buggy caller could: the database's own check refuses.
+        broken = registration(GATE).model_copy(update={"offline_after_s": 0})
+        with pytest.raises(StoreError) as info:
+            await store.upsert_devices([registration(), broken])
+        assert not info.value.transient
+        assert await store.get_device(UNIT_DOOR) is None
+
+
+class TestDeviceLists:
+    """Devices are listed in id order, filtered by community and status, and paged stably."""
+
+    async def test_devices_are_listed_in_id_order(self, store: Store) -> None:
+        ids = [f"4301120000132000{n:04d}" for n in (7, 2, 9, 1)]
+        await store.upsert_devices([registration(i) for i in ids])
+        assert await listed_ids(store) == [sorted(ids)]
+
+    async def test_ids_sort_byte_wise_on_every_backend(self, store: Store) -> None:
+        ids = ["a-1", "B_2", "a_1", "Z9", "a1", "b.2"]
+        await store.upsert_devices([registration(i) for i in ids])
+        assert await listed_ids(store) == [sorted(ids)]
+
+    async def test_pages_follow_the_cursor_without_gaps(self, store: Store) -> None:
+        ids = [f"dev-{n:03d}" for n in range(11)]
+        await store.upsert_devices([registration(i) for i in ids])
+        pages = await listed_ids(store, limit=4)
+        assert [len(page) for page in pages] == [4, 4, 3]
+        assert [i for page in pages for i in page] == ids
+
+    async def test_page_of_exactly_the_limit_is_the_last(self, store: Store) -> None:
+        await store.upsert_devices([registration(f"dev-{n}") for n in range(3)])
+        page = await store.list_devices(3, None)
+        assert len(page.data) == 3
+        assert page.next_cursor is None
+
+    async def test_cursor_stays_valid_while_devices_are_added(self, store: Store) -> None:
+        await store.upsert_devices([registration(f"dev-{n}") for n in (1, 3, 5, 7)])
+        first = await store.list_devices(2, None)
+        await store.upsert_devices([registration("dev-0"), registration("dev-6")])
+        rest = await store.list_devices(10, first.next_cursor)
+        assert [d.device_id for d in rest.data] == ["dev-5", "dev-6", "dev-7"]
+
+    async def test_filter_by_community(self, store: Store) -> None:
+        await store.upsert_devices(
+            [registration("dev-1"), registration("dev-2", community=JIAXIN), registration("dev-3")]
+        )
+        assert await listed_ids(store, community=JIAXIN) == [["dev-2"]]
+        assert await listed_ids(store, community=YIDA) == [["dev-1", "dev-3"]]
+        assert await listed_ids(store, community="nowhere") == [[]]
+
+    async def test_filter_by_status_combines_with_community_and_pages(self, store: Store) -> None:
+        ids = [f"dev-{n:02d}" for n in range(10)]
+        await store.upsert_devices(
+            [registration(i, community=YIDA if n % 2 else JIAXIN) for n, i in enumerate(ids)]
+        )
+        await store.write_batch(
+            [access(n, device_id=i, community=YIDA) for n, i in enumerate(ids) if n % 3], []
+        )
+        online = await listed_ids(store, 2, community=YIDA, status="online")
+        assert [i for page in online for i in page] == ["dev-01", "dev-05", "dev-07"]
+        assert await listed_ids(store, status="unknown", community=YIDA) == [["dev-03", "dev-09"]]
+
+    @pytest.mark.parametrize(
+        "token", ["garbage!", "%%%%", EventCursor(T0, "evt-000001").encode(), "ZGV2fA"]
+    )
+    async def test_bad_cursor_is_refused(self, store: Store, token: str) -> None:
+        with pytest.raises(PayloadError) as info:
+            await store.list_devices(10, token)
+        assert info.value.reason == "bad_cursor"
+
+
+class TestDeviceActivity:
+    """Each batch moves its devices' last_seen and status in the transaction that stores it."""
+
+    @pytest.fixture(autouse=True)
+    async def registered(self, store: Store) -> None:
+        await store.upsert_devices([registration(), gate()])
+
+    async def test_a_message_makes_the_device_online_and_seen(self, store: Store) -> None:
+        await store.write_batch([access(1, T0), access(2, T0 + timedelta(seconds=5))], [])
+        stored = await device(store)
+        assert (stored.status, stored.last_seen) == ("online", T0 + timedelta(seconds=5))
+        assert stored.status_since == T0 + timedelta(seconds=5)
+        assert (await device(store, GATE)).status == "unknown"
+
+    async def test_last_seen_is_the_latest_arrival_whatever_the_order(self, store: Store) -> None:
+        late, early = access(1, T0 + timedelta(minutes=2)), access(2, T0)
+        await store.write_batch([late, early], [])
+        assert (await device(store)).last_seen == T0 + timedelta(minutes=2)
+
+    @pytest.mark.parametrize("status", ["online", "heartbeat"])
+    async def test_heartbeat_and_online_make_the_device_online(
+        self, store: Store, status: DeviceStatus
+    ) -> None:
+        await store.write_batch([status_event(1, status, T0)], [])
+        stored = await device(store)
+        assert (stored.status, stored.last_seen) == ("online", T0)
+
+    async def test_offline_status_makes_the_device_offline(self, store: Store) -> None:
+        await store.write_batch([access(1, T0)], [])
+        await store.write_batch([status_event(2, "offline", T0 + timedelta(minutes=1))], [])
+        stored = await device(store)
+        assert stored.status == "offline"
+        assert stored.status_since == stored.last_seen == T0 + timedelta(minutes=1)
+
+    async def test_the_last_event_of_a_batch_decides(self, store: Store) -> None:
+        at = T0 + timedelta(seconds=1)
+        await store.write_batch(
+            [status_event(1, "heartbeat", T0), status_event(2, "offline", at)], []
+        )
+        assert (await device(store)).status == "offline"
+        await store.write_batch([status_event(3, "offline", at), access(4, at)], [])
+        assert (await device(store)).status == "online"
+
+    async def test_status_since_moves_only_when_the_status_changes(self, store: Store) -> None:
+        await store.write_batch([access(1, T0)], [])
+        await store.write_batch([access(2, T0 + timedelta(minutes=5))], [])
+        assert (await device(store)).status_since == T0
+
+    async def test_firmware_and_address_come_from_status_events(self, store: Store) -> None:
+        await store.write_batch(
+            [status_event(1, "online", T0, firmware="V5.7.1", ip="10.1.2.3")], []
+        )
+        await store.write_batch([status_event(2, "heartbeat", T0 + timedelta(seconds=30))], [])
+        stored = await device(store)
+        assert (stored.firmware, stored.ip) == ("V5.7.1", "10.1.2.3")
+        await store.write_batch(
+            [status_event(3, "heartbeat", T0 + timedelta(seconds=60), firmware="V5.8.0")], []
+        )
+        assert (await device(store)).firmware == "V5.8.0"
+
+    async def test_an_older_batch_moves_nothing_back(self, store: Store) -> None:
+        # Two gateway processes share the subscription: the later message may commit first.
+        await store.write_batch([status_event(1, "offline", T0 + timedelta(minutes=1))], [])
+        await store.write_batch([access(2, T0)], [])
+        stored = await device(store)
+        assert (stored.status, stored.last_seen) == ("offline", T0 + timedelta(minutes=1))
+
+    async def test_events_under_another_community_leave_the_device_alone(
+        self, store: Store
+    ) -> None:
+        await store.write_batch([access(1, T0, community=JIAXIN)], [])
+        assert (await device(store)).status == "unknown"
+
+    async def test_unregistered_devices_are_not_registered_by_their_events(
+        self, store: Store
+    ) -> None:
+        await store.write_batch([access(1, T0, device_id=UNREGISTERED)], [])
+        assert await store.get_device(UNREGISTERED) is None
+        assert await listed_ids(store) == [[UNIT_DOOR, GATE]]
+
+    async def test_activity_rolls_back_with_a_refused_batch(
+        self, backend: Backend, store: Store
+    ) -> None:
+        refuse_poisoned_dead_letters(backend)
+        with pytest.raises(StoreError):
+            await store.write_batch([access(1, T0)], [letter(1, reason="poison")])
+        stored = await device(store)
+        assert (stored.status, stored.last_seen) == ("unknown", None)
+
+
+class TestSilentDevices:
+    """A device silent for longer than its own interval is marked offline, once."""
+
+    @pytest.fixture(autouse=True)
+    async def seen_at_t0(self, store: Store) -> None:
+        await store.upsert_devices([registration(offline_after_s=600), gate(offline_after_s=60)])
+        await store.write_batch([access(1, T0), access(2, T0, device_id=GATE)], [])
+
+    async def test_silence_longer_than_the_interval_marks_offline(self, store: Store) -> None:
+        now = T0 + timedelta(seconds=601)
+        assert await store.mark_silent_devices_offline(now) == [UNIT_DOOR, GATE]
+        stored = await device(store)
+        assert (stored.status, stored.status_since, stored.last_seen) == ("offline", now, T0)
+
+    async def test_silence_of_exactly_the_interval_is_not_yet_offline(self, store: Store) -> None:
+        assert await store.mark_silent_devices_offline(T0 + timedelta(seconds=600)) == [GATE]
+        assert (await device(store)).status == "online"
+
+    async def test_each_device_has_its_own_interval(self, store: Store) -> None:
+        assert await store.mark_silent_devices_offline(T0 + timedelta(seconds=120)) == [GATE]
+        assert [d.status for d in (await store.list_devices(10, None)).data] == [
+            "online",  # UNIT_DOOR
+            "offline",  # GATE
+        ]
+
+    async def test_an_offline_device_is_reported_once(self, store: Store) -> None:
+        now = T0 + timedelta(hours=1)
+        assert await store.mark_silent_devices_offline(now) == [UNIT_DOOR, GATE]
+        assert await store.mark_silent_devices_offline(now + timedelta(hours=1)) == []
+
+    async def test_the_next_message_brings_it_back_online(self, store: Store) -> None:
+        await store.mark_silent_devices_offline(T0 + timedelta(hours=1))
+        back = T0 + timedelta(hours=2)
+        await store.write_batch([access(3, back)], [])
+        stored = await device(store)
+        assert (stored.status, stored.status_since, stored.last_seen) == ("online", back, back)
+
+    async def test_silence_is_not_counted_from_before_listening_began(self, store: Store) -> None:
+        started = T0 + timedelta(hours=8)  # the gateway was down, hearing nobody
+        assert await store.mark_silent_devices_offline(
+            started + timedelta(seconds=300), listening_since=started
+        ) == [GATE]
+        assert await store.mark_silent_devices_offline(
+            started + timedelta(seconds=601), listening_since=started
+        ) == [UNIT_DOOR]
+
+    async def test_a_device_never_heard_is_counted_from_its_registration(
+        self, store: Store
+    ) -> None:
+        await store.upsert_devices([registration(CAMERA, kind="camera")])
+        registered = (await device(store, CAMERA)).registered_at
+        await store.mark_silent_devices_offline(registered + timedelta(seconds=300))
+        assert (await device(store, CAMERA)).status == "unknown"
+        marked = await store.mark_silent_devices_offline(registered + timedelta(seconds=301))
+        assert marked == [CAMERA]
+        assert await listed_ids(store, status="offline") == [[CAMERA, UNIT_DOOR, GATE]]
