@@ -1,9 +1,11 @@
 """The explicit dialect registry: dialect name -> adapter class, duplicates refused."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from adapters.base import Adapter
 from adapters.hik_isapi import HikIsapiAdapter
+from adapters.mapping import MappingSpec, mapping_adapter
+from gateway.errors import ConfigError
 from gateway.privacy import Pseudonymizer
 
 BUILTIN_ADAPTERS: tuple[type[Adapter], ...] = (HikIsapiAdapter,)
@@ -30,3 +32,22 @@ class AdapterRegistry:
     def build(self, pseudonymizer: Pseudonymizer) -> dict[str, Adapter]:
         """One adapter instance per dialect, sharing the gateway's pseudonymizer."""
         return {name: factory(pseudonymizer) for name, factory in self._factories.items()}
+
+
+def registry_with(
+    dialects: Sequence[MappingSpec], builtins: Iterable[type[Adapter]] = BUILTIN_ADAPTERS
+) -> AdapterRegistry:
+    """The built-in adapters plus one mapping adapter per configured dialect.
+
+    A configured name that is already taken is a `ConfigError` naming its key: routing by
+    dialect name must stay unambiguous, and a config must never replace a coded adapter.
+    """
+    registry = AdapterRegistry(builtins)
+    for index, spec in enumerate(dialects):
+        if spec.name in registry.dialects:
+            raise ConfigError(
+                f"dialects.{index}.name: dialect {spec.name!r} already exists "
+                "(built in, or defined earlier)"
+            )
+        registry.register(mapping_adapter(spec))
+    return registry

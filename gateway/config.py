@@ -6,14 +6,20 @@ live in the TOML file named by `SCGW_CONFIG` / `--config`, because they are stru
 operator edits and reviews.
 """
 
+import bisect
+import contextlib
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.mapping import MappingSpec, SpecError
+from adapters.registry import BUILTIN_ADAPTERS
 from gateway.errors import ConfigError
 from schemas.devices import DeviceRegistration
 
@@ -118,14 +124,30 @@ class GatewayConfig(_Strict):
     communities: list[CommunitySpec] = Field(default_factory=list)
     devices: list[DeviceSpec] = Field(default_factory=list)
     topics: list[TopicBinding] = Field(default_factory=list)
+    dialects: list[MappingSpec] = Field(default_factory=list)
+    """JSON dialects described in the file instead of in code (see `adapters.mapping`)."""
+
+    @field_validator("dialects")
+    @classmethod
+    def _dialect_names_are_free(cls, dialects: list[MappingSpec]) -> list[MappingSpec]:
+        builtin = {adapter.dialect for adapter in BUILTIN_ADAPTERS}
+        named: set[str] = set()
+        for index, spec in enumerate(dialects):
+            if spec.name in builtin:
+                raise SpecError((index, "name"), f"{spec.name!r} is a built-in dialect")
+            if spec.name in named:
+                raise SpecError((index, "name"), f"dialect {spec.name!r} is defined twice")
+            named.add(spec.name)
+        return dialects
 
 
 def load_config(path: Path | None) -> GatewayConfig:
-    """Read and validate the TOML file; errors name the file and the offending key."""
+    """Read and validate the TOML file; errors name the file, the key and its line."""
     if path is None:
         return GatewayConfig()
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        document = tomllib.loads(text)
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
@@ -135,8 +157,182 @@ def load_config(path: Path | None) -> GatewayConfig:
     try:
         return GatewayConfig.model_validate(document)
     except ValidationError as exc:
+        lines = toml_key_lines(text)
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in exc.errors(include_url=False)
+            _config_problem(path, lines, error) for error in exc.errors(include_url=False)
         )
-        raise ConfigError(f"{path}: {problems}") from None
+        raise ConfigError(problems) from None
+
+
+def _config_problem(path: Path, lines: dict[tuple[str, ...], int], error: ErrorDetails) -> str:
+    """`file:line: dotted.key: message`; a `SpecError` locates its problem below the value."""
+    loc: tuple[str | int, ...] = tuple(error["loc"])
+    message = error["msg"]
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, SpecError):
+        loc, message = (*loc, *cause.loc), cause.message
+    elif isinstance(cause, ValueError):
+        message = str(cause)  # a validator's own words, without pydantic's "Value error, "
+    key = tuple(str(part) for part in loc)
+    line = next((lines[key[:n]] for n in range(len(key), 0, -1) if key[:n] in lines), None)
+    where = f"{path}:{line}" if line is not None else str(path)
+    return f"{where}: {'.'.join(key) or '<root>'}: {message}"
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def toml_key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """The 1-based line of every key, table and array element of a TOML document.
+
+    Keys are paths as pydantic reports them (`("dialects", "0", "fields", "method")`, indices
+    as text). tomllib keeps no positions, so this walks the text tomllib already accepted and
+    records where things start; if it meets something it does not follow, it stops and
+    returns what it found, and errors are reported without a line.
+    """
+    scanner = _TomlKeyLines(text)
+    with contextlib.suppress(ValueError, IndexError):
+        scanner.scan()
+    return scanner.lines
+
+
+class _TomlKeyLines:
+    """A position-only walk over valid TOML: headers, dotted keys, inline tables, arrays."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._pos = 0
+        self._newlines = [index for index, char in enumerate(text) if char == "\n"]
+        self._arrays: dict[tuple[str, ...], int] = {}
+        self.lines: dict[tuple[str, ...], int] = {}
+
+    def scan(self) -> None:
+        table: tuple[str, ...] = ()
+        while self._skip(newlines=True):
+            line = self._line()
+            if self._text.startswith("[[", self._pos):
+                self._pos += 2
+                keys = self._keys()
+                array = (*self._resolve(keys[:-1]), keys[-1])
+                index = self._arrays.get(array, 0)
+                self._arrays[array] = index + 1
+                table = (*array, str(index))
+                self._record(array, line)
+                self._expect("]]")
+            elif self._peek() == "[":
+                self._pos += 1
+                table = self._resolve(self._keys())
+                self._expect("]")
+            else:
+                self._key_value(table)
+                continue
+            self._record(table, line)
+
+    def _line(self) -> int:
+        return bisect.bisect_left(self._newlines, self._pos) + 1
+
+    def _peek(self) -> str:
+        return self._text[self._pos : self._pos + 1]
+
+    def _expect(self, token: str) -> None:
+        self._skip(newlines=False)
+        if not self._text.startswith(token, self._pos):
+            raise ValueError(f"expected {token!r}")
+        self._pos += len(token)
+
+    def _record(self, path: tuple[str, ...], line: int) -> None:
+        self.lines.setdefault(path, line)
+
+    def _resolve(self, keys: tuple[str, ...]) -> tuple[str, ...]:
+        """A header's path, with the latest element of every array of tables it goes through."""
+        path: tuple[str, ...] = ()
+        for key in keys:
+            path = (*path, key)
+            if path in self._arrays:
+                path = (*path, str(self._arrays[path] - 1))
+        return path
+
+    def _skip(self, *, newlines: bool) -> bool:
+        """Skip blanks and comments (and line ends, if asked); False at the end of the text."""
+        blanks = " \t\r\n" if newlines else " \t"
+        while self._pos < len(self._text):
+            char = self._text[self._pos]
+            if char == "#":
+                end = self._text.find("\n", self._pos)
+                self._pos = len(self._text) if end < 0 else end
+            elif char in blanks:
+                self._pos += 1
+            else:
+                return True
+        return False
+
+    def _keys(self) -> tuple[str, ...]:
+        keys: list[str] = []
+        while True:
+            self._skip(newlines=False)
+            keys.append(self._simple_key())
+            self._skip(newlines=False)
+            if self._peek() != ".":
+                return tuple(keys)
+            self._pos += 1
+
+    def _simple_key(self) -> str:
+        start = self._pos
+        if self._peek() in ('"', "'"):
+            self._string()
+            decoded = tomllib.loads(f"k = {self._text[start : self._pos]}")["k"]
+            return str(decoded)
+        match = _BARE_KEY.match(self._text, self._pos)
+        if match is None:
+            raise ValueError("expected a key")
+        self._pos = match.end()
+        return match[0]
+
+    def _key_value(self, table: tuple[str, ...]) -> None:
+        line = self._line()
+        keys = self._keys()
+        for length in range(1, len(keys) + 1):
+            self._record((*table, *keys[:length]), line)
+        self._expect("=")
+        self._value((*table, *keys))
+
+    def _value(self, path: tuple[str, ...]) -> None:
+        self._skip(newlines=False)
+        char = self._peek()
+        if char in ("{", "["):
+            self._pos += 1
+            index = 0
+            while self._skip(newlines=True):
+                if self._peek() in ("}", "]"):
+                    self._pos += 1
+                    return
+                if self._peek() == ",":
+                    self._pos += 1
+                elif char == "{":
+                    self._key_value(path)
+                else:
+                    self._record((*path, str(index)), self._line())
+                    self._value((*path, str(index)))
+                    index += 1
+            raise ValueError("unterminated table or array")
+        if char in ('"', "'"):
+            self._string()
+            return
+        while self._pos < len(self._text) and self._text[self._pos] not in ",]}\n#":
+            self._pos += 1
+
+    def _string(self) -> None:
+        quote = self._peek()
+        delimiter = quote * 3 if self._text.startswith(quote * 3, self._pos) else quote
+        self._pos += len(delimiter)
+        while self._pos < len(self._text):
+            if quote == '"' and self._text[self._pos] == "\\":
+                self._pos += 2
+            elif self._text.startswith(delimiter, self._pos):
+                self._pos += len(delimiter)
+                while len(delimiter) == 3 and self._peek() == quote:  # up to two more quotes
+                    self._pos += 1
+                return
+            else:
+                self._pos += 1
+        raise ValueError("unterminated string")

@@ -2,11 +2,14 @@
 
 The default layout is `{community}/{dialect}/{device_id}`. Real vendors pick their own topics,
 so the TOML config can bind any topic filter to a dialect and a community; bindings are tried
-first, in the order written.
+first, in the order written. Then the topic templates of mapping dialects
+(`acme/{community}/{device_id}/event`, see `adapters.mapping`), in the order written; the
+default layout last.
 """
 
 from dataclasses import dataclass
 
+from adapters.mapping import topic_templates
 from gateway.config import GatewayConfig, TopicBinding
 from gateway.errors import PayloadError
 
@@ -39,6 +42,7 @@ class TopicRouter:
 
     def __init__(self, config: GatewayConfig, dialects: set[str]) -> None:
         self._bindings: list[TopicBinding] = list(config.topics)
+        self._templates = topic_templates(config.dialects)
         self._dialects = dialects
         self._communities = {community.code for community in config.communities}
 
@@ -48,6 +52,18 @@ class TopicRouter:
                 if binding.dialect not in self._dialects:
                     raise PayloadError("unknown_dialect", f"binding names {binding.dialect[:40]!r}")
                 return Route(binding.dialect, binding.community, _level(topic, binding))
+        for template, spec in self._templates:
+            captures = template.match(topic)
+            if captures is None:
+                continue
+            if spec.name not in self._dialects:
+                raise PayloadError("unknown_dialect", f"no adapter for dialect {spec.name!r}")
+            community = captures.get("community", spec.community or "")
+            if self._communities and community not in self._communities:
+                raise PayloadError(
+                    "unknown_community", f"community {community[:40]!r} is not configured"
+                )
+            return Route(spec.name, community, captures.get("device_id"))
         levels = topic.split("/")
         if len(levels) != DEFAULT_LAYOUT_LEVELS or not all(levels):
             raise PayloadError(
@@ -63,8 +79,12 @@ class TopicRouter:
         return Route(dialect, community, device_id)
 
     def subscriptions(self, default_filters: list[str]) -> list[str]:
-        """Every filter to subscribe to: the default layout plus each binding."""
-        filters = [*default_filters, *(binding.filter for binding in self._bindings)]
+        """Every filter to subscribe to: the default layout, each binding, each template."""
+        filters = [
+            *default_filters,
+            *(binding.filter for binding in self._bindings),
+            *(template.filter for template, _ in self._templates),
+        ]
         return list(dict.fromkeys(filters))
 
 

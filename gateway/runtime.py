@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from adapters.registry import AdapterRegistry
+from adapters.registry import registry_with
 from gateway.commit import BatchCommitter
 from gateway.config import GatewayConfig, Settings
 from gateway.devices import DeviceRegistry, DeviceWatch
@@ -60,7 +60,7 @@ def build_pipeline(
     devices: DeviceRegistry | None = None,
 ) -> Pipeline:
     """The processing pipeline for this configuration (pure: no connections)."""
-    adapters = AdapterRegistry().build(Pseudonymizer(hash_key))
+    adapters = registry_with(config.dialects).build(Pseudonymizer(hash_key))
     router = TopicRouter(config, set(adapters))
     return Pipeline(
         Parse(router, adapters, settings.max_payload_bytes),
