@@ -2,13 +2,27 @@
 
 from collections.abc import Iterable, Sequence
 
+from adapters.access_cloud import AccessCloudAdapter
+from adapters.barrier_gate import BarrierGateAdapter
 from adapters.base import Adapter
+from adapters.camera_alarm import CameraAlarmAdapter
+from adapters.gat1400 import Gat1400Adapter
+from adapters.heartbeat import HeartbeatAdapter
 from adapters.hik_isapi import HikIsapiAdapter
 from adapters.mapping import MappingSpec, mapping_adapter
+from adapters.visitor_cloud import VisitorCloudAdapter
 from gateway.errors import ConfigError
 from gateway.privacy import Pseudonymizer
 
-BUILTIN_ADAPTERS: tuple[type[Adapter], ...] = (HikIsapiAdapter,)
+BUILTIN_ADAPTERS: tuple[type[Adapter], ...] = (
+    HikIsapiAdapter,
+    AccessCloudAdapter,
+    Gat1400Adapter,
+    BarrierGateAdapter,
+    CameraAlarmAdapter,
+    VisitorCloudAdapter,
+    HeartbeatAdapter,
+)
 
 
 class AdapterRegistry:

@@ -14,6 +14,9 @@ from gateway.config import GatewayConfig, TopicBinding
 from gateway.errors import PayloadError
 
 DEFAULT_LAYOUT_LEVELS = 3
+TOPIC_SEGMENT_ALIASES = {"status": "heartbeat"}
+"""Conventional middle levels that name no vendor: `{community}/status/{device}` carries
+keep-alives and last wills of any device, whatever dialect its events speak."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +72,8 @@ class TopicRouter:
             raise PayloadError(
                 "unknown_topic", "topic matches no binding nor community/dialect/device"
             )
-        community, dialect, device_id = levels
+        community, segment, device_id = levels
+        dialect = TOPIC_SEGMENT_ALIASES.get(segment, segment)
         if dialect not in self._dialects:
             raise PayloadError("unknown_dialect", f"no adapter for dialect {dialect[:40]!r}")
         if self._communities and community not in self._communities:

@@ -184,3 +184,12 @@ class TestSubscriptions:
 
     def test_no_bindings_gives_the_defaults(self) -> None:
         assert router().subscriptions(["+/+/+"]) == ["+/+/+"]
+
+
+class TestStatusTopics:
+    """`{community}/status/{device}` is the heartbeat dialect's topic in the default layout."""
+
+    def test_status_segment_routes_to_heartbeat(self) -> None:
+        router = TopicRouter(GatewayConfig(), {"heartbeat", "hik-isapi"})
+        route = router.route("yida/status/43011200001320000001")
+        assert route == Route("heartbeat", "yida", "43011200001320000001")
