@@ -9,6 +9,10 @@ by enumerating the small ID-number space.
 import hashlib
 import hmac
 import re
+from typing import Final
+
+ID_NUMBER_NAMESPACE: Final = "id_number"
+"""The namespace every dialect hashes ID numbers in, so one person joins across devices."""
 
 _HASH_PREFIX = "h1:"
 _HASH_HEX_CHARS = 32  # 128 bits: collision-free at any community's scale, short in indexes
@@ -33,7 +37,8 @@ _SENSITIVE_KEYS = (
 _SENSITIVE_VALUE = re.compile(
     rf'("(?:{_SENSITIVE_KEYS})"\s*:\s*)("(?:[^"\\]|\\.)*(?:"|\\?\Z)|-?\d+)', re.IGNORECASE
 )
-_INLINE_IMAGE = re.compile(r"[A-Za-z0-9+/=]{512,}")
+_INLINE_IMAGE = re.compile(r"data:[\w/+.-]*;base64,[A-Za-z0-9+/=]*|[A-Za-z0-9+/=]{200,}")
+"""A `data:` URI (any length) or a long base64 run: an inline picture or face feature."""
 
 
 class Pseudonymizer:
@@ -48,6 +53,17 @@ class Pseudonymizer:
         """Hash `value` within `namespace` (e.g. "card"), so one kind never joins another."""
         digest = hmac.new(self._key, f"{namespace}\x1f{value}".encode(), hashlib.sha256)
         return _HASH_PREFIX + digest.hexdigest()[:_HASH_HEX_CHARS]
+
+
+def normalise_id_number(number: str) -> str:
+    """An ID number as it is checked, hashed and masked: no surrounding blanks, upper case."""
+    return number.strip().upper()
+
+
+def hash_id_number(pseudonymizer: Pseudonymizer, number: str) -> str:
+    """The keyed hash of an ID number, normalised first, in the namespace all dialects share:
+    the same person's number from a door, a camera and a visitor record gives one hash."""
+    return pseudonymizer.hash(ID_NUMBER_NAMESPACE, normalise_id_number(number))
 
 
 def mask_id_number(value: str) -> str:
