@@ -40,24 +40,33 @@ otherwise the platform's user id (namespace `cloud-user`). The ID number is neve
 other methods: a face opening need not be tied to a national ID.
 """
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Annotated, ClassVar, Final, TypeVar
+from typing import Annotated, ClassVar, Final
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field
 
 from adapters.base import (
     RawMessage,
     decode_json_object,
     event_header,
+    fast_path,
+    resolve_device_id,
     stable_event_id,
-    validation_detail,
+    validate,
+)
+from adapters.fields import (
+    STRICT_PAYLOAD,
+    Identifier,
+    UInt32,
+    encodable,
+    is_safe_code,
+    text_or_uint64,
 )
 from adapters.times import from_epoch_ms
 from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer
+from gateway.privacy import Pseudonymizer, hash_id_number
 from schemas.codes import AccessResult, Direction, OpenMethod
 from schemas.events import AccessEvent, DeviceEvent
 
@@ -96,74 +105,30 @@ IN_OUT_TYPES: Final[Mapping[int, Direction]] = MappingProxyType({1: "in", 2: "ou
 """`inOutType` -> direction; other values (0 is "not set" on some platforms) fall back to the
 method's own default."""
 
-_MAX_DEVICE_ID: Final = 64
-"""The bound `schemas.events.EventBase.device_id` enforces; checked here to name the reason."""
 _MAX_DOOR: Final = 64
 _MAX_ID: Final = 128
-_MAX_ECHOED_CODE: Final = 999_999
-"""Codes are at most six digits; a larger number may be a card number in the wrong field."""
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
-
-def _encodable(value: str) -> str:
-    """Refuse lone surrogates: JSON escapes allow them, but they cannot be hashed as UTF-8."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return value
-
-
-def _printable(value: str) -> str:
-    """Refuse control characters in identifiers: they corrupt logs, and NUL breaks PostgreSQL."""
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-_Text = Annotated[str, Field(max_length=128), AfterValidator(_encodable)]
-_Identifier = Annotated[str, AfterValidator(_encodable), AfterValidator(_printable)]
-_Door = Annotated[_Identifier, Field(max_length=_MAX_DOOR)]
-_UInt32 = Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
-"""Codes are small unsigned numbers; bounding them also bounds error texts."""
-
-
-def _id_value(value: str | int) -> str | int:
-    """Record and user ids: text of at most 128 characters, or an unsigned 64-bit integer."""
-    if isinstance(value, str):
-        if len(value) > _MAX_ID:
-            raise ValueError(f"must be at most {_MAX_ID} characters")
-        return _encodable(value)
-    if not 0 <= value < 2**64:
-        raise ValueError("must be an unsigned 64-bit integer")
-    return value
-
-
-_Id = Annotated[str | int, AfterValidator(_id_value)]
+_Text = Annotated[str, Field(max_length=128), AfterValidator(encodable)]
+_Door = Annotated[Identifier, Field(max_length=_MAX_DOOR)]
+_Id = Annotated[str | int, text_or_uint64(max_length=_MAX_ID)]
 """Platforms number records and users as strings or unsigned integers; either is only hashed."""
-
-_STRICT: Final = ConfigDict(strict=True, extra="ignore", frozen=True)
-"""Platforms add fields freely (ignored), but a field we use with the wrong type is an error."""
 
 
 class _Record(BaseModel):
     """One door-opening record; names, phones and pictures are deliberately not modelled."""
 
-    model_config = _STRICT
+    model_config = STRICT_PAYLOAD
 
-    open_method: _UInt32 = Field(alias="openMethod")
-    open_result: _UInt32 = Field(alias="openResult")
+    open_method: UInt32 = Field(alias="openMethod")
+    open_result: UInt32 = Field(alias="openResult")
     open_time: int = Field(alias="openTime")
-    in_out_type: _UInt32 | None = Field(default=None, alias="inOutType")
+    in_out_type: UInt32 | None = Field(default=None, alias="inOutType")
     record_id: _Id | None = Field(default=None, alias="recordId")
-    thing_code: _Identifier | None = Field(default=None, alias="thingCode")
+    thing_code: Identifier | None = Field(default=None, alias="thingCode")
     space_code: _Door | None = Field(default=None, alias="spaceCode")
     card_no: _Text | None = Field(default=None, alias="cardNo")
     user_id: _Id | None = Field(default=None, alias="userId")
     id_card_no: _Text | None = Field(default=None, alias="idCardNo")
-
-
-_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class AccessCloudAdapter:
@@ -184,7 +149,9 @@ class AccessCloudAdapter:
         if result is None:
             raise PayloadError("unknown_code", _unmapped("openResult", record.open_result))
         when = from_epoch_ms(record.open_time, "openTime")
-        device_id = _device_id(message, record)
+        # A platform forwards many controllers through one connection, so the record's own
+        # device code is the authority when it has one.
+        device_id = resolve_device_id(message, record.thing_code, prefer="payload")
         door = record.space_code or None
         if record.record_id is not None and record.record_id != "":
             event_id = stable_event_id(DIALECT, device_id, "record", str(record.record_id))
@@ -218,7 +185,7 @@ class AccessCloudAdapter:
     def _credential(self, record: _Record, code: OpenMethodCode) -> str | None:
         """A keyed hash of what the person presented; see the module's notes on personal data."""
         if code.method == "id_card" and record.id_card_no:
-            return self._pseudonymizer.hash("id_number", record.id_card_no.strip().upper())
+            return hash_id_number(self._pseudonymizer, record.id_card_no)
         if record.card_no:
             return self._pseudonymizer.hash("card", record.card_no)
         if record.user_id is not None and record.user_id != "":
@@ -229,37 +196,12 @@ class AccessCloudAdapter:
 def _record(payload: bytes) -> _Record:
     """The record, validated in one pass from bytes when it is valid (the common case);
     otherwise decoded first, so the dead letter says whether the JSON or the schema is wrong."""
-    try:
-        return _Record.model_validate_json(payload)
-    except ValidationError:
-        pass
-    return _validate(_Record, decode_json_object(payload))
-
-
-def _validate(model: type[_Model], document: dict[str, object]) -> _Model:
-    """Validate, reporting field paths and rules only: the values may be card or ID numbers."""
-    try:
-        return model.model_validate(document)
-    except ValidationError as exc:
-        raise PayloadError("schema", validation_detail(exc)) from None
+    record = fast_path(_Record.model_validate_json, payload)
+    return record if record is not None else validate(_Record, decode_json_object(payload))
 
 
 def _unmapped(field: str, value: int) -> str:
     """Name a code outside its table; a number too long to be a code is not echoed."""
-    if value > _MAX_ECHOED_CODE:
+    if not is_safe_code(value):
         return f"{field} is not a known code"
     return f"{field} {value} is not mapped"
-
-
-def _device_id(message: RawMessage, record: _Record) -> str:
-    """The platform's `thingCode`, else the topic's device code.
-
-    Unlike a device publishing for itself, a platform forwards many controllers through one
-    connection, so the record's own device code is the authority when it has one.
-    """
-    device_id = record.thing_code or message.device_id
-    if not device_id:
-        raise PayloadError("no_device_id", "neither the payload nor the topic names the device")
-    if len(device_id) > _MAX_DEVICE_ID:
-        raise PayloadError("bad_device_id", f"device id is longer than {_MAX_DEVICE_ID} characters")
-    return device_id

@@ -42,15 +42,18 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Annotated, ClassVar, Final
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field
 
 from adapters.base import (
     RawMessage,
     decode_json_object,
     event_header,
+    fast_path,
+    resolve_device_id,
     stable_event_id,
-    validation_detail,
+    validate,
 )
+from adapters.fields import STRICT_PAYLOAD, ImageUrl, PlateText, is_safe_code, is_safe_token
 from adapters.plates import JTT415_PLATE_COLORS, normalise_plate, plate_color
 from adapters.times import from_epoch_ms
 from gateway.errors import PayloadError
@@ -66,29 +69,7 @@ DIRECTION_CODES: Final[Mapping[int | str, Direction]] = MappingProxyType(
 """`dir` as the controller sends it -> the canonical direction."""
 
 _IDENTIFIER: Final = r"^[0-9A-Za-z_.:\-]{1,64}$"
-_IMAGE_URL: Final = re.compile(r"(?:https?|ftp)://[!-~]{1,2040}", re.IGNORECASE)
 _SAFE_WORD: Final = re.compile(r"[A-Za-z][A-Za-z_]{0,15}")
-_MAX_ECHOED_CODE: Final = 999_999
-_MAX_DEVICE_ID: Final = 64
-"""The bound `schemas.events.EventBase.device_id` enforces; checked here to name the reason."""
-
-
-def _encodable(value: str) -> str:
-    """Refuse lone surrogates: JSON escapes allow them, but they cannot be stored as UTF-8."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return value
-
-
-def _image_url(value: str) -> str | None:
-    """An absolute http(s) or ftp URL in printable ASCII; `""` means no picture."""
-    if value == "":
-        return None
-    if not _IMAGE_URL.fullmatch(value):
-        raise ValueError("must be an absolute http(s) or ftp URL")
-    return value
 
 
 def _text_or_integer(value: object) -> object:
@@ -99,28 +80,23 @@ def _text_or_integer(value: object) -> object:
 
 
 _Identifier = Annotated[str, Field(pattern=_IDENTIFIER)]
-_Plate = Annotated[str, Field(max_length=32), AfterValidator(_encodable)]
-_ImageUrl = Annotated[str, Field(max_length=2048), AfterValidator(_image_url)]
 _DirectionCode = Annotated[int | str, BeforeValidator(_text_or_integer)]
-
-_STRICT: Final = ConfigDict(strict=True, extra="ignore", frozen=True)
-"""Controllers add fields freely (ignored), but a field we use with the wrong type is an error."""
 
 
 class _PlateRead(BaseModel):
     """One plate read, as the module docstring specifies it."""
 
-    model_config = _STRICT
+    model_config = STRICT_PAYLOAD
 
     ts: int
-    plate: _Plate | None
+    plate: PlateText | None
     direction: _DirectionCode = Field(alias="dir")
     record_id: _Identifier | None = Field(default=None, alias="recordId")
     gate_id: _Identifier | None = Field(default=None, alias="gateId")
     plate_color: Annotated[int, Field(ge=0, le=99)] | None = Field(default=None, alias="plateColor")
     lane: Annotated[int, Field(ge=0, le=255)] | None = None
     confidence: Annotated[float, Field(ge=0, le=1)] | None = Field(default=None, alias="conf")
-    picture: _ImageUrl | None = Field(default=None, alias="pic")
+    picture: ImageUrl | None = Field(default=None, alias="pic")
 
 
 class BarrierGateAdapter:
@@ -140,7 +116,12 @@ class BarrierGateAdapter:
                 "unknown_code", f"dir {_describe_code(read.direction)} is not mapped"
             )
         when = from_epoch_ms(read.ts, "ts")
-        device_id = _device_id(message, read.gate_id)
+        device_id = resolve_device_id(  # one controller may drive several gates
+            message,
+            read.gate_id,
+            prefer="payload",
+            missing="neither the payload's gateId nor the topic names the gate",
+        )
         plate = normalise_plate(read.plate)
         lane = None if read.lane is None else str(read.lane)
         if read.record_id is not None:
@@ -169,31 +150,12 @@ class BarrierGateAdapter:
 def _plate_read(payload: bytes) -> _PlateRead:
     """The read, validated in one pass from bytes when it is valid (the common case); otherwise
     decoded first, so the dead letter says whether the JSON or its fields are wrong."""
-    try:
-        return _PlateRead.model_validate_json(payload)
-    except ValidationError:
-        pass
-    document = decode_json_object(payload)
-    try:
-        return _PlateRead.model_validate(document)
-    except ValidationError as exc:
-        raise PayloadError("schema", validation_detail(exc)) from None
+    read = fast_path(_PlateRead.model_validate_json, payload)
+    return read if read is not None else validate(_PlateRead, decode_json_object(payload))
 
 
 def _describe_code(code: int | str) -> str:
     """Echo a small number or a short plain word; anything else might be arbitrary text."""
     if isinstance(code, int):
-        return str(code) if abs(code) <= _MAX_ECHOED_CODE else "(a large number)"
-    return repr(code) if _SAFE_WORD.fullmatch(code) else "(a text value)"
-
-
-def _device_id(message: RawMessage, gate_id: str | None) -> str:
-    """The payload's `gateId` (one controller may drive several gates), else the topic's code."""
-    device_id = gate_id or message.device_id
-    if not device_id:
-        raise PayloadError(
-            "no_device_id", "neither the payload's gateId nor the topic names the gate"
-        )
-    if len(device_id) > _MAX_DEVICE_ID:
-        raise PayloadError("bad_device_id", f"device id is longer than {_MAX_DEVICE_ID} characters")
-    return device_id
+        return str(code) if is_safe_code(code) else "(a large number)"
+    return repr(code) if is_safe_token(code, _SAFE_WORD) else "(a text value)"

@@ -4,19 +4,31 @@ An adapter turns one MQTT message into canonical events, or raises `PayloadError
 no I/O and keeps no state between messages, so it can be tested on fixture files alone and
 fuzzed freely. Routing (which dialect, which community) happens before; enrichment from the
 device registry happens after.
+
+Besides the contract, the steps every adapter parses with live here: decoding the payload
+(`fast_path`, else `decode_json_object` and `validate`), naming a schema error without its
+values, resolving the event's device (`resolve_device_id`) and building the event's header and
+id. Field types and checks shared by dialects are in `adapters.fields`.
 """
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Protocol, TypedDict
+from typing import ClassVar, Final, Literal, Protocol, TypedDict, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from gateway.errors import PayloadError
 from gateway.privacy import Pseudonymizer
 from schemas.events import DeviceEvent
+
+MAX_DEVICE_ID: Final = 64
+"""The bound `schemas.events.EventBase.device_id` enforces; checked here to name the reason."""
+
+_Model = TypeVar("_Model", bound=BaseModel)
+_Parsed = TypeVar("_Parsed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,3 +130,58 @@ def validation_detail(exc: ValidationError) -> str:
     ]
     more = exc.error_count() - len(problems)
     return "; ".join(problems) + (f" (+{more} more)" if more > 0 else "")
+
+
+def fast_path(validate_json: Callable[[bytes], _Parsed], payload: bytes) -> _Parsed | None:
+    """The payload validated in one pass from its bytes, or None when it is not valid.
+
+    Valid payloads (the common case) end here. None sends the adapter down its step-by-step
+    path (`decode_json_object`, then `validate`), whose errors name the first thing wrong.
+    """
+    try:
+        return validate_json(payload)
+    except ValidationError:
+        return None
+
+
+def validate(model: type[_Model], document: dict[str, object]) -> _Model:
+    """`model` from a decoded payload, or `PayloadError("schema")` naming field paths and rules
+    only: the values may be names, card or ID numbers."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise PayloadError("schema", validation_detail(exc)) from None
+
+
+def resolve_device_id(
+    message: RawMessage,
+    payload_device_id: str | None,
+    *,
+    prefer: Literal["topic", "payload"],
+    missing: str | None = None,
+) -> str:
+    """The event's device code: the topic's or the payload's, whichever `prefer` names.
+
+    `prefer="topic"` suits a device publishing for itself: whenever routing found a device code
+    in the topic, that code stands, and the payload's is only the fallback. `prefer="payload"`
+    suits a platform or controller relaying many devices through one connection: the payload's
+    code stands when it is not empty, and the topic's is the fallback. `missing` is the error
+    text when neither names the device, by default "neither the topic nor the payload names
+    the device" (in `prefer` order).
+    """
+    if prefer == "topic":
+        device_id = message.device_id if message.device_id is not None else payload_device_id
+        order = "the topic nor the payload"
+    else:
+        device_id = payload_device_id or message.device_id
+        order = "the payload nor the topic"
+    if not device_id:
+        raise PayloadError("no_device_id", missing or f"neither {order} names the device")
+    return checked_device_id(device_id)
+
+
+def checked_device_id(device_id: str) -> str:
+    """`device_id` when it fits the event schema, else `PayloadError("bad_device_id")`."""
+    if len(device_id) > MAX_DEVICE_ID:
+        raise PayloadError("bad_device_id", f"device id is longer than {MAX_DEVICE_ID} characters")
+    return device_id

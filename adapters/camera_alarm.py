@@ -29,20 +29,31 @@ since free text from a device may be anything, card or phone numbers included).
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Annotated, ClassVar, Final, TypeVar
+from typing import Annotated, ClassVar, Final
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field
 
 from adapters.base import (
     RawMessage,
     decode_json_object,
     event_header,
+    fast_path,
+    resolve_device_id,
     stable_event_id,
-    validation_detail,
+    validate,
+)
+from adapters.fields import (
+    DIGIT_RUN,
+    STRICT_PAYLOAD,
+    Identifier,
+    Text,
+    encodable,
+    is_safe_token,
+    one_line,
+    text_or_uint64,
 )
 from adapters.times import from_iso_with_offset
-from gateway.errors import PayloadError
 from gateway.privacy import Pseudonymizer
 from schemas.codes import BehaviourAlarmType
 from schemas.events import BehaviourAlarm, DeviceEvent
@@ -96,19 +107,13 @@ are perimeter fences and closed areas, and the grid handles both the same way.""
 MAX_CONFIDENCE: Final = 100
 """Confidence arrives as a percentage; the event holds a fraction."""
 
-_MAX_DEVICE_ID: Final = 64
-"""The bound `schemas.events.EventBase.device_id` enforces; checked here to name the reason."""
 _MAX_EVENT_TYPE: Final = 128
 _MAX_ALARM_ID: Final = 128
 _MAX_ORIGINAL_TYPE: Final = 40
 _MAX_ZONE: Final = 64
 _MAX_URL: Final = 2048
 _IMAGE_SCHEMES: Final = frozenset({"http", "https"})
-_SAFE_TOKEN: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
-_DIGIT_RUN: Final = re.compile(r"[0-9]{4,}")
 _NOT_TOKEN_CHAR: Final = re.compile(r"[^A-Za-z0-9_]+")
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL_RUNS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\s]+")
 _URL_FORBIDDEN: Final = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 
@@ -123,22 +128,6 @@ _ALARM_TYPE_BY_KEY: Final[Mapping[str, BehaviourAlarmType]] = MappingProxyType(
 )
 
 
-def _encodable(value: str) -> str:
-    """Refuse lone surrogates: JSON escapes allow them, but they cannot be hashed as UTF-8."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return value
-
-
-def _printable(value: str) -> str:
-    """Refuse control characters in identifiers: they corrupt logs, and NUL breaks PostgreSQL."""
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
 def _names_a_type(value: str) -> str:
     """Refuse a type with nothing to match on (empty, blank, only punctuation)."""
     if not _type_key(value):
@@ -146,51 +135,30 @@ def _names_a_type(value: str) -> str:
     return value
 
 
-_Text = Annotated[str, AfterValidator(_encodable)]
-_Identifier = Annotated[str, AfterValidator(_encodable), AfterValidator(_printable)]
 _EventType = Annotated[
     str,
     Field(min_length=1, max_length=_MAX_EVENT_TYPE),
-    AfterValidator(_encodable),
+    AfterValidator(encodable),
     AfterValidator(_names_a_type),
 ]
-
-
-def _alarm_id(value: str | int) -> str | int:
-    """Alarm ids: 1 to 128 characters of text, or an unsigned 64-bit integer."""
-    if isinstance(value, str):
-        if not 1 <= len(value) <= _MAX_ALARM_ID:
-            raise ValueError(f"must be 1 to {_MAX_ALARM_ID} characters")
-        return _encodable(value)
-    if not 0 <= value < 2**64:
-        raise ValueError("must be an unsigned 64-bit integer")
-    return value
-
-
-_AlarmId = Annotated[str | int, AfterValidator(_alarm_id)]
+_AlarmId = Annotated[str | int, text_or_uint64(min_length=1, max_length=_MAX_ALARM_ID)]
 """Platforms number alarms as strings or as unsigned integers; either is only hashed."""
-
-_STRICT: Final = ConfigDict(strict=True, extra="ignore", frozen=True)
-"""Vendors add fields freely (ignored), but a field we use with the wrong type is an error."""
 
 
 class _Alarm(BaseModel):
     """One alarm; `picData` (an inline image) and descriptions are deliberately not modelled."""
 
-    model_config = _STRICT
+    model_config = STRICT_PAYLOAD
 
     event_type: _EventType = Field(alias="eventType")
     alarm_time: str = Field(alias="alarmTime")
     alarm_id: _AlarmId | None = Field(default=None, alias="alarmId")
-    device_id: _Identifier | None = Field(default=None, alias="deviceId")
+    device_id: Identifier | None = Field(default=None, alias="deviceId")
     confidence: float | None = Field(
         default=None, ge=0, le=MAX_CONFIDENCE, allow_inf_nan=False, alias="confidence"
     )
-    zone: _Text | None = Field(default=None, alias="zone")
-    pic_url: _Text | None = Field(default=None, alias="picUrl")
-
-
-_Model = TypeVar("_Model", bound=BaseModel)
+    zone: Text | None = Field(default=None, alias="zone")
+    pic_url: Text | None = Field(default=None, alias="picUrl")
 
 
 class CameraAlarmAdapter:
@@ -205,8 +173,8 @@ class CameraAlarmAdapter:
         """The one alarm a message carries, or `PayloadError` naming why there is none."""
         alarm = _alarm(message.payload)
         when = from_iso_with_offset(alarm.alarm_time, "alarmTime")
-        device_id = _device_id(message, alarm)
-        zone = _zone(alarm.zone)
+        device_id = resolve_device_id(message, alarm.device_id, prefer="topic")
+        zone = one_line(alarm.zone, _MAX_ZONE)
         if alarm.alarm_id is not None:
             event_id = stable_event_id(
                 DIALECT, device_id, "alarm", str(alarm.alarm_id), when.isoformat()
@@ -234,29 +202,8 @@ class CameraAlarmAdapter:
 def _alarm(payload: bytes) -> _Alarm:
     """The alarm, validated in one pass from bytes when it is valid (the common case);
     otherwise decoded first, so the dead letter says whether the JSON or the schema is wrong."""
-    try:
-        return _Alarm.model_validate_json(payload)
-    except ValidationError:
-        pass
-    return _validate(_Alarm, decode_json_object(payload))
-
-
-def _validate(model: type[_Model], document: dict[str, object]) -> _Model:
-    """Validate, reporting field paths and rules only, never the values."""
-    try:
-        return model.model_validate(document)
-    except ValidationError as exc:
-        raise PayloadError("schema", validation_detail(exc)) from None
-
-
-def _device_id(message: RawMessage, alarm: _Alarm) -> str:
-    """The topic's device code when routing found one, else the payload's own `deviceId`."""
-    device_id = message.device_id if message.device_id is not None else alarm.device_id
-    if not device_id:
-        raise PayloadError("no_device_id", "neither the topic nor the payload names the device")
-    if len(device_id) > _MAX_DEVICE_ID:
-        raise PayloadError("bad_device_id", f"device id is longer than {_MAX_DEVICE_ID} characters")
-    return device_id
+    alarm = fast_path(_Alarm.model_validate_json, payload)
+    return alarm if alarm is not None else validate(_Alarm, decode_json_object(payload))
 
 
 def _original_type(event_type: str) -> str | None:
@@ -265,25 +212,18 @@ def _original_type(event_type: str) -> str | None:
     A safe token is kept as sent; anything else keeps only ASCII letters, digits and `_`, and
     loses runs of four or more digits (a card, phone or ID number must not ride along).
     """
-    if _SAFE_TOKEN.fullmatch(event_type) and not _DIGIT_RUN.search(event_type):
+    if is_safe_token(event_type):
         return event_type
-    cleaned = _DIGIT_RUN.sub("", _NOT_TOKEN_CHAR.sub("", event_type))
+    cleaned = DIGIT_RUN.sub("", _NOT_TOKEN_CHAR.sub("", event_type))
     return cleaned[:_MAX_ORIGINAL_TYPE] or None
-
-
-def _zone(zone: str | None) -> str | None:
-    """The zone's name on one line: control characters and runs of space become one space."""
-    if zone is None:
-        return None
-    cleaned = _CONTROL_RUNS.sub(" ", zone).strip()[:_MAX_ZONE].rstrip()
-    return cleaned or None
 
 
 def _image_url(url: str | None) -> str | None:
     """An http(s) reference to the picture, without any user:password, or None.
 
-    A missing or unusable picture never costs the alarm: the event is kept without it. Inline
-    images (`data:` URLs) are refused here, as the design keeps images as references only.
+    A missing or unusable picture never costs the alarm: the event is kept without it (where
+    `adapters.fields.ImageUrl` refuses the message instead). Inline images (`data:` URLs) are
+    refused here, as the design keeps images as references only.
     """
     if not url or len(url) > _MAX_URL or _URL_FORBIDDEN.search(url):
         return None

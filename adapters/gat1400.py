@@ -37,32 +37,25 @@ the good objects of a fixed and resent message keep their event ids, so nothing 
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from types import MappingProxyType
 from typing import Annotated, ClassVar, Final, Literal, TypeVar
 
-from pydantic import (
-    AfterValidator,
-    AliasChoices,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-)
+from pydantic import AliasChoices, BaseModel, BeforeValidator, Field, StringConstraints
 
 from adapters.base import (
     RawMessage,
     decode_json_object,
     event_header,
+    fast_path,
+    resolve_device_id,
     stable_event_id,
-    validation_detail,
 )
+from adapters.base import validate as _validate  # tests patch it: oversized lists skip it
+from adapters.fields import STRICT_PAYLOAD, ImageUrl, PlateText, is_safe_token
 from adapters.plates import GAT1400_PLATE_COLORS, normalise_plate, plate_color
 from adapters.times import from_compact_local
 from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer, mask_id_number
+from gateway.privacy import Pseudonymizer, hash_id_number, mask_id_number, normalise_id_number
 from schemas.codes import Gender, PlateColor
 from schemas.events import DeviceEvent, FaceCapture, VehiclePass
 
@@ -106,13 +99,8 @@ _UNKNOWN_CODE_MESSAGES: Final[Mapping[str, str]] = MappingProxyType(
 _FACE_LIST: Final = "FaceListObject"
 _VEHICLE_LIST: Final = "MotorVehicleListObject"
 _LISTS: Final = ((_FACE_LIST, "FaceObject"), (_VEHICLE_LIST, "MotorVehicleObject"))
-_SAFE_TOKEN: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
-_DIGIT_RUN: Final = re.compile(r"[0-9]{4}")
 _DIGITS: Final = re.compile(r"[0-9]{1,3}")
 _DECIMAL: Final = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,6})?")
-_IMAGE_URL: Final = re.compile(r"(?:https?|ftp)://[!-~]{1,2040}", re.IGNORECASE)
-_MAX_DEVICE_ID: Final = 64
-"""The bound `schemas.events.EventBase.device_id` enforces; checked here to name the reason."""
 
 
 def _blank_as_none(value: object) -> object:
@@ -150,28 +138,6 @@ def _flag(value: object) -> object:
     return value
 
 
-def _encodable(value: str) -> str:
-    """Refuse lone surrogates: JSON escapes allow them, but they cannot be stored as UTF-8."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return value
-
-
-def _image_url(value: str) -> str | None:
-    """A reference the platform can fetch, or nothing when the device sent an empty path.
-
-    Only absolute http(s) or ftp URLs in printable ASCII are references: a `data:` URI would
-    smuggle the image bytes into storage, and a device-local path means nothing elsewhere.
-    """
-    if value == "":
-        return None
-    if not _IMAGE_URL.fullmatch(value):
-        raise ValueError("must be an absolute http(s) or ftp URL")
-    return value
-
-
 _Code = Annotated[int, _numeric_text(_DIGITS), Field(ge=0, le=999)]
 """A GA/T 1400 code: `"5"` or `5`."""
 _Percent = Annotated[float, _numeric_text(_DECIMAL), Field(ge=0, le=100)]
@@ -185,9 +151,7 @@ _VehicleClass = Annotated[
     str, BeforeValidator(_int_text), StringConstraints(pattern=r"^[0-9A-Za-z]{1,4}$")
 ]
 """GA 24.4 vehicle class codes (`K33` saloon car, `H11` heavy lorry, ...), kept verbatim."""
-_Plate = Annotated[str, StringConstraints(max_length=32), AfterValidator(_encodable)]
 _Time = Annotated[str, StringConstraints(max_length=32)]
-_ImageUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_image_url)]
 
 _OptCode = Annotated[_Code | None, BeforeValidator(_blank_as_none)]
 _OptPercent = Annotated[_Percent | None, BeforeValidator(_blank_as_none)]
@@ -197,21 +161,18 @@ _OptIdNumber = Annotated[_IdNumber | None, BeforeValidator(_blank_as_none)]
 _OptVehicleClass = Annotated[_VehicleClass | None, BeforeValidator(_blank_as_none)]
 _OptFlag = Annotated[bool | None, BeforeValidator(_blank_as_none), BeforeValidator(_flag)]
 
-_STRICT: Final = ConfigDict(strict=True, extra="ignore", frozen=True)
-"""Vendors add fields freely (ignored), but a field we use with the wrong type is an error."""
-
 
 class _SubImage(BaseModel):
     """One sub-image; its inline base64 `Data` is deliberately not modelled, so never kept."""
 
-    model_config = _STRICT
+    model_config = STRICT_PAYLOAD
 
     image_type: _OptCode = Field(default=None, alias="Type")
-    storage_path: _ImageUrl | None = Field(default=None, alias="StoragePath")
+    storage_path: ImageUrl | None = Field(default=None, alias="StoragePath")
 
 
 class _SubImageList(BaseModel):
-    model_config = _STRICT
+    model_config = STRICT_PAYLOAD
 
     images: list[_SubImage] = Field(
         default_factory=list, alias="SubImageInfoObject", max_length=MAX_SUB_IMAGES
@@ -221,7 +182,7 @@ class _SubImageList(BaseModel):
 class _Face(BaseModel):
     """A `FaceObject`; `Name`, `IDType` and face features are not modelled, so never kept."""
 
-    model_config = _STRICT
+    model_config = STRICT_PAYLOAD
 
     face_id: _ObjectId = Field(alias="FaceID")
     device_id: _OptDeviceCode = Field(default=None, alias="DeviceID")
@@ -240,12 +201,12 @@ class _Face(BaseModel):
 class _Vehicle(BaseModel):
     """A `MotorVehicleObject`; `Direction` is a compass heading, not modelled (see above)."""
 
-    model_config = _STRICT
+    model_config = STRICT_PAYLOAD
 
     vehicle_id: _ObjectId = Field(alias="MotorVehicleID")
     device_id: _OptDeviceCode = Field(default=None, alias="DeviceID")
     pass_time: _Time = Field(alias="PassTime")
-    plate_no: _Plate | None = Field(default=None, alias="PlateNo")
+    plate_no: PlateText | None = Field(default=None, alias="PlateNo")
     has_plate: _OptFlag = Field(default=None, alias="HasPlate")
     plate_color: _OptCode = Field(default=None, alias="PlateColor")
     plate_class: _OptCode = Field(default=None, alias="PlateClass")
@@ -257,13 +218,13 @@ class _Vehicle(BaseModel):
 
 
 class _FaceList(BaseModel):
-    model_config = _STRICT
+    model_config = STRICT_PAYLOAD
 
     objects: list[_Face] = Field(alias="FaceObject", max_length=MAX_OBJECTS)
 
 
 class _VehicleList(BaseModel):
-    model_config = _STRICT
+    model_config = STRICT_PAYLOAD
 
     objects: list[_Vehicle] = Field(alias="MotorVehicleObject", max_length=MAX_OBJECTS)
 
@@ -271,16 +232,13 @@ class _VehicleList(BaseModel):
 class _Message(BaseModel):
     """The lists this dialect reads; other GA/T 1400 lists in the same message are ignored."""
 
-    model_config = _STRICT
+    model_config = STRICT_PAYLOAD
 
     faces: _FaceList | None = Field(default=None, alias=_FACE_LIST)
     vehicles: _VehicleList | None = Field(default=None, alias=_VEHICLE_LIST)
 
     def object_count(self) -> int:
         return sum(len(items.objects) for items in (self.faces, self.vehicles) if items)
-
-
-_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class Gat1400Adapter:
@@ -311,17 +269,17 @@ class Gat1400Adapter:
         device_id = _device_id(message, face.device_id, path)
         if face.age_min is not None and face.age_max is not None and face.age_min > face.age_max:
             raise PayloadError("schema", f"{path}: AgeLowerLimit is above AgeUpLimit")
-        matched = face.id_number.strip().upper() if face.id_number else None
+        matched = normalise_id_number(face.id_number) if face.id_number else None
         header = event_header(
             message,
             dialect=DIALECT,
             device_id=device_id,
             event_id=stable_event_id(DIALECT, device_id, face.face_id),
-            occurred_at=_local_time(face.appear_time, f"{path}.FaceAppearTime"),
+            occurred_at=from_compact_local(face.appear_time, f"{path}.FaceAppearTime"),
         )
         return FaceCapture(
             **header,
-            matched_person_ref=self._pseudonymizer.hash("id_number", matched) if matched else None,
+            matched_person_ref=hash_id_number(self._pseudonymizer, matched) if matched else None,
             matched_id_masked=mask_id_number(matched) if matched else None,
             similarity=None if face.similarity is None else face.similarity / 100,
             stranger=matched is None,
@@ -347,7 +305,7 @@ class Gat1400Adapter:
             dialect=DIALECT,
             device_id=device_id,
             event_id=stable_event_id(DIALECT, device_id, vehicle.vehicle_id),
-            occurred_at=_local_time(vehicle.pass_time, f"{path}.PassTime"),
+            occurred_at=from_compact_local(vehicle.pass_time, f"{path}.PassTime"),
         )
         return VehiclePass(
             **header,
@@ -375,13 +333,13 @@ def _message(payload: bytes) -> _Message:
     Both paths refuse a list longer than `MAX_OBJECTS` before checking all of it: pydantic stops
     a list at its `max_length`, and the slow path counts before it validates.
     """
-    try:
-        document = _Message.model_validate_json(payload)
-    except ValidationError:
-        pass
-    else:
-        if (document.faces or document.vehicles) and document.object_count() <= MAX_OBJECTS:
-            return document
+    document = fast_path(_Message.model_validate_json, payload)
+    if (
+        document is not None
+        and (document.faces or document.vehicles)
+        and document.object_count() <= MAX_OBJECTS
+    ):
+        return document
     raw = decode_json_object(payload)
     present = [(key, item_key) for key, item_key in _LISTS if key in raw]
     if not present:
@@ -399,14 +357,6 @@ def _message(payload: bytes) -> _Message:
     return _validate(_Message, raw)
 
 
-def _validate(model: type[_Model], document: dict[str, object]) -> _Model:
-    """Validate, reporting field paths and rules only: the values may be ID numbers or images."""
-    try:
-        return model.model_validate(document)
-    except ValidationError as exc:
-        raise PayloadError("schema", validation_detail(exc)) from None
-
-
 def _describe_lists(document: Mapping[str, object]) -> str:
     """Name the message's first key when it is a short plain word, never arbitrary vendor text.
 
@@ -416,27 +366,15 @@ def _describe_lists(document: Mapping[str, object]) -> str:
     first = next(iter(document), None)
     if first is None:
         return f"the message is empty; {expected}"
-    if _SAFE_TOKEN.fullmatch(first) and not _DIGIT_RUN.search(first):
+    if is_safe_token(first):
         return f"{first!r} is not supported; {expected}"
     return f"no object list this dialect reads; {expected}"
 
 
 def _device_id(message: RawMessage, own: str | None, path: str) -> str:
     """The object's own `DeviceID` (a platform may relay many cameras), else the topic's."""
-    device_id = own or message.device_id
-    if not device_id:
-        raise PayloadError("no_device_id", f"{path} has no DeviceID and the topic names no device")
-    if len(device_id) > _MAX_DEVICE_ID:
-        raise PayloadError("bad_device_id", f"device id is longer than {_MAX_DEVICE_ID} characters")
-    return device_id
-
-
-def _local_time(text: str, field: str) -> datetime:
-    """GA/T 1400 local time in UTC; the first hours of year 1 have no UTC instant."""
-    try:
-        return from_compact_local(text, field)
-    except OverflowError:
-        raise PayloadError("bad_time", f"{field} is out of range once converted to UTC") from None
+    missing = f"{path} has no DeviceID and the topic names no device"
+    return resolve_device_id(message, own, prefer="payload", missing=missing)
 
 
 _Canonical = TypeVar("_Canonical", bound=str)

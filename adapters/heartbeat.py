@@ -29,17 +29,20 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Annotated, ClassVar, Final, TypeVar
+from typing import Annotated, ClassVar, Final
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from adapters.base import (
     RawMessage,
     decode_json_object,
     event_header,
+    fast_path,
+    resolve_device_id,
     stable_event_id,
-    validation_detail,
+    validate,
 )
+from adapters.fields import STRICT_PAYLOAD, Identifier, Text, is_safe_token, one_line
 from adapters.times import from_epoch_ms
 from gateway.errors import PayloadError
 from gateway.privacy import Pseudonymizer
@@ -58,53 +61,23 @@ STATUSES: Final[Mapping[str, DeviceStatus]] = MappingProxyType(
 )
 """Status word (compared in lower case) -> canonical status, for JSON and bare-word bodies."""
 
-_MAX_DEVICE_ID: Final = 64
-"""The bound `schemas.events.EventBase.device_id` enforces; checked here to name the reason."""
 _MAX_FIRMWARE: Final = 64
 _PLAIN_WORD: Final = re.compile(rb"\s*([A-Za-z][A-Za-z_-]{0,31})\s*")
 """A bare-word body: not JSON, so it is matched on the bytes before any JSON parsing."""
-_SAFE_TOKEN: Final = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
-_DIGIT_RUN: Final = re.compile(r"[0-9]{4}")
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL_RUNS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\s]+")
-
-
-def _encodable(value: str) -> str:
-    """Refuse lone surrogates: JSON escapes allow them, but they cannot be hashed as UTF-8."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return value
-
-
-def _printable(value: str) -> str:
-    """Refuse control characters in identifiers: they corrupt logs, and NUL breaks PostgreSQL."""
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-_Text = Annotated[str, AfterValidator(_encodable)]
-_Identifier = Annotated[str, AfterValidator(_encodable), AfterValidator(_printable)]
-
-_STRICT: Final = ConfigDict(strict=True, extra="ignore", frozen=True)
-"""Devices add fields freely (ignored), but a field we use with the wrong type is an error."""
+_STATUS_WORD: Final = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+"""An unknown status an error text may name (with no run of four digits)."""
 
 
 class _Status(BaseModel):
     """A JSON status body; uptime, memory and the like are not modelled."""
 
-    model_config = _STRICT
+    model_config = STRICT_PAYLOAD
 
     status: Annotated[str, Field(max_length=64)]
     ts: int | None = None
-    device_id: _Identifier | None = Field(default=None, alias="deviceId")
-    firmware: _Text | None = None
-    ip: _Text | None = None
-
-
-_Model = TypeVar("_Model", bound=BaseModel)
+    device_id: Identifier | None = Field(default=None, alias="deviceId")
+    firmware: Text | None = None
+    ip: Text | None = None
 
 
 class HeartbeatAdapter:
@@ -120,16 +93,17 @@ class HeartbeatAdapter:
         body = _body(message.payload)
         if isinstance(body, str):
             status = _status(body, "bare-word status")
-            return [_event(message, _device_id(message, None), status, None)]
+            device_id = resolve_device_id(message, None, prefer="topic")
+            return [_event(message, device_id, status, None)]
         status = _status(body.status, "status")
-        device_id = _device_id(message, body.device_id)
+        device_id = resolve_device_id(message, body.device_id, prefer="topic")
         return [
             _event(
                 message,
                 device_id,
                 status,
                 body.ts,
-                firmware=_firmware(body.firmware),
+                firmware=one_line(body.firmware, _MAX_FIRMWARE),
                 ip=_ip(body.ip),
             )
         ]
@@ -166,22 +140,13 @@ def _body(payload: bytes) -> _Status | str:
 
     Anything else is decoded step by step, so the dead letter names the first thing wrong.
     """
-    try:
-        return _Status.model_validate_json(payload)
-    except ValidationError:
-        pass
+    status = fast_path(_Status.model_validate_json, payload)
+    if status is not None:
+        return status
     word = _PLAIN_WORD.fullmatch(payload)
     if word is not None:
         return word.group(1).decode("ascii")
-    return _validate(_Status, decode_json_object(payload))
-
-
-def _validate(model: type[_Model], document: dict[str, object]) -> _Model:
-    """Validate, reporting field paths and rules only, never the values."""
-    try:
-        return model.model_validate(document)
-    except ValidationError as exc:
-        raise PayloadError("schema", validation_detail(exc)) from None
+    return validate(_Status, decode_json_object(payload))
 
 
 def _status(word: str, field: str) -> DeviceStatus:
@@ -189,27 +154,9 @@ def _status(word: str, field: str) -> DeviceStatus:
     status = STATUSES.get(word.strip().lower())
     if status is not None:
         return status
-    if _SAFE_TOKEN.fullmatch(word) and not _DIGIT_RUN.search(word):
+    if is_safe_token(word, _STATUS_WORD):
         raise PayloadError("unknown_code", f"{field} {word!r} is not mapped")
     raise PayloadError("unknown_code", f"{field} is not a known status")
-
-
-def _device_id(message: RawMessage, payload_device_id: str | None) -> str:
-    """The topic's device code when routing found one, else the payload's own `deviceId`."""
-    device_id = message.device_id if message.device_id is not None else payload_device_id
-    if not device_id:
-        raise PayloadError("no_device_id", "neither the topic nor the payload names the device")
-    if len(device_id) > _MAX_DEVICE_ID:
-        raise PayloadError("bad_device_id", f"device id is longer than {_MAX_DEVICE_ID} characters")
-    return device_id
-
-
-def _firmware(firmware: str | None) -> str | None:
-    """The firmware version on one line and bounded, or None when nothing is left of it."""
-    if firmware is None:
-        return None
-    cleaned = _CONTROL_RUNS.sub(" ", firmware).strip()[:_MAX_FIRMWARE].rstrip()
-    return cleaned or None
 
 
 def _ip(ip: str | None) -> str | None:

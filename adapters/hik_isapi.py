@@ -6,22 +6,24 @@ starts sending new codes shows up as counted dead letters instead of silently wr
 Card and employee numbers leave this module only as keyed hashes, and names not at all.
 """
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Annotated, ClassVar, Final, Literal, TypeVar
+from typing import ClassVar, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from adapters.base import (
     RawMessage,
     decode_json_object,
     event_header,
+    fast_path,
     payload_event_id,
+    resolve_device_id,
     stable_event_id,
-    validation_detail,
+    validate,
 )
+from adapters.fields import STRICT_PAYLOAD, Text, UInt32, is_safe_token
 from adapters.times import from_iso_with_offset
 from gateway.errors import PayloadError
 from gateway.privacy import Pseudonymizer
@@ -78,33 +80,12 @@ _ATTENDANCE_DIRECTION: Final[Mapping[str, Direction]] = MappingProxyType(
     {"checkIn": "in", "checkOut": "out"}
 )
 _SUPPORTED_EVENT_TYPE: Final = "AccessControllerEvent"
-_SAFE_TOKEN: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
-_DIGIT_RUN: Final = re.compile(r"[0-9]{4}")
-_MAX_DEVICE_ID: Final = 64
-"""The bound `schemas.events.EventBase.device_id` enforces; checked here to name the reason."""
-
-
-def _encodable(value: str) -> str:
-    """Refuse lone surrogates: JSON escapes allow them, but they cannot be hashed as UTF-8."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return value
-
-
-_Text = Annotated[str, AfterValidator(_encodable)]
-_UInt32 = Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
-"""The SDK's codes and counters are 32-bit unsigned; bounding them also bounds error texts."""
-
-_STRICT: Final = ConfigDict(strict=True, extra="ignore", frozen=True)
-"""Vendors add fields freely (ignored), but a field we use with the wrong type is an error."""
 
 
 class _Envelope(BaseModel):
     """Just the event type: other types have other shapes, refused before they are validated."""
 
-    model_config = _STRICT
+    model_config = STRICT_PAYLOAD
 
     event_type: str = Field(alias="eventType")
 
@@ -112,25 +93,25 @@ class _Envelope(BaseModel):
 class _AccessDetail(BaseModel):
     """The `AccessControllerEvent` object; `name` is deliberately not modelled, so never kept."""
 
-    model_config = _STRICT
+    model_config = STRICT_PAYLOAD
 
-    major: _UInt32 = Field(alias="majorEventType")
-    minor: _UInt32 = Field(alias="subEventType")
-    serial_no: _UInt32 | None = Field(default=None, alias="serialNo")
-    card_no: _Text | None = Field(default=None, alias="cardNo")
-    employee_no: _Text | None = Field(default=None, alias="employeeNoString")
-    reader: _UInt32 | None = Field(default=None, alias="cardReaderNo")
-    door: _UInt32 | None = Field(default=None, alias="doorNo")
+    major: UInt32 = Field(alias="majorEventType")
+    minor: UInt32 = Field(alias="subEventType")
+    serial_no: UInt32 | None = Field(default=None, alias="serialNo")
+    card_no: Text | None = Field(default=None, alias="cardNo")
+    employee_no: Text | None = Field(default=None, alias="employeeNoString")
+    reader: UInt32 | None = Field(default=None, alias="cardReaderNo")
+    door: UInt32 | None = Field(default=None, alias="doorNo")
     attendance_status: str | None = Field(default=None, alias="attendanceStatus")
 
 
 class _AccessNotification(BaseModel):
     """An access-controller notification: the envelope fields we use plus the event object."""
 
-    model_config = _STRICT
+    model_config = STRICT_PAYLOAD
 
     date_time: str = Field(alias="dateTime")
-    device_id: _Text | None = Field(default=None, alias="deviceID")
+    device_id: Text | None = Field(default=None, alias="deviceID")
     event: _AccessDetail = Field(alias="AccessControllerEvent")
 
 
@@ -138,9 +119,6 @@ class _AccessNotificationJson(_AccessNotification):
     """The fast path: a valid access notification validated straight from its bytes."""
 
     event_type: Literal["AccessControllerEvent"] = Field(alias="eventType")
-
-
-_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class HikIsapiAdapter:
@@ -161,7 +139,7 @@ class HikIsapiAdapter:
                 "unknown_code", f"major {detail.major} minor {detail.minor:#x} is not mapped"
             )
         when = from_iso_with_offset(notification.date_time, "dateTime")
-        device_id = _device_id(message, notification)
+        device_id = resolve_device_id(message, notification.device_id, prefer="topic")
         if detail.serial_no is None:
             event_id = payload_event_id(DIALECT, message)
         else:
@@ -203,23 +181,14 @@ class HikIsapiAdapter:
 def _notification(payload: bytes) -> _AccessNotification:
     """The notification, validated in one pass from bytes when it is valid (the common case);
     otherwise step by step, so the dead letter names the first thing wrong with it."""
-    try:
-        return _AccessNotificationJson.model_validate_json(payload)
-    except ValidationError:
-        pass
+    notification = fast_path(_AccessNotificationJson.model_validate_json, payload)
+    if notification is not None:
+        return notification
     document = decode_json_object(payload)
-    event_type = _validate(_Envelope, document).event_type
+    event_type = validate(_Envelope, document).event_type
     if event_type != _SUPPORTED_EVENT_TYPE:
         raise PayloadError("unsupported_event", _describe_event_type(event_type))
-    return _validate(_AccessNotification, document)
-
-
-def _validate(model: type[_Model], document: dict[str, object]) -> _Model:
-    """Validate, reporting field paths and rules only: the values may be names or card numbers."""
-    try:
-        return model.model_validate(document)
-    except ValidationError as exc:
-        raise PayloadError("schema", validation_detail(exc)) from None
+    return validate(_AccessNotification, document)
 
 
 def _describe_event_type(event_type: str) -> str:
@@ -227,19 +196,9 @@ def _describe_event_type(event_type: str) -> str:
 
     Digit runs are refused too: a device that puts a card or ID number there must not leak it.
     """
-    if _SAFE_TOKEN.fullmatch(event_type) and not _DIGIT_RUN.search(event_type):
+    if is_safe_token(event_type):
         return f"event type {event_type!r} is not supported"
     return "unsupported event type"
-
-
-def _device_id(message: RawMessage, notification: _AccessNotification) -> str:
-    """The topic's device code when routing found one, else the payload's own `deviceID`."""
-    device_id = message.device_id if message.device_id is not None else notification.device_id
-    if not device_id:
-        raise PayloadError("no_device_id", "neither the topic nor the payload names the device")
-    if len(device_id) > _MAX_DEVICE_ID:
-        raise PayloadError("bad_device_id", f"device id is longer than {_MAX_DEVICE_ID} characters")
-    return device_id
 
 
 def _direction(attendance_status: str | None, default: Direction) -> Direction:

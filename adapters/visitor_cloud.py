@@ -54,21 +54,31 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Annotated, ClassVar, Final, Literal, TypeVar
+from typing import Annotated, ClassVar, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, TypeAdapter
 
 from adapters.base import (
     RawMessage,
+    checked_device_id,
     decode_json_object,
     event_header,
+    fast_path,
+    resolve_device_id,
     stable_event_id,
-    validation_detail,
+    validate,
 )
+from adapters.fields import STRICT_PAYLOAD, is_safe_token
 from adapters.plates import normalise_plate
 from adapters.times import from_iso_with_offset
 from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer, mask_id_number, mask_phone
+from gateway.privacy import (
+    Pseudonymizer,
+    hash_id_number,
+    mask_id_number,
+    mask_phone,
+    normalise_id_number,
+)
 from schemas.codes import IdType, VisitorAction, VisitPurpose
 from schemas.events import DeviceEvent, VisitorEvent
 from schemas.identity import gb11643_check_digit
@@ -77,9 +87,6 @@ DIALECT: Final = "visitor-cloud"
 
 MAX_VISITORS: Final = 50
 """Visitors one registration may carry; more is refused as `oversized`."""
-
-ID_NUMBER_NAMESPACE: Final = "id_number"
-"""The pseudonymizer namespace every dialect uses for ID numbers, so they join across devices."""
 
 _RESIDENT_ID_SHAPE: Final = re.compile(r"[0-9]{17}[0-9X]")
 
@@ -171,11 +178,9 @@ MESSAGE_TYPES: Final[Mapping[str, MessageType]] = MappingProxyType(
 _PHONE_SEPARATORS: Final = re.compile(r"[\s\-()]+")
 _PHONE: Final = re.compile(r"\+?[0-9]{5,20}")
 _MAINLAND_MOBILE_PREFIX: Final = re.compile(r"\A(?:\+86|0086|86)(?=1[3-9][0-9]{9}\Z)")
-_SAFE_TOKEN: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,39}")
-_DIGIT_RUN: Final = re.compile(r"[0-9]{4}")
+_MSG_TYPE_WORD: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,39}")
+"""An unknown `msgType` an error text may name (with no run of four digits)."""
 _SHORT_CODE: Final = re.compile(r"[0-9]{1,4}")
-_MAX_DEVICE_ID: Final = 64
-"""The bound `schemas.events.EventBase.device_id` enforces; checked here to name the reason."""
 
 
 def _phone(value: str) -> str:
@@ -198,15 +203,15 @@ _Phone = Annotated[str, Field(max_length=32), AfterValidator(_phone)]
 _Plate = Annotated[str, Field(max_length=16)]
 _VisitorIndex = Annotated[int, Field(ge=0, lt=MAX_VISITORS)]
 
-_STRICT: Final = ConfigDict(strict=True, extra="ignore", frozen=True)
-"""The service adds fields freely (ignored), but a field we use with the wrong type is an error.
-Strings with lone surrogates (valid JSON escapes, not Unicode) are refused by pydantic itself."""
+# The models use `STRICT_PAYLOAD`. Strings with lone surrogates (valid JSON escapes, not
+# Unicode) are refused by pydantic itself in every bounded or patterned field above; `msgType`
+# is only looked up, so none needs `adapters.fields.encodable`.
 
 
 class _Envelope(BaseModel):
     """Just the message type: other types have other shapes, refused before they are validated."""
 
-    model_config = _STRICT
+    model_config = STRICT_PAYLOAD
 
     msg_type: str = Field(alias="msgType")
 
@@ -214,7 +219,7 @@ class _Envelope(BaseModel):
 class _Message(BaseModel):
     """The fields every message type shares."""
 
-    model_config = _STRICT
+    model_config = STRICT_PAYLOAD
 
     msg_type: str = Field(alias="msgType")
     visit_id: _VisitId = Field(alias="visitId")
@@ -226,7 +231,7 @@ class _Message(BaseModel):
 class _Visitor(BaseModel):
     """One registered visitor; every personal field is masked or hashed before it leaves."""
 
-    model_config = _STRICT
+    model_config = STRICT_PAYLOAD
 
     id_type: _IdTypeCode = Field(alias="idType")
     id_number: _IdNumber = Field(alias="idNumber")
@@ -287,8 +292,6 @@ _FAST_PATH: Final[TypeAdapter[_RegistrationJson | _GatePassJson | _CancellationJ
     ]
 )
 """Valid messages (the common case) are validated in one pass straight from their bytes."""
-
-_Model = TypeVar("_Model", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +379,7 @@ class VisitorCloudAdapter:
             visitor_key = identity.visitor_ref
         else:
             raise PayloadError("schema", "<root>: name the visitor by visitorIndex or idNumber")
-        device_id = _checked_device_id(document.gate_device_id)
+        device_id = checked_device_id(document.gate_device_id)
         event_id = stable_event_id(
             DIALECT, device_id, document.visit_id, action, when.isoformat(), visitor_key
         )
@@ -401,12 +404,12 @@ class VisitorCloudAdapter:
             raise PayloadError(
                 "unknown_code", f"{where}idType{shown} is not a GA/T 517 type this dialect maps"
             )
-        number = raw_number.strip().upper()
+        number = normalise_id_number(raw_number)
         problem = code.problem(number)
         if problem is not None:
             raise PayloadError("bad_id_number", f"{where}idNumber {problem}")
         return _Identity(
-            visitor_ref=self._pseudonymizer.hash(ID_NUMBER_NAMESPACE, number),
+            visitor_ref=hash_id_number(self._pseudonymizer, number),
             id_type=code.id_type,
             id_masked=mask_id_number(number),
         )
@@ -447,12 +450,11 @@ def _purpose(code: int | None) -> VisitPurpose | None:
 def _message(payload: bytes) -> _Message:
     """The message, validated in one pass from bytes when it is valid (the common case);
     otherwise step by step, so the dead letter names the first thing wrong with it."""
-    try:
-        return _FAST_PATH.validate_json(payload)
-    except ValidationError:
-        pass
+    fast = fast_path(_FAST_PATH.validate_json, payload)
+    if fast is not None:
+        return fast
     document = decode_json_object(payload)
-    msg_type = _validate(_Envelope, document).msg_type
+    msg_type = validate(_Envelope, document).msg_type
     model = _MODELS.get(msg_type)
     if model is None:
         raise PayloadError("unsupported_event", _describe_msg_type(msg_type))
@@ -461,15 +463,7 @@ def _message(payload: bytes) -> _Message:
         raise PayloadError(
             "oversized", f"visitors has {len(visitors)} entries, at most {MAX_VISITORS} allowed"
         )
-    return _validate(model, document)
-
-
-def _validate(model: type[_Model], document: dict[str, object]) -> _Model:
-    """Validate, reporting field paths and rules only: the values are names and ID numbers."""
-    try:
-        return model.model_validate(document)
-    except ValidationError as exc:
-        raise PayloadError("schema", validation_detail(exc)) from None
+    return validate(model, document)
 
 
 def _describe_msg_type(msg_type: str) -> str:
@@ -477,20 +471,12 @@ def _describe_msg_type(msg_type: str) -> str:
 
     Digit runs are refused too: a service that puts an ID number there must not leak it.
     """
-    if _SAFE_TOKEN.fullmatch(msg_type) and not _DIGIT_RUN.search(msg_type):
+    if is_safe_token(msg_type, _MSG_TYPE_WORD):
         return f"message type {msg_type!r} is not supported"
     return "unsupported message type"
 
 
 def _service_device_id(message: RawMessage, document: _Message) -> str:
     """The topic's service id when routing found one, else the payload's own `serviceId`."""
-    device_id = message.device_id if message.device_id is not None else document.service_id
-    if not device_id:
-        raise PayloadError("no_device_id", "neither the topic nor the payload names the service")
-    return _checked_device_id(device_id)
-
-
-def _checked_device_id(device_id: str) -> str:
-    if len(device_id) > _MAX_DEVICE_ID:
-        raise PayloadError("bad_device_id", f"device id is longer than {_MAX_DEVICE_ID} characters")
-    return device_id
+    missing = "neither the topic nor the payload names the service"
+    return resolve_device_id(message, document.service_id, prefer="topic", missing=missing)
