@@ -26,8 +26,8 @@ from gateway.runtime import Secrets
 from gateway.serve import api_server, serve, wait_started
 from simulators.community import generate_community
 from simulators.config_toml import community_config_toml
-from simulators.hik_isapi import HikDoorStream
 from simulators.publisher import publish
+from simulators.yida_mix import HourlyRates, YidaTraffic
 
 logger = logging.getLogger("scgw.demo")
 
@@ -127,15 +127,30 @@ async def _announce(
 
 
 async def _simulate(server: uvicorn.Server, mqtt_url: str, rate: float) -> None:
-    """Publish door events in real time, in chunks, until cancelled."""
+    """Publish the whole community's traffic in real time, window by window, until cancelled.
+
+    `rate` is door events per second; every other family but the heartbeats (which keep
+    their real intervals) is scaled by the same factor from its hourly rate.
+    """
     await wait_started(server)
-    stream = HikDoorStream(
-        generate_community(), seed=7, start=datetime.now(UTC), events_per_hour=rate * 3600
+    door_rate = HourlyRates().door_events / 3600
+    factor = rate / door_rate if rate > 0 else 1.0
+    traffic = YidaTraffic(
+        generate_community(),
+        7,
+        datetime.now(UTC),
+        None,
+        HourlyRates().scaled(factor),
+        power_on=True,  # the devices come online with the demo
     )
-    chunk = max(1, int(rate * SIMULATOR_CHUNK_SECONDS))
-    while True:
+    loop = asyncio.get_running_loop()
+    due = loop.time()
+    for window in traffic.windows(SIMULATOR_CHUNK_SECONDS):
+        due += SIMULATOR_CHUNK_SECONDS
         try:
-            await publish(stream.take(chunk), url=mqtt_url, rate=rate)
+            if window:
+                await publish(window, url=mqtt_url, rate=len(window) / SIMULATOR_CHUNK_SECONDS)
         except Exception as exc:  # the simulator is a guest: its failure must not stop the demo
             logger.warning("simulator paused after %s; retrying in 5s", type(exc).__name__)
             await asyncio.sleep(5)
+        await asyncio.sleep(max(0.0, due - loop.time()))

@@ -1,4 +1,4 @@
-"""Command line for the simulators: publish a community's door traffic, or write its config.
+"""Command line for the simulators: publish a community's device traffic, or write its config.
 
 Kept apart from `simulators.__main__` so tests can call `main([...])` directly.
 """
@@ -7,14 +7,16 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 
 from simulators.community import Community, generate_community
 from simulators.config_toml import community_config_toml
 from simulators.hik_isapi import HikDoorStream
 from simulators.publisher import DEFAULT_URL, PublishError, parse_mqtt_url, publish
+from simulators.yida_mix import HourlyRates, YidaTraffic
 
 PILOT_COMMUNITIES: dict[str, Callable[[int], Community]] = {
     "yida": generate_community,
@@ -24,28 +26,38 @@ PILOT_COMMUNITIES: dict[str, Callable[[int], Community]] = {
 DEFAULT_START = "2026-11-26T08:00:00+08:00"
 
 _DESCRIPTION = """\
-Simulate the door access controllers of a pilot community and publish their events
-(Hikvision ISAPI JSON) to an MQTT broker, on topics {community}/hik-isapi/{device_id}.
+Simulate the devices of a pilot community and publish their messages to an MQTT broker.
+
+--mix all (the default) publishes every device family, merged in event-time order, on
+{community}/{dialect}/{device_id}: door controllers (hik-isapi) at the unit doors and gates,
+cloud doors (access-cloud), face and vehicle capture cameras (gat1400), barrier gates
+(barrier-gate), the visitor service (visitor-cloud), behaviour alarms (camera-alarm), and
+every device's heartbeat on {community}/status/{device_id}. An hour holds about 600 door
+events, 40 cloud door records, 200 faces, 120 barrier reads and their capture photos, 20
+visitor messages, 2 alarms and 850 heartbeats. --mix doors publishes the door controllers'
+Hikvision ISAPI events only, on {community}/hik-isapi/{device_id}.
 
 Everything is deterministic: the same --seed gives the same residents, devices and event
 stream, and event times start at --start (event time, not wall time), so a replayed run
 produces the same events. --rate only paces the publishing in wall time.
 
-The gateway must know the devices: --write-config writes the TOML [[communities]] and
-[[devices]] tables for the same community and seed.
+The gateway must know the devices: --write-config writes the TOML [[communities]],
+[[devices]] and [[topics]] tables for the same community and seed.
 """
 
 _EPILOG = f"""\
 examples:
   write the gateway's config only (no --url: nothing is published):
     scgw simulate yida --write-config config/yida.toml
-  publish 1000 events at 50 messages/s to a local broker:
+  publish 1000 messages of every family at 50 messages/s to a local broker:
     scgw simulate yida --url mqtt://127.0.0.1:1883 --rate 50 --count 1000
+  one simulated hour of the full mix (about 1,900 messages), flat out:
+    scgw simulate yida --url {DEFAULT_URL} --rate 0 --count 1900
   write the config, then publish until Ctrl-C:
     scgw simulate yida --write-config yida.toml --url {DEFAULT_URL} --count 0
-  flat out, 100k events (a throughput run; one process is CPU-bound, about 9k msg/s on a
-  2-core box, and more --connections rarely help it):
-    scgw simulate yida --url mqtt://user:pass@broker:1883 --rate 0 --count 100000
+  flat out, 100k door events (a throughput run; one process is CPU-bound, about 9k msg/s
+  on a 2-core box, and more --connections rarely help it):
+    scgw simulate yida --url mqtt://user:pass@broker:1883 --mix doors --rate 0 --count 100000
 
 Progress goes to stderr once a second; the final summary to stdout. Exit status: 0 done,
 1 broker error, 2 bad arguments, 130 interrupted.
@@ -114,7 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--events-per-hour",
         type=float,
         default=600.0,
-        help="event-time density: messages per simulated hour (default 600)",
+        help="event-time density: door messages per simulated hour (default 600); with "
+        "--mix all, every other stream but the heartbeats scales with it",
+    )
+    parser.add_argument(
+        "--mix",
+        choices=("all", "doors"),
+        default="all",
+        help="all device families (default), or the door controllers' events only",
     )
     parser.add_argument(
         "--connections", type=int, default=1, help="MQTT connections to spread devices over"
@@ -136,6 +155,17 @@ def _progress(started: float) -> Callable[[int], None]:
         print(f"published {count} messages ({speed:.0f}/s)", file=sys.stderr, flush=True)
 
     return show
+
+
+def _messages(community: Community, args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
+    """The `--count` first messages of the chosen mix (all of them for `--count 0`)."""
+    count = args.count or None
+    if args.mix == "doors":
+        stream = HikDoorStream(community, args.seed, args.start, args.events_per_hour)
+        return stream.messages(count)
+    rates = HourlyRates().scaled(args.events_per_hour / HourlyRates().door_events)
+    traffic = YidaTraffic(community, args.seed, args.start, None, rates)
+    return islice(traffic.messages(), count)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,8 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.url is None:
         parser.error("nothing to do: give --url to publish and/or --write-config to write")
 
-    stream = HikDoorStream(community, args.seed, args.start, args.events_per_hour)
-    messages = stream.messages(args.count or None)
+    messages = _messages(community, args)
     started = time.monotonic()
     progress = _progress(started)
     acked = [0]
@@ -190,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     except PublishError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    what = "door events" if args.mix == "doors" else "messages"
     print(
-        f"published {report.count} {args.community} door events to {shown_url} in "
+        f"published {report.count} {args.community} {what} to {shown_url} in "
         f"{report.seconds:.2f} s ({report.rate:.0f} msg/s, {report.connections} connection(s))"
     )
     return 0

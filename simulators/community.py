@@ -1,15 +1,29 @@
-"""A deterministic fake community: buildings, houses, residents and door controllers.
+"""A deterministic fake community: buildings, houses, residents, their cars, and its devices.
 
 Tests, the demo and the benchmarks all need the same believable community without any real
-personal data, so everything here is generated from one seeded `random.Random`: the same seed
-always gives the same people, cards and device codes. Names, ID numbers and phone numbers look
-real (so masking, hashing and validation code is exercised on realistic shapes) but are drawn
-from small syllable lists and random digits.
+personal data, so everything here is generated from seeded `random.Random`s: the same seed
+always gives the same people, cards, cars and device codes. Names, ID numbers, phone numbers and
+plates look real (so masking, hashing and validation code is exercised on realistic shapes) but
+are drawn from small syllable lists and random digits.
+
+Devices, in this order (the layout decides them, never the seed):
+
+- one hik-isapi door controller per unit door, then one per community gate (GB/T 28181 type
+  132, serials 1, 2, ...: `43011200001320000001` is B01-U1's unit door);
+- at each gate, two GA/T 1400 face capture cameras, one facing in and one facing out (type 131,
+  serials 21...); at each car-park ramp, a GA/T 1400 vehicle capture camera (serials 31...)
+  and a barrier gate (`YD-GATE-N1`, dialect barrier-gate);
+- behaviour-analysis cameras (camera-alarm): one per unit's lift lobby, one per fire lane;
+- the cloud access platform's doors (access-cloud) and the cloud visitor service
+  (visitor-cloud, `vc-yida-01`), cloud services last.
+
+Residents' cars are drawn from a generator of their own, so adding them changed none of the
+people an earlier version generated for the same seed.
 """
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from schemas.identity import gb11643_check_digit
@@ -23,8 +37,30 @@ DEVICE_CODE_PREFIX = ADMIN_DIVISION + "0000" + "132"
 A 7-digit serial completes the 20-digit device code.
 """
 
+CAMERA_CODE_PREFIX = ADMIN_DIVISION + "0000" + "131"
+"""GB/T 28181 code head of the community's cameras: type 131 (camera)."""
+
 HIK_DIALECT = "hik-isapi"
+GAT1400_DIALECT = "gat1400"
+BARRIER_GATE_DIALECT = "barrier-gate"
+CAMERA_ALARM_DIALECT = "camera-alarm"
+VISITOR_CLOUD_DIALECT = "visitor-cloud"
+ACCESS_CLOUD_DIALECT = "access-cloud"
+HEARTBEAT_DIALECT = "heartbeat"
+
 DOOR_CONTROLLER = "door_controller"
+CAMERA = "camera"
+CAPTURE_CAMERA = "capture_camera"
+BARRIER_GATE = "barrier_gate"
+VISITOR_KIOSK = "visitor_kiosk"
+"""Device kinds, as `schemas.devices.DeviceKind` names them."""
+
+FACE_CAMERA_SERIAL = 21
+VEHICLE_CAMERA_SERIAL = 31
+LIFT_CAMERA_SERIAL = 100_001
+FIRE_LANE_CAMERA_SERIAL = 200_001
+CLOUD_DOOR_SERIAL = 5_000_001
+"""First serials of each family, far enough apart that no layout makes two families meet."""
 
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗彭谭邓曾"
@@ -36,7 +72,19 @@ _MOBILE_PREFIXES = (
     "187", "188", "189", "191", "199",
 )
 # fmt: on
-_GATES = ("North gate", "South gate")
+GATES = ("North gate", "South gate")
+"""The community's pedestrian gates, each with a door controller and two face cameras."""
+RAMPS = (("N1", "North car park ramp"), ("S1", "South car park ramp"))
+"""The underground car park's entrances: (barrier gate tag, name)."""
+_SHORT_CODES = {"yida": "YD", "jiaxin": "JX"}
+"""Communities' two-letter codes, as their parking vendor names barrier gates (`YD-GATE-N1`)."""
+_CAR_SHARE = 0.55
+_SECOND_CAR_SHARE = 0.15
+_NEW_ENERGY_SHARE = 0.25
+_OTHER_CITY_SHARE = 0.08
+_PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+"""Letters used on plates: I and O are not, as they read like 1 and 0."""
+_DRIVING_AGE_BORN_BEFORE = date(2006, 1, 1)
 _EMPTY_HOUSE_SHARE = 0.12
 _RESIDENTS_PER_HOUSE = (1, 2, 3, 4)
 _RESIDENTS_WEIGHTS = (20, 35, 28, 17)
@@ -60,12 +108,32 @@ class Resident:
 
 
 @dataclass(frozen=True, slots=True)
+class Vehicle:
+    """A resident's car, as its owner registered it with the property.
+
+    `plate` is the canonical form (`湘A12345`, `湘AD12345`): upper case, no separator; devices
+    print it their own way (`湘A·12345`). New-energy cars have 8-character green plates.
+    """
+
+    plate: str
+    new_energy: bool
+    vehicle_class: str
+    """GA 24.4 vehicle class: K33 saloon car, K31 small passenger car (SUV, MPV)."""
+    body_color: int
+    """GA/T 1400 colour code of the body: 1 black, 2 white, 3 grey, 4 red, 5 blue, ..."""
+    owner: str
+    """The owner's `person_ref`."""
+    house: str
+
+
+@dataclass(frozen=True, slots=True)
 class House:
     """One dwelling, coded building-unit-floor+number (`B01-U1-0302`)."""
 
     code: str
     floor: int
     residents: tuple[Resident, ...]
+    vehicles: tuple[Vehicle, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +154,13 @@ class Building:
 
 @dataclass(frozen=True, slots=True)
 class Device:
-    """One controller as the gateway's device registry knows it.
+    """One device as the gateway's device registry knows it.
 
-    `building`/`unit` are None for community gates. `readers` maps reader numbers to the
-    direction a person passing it walks ("in" or "out"); treat it as read-only.
+    `building`/`unit` are None for community gates and cloud services; `gate` names the gate
+    or car-park ramp a gate device guards. `door` is the door a controller opens (None for
+    cameras and services). `readers` maps reader numbers to the direction a person passing it
+    walks ("in" or "out"); treat it as read-only. `facing` is which way the people or vehicles
+    a capture camera sees are going ("in" or "out"), None when it sees both or is no camera.
     """
 
     device_id: str
@@ -97,8 +168,11 @@ class Device:
     kind: str
     building: str | None
     unit: str | None
-    door: str
-    readers: dict[int, str]
+    door: str | None
+    readers: dict[int, str] = field(default_factory=dict)
+    gate: str | None = None
+    location: str | None = None
+    facing: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +194,15 @@ class Community:
         """Every resident, in house order."""
         for house in self.houses():
             yield from house.residents
+
+    def vehicles(self) -> Iterator[Vehicle]:
+        """Every resident's car, in house order."""
+        for house in self.houses():
+            yield from house.vehicles
+
+    def devices_of(self, dialect: str) -> tuple[Device, ...]:
+        """The devices speaking `dialect`, in registry order."""
+        return tuple(device for device in self.devices if device.dialect == dialect)
 
     def unit_residents(self, building: str, unit: str) -> tuple[Resident, ...]:
         """Residents living behind one unit door (empty for unknown codes)."""
@@ -145,6 +228,70 @@ def device_code(serial: int) -> str:
     return f"{DEVICE_CODE_PREFIX}{serial:07d}"
 
 
+def camera_code(serial: int) -> str:
+    """The 20-digit GB/T 28181 code of the camera with this 7-digit serial."""
+    if not 0 <= serial <= 9_999_999:
+        raise ValueError("serial must fit in 7 digits")
+    return f"{CAMERA_CODE_PREFIX}{serial:07d}"
+
+
+def short_code(community_code: str) -> str:
+    """The community's short code in vendor ids (`YD` for yida); upper-cased code otherwise."""
+    return _SHORT_CODES.get(community_code, community_code.upper()[:8])
+
+
+def barrier_gate_id(community_code: str, tag: str) -> str:
+    """The parking vendor's id of a barrier gate: `YD-GATE-N1`."""
+    return f"{short_code(community_code)}-GATE-{tag}"
+
+
+def visitor_service_id(community_code: str) -> str:
+    """The cloud visitor service's id for the community: `vc-yida-01`."""
+    return f"vc-{community_code}-01"
+
+
+def draw_name(rng: random.Random) -> str:
+    """A made-up Chinese name of two or three characters."""
+    given_length = 1 if rng.random() < 0.3 else 2
+    return rng.choice(_SURNAMES) + "".join(rng.choices(_GIVEN, k=given_length))
+
+
+def draw_mobile(rng: random.Random) -> str:
+    """A made-up 11-digit mainland mobile number (not checked for uniqueness)."""
+    return rng.choice(_MOBILE_PREFIXES) + "".join(rng.choices("0123456789", k=8))
+
+
+def draw_id_number(rng: random.Random, division: str, born_from: date, born_until: date) -> str:
+    """A made-up 18-digit resident ID number with a valid GB 11643 check digit."""
+    born = date.fromordinal(rng.randint(born_from.toordinal(), born_until.toordinal()))
+    first17 = f"{division}{born:%Y%m%d}{rng.randint(0, 999):03d}"
+    return first17 + gb11643_check_digit(first17)
+
+
+def draw_plate(rng: random.Random, prefix: str, new_energy: bool) -> str:
+    """A made-up plate after its province and city (`湘A`), canonical form (no separator).
+
+    New-energy plates are D (battery) or F (hybrid) and five digits (`湘AD12345`); others are
+    five characters, sometimes with one letter among the digits (`湘A3K527`).
+    """
+    if new_energy:
+        return prefix + rng.choice("DF") + "".join(rng.choices("0123456789", k=5))
+    chars = rng.choices("0123456789", k=5)
+    if rng.random() < 0.3:
+        chars[rng.randrange(5)] = rng.choice(_PLATE_LETTERS)
+    return prefix + "".join(chars)
+
+
+def birth_date(id_number: str) -> date:
+    """The birth date written in an 18-digit resident ID number."""
+    return date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+
+
+def is_male(id_number: str) -> bool:
+    """GB 11643: the 17th digit is odd for men, even for women."""
+    return int(id_number[16]) % 2 == 1
+
+
 class _PeopleFactory:
     """Draws residents with unique cards, ID numbers and phones from one shared generator."""
 
@@ -161,9 +308,7 @@ class _PeopleFactory:
         return True
 
     def _name(self) -> str:
-        rng = self._rng
-        given_length = 1 if rng.random() < 0.3 else 2
-        return rng.choice(_SURNAMES) + "".join(rng.choices(_GIVEN, k=given_length))
+        return draw_name(self._rng)
 
     def _id_number(self) -> str:
         rng = self._rng
@@ -193,6 +338,156 @@ class _PeopleFactory:
         )
 
 
+class _CarFactory:
+    """Draws residents' cars with unique plates from a generator of its own."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._plates: set[str] = set()
+
+    def _plate(self, new_energy: bool) -> str:
+        rng = self._rng
+        while True:
+            city = "A" if rng.random() >= _OTHER_CITY_SHARE else rng.choice("BCEFG")
+            plate = draw_plate(rng, f"湘{city}", new_energy)
+            if plate not in self._plates:
+                self._plates.add(plate)
+                return plate
+
+    def cars(self, house: str, residents: tuple[Resident, ...]) -> tuple[Vehicle, ...]:
+        """None, one or (rarely) two cars for a household, owned by its adults."""
+        rng = self._rng
+        drivers = [r for r in residents if birth_date(r.id_number) < _DRIVING_AGE_BORN_BEFORE]
+        if not drivers or rng.random() >= _CAR_SHARE:
+            return ()
+        count = 2 if rng.random() < _SECOND_CAR_SHARE else 1
+        cars = []
+        for _ in range(count):
+            new_energy = rng.random() < _NEW_ENERGY_SHARE
+            cars.append(
+                Vehicle(
+                    plate=self._plate(new_energy),
+                    new_energy=new_energy,
+                    vehicle_class=rng.choices(("K33", "K31"), (65, 35))[0],
+                    body_color=rng.choices((2, 1, 3, 5, 4, 9), (35, 25, 20, 10, 6, 4))[0],
+                    owner=rng.choice(drivers).person_ref,
+                    house=house,
+                )
+            )
+        return tuple(cars)
+
+
+def _equipment(code: str, buildings: list[Building]) -> list[Device]:
+    """Every device but the hik-isapi door controllers; the layout alone decides them."""
+    devices: list[Device] = []
+    serial = FACE_CAMERA_SERIAL
+    for gate in GATES:
+        for facing in ("in", "out"):
+            devices.append(
+                Device(
+                    device_id=camera_code(serial),
+                    dialect=GAT1400_DIALECT,
+                    kind=CAPTURE_CAMERA,
+                    building=None,
+                    unit=None,
+                    door=None,
+                    gate=gate,
+                    location=f"{gate}, pedestrian lanes, faces people walking {facing}",
+                    facing=facing,
+                )
+            )
+            serial += 1
+    for index, (tag, ramp) in enumerate(RAMPS):
+        devices.append(
+            Device(
+                device_id=camera_code(VEHICLE_CAMERA_SERIAL + index),
+                dialect=GAT1400_DIALECT,
+                kind=CAPTURE_CAMERA,
+                building=None,
+                unit=None,
+                door=None,
+                gate=ramp,
+                location=f"{ramp}, above the barrier gate ({tag})",
+            )
+        )
+        devices.append(
+            Device(
+                device_id=barrier_gate_id(code, tag),
+                dialect=BARRIER_GATE_DIALECT,
+                kind=BARRIER_GATE,
+                building=None,
+                unit=None,
+                door=None,
+                gate=ramp,
+                location=f"{ramp}: lane 1 in, lane 2 out",
+            )
+        )
+    serial = LIFT_CAMERA_SERIAL
+    for building in buildings:
+        for unit in building.units:
+            devices.append(
+                Device(
+                    device_id=camera_code(serial),
+                    dialect=CAMERA_ALARM_DIALECT,
+                    kind=CAMERA,
+                    building=building.code,
+                    unit=unit.code,
+                    door=None,
+                    location=f"{building.code}-{unit.code} lift lobby, ground floor",
+                )
+            )
+            serial += 1
+    serial = FIRE_LANE_CAMERA_SERIAL
+    for first in buildings[::2]:
+        devices.append(
+            Device(
+                device_id=camera_code(serial),
+                dialect=CAMERA_ALARM_DIALECT,
+                kind=CAMERA,
+                building=first.code,
+                unit=None,
+                door=None,
+                location=f"{first.code} north fire lane",
+            )
+        )
+        serial += 1
+    middle = buildings[len(buildings) // 2]
+    devices.append(
+        Device(
+            device_id=device_code(CLOUD_DOOR_SERIAL),
+            dialect=ACCESS_CLOUD_DIALECT,
+            kind=DOOR_CONTROLLER,
+            building=None,
+            unit=None,
+            door="Clubhouse door",
+            location="Clubhouse (会所), main entrance",
+        )
+    )
+    devices.append(
+        Device(
+            device_id=device_code(CLOUD_DOOR_SERIAL + 1),
+            dialect=ACCESS_CLOUD_DIALECT,
+            kind=DOOR_CONTROLLER,
+            building=middle.code,
+            unit=middle.units[0].code,
+            door=f"{middle.code}-{middle.units[0].code} car park door",
+            location=f"Underground car park, lift lobby of {middle.code}-{middle.units[0].code}",
+        )
+    )
+    devices.append(
+        Device(
+            device_id=visitor_service_id(code),
+            dialect=VISITOR_CLOUD_DIALECT,
+            kind=VISITOR_KIOSK,
+            building=None,
+            unit=None,
+            door=None,
+            location="Cloud visitor service (WeChat mini-program and gate QR codes)",
+        )
+    )
+    return devices
+
+
 def generate_community(
     seed: int = 7,
     buildings: int = 6,
@@ -206,8 +501,10 @@ def generate_community(
     """Generate the pilot community (亿达小镇 by default); the same arguments give the same data.
 
     Every unit door gets one hik-isapi controller (reader 1 faces the street: "in", reader 2
-    the stairwell: "out"), and the community has two gates with controllers of their own.
-    About one house in eight is empty; the rest hold one to four residents.
+    the stairwell: "out"), and the community has two gates with controllers of their own; the
+    cameras, barrier gates and cloud services follow (see the module docstring). About one
+    house in eight is empty; the rest hold one to four residents. About half the occupied
+    households own a car (a few own two), a quarter of them new-energy.
     """
     if min(buildings, units_per_building, floors, houses_per_floor) < 1:
         raise ValueError("every layout dimension must be at least 1")
@@ -215,6 +512,7 @@ def generate_community(
         raise ValueError("codes have room for at most 99 buildings, floors and houses per floor")
     rng = random.Random(seed)
     people = _PeopleFactory(rng, code)
+    cars = _CarFactory(random.Random(f"{code}:{seed}:vehicles"))
     built: list[Building] = []
     devices: list[Device] = []
     serial = 0
@@ -231,7 +529,8 @@ def generate_community(
                         count = rng.choices(_RESIDENTS_PER_HOUSE, _RESIDENTS_WEIGHTS)[0]
                         occupants = tuple(people.resident() for _ in range(count))
                     house_code = f"{building_code}-{unit_code}-{floor:02d}{number:02d}"
-                    houses.append(House(house_code, floor, occupants))
+                    vehicles = cars.cars(house_code, occupants)
+                    houses.append(House(house_code, floor, occupants, vehicles))
             units.append(Unit(unit_code, tuple(houses)))
             serial += 1
             devices.append(
@@ -246,7 +545,7 @@ def generate_community(
                 )
             )
         built.append(Building(building_code, tuple(units)))
-    for gate in _GATES:
+    for gate in GATES:
         serial += 1
         devices.append(
             Device(
@@ -257,6 +556,8 @@ def generate_community(
                 unit=None,
                 door=gate,
                 readers={1: "in", 2: "out"},
+                gate=gate,
             )
         )
+    devices.extend(_equipment(code, built))
     return Community(code=code, name=name, buildings=tuple(built), devices=tuple(devices))

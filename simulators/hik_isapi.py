@@ -134,7 +134,7 @@ def hik_document(event: DoorEvent) -> dict[str, object]:
     ip, mac = device_network(event.device.device_id)
     reader_event = event.reader > 0
     inner: dict[str, object] = {
-        "deviceName": event.device.door,
+        "deviceName": event.device.door or event.device.device_id,
         "majorEventType": MAJOR_EVENT,
         "subEventType": int(event.minor),
     }
@@ -217,7 +217,7 @@ def hik_payload(event: DoorEvent) -> bytes:
     fresh dict, because benchmarks render hundreds of thousands of these.
     """
     device = event.device
-    head, middle = _device_fragments(device.device_id, device.door)
+    head, middle = _device_fragments(device.device_id, device.door or device.device_id)
     minor = int(event.minor)
     parts = [head, _time_fragment(event.occurred_at), middle, str(minor)]
     resident = event.resident

@@ -33,7 +33,7 @@ class TestWriteConfig:
         assert main(["yida", "--seed", "3", "--write-config", str(path)]) == 0
         text = path.read_text(encoding="utf-8")
         assert text == community_config_toml(generate_community(3))
-        assert len(tomllib.loads(text)["devices"]) == 14
+        assert len(tomllib.loads(text)["devices"]) == len(generate_community(3).devices) == 40
 
 
 class TestArguments:
@@ -48,6 +48,7 @@ class TestArguments:
             ["yida", "--url", "mqtt://h", "--rate", "-1"],
             ["yida", "--url", "mqtt://h", "--start", "2026-11-26T08:00:00"],
             ["yida", "--url", "mqtt://h", "--connections", "0"],
+            ["yida", "--url", "mqtt://h", "--mix", "faces"],
         ],
     )
     def test_refused(self, argv: list[str]) -> None:
@@ -70,8 +71,22 @@ class TestPublish:
         assert status == 0
         assert len(received) == 50
         output = capsys.readouterr()
-        assert "published 50 yida door events" in output.out
+        assert "published 50 yida messages" in output.out
         assert "secret" not in output.out + output.err
+        dialects = {topic.split("/")[1] for topic, _ in received}
+        assert len(dialects) > 2  # the full mix, heartbeats on yida/status/... included
+
+    async def test_publishes_doors_only(
+        self, sim_broker: MosquittoService, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        url = f"mqtt://127.0.0.1:{sim_broker.port}"
+        argv = ["yida", "--url", url, "--rate", "0", "--count", "30", "--mix", "doors"]
+        async with mosquitto_sub(sim_broker.port, "yida/#", 30) as subscriber:
+            status = await asyncio.to_thread(main, argv)
+            received = await subscriber.collect()
+        assert status == 0
+        assert {topic.split("/")[1] for topic, _ in received} == {"hik-isapi"}
+        assert "published 30 yida door events" in capsys.readouterr().out
 
     def test_broker_missing(self, capsys: pytest.CaptureFixture[str]) -> None:
         url = f"mqtt://127.0.0.1:{free_port()}"

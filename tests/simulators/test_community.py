@@ -1,12 +1,23 @@
 """The generated community: deterministic, well-formed, realistic-looking."""
 
+import hashlib
 import re
-from datetime import date
+from collections import Counter
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from adapters.plates import looks_like_mainland_plate
+from schemas.devices import DeviceRegistration
 from schemas.identity import gb11643_check_digit
-from simulators.community import Community, device_code, generate_community
+from simulators.community import (
+    Community,
+    birth_date,
+    camera_code,
+    device_code,
+    generate_community,
+)
+from simulators.hik_isapi import HikDoorStream
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +64,10 @@ class TestLayout:
         small = generate_community(buildings=2, units_per_building=3, floors=4, houses_per_floor=1)
         assert len(small.buildings) == 2
         assert len(list(small.houses())) == 2 * 3 * 4 * 1
-        assert len(small.devices) == 2 * 3 + 2
+        doors = [d for d in small.devices if d.dialect == "hik-isapi"]
+        assert len(doors) == 2 * 3 + 2
+        lift_lobbies = [d for d in small.devices if d.dialect == "camera-alarm" and d.unit]
+        assert len(lift_lobbies) == 2 * 3
 
     def test_impossible_dimensions_are_refused(self) -> None:
         with pytest.raises(ValueError, match="at least 1"):
@@ -107,26 +121,28 @@ class TestDevices:
     """One hik-isapi controller per unit door plus two gates, with 20-digit GB/T 28181 codes."""
 
     def test_codes(self, yida: Community) -> None:
-        codes = [d.device_id for d in yida.devices]
+        codes = [d.device_id for d in yida.devices if d.dialect == "hik-isapi"]
+        assert codes == [device_code(serial) for serial in range(1, 15)]
         assert all(re.fullmatch(r"4301120000132\d{7}", code) for code in codes)
-        assert all(len(code) == 20 for code in codes)
-        assert len(set(codes)) == len(codes)
         assert device_code(17) == "43011200001320000017"
+        assert yida.devices[: len(codes)] == yida.devices_of("hik-isapi")  # listed first
 
     def test_unit_doors_and_gates(self, yida: Community) -> None:
-        unit_doors = [d for d in yida.devices if d.building is not None]
-        gates = [d for d in yida.devices if d.building is None]
+        doors = yida.devices_of("hik-isapi")
+        unit_doors = [d for d in doors if d.building is not None]
+        gates = [d for d in doors if d.building is None]
         assert {(d.building, d.unit) for d in unit_doors} == {
             (b.code, u.code) for b in yida.buildings for u in b.units
         }
         assert len(unit_doors) == 12
         assert len(gates) == 2
         assert all(g.unit is None for g in gates)
+        assert [g.gate for g in gates] == ["North gate", "South gate"]
         assert unit_doors[0].door == "B01-U1 unit door"
 
     def test_every_controller_reads_in_and_out(self, yida: Community) -> None:
-        for device in yida.devices:
-            assert (device.dialect, device.kind) == ("hik-isapi", "door_controller")
+        for device in yida.devices_of("hik-isapi"):
+            assert device.kind == "door_controller"
             assert device.readers == {1: "in", 2: "out"}
 
     def test_lookup(self, yida: Community) -> None:
@@ -136,3 +152,124 @@ class TestDevices:
             yida.device("nope")
         assert yida.unit_residents("B01", "U1")
         assert yida.unit_residents("B99", "U1") == ()
+
+
+class TestEquipment:
+    """Cameras, barrier gates and cloud services: every dialect, each a valid registration."""
+
+    def test_device_families(self, yida: Community) -> None:
+        families = Counter((d.dialect, d.kind) for d in yida.devices)
+        assert families == {
+            ("hik-isapi", "door_controller"): 14,
+            ("gat1400", "capture_camera"): 6,
+            ("barrier-gate", "barrier_gate"): 2,
+            ("camera-alarm", "camera"): 15,
+            ("access-cloud", "door_controller"): 2,
+            ("visitor-cloud", "visitor_kiosk"): 1,
+        }
+        codes = [d.device_id for d in yida.devices]
+        assert len(set(codes)) == len(codes)
+
+    def test_cameras_have_their_own_type_code(self, yida: Community) -> None:
+        cameras = [d for d in yida.devices if d.kind in {"camera", "capture_camera"}]
+        assert all(re.fullmatch(r"4301120000131\d{7}", d.device_id) for d in cameras)
+        assert camera_code(21) == "43011200001310000021"
+
+    def test_gates_and_ramps(self, yida: Community) -> None:
+        faces = [d for d in yida.devices if d.dialect == "gat1400" and d.facing]
+        assert {(d.gate, d.facing) for d in faces} == {
+            (gate, facing) for gate in ("North gate", "South gate") for facing in ("in", "out")
+        }
+        ramps = {d.gate for d in yida.devices if d.dialect == "barrier-gate"}
+        assert ramps == {"North car park ramp", "South car park ramp"}
+        assert [d.device_id for d in yida.devices_of("barrier-gate")] == [
+            "YD-GATE-N1",
+            "YD-GATE-S1",
+        ]
+        vehicle_cameras = {d.gate for d in yida.devices if d.dialect == "gat1400" and not d.facing}
+        assert vehicle_cameras == ramps
+
+    def test_lift_lobbies_and_fire_lanes(self, yida: Community) -> None:
+        cameras = yida.devices_of("camera-alarm")
+        lobbies = {(d.building, d.unit) for d in cameras if d.unit}
+        assert lobbies == {(b.code, u.code) for b in yida.buildings for u in b.units}
+        assert [d.location for d in cameras if not d.unit] == [
+            "B01 north fire lane",
+            "B03 north fire lane",
+            "B05 north fire lane",
+        ]
+
+    def test_cloud_services(self, yida: Community) -> None:
+        assert [d.device_id for d in yida.devices_of("visitor-cloud")] == ["vc-yida-01"]
+        assert yida.devices[-1].device_id == "vc-yida-01"  # cloud services last
+        doors = yida.devices_of("access-cloud")
+        assert [d.door for d in doors] == ["Clubhouse door", "B04-U1 car park door"]
+
+    def test_every_device_is_a_valid_registration(self, yida: Community) -> None:
+        for d in yida.devices:
+            DeviceRegistration(
+                device_id=d.device_id,
+                kind=d.kind,
+                dialect=d.dialect,
+                community=yida.code,
+                building=d.building,
+                unit=d.unit,
+                gate=d.gate,
+                door=d.door,
+                readers=d.readers,
+                location=d.location,
+            )
+
+
+class TestVehicles:
+    """About half the households own a car; plates are unique, Hunan, a quarter new-energy."""
+
+    def test_plates(self, yida: Community) -> None:
+        cars = list(yida.vehicles())
+        plates = [car.plate for car in cars]
+        assert len(set(plates)) == len(plates)
+        assert all(looks_like_mainland_plate(plate) for plate in plates)
+        assert all(plate.startswith("湘") for plate in plates)
+        new_energy = [car for car in cars if car.new_energy]
+        assert all(re.fullmatch(r"湘[A-Z][DF]\d{5}", car.plate) for car in new_energy)
+        assert all(len(car.plate) == 7 for car in cars if not car.new_energy)
+        assert 0.15 < len(new_energy) / len(cars) < 0.35
+
+    def test_owned_by_adults_of_the_house(self, yida: Community) -> None:
+        households = [h for h in yida.houses() if h.residents]
+        with_cars = [h for h in households if h.vehicles]
+        assert 0.4 < len(with_cars) / len(households) < 0.7
+        assert any(len(h.vehicles) == 2 for h in with_cars)
+        for house in with_cars:
+            owners = {r.person_ref: r for r in house.residents}
+            for car in house.vehicles:
+                assert car.house == house.code
+                assert birth_date(owners[car.owner].id_number) < date(2006, 1, 1)
+        assert all(not h.vehicles for h in yida.houses() if not h.residents)
+
+    def test_same_seed_same_cars(self) -> None:
+        assert list(generate_community(seed=3).vehicles()) == list(
+            generate_community(seed=3).vehicles()
+        )
+
+
+class TestStability:
+    """Adding the equipment and the cars changed nothing an earlier version generated."""
+
+    def test_residents_are_unchanged(self) -> None:
+        residents = [
+            (r.person_ref, r.name, r.card_no, r.employee_no, r.id_number, r.phone)
+            for r in generate_community(seed=7).residents()
+        ]
+        digest = hashlib.sha256(repr(residents).encode()).hexdigest()
+        assert digest == "ae5de421032952f49c6651999d89fd1bc48c649352331b979bc4e51717af35bd"
+
+    def test_door_stream_is_unchanged(self) -> None:
+        start = datetime(2026, 11, 26, 8, tzinfo=timezone(timedelta(hours=8)))
+        stream = HikDoorStream(generate_community(), 7, start)
+        digest = hashlib.sha256()
+        for topic, payload in stream.take(5000):
+            digest.update(topic.encode())
+            digest.update(payload)
+        expected = "c383bd0017594df132ec6f25b86e640e5f067cfac9715dd8eee297e03e38609b"
+        assert digest.hexdigest() == expected
