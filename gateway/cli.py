@@ -66,13 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="everything embedded: broker, SQLite store, Yida Town simulator, API",
         description="One process with an embedded MQTT broker, a SQLite store under --data-dir,"
-        " a Yida Town simulator publishing door events, and the API. Ctrl-C stops it all.",
+        " a Yida Town simulator publishing every device dialect, and the API. Ctrl-C stops it"
+        " all.",
     )
     demo.add_argument("--api-port", type=int, default=8080, help="API port (default 8080)")
     demo.add_argument("--mqtt-port", type=int, default=1883, help="broker port (default 1883)")
     demo.add_argument("--data-dir", type=Path, default=Path("data"), help="default ./data")
     demo.add_argument(
-        "--rate", type=float, default=5.0, help="simulated door events per second (default 5)"
+        "--rate",
+        type=float,
+        default=5.0,
+        help="simulated door events per second; the other devices scale with it (default 5)",
     )
     demo.add_argument("--no-simulator", action="store_true", help="start without the simulator")
 

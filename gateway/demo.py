@@ -64,10 +64,12 @@ def demo_secrets(data_dir: Path) -> Secrets:
 
 
 def demo_config_path(data_dir: Path) -> Path:
-    """The generated Yida Town configuration: its communities and every simulated device."""
+    """The generated Yida Town configuration: its communities and every simulated device.
+
+    Written at every start, so a data folder from an older version gets today's devices.
+    """
     path = data_dir / "yida.toml"
-    if not path.exists():
-        path.write_text(community_config_toml(generate_community()), encoding="utf-8")
+    path.write_text(community_config_toml(generate_community()), encoding="utf-8")
     return path
 
 

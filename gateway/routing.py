@@ -40,6 +40,25 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
     return len(filter_levels) == len(topic_levels)
 
 
+def filter_covers(wider: str, narrower: str) -> bool:
+    """True when every topic `narrower` matches is matched by `wider` as well.
+
+    Overlapping subscriptions make the broker deliver a message once per matching filter,
+    so the gateway subscribes only to filters no other one already covers.
+    """
+    wide_levels = wider.split("/")
+    narrow_levels = narrower.split("/")
+    for index, level in enumerate(wide_levels):
+        if level == "#":
+            return True
+        if index >= len(narrow_levels):
+            return False
+        other = narrow_levels[index]
+        if other == "#" or level not in ("+", other):
+            return False
+    return len(wide_levels) == len(narrow_levels)
+
+
 class TopicRouter:
     """Resolves a topic to a `Route`, or raises `PayloadError` (unknown topic or dialect)."""
 
@@ -89,7 +108,12 @@ class TopicRouter:
             *(binding.filter for binding in self._bindings),
             *(template.filter for template, _ in self._templates),
         ]
-        return list(dict.fromkeys(filters))
+        kept: list[str] = []
+        for topic_filter in dict.fromkeys(filters):
+            if not any(filter_covers(other, topic_filter) for other in kept):
+                kept = [other for other in kept if not filter_covers(topic_filter, other)]
+                kept.append(topic_filter)
+        return kept
 
 
 def _level(topic: str, binding: TopicBinding) -> str | None:

@@ -4,7 +4,7 @@ import pytest
 
 from gateway.config import CommunitySpec, GatewayConfig, TopicBinding
 from gateway.errors import PayloadError
-from gateway.routing import Route, TopicRouter, topic_matches
+from gateway.routing import Route, TopicRouter, filter_covers, topic_matches
 
 HIK = "hik-isapi"
 DIALECTS = {HIK, "dahua"}
@@ -171,7 +171,7 @@ class TestSubscriptions:
             TopicBinding(filter="dahua/#", dialect="dahua", community="yida"),
         )
         filters = router(topics=bindings).subscriptions(["+/+/+"])
-        assert filters == ["+/+/+", "hik/+/event", "dahua/#"]
+        assert filters == ["+/+/+", "dahua/#"]  # hik/+/event is inside +/+/+ already
 
     def test_duplicate_filters_are_subscribed_once(self) -> None:
         bindings = (
@@ -180,7 +180,7 @@ class TestSubscriptions:
             TopicBinding(filter="+/+/+", dialect=HIK, community="yida"),
         )
         filters = router(topics=bindings).subscriptions(["+/+/+", "+/+/+"])
-        assert filters == ["+/+/+", "hik/+/event"]
+        assert filters == ["+/+/+"]
 
     def test_no_bindings_gives_the_defaults(self) -> None:
         assert router().subscriptions(["+/+/+"]) == ["+/+/+"]
@@ -193,3 +193,35 @@ class TestStatusTopics:
         router = TopicRouter(GatewayConfig(), {"heartbeat", "hik-isapi"})
         route = router.route("yida/status/43011200001320000001")
         assert route == Route("heartbeat", "yida", "43011200001320000001")
+
+
+class TestSubscriptionsDoNotOverlap:
+    """Filters covered by a wider one are not subscribed: the broker would deliver twice."""
+
+    def test_binding_under_the_default_layout_is_not_subscribed_again(self) -> None:
+        config = GatewayConfig(
+            topics=[TopicBinding(filter="yida/status/+", dialect="heartbeat", community="yida")]
+        )
+        router = TopicRouter(config, {"heartbeat"})
+        assert router.subscriptions(["+/+/+"]) == ["+/+/+"]
+
+    def test_a_wider_later_filter_replaces_narrower_ones(self) -> None:
+        config = GatewayConfig(
+            topics=[TopicBinding(filter="vendor/#", dialect="heartbeat", community="yida")]
+        )
+        router = TopicRouter(config, {"heartbeat"})
+        assert router.subscriptions(["vendor/a/+", "+/+/+"]) == ["+/+/+", "vendor/#"]
+
+    @pytest.mark.parametrize(
+        ("wider", "narrower", "covers"),
+        [
+            ("+/+/+", "yida/status/+", True),
+            ("yida/#", "yida/a/b", True),
+            ("#", "a", True),
+            ("+/+", "a/b/c", False),
+            ("a/+", "a/#", False),
+            ("a/b", "a/+", False),
+        ],
+    )
+    def test_filter_covers(self, wider: str, narrower: str, covers: bool) -> None:
+        assert filter_covers(wider, narrower) is covers
