@@ -3,7 +3,6 @@
 import copy
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,11 +17,22 @@ from adapters.access_cloud import (
 )
 from adapters.base import Adapter, RawMessage, stable_event_id
 from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer
 from schemas.events import AccessEvent, DeviceEvent, device_event_adapter
+from tests.adapters.support import (
+    EPOCH_MILLISECONDS,
+    PSEUDONYMIZER,
+    Fixtures,
+    assert_absent,
+    device_ids,
+    error_texts,
+    message_factory,
+    mutate_fields,
+    never_crash_tests,
+    parse_checked,
+    rejected,
+)
 
-FIXTURES = Path(__file__).parent / "fixtures" / "access_cloud"
-PSEUDONYMIZER = Pseudonymizer("test-key-0123456789abcdef")
+FIXTURES = Fixtures.of("access_cloud")
 ADAPTER = AccessCloudAdapter(PSEUDONYMIZER)
 COMMUNITY = "yida"
 DEVICE = "34020000001320000301"
@@ -71,33 +81,11 @@ METHOD_FIXTURES = {
 GOOD_FIXTURES = [*METHOD_FIXTURES, "no_record_id"]
 
 
-def fixture_bytes(name: str) -> bytes:
-    return (FIXTURES / f"{name}.json").read_bytes()
-
-
-def fixture_json(name: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(fixture_bytes(name))
-    return document
-
-
-def encode(document: Any) -> bytes:
-    """UTF-8 JSON as platforms send it; lone surrogates can only travel as escapes."""
-    try:
-        return json.dumps(document, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        return json.dumps(document).encode()
-
-
-def message(
-    payload: bytes, *, device_id: str | None = DEVICE, received_at: datetime = RECEIVED
-) -> RawMessage:
-    return RawMessage(
-        topic=TOPIC,
-        payload=payload,
-        received_at=received_at,
-        community=COMMUNITY,
-        device_id=device_id,
-    )
+fixture_bytes = FIXTURES.payload
+fixture_json = FIXTURES.document
+with_fields = FIXTURES.with_fields
+without_fields = FIXTURES.without_fields
+message = message_factory(community=COMMUNITY, topic=TOPIC, device_id=DEVICE, received_at=RECEIVED)
 
 
 def access(payload: bytes, *, device_id: str | None = DEVICE) -> AccessEvent:
@@ -109,22 +97,7 @@ def access(payload: bytes, *, device_id: str | None = DEVICE) -> AccessEvent:
 
 
 def rejection(payload: bytes, *, device_id: str | None = DEVICE) -> PayloadError:
-    with pytest.raises(PayloadError) as info:
-        ADAPTER.parse(message(payload, device_id=device_id))
-    return info.value
-
-
-def with_fields(fixture: str, /, **fields: Any) -> bytes:
-    document = fixture_json(fixture)
-    document.update(fields)
-    return encode(document)
-
-
-def without_fields(fixture: str, /, *fields: str) -> bytes:
-    document = fixture_json(fixture)
-    for field in fields:
-        del document[field]
-    return encode(document)
+    return rejected(ADAPTER, message(payload, device_id=device_id))
 
 
 def card(value: str) -> str:
@@ -371,10 +344,7 @@ class TestPersonalData:
         ],
     )
     def test_no_raw_personal_value_in_errors(self, payload: bytes) -> None:
-        error = rejection(payload)
-        for text in (str(error), error.detail, repr(error.args)):
-            for value in PERSONAL:
-                assert value not in text
+        assert_absent(PERSONAL, *error_texts(rejection(payload)))
 
 
 class TestEventTime:
@@ -605,14 +575,6 @@ class TestRejectedPayloads:
 
 # Property tests: whatever arrives, the adapter answers with events or a PayloadError.
 
-JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
-JSON_VALUES = st.recursive(
-    JSON_SCALARS,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
 BASE = fixture_json("card_granted")
 KEYS = sorted(BASE)
 TEXTS = st.text(max_size=20) | st.sampled_from(["\ud800", "ok\udfff", "a\x00b", ""])
@@ -624,59 +586,34 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "openMethod": st.sampled_from(sorted(OPEN_METHODS)) | st.integers(-1, 2**33),
     "openResult": st.sampled_from([0, 1, 2]) | st.integers(-1, 2**33),
     "inOutType": st.sampled_from([0, 1, 2, 3]) | st.integers(-1, 2**33),
-    "openTime": st.integers(946_684_800_000 - 10, 4_102_444_800_000 + 10) | st.integers(),
+    "openTime": EPOCH_MILLISECONDS,
     "userId": IDS,
     "cardNo": TEXTS,
     "idCardNo": TEXTS,
 }
 
 
-def field_values(key: str) -> st.SearchStrategy[Any]:
-    plausible = PLAUSIBLE.get(key)
-    if plausible is None:
-        return JSON_VALUES
-    return st.one_of(plausible, plausible, JSON_VALUES)
-
-
 @st.composite
 def mutated_payloads(draw: st.DrawFn) -> dict[str, Any]:
     """A valid record with a few fields replaced by arbitrary JSON or removed."""
     document = copy.deepcopy(BASE)
-    for key in draw(st.lists(st.sampled_from(KEYS), max_size=3, unique=True)):
-        document[key] = draw(field_values(key))
-    for key in draw(st.lists(st.sampled_from(KEYS), max_size=1)):
-        document.pop(key, None)
+    mutate_fields(draw, document, KEYS, PLAUSIBLE, replaced=3, removed=1)
     return document
 
 
-DEVICE_IDS = st.none() | st.just(DEVICE)
+DEVICE_IDS = device_ids(DEVICE)
 
 
 def events_or_payload_error(raw: RawMessage) -> list[DeviceEvent]:
-    try:
-        events = ADAPTER.parse(raw)
-    except PayloadError as error:
-        assert error.reason in REASONS
-        for value in PERSONAL:
-            assert value not in error.detail
-        return []
-    for event in events:
-        assert device_event_adapter.validate_json(event.model_dump_json()) == event
-    return events
+    return parse_checked(ADAPTER, raw, REASONS, secrets=PERSONAL)
 
 
 class TestNeverCrashes:
     """Whatever arrives, parse returns events or raises PayloadError, never another exception."""
 
-    @settings(max_examples=150, deadline=None)
-    @given(payload=st.binary(max_size=512), device_id=DEVICE_IDS)
-    def test_arbitrary_bytes(self, payload: bytes, device_id: str | None) -> None:
-        events_or_payload_error(message(payload, device_id=device_id))
-
-    @settings(max_examples=150, deadline=None)
-    @given(document=JSON_VALUES, device_id=DEVICE_IDS)
-    def test_arbitrary_json(self, document: Any, device_id: str | None) -> None:
-        events_or_payload_error(message(json.dumps(document).encode(), device_id=device_id))
+    test_arbitrary_bytes, test_arbitrary_json = never_crash_tests(
+        events_or_payload_error, message, DEVICE_IDS, max_examples=150
+    )
 
     @settings(max_examples=150, deadline=None)
     @given(document=mutated_payloads(), device_id=DEVICE_IDS)
@@ -686,6 +623,4 @@ class TestNeverCrashes:
         for event in events_or_payload_error(
             message(json.dumps(document).encode(), device_id=device_id)
         ):
-            dumped = event.model_dump_json()
-            for value in PERSONAL:
-                assert value not in dumped
+            assert_absent(PERSONAL, event.model_dump_json())

@@ -3,7 +3,6 @@
 import copy
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,11 +14,20 @@ from adapters.barrier_gate import DIRECTION_CODES, BarrierGateAdapter
 from adapters.base import Adapter, RawMessage, stable_event_id
 from adapters.plates import JTT415_PLATE_COLORS
 from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer
 from schemas.events import DeviceEvent, VehiclePass, device_event_adapter
+from tests.adapters.support import (
+    PSEUDONYMIZER,
+    Fixtures,
+    device_ids,
+    encode,
+    message_factory,
+    mutate_fields,
+    never_crash_tests,
+    parse_checked,
+    rejected,
+)
 
-FIXTURES = Path(__file__).parent / "fixtures" / "barrier_gate"
-PSEUDONYMIZER = Pseudonymizer("test-key-0123456789abcdef")
+FIXTURES = Fixtures.of("barrier_gate")
 ADAPTER = BarrierGateAdapter(PSEUDONYMIZER)
 COMMUNITY = "yida-town"
 TOPIC_DEVICE = "YD-PARK-CTRL-1"
@@ -53,37 +61,13 @@ BAD_FIXTURES = {
     "conf_over_one": "schema",
     "wrong_type_lane": "schema",
 }
-IMAGE_DATA = json.loads((FIXTURES / "inline_picture.json").read_bytes())["pic"].split(",", 1)[1]
+IMAGE_DATA = FIXTURES.document("inline_picture")["pic"].split(",", 1)[1]
 
-
-def fixture_bytes(name: str) -> bytes:
-    return (FIXTURES / f"{name}.json").read_bytes()
-
-
-def fixture_json(name: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(fixture_bytes(name))
-    return document
-
-
-def encode(document: Any) -> bytes:
-    """UTF-8 JSON as devices send it; lone surrogates go as `\\ud800` escapes, as JSON allows."""
-    text = json.dumps(document, ensure_ascii=False)
-    try:
-        return text.encode()
-    except UnicodeEncodeError:
-        return json.dumps(document).encode()
-
-
-def message(
-    payload: bytes, *, device_id: str | None = TOPIC_DEVICE, received_at: datetime = RECEIVED
-) -> RawMessage:
-    return RawMessage(
-        topic=TOPIC,
-        payload=payload,
-        received_at=received_at,
-        community=COMMUNITY,
-        device_id=device_id,
-    )
+fixture_bytes = FIXTURES.payload
+fixture_json = FIXTURES.document
+message = message_factory(
+    community=COMMUNITY, topic=TOPIC, device_id=TOPIC_DEVICE, received_at=RECEIVED
+)
 
 
 def vehicle(payload: bytes, *, device_id: str | None = TOPIC_DEVICE) -> VehiclePass:
@@ -95,19 +79,15 @@ def vehicle(payload: bytes, *, device_id: str | None = TOPIC_DEVICE) -> VehicleP
 
 
 def rejection(payload: bytes, *, device_id: str | None = TOPIC_DEVICE) -> PayloadError:
-    with pytest.raises(PayloadError) as info:
-        ADAPTER.parse(message(payload, device_id=device_id))
-    return info.value
+    return rejected(ADAPTER, message(payload, device_id=device_id))
 
 
 def with_fields(name: str = "in_blue", /, **fields: Any) -> bytes:
-    return encode({**fixture_json(name), **fields})
+    return FIXTURES.with_fields(name, **fields)
 
 
 def without_field(field: str, name: str = "in_blue") -> bytes:
-    document = fixture_json(name)
-    del document[field]
-    return encode(document)
+    return FIXTURES.without_fields(name, field)
 
 
 def at(milliseconds: int) -> datetime:
@@ -411,7 +391,7 @@ class TestRejectedPayloads:
 
     def test_every_fixture_is_covered(self) -> None:
         assert sorted([*BAD_FIXTURES, *GOOD_FIXTURES]) == sorted(
-            path.stem for path in FIXTURES.glob("*.json")
+            path.stem for path in FIXTURES.folder.glob("*.json")
         )
 
     @pytest.mark.parametrize(
@@ -560,14 +540,6 @@ class TestFastPath:
 
 # Property tests: whatever arrives, the adapter answers with an event or a PayloadError.
 
-JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
-JSON_VALUES = st.recursive(
-    JSON_SCALARS,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
 TEXTS = st.text(max_size=20) | st.sampled_from(["\ud800", "ok\udfff", ""])
 PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "ts": st.integers(-1, 5_000_000_000_000)
@@ -585,52 +557,27 @@ BASE = fixture_json("in_blue")
 KEYS = sorted(PLAUSIBLE)
 
 
-def field_values(key: str) -> st.SearchStrategy[Any]:
-    plausible = PLAUSIBLE[key]
-    return st.one_of(plausible, plausible, JSON_VALUES)  # two to one for nearly-right values
-
-
 @st.composite
 def mutated_payloads(draw: st.DrawFn) -> dict[str, Any]:
     """A valid read with a few fields replaced by arbitrary JSON or removed."""
     document = copy.deepcopy(BASE)
-    for key in draw(st.lists(st.sampled_from(KEYS), max_size=4, unique=True)):
-        document[key] = draw(field_values(key))
-    for key in draw(st.lists(st.sampled_from(KEYS), max_size=2)):
-        document.pop(key, None)
+    mutate_fields(draw, document, KEYS, PLAUSIBLE, replaced=4, removed=2)
     return document
 
 
-DEVICE_IDS = st.none() | st.just(TOPIC_DEVICE)
+DEVICE_IDS = device_ids(TOPIC_DEVICE)
 
 
 def events_or_payload_error(raw: RawMessage) -> list[DeviceEvent]:
-    try:
-        events = ADAPTER.parse(raw)
-    except PayloadError as error:
-        assert error.reason in REASONS
-        assert IMAGE_DATA[:40] not in str(error)
-        return []
-    assert len(events) == 1
-    for event in events:
-        dumped = event.model_dump_json()
-        assert device_event_adapter.validate_json(dumped) == event
-        assert IMAGE_DATA[:40] not in dumped
-    return events
+    return parse_checked(ADAPTER, raw, REASONS, secrets=[IMAGE_DATA[:40]], count=1)
 
 
 class TestNeverCrashes:
     """Whatever arrives, parse returns an event or raises PayloadError, never another exception."""
 
-    @settings(max_examples=150, deadline=None)
-    @given(payload=st.binary(max_size=512), device_id=DEVICE_IDS)
-    def test_arbitrary_bytes(self, payload: bytes, device_id: str | None) -> None:
-        events_or_payload_error(message(payload, device_id=device_id))
-
-    @settings(max_examples=150, deadline=None)
-    @given(document=JSON_VALUES, device_id=DEVICE_IDS)
-    def test_arbitrary_json(self, document: Any, device_id: str | None) -> None:
-        events_or_payload_error(message(json.dumps(document).encode(), device_id=device_id))
+    test_arbitrary_bytes, test_arbitrary_json = never_crash_tests(
+        events_or_payload_error, message, DEVICE_IDS, max_examples=150
+    )
 
     @settings(max_examples=150, deadline=None)
     @given(document=mutated_payloads(), device_id=st.one_of(st.just(TOPIC_DEVICE), st.none()))

@@ -3,7 +3,6 @@
 import copy
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,11 +22,23 @@ from adapters.gat1400 import (
 )
 from adapters.plates import GAT1400_PLATE_COLORS
 from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer
 from schemas.events import DeviceEvent, FaceCapture, VehiclePass, device_event_adapter
+from tests.adapters.support import (
+    JSON_VALUES,
+    PSEUDONYMIZER,
+    Fixtures,
+    assert_absent,
+    device_ids,
+    encode,
+    error_texts,
+    message_factory,
+    mutate_fields,
+    never_crash_tests,
+    parse_checked,
+    rejected,
+)
 
-FIXTURES = Path(__file__).parent / "fixtures" / "gat1400"
-PSEUDONYMIZER = Pseudonymizer("test-key-0123456789abcdef")
+FIXTURES = Fixtures.of("gat1400")
 ADAPTER = Gat1400Adapter(PSEUDONYMIZER)
 COMMUNITY = "yida-town"
 TOPIC_DEVICE = "43011200001190000001"  # the capture platform that publishes for its cameras
@@ -80,42 +91,16 @@ BAD_FIXTURES = [
 # Personal data and image bytes the fixtures carry; none may leave the adapter.
 ID_NUMBERS = ["430112198807150036", "430112199203040021"]
 NAMES = ["李四", "王五"]
-IMAGE_DATA = json.loads((FIXTURES / "face_stranger.json").read_bytes())[FACES]["FaceObject"][0][
-    "SubImageList"
-]["SubImageInfoObject"][0]["Data"]
+IMAGE_DATA = FIXTURES.document("face_stranger")[FACES]["FaceObject"][0]["SubImageList"][
+    "SubImageInfoObject"
+][0]["Data"]
+SECRETS = [*ID_NUMBERS, *NAMES, IMAGE_DATA, IMAGE_DATA[:40], IMAGE_DATA[-40:]]
 
-
-def fixture_bytes(name: str) -> bytes:
-    return (FIXTURES / f"{name}.json").read_bytes()
-
-
-def fixture_json(name: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(fixture_bytes(name))
-    return document
-
-
-def encode(document: Any) -> bytes:
-    """UTF-8 JSON as devices send it; lone surrogates go as `\\ud800` escapes, as JSON allows."""
-    text = json.dumps(document, ensure_ascii=False)
-    try:
-        return text.encode()
-    except UnicodeEncodeError:
-        return json.dumps(document).encode()
-
-
-def message(
-    payload: bytes,
-    *,
-    device_id: str | None = TOPIC_DEVICE,
-    received_at: datetime = RECEIVED,
-) -> RawMessage:
-    return RawMessage(
-        topic=TOPIC,
-        payload=payload,
-        received_at=received_at,
-        community=COMMUNITY,
-        device_id=device_id,
-    )
+fixture_bytes = FIXTURES.payload
+fixture_json = FIXTURES.document
+message = message_factory(
+    community=COMMUNITY, topic=TOPIC, device_id=TOPIC_DEVICE, received_at=RECEIVED
+)
 
 
 def parse(payload: bytes, *, device_id: str | None = TOPIC_DEVICE) -> list[DeviceEvent]:
@@ -135,9 +120,7 @@ def vehicle(payload: bytes, *, device_id: str | None = TOPIC_DEVICE) -> VehicleP
 
 
 def rejection(payload: bytes, *, device_id: str | None = TOPIC_DEVICE) -> PayloadError:
-    with pytest.raises(PayloadError) as info:
-        parse(payload, device_id=device_id)
-    return info.value
+    return rejected(ADAPTER, message(payload, device_id=device_id))
 
 
 def face_object(name: str = "face_stranger", index: int = 0) -> dict[str, Any]:
@@ -191,8 +174,7 @@ def id_ref(value: str) -> str:
 
 
 def assert_no_secret(text: str) -> None:
-    for secret in [*ID_NUMBERS, *NAMES, IMAGE_DATA, IMAGE_DATA[:40], IMAGE_DATA[-40:]]:
-        assert secret not in text
+    assert_absent(SECRETS, text)
 
 
 class TestAdapterContract:
@@ -880,9 +862,7 @@ class TestPersonalData:
         ],
     )
     def test_nothing_personal_in_errors(self, payload: bytes) -> None:
-        error = rejection(payload)
-        for text in (str(error), error.detail, repr(error.args)):
-            assert_no_secret(text)
+        assert_absent(SECRETS, *error_texts(rejection(payload)))
 
     @pytest.mark.parametrize("value", [None, 42, ["李", "四"], {"family": "李"}, "李四" * 100])
     def test_name_is_ignored_whatever_its_type(self, value: object) -> None:
@@ -990,7 +970,7 @@ class TestRejectedPayloads:
 
     def test_every_bad_fixture_is_covered(self) -> None:
         assert sorted(BAD_FIXTURES + GOOD_FIXTURES) == sorted(
-            path.stem for path in FIXTURES.glob("*.json")
+            path.stem for path in FIXTURES.folder.glob("*.json")
         )
 
     def test_missing_face_id_detail(self) -> None:
@@ -1213,14 +1193,6 @@ class TestUnknownCodes:
 
 # Property tests: whatever arrives, the adapter answers with events or a PayloadError.
 
-JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
-JSON_VALUES = st.recursive(
-    JSON_SCALARS,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
 TEXTS = st.text(max_size=20) | st.sampled_from(["\ud800", "ok\udfff", ""])
 DIGIT_STRINGS = st.text("0123456789", min_size=0, max_size=4)
 NUMBERS = st.integers(-5, 1200) | st.floats(-5, 200) | DIGIT_STRINGS | st.sampled_from(["", "1.5"])
@@ -1266,20 +1238,9 @@ FACE_BASE = face_object("face_matched")
 VEHICLE_BASE = vehicle_object()
 
 
-def field_values(key: str) -> st.SearchStrategy[Any]:
-    plausible = PLAUSIBLE.get(key)
-    if plausible is None:
-        return JSON_VALUES
-    return st.one_of(plausible, plausible, JSON_VALUES)  # two to one for nearly-right values
-
-
 def mutate(draw: st.DrawFn, base: dict[str, Any]) -> dict[str, Any]:
     item = copy.deepcopy(base)
-    keys = sorted({*base, *PLAUSIBLE})
-    for key in draw(st.lists(st.sampled_from(keys), max_size=4, unique=True)):
-        item[key] = draw(field_values(key))
-    for key in draw(st.lists(st.sampled_from(keys), max_size=2)):
-        item.pop(key, None)
+    mutate_fields(draw, item, sorted({*base, *PLAUSIBLE}), PLAUSIBLE, replaced=4, removed=2)
     return item
 
 
@@ -1296,20 +1257,12 @@ def mutated_messages(draw: st.DrawFn) -> dict[str, Any]:
     return document
 
 
-DEVICE_IDS = st.none() | st.just(TOPIC_DEVICE)
+DEVICE_IDS = device_ids(TOPIC_DEVICE)
 
 
 def events_or_payload_error(raw: RawMessage) -> list[DeviceEvent]:
-    try:
-        events = ADAPTER.parse(raw)
-    except PayloadError as error:
-        assert error.reason in REASONS
-        assert_no_secret(str(error))
-        return []
+    events = parse_checked(ADAPTER, raw, REASONS, secrets=SECRETS)
     for event in events:
-        dumped = event.model_dump_json()
-        assert device_event_adapter.validate_json(dumped) == event
-        assert_no_secret(dumped)
         assert event.occurred_at.utcoffset() == timedelta(0)
     return events
 
@@ -1317,15 +1270,9 @@ def events_or_payload_error(raw: RawMessage) -> list[DeviceEvent]:
 class TestNeverCrashes:
     """Whatever arrives, parse returns events or raises PayloadError, never another exception."""
 
-    @settings(max_examples=150, deadline=None)
-    @given(payload=st.binary(max_size=512), device_id=DEVICE_IDS)
-    def test_arbitrary_bytes(self, payload: bytes, device_id: str | None) -> None:
-        events_or_payload_error(message(payload, device_id=device_id))
-
-    @settings(max_examples=150, deadline=None)
-    @given(document=JSON_VALUES, device_id=DEVICE_IDS)
-    def test_arbitrary_json(self, document: Any, device_id: str | None) -> None:
-        events_or_payload_error(message(json.dumps(document).encode(), device_id=device_id))
+    test_arbitrary_bytes, test_arbitrary_json = never_crash_tests(
+        events_or_payload_error, message, DEVICE_IDS, max_examples=150
+    )
 
     @settings(max_examples=150, deadline=None)
     @given(lists=st.dictionaries(st.sampled_from([FACES, VEHICLES]), JSON_VALUES))

@@ -3,7 +3,6 @@
 import copy
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,11 +12,21 @@ from hypothesis import strategies as st
 from adapters.base import Adapter, RawMessage, stable_event_id
 from adapters.heartbeat import STATUSES, HeartbeatAdapter
 from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer
 from schemas.events import DeviceEvent, DeviceStatusEvent, device_event_adapter
+from tests.adapters.support import (
+    EPOCH_MILLISECONDS,
+    PSEUDONYMIZER,
+    Fixtures,
+    device_ids,
+    encode,
+    message_factory,
+    mutate_fields,
+    never_crash_tests,
+    parse_checked,
+    rejected,
+)
 
-FIXTURES = Path(__file__).parent / "fixtures" / "heartbeat"
-PSEUDONYMIZER = Pseudonymizer("test-key-0123456789abcdef")
+FIXTURES = Fixtures.of("heartbeat")
 ADAPTER = HeartbeatAdapter(PSEUDONYMIZER)
 COMMUNITY = "yida"
 DEVICE = "34020000001320000001"
@@ -30,37 +39,12 @@ WORD_FIXTURES = ["last_will_offline", "last_will_online"]
 
 
 def fixture_bytes(name: str) -> bytes:
-    suffix = ".txt" if name.startswith("last_will") else ".json"
-    return (FIXTURES / f"{name}{suffix}").read_bytes()
+    return FIXTURES.payload(name, ".txt" if name.startswith("last_will") else ".json")
 
 
-def fixture_json(name: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(fixture_bytes(name))
-    return document
-
-
-def encode(document: Any) -> bytes:
-    """UTF-8 JSON as devices send it; lone surrogates can only travel as escapes."""
-    try:
-        return json.dumps(document, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        return json.dumps(document).encode()
-
-
-def message(
-    payload: bytes,
-    *,
-    device_id: str | None = DEVICE,
-    received_at: datetime = RECEIVED,
-    topic: str = TOPIC,
-) -> RawMessage:
-    return RawMessage(
-        topic=topic,
-        payload=payload,
-        received_at=received_at,
-        community=COMMUNITY,
-        device_id=device_id,
-    )
+fixture_json = FIXTURES.document
+with_fields = FIXTURES.with_fields
+message = message_factory(community=COMMUNITY, topic=TOPIC, device_id=DEVICE, received_at=RECEIVED)
 
 
 def status(
@@ -80,15 +64,7 @@ def status(
 
 
 def rejection(payload: bytes, *, device_id: str | None = DEVICE) -> PayloadError:
-    with pytest.raises(PayloadError) as info:
-        ADAPTER.parse(message(payload, device_id=device_id))
-    return info.value
-
-
-def with_fields(fixture: str, /, **fields: Any) -> bytes:
-    document = fixture_json(fixture)
-    document.update(fields)
-    return encode(document)
+    return rejected(ADAPTER, message(payload, device_id=device_id))
 
 
 class TestAdapterContract:
@@ -490,20 +466,12 @@ class TestRejectedPayloads:
 
 # Property tests: whatever arrives, the adapter answers with events or a PayloadError.
 
-JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
-JSON_VALUES = st.recursive(
-    JSON_SCALARS,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
 BASE = fixture_json("with_device_id")
 KEYS = sorted(BASE)
 TEXTS = st.text(max_size=20) | st.sampled_from(["\ud800", "ok\udfff", "a\x00b", ""])
 PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "status": st.sampled_from(sorted(STATUSES)) | TEXTS,
-    "ts": st.integers(946_684_800_000 - 10, 4_102_444_800_000 + 10) | st.integers(),
+    "ts": EPOCH_MILLISECONDS,
     "deviceId": TEXTS | st.text(min_size=60, max_size=70),
     "firmware": TEXTS,
     "ip": TEXTS | st.ip_addresses().map(str),
@@ -513,50 +481,27 @@ WORDS = st.sampled_from([b"offline", b"online", b"heartbeat", b"OFFLINE\n"]) | s
 )
 
 
-def field_values(key: str) -> st.SearchStrategy[Any]:
-    plausible = PLAUSIBLE.get(key)
-    if plausible is None:
-        return JSON_VALUES
-    return st.one_of(plausible, plausible, JSON_VALUES)
-
-
 @st.composite
 def mutated_payloads(draw: st.DrawFn) -> dict[str, Any]:
     """A valid status body with a few fields replaced by arbitrary JSON or removed."""
     document = copy.deepcopy(BASE)
-    for key in draw(st.lists(st.sampled_from(KEYS), max_size=3, unique=True)):
-        document[key] = draw(field_values(key))
-    for key in draw(st.lists(st.sampled_from(KEYS), max_size=1)):
-        document.pop(key, None)
+    mutate_fields(draw, document, KEYS, PLAUSIBLE, replaced=3, removed=1)
     return document
 
 
-DEVICE_IDS = st.none() | st.just(DEVICE)
+DEVICE_IDS = device_ids(DEVICE)
 
 
 def events_or_payload_error(raw: RawMessage) -> list[DeviceEvent]:
-    try:
-        events = ADAPTER.parse(raw)
-    except PayloadError as error:
-        assert error.reason in REASONS
-        return []
-    for event in events:
-        assert device_event_adapter.validate_json(event.model_dump_json()) == event
-    return events
+    return parse_checked(ADAPTER, raw, REASONS)
 
 
 class TestNeverCrashes:
     """Whatever arrives, parse returns events or raises PayloadError, never another exception."""
 
-    @settings(max_examples=150, deadline=None)
-    @given(payload=st.binary(max_size=512), device_id=DEVICE_IDS)
-    def test_arbitrary_bytes(self, payload: bytes, device_id: str | None) -> None:
-        events_or_payload_error(message(payload, device_id=device_id))
-
-    @settings(max_examples=150, deadline=None)
-    @given(document=JSON_VALUES, device_id=DEVICE_IDS)
-    def test_arbitrary_json(self, document: Any, device_id: str | None) -> None:
-        events_or_payload_error(message(json.dumps(document).encode(), device_id=device_id))
+    test_arbitrary_bytes, test_arbitrary_json = never_crash_tests(
+        events_or_payload_error, message, DEVICE_IDS, max_examples=150
+    )
 
     @settings(max_examples=150, deadline=None)
     @given(payload=WORDS, device_id=DEVICE_IDS)

@@ -4,8 +4,7 @@ import copy
 import json
 import re
 import time
-from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,9 +25,22 @@ from gateway.errors import PayloadError
 from gateway.privacy import Pseudonymizer
 from schemas.events import DeviceEvent, VisitorEvent, device_event_adapter
 from schemas.identity import gb11643_check_digit
+from tests.adapters.support import (
+    PSEUDONYMIZER,
+    TIMES,
+    Fixtures,
+    assert_absent,
+    device_ids,
+    encode,
+    error_texts,
+    message_factory,
+    mutate_fields,
+    never_crash_tests,
+    parse_checked,
+    rejected,
+)
 
-FIXTURES = Path(__file__).parent / "fixtures" / "visitor_cloud"
-PSEUDONYMIZER = Pseudonymizer("test-key-0123456789abcdef")
+FIXTURES = Fixtures.of("visitor_cloud")
 ADAPTER = VisitorCloudAdapter(PSEUDONYMIZER)
 COMMUNITY = "yida"
 SERVICE = "vc-yida-01"
@@ -82,33 +94,11 @@ BAD_FIXTURES = {
 ALL_FIXTURES = [*GOOD_FIXTURES, *BAD_FIXTURES]
 
 
-def fixture_bytes(name: str) -> bytes:
-    return (FIXTURES / f"{name}.json").read_bytes()
-
-
-def fixture_json(name: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(fixture_bytes(name))
-    return document
-
-
-def encode(document: Any) -> bytes:
-    """UTF-8 as services send it; escaped when the text holds lone surrogates (only JSON can)."""
-    try:
-        return json.dumps(document, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        return json.dumps(document).encode()
-
-
-def message(
-    payload: bytes, *, device_id: str | None = SERVICE, received_at: datetime = RECEIVED
-) -> RawMessage:
-    return RawMessage(
-        topic=TOPIC,
-        payload=payload,
-        received_at=received_at,
-        community=COMMUNITY,
-        device_id=device_id,
-    )
+fixture_bytes = FIXTURES.payload
+fixture_json = FIXTURES.document
+with_fields = FIXTURES.with_fields
+without_field = FIXTURES.without_fields
+message = message_factory(community=COMMUNITY, topic=TOPIC, device_id=SERVICE, received_at=RECEIVED)
 
 
 def parse(payload: bytes, *, device_id: str | None = SERVICE) -> list[VisitorEvent]:
@@ -124,21 +114,7 @@ def parse_one(payload: bytes, *, device_id: str | None = SERVICE) -> VisitorEven
 
 
 def rejection(payload: bytes, *, device_id: str | None = SERVICE) -> PayloadError:
-    with pytest.raises(PayloadError) as info:
-        ADAPTER.parse(message(payload, device_id=device_id))
-    return info.value
-
-
-def with_fields(fixture: str, /, **fields: Any) -> bytes:
-    document = fixture_json(fixture)
-    document.update(fields)
-    return encode(document)
-
-
-def without_field(fixture: str, field: str) -> bytes:
-    document = fixture_json(fixture)
-    del document[field]
-    return encode(document)
+    return rejected(ADAPTER, message(payload, device_id=device_id))
 
 
 def with_visitor_fields(fixture: str, /, index: int = 0, **fields: Any) -> bytes:
@@ -945,10 +921,7 @@ def pii_values(raw: bytes) -> set[str]:
 
 
 def assert_no_pii(raw: bytes, texts: list[str]) -> None:
-    values = pii_values(raw)
-    for text in texts:
-        for value in values:
-            assert value not in text, f"{value!r} leaked"
+    assert_absent(pii_values(raw), *texts)
 
 
 def outputs(payload: bytes) -> list[str]:
@@ -956,7 +929,7 @@ def outputs(payload: bytes) -> list[str]:
     try:
         events = ADAPTER.parse(message(payload))
     except PayloadError as error:
-        return [str(error), error.detail, repr(error.args), error.reason]
+        return [*error_texts(error), error.reason]
     return [event.model_dump_json() for event in events]
 
 
@@ -1015,7 +988,7 @@ class TestPersonalData:
         assert_no_pii(payload, outputs(payload))
 
     def test_fixture_files_are_exactly_the_listed_ones(self) -> None:
-        assert sorted(path.stem for path in FIXTURES.glob("*.json")) == sorted(ALL_FIXTURES)
+        assert sorted(path.stem for path in FIXTURES.folder.glob("*.json")) == sorted(ALL_FIXTURES)
 
     def test_dropped_fields_leave_nothing_behind(self) -> None:
         payload = fixture_bytes("checkin_by_index")
@@ -1168,21 +1141,7 @@ class TestUnsupportedMessages:
 
 # Property tests: whatever arrives, the adapter answers with events or a PayloadError.
 
-JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
-JSON_VALUES = st.recursive(
-    JSON_SCALARS,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
-OFFSETS = st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(lambda m: timezone(timedelta(minutes=m)))
 TEXTS = st.text(max_size=20) | st.sampled_from(["\ud800", "ok\udfff"])
-TIMES = st.one_of(
-    st.datetimes(timezones=st.none() | OFFSETS),
-    st.datetimes(max_value=datetime(1, 1, 2), timezones=OFFSETS),
-    st.datetimes(min_value=datetime(9999, 12, 31), timezones=OFFSETS),
-).map(datetime.isoformat)
 RESIDENT_FIRST17 = st.builds(
     lambda region, born, serial: f"{region}{born:%Y%m%d}{serial:03d}",
     st.sampled_from(["430112", "110105", "440305", "360102"]),
@@ -1215,60 +1174,36 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
-def field_values(key: str) -> st.SearchStrategy[Any]:
-    plausible = PLAUSIBLE.get(key)
-    if plausible is None:
-        return JSON_VALUES
-    return st.one_of(plausible, plausible, JSON_VALUES)  # two to one for nearly-right values
-
-
 @st.composite
 def mutated_payloads(draw: st.DrawFn) -> dict[str, Any]:
     """A valid message of any type with a few fields replaced by arbitrary JSON or removed."""
     document = copy.deepcopy(fixture_json(draw(st.sampled_from(GOOD_FIXTURES))))
     top_keys = sorted({*document, *PLAUSIBLE} - {"name", "phone", "purpose", "plateNo"})
-    for key in draw(st.lists(st.sampled_from(top_keys), max_size=3, unique=True)):
-        document[key] = draw(field_values(key))
-    for key in draw(st.lists(st.sampled_from(top_keys), max_size=1)):
-        document.pop(key, None)
+    mutate_fields(draw, document, top_keys, PLAUSIBLE, replaced=3, removed=1)
     visitors = document.get("visitors")
     if isinstance(visitors, list) and visitors and isinstance(visitors[0], dict):
         visitor = visitors[0] = dict(visitors[0])
         keys = ["idType", "idNumber", "name", "phone", "purpose", "plateNo"]
-        for key in draw(st.lists(st.sampled_from(keys), max_size=3, unique=True)):
-            visitor[key] = draw(field_values(key))
-        for key in draw(st.lists(st.sampled_from(keys), max_size=1)):
-            visitor.pop(key, None)
+        mutate_fields(draw, visitor, keys, PLAUSIBLE, replaced=3, removed=1)
     return document
 
 
-DEVICE_IDS = st.none() | st.just(SERVICE)
+DEVICE_IDS = device_ids(SERVICE)
 
 
 def events_or_payload_error(raw: RawMessage) -> list[DeviceEvent]:
-    try:
-        events = ADAPTER.parse(raw)
-    except PayloadError as error:
-        assert error.reason in REASONS
-        return []
+    events = parse_checked(ADAPTER, raw, REASONS)
     for event in events:
         assert isinstance(event, VisitorEvent)
-        assert device_event_adapter.validate_json(event.model_dump_json()) == event
     return events
 
 
 class TestNeverCrashes:
     """Whatever arrives, parse returns events or raises PayloadError, never another exception."""
 
-    @settings(max_examples=150, deadline=None)
-    @given(payload=st.binary(max_size=512), device_id=DEVICE_IDS)
-    def test_arbitrary_bytes(self, payload: bytes, device_id: str | None) -> None:
-        events_or_payload_error(message(payload, device_id=device_id))
-
-    @settings(max_examples=150, deadline=None)
-    @given(document=JSON_VALUES, device_id=DEVICE_IDS)
-    def test_arbitrary_json(self, document: Any, device_id: str | None) -> None:
-        events_or_payload_error(message(json.dumps(document).encode(), device_id=device_id))
+    test_arbitrary_bytes, test_arbitrary_json = never_crash_tests(
+        events_or_payload_error, message, DEVICE_IDS, max_examples=150
+    )
 
     @settings(max_examples=150, deadline=None)
     @given(document=mutated_payloads(), device_id=st.one_of(st.just(SERVICE), DEVICE_IDS))
