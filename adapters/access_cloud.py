@@ -65,10 +65,10 @@ from adapters.fields import (
     text_or_uint64,
 )
 from adapters.times import from_epoch_ms
-from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer, hash_id_number
 from schemas.codes import AccessResult, Direction, OpenMethod
+from schemas.errors import PayloadError
 from schemas.events import AccessEvent, DeviceEvent
+from schemas.privacy import Pseudonymizer, hash_id_number
 
 DIALECT: Final = "access-cloud"
 

@@ -56,10 +56,10 @@ from adapters.base import (
 from adapters.fields import STRICT_PAYLOAD, ImageUrl, PlateText, is_safe_code, is_safe_token
 from adapters.plates import JTT415_PLATE_COLORS, normalise_plate, plate_color
 from adapters.times import from_epoch_ms
-from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer
 from schemas.codes import Direction
+from schemas.errors import PayloadError
 from schemas.events import DeviceEvent, VehiclePass
+from schemas.privacy import Pseudonymizer
 
 DIALECT: Final = "barrier-gate"
 

@@ -20,9 +20,9 @@ from typing import ClassVar, Final, Literal, Protocol, TypedDict, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer
+from schemas.errors import PayloadError
 from schemas.events import DeviceEvent
+from schemas.privacy import Pseudonymizer
 
 MAX_DEVICE_ID: Final = 64
 """The bound `schemas.events.EventBase.device_id` enforces; checked here to name the reason."""

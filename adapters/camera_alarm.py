@@ -54,9 +54,9 @@ from adapters.fields import (
     text_or_uint64,
 )
 from adapters.times import from_iso_with_offset
-from gateway.privacy import Pseudonymizer
 from schemas.codes import BehaviourAlarmType
 from schemas.events import BehaviourAlarm, DeviceEvent
+from schemas.privacy import Pseudonymizer
 
 DIALECT: Final = "camera-alarm"
 

@@ -54,10 +54,10 @@ from adapters.base import validate as _validate  # tests patch it: oversized lis
 from adapters.fields import STRICT_PAYLOAD, ImageUrl, PlateText, is_safe_token
 from adapters.plates import GAT1400_PLATE_COLORS, normalise_plate, plate_color
 from adapters.times import from_compact_local
-from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer, hash_id_number, mask_id_number, normalise_id_number
 from schemas.codes import Gender, PlateColor
+from schemas.errors import PayloadError
 from schemas.events import DeviceEvent, FaceCapture, VehiclePass
+from schemas.privacy import Pseudonymizer, hash_id_number, mask_id_number, normalise_id_number
 
 DIALECT: Final = "gat1400"
 

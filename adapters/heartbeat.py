@@ -44,10 +44,10 @@ from adapters.base import (
 )
 from adapters.fields import STRICT_PAYLOAD, Identifier, Text, is_safe_token, one_line
 from adapters.times import from_epoch_ms
-from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer
 from schemas.codes import DeviceStatus
+from schemas.errors import PayloadError
 from schemas.events import DeviceEvent, DeviceStatusEvent
+from schemas.privacy import Pseudonymizer
 
 DIALECT: Final = "heartbeat"
 

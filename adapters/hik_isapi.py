@@ -25,10 +25,10 @@ from adapters.base import (
 )
 from adapters.fields import STRICT_PAYLOAD, Text, UInt32, is_safe_token
 from adapters.times import from_iso_with_offset
-from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer
 from schemas.codes import AccessResult, Direction, DoorState, OpenMethod
+from schemas.errors import PayloadError
 from schemas.events import AccessEvent, DeviceEvent, DoorStateEvent
+from schemas.privacy import Pseudonymizer
 
 DIALECT: Final = "hik-isapi"
 

@@ -11,8 +11,8 @@ from adapters.heartbeat import HeartbeatAdapter
 from adapters.hik_isapi import HikIsapiAdapter
 from adapters.mapping import MappingSpec, mapping_adapter
 from adapters.visitor_cloud import VisitorCloudAdapter
-from gateway.errors import ConfigError
-from gateway.privacy import Pseudonymizer
+from schemas.errors import ConfigError
+from schemas.privacy import Pseudonymizer
 
 BUILTIN_ADAPTERS: tuple[type[Adapter], ...] = (
     HikIsapiAdapter,

@@ -5,12 +5,13 @@ guessed from the gateway's clock. China Standard Time is the default offset only
 format itself has none and the standard defines it as local time (GA/T 1400).
 """
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timezone
 from typing import Final
 
-from gateway.errors import PayloadError
+from schemas.errors import PayloadError
+from schemas.times import CHINA_STANDARD_TIME
 
-CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8), "CST")
+__all__ = ["CHINA_STANDARD_TIME", "from_compact_local", "from_epoch_ms", "from_iso_with_offset"]
 _EPOCH_MS_MIN: Final = 946_684_800_000  # 2000-01-01: earlier values are device clock resets
 _EPOCH_MS_MAX: Final = 4_102_444_800_000  # 2100-01-01
 

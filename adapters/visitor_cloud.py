@@ -52,7 +52,7 @@ Decisions:
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from types import MappingProxyType
 from typing import Annotated, ClassVar, Final, Literal
 
@@ -71,24 +71,23 @@ from adapters.base import (
 from adapters.fields import STRICT_PAYLOAD, is_safe_token
 from adapters.plates import normalise_plate
 from adapters.times import from_iso_with_offset
-from gateway.errors import PayloadError
-from gateway.privacy import (
+from schemas.codes import IdType, VisitorAction, VisitPurpose
+from schemas.errors import PayloadError
+from schemas.events import DeviceEvent, VisitorEvent
+from schemas.identity import gb11643_problem
+from schemas.privacy import (
     Pseudonymizer,
     hash_id_number,
     mask_id_number,
+    mask_name,
     mask_phone,
     normalise_id_number,
 )
-from schemas.codes import IdType, VisitorAction, VisitPurpose
-from schemas.events import DeviceEvent, VisitorEvent
-from schemas.identity import gb11643_check_digit
 
 DIALECT: Final = "visitor-cloud"
 
 MAX_VISITORS: Final = 50
 """Visitors one registration may carry; more is refused as `oversized`."""
-
-_RESIDENT_ID_SHAPE: Final = re.compile(r"[0-9]{17}[0-9X]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,19 +98,6 @@ class IdTypeCode:
     id_type: IdType
     problem: Callable[[str], str | None]
     """Why a number (upper case, surrounding blanks removed) is not valid, or None if it is."""
-
-
-def gb11643_problem(number: str) -> str | None:
-    """Why `number` (upper case) is not a GB 11643 resident ID number, or None when it is."""
-    if not _RESIDENT_ID_SHAPE.fullmatch(number):
-        return "is not 17 digits followed by a digit or X"
-    try:
-        date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
-        return "has no calendar birth date"
-    if gb11643_check_digit(number[:17]) != number[17]:
-        return "fails the GB 11643 check digit"
-    return None
 
 
 def _shaped(pattern: str, shape: str) -> Callable[[str], str | None]:
@@ -427,18 +413,6 @@ def _cancellation(
     return VisitorEvent(
         **header, action=action, visit_id=document.visit_id, host_house=document.house_code
     )
-
-
-def mask_name(name: str | None) -> str | None:
-    """`张三丰` -> `张**`; a one-character name is fully masked; blank or absent gives None."""
-    if name is None:
-        return None
-    stripped = name.strip()
-    if not stripped:
-        return None
-    if len(stripped) == 1:
-        return "*"
-    return stripped[0] + "*" * (len(stripped) - 1)
 
 
 def _purpose(code: int | None) -> VisitPurpose | None:

@@ -24,9 +24,9 @@ from bench.common import PROGRESS_EVERY_S, BenchError, JsonDict, Message, log
 from bench.procstats import process_cpu_s
 from bench.profiling import Profiler
 from bench.stats import percentile
-from gateway.privacy import Pseudonymizer
-from tests.gateway_process import GatewayProcess
-from tests.harness import HASH_KEY
+from schemas.privacy import Pseudonymizer
+from testkit.gateway_process import GatewayProcess
+from testkit.harness import HASH_KEY
 
 POLL_S = 0.1
 STALL_TIMEOUT_S = 60.0

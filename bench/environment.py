@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.common import JsonDict
 from gateway.config import Settings
 from gateway.mqtt import SessionOptions
-from tests.services import MOSQUITTO_BIN
+from testkit.services import MOSQUITTO_BIN
 
 
 def machine_info() -> JsonDict:

@@ -57,8 +57,8 @@ from simulators.community import generate_community
 from simulators.config_toml import community_config_toml
 from simulators.hik_isapi import HikDoorStream
 from simulators.publisher import publish
-from tests.gateway_process import GatewayProcess
-from tests.services import (
+from testkit.gateway_process import GatewayProcess
+from testkit.services import (
     MosquittoService,
     PostgresService,
     start_mosquitto,

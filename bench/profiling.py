@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.common import BenchError, JsonDict
-from tests.gateway_process import GatewayProcess
+from testkit.gateway_process import GatewayProcess
 
 
 class Profiler:

@@ -4,17 +4,15 @@ The `devices` table is the source of truth: the TOML file's devices are upserted
 start-up and property systems PUT theirs through the API. The pipeline reads an in-memory
 copy (`DeviceRegistry`), because it runs synchronously on the event loop and must not wait on
 the database for every message. The copy is updated at once by this process's API and
-reloaded by `DeviceWatch` every check interval, so devices registered through another
-gateway process show up here too.
+reloaded by `gateway.device_status.DeviceWatch` every check interval, so devices registered
+through another gateway process show up here too. When a device counts as online or offline
+is decided in `gateway.device_status`.
 """
 
-import asyncio
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 from gateway.config import GatewayConfig
-from gateway.errors import StoreError
 from gateway.store.base import Store
 from schemas.devices import DeviceRegistration
 
@@ -74,52 +72,3 @@ async def load_devices(store: Store) -> list[DeviceRegistration]:
         cursor = page.next_cursor
         if cursor is None:
             return devices
-
-
-class DeviceWatch:
-    """Every interval: mark devices silent for too long offline, then reload the registry.
-
-    Silence is counted from the device's last message, but never from before `listening_since`
-    (the gateway's start): while the gateway was down it could not hear anyone, and a restart
-    must not declare every device offline at once. A store outage is logged and waited out.
-    """
-
-    def __init__(
-        self,
-        store: Store,
-        registry: DeviceRegistry,
-        *,
-        interval_s: float,
-        listening_since: datetime,
-    ) -> None:
-        self._store = store
-        self._registry = registry
-        self._interval_s = interval_s
-        self._listening_since = listening_since
-
-    async def run(self) -> None:
-        """Run until cancelled; a failed round is logged and the next one runs on time."""
-        while True:
-            await asyncio.sleep(self._interval_s)
-            try:
-                await self.check()
-            except Exception:  # a bug here must not stop the watch for the process's life
-                logger.exception("device check failed")
-
-    async def check(self, now: datetime | None = None) -> list[str]:
-        """One round; returns the ids of the devices it marked offline."""
-        try:
-            marked = await self._store.mark_silent_devices_offline(
-                now or datetime.now(UTC), listening_since=self._listening_since
-            )
-            await self._registry.reload(self._store)
-        except StoreError as exc:
-            logger.warning("device check skipped, the store is unavailable: %s", exc)
-            return []
-        if marked:
-            logger.info(
-                "%d devices went silent and are now offline",
-                len(marked),
-                extra={"device_ids": marked[:50]},
-            )
-        return marked

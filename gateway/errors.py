@@ -3,24 +3,17 @@
 Library exceptions are wrapped where they enter (`StoreError` from psycopg/sqlite,
 `PayloadError` from JSON or pydantic), so the loop catches a few known types and never
 `Exception`. Messages never carry raw payload values: they may reach logs and dead letters.
+`PayloadError` and `ConfigError` live in `schemas.errors`, where adapters reach them without
+importing the service; they are re-exported here so the service has one place to look.
 """
+
+from schemas.errors import ConfigError, PayloadError
+
+__all__ = ["ConfigError", "GatewayError", "PayloadError", "StoreError"]
 
 
 class GatewayError(Exception):
-    """Base of every error the gateway raises on purpose."""
-
-
-class PayloadError(GatewayError):
-    """A message that cannot become events; it is dead-lettered, never retried.
-
-    `reason` is a short stable label (a metrics label value and the dead letter's reason);
-    `detail` explains it for an operator and must not contain payload values.
-    """
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
+    """Base of every error the service raises on purpose."""
 
 
 class StoreError(GatewayError):
@@ -29,7 +22,3 @@ class StoreError(GatewayError):
     def __init__(self, message: str, *, transient: bool) -> None:
         super().__init__(message)
         self.transient = transient
-
-
-class ConfigError(GatewayError):
-    """Settings or the TOML configuration are invalid; raised at start-up, never later."""

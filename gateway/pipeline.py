@@ -2,8 +2,10 @@
 
 Each step is a plain callable configured in `__init__` and applied in `__call__`; a step drops
 a message by raising `PayloadError`, which turns the whole message into a dead letter (a
-message is either stored or rejected, never half of each). Storage and acknowledgement happen
-in `gateway.ingest`, after this.
+message is either stored or rejected, never half of each). The call order, as it runs:
+`gateway.ingest` takes a batch from the broker and hands it to `gateway.commit.BatchCommitter`,
+which runs this pipeline over it, writes the result in one transaction and only then
+acknowledges the batch's messages.
 """
 
 import logging

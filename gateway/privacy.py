@@ -1,21 +1,11 @@
-"""Personal data handling: keyed hashes for joins, masks for display, redaction for text.
+"""Redaction of free text the service writes (dead-letter excerpts, log lines).
 
-PIPL and GB/T 35273 keep raw ID-card numbers, card numbers, names, phones and face data out of
-storage and logs. Identifiers that must still be joined (a card seen at two doors) become
-HMAC-SHA256 hashes under a secret key, so nobody holding the database alone can reverse them
-by enumerating the small ID-number space.
+Hashing and masking, which adapters apply before an event exists, are in `schemas.privacy`.
 """
 
-import hashlib
-import hmac
 import re
-from typing import Final
 
-ID_NUMBER_NAMESPACE: Final = "id_number"
-"""The namespace every dialect hashes ID numbers in, so one person joins across devices."""
-
-_HASH_PREFIX = "h1:"
-_HASH_HEX_CHARS = 32  # 128 bits: collision-free at any community's scale, short in indexes
+from schemas.privacy import mask_id_number, mask_phone
 
 # 18-digit resident ID numbers (GB 11643) and 15-digit legacy ones, 11-digit mainland mobiles.
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])|(?<!\d)\d{15}(?!\d)")
@@ -39,45 +29,6 @@ _SENSITIVE_VALUE = re.compile(
 )
 _INLINE_IMAGE = re.compile(r"data:[\w/+.-]*;base64,[A-Za-z0-9+/=]*|[A-Za-z0-9+/=]{200,}")
 """A `data:` URI (any length) or a long base64 run: an inline picture or face feature."""
-
-
-class Pseudonymizer:
-    """Turns identifiers into stable keyed hashes: equal inputs join, nothing reverses them."""
-
-    def __init__(self, key: str) -> None:
-        if len(key) < 16:
-            raise ValueError("the ID hash key must be at least 16 characters")
-        self._key = key.encode()
-
-    def hash(self, namespace: str, value: str) -> str:
-        """Hash `value` within `namespace` (e.g. "card"), so one kind never joins another."""
-        digest = hmac.new(self._key, f"{namespace}\x1f{value}".encode(), hashlib.sha256)
-        return _HASH_PREFIX + digest.hexdigest()[:_HASH_HEX_CHARS]
-
-
-def normalise_id_number(number: str) -> str:
-    """An ID number as it is checked, hashed and masked: no surrounding blanks, upper case."""
-    return number.strip().upper()
-
-
-def hash_id_number(pseudonymizer: Pseudonymizer, number: str) -> str:
-    """The keyed hash of an ID number, normalised first, in the namespace all dialects share:
-    the same person's number from a door, a camera and a visitor record gives one hash."""
-    return pseudonymizer.hash(ID_NUMBER_NAMESPACE, normalise_id_number(number))
-
-
-def mask_id_number(value: str) -> str:
-    """Show an ID number as its region prefix and last four: `430112********1234`."""
-    if len(value) <= 10:
-        return "*" * len(value)
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
-
-
-def mask_phone(value: str) -> str:
-    """Show a phone number as `138****5678`."""
-    if len(value) < 7:
-        return "*" * len(value)
-    return value[:3] + "*" * (len(value) - 7) + value[-4:]
 
 
 def redact_text(text: str) -> str:

@@ -14,14 +14,15 @@ from datetime import UTC, datetime
 from adapters.registry import registry_with
 from gateway.commit import BatchCommitter
 from gateway.config import GatewayConfig, Settings
-from gateway.devices import DeviceRegistry, DeviceWatch
+from gateway.device_status import DeviceWatch
+from gateway.devices import DeviceRegistry
 from gateway.ingest import Ingest
 from gateway.metrics import Metrics
 from gateway.mqtt import BrokerAddress, SessionOptions
 from gateway.pipeline import Enrich, Parse, Pipeline
-from gateway.privacy import Pseudonymizer
 from gateway.routing import TopicRouter
 from gateway.store import Store, open_store
+from schemas.privacy import Pseudonymizer
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +59,16 @@ def build_pipeline(
     config: GatewayConfig,
     hash_key: str,
     devices: DeviceRegistry | None = None,
+    router: TopicRouter | None = None,
 ) -> Pipeline:
-    """The processing pipeline for this configuration (pure: no connections)."""
+    """The processing pipeline for this configuration (pure: no connections).
+
+    The call order as it runs: `Parse` (size check, `TopicRouter.route`, the dialect's
+    adapter), then `Enrich` (device registry) per event, then in-batch dedup.
+    """
     adapters = registry_with(config.dialects).build(Pseudonymizer(hash_key))
-    router = TopicRouter(config, set(adapters))
     return Pipeline(
-        Parse(router, adapters, settings.max_payload_bytes),
+        Parse(router or build_router(config), adapters, settings.max_payload_bytes),
         [
             Enrich(
                 devices if devices is not None else DeviceRegistry.from_config(config),
@@ -73,9 +78,13 @@ def build_pipeline(
     )
 
 
-def subscription_filters(settings: Settings, config: GatewayConfig) -> list[str]:
+def build_router(config: GatewayConfig) -> TopicRouter:
+    """The one router of a gateway: it routes messages and names the subscriptions."""
+    return TopicRouter(config, set(registry_with(config.dialects).dialects))
+
+
+def subscription_filters(settings: Settings, router: TopicRouter) -> list[str]:
     """Topic filters to subscribe to, shared across gateway instances when a group is set."""
-    router = TopicRouter(config, set())
     filters = router.subscriptions(settings.mqtt_topics)
     if settings.mqtt_shared_group:
         return [f"$share/{settings.mqtt_shared_group}/{f}" for f in filters]
@@ -97,8 +106,9 @@ async def running_gateway(
         devices = await DeviceRegistry.load(store)
         logger.info("device registry: %d devices", len(devices))
         metrics = Metrics()
+        router = build_router(config)
         commit = BatchCommitter(
-            build_pipeline(settings, config, secrets.id_hash_key, devices), store, metrics
+            build_pipeline(settings, config, secrets.id_hash_key, devices, router), store, metrics
         )
         ingest = Ingest(
             BrokerAddress.from_url(settings.mqtt_url),
@@ -108,7 +118,7 @@ async def running_gateway(
                 session_expiry_s=settings.mqtt_session_expiry_s,
                 receive_maximum=settings.mqtt_receive_maximum,
             ),
-            subscription_filters(settings, config),
+            subscription_filters(settings, router),
             commit,
             metrics,
             batch_max_rows=settings.batch_max_rows,

@@ -1,10 +1,13 @@
-"""GB 11643 resident ID numbers: the check character, shared by the adapters that validate
-ID numbers and the simulators that generate them."""
+"""GB 11643 resident ID numbers: the check character and the validity check, shared by the
+adapters that validate ID numbers and the simulators that generate them."""
 
+import re
+from datetime import date
 from typing import Final
 
 _WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARACTERS: Final = "10X98765432"
+_RESIDENT_ID_SHAPE: Final = re.compile(r"[0-9]{17}[0-9X]")
 
 
 def gb11643_check_digit(first17: str) -> str:
@@ -13,3 +16,16 @@ def gb11643_check_digit(first17: str) -> str:
         raise ValueError("expected 17 digits")
     total = sum(int(digit) * weight for digit, weight in zip(first17, _WEIGHTS, strict=True))
     return _CHECK_CHARACTERS[total % 11]
+
+
+def gb11643_problem(number: str) -> str | None:
+    """Why `number` (upper case) is not a GB 11643 resident ID number, or None when it is."""
+    if not _RESIDENT_ID_SHAPE.fullmatch(number):
+        return "is not 17 digits followed by a digit or X"
+    try:
+        date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return "has no calendar birth date"
+    if gb11643_check_digit(number[:17]) != number[17]:
+        return "fails the GB 11643 check digit"
+    return None

@@ -26,9 +26,9 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
+from schemas.times import CHINA_STANDARD_TIME as CST
 from simulators.community import ACCESS_CLOUD_DIALECT, Community, Device, Resident
 from simulators.traffic import (
-    CST,
     MILLISECOND,
     PlannedStream,
     SimMessage,

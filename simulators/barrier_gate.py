@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from schemas.times import CHINA_STANDARD_TIME as CST
 from simulators.community import (
     BARRIER_GATE_DIALECT,
     GAT1400_DIALECT,
@@ -39,7 +40,6 @@ from simulators.community import (
 from simulators.gat1400 import Gat1400Camera, VehicleSighting, sighting_of
 from simulators.hik_isapi import device_network
 from simulators.traffic import (
-    CST,
     MILLISECOND,
     PlannedStream,
     SimMessage,

@@ -22,9 +22,10 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
+from schemas.times import CHINA_STANDARD_TIME as CST
 from simulators.community import CAMERA_ALARM_DIALECT, Community, Device
 from simulators.hik_isapi import device_network
-from simulators.traffic import CST, PlannedStream, SimMessage, local_iso, weighted
+from simulators.traffic import PlannedStream, SimMessage, local_iso, weighted
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from schemas.events import EventKind
+from schemas.times import CHINA_STANDARD_TIME as CST
 from simulators.community import (
     GAT1400_DIALECT,
     Community,
@@ -38,7 +39,7 @@ from simulators.community import (
     is_male,
 )
 from simulators.hik_isapi import device_network
-from simulators.traffic import CST, PlannedStream, SimMessage, compact_local, weighted
+from simulators.traffic import PlannedStream, SimMessage, compact_local, weighted
 
 FACE_OBJECT = "06"
 VEHICLE_OBJECT = "02"

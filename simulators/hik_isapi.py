@@ -27,15 +27,15 @@ import random
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from enum import IntEnum
 from functools import lru_cache
 from itertools import islice
 from typing import Literal
 
+from schemas.times import CHINA_STANDARD_TIME as CST
 from simulators.community import HIK_DIALECT, Community, Device, Resident
 
-CST = timezone(timedelta(hours=8), "CST")
 """China Standard Time: Hikvision controllers report local time with a +08:00 offset."""
 
 MAJOR_EVENT = 5

@@ -18,12 +18,12 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TypeVar, get_args
 
 from schemas.events import EventKind
+from schemas.times import CHINA_STANDARD_TIME as CST
 
-CST = timezone(timedelta(hours=8), "CST")
 """China Standard Time: the devices' local time."""
 
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from schemas.events import EventKind
+from schemas.times import CHINA_STANDARD_TIME as CST
 from simulators.barrier_gate import printed_plate
 from simulators.community import (
     HIK_DIALECT,
@@ -40,7 +41,7 @@ from simulators.community import (
     draw_name,
     draw_plate,
 )
-from simulators.traffic import CST, PlannedStream, SimMessage, local_iso, weighted
+from simulators.traffic import PlannedStream, SimMessage, local_iso, weighted
 
 GROUP_SIZES: tuple[tuple[int, float], ...] = ((1, 70.0), (2, 22.0), (3, 8.0))
 PURPOSES: tuple[tuple[int, float], ...] = (

@@ -1,6 +1,6 @@
 """Session-wide real services: a Mosquitto broker and a PostgreSQL + TimescaleDB cluster.
 
-Both start once per test session on free ports in temporary folders (see tests/services.py)
+Both start once per test session on free ports in temporary folders (see testkit/services.py)
 and stop at the end. A missing binary is a failure, never a skip.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import MosquittoService, PostgresService, start_mosquitto, start_postgres
+from testkit.services import MosquittoService, PostgresService, start_mosquitto, start_postgres
 
 _database_numbers = itertools.count(1)
 

@@ -32,9 +32,9 @@ from adapters.mapping.targets import (
     canonical_text,
 )
 from adapters.mapping.values import Miss, as_key, encodable
-from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer
+from schemas.errors import PayloadError
 from schemas.events import DeviceEvent, device_event_adapter
+from schemas.privacy import Pseudonymizer
 
 _MAX_DEVICE_ID: Final = 64
 """The bound `schemas.events.EventBase.device_id` enforces; checked here to name the reason."""

@@ -17,7 +17,7 @@ from adapters.mapping.templates import TemplatePart, parse_template, render_temp
 from adapters.mapping.timeformats import TimeParser, parse_zone, time_parser
 from adapters.mapping.transforms import MaskKind, mask, pseudonymize, scale
 from adapters.mapping.values import Miss, as_key, as_text, payload_value
-from gateway.privacy import Pseudonymizer
+from schemas.privacy import Pseudonymizer
 
 
 @dataclass(frozen=True, slots=True)

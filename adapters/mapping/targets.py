@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, TypeAdapter
 
 from adapters.mapping.transforms import MaskKind
 from adapters.plates import normalise_plate
-from gateway.errors import PayloadError
+from schemas.errors import PayloadError
 from schemas.events import DeviceEvent, EventBase
 
 Protection = Literal["hash", "id_number", "phone", "name", "mask"]

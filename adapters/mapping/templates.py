@@ -10,7 +10,7 @@ from typing import Final
 
 from adapters.mapping.paths import JsonPath, parse_path
 from adapters.mapping.values import Miss, as_key, payload_value
-from gateway.errors import PayloadError
+from schemas.errors import PayloadError
 
 MAX_TEMPLATE_PLACEHOLDERS: Final = 8
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapters.mapping.values import as_decimal
 from adapters.times import from_epoch_ms, from_iso_with_offset
-from gateway.errors import PayloadError
+from schemas.errors import PayloadError
 
 EPOCH_FORMATS: Final = frozenset({"epoch_ms", "epoch_s"})
 NAMED_FORMATS: Final = frozenset({*EPOCH_FORMATS, "iso8601"})

@@ -10,8 +10,8 @@ from decimal import Decimal
 from typing import Final, Literal
 
 from adapters.mapping.values import as_decimal, as_text
-from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer, mask_id_number, mask_phone
+from schemas.errors import PayloadError
+from schemas.privacy import Pseudonymizer, mask_id_number, mask_phone
 
 MaskKind = Literal["id_number", "phone", "name"]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from adapters.mapping.paths import JsonPath, lookup
-from gateway.errors import PayloadError
+from schemas.errors import PayloadError
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,14 +9,14 @@ import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from gateway.errors import PayloadError
 from gateway.messages import DeadLetter
 from schemas.devices import Device, DeviceRegistration, DeviceState
-from schemas.events import DeviceEvent, DeviceStatusEvent, EventKind
+from schemas.events import DeviceEvent, EventKind
 
 T = TypeVar("T")
 
@@ -124,7 +124,7 @@ class Store(Protocol):
     ) -> WriteResult:
         """Store new events (ignoring ids already stored) and dead letters atomically.
 
-        The same transaction records the devices' activity (see `device_activity`): the
+        The same transaction records the devices' activity (see `gateway.device_status`): the
         registry's `last_seen` and `status` never disagree with the events stored.
         """
 
@@ -229,43 +229,6 @@ def dead_letter_page(letters: list[StoredDeadLetter], limit: int) -> Page[Stored
     return Page[StoredDeadLetter](
         data=letters[:limit], next_cursor=encode_id_cursor(letters[limit - 1].id)
     )
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceActivity:
-    """What one batch says about one device: latest arrival, resulting status, reported facts."""
-
-    device_id: str
-    community: str
-    seen: datetime
-    status: Literal["online", "offline"]
-    firmware: str | None
-    ip: str | None
-
-
-def device_activity(events: Sequence[DeviceEvent]) -> list[DeviceActivity]:
-    """Each device's activity in a batch, in `device_id` order (a stable lock order).
-
-    Any message means the device is online, except a `device_status` event saying `offline`
-    (often the device's MQTT last will); the last event in arrival order decides. Firmware
-    and address come from the last status event that reports them. Devices are keyed by
-    (device, community): an event arriving under another community says nothing about the
-    device registered under that id.
-    """
-    found: dict[tuple[str, str], DeviceActivity] = {}
-    for event in events:
-        key = (event.device_id, event.community)
-        before = found.get(key)
-        status: Literal["online", "offline"] = "online"
-        firmware = before.firmware if before else None
-        ip = before.ip if before else None
-        if isinstance(event, DeviceStatusEvent):
-            status = "offline" if event.status == "offline" else "online"
-            firmware = event.firmware or firmware
-            ip = event.ip or ip
-        seen = event.received_at if before is None else max(before.seen, event.received_at)
-        found[key] = DeviceActivity(event.device_id, event.community, seen, status, firmware, ip)
-    return [found[key] for key in sorted(found)]
 
 
 def encode_device_cursor(device_id: str) -> str:

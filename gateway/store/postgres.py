@@ -15,6 +15,7 @@ from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from gateway.device_status import device_activity
 from gateway.errors import StoreError
 from gateway.messages import DeadLetter
 from gateway.store.base import (
@@ -24,7 +25,6 @@ from gateway.store.base import (
     WriteResult,
     dead_letter_page,
     dead_letter_sql,
-    device_activity,
     device_filter_sql,
     device_page,
     event_filter_sql,

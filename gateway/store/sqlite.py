@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gateway.device_status import device_activity
 from gateway.errors import StoreError
 from gateway.messages import DeadLetter
 from gateway.store.base import (
@@ -22,7 +23,6 @@ from gateway.store.base import (
     WriteResult,
     dead_letter_page,
     dead_letter_sql,
-    device_activity,
     device_filter_sql,
     device_page,
     event_filter_sql,

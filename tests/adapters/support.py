@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from adapters.base import Adapter, RawMessage
 from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer
 from schemas.events import DeviceEvent, device_event_adapter
+from schemas.privacy import Pseudonymizer
 
 PSEUDONYMIZER = Pseudonymizer("test-key-0123456789abcdef")
 """The one keyed hasher every adapter specification uses (it holds no state)."""

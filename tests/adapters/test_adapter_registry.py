@@ -9,8 +9,8 @@ import pytest
 from adapters.base import RawMessage
 from adapters.hik_isapi import HikIsapiAdapter
 from adapters.registry import BUILTIN_ADAPTERS, AdapterRegistry
-from gateway.privacy import Pseudonymizer
 from schemas.events import AccessEvent, DeviceEvent
+from schemas.privacy import Pseudonymizer
 
 PSEUDONYMIZER = Pseudonymizer("test-key-0123456789abcdef")
 

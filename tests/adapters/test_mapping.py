@@ -32,7 +32,6 @@ from adapters.mapping import (
 )
 from gateway.config import load_config
 from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer
 from schemas.events import (
     AccessEvent,
     DeviceEvent,
@@ -40,6 +39,7 @@ from schemas.events import (
     VehiclePass,
     VisitorEvent,
 )
+from schemas.privacy import Pseudonymizer
 
 PSEUDONYMIZER = Pseudonymizer("test-key-0123456789abcdef")
 ROOT = Path(__file__).parents[2]

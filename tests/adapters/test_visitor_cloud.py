@@ -18,13 +18,11 @@ from adapters.visitor_cloud import (
     MESSAGE_TYPES,
     VISIT_PURPOSES,
     VisitorCloudAdapter,
-    gb11643_problem,
-    mask_name,
 )
 from gateway.errors import PayloadError
-from gateway.privacy import Pseudonymizer
 from schemas.events import DeviceEvent, VisitorEvent, device_event_adapter
-from schemas.identity import gb11643_check_digit
+from schemas.identity import gb11643_check_digit, gb11643_problem
+from schemas.privacy import Pseudonymizer, mask_name
 from tests.adapters.support import (
     PSEUDONYMIZER,
     TIMES,

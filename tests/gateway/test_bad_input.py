@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from simulators.community import generate_community
 from simulators.hik_isapi import HikDoorStream
 from simulators.publisher import publish
-from tests.harness import gateway_settings, running_gateway, wait_until
-from tests.services import MosquittoService
+from testkit.harness import gateway_settings, running_gateway, wait_until
+from testkit.services import MosquittoService
 
 MAX_PAYLOAD = 4096
 DEVICE_TOPIC = "yida/hik-isapi/43011200001320000001"

@@ -23,12 +23,12 @@ from gateway.errors import StoreError
 from gateway.messages import DeadLetter, InboundMessage
 from gateway.metrics import Metrics
 from gateway.pipeline import Enrich, Parse, Pipeline
-from gateway.privacy import Pseudonymizer
 from gateway.routing import TopicRouter
 from gateway.store import Store, open_store
 from gateway.store.base import EventQuery, Page, StoredDeadLetter, WriteResult
 from schemas.devices import Device, DeviceRegistration, DeviceState
 from schemas.events import DeviceEvent
+from schemas.privacy import Pseudonymizer
 from simulators.community import Community, generate_community
 from simulators.hik_isapi import HikDoorStream, hik_topic
 

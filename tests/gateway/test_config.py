@@ -18,7 +18,7 @@ from gateway.config import (
 from gateway.errors import ConfigError
 from simulators.community import generate_community
 from simulators.config_toml import community_config_toml
-from tests.harness import write_file
+from testkit.harness import write_file
 
 STRONG_ADMIN_KEY = "admin-key-0123456789abcdefghij"
 STRONG_HASH_KEY = "hash-key-0123456789abcdefghijk"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from simulators.community import generate_community
 from simulators.hik_isapi import HikDoorStream
-from tests.gateway_process import GatewayProcess
-from tests.services import MosquittoService, PostgresService
+from testkit.gateway_process import GatewayProcess
+from testkit.services import MosquittoService, PostgresService
 
 TOTAL_EVENTS = 20_000
 KILL_AT = (3_000, 11_000)

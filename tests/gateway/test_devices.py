@@ -17,21 +17,21 @@ import gateway.devices
 from adapters.registry import AdapterRegistry
 from gateway.commit import BatchCommitter
 from gateway.config import CommunitySpec, DeviceSpec, GatewayConfig, load_config
-from gateway.devices import DeviceRegistry, DeviceWatch
+from gateway.device_status import DeviceActivity, DeviceWatch, device_activity
+from gateway.devices import DeviceRegistry
 from gateway.errors import ConfigError, PayloadError
 from gateway.messages import InboundMessage
 from gateway.metrics import Metrics
 from gateway.pipeline import Enrich, Parse, Pipeline
-from gateway.privacy import Pseudonymizer
 from gateway.routing import TopicRouter
 from gateway.store import Store, open_store
-from gateway.store.base import DeviceActivity, device_activity
 from schemas.codes import DeviceStatus
 from schemas.devices import OFFLINE_AFTER_S_BY_KIND, Device, DeviceRegistration
 from schemas.events import AccessEvent, DeviceEvent, DeviceStatusEvent, VehiclePass
+from schemas.privacy import Pseudonymizer
 from simulators.community import generate_community
 from simulators.hik_isapi import HikDoorStream
-from tests.harness import wait_until, write_file
+from testkit.harness import wait_until, write_file
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 YIDA = "yida"

@@ -14,11 +14,11 @@ import pytest
 
 from gateway.broker import embedded_broker
 from gateway.config import GatewayConfig, load_config
-from gateway.privacy import Pseudonymizer
+from schemas.privacy import Pseudonymizer
 from simulators.community import Community, generate_community
 from simulators.config_toml import community_config_toml
 from simulators.hik_isapi import DoorEvent, Minor, hik_payload, hik_topic
-from tests.harness import (
+from testkit.harness import (
     HASH_KEY,
     RunningGateway,
     gateway_settings,
@@ -27,7 +27,7 @@ from tests.harness import (
     wait_until,
     write_file,
 )
-from tests.services import MosquittoService, PostgresService, free_port
+from testkit.services import MosquittoService, PostgresService, free_port
 
 CST = timezone(timedelta(hours=8))
 

@@ -24,9 +24,9 @@ from gateway.config import (
 from gateway.errors import ConfigError, PayloadError
 from gateway.messages import InboundMessage
 from gateway.routing import Route, TopicRouter
-from gateway.runtime import build_pipeline, subscription_filters
+from gateway.runtime import build_pipeline, build_router, subscription_filters
 from schemas.events import AccessEvent, VehiclePass
-from tests.harness import write_file
+from testkit.harness import write_file
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = ["mapping-acme-door.toml", "mapping-parkline-gate.toml"]
@@ -345,7 +345,7 @@ class TestRouting:
 
     def test_subscriptions_include_the_template(self) -> None:
         settings = Settings(mqtt_topics=["+/+/+"], mqtt_shared_group="g")
-        filters = subscription_filters(settings, self.config())
+        filters = subscription_filters(settings, build_router(self.config()))
         assert filters == ["$share/g/+/+/+", "$share/g/acme/+/+/event"]
 
 

@@ -17,9 +17,9 @@ from gateway.devices import DeviceRegistry
 from gateway.errors import PayloadError
 from gateway.messages import DeadLetter, InboundMessage
 from gateway.pipeline import Enrich, Parse, Pipeline, ProcessedBatch
-from gateway.privacy import Pseudonymizer
 from gateway.routing import TopicRouter
 from schemas.events import AccessEvent, DeviceEvent, DoorStateEvent
+from schemas.privacy import Pseudonymizer
 from simulators.community import Community, Device, generate_community
 from simulators.hik_isapi import DoorEvent, HikDoorStream, Minor, hik_payload, hik_topic
 

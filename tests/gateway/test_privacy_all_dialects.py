@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from simulators.publisher import publish
-from tests.gateway_process import GatewayProcess
-from tests.harness import wait_until
-from tests.services import PG_BIN_DIR, MosquittoService
+from testkit.gateway_process import GatewayProcess
+from testkit.harness import wait_until
+from testkit.services import PG_BIN_DIR, MosquittoService
 
 FIXTURES = Path(__file__).parents[1] / "adapters" / "fixtures"
 DIALECT_FOLDERS = (

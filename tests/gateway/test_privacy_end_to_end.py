@@ -16,9 +16,9 @@ import pytest
 from simulators.community import generate_community
 from simulators.hik_isapi import HikDoorStream
 from simulators.publisher import publish
-from tests.gateway_process import GatewayProcess
-from tests.harness import wait_until
-from tests.services import PG_BIN_DIR, MosquittoService, PostgresService
+from testkit.gateway_process import GatewayProcess
+from testkit.harness import wait_until
+from testkit.services import PG_BIN_DIR, MosquittoService, PostgresService
 
 LEAKY_ID_NUMBER = "43011219800101123X"
 LEAKY_PHONE = "13812345678"

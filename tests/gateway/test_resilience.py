@@ -8,8 +8,8 @@ from gateway.config import GatewayConfig
 from simulators.community import generate_community
 from simulators.hik_isapi import HikDoorStream
 from simulators.publisher import publish
-from tests.harness import RunningGateway, gateway_settings, running_gateway, wait_until
-from tests.services import MosquittoService, PostgresService, start_mosquitto
+from testkit.harness import RunningGateway, gateway_settings, running_gateway, wait_until
+from testkit.services import MosquittoService, PostgresService, start_mosquitto
 
 
 def door_messages(count: int, seed: int) -> list[tuple[str, bytes]]:

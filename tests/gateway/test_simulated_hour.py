@@ -20,8 +20,8 @@ from simulators.config_toml import community_config_toml
 from simulators.publisher import publish
 from simulators.traffic import EVENT_KINDS, SimMessage
 from simulators.yida_mix import YidaTraffic
-from tests.harness import gateway_settings, running_gateway, wait_until, write_file
-from tests.services import MosquittoService
+from testkit.harness import gateway_settings, running_gateway, wait_until, write_file
+from testkit.services import MosquittoService
 
 CST = timezone(timedelta(hours=8))
 START = datetime(2026, 11, 26, 8, 0, tzinfo=CST)

@@ -2,14 +2,14 @@
 
 The session-wide `mosquitto` fixture is shared with gateway tests that publish on the same
 `yida/...` topics; the publisher tests count every message a `yida/#` subscriber sees, so they
-get a broker of their own (started the same way, by `tests.services.start_mosquitto`).
+get a broker of their own (started the same way, by `testkit.services.start_mosquitto`).
 """
 
 from collections.abc import Iterator
 
 import pytest
 
-from tests.services import MosquittoService, start_mosquitto
+from testkit.services import MosquittoService, start_mosquitto
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from adapters.base import RawMessage
 from adapters.registry import AdapterRegistry
 from gateway.config import GatewayConfig
-from gateway.privacy import Pseudonymizer
 from gateway.routing import TopicRouter
 from schemas.events import DeviceEvent
+from schemas.privacy import Pseudonymizer
 from simulators.community import Community
 from simulators.config_toml import community_config_toml
 from simulators.traffic import SimMessage

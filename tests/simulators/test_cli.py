@@ -9,7 +9,7 @@ import pytest
 from simulators.cli import main
 from simulators.community import generate_community
 from simulators.config_toml import community_config_toml
-from tests.services import MosquittoService, free_port
+from testkit.services import MosquittoService, free_port
 from tests.simulators.subscriber import mosquitto_sub
 
 

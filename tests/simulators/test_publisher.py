@@ -9,7 +9,7 @@ import pytest
 from simulators.community import generate_community
 from simulators.hik_isapi import HikDoorStream
 from simulators.publisher import BrokerAddress, PublishError, parse_mqtt_url, publish
-from tests.services import MosquittoService, free_port
+from testkit.services import MosquittoService, free_port
 from tests.simulators.subscriber import mosquitto_sub
 
 START = datetime(2026, 11, 26, 8, 0, tzinfo=timezone(timedelta(hours=8)))

@@ -17,14 +17,14 @@ from schemas.events import DeviceStatusEvent
 from simulators.community import Device as SimulatedDevice
 from simulators.community import generate_community
 from simulators.hik_isapi import DoorEvent, Minor, hik_payload, hik_topic
-from tests.harness import (
+from testkit.harness import (
     RunningGateway,
     gateway_settings,
     mosquitto_pub,
     running_gateway,
     wait_until,
 )
-from tests.services import free_port
+from testkit.services import free_port
 
 COMMUNITY = generate_community()
 IN_CONFIG = COMMUNITY.devices[0]

@@ -10,8 +10,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.harness import ADMIN_KEY, HASH_KEY
-from tests.services import free_port
+from testkit.harness import ADMIN_KEY, HASH_KEY
+from testkit.services import free_port
 
 
 class GatewayProcess:

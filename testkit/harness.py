@@ -16,7 +16,7 @@ from gateway.api.app import create_app
 from gateway.config import GatewayConfig, Settings
 from gateway.runtime import Runtime, Secrets
 from gateway.serve import api_server, wait_started
-from tests.services import free_port
+from testkit.services import free_port
 
 ADMIN_KEY = "test-admin-key-0123456789abcdef"
 HASH_KEY = "test-hash-key-0123456789abcdef01"
