@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from gateway.errors import StoreError
+from gateway.logs import loggable
 from gateway.messages import DeadLetter, InboundMessage
 from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline, ProcessedBatch
@@ -106,7 +107,13 @@ class BatchCommitter:
         metrics.events_unregistered.inc(sum(e.unregistered_device for e in batch.events))
         for letter in batch.dead_letters:
             metrics.rejections.labels(reason=letter.reason).inc()
-            logger.info("dead letter", extra={"topic": letter.topic, "reason": letter.reason})
+            topic = loggable(letter.topic)
+            logger.info(
+                "dead letter %s on topic %s",
+                letter.reason,
+                topic,
+                extra={"topic": topic, "reason": letter.reason},
+            )
 
 
 def _refused_letter(event: DeviceEvent, exc: StoreError) -> DeadLetter:

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.mapping import MappingSpec, SpecError
 from adapters.registry import BUILTIN_ADAPTERS
 from gateway.errors import ConfigError
+from gateway.topics import filter_problem
 from schemas.devices import DeviceRegistration
 
 MIN_SECRET_CHARS = 24
@@ -37,7 +38,7 @@ class Settings(BaseSettings):
     mqtt_shared_group: str | None = None
     mqtt_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     mqtt_receive_maximum: int = Field(default=2000, ge=1, le=65535)
-    mqtt_topics: list[str] = Field(default_factory=lambda: ["+/+/+"])
+    mqtt_topics: list[str] = Field(default_factory=lambda: ["#"], min_length=1)
     database_url: str = "sqlite:///data/scgw.db"
     database_pool_size: int = Field(default=4, ge=1, le=64)
     api_host: str = "127.0.0.1"
@@ -59,6 +60,15 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError("must look like mqtt://[user:pass@]host[:port]")
+        return value
+
+    @field_validator("mqtt_topics")
+    @classmethod
+    def _mqtt_topics_are_filters(cls, value: list[str]) -> list[str]:
+        """Every filter is valid MQTT and none names `$SYS` (see `gateway.topics`)."""
+        for topic_filter in value:
+            if (problem := filter_problem(topic_filter)) is not None:
+                raise ValueError(f"{topic_filter[:80]!r}: {problem}")
         return value
 
     @field_validator("database_url")
@@ -116,6 +126,13 @@ class TopicBinding(_Strict):
     dialect: str
     community: str
     device_id_level: int | None = Field(default=None, ge=1)
+
+    @field_validator("filter")
+    @classmethod
+    def _filter_is_subscribable(cls, value: str) -> str:
+        if (problem := filter_problem(value)) is not None:
+            raise ValueError(problem)
+        return value
 
 
 class GatewayConfig(_Strict):

@@ -16,6 +16,19 @@ _STANDARD_ATTRIBUTES = set(logging.makeLogRecord({}).__dict__) | {"message", "as
 
 
 _PLAIN = (bool, int, float, type(None))
+LOGGED_TOPIC_CHARS = 200
+
+
+def loggable(text: str, limit: int = LOGGED_TOPIC_CHARS) -> str:
+    """`text` (a topic, a path) fit for one log line: control characters escaped, so a hostile
+    topic cannot forge lines, and cut to `limit` characters with the cut marked."""
+    printable = "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in text[: limit + 1]
+    )
+    if len(printable) > limit:
+        return f"{printable[:limit]}…({len(text)} chars)"
+    return printable
 
 
 def _text(value: object) -> str:

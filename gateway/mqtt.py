@@ -262,7 +262,7 @@ class MqttSubscriber:
         self._received += 1
         self._buffer.append(
             InboundMessage(
-                topic=message.topic,
+                topic=topic_text(message),
                 payload=bytes(message.payload),
                 received_at=datetime.now(UTC),
                 received_monotonic=time.monotonic(),
@@ -362,6 +362,20 @@ class MqttSubscriber:
         """Keepalive pings and timeouts: paho's `loop_misc` must run about once a second."""
         while self._client.loop_misc() == MQTTErrorCode.MQTT_ERR_SUCCESS:  # noqa: ASYNC110 - a tick
             await asyncio.sleep(1)
+
+
+def topic_text(message: paho.MQTTMessage) -> str:
+    """The message's topic as text, even when it is not UTF-8.
+
+    MQTT requires UTF-8 topics, but a lax broker may pass other bytes, and paho's `topic`
+    then raises inside the read loop. Undecodable bytes become U+FFFD, which the router
+    refuses, so the message ends as a counted `unknown_topic` dead letter.
+    """
+    try:
+        return message.topic
+    except UnicodeDecodeError:
+        raw: bytes = message._topic  # paho keeps the raw bytes only there
+        return raw.decode("utf-8", errors="replace")
 
 
 def _no_ack() -> None:

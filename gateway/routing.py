@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from adapters.mapping import topic_templates
 from gateway.config import GatewayConfig, TopicBinding
 from gateway.errors import PayloadError
+from gateway.topics import filter_covers, topic_matches
 
 DEFAULT_LAYOUT_LEVELS = 3
+NOT_TEXT = "\ufffd"
+"""What `gateway.mqtt` puts where a topic's bytes were not UTF-8."""
 TOPIC_SEGMENT_ALIASES = {"status": "heartbeat"}
 """Conventional middle levels that name no vendor: `{community}/status/{device}` carries
 keep-alives and last wills of any device, whatever dialect its events speak."""
@@ -26,39 +29,6 @@ class Route:
     device_id: str | None
 
 
-def topic_matches(topic_filter: str, topic: str) -> bool:
-    """MQTT wildcard matching (`+` one level, `#` the rest), as the broker does it."""
-    filter_levels = topic_filter.split("/")
-    topic_levels = topic.split("/")
-    for index, level in enumerate(filter_levels):
-        if level == "#":
-            return True
-        if index >= len(topic_levels):
-            return False
-        if level not in ("+", topic_levels[index]):
-            return False
-    return len(filter_levels) == len(topic_levels)
-
-
-def filter_covers(wider: str, narrower: str) -> bool:
-    """True when every topic `narrower` matches is matched by `wider` as well.
-
-    Overlapping subscriptions make the broker deliver a message once per matching filter,
-    so the gateway subscribes only to filters no other one already covers.
-    """
-    wide_levels = wider.split("/")
-    narrow_levels = narrower.split("/")
-    for index, level in enumerate(wide_levels):
-        if level == "#":
-            return True
-        if index >= len(narrow_levels):
-            return False
-        other = narrow_levels[index]
-        if other == "#" or level not in ("+", other):
-            return False
-    return len(wide_levels) == len(narrow_levels)
-
-
 class TopicRouter:
     """Resolves a topic to a `Route`, or raises `PayloadError` (unknown topic or dialect)."""
 
@@ -69,6 +39,8 @@ class TopicRouter:
         self._communities = {community.code for community in config.communities}
 
     def route(self, topic: str) -> Route:
+        if NOT_TEXT in topic:
+            raise PayloadError("unknown_topic", "topic is not valid UTF-8")
         for binding in self._bindings:
             if topic_matches(binding.filter, topic):
                 if binding.dialect not in self._dialects:
@@ -87,7 +59,7 @@ class TopicRouter:
                 )
             return Route(spec.name, community, captures.get("device_id"))
         levels = topic.split("/")
-        if len(levels) != DEFAULT_LAYOUT_LEVELS or not all(levels):
+        if len(levels) != DEFAULT_LAYOUT_LEVELS or not all(levels) or topic.startswith("$"):
             raise PayloadError(
                 "unknown_topic", "topic matches no binding nor community/dialect/device"
             )
@@ -102,7 +74,9 @@ class TopicRouter:
         return Route(dialect, community, device_id)
 
     def subscriptions(self, default_filters: list[str]) -> list[str]:
-        """Every filter to subscribe to: the default layout, each binding, each template."""
+        """The filters to subscribe to: `default_filters` (`#` by default: every application
+        topic, so what no route fits still arrives and is dead-lettered), then each binding
+        and template that none of those already covers."""
         filters = [
             *default_filters,
             *(binding.filter for binding in self._bindings),

@@ -5,6 +5,7 @@ fails chosen writes before they reach the database. One class runs on real Postg
 refusals (NUL characters in text) are the ones production meets.
 """
 
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import closing
@@ -229,6 +230,20 @@ class TestAckAfterCommit:
         assert result == WriteResult(inserted=2, duplicates=0, dead_letters=1)
         assert log.order == [0, 1, 2]
         assert log.observed == [(2, 1)] * 3
+
+    async def test_dead_letter_log_line_names_reason_and_topic_but_no_payload(
+        self, store: Store, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        payload = b'{"name": "\xe5\xbc\xa0\xe4\xb8\x89", "secret": "value-never-logged"}'
+        pairs = [("stray/topic", payload), (hik_topic(COMMUNITY.code, DEVICE), b"{broken")]
+        with caplog.at_level(logging.INFO, logger="gateway.commit"):
+            await BatchCommitter(pipeline(), store, Metrics())(AckLog().messages(pairs))
+        lines = [r.getMessage() for r in caplog.records if r.name == "gateway.commit"]
+        assert lines == [
+            "dead letter unknown_topic on topic stray/topic",
+            f"dead letter malformed_json on topic {hik_topic(COMMUNITY.code, DEVICE)}",
+        ]
+        assert "value-never-logged" not in caplog.text
 
     async def test_redelivered_batch_is_acked_and_stored_once(
         self, store: Store, db_path: Path

@@ -170,6 +170,23 @@ class TestSettingsValidators:
         with pytest.raises(ValidationError, match=field):
             Settings.model_validate({field: value})
 
+    def test_every_application_topic_is_subscribed_by_default(self) -> None:
+        assert Settings().mqtt_topics == ["#"]
+
+    @pytest.mark.parametrize(
+        ("topics", "problem"),
+        [
+            (["#", "$SYS/#"], "statistics"),
+            (["$share/g/#"], "SCGW_MQTT_SHARED_GROUP"),
+            (["a/#/b"], "last"),
+            ([], "at least 1"),
+        ],
+    )
+    def test_unsubscribable_topics_are_refused(self, topics: list[str], problem: str) -> None:
+        with pytest.raises(ValidationError, match="mqtt_topics") as info:
+            Settings(mqtt_topics=topics)
+        assert problem in str(info.value)
+
 
 class TestRequireSecrets:
     """Production refuses to run without both secrets, each at least 24 characters long."""
@@ -278,6 +295,11 @@ class TestLoadConfigErrors:
         message = config_error(path)
         assert str(path) in message
         assert "topics.0.device_id_level" in message
+
+    def test_sys_binding_is_refused(self, tmp_path: Path) -> None:
+        text = '[[topics]]\nfilter = "$SYS/#"\ndialect = "heartbeat"\ncommunity = "yida"\n'
+        message = config_error(write_file(tmp_path / "gateway.toml", text))
+        assert "topics.0.filter" in message and "$SYS" in message
 
     def test_invalid_reader_direction_is_named(self, tmp_path: Path) -> None:
         text = VALID_TOML.replace('"2" = "out"', '"2" = "sideways"')

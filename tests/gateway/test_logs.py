@@ -5,7 +5,7 @@ import logging
 import sys
 from datetime import datetime
 
-from gateway.logs import JsonFormatter, TextFormatter
+from gateway.logs import JsonFormatter, TextFormatter, loggable
 
 ID_NUMBER = "430112199001011234"
 PHONE = "13812345678"
@@ -113,3 +113,23 @@ class TestTextFormatter:
         line = TextFormatter().format(record("failed", exc_info=True))
         assert "ValueError" in line
         assert ID_NUMBER not in line
+
+
+class TestLoggable:
+    """Topics and paths reach a log line on one line and bounded in length."""
+
+    def test_plain_text_is_kept(self) -> None:
+        assert loggable("yida/hik-isapi/43011200001320000001") == (
+            "yida/hik-isapi/43011200001320000001"
+        )
+
+    def test_control_characters_are_escaped(self) -> None:
+        assert loggable("a\nfake line\r\x1b[31m") == "a\\nfake line\\r\\x1b[31m"
+
+    def test_long_text_is_cut_and_says_how_long_it_was(self) -> None:
+        text = "a/" * 40_000
+        logged = loggable(text, limit=50)
+        assert logged == f"{text[:50]}…(80000 chars)"
+
+    def test_non_latin_text_is_kept(self) -> None:
+        assert loggable("亿达/门禁/一号") == "亿达/门禁/一号"
