@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=4, ge=1, le=64)
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=0, le=65535)
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)
     admin_api_key: SecretStr | None = None
     id_hash_key: SecretStr | None = None
     config: Path | None = None

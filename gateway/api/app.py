@@ -1,13 +1,25 @@
-"""The FastAPI application; its lifespan owns the running gateway."""
+"""The FastAPI application; its lifespan owns the running gateway.
+
+Around the routers: one error body for every failure (`gateway.api.errors`), bounded
+request bodies and no stack trace out (`gateway.api.guards`), no query parameter an
+endpoint does not declare (`gateway.api.params`), and /docs served with no internet: the
+Swagger UI and ReDoc files come from the `fastapi-offline` package, under /docs/static.
+"""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from gateway.api import devices, gov, ops
+from gateway.api.errors import ERROR_RESPONSES, install_error_handlers
+from gateway.api.guards import BodyLimit, ServerErrors
+from gateway.api.params import reject_unknown_parameters
 from gateway.config import GatewayConfig, Settings
 from gateway.runtime import Secrets, running_gateway
+
+DOCS_STATIC_URL = "/docs/static"
 
 
 def create_app(settings: Settings, config: GatewayConfig, secrets: Secrets) -> FastAPI:
@@ -19,12 +31,19 @@ def create_app(settings: Settings, config: GatewayConfig, secrets: Secrets) -> F
             app.state.runtime = runtime
             yield
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Smart-community gateway",
         version="0.1.0",
-        description="Community device events for the district government platform.",
+        description="Community device events for the district government platform."
+        ' Every error answers `{"error": {"code", "message", "details"}}`.',
         lifespan=lifespan,
+        static_url=DOCS_STATIC_URL,
+        dependencies=[Depends(reject_unknown_parameters)],
+        responses=ERROR_RESPONSES,
     )
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(ServerErrors)  # outermost: it also catches what BodyLimit lets out
     app.include_router(ops.router)
     app.include_router(gov.router)
     app.include_router(devices.router)

@@ -3,8 +3,10 @@
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from gateway.api.errors import ApiError
 from gateway.runtime import Runtime
 from gateway.store import Store
 
@@ -23,24 +25,38 @@ def get_store(runtime: RuntimeDep) -> Store:
 
 StoreDep = Annotated[Store, Depends(get_store)]
 
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="The admin API key (`scgw demo` prints it; production: SCGW_ADMIN_API_KEY).",
+)
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="Bearer",
+    description="The same key as a bearer token, as Prometheus sends its credentials.",
+)
+
 
 def require_api_key(
     runtime: RuntimeDep,
-    x_api_key: Annotated[str | None, Header()] = None,
-    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Security(api_key_header)],
+    authorization: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> None:
     """Admit callers holding the admin key, as `X-API-Key` or `Authorization: Bearer`.
 
-    Bearer is accepted so Prometheus can scrape `/metrics` with its standard credentials.
+    Both are declared as security schemes, so the OpenAPI document marks the endpoints that
+    need a key and /docs offers an Authorize button.
     """
     presented = x_api_key
-    if presented is None and authorization and authorization.lower().startswith("bearer "):
-        presented = authorization[7:].strip()
+    if presented is None and authorization is not None:
+        presented = authorization.credentials.strip()
     expected = runtime.secrets.admin_api_key
     if presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="a valid API key is required in the X-API-Key header",
+        raise ApiError(
+            401,
+            "unauthorized",
+            "a valid API key is required in the X-API-Key header (or as a bearer token)",
             headers={"WWW-Authenticate": "Bearer"},
         )
 

@@ -6,12 +6,13 @@ next message is placed in its building without a restart.
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from gateway.api.deps import ApiKey, RuntimeDep, StoreDep
-from gateway.errors import PayloadError, StoreError
+from gateway.api.errors import ApiError
+from gateway.errors import StoreError
 from gateway.store.base import Page
 from schemas.devices import Device, DevicePublic, DeviceRegistration, DeviceState
 
@@ -40,10 +41,7 @@ async def list_devices(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> Page[Device]:
     """Registered devices in `device_id` order, optionally of one community or status."""
-    try:
-        return await store.list_devices(limit, cursor, community=community, status=status_)
-    except PayloadError as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=exc.detail) from None
+    return await store.list_devices(limit, cursor, community=community, status=status_)
 
 
 @router.get(
@@ -55,7 +53,7 @@ async def get_device(store: StoreDep, device_id: str) -> Device:
     """One device: its registration, status and when it was last heard from."""
     device = await store.get_device(device_id)
     if device is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no device with this id")
+        raise ApiError(404, "not_found", "no device is registered under this id")
     return device
 
 

@@ -2,11 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Query
 
 from gateway.api.deps import ApiKey, StoreDep
-from gateway.errors import PayloadError
+from gateway.api.params import IsoDateTime, check_time_range
 from gateway.store.base import EventCursor, EventQuery, Page
 from schemas.events import DeviceEvent, EventKind
 
@@ -21,15 +20,13 @@ async def list_events(
     kind: EventKind | None = None,
     community: str | None = None,
     device_id: str | None = None,
-    since: Annotated[AwareDatetime | None, Query(description="inclusive, with offset")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="exclusive, with offset")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="inclusive; ISO 8601, offset")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="exclusive; ISO 8601, offset")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> Page[DeviceEvent]:
     """Events, newest first, with a stable cursor that stays valid while new events arrive."""
-    try:
-        position = EventCursor.decode(cursor) if cursor else None
-    except PayloadError as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=exc.detail) from None
+    check_time_range(since, until)
+    position = EventCursor.decode(cursor) if cursor else None  # bad_cursor: a 400
     query = EventQuery(kind, community, device_id, since, until, limit, position)
     return await store.list_events(query)

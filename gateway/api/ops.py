@@ -1,13 +1,18 @@
-"""Operations: liveness, readiness, metrics and the dead-letter queue."""
+"""Operations: liveness, readiness, metrics and the dead-letter queue.
+
+Health checks answer 200 with a status, or 503 with the error body like every other
+failure (`ingest_stopped`, `not_ready` with what is down in `details`).
+"""
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from gateway.api.deps import ApiKey, RuntimeDep, StoreDep
-from gateway.errors import PayloadError, StoreError
+from gateway.api.errors import ApiError
+from gateway.errors import StoreError
 from gateway.store.base import Page, StoredDeadLetter
 
 router = APIRouter(tags=["operations"])
@@ -19,17 +24,16 @@ class HealthPublic(BaseModel):
     store: bool | None = None
 
 
-@router.get("/healthz", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
-async def healthz(runtime: RuntimeDep, response: Response) -> HealthPublic:
+@router.get("/healthz", response_model=HealthPublic)
+async def healthz(runtime: RuntimeDep) -> HealthPublic:
     """Liveness: the process answers and its ingest loop runs. Open, for orchestrators."""
     if not runtime.alive:
-        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return HealthPublic(status="ingest stopped")
+        raise ApiError(503, "ingest_stopped", "the ingest loop has stopped; restart the gateway")
     return HealthPublic(status="ok")
 
 
-@router.get("/readyz", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
-async def readyz(runtime: RuntimeDep, response: Response) -> HealthPublic:
+@router.get("/readyz", response_model=HealthPublic)
+async def readyz(runtime: RuntimeDep) -> HealthPublic:
     """Readiness: subscribed to the broker and the store answers. Open, for load balancers."""
     broker = runtime.ingest.is_connected
     try:
@@ -38,10 +42,9 @@ async def readyz(runtime: RuntimeDep, response: Response) -> HealthPublic:
     except StoreError:
         store = False
     if not (broker and store):
-        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return HealthPublic(
-        status="ready" if broker and store else "not ready", broker=broker, store=store
-    )
+        down = {"broker": broker, "store": store}
+        raise ApiError(503, "not_ready", "the broker or the store is not reachable", down)
+    return HealthPublic(status="ready", broker=broker, store=store)
 
 
 @router.get("/metrics", dependencies=[ApiKey], response_class=Response)
@@ -57,7 +60,4 @@ async def list_dead_letters(
     cursor: str | None = None,
 ) -> Page[StoredDeadLetter]:
     """Rejected messages, newest first; payloads truncated and personal data redacted."""
-    try:
-        return await store.list_dead_letters(limit, cursor)
-    except PayloadError as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=exc.detail) from None
+    return await store.list_dead_letters(limit, cursor)

@@ -1,0 +1,76 @@
+"""Query parameters held to what an endpoint declares, and times held to ISO 8601.
+
+A misspelt filter (`?devce_id=...`) silently ignored returns every event, which looks like
+an answer; refusing it is the only way the caller learns. Times are ISO 8601 with an
+offset only: pydantic would also take Unix seconds or a bare date, each a guess about what
+the caller meant.
+"""
+
+import re
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from pydantic import BeforeValidator
+
+from gateway.api.errors import ApiError
+from gateway.privacy import redact_text
+
+NAME_CHARS = 64
+
+_ISO_8601 = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})", re.ASCII
+)
+_OFFSET_FROM_UNESCAPED_PLUS = re.compile(r"(?<=\d) (?=\d{2}:\d{2}\Z)")
+"""An unescaped `+` in a query string arrives as a space: `...08:00:00 08:00`."""
+
+
+def _iso_8601(value: object) -> datetime:
+    if isinstance(value, str):
+        text = _OFFSET_FROM_UNESCAPED_PLUS.sub("+", value)
+        if _ISO_8601.fullmatch(text):
+            return datetime.fromisoformat(text)
+    raise ValueError("must be ISO 8601 with an offset, e.g. 2026-05-01T08:00:00+08:00")
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601)]
+"""A date-time parameter: ISO 8601 with `Z` or `±HH:MM`, nothing else."""
+
+
+def check_time_range(since: datetime | None, until: datetime | None) -> None:
+    """`since` after `until` can only be a mistake: it selects nothing."""
+    if since is not None and until is not None and since > until:
+        raise ApiError(
+            400,
+            "bad_time_range",
+            "since must not be later than until",
+            {"location": ["query", "since"]},
+        )
+
+
+async def reject_unknown_parameters(request: Request) -> None:
+    """An app-wide dependency: 400 `unknown_parameter` for a query name the route lacks."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    accepted = _declared(route.dependant)  # a walk over a few fields: cheaper than a cache
+    unknown = sorted({name for name in request.query_params if name not in accepted})
+    if unknown:
+        raise ApiError(
+            400,
+            "unknown_parameter",
+            "this endpoint does not take every query parameter given; see details",
+            {
+                "unknown": [redact_text(name)[:NAME_CHARS] for name in unknown[:20]],
+                "accepted": sorted(accepted),
+            },
+        )
+
+
+def _declared(dependant: Dependant) -> set[str]:
+    names = {field.alias for field in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _declared(dependency)
+    return names
