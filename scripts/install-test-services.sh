@@ -3,6 +3,7 @@
 #   - mosquitto (+ clients)           from Debian 12
 #   - PostgreSQL 15 (+ server dev)    from Debian 12
 #   - TimescaleDB (Apache-2 part)     built from Debian 13's source package
+#   - chromium (headless)             from Debian 12, for the /docs browser test
 #
 # Debian 12 ships no TimescaleDB package, and the only package archives this
 # project may reach are Debian's, PyPI and npm. Debian 13 ("trixie") carries the
@@ -30,6 +31,7 @@ APT_PACKAGES=(
     mosquitto mosquitto-clients
     "postgresql-${PG_MAJOR}" "postgresql-server-dev-${PG_MAJOR}"
     cmake python3-venv build-essential dpkg-dev
+    chromium
 )
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 

@@ -6,6 +6,7 @@ offset only: pydantic would also take Unix seconds or a bare date, each a guess 
 the caller meant.
 """
 
+import contextlib
 import re
 from datetime import datetime
 from typing import Annotated
@@ -31,7 +32,8 @@ def _iso_8601(value: object) -> datetime:
     if isinstance(value, str):
         text = _OFFSET_FROM_UNESCAPED_PLUS.sub("+", value)
         if _ISO_8601.fullmatch(text):
-            return datetime.fromisoformat(text)
+            with contextlib.suppress(ValueError):  # month 13 and the like
+                return datetime.fromisoformat(text)
     raise ValueError("must be ISO 8601 with an offset, e.g. 2026-05-01T08:00:00+08:00")
 
 
