@@ -7,6 +7,7 @@ BIN    := $(VENV)/bin
 
 help:
 	@echo "make demo      run the gateway with embedded broker and store, simulator on, API on :8080"
+	@echo "               options for scgw demo go in ARGS: make demo ARGS=\"--api-port 18080\""
 	@echo "make test      install test services (Mosquitto, PostgreSQL 15 + TimescaleDB), lint, type-check, run every test"
 	@echo "make bench     run the ingest benchmark (bench/ingest.py)"
 	@echo "make lint | typecheck | unit | services | clean"
@@ -18,7 +19,7 @@ $(BIN)/scgw: pyproject.toml
 install: $(BIN)/scgw
 
 demo: install
-	$(BIN)/scgw demo
+	$(BIN)/scgw demo $(ARGS)
 
 services:
 	bash scripts/install-test-services.sh

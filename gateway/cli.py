@@ -18,6 +18,7 @@ from gateway.logs import configure_logging
 from gateway.runtime import Secrets
 from gateway.serve import api_server, serve
 from gateway.store import open_store
+from gateway.store.reach import check_reachable
 from simulators.cli import main as simulate
 
 EXIT_CONFIG_ERROR = 2
@@ -110,6 +111,7 @@ async def _run(settings: Settings) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
+    await check_reachable(settings.database_url)  # seconds, not the pool's patient 30
     store = open_store(settings.database_url)
     await store.open()
     try:

@@ -1,9 +1,12 @@
 """Serving the API with uvicorn inside our own event loop."""
 
 import asyncio
+import socket
 
 import uvicorn
 from fastapi import FastAPI
+
+from gateway.errors import GatewayError
 
 EXIT_STARTUP_FAILED = 3
 
@@ -14,9 +17,34 @@ def api_server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The API's socket, bound before anything starts.
+
+    uvicorn binds only after the lifespan has opened the store and started ingest, and then
+    answers a taken port with a bare errno; binding first makes it one clear sentence, the
+    same hint the embedded broker gives for its port.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise GatewayError(
+            f"the API cannot listen on {host}:{port} ({exc.strerror or exc}); is another"
+            " gateway running there? Choose another port with --api-port (or SCGW_API_PORT)"
+        ) from None
+    return sock
+
+
 async def serve(server: uvicorn.Server) -> int:
     """Serve until SIGINT/SIGTERM; 0 after a clean stop, 3 if start-up failed."""
-    await server.serve()
+    sock = listening_socket(server.config.host, server.config.port)
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        sock.close()
     return 0 if server.started else EXIT_STARTUP_FAILED
 
 

@@ -5,7 +5,9 @@ connection; the event loop never waits on disk.
 """
 
 import asyncio
+import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -81,6 +83,16 @@ RETURNING device_id
 """
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 (like `secrets.json`) if it does not exist yet.
+
+    SQLite gives its -wal and -shm files the database file's permissions, so those are
+    private too. An existing file keeps the mode its operator chose.
+    """
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def to_micros(value: datetime) -> int:
     """Exact integer microseconds since the epoch (float timestamps lose microseconds)."""
     delta = value - _EPOCH
@@ -106,6 +118,7 @@ class SqliteStore:
     def _connect(self) -> None:
         if self._path != ":memory:":
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(self._path))
         connection = sqlite3.connect(self._path, isolation_level=None)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")

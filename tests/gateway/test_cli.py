@@ -1,5 +1,6 @@
 """`scgw` on the command line: help that teaches, clear refusals, migrations on demand."""
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,76 @@ class TestMigrate:
         second = scgw("migrate", "--database-url", url)
         assert first.returncode == 0 and "applied: 0001_events" in first.stdout
         assert second.returncode == 0 and "schema is up to date" in second.stdout
+
+
+def taken_port() -> tuple[socket.socket, int]:
+    """A port some other program listens on, for as long as the socket stays open."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    return holder, holder.getsockname()[1]
+
+
+class TestApiPortInUse:
+    """A taken API port is one sentence naming it and the option, for `run` and `demo`."""
+
+    def test_run_names_the_port_and_the_option(self, tmp_path: Path) -> None:
+        holder, port = taken_port()
+        with holder:
+            env = {
+                "PATH": "/usr/bin:/bin",
+                "SCGW_ADMIN_API_KEY": "a" * 32,
+                "SCGW_ID_HASH_KEY": "b" * 32,
+                "SCGW_DATABASE_URL": f"sqlite:///{tmp_path / 'scgw.db'}",
+            }
+            result = scgw("run", "--api-port", str(port), env=env)
+        assert result.returncode == 1
+        assert f"the API cannot listen on 127.0.0.1:{port}" in result.stderr
+        assert "--api-port" in result.stderr and "Traceback" not in result.stderr
+        assert not (tmp_path / "scgw.db").exists()  # refused before anything started
+
+    def test_demo_names_the_port_and_the_option(self, tmp_path: Path) -> None:
+        holder, port = taken_port()
+        with holder, socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            mqtt_port = probe.getsockname()[1]
+            probe.close()
+            result = scgw(
+                "demo",
+                "--api-port",
+                str(port),
+                "--mqtt-port",
+                str(mqtt_port),
+                "--data-dir",
+                str(tmp_path),
+                "--no-simulator",
+                env={"PATH": "/usr/bin:/bin"},
+            )
+        assert result.returncode == 1
+        assert f"the API cannot listen on 127.0.0.1:{port}" in result.stderr
+        assert "--api-port" in result.stderr and "Traceback" not in result.stderr
+
+
+class TestMigrateUnreachable:
+    """`scgw migrate` gives up on a database it cannot reach within seconds, naming it."""
+
+    def test_refused_connection_names_the_address_not_the_password(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        url = f"postgresql://scgw:hunter2-secret@127.0.0.1:{port}/scgw"
+        result = scgw("migrate", "--database-url", url)
+        assert result.returncode == 1
+        assert f"cannot reach the database at scgw@127.0.0.1:{port}/scgw" in result.stderr
+        assert "hunter2-secret" not in result.stderr + result.stdout
+
+    def test_a_silent_server_is_given_up_on(self) -> None:
+        """The server accepts the connection and never answers; the subprocess bound of 60 s
+        is far above the 5 s the command allows itself."""
+        holder, port = taken_port()
+        with holder:
+            url = f"postgresql://scgw:hunter2-secret@127.0.0.1:{port}/scgw"
+            result = scgw("migrate", "--database-url", url)
+        assert result.returncode == 1
+        assert f"scgw@127.0.0.1:{port}/scgw: no answer within 5s" in result.stderr
+        assert "hunter2-secret" not in result.stderr
