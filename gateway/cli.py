@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--api-port", type=int, default=8080, help="API port (default 8080)")
     demo.add_argument("--mqtt-port", type=int, default=1883, help="broker port (default 1883)")
+    demo.add_argument(
+        "--mqtt-host",
+        default="127.0.0.1",
+        help="broker listen address (default 127.0.0.1; 0.0.0.0 lets devices on the network in)",
+    )
     demo.add_argument("--data-dir", type=Path, default=Path("data"), help="default ./data")
     demo.add_argument(
         "--rate",
@@ -132,7 +137,12 @@ def main(argv: list[str] | None = None) -> int:
             from gateway.demo import DemoOptions, run_demo  # noqa: PLC0415 - demo-only deps
 
             options = DemoOptions(
-                args.api_port, args.mqtt_port, args.data_dir, args.rate, not args.no_simulator
+                args.api_port,
+                args.mqtt_port,
+                args.data_dir,
+                args.rate,
+                not args.no_simulator,
+                args.mqtt_host,
             )
             return asyncio.run(run_demo(options))
         settings = _settings(args)

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from gateway.api.app import create_app
+from gateway.broker import Account, BrokerAccounts
 from gateway.config import GatewayConfig, Settings
 from gateway.runtime import Runtime, Secrets
 from gateway.serve import api_server, wait_started
@@ -21,6 +22,12 @@ from testkit.services import free_port
 ADMIN_KEY = "test-admin-key-0123456789abcdef"
 HASH_KEY = "test-hash-key-0123456789abcdef01"
 SECRETS = Secrets(ADMIN_KEY, HASH_KEY)
+BROKER_ACCOUNTS = BrokerAccounts(
+    gateway=Account("scgw-gateway", "test-gateway-password-0123"),
+    communities={"yida": Account("yida-devices", "test-yida-password-0123")},
+)
+"""Accounts of the embedded broker in tests that run the demo's stack."""
+YIDA_DEVICES = BROKER_ACCOUNTS.communities["yida"]
 
 
 @dataclass
@@ -92,14 +99,24 @@ def gateway_settings(mqtt_url: str, database_url: str, **overrides: object) -> S
     return Settings.model_validate(values)
 
 
-async def mosquitto_pub(port: int, topic: str, payloads: Iterable[bytes], *, qos: int = 1) -> None:
+async def mosquitto_pub(
+    port: int,
+    topic: str,
+    payloads: Iterable[bytes],
+    *,
+    qos: int = 1,
+    account: Account | None = None,
+) -> None:
     """Publish with the real `mosquitto_pub` client (a client we did not write), one per line.
 
     Asynchronous on purpose: the embedded broker runs in the test's own event loop.
+    `account` logs in (the embedded broker refuses anonymous clients).
     """
     lines = b"".join(payload.replace(b"\n", b" ") + b"\n" for payload in payloads)
+    login = () if account is None else ("-u", account.username, "-P", account.password)
     process = await asyncio.create_subprocess_exec(
-        *("mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", str(qos), "-t", topic, "-l"),
+        *("mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), *login),
+        *("-q", str(qos), "-t", topic, "-l"),
         stdin=subprocess.PIPE,
     )
     async with asyncio.timeout(120):

@@ -12,14 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from gateway.broker import embedded_broker
+from gateway.broker import Account, EmbeddedBroker, embedded_broker
 from gateway.config import GatewayConfig, load_config
 from schemas.privacy import Pseudonymizer
 from simulators.community import Community, generate_community
 from simulators.config_toml import community_config_toml
 from simulators.hik_isapi import DoorEvent, Minor, hik_payload, hik_topic
 from testkit.harness import (
+    BROKER_ACCOUNTS,
     HASH_KEY,
+    YIDA_DEVICES,
     RunningGateway,
     gateway_settings,
     mosquitto_pub,
@@ -67,12 +69,11 @@ def scenario(tmp_path: Path) -> Scenario:
 
 
 async def publish_and_read(
-    gateway: RunningGateway, broker_port: int, scenario: Scenario
+    gateway: RunningGateway, broker_port: int, scenario: Scenario, account: Account | None = None
 ) -> list[dict[str, object]]:
     device_id = scenario.events[0].device.device_id
-    await mosquitto_pub(
-        broker_port, hik_topic("yida", device_id), [hik_payload(e) for e in scenario.events]
-    )
+    payloads = [hik_payload(e) for e in scenario.events]
+    await mosquitto_pub(broker_port, hik_topic("yida", device_id), payloads, account=account)
 
     async def all_stored() -> bool:
         return len(await gateway.events()) == len(scenario.events)
@@ -147,20 +148,19 @@ class TestProductionStack:
 
 
 @pytest.fixture
-async def embedded_mqtt() -> AsyncIterator[tuple[str, int]]:
-    port = free_port()
-    async with embedded_broker("127.0.0.1", port) as url:
-        yield url, port
+async def embedded_mqtt() -> AsyncIterator[EmbeddedBroker]:
+    async with embedded_broker(BROKER_ACCOUNTS, free_port()) as broker:
+        yield broker
 
 
 class TestEmbeddedStack:
     """The embedded amqtt broker and SQLite: the demo's stack gives the same answers."""
 
     async def test_door_events_round_trip(
-        self, embedded_mqtt: tuple[str, int], sqlite_url: str, scenario: Scenario
+        self, embedded_mqtt: EmbeddedBroker, sqlite_url: str, scenario: Scenario
     ) -> None:
-        url, port = embedded_mqtt
+        url = embedded_mqtt.url(BROKER_ACCOUNTS.gateway)
         settings = gateway_settings(url, sqlite_url, mqtt_protocol="3.1.1")
         async with running_gateway(settings, scenario.config) as gateway:
-            served = await publish_and_read(gateway, port, scenario)
+            served = await publish_and_read(gateway, embedded_mqtt.port, scenario, YIDA_DEVICES)
         assert_events_match(served, scenario)

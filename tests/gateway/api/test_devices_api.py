@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.broker import embedded_broker
+from gateway.broker import EmbeddedBroker, embedded_broker
 from gateway.config import CommunitySpec, DeviceSpec, GatewayConfig
 from schemas.codes import DeviceStatus
 from schemas.events import DeviceStatusEvent
@@ -18,6 +18,8 @@ from simulators.community import Device as SimulatedDevice
 from simulators.community import generate_community
 from simulators.hik_isapi import DoorEvent, Minor, hik_payload, hik_topic
 from testkit.harness import (
+    BROKER_ACCOUNTS,
+    YIDA_DEVICES,
     RunningGateway,
     gateway_settings,
     mosquitto_pub,
@@ -70,23 +72,22 @@ def body(**fields: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def embedded_mqtt() -> AsyncIterator[tuple[str, int]]:
-    port = free_port()
-    async with embedded_broker("127.0.0.1", port) as url:
-        yield url, port
+async def embedded_mqtt() -> AsyncIterator[EmbeddedBroker]:
+    async with embedded_broker(BROKER_ACCOUNTS, free_port()) as broker:
+        yield broker
 
 
 @pytest.fixture
-async def gateway(embedded_mqtt: tuple[str, int], sqlite_url: str) -> AsyncIterator[RunningGateway]:
-    url, _ = embedded_mqtt
+async def gateway(embedded_mqtt: EmbeddedBroker, sqlite_url: str) -> AsyncIterator[RunningGateway]:
+    url = embedded_mqtt.url(BROKER_ACCOUNTS.gateway)
     settings = gateway_settings(url, sqlite_url, mqtt_protocol="3.1.1", device_check_interval_s=0.2)
     async with running_gateway(settings, CONFIG) as running:
         yield running
 
 
 @pytest.fixture
-def broker_port(embedded_mqtt: tuple[str, int]) -> int:
-    return embedded_mqtt[1]
+def broker_port(embedded_mqtt: EmbeddedBroker) -> int:
+    return embedded_mqtt.port
 
 
 async def put(gateway: RunningGateway, path_id: str, /, **fields: Any) -> httpx.Response:
@@ -103,7 +104,8 @@ async def get(gateway: RunningGateway, device_id: str) -> dict[str, Any]:
 async def publish_door_event(port: int, device: SimulatedDevice, serial: int) -> None:
     resident = COMMUNITY.unit_residents(device.building or "", device.unit or "")[0]
     event = DoorEvent(device, Minor.CARD_PASSED, AT, serial, resident, 1, None, verify_no=serial)
-    await mosquitto_pub(port, hik_topic(COMMUNITY.code, device.device_id), [hik_payload(event)])
+    topic = hik_topic(COMMUNITY.code, device.device_id)
+    await mosquitto_pub(port, topic, [hik_payload(event)], account=YIDA_DEVICES)
 
 
 async def event_with_serial(gateway: RunningGateway, device_id: str, count: int) -> list[Any]:
