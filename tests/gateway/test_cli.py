@@ -29,7 +29,7 @@ class TestHelp:
     def test_demo_help_names_its_options(self) -> None:
         result = scgw("demo", "--help")
         assert result.returncode == 0
-        for option in ("--api-port", "--mqtt-port", "--data-dir", "--rate"):
+        for option in ("--api-port", "--mqtt-port", "--mqtt-host", "--data-dir", "--rate"):
             assert option in result.stdout
 
     def test_simulate_help_comes_from_the_simulator(self) -> None:

@@ -1,0 +1,279 @@
+"""The embedded broker's accounts and topic rules, tried with real clients on a real broker.
+
+`mosquitto_sub` and `mosquitto_pub` (clients we did not write) do the talking wherever they
+can; aiomqtt (paho underneath) is used where a test needs an exact SUBACK code, a will, or two
+publishes on one connection. The gateway account's view is a persistent session: subscribe
+once and leave, let the devices publish, then come back for what was queued, in order.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiomqtt
+import pytest
+
+from gateway.broker import Account, BrokerAccounts, EmbeddedBroker, embedded_broker
+from tests.services import free_port
+
+GATEWAY = Account("scgw-gateway", "gateway-password-0123")
+YIDA = Account("yida-devices", "yida-password-0123")
+JIAXIN = Account("jiaxin-devices", "jiaxin-password-0123")
+ACCOUNTS = BrokerAccounts(GATEWAY, {"yida": YIDA, "jiaxin": JIAXIN})
+GATEWAY_CLIENT_ID = "scgw-demo"
+YIDA_TOPIC = "yida/hik-isapi/43011200001320000001"
+JIAXIN_TOPIC = "jiaxin/hik-isapi/43011200001320000002"
+NOT_AUTHORISED = "Connection Refused: not authorised"
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A client process's exit code and output."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+async def broker() -> AsyncIterator[EmbeddedBroker]:
+    async with embedded_broker(ACCOUNTS, free_port()) as running:
+        yield running
+
+
+async def client(tool: str, broker: EmbeddedBroker, *args: str, as_: Account | None) -> Finished:
+    """Run `mosquitto_sub`/`mosquitto_pub` against the broker, logged in as `as_` (or not)."""
+    login = () if as_ is None else ("-u", as_.username, "-P", as_.password)
+    process = await asyncio.create_subprocess_exec(
+        *(tool, "-h", broker.host, "-p", str(broker.port), *login, *args),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        stdout, stderr = await process.communicate()
+    assert process.returncode is not None
+    return Finished(process.returncode, stdout.decode(), stderr.decode())
+
+
+async def publish(broker: EmbeddedBroker, account: Account, topic: str, message: str) -> None:
+    """One QoS 1 message with `mosquitto_pub`, acknowledged by the broker."""
+    done = await client("mosquitto_pub", broker, "-q", "1", "-t", topic, "-m", message, as_=account)
+    assert done.returncode == 0, done.stderr
+
+
+async def gateway_session(broker: EmbeddedBroker, client_id: str = GATEWAY_CLIENT_ID) -> None:
+    """Open the gateway account's persistent session on `#` and leave it collecting."""
+    done = await client(
+        "mosquitto_sub", broker, "-i", client_id, "-c", "-q", "1", "-t", "#", "-E", as_=GATEWAY
+    )
+    assert done.returncode == 0, done.stderr
+
+
+async def collect(
+    broker: EmbeddedBroker, count: int, client_id: str = GATEWAY_CLIENT_ID
+) -> list[str]:
+    """Resume the gateway account's session and return the first `count` `topic message`s."""
+    done = await client(
+        "mosquitto_sub",
+        broker,
+        *("-i", client_id, "-c", "-q", "1", "-t", "#", "-v", "-C", str(count), "-W", "20"),
+        as_=GATEWAY,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def aiomqtt_client(broker: EmbeddedBroker, account: Account, **options: object) -> aiomqtt.Client:
+    return aiomqtt.Client(
+        broker.host,
+        broker.port,
+        username=account.username,
+        password=account.password,
+        protocol=aiomqtt.ProtocolVersion.V311,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+class TestBrokerAccounts:
+    """Account sets that would make the password file or the topic rules ambiguous are refused."""
+
+    def test_two_accounts_sharing_a_user_name_are_refused(self) -> None:
+        """A community account named like the gateway's is a ValueError."""
+        with pytest.raises(ValueError, match="own user name"):
+            BrokerAccounts(GATEWAY, {"yida": Account(GATEWAY.username, "other-password")})
+
+    @pytest.mark.parametrize("username", ["", "yida:devices", "yida\ndevices"])
+    def test_a_user_name_the_password_file_cannot_hold_is_refused(self, username: str) -> None:
+        """Empty names, and names with ':' or a line break, are refused."""
+        with pytest.raises(ValueError, match="user names"):
+            BrokerAccounts(GATEWAY, {"yida": Account(username, "password")})
+
+    def test_an_account_without_a_password_is_refused(self) -> None:
+        """An empty password is a ValueError."""
+        with pytest.raises(ValueError, match="no password"):
+            BrokerAccounts(Account("scgw-gateway", ""), {})
+
+    @pytest.mark.parametrize("community", ["", "yida/b01", "+", "#", "$SYS"])
+    def test_a_community_that_is_not_one_topic_level_is_refused(self, community: str) -> None:
+        """Community codes with topic separators or wildcards are refused."""
+        with pytest.raises(ValueError, match="single topic level"):
+            BrokerAccounts(GATEWAY, {community: YIDA})
+
+
+class TestEmbeddedBrokerUrl:
+    """An account's URL carries its login and reaches the broker's address."""
+
+    def test_the_url_carries_the_percent_encoded_login(self) -> None:
+        """User and password are percent-encoded into the URL's userinfo."""
+        url = EmbeddedBroker("127.0.0.1", 1883).url(Account("yida-devices", "p@ss:w/rd"))
+        assert url == "mqtt://yida-devices:p%40ss%3Aw%2Frd@127.0.0.1:1883"
+
+    @pytest.mark.parametrize("host", ["0.0.0.0", "::"])
+    def test_a_broker_on_every_interface_is_reached_through_loopback(self, host: str) -> None:
+        """A wildcard listen address gives a URL on 127.0.0.1."""
+        assert EmbeddedBroker(host, 1883).url(YIDA).endswith("@127.0.0.1:1883")
+
+
+class TestListenAddress:
+    """The broker listens on loopback only, unless given another address."""
+
+    async def test_it_listens_on_127_0_0_1_only_by_default(self, broker: EmbeddedBroker) -> None:
+        """127.0.0.1 answers; 127.0.0.2, the same machine by another address, is refused."""
+        assert broker.host == "127.0.0.1"
+        _, writer = await asyncio.open_connection("127.0.0.1", broker.port)
+        writer.close()
+        await writer.wait_closed()
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection("127.0.0.2", broker.port)
+
+    async def test_it_listens_on_the_address_it_is_given(self) -> None:
+        """Given 127.0.0.2, it answers there and not on 127.0.0.1."""
+        async with embedded_broker(ACCOUNTS, free_port(), "127.0.0.2") as running:
+            assert running.url(YIDA).endswith(f"@127.0.0.2:{running.port}")
+            _, writer = await asyncio.open_connection("127.0.0.2", running.port)
+            writer.close()
+            await writer.wait_closed()
+            with pytest.raises(ConnectionRefusedError):
+                await asyncio.open_connection("127.0.0.1", running.port)
+
+
+class TestAuthentication:
+    """Only the configured accounts, with their passwords, get in."""
+
+    async def test_an_anonymous_subscriber_is_refused(self, broker: EmbeddedBroker) -> None:
+        """`mosquitto_sub` without a login is refused at CONNECT."""
+        done = await client("mosquitto_sub", broker, "-t", "#", "-C", "1", "-W", "10", as_=None)
+        assert done.returncode != 0
+        assert NOT_AUTHORISED in done.stderr
+
+    async def test_an_anonymous_publisher_is_refused(self, broker: EmbeddedBroker) -> None:
+        """`mosquitto_pub` without a login is refused, and its message never arrives."""
+        await gateway_session(broker)
+        done = await client("mosquitto_pub", broker, "-t", YIDA_TOPIC, "-m", "anon", as_=None)
+        assert done.returncode != 0
+        assert NOT_AUTHORISED in done.stderr
+        await publish(broker, YIDA, YIDA_TOPIC, "own")
+        assert await collect(broker, 1) == [f"{YIDA_TOPIC} own"]
+
+    @pytest.mark.parametrize(
+        "login",
+        [Account(GATEWAY.username, "wrong-password"), Account("nobody", GATEWAY.password)],
+        ids=["wrong password", "unknown user"],
+    )
+    async def test_a_wrong_login_is_refused(self, broker: EmbeddedBroker, login: Account) -> None:
+        """A wrong password, or a user nobody configured, is refused at CONNECT."""
+        done = await client("mosquitto_sub", broker, "-t", "#", "-C", "1", "-W", "10", as_=login)
+        assert done.returncode != 0
+        assert NOT_AUTHORISED in done.stderr
+
+
+class TestTopicRules:
+    """The gateway's account subscribes and receives; community accounts only publish, each
+    under its own community."""
+
+    async def test_the_gateway_account_subscribes_and_receives(
+        self, broker: EmbeddedBroker
+    ) -> None:
+        """A device's publish reaches the gateway account's subscription to `#`."""
+        await gateway_session(broker)
+        await publish(broker, YIDA, YIDA_TOPIC, "hello")
+        assert await collect(broker, 1) == [f"{YIDA_TOPIC} hello"]
+
+    async def test_a_device_account_cannot_subscribe(self, broker: EmbeddedBroker) -> None:
+        """A community account's subscription to `#`, or to its own community, is refused."""
+        done = await client("mosquitto_sub", broker, "-t", "#", "-C", "1", "-W", "10", as_=YIDA)
+        assert "All subscription requests were denied" in done.stderr
+        async with aiomqtt_client(broker, YIDA) as device:
+            granted = await device.subscribe([("#", 1), ("yida/#", 1)])
+        assert list(granted) == [0x80, 0x80]
+
+    async def test_a_device_publishing_for_another_community_never_reaches_the_gateway(
+        self, broker: EmbeddedBroker
+    ) -> None:
+        """Of three publishes on one connection, the one under another community is dropped."""
+        await gateway_session(broker)
+        async with aiomqtt_client(broker, YIDA) as device:
+            await device.publish(YIDA_TOPIC, b"first", qos=1)
+            await device.publish(JIAXIN_TOPIC, b"forged", qos=1)
+            await device.publish(YIDA_TOPIC, b"second", qos=1)
+        assert await collect(broker, 2) == [f"{YIDA_TOPIC} first", f"{YIDA_TOPIC} second"]
+
+    async def test_a_topic_that_merely_starts_like_the_community_is_refused(
+        self, broker: EmbeddedBroker
+    ) -> None:
+        """`yidax/...` is not under `yida/`: only the whole first level counts."""
+        await gateway_session(broker)
+        await publish(broker, YIDA, "yidax/hik-isapi/1", "lookalike")
+        await publish(broker, YIDA, YIDA_TOPIC, "own")
+        assert await collect(broker, 1) == [f"{YIDA_TOPIC} own"]
+
+    async def test_the_gateway_account_cannot_publish(self, broker: EmbeddedBroker) -> None:
+        """A publish with the gateway's login is dropped; the device's next one arrives."""
+        await gateway_session(broker)
+        await publish(broker, GATEWAY, YIDA_TOPIC, "from-gateway")
+        await publish(broker, YIDA, YIDA_TOPIC, "from-device")
+        assert await collect(broker, 1) == [f"{YIDA_TOPIC} from-device"]
+
+    async def test_a_will_under_another_community_is_refused_at_connect(
+        self, broker: EmbeddedBroker
+    ) -> None:
+        """A will the account could not publish itself is refused; its own community's is not."""
+        forged = aiomqtt.Will(JIAXIN_TOPIC, b"offline", qos=1)
+        with pytest.raises(aiomqtt.MqttCodeError, match="Not authorized"):
+            async with aiomqtt_client(broker, YIDA, will=forged):
+                pass
+        own = aiomqtt.Will(YIDA_TOPIC, b"offline", qos=1)
+        async with aiomqtt_client(broker, YIDA, will=own) as device:
+            await device.publish(YIDA_TOPIC, b"online", qos=1)
+
+
+class TestSessionOwnership:
+    """Nobody but the gateway's account can touch the gateway's session: not by connecting
+    with its client id without a password, nor with another account's password."""
+
+    async def test_an_anonymous_client_using_the_gateways_id_leaves_its_queue_alone(
+        self, broker: EmbeddedBroker
+    ) -> None:
+        """A refused clean-session CONNECT with the gateway's client id deletes nothing."""
+        await gateway_session(broker)
+        await publish(broker, YIDA, YIDA_TOPIC, "queued")
+        done = await client(
+            "mosquitto_sub", broker, "-i", GATEWAY_CLIENT_ID, "-t", "x", "-W", "10", as_=None
+        )
+        assert NOT_AUTHORISED in done.stderr
+        assert await collect(broker, 1) == [f"{YIDA_TOPIC} queued"]
+
+    async def test_another_account_cannot_take_the_gateways_client_id(
+        self, broker: EmbeddedBroker
+    ) -> None:
+        """A device account connecting with the gateway's client id is rejected; the queue stays."""
+        await gateway_session(broker)
+        await publish(broker, YIDA, YIDA_TOPIC, "queued")
+        done = await client(
+            "mosquitto_sub",
+            broker,
+            *("-i", GATEWAY_CLIENT_ID, "-c", "-q", "1", "-t", "#", "-W", "10"),
+            as_=YIDA,
+        )
+        assert "Connection Refused: identifier rejected" in done.stderr
+        assert await collect(broker, 1) == [f"{YIDA_TOPIC} queued"]
