@@ -14,7 +14,7 @@ import aiomqtt
 import pytest
 
 from gateway.broker import Account, BrokerAccounts, EmbeddedBroker, embedded_broker
-from tests.services import free_port
+from testkit.services import free_port
 
 GATEWAY = Account("scgw-gateway", "gateway-password-0123")
 YIDA = Account("yida-devices", "yida-password-0123")
