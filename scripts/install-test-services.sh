@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Install the external services the scgw test suite runs against:
-#   - mosquitto (+ clients)           from Debian 12
+#   - mosquitto clients               from Debian 12
 #   - PostgreSQL 15 (+ server dev)    from Debian 12
 #   - TimescaleDB (Apache-2 part)     built from Debian 13's source package
+#   - Mosquitto broker >= 2.0.13      built from Debian 13's source package
 #   - chromium (headless)             from Debian 12, for the /docs browser test
 #
-# Debian 12 ships no TimescaleDB package, and the only package archives this
-# project may reach are Debian's, PyPI and npm. Debian 13 ("trixie") carries the
-# `timescaledb` *source* package, so we fetch it with apt through a private apt
-# configuration (own sources list, own lists dir, no package cache) that leaves
-# the system's apt sources and state untouched, and build it against PG 15.
-# The download is verified by apt: the Sources index comes from trixie's
-# InRelease, checked against debian-archive-keyring, and the tarballs are
-# checked against the hashes in that index.
+# Debian 12 ships no TimescaleDB package, and its Mosquitto (2.0.11) stops
+# enforcing a subscriber's in-flight window once acknowledgements arrive in
+# order (fixed in 2.0.13, "various fixes around inflight quota management");
+# the tests check that window. The only package archives this project may reach
+# are Debian's, PyPI and npm. Debian 13 ("trixie") carries both *source*
+# packages, so we fetch them with apt through a private apt configuration (own
+# sources list, own lists dir, no package cache) that leaves the system's apt
+# sources and state untouched, and build them here. The downloads are verified
+# by apt: the Sources index comes from trixie's InRelease, checked against
+# debian-archive-keyring, and the tarballs are checked against the hashes in
+# that index. Only the broker binary is installed (${MOSQUITTO_BIN}); the
+# clients (mosquitto_pub, mosquitto_sub) stay Debian 12's.
 #
 # Idempotent and quiet: one progress line per step; a run on a machine that
 # already has everything is a fast no-op (no apt, no network). Output of the
@@ -22,15 +27,20 @@
 #   SCGW_DEBIAN_MIRROR   Debian mirror base URL (default: the one the system's
 #                        apt sources use, else http://deb.debian.org/debian)
 #   SCGW_PG_MAJOR        PostgreSQL major version (default 15)
+#   SCGW_MOSQUITTO       where the broker is installed (default
+#                        /usr/local/sbin/mosquitto; the tests read the same
+#                        variable)
 set -euo pipefail
 
 PG_MAJOR="${SCGW_PG_MAJOR:-15}"
 PG_BIN="/usr/lib/postgresql/${PG_MAJOR}/bin"
 PG_CONFIG="${PG_BIN}/pg_config"
+MOSQUITTO_BIN="${SCGW_MOSQUITTO:-/usr/local/sbin/mosquitto}"
+MOSQUITTO_MIN_VERSION=2.0.13
 APT_PACKAGES=(
-    mosquitto mosquitto-clients
+    mosquitto-clients
     "postgresql-${PG_MAJOR}" "postgresql-server-dev-${PG_MAJOR}"
-    cmake python3-venv build-essential dpkg-dev
+    cmake python3-venv build-essential dpkg-dev libssl-dev
     chromium
 )
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -45,7 +55,8 @@ else
 fi
 
 LOG="$(mktemp /tmp/install-test-services.XXXXXX.log)"
-WORK=""
+WORK=""          # scratch directory for downloads and builds, made on first use
+APT_OPTS=()      # the private apt configuration for trixie's sources, once set up
 cleanup() {
     if [[ -n "${WORK}" && -d "${WORK}" ]]; then
         rm -rf "${WORK}"
@@ -87,17 +98,8 @@ else
 fi
 
 # ---------------------------------------------------------------------------
-# 2. TimescaleDB, built from Debian 13's source package
+# 2. Debian 13 source packages, fetched through a private apt configuration
 # ---------------------------------------------------------------------------
-[[ -x "${PG_CONFIG}" ]] || die "${PG_CONFIG} not found after package install"
-PG_SHAREDIR="$("${PG_CONFIG}" --sharedir)"
-PG_PKGLIBDIR="$("${PG_CONFIG}" --pkglibdir)"
-TSDB_CONTROL="${PG_SHAREDIR}/extension/timescaledb.control"
-
-timescaledb_installed() {
-    [[ -f "${TSDB_CONTROL}" ]] && compgen -G "${PG_PKGLIBDIR}/timescaledb*.so" >/dev/null
-}
-
 # The mirror the system already uses for Debian (keeps proxies/mirrors working).
 debian_mirror() {
     if [[ -n "${SCGW_DEBIAN_MIRROR:-}" ]]; then
@@ -116,45 +118,78 @@ debian_mirror() {
     printf '%s\n' "${uri:-http://deb.debian.org/debian}" | sed 's#/$##'
 }
 
-build_timescaledb() {
-    local mirror apt_opts src
-    mirror="$(debian_mirror)"
-    WORK="$(mktemp -d /tmp/scgw-timescaledb.XXXXXX)"
-    # apt drops to the _apt user for downloads: it must be able to write here.
-    chmod 0755 "${WORK}"
-    mkdir -p "${WORK}/lists/partial" "${WORK}/dl"
-    chown -R _apt:root "${WORK}/lists" "${WORK}/dl" 2>/dev/null || true
+work_dir() {
+    if [[ -z "${WORK}" ]]; then
+        WORK="$(mktemp -d /tmp/scgw-test-services.XXXXXX)"
+        # apt drops to the _apt user for downloads: it must be able to enter here.
+        chmod 0755 "${WORK}"
+    fi
+}
 
-    printf 'deb-src [signed-by=%s] %s trixie main\n' "${KEYRING}" "${mirror}" >"${WORK}/sources.list"
-    apt_opts=(
+# Set up APT_OPTS (once per run): trixie's deb-src index in a private lists dir.
+trixie_sources() {
+    ((${#APT_OPTS[@]} > 0)) && return
+    local mirror ulog urc=0
+    work_dir
+    mirror="$(debian_mirror)"
+    mkdir -p "${WORK}/apt/lists/partial"
+    chown -R _apt:root "${WORK}/apt/lists" 2>/dev/null || true
+    printf 'deb-src [signed-by=%s] %s trixie main\n' "${KEYRING}" "${mirror}" >"${WORK}/apt/sources.list"
+    APT_OPTS=(
         -q
-        -o "Dir::Etc::sourcelist=${WORK}/sources.list"
+        -o "Dir::Etc::sourcelist=${WORK}/apt/sources.list"
         -o "Dir::Etc::sourceparts=-"
-        -o "Dir::State::Lists=${WORK}/lists"
+        -o "Dir::State::Lists=${WORK}/apt/lists"
         -o "Dir::Cache::pkgcache="
         -o "Dir::Cache::srcpkgcache="
         -o "APT::Get::List-Cleanup=0"
     )
 
-    step "timescaledb: fetching Debian 13 source package index from ${mirror}"
-    local ulog="${WORK}/update.log" urc=0
-    apt-get "${apt_opts[@]}" update >"${ulog}" 2>&1 || urc=$?
+    step "debian 13: fetching the source package index from ${mirror}"
+    ulog="${WORK}/apt/update.log"
+    apt-get "${APT_OPTS[@]}" update >"${ulog}" 2>&1 || urc=$?
     cat "${ulog}" >>"${LOG}"
     if ((urc != 0)) || grep -qE '^(W|E): .*(NO_PUBKEY|EXPKEYSIG|not signed|signature)' "${ulog}"; then
         # An older debian-archive-keyring may lack the trixie keys: upgrade it.
-        step "timescaledb: upgrading debian-archive-keyring for the trixie key"
+        step "debian 13: upgrading debian-archive-keyring for the trixie key"
         quiet "${SUDO[@]}" apt-get update -q
         quiet "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
             apt-get install -y -q debian-archive-keyring
-        quiet apt-get "${apt_opts[@]}" update
+        quiet apt-get "${APT_OPTS[@]}" update
     fi
+}
 
-    step "timescaledb: downloading source"
-    (cd "${WORK}/dl" && quiet apt-get "${apt_opts[@]}" source --download-only timescaledb)
-    # dpkg-source checks the tarballs against the .dsc and applies Debian's
-    # patches (one of them stops CMake from installing a git hook).
-    (cd "${WORK}" && quiet dpkg-source -x dl/timescaledb_*.dsc src)
-    src="${WORK}/src"
+# fetch_trixie_source PACKAGE: download trixie's source package PACKAGE and
+# unpack it (with Debian's patches) into ${WORK}/PACKAGE/src. dpkg-source checks
+# the tarballs against the .dsc, whose hashes apt checked against the index.
+fetch_trixie_source() {
+    local package="$1" dir
+    trixie_sources
+    dir="${WORK}/${package}"
+    mkdir -p "${dir}/dl"
+    chown _apt:root "${dir}/dl" 2>/dev/null || true
+    step "${package}: downloading Debian 13's source package"
+    (cd "${dir}/dl" && quiet apt-get "${APT_OPTS[@]}" source --download-only "${package}")
+    (cd "${dir}" && quiet dpkg-source -x dl/"${package}"_*.dsc src)
+}
+
+# ---------------------------------------------------------------------------
+# 3. TimescaleDB, built from Debian 13's source package
+# ---------------------------------------------------------------------------
+[[ -x "${PG_CONFIG}" ]] || die "${PG_CONFIG} not found after package install"
+PG_SHAREDIR="$("${PG_CONFIG}" --sharedir)"
+PG_PKGLIBDIR="$("${PG_CONFIG}" --pkglibdir)"
+TSDB_CONTROL="${PG_SHAREDIR}/extension/timescaledb.control"
+
+timescaledb_installed() {
+    [[ -f "${TSDB_CONTROL}" ]] && compgen -G "${PG_PKGLIBDIR}/timescaledb*.so" >/dev/null
+}
+
+build_timescaledb() {
+    local src
+    # One of Debian's patches stops CMake from installing a git hook.
+    fetch_trixie_source timescaledb
+    src="${WORK}/timescaledb/src"
 
     step "timescaledb: building $(sed -n 's/^version = //p' "${src}/version.config") (Apache-2 only) against PostgreSQL ${PG_MAJOR}"
     local t0=${SECONDS}
@@ -171,8 +206,6 @@ build_timescaledb() {
         quiet "${SUDO[@]}" make -C build install
     )
     step "timescaledb: built and installed in $((SECONDS - t0)) s"
-    rm -rf "${WORK}"
-    WORK=""
 }
 
 if timescaledb_installed; then
@@ -182,12 +215,64 @@ else
 fi
 
 # ---------------------------------------------------------------------------
-# 3. Verify
+# 4. Mosquitto broker >= 2.0.13, built from Debian 13's source package
+# ---------------------------------------------------------------------------
+# `mosquitto -h` prints its usage (first line "mosquitto version X") and exits 3.
+mosquitto_version() {
+    { "$1" -h 2>&1 || true; } | sed -n 's/^mosquitto version //p' | head -n 1
+}
+
+mosquitto_installed() {
+    local version
+    [[ -x "${MOSQUITTO_BIN}" ]] || return 1
+    version="$(mosquitto_version "${MOSQUITTO_BIN}")"
+    [[ -n "${version}" ]] && dpkg --compare-versions "${version}" ge "${MOSQUITTO_MIN_VERSION}"
+}
+
+build_mosquitto() {
+    local src
+    fetch_trixie_source mosquitto
+    src="${WORK}/mosquitto/src"
+
+    step "mosquitto: building the $(sed -n 's/^Version: //p' "${WORK}"/mosquitto/dl/mosquitto_*.dsc) broker (no docs, clients, plugins or websockets)"
+    local t0=${SECONDS}
+    (
+        cd "${src}"
+        # Debian's compiler and hardening flags, as its own package build uses.
+        eval "$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --export=sh)"
+        quiet cmake -S . -B build \
+            -DCMAKE_BUILD_TYPE=None \
+            -DWITH_BUNDLED_DEPS=ON \
+            -DDOCUMENTATION=OFF \
+            -DWITH_CLIENTS=OFF \
+            -DWITH_APPS=OFF \
+            -DWITH_PLUGINS=OFF \
+            -DWITH_LIB_CPP=OFF \
+            -DWITH_CJSON=OFF \
+            -DWITH_WEBSOCKETS=OFF \
+            -DWITH_SYSTEMD=OFF \
+            -DWITH_DLT=OFF \
+            -DWITH_SRV=OFF
+        quiet make -C build -j"$(nproc)" mosquitto
+        quiet "${SUDO[@]}" install -D -s -m 0755 build/src/mosquitto "${MOSQUITTO_BIN}"
+    )
+    step "mosquitto: $(mosquitto_version "${MOSQUITTO_BIN}") built and installed as ${MOSQUITTO_BIN} in $((SECONDS - t0)) s"
+}
+
+if mosquitto_installed; then
+    step "mosquitto: $(mosquitto_version "${MOSQUITTO_BIN}") already installed (${MOSQUITTO_BIN})"
+else
+    build_mosquitto
+fi
+
+# ---------------------------------------------------------------------------
+# 5. Verify
 # ---------------------------------------------------------------------------
 step "verifying"
-# `mosquitto -h` prints its usage and exits 3; only the output matters.
-MOSQ_VERSION="$(/usr/sbin/mosquitto -h 2>&1 | sed -n 's/^mosquitto version //p' | head -n 1 || true)"
-[[ -n "${MOSQ_VERSION}" ]] || die "mosquitto -h did not report a version"
+MOSQ_VERSION="$(mosquitto_version "${MOSQUITTO_BIN}")"
+[[ -n "${MOSQ_VERSION}" ]] || die "${MOSQUITTO_BIN} -h did not report a version"
+dpkg --compare-versions "${MOSQ_VERSION}" ge "${MOSQUITTO_MIN_VERSION}" \
+    || die "${MOSQUITTO_BIN} is mosquitto ${MOSQ_VERSION}; the tests need ${MOSQUITTO_MIN_VERSION} or later"
 command -v mosquitto_pub >/dev/null || die "mosquitto_pub not found"
 command -v mosquitto_sub >/dev/null || die "mosquitto_sub not found"
 # `mosquitto_pub --help` exits 1 after printing its usage.

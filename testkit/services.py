@@ -11,9 +11,10 @@ private instances on free loopback ports, with their files in temp dirs.
 This module is stdlib-only so that it can be imported by ``conftest.py`` (and
 run as a self-check: ``python testkit/services.py``) before any third-party
 package is known to be installed. The binaries come from
-``scripts/install-test-services.sh``; when they are missing the ``start_*``
-functions raise ``RuntimeError`` saying so, instead of skipping tests, so that
-a broken environment can never look like a green run.
+``scripts/install-test-services.sh``; when they are missing (or the broker is
+older than Mosquitto 2.0.13) the ``start_*`` functions raise ``RuntimeError``
+saying so, instead of skipping tests, so that a broken environment can never
+look like a green run.
 
 Running as root (the normal case on CI and the dev machines): PostgreSQL
 refuses to run as root, so initdb and postgres are run as the ``postgres``
@@ -28,6 +29,7 @@ is told to stay root with ``user root``.
 
 from __future__ import annotations
 
+import functools
 import os
 import pwd
 import re
@@ -46,7 +48,11 @@ from typing import IO, Self
 
 INSTALL_HINT = "run scripts/install-test-services.sh"
 
-MOSQUITTO_BIN = Path("/usr/sbin/mosquitto")
+MOSQUITTO_BIN = Path(os.environ.get("SCGW_MOSQUITTO", "/usr/local/sbin/mosquitto"))
+"""The broker install-test-services.sh builds (SCGW_MOSQUITTO overrides, for both)."""
+MOSQUITTO_MIN_VERSION = (2, 0, 13)
+"""Mosquitto 2.0.11 (Debian 12's package) stops enforcing a subscriber's in-flight window
+once acknowledgements arrive in order; 2.0.13 fixed it, and the tests hold brokers to it."""
 PG_MAJOR = 15
 PG_BIN_DIR = Path(f"/usr/lib/postgresql/{PG_MAJOR}/bin")
 PG_SUPERUSER = "postgres"
@@ -255,6 +261,37 @@ def _mosquitto_conf(port: int, workdir: Path, max_queued_messages: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def mosquitto_version(binary: Path) -> tuple[int, ...] | None:
+    """The version ``binary -h`` reports (its usage's first line), or None if it does not."""
+    # `mosquitto -h` prints its usage and exits 3; only the output matters.
+    result = subprocess.run(
+        [str(binary), "-h"], capture_output=True, text=True, timeout=10, check=False
+    )
+    found = re.search(r"^mosquitto version (\d+(?:\.\d+)*)", result.stdout + result.stderr, re.M)
+    return tuple(int(part) for part in found.group(1).split(".")) if found else None
+
+
+@functools.cache
+def require_mosquitto(binary: Path) -> None:
+    """Raise ``RuntimeError`` unless ``binary`` is a Mosquitto at least MOSQUITTO_MIN_VERSION.
+
+    Checked once per process, when a session first starts a broker.
+    """
+    if not binary.is_file() or not os.access(binary, os.X_OK):
+        raise RuntimeError(f"mosquitto not installed ({binary} missing): {INSTALL_HINT}")
+    version = mosquitto_version(binary)
+    wanted = ".".join(map(str, MOSQUITTO_MIN_VERSION))
+    if version is None:
+        raise RuntimeError(f"{binary} -h does not say which mosquitto it is: {INSTALL_HINT}")
+    if version < MOSQUITTO_MIN_VERSION:
+        found = ".".join(map(str, version))
+        raise RuntimeError(
+            f"{binary} is mosquitto {found}; the tests need {wanted} or later (2.0.11"
+            f" releases a subscriber's whole backlog once its acknowledgements arrive in"
+            f" order): {INSTALL_HINT}"
+        )
+
+
 def start_mosquitto(
     workdir: Path,
     *,
@@ -268,8 +305,7 @@ def start_mosquitto(
     tests); otherwise a free port is chosen. Waits until the port accepts TCP
     connections, raising ``RuntimeError`` with the log tail on failure.
     """
-    if not MOSQUITTO_BIN.is_file() or not os.access(MOSQUITTO_BIN, os.X_OK):
-        raise RuntimeError(f"mosquitto not installed ({MOSQUITTO_BIN} missing): {INSTALL_HINT}")
+    require_mosquitto(MOSQUITTO_BIN)
     workdir.mkdir(parents=True, exist_ok=True)
     conf_path = workdir / "mosquitto.conf"
     stderr_path = workdir / "mosquitto.stderr"
@@ -699,8 +735,9 @@ def _self_check() -> None:
         base = Path(tmp)
         started = time.monotonic()
         with start_mosquitto(base / "mqtt") as mqtt, start_postgres(base / "pg") as pg:
+            version = ".".join(map(str, mosquitto_version(MOSQUITTO_BIN) or ()))
             print(
-                f"mosquitto at {mqtt.url}, postgres at {pg.dsn()} "
+                f"mosquitto {version} at {mqtt.url}, postgres at {pg.dsn()} "
                 f"(started in {time.monotonic() - started:.1f} s)"
             )
 
