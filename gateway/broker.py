@@ -112,12 +112,19 @@ class CommunityTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]  # amqtt: no 
         if username is None or topic is None:
             return False
         config: CommunityTopicPlugin.Config = self.config
-        if action in (Action.SUBSCRIBE, Action.RECEIVE):
+        if action == Action.RECEIVE:
             return username in config.subscribers
-        if action == Action.PUBLISH:
+        if action == Action.SUBSCRIBE:
+            allowed = username in config.subscribers
+        elif action == Action.PUBLISH:
             community = config.publishers.get(username)
-            return community is not None and topic.startswith(f"{community}/")
-        return False
+            allowed = community is not None and topic.startswith(f"{community}/")
+        else:
+            return False
+        if not allowed:
+            # A device that cannot publish should be visible to whoever set it up.
+            logger.info("embedded broker refused %s by user %r on %r", action, username, topic)
+        return allowed
 
 
 class _AuthenticatingBroker(Broker):  # type: ignore[misc]  # amqtt: no type hints

@@ -7,6 +7,7 @@ once and leave, let the devices publish, then come back for what was queued, in 
 """
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -218,13 +219,30 @@ class TestTopicRules:
             await device.publish(YIDA_TOPIC, b"second", qos=1)
         assert await collect(broker, 2) == [f"{YIDA_TOPIC} first", f"{YIDA_TOPIC} second"]
 
+    async def test_a_refused_publish_is_logged_with_user_and_topic_but_not_payload(
+        self, broker: EmbeddedBroker, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The refusal names the account and topic, so whoever set the device up can see it."""
+        await gateway_session(broker)
+        with caplog.at_level(logging.INFO, logger="gateway.broker"):
+            async with aiomqtt_client(broker, YIDA) as device:
+                await device.publish(JIAXIN_TOPIC, b"forged-payload", qos=1)
+                await device.publish(YIDA_TOPIC, b"own", qos=1)
+            # The broker handles a connection's messages in order: once the second has
+            # arrived, the first has been judged.
+            assert await collect(broker, 1) == [f"{YIDA_TOPIC} own"]
+        lines = [r.getMessage() for r in caplog.records if r.name == "gateway.broker"]
+        assert [line for line in lines if JIAXIN_TOPIC in line and YIDA.username in line]
+        assert not [line for line in lines if "forged-payload" in line]
+
     async def test_a_topic_that_merely_starts_like_the_community_is_refused(
         self, broker: EmbeddedBroker
     ) -> None:
         """`yidax/...` is not under `yida/`: only the whole first level counts."""
         await gateway_session(broker)
-        await publish(broker, YIDA, "yidax/hik-isapi/1", "lookalike")
-        await publish(broker, YIDA, YIDA_TOPIC, "own")
+        async with aiomqtt_client(broker, YIDA) as device:
+            await device.publish("yidax/hik-isapi/1", b"lookalike", qos=1)
+            await device.publish(YIDA_TOPIC, b"own", qos=1)
         assert await collect(broker, 1) == [f"{YIDA_TOPIC} own"]
 
     async def test_the_gateway_account_cannot_publish(self, broker: EmbeddedBroker) -> None:
