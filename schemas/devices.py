@@ -4,11 +4,17 @@ A `DeviceRegistration` is what an operator or a property system declares (the TO
 `[[devices]]` and the body of `PUT /v1/devices/{id}`). A `Device` adds what the gateway
 observes: status, when it last heard from the device, its address. `DevicePublic` is the API's
 view of a `Device`.
+
+Which kinds of device may register in which dialect is one table here
+(`DEVICE_KINDS_BY_DIALECT`, and `DEVICE_KINDS_BY_EVENT_KIND` for dialects described in the
+configuration); `DialectKinds` applies it, with the dialects a running gateway knows.
 """
 
-from typing import Annotated, Any, Literal
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from schemas.codes import Direction
 from schemas.events import UtcDatetime
@@ -20,9 +26,13 @@ DeviceKind = Literal[
     "capture_camera",
     "barrier_gate",
     "visitor_kiosk",
+    "platform",
 ]
 """What a device is: door access controller (门禁), face terminal, surveillance camera,
-face/plate capture camera, barrier gate (道闸), visitor registration kiosk (访客机)."""
+face/plate capture camera, barrier gate (道闸), visitor registration kiosk (访客机), or a
+platform: a service or recorder relaying other devices' events over its own connection (a
+GA/T 1400 platform, an NVR, a cloud access account, a cloud visitor service, a parking
+controller driving several gates)."""
 
 DeviceState = Literal["unknown", "online", "offline"]
 """A device's status in the registry: `unknown` until the gateway first hears from it."""
@@ -34,11 +44,87 @@ OFFLINE_AFTER_S_BY_KIND: dict[str, int] = {
     "capture_camera": 300,
     "barrier_gate": 600,
     "visitor_kiosk": 1800,
+    "platform": 1800,
 }
 """How long each kind may stay silent before it counts as offline, unless a device says.
 
 Cameras stream or heartbeat often, so five minutes of silence already means trouble; a
-visitor kiosk may sit idle between visitors and heartbeats rarely."""
+visitor kiosk may sit idle between visitors and heartbeats rarely, and a platform is quiet
+when its devices are."""
+
+STATUS_DIALECT: Final = "heartbeat"
+"""The dialect of status topics (`{community}/status/{device}`): every device speaks it besides
+its own, so no device registers with it."""
+
+DEVICE_KINDS_BY_DIALECT: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        "hik-isapi": frozenset({"door_controller", "face_terminal"}),
+        "access-cloud": frozenset({"door_controller", "face_terminal", "platform"}),
+        "gat1400": frozenset({"camera", "capture_camera", "platform"}),
+        "barrier-gate": frozenset({"barrier_gate", "platform"}),
+        "camera-alarm": frozenset({"camera"}),
+        "visitor-cloud": frozenset({"visitor_kiosk", "platform"}),
+        STATUS_DIALECT: frozenset(),
+    }
+)
+"""The kinds of device each built-in dialect serves (one row per built-in adapter).
+
+`platform` appears where the dialect's payload names the device an event is about, so one
+connection can relay many devices (each registered with the platform as its `parent`):
+access-cloud accounts, GA/T 1400 platforms and NVRs, parking controllers, visitor services.
+camera-alarm events are always the topic's camera's, so it has no platform."""
+
+DEVICE_KINDS_BY_EVENT_KIND: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        "access": frozenset({"door_controller", "face_terminal"}),
+        "door_state": frozenset({"door_controller"}),
+        "face_capture": frozenset({"camera", "capture_camera", "face_terminal"}),
+        "vehicle_pass": frozenset({"capture_camera", "barrier_gate"}),
+        "behaviour_alarm": frozenset({"camera"}),
+        "visitor": frozenset({"visitor_kiosk"}),
+        "device_status": frozenset(),
+    }
+)
+"""The kinds of device that make each kind of event: what a dialect described in the
+configuration serves is the union over the event kinds it declares."""
+
+
+def mapping_dialect_kinds(event_kinds: Iterable[str], *, relays: bool) -> frozenset[str]:
+    """The device kinds a configured dialect serves: those making its declared event kinds,
+    plus `platform` when it reads the event's device from the payload (`relays`)."""
+    kinds = frozenset(kind for event in event_kinds for kind in DEVICE_KINDS_BY_EVENT_KIND[event])
+    return kinds | {"platform"} if relays else kinds
+
+
+class DialectKinds:
+    """The dialects devices may register with, and the kinds each admits.
+
+    Built from `DEVICE_KINDS_BY_DIALECT` for the built-in adapters and from
+    `mapping_dialect_kinds` for the configured ones; a dialect absent here does not exist.
+    """
+
+    def __init__(self, kinds_by_dialect: Mapping[str, Iterable[str]]) -> None:
+        self._kinds = {dialect: frozenset(kinds) for dialect, kinds in kinds_by_dialect.items()}
+
+    @property
+    def dialects(self) -> list[str]:
+        return sorted(self._kinds)
+
+    def problem(self, dialect: str, kind: str) -> tuple[str, str] | None:
+        """`(field, message)` when a device of `kind` may not register with `dialect`.
+
+        The message names the dialects or kinds allowed, never the value refused: the API
+        does not echo input.
+        """
+        kinds = self._kinds.get(dialect)
+        if kinds is None:
+            return "dialect", f"is not a dialect of this gateway: one of {', '.join(self.dialects)}"
+        if not kinds:
+            return "dialect", "is no device's own dialect (status topics speak it for every device)"
+        if kind not in kinds:
+            return "kind", f"does not fit the dialect: one of {', '.join(sorted(kinds))}"
+        return None
+
 
 MAX_OFFLINE_AFTER_S = 7 * 24 * 3600
 
@@ -49,7 +135,9 @@ class DeviceRegistration(BaseModel):
     """A device as registered: identity, dialect, and where it stands in its community.
 
     `gate` names the community gate a gate device guards (None for unit doors); `door` is the
-    device's own name for the door it controls. `readers` maps card-reader numbers to the
+    device's own name for the door it controls. `parent` names the device that may speak for
+    this one: the platform, cloud account, service or controller whose connection relays this
+    device's events (see `gateway.pipeline.CheckSender`). `readers` maps card-reader numbers to the
     direction a person passing that reader goes. `firmware` may be declared here but is
     normally learnt from the device's status messages.
     """
@@ -67,6 +155,7 @@ class DeviceRegistration(BaseModel):
     readers: dict[Annotated[int, Field(ge=0, le=255)], Direction] = Field(default_factory=dict)
     location: Annotated[str, Field(max_length=256)] | None = None
     firmware: Annotated[str, Field(max_length=64)] | None = None
+    parent: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^/#+\s]+$")] | None = None
     offline_after_s: Annotated[int, Field(ge=1, le=MAX_OFFLINE_AFTER_S)] = Field(
         default=600,
         description="Silence longer than this marks the device offline; defaults by kind.",
@@ -86,6 +175,13 @@ class DeviceRegistration(BaseModel):
         if self.unit is not None and self.building is None:
             raise ValueError("a unit needs its building")
         return self
+
+    @field_validator("parent")
+    @classmethod
+    def _not_its_own_parent(cls, parent: str | None, info: ValidationInfo) -> str | None:
+        if parent is not None and parent == info.data.get("device_id"):
+            raise ValueError("a device is not its own parent")
+        return parent
 
 
 class Device(DeviceRegistration):

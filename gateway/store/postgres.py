@@ -47,28 +47,29 @@ _STAGE_DDL = (
 )
 _DEVICE_COLUMNS = (
     "device_id, kind, dialect, community, building, unit, gate, door, readers, location,"
-    " firmware, offline_after_s, status, status_since, last_seen, ip, registered_at, updated_at"
+    " firmware, parent, offline_after_s, status, status_since, last_seen, ip, registered_at,"
+    " updated_at"
 )
 # Registration columns are replaced; what was observed stays. `updated_at` moves only when
 # the registration really changed, so re-reading an unchanged TOML file changes nothing.
 _UPSERT_DEVICE = """
 INSERT INTO devices (device_id, kind, dialect, community, building, unit, gate, door, readers,
-    location, firmware, offline_after_s, status_since, registered_at, updated_at)
+    location, firmware, parent, offline_after_s, status_since, registered_at, updated_at)
 VALUES (%(device_id)s, %(kind)s, %(dialect)s, %(community)s, %(building)s, %(unit)s, %(gate)s,
-    %(door)s, %(readers)s, %(location)s, %(firmware)s, %(offline_after_s)s, %(now)s, %(now)s,
-    %(now)s)
+    %(door)s, %(readers)s, %(location)s, %(firmware)s, %(parent)s, %(offline_after_s)s, %(now)s,
+    %(now)s, %(now)s)
 ON CONFLICT (device_id) DO UPDATE SET
     kind = excluded.kind, dialect = excluded.dialect, community = excluded.community,
     building = excluded.building, unit = excluded.unit, gate = excluded.gate,
     door = excluded.door, readers = excluded.readers, location = excluded.location,
-    firmware = coalesce(excluded.firmware, devices.firmware),
+    firmware = coalesce(excluded.firmware, devices.firmware), parent = excluded.parent,
     offline_after_s = excluded.offline_after_s, updated_at = excluded.updated_at
 WHERE (devices.kind, devices.dialect, devices.community, devices.building, devices.unit,
     devices.gate, devices.door, devices.readers, devices.location, devices.firmware,
-    devices.offline_after_s)
+    devices.parent, devices.offline_after_s)
     IS DISTINCT FROM (excluded.kind, excluded.dialect, excluded.community, excluded.building,
     excluded.unit, excluded.gate, excluded.door, excluded.readers, excluded.location,
-    coalesce(excluded.firmware, devices.firmware), excluded.offline_after_s)
+    coalesce(excluded.firmware, devices.firmware), excluded.parent, excluded.offline_after_s)
 """
 # One statement per batch for every device in it. `last_seen` only moves forward; the
 # batch's status applies unless a later message (from another gateway process sharing the

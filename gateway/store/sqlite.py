@@ -39,28 +39,28 @@ _Row = tuple[object, ...]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DEVICE_COLUMNS = (
     "device_id, kind, dialect, community, building, unit, gate, door, readers, location,"
-    " firmware, offline_after_s, status, status_since_us, last_seen_us, ip, registered_us,"
-    " updated_us"
+    " firmware, parent, offline_after_s, status, status_since_us, last_seen_us, ip,"
+    " registered_us, updated_us"
 )
 # Registration columns are replaced; what was observed stays. `updated_us` moves only when
 # the registration really changed, so re-reading an unchanged TOML file changes nothing.
 _UPSERT_DEVICE = """
 INSERT INTO devices (device_id, kind, dialect, community, building, unit, gate, door, readers,
-    location, firmware, offline_after_s, status_since_us, registered_us, updated_us)
+    location, firmware, parent, offline_after_s, status_since_us, registered_us, updated_us)
 VALUES (:device_id, :kind, :dialect, :community, :building, :unit, :gate, :door, :readers,
-    :location, :firmware, :offline_after_s, :now, :now, :now)
+    :location, :firmware, :parent, :offline_after_s, :now, :now, :now)
 ON CONFLICT (device_id) DO UPDATE SET
     kind = excluded.kind, dialect = excluded.dialect, community = excluded.community,
     building = excluded.building, unit = excluded.unit, gate = excluded.gate,
     door = excluded.door, readers = excluded.readers, location = excluded.location,
-    firmware = coalesce(excluded.firmware, devices.firmware),
+    firmware = coalesce(excluded.firmware, devices.firmware), parent = excluded.parent,
     offline_after_s = excluded.offline_after_s, updated_us = excluded.updated_us
 WHERE (devices.kind, devices.dialect, devices.community, devices.building, devices.unit,
     devices.gate, devices.door, devices.readers, devices.location, devices.firmware,
-    devices.offline_after_s)
+    devices.parent, devices.offline_after_s)
     IS NOT (excluded.kind, excluded.dialect, excluded.community, excluded.building,
     excluded.unit, excluded.gate, excluded.door, excluded.readers, excluded.location,
-    coalesce(excluded.firmware, devices.firmware), excluded.offline_after_s)
+    coalesce(excluded.firmware, devices.firmware), excluded.parent, excluded.offline_after_s)
 """
 # A batch moves `last_seen` forward only; its status applies unless a later message (from
 # another gateway process sharing the subscription) has already been recorded.
@@ -336,6 +336,7 @@ def _device(row: Sequence[Any]) -> Device:
         readers,
         location,
         firmware,
+        parent,
         offline_after_s,
         status,
         status_since_us,
@@ -357,6 +358,7 @@ def _device(row: Sequence[Any]) -> Device:
             "readers": json.loads(readers),
             "location": location,
             "firmware": firmware,
+            "parent": parent,
             "offline_after_s": offline_after_s,
             "status": status,
             "status_since": _maybe_time(status_since_us),

@@ -184,6 +184,35 @@ class TestDeviceRegistrations:
         assert await store.get_device(UNIT_DOOR) is None
 
 
+class TestDeviceParents:
+    """A registration's `parent` is stored, replaced and cleared like any registered field."""
+
+    async def test_parent_comes_back_as_registered(self, store: Store) -> None:
+        await store.upsert_devices([registration(parent="vc-yida-01"), gate()])
+        assert (await device(store)).parent == "vc-yida-01"
+        assert (await device(store, GATE)).parent is None
+
+    async def test_parent_is_listed_too(self, store: Store) -> None:
+        await store.upsert_devices([registration(parent="vc-yida-01")])
+        (listed,) = (await store.list_devices(10, None)).data
+        assert listed.parent == "vc-yida-01"
+
+    async def test_a_new_parent_replaces_the_old_and_moves_the_update_time(
+        self, store: Store
+    ) -> None:
+        await store.upsert_devices([registration(parent="vc-yida-01")])
+        first = await device(store)
+        await store.upsert_devices([registration(parent="ac-yida-01")])
+        moved = await device(store)
+        assert moved.parent == "ac-yida-01"
+        assert moved.updated_at > first.updated_at
+
+    async def test_a_registration_without_parent_clears_it(self, store: Store) -> None:
+        await store.upsert_devices([registration(parent="vc-yida-01")])
+        await store.upsert_devices([registration()])
+        assert (await device(store)).parent is None
+
+
 class TestDeviceLists:
     """Devices are listed in id order, filtered by community and status, and paged stably."""
 
