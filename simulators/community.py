@@ -15,7 +15,10 @@ Devices, in this order (the layout decides them, never the seed):
   and a barrier gate (`YD-GATE-N1`, dialect barrier-gate);
 - behaviour-analysis cameras (camera-alarm): one per unit's lift lobby, one per fire lane;
 - the cloud access platform's doors (access-cloud) and the cloud visitor service
-  (visitor-cloud, `vc-yida-01`), cloud services last.
+  (visitor-cloud, `vc-yida-01`, a `platform`), cloud services last.
+
+The visitor service reports visitors passing the gates under the gates' door controllers, so
+those controllers name it as their `parent`: the one other device that may speak for them.
 
 Residents' cars are drawn from a generator of their own, so adding them changed none of the
 people an earlier version generated for the same seed.
@@ -53,6 +56,7 @@ CAMERA = "camera"
 CAPTURE_CAMERA = "capture_camera"
 BARRIER_GATE = "barrier_gate"
 VISITOR_KIOSK = "visitor_kiosk"
+PLATFORM = "platform"
 """Device kinds, as `schemas.devices.DeviceKind` names them."""
 
 FACE_CAMERA_SERIAL = 21
@@ -161,6 +165,8 @@ class Device:
     cameras and services). `readers` maps reader numbers to the direction a person passing it
     walks ("in" or "out"); treat it as read-only. `facing` is which way the people or vehicles
     a capture camera sees are going ("in" or "out"), None when it sees both or is no camera.
+    `parent` is the device that may speak for this one (the visitor service, for the gates'
+    controllers), as the registry's `parent`.
     """
 
     device_id: str
@@ -173,6 +179,7 @@ class Device:
     gate: str | None = None
     location: str | None = None
     facing: str | None = None
+    parent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,7 +485,7 @@ def _equipment(code: str, buildings: list[Building]) -> list[Device]:
         Device(
             device_id=visitor_service_id(code),
             dialect=VISITOR_CLOUD_DIALECT,
-            kind=VISITOR_KIOSK,
+            kind=PLATFORM,
             building=None,
             unit=None,
             door=None,
@@ -557,6 +564,7 @@ def generate_community(
                 door=gate,
                 readers={1: "in", 2: "out"},
                 gate=gate,
+                parent=visitor_service_id(code),
             )
         )
     devices.extend(_equipment(code, built))

@@ -63,6 +63,8 @@ def _device_lines(device: Device, community_code: str) -> Iterable[str]:
         yield f"readers = {_inline_table(readers)}"
     if device.location is not None:
         yield f"location = {toml_string(device.location)}"
+    if device.parent is not None:
+        yield f"parent = {toml_string(device.parent)}"
 
 
 def _status_binding_lines(community_code: str) -> Iterable[str]:

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from adapters.plates import looks_like_mainland_plate
-from schemas.devices import DeviceRegistration
+from schemas.devices import DEVICE_KINDS_BY_DIALECT, DeviceRegistration, DialectKinds
 from schemas.identity import gb11643_check_digit
 from simulators.community import (
     Community,
@@ -165,7 +165,7 @@ class TestEquipment:
             ("barrier-gate", "barrier_gate"): 2,
             ("camera-alarm", "camera"): 15,
             ("access-cloud", "door_controller"): 2,
-            ("visitor-cloud", "visitor_kiosk"): 1,
+            ("visitor-cloud", "platform"): 1,
         }
         codes = [d.device_id for d in yida.devices]
         assert len(set(codes)) == len(codes)
@@ -205,6 +205,20 @@ class TestEquipment:
         doors = yida.devices_of("access-cloud")
         assert [d.door for d in doors] == ["Clubhouse door", "B04-U1 car park door"]
 
+    def test_the_visitor_service_is_the_parent_of_the_gates_controllers_only(
+        self, yida: Community
+    ) -> None:
+        children = [d for d in yida.devices if d.parent is not None]
+        assert {d.parent for d in children} == {"vc-yida-01"}
+        assert [(d.dialect, d.door) for d in children] == [
+            ("hik-isapi", "North gate"),
+            ("hik-isapi", "South gate"),
+        ]
+
+    def test_every_kind_fits_its_dialect(self, yida: Community) -> None:
+        table = DialectKinds(DEVICE_KINDS_BY_DIALECT)
+        assert [d.device_id for d in yida.devices if table.problem(d.dialect, d.kind)] == []
+
     def test_every_device_is_a_valid_registration(self, yida: Community) -> None:
         for d in yida.devices:
             DeviceRegistration(
@@ -218,6 +232,7 @@ class TestEquipment:
                 door=d.door,
                 readers=d.readers,
                 location=d.location,
+                parent=d.parent,
             )
 
 

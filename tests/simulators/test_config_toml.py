@@ -76,8 +76,10 @@ class TestRoundTrip:
             "capture_camera",
             "barrier_gate",
             "camera",
-            "visitor_kiosk",
+            "platform",
         }
+        parents = {d.device_id: d.parent for d in config.devices if d.parent is not None}
+        assert parents == {d.device_id: d.parent for d in community.devices if d.parent}
         cameras = [d for d in config.devices if d.kind == "camera"]
         assert all(d.offline_after_s == 300 for d in cameras)
         (binding,) = config.topics
