@@ -10,11 +10,20 @@ import bisect
 import contextlib
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,7 +31,12 @@ from adapters.mapping import MappingSpec, SpecError
 from adapters.registry import BUILTIN_ADAPTERS
 from gateway.errors import ConfigError
 from gateway.topics import filter_problem
-from schemas.devices import DeviceRegistration
+from schemas.devices import (
+    DEVICE_KINDS_BY_DIALECT,
+    DeviceRegistration,
+    DialectKinds,
+    mapping_dialect_kinds,
+)
 
 MIN_SECRET_CHARS = 24
 
@@ -120,13 +134,24 @@ class DeviceSpec(DeviceRegistration):
 class TopicBinding(_Strict):
     """Binds a vendor's own topic filter to a dialect and community.
 
-    `device_id_level` is the 1-based topic level that holds the device code, if any.
+    `device_id_level` is the 1-based topic level that holds the device code, if any: that
+    device is the sender. A filter without one may name its publisher as `sender` (a platform
+    that posts every camera's uploads to one topic); with neither, the topic vouches for
+    nobody in particular, and its events are kept only for devices registered in `community`
+    (see `gateway.pipeline.CheckSender`).
     """
 
     filter: Annotated[str, Field(min_length=1)]
     dialect: str
     community: str
     device_id_level: int | None = Field(default=None, ge=1)
+    sender: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^/#+\s]+$")] | None = None
+
+    @model_validator(mode="after")
+    def _one_source_of_sender(self) -> "TopicBinding":
+        if self.sender is not None and self.device_id_level is not None:
+            raise SpecError(("sender",), "set device_id_level or sender, not both")
+        return self
 
     @field_validator("filter")
     @classmethod
@@ -157,6 +182,40 @@ class GatewayConfig(_Strict):
                 raise SpecError((index, "name"), f"dialect {spec.name!r} is defined twice")
             named.add(spec.name)
         return dialects
+
+    def dialect_kinds(self) -> DialectKinds:
+        """The dialects devices may register with here, and the kinds each admits."""
+        return dialect_kinds(self.dialects)
+
+    @model_validator(mode="after")
+    def _devices_fit_their_dialects(self) -> "GatewayConfig":
+        """Each device's dialect exists and admits its kind; a parent in this file shares its
+        community (a parent elsewhere could never relay for it)."""
+        table = self.dialect_kinds()
+        communities = {device.device_id: device.community for device in self.devices}
+        for index, device in enumerate(self.devices):
+            problem = table.problem(device.dialect, device.kind)
+            if problem is not None:
+                raise SpecError(("devices", index, problem[0]), problem[1])
+            if device.parent in communities and communities[device.parent] != device.community:
+                raise SpecError(("devices", index, "parent"), "is registered in another community")
+        return self
+
+
+def dialect_kinds(specs: Sequence[MappingSpec]) -> DialectKinds:
+    """The built-in adapters' dialects with their rows of `DEVICE_KINDS_BY_DIALECT`, and each
+    configured dialect with the kinds making the events it declares (`mapping_dialect_kinds`).
+
+    The same names `adapters.registry.registry_with(specs)` builds adapters for.
+    """
+    table = {
+        adapter.dialect: DEVICE_KINDS_BY_DIALECT[adapter.dialect] for adapter in BUILTIN_ADAPTERS
+    }
+    for spec in specs:
+        rules = [rule for _, rule in spec.rules()]
+        relays = "device_id" in spec.fields or any("device_id" in rule.fields for rule in rules)
+        table[spec.name] = mapping_dialect_kinds((rule.kind for rule in rules), relays=relays)
+    return DialectKinds(table)
 
 
 def load_config(path: Path | None) -> GatewayConfig:

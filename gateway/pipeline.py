@@ -2,10 +2,12 @@
 
 Each step is a plain callable configured in `__init__` and applied in `__call__`; a step drops
 a message by raising `PayloadError`, which turns the whole message into a dead letter (a
-message is either stored or rejected, never half of each). The call order, as it runs:
-`gateway.ingest` takes a batch from the broker and hands it to `gateway.commit.BatchCommitter`,
-which runs this pipeline over it, writes the result in one transaction and only then
-acknowledges the batch's messages.
+message is either stored or rejected, never half of each). Per message, as it runs: `RouteMessage`
+(size, topic), `CheckSender.admit` (the sender's dialect), `Parse` (the adapter),
+`CheckSender` (the devices the events name), then the event steps (`Enrich`), then in-batch
+dedup. Around it: `gateway.ingest` takes a batch from the broker and hands it to
+`gateway.commit.BatchCommitter`, which runs this pipeline over it, writes the result in one
+transaction and only then acknowledges the batch's messages.
 """
 
 import logging
@@ -19,6 +21,7 @@ from gateway.devices import DeviceRegistry
 from gateway.errors import PayloadError
 from gateway.messages import DeadLetter, InboundMessage
 from gateway.routing import TopicRouter
+from schemas.devices import STATUS_DIALECT, DeviceRegistration
 from schemas.events import AccessEvent, DeviceEvent
 
 logger = logging.getLogger(__name__)
@@ -28,17 +31,26 @@ class EventStep(Protocol):
     def __call__(self, event: DeviceEvent) -> DeviceEvent: ...
 
 
-class Parse:
-    """Size check, routing and the dialect's parser: the only step that reads payload bytes."""
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """A message the router placed: the dialect that parses it and the adapter's view of it.
 
-    def __init__(
-        self, router: TopicRouter, adapters: Mapping[str, Adapter], max_payload_bytes: int
-    ) -> None:
+    `message.device_id` is the sender: the device the topic names (or the binding's `sender`),
+    None when neither names one.
+    """
+
+    dialect: str
+    message: RawMessage
+
+
+class RouteMessage:
+    """Size check and topic routing: which dialect parses a message, from which sender."""
+
+    def __init__(self, router: TopicRouter, max_payload_bytes: int) -> None:
         self._router = router
-        self._adapters = adapters
         self._max_payload_bytes = max_payload_bytes
 
-    def __call__(self, message: InboundMessage) -> list[DeviceEvent]:
+    def __call__(self, message: InboundMessage) -> Routed:
         if len(message.payload) > self._max_payload_bytes:
             raise PayloadError(
                 "oversized",
@@ -52,10 +64,81 @@ class Parse:
             community=route.community,
             device_id=route.device_id,
         )
-        events = self._adapters[route.dialect].parse(raw)
+        return Routed(route.dialect, raw)
+
+
+class Parse:
+    """The dialect's parser: the only step that reads payload bytes."""
+
+    def __init__(self, adapters: Mapping[str, Adapter]) -> None:
+        self._adapters = adapters
+
+    def __call__(self, routed: Routed) -> list[DeviceEvent]:
+        events = self._adapters[routed.dialect].parse(routed.message)
         if not events:
             raise PayloadError("no_events", "the message carried no event")
         return events
+
+
+class CheckSender:
+    """A device speaks only for itself, in its own dialect: the topic's device is the sender.
+
+    Before parsing (`admit`): a registered sender's message is parsed only by the dialect it
+    is registered with (`dialect_mismatch`); the status dialect is every device's, and an
+    unregistered sender has no dialect to keep to. After parsing (`__call__`): every event's
+    device is the sender itself or a device registered with the sender as its `parent`, in
+    the message's community (`device_mismatch`); an unregistered sender speaks only for itself.
+    A topic that names no sender (a binding without `device_id_level` or `sender`, a mapping
+    template without `{device_id}`) vouches for nobody in particular: its events are kept
+    only for devices registered in its community. The registry is read at each message, so
+    a device registered through the API counts from its next message on.
+    """
+
+    def __init__(self, registry: DeviceRegistry) -> None:
+        self._registry = registry
+
+    def admit(self, routed: Routed) -> None:
+        """Refuse a registered sender's message on another dialect's topic, before parsing."""
+        sender = self._sender(routed.message)
+        if sender is None or routed.dialect in (sender.dialect, STATUS_DIALECT):
+            return
+        raise PayloadError(
+            "dialect_mismatch",
+            f"the sender is registered for dialect {sender.dialect!r}, not {routed.dialect!r}",
+        )
+
+    def __call__(self, routed: Routed, events: list[DeviceEvent]) -> list[DeviceEvent]:
+        """`events`, when the sender may speak for every device they name."""
+        message = routed.message
+        sender = self._sender(message)
+        for event in events:
+            if event.device_id == message.device_id:
+                continue
+            named = self._registry.get(event.device_id)
+            if named is not None and named.community != message.community:
+                named = None  # registered elsewhere: not this community's device
+            if message.device_id is None:
+                if named is None:
+                    raise PayloadError(
+                        "device_mismatch",
+                        "the topic names no sender, and the payload names a device not "
+                        "registered in this community",
+                    )
+            elif sender is None or named is None or named.parent != sender.device_id:
+                raise PayloadError(
+                    "device_mismatch",
+                    "the payload names a device that is neither the sender nor registered "
+                    "with the sender as its parent",
+                )
+        return events
+
+    def _sender(self, message: RawMessage) -> DeviceRegistration | None:
+        if message.device_id is None:
+            return None
+        device = self._registry.get(message.device_id)
+        if device is None or device.community != message.community:
+            return None  # registered elsewhere: unregistered here
+        return device
 
 
 class Enrich:
@@ -101,9 +184,17 @@ class ProcessedBatch:
 
 
 class Pipeline:
-    """Runs parse then each event step over a batch; never raises on bad input."""
+    """Runs route, the sender check, parse, then each event step; never raises on bad input."""
 
-    def __init__(self, parse: Parse, steps: Sequence[EventStep]) -> None:
+    def __init__(
+        self,
+        route: RouteMessage,
+        check_sender: CheckSender,
+        parse: Parse,
+        steps: Sequence[EventStep],
+    ) -> None:
+        self._route = route
+        self._check_sender = check_sender
         self._parse = parse
         self._steps = tuple(steps)
 
@@ -136,7 +227,9 @@ class Pipeline:
         return batch
 
     def _process(self, message: InboundMessage) -> list[DeviceEvent]:
-        events = self._parse(message)
+        routed = self._route(message)
+        self._check_sender.admit(routed)
+        events = self._check_sender(routed, self._parse(routed))
         for step in self._steps:
             events = [step(event) for event in events]
         return events

@@ -24,6 +24,8 @@ keep-alives and last wills of any device, whatever dialect its events speak."""
 
 @dataclass(frozen=True, slots=True)
 class Route:
+    """Where a message goes; `device_id` is its sender, None when the topic names none."""
+
     dialect: str
     community: str
     device_id: str | None
@@ -45,7 +47,7 @@ class TopicRouter:
             if topic_matches(binding.filter, topic):
                 if binding.dialect not in self._dialects:
                     raise PayloadError("unknown_dialect", f"binding names {binding.dialect[:40]!r}")
-                return Route(binding.dialect, binding.community, _level(topic, binding))
+                return Route(binding.dialect, binding.community, _sender(topic, binding))
         for template, spec in self._templates:
             captures = template.match(topic)
             if captures is None:
@@ -90,9 +92,10 @@ class TopicRouter:
         return kept
 
 
-def _level(topic: str, binding: TopicBinding) -> str | None:
+def _sender(topic: str, binding: TopicBinding) -> str | None:
+    """The sender: the device at the binding's `device_id_level`, else its `sender`."""
     if binding.device_id_level is None:
-        return None
+        return binding.sender
     levels = topic.split("/")
     if binding.device_id_level > len(levels):
         return None

@@ -19,7 +19,7 @@ from gateway.devices import DeviceRegistry
 from gateway.ingest import Ingest
 from gateway.metrics import Metrics
 from gateway.mqtt import BrokerAddress, SessionOptions
-from gateway.pipeline import Enrich, Parse, Pipeline
+from gateway.pipeline import CheckSender, Enrich, Parse, Pipeline, RouteMessage
 from gateway.routing import TopicRouter
 from gateway.store import Store, open_store
 from schemas.privacy import Pseudonymizer
@@ -63,18 +63,17 @@ def build_pipeline(
 ) -> Pipeline:
     """The processing pipeline for this configuration (pure: no connections).
 
-    The call order as it runs: `Parse` (size check, `TopicRouter.route`, the dialect's
-    adapter), then `Enrich` (device registry) per event, then in-batch dedup.
+    The call order as it runs: `RouteMessage` (size check, `TopicRouter.route`), `CheckSender.admit`
+    (the sender's dialect), `Parse` (the dialect's adapter), `CheckSender` (the devices the
+    events name), then `Enrich` (device registry) per event, then in-batch dedup.
     """
     adapters = registry_with(config.dialects).build(Pseudonymizer(hash_key))
+    registry = devices if devices is not None else DeviceRegistry.from_config(config)
     return Pipeline(
-        Parse(router or build_router(config), adapters, settings.max_payload_bytes),
-        [
-            Enrich(
-                devices if devices is not None else DeviceRegistry.from_config(config),
-                settings.unknown_device_policy,
-            )
-        ],
+        RouteMessage(router or build_router(config), settings.max_payload_bytes),
+        CheckSender(registry),
+        Parse(adapters),
+        [Enrich(registry, settings.unknown_device_policy)],
     )
 
 

@@ -118,11 +118,15 @@ class DialectKinds:
         """
         kinds = self._kinds.get(dialect)
         if kinds is None:
-            return "dialect", f"is not a dialect of this gateway: one of {', '.join(self.dialects)}"
+            own = ", ".join(name for name in self.dialects if self._kinds[name])
+            return (
+                "dialect",
+                f"is not a dialect of this gateway; devices register with one of: {own}",
+            )
         if not kinds:
             return "dialect", "is no device's own dialect (status topics speak it for every device)"
         if kind not in kinds:
-            return "kind", f"does not fit the dialect: one of {', '.join(sorted(kinds))}"
+            return "kind", f"is not a kind this dialect serves: {', '.join(sorted(kinds))}"
         return None
 
 

@@ -23,7 +23,7 @@ from gateway.devices import DeviceRegistry
 from gateway.errors import StoreError
 from gateway.messages import DeadLetter, InboundMessage
 from gateway.metrics import Metrics
-from gateway.pipeline import Enrich, Parse, Pipeline
+from gateway.pipeline import CheckSender, Enrich, Parse, Pipeline, RouteMessage
 from gateway.routing import TopicRouter
 from gateway.store import Store, open_store
 from gateway.store.base import EventQuery, Page, StoredDeadLetter, WriteResult
@@ -50,6 +50,7 @@ def config(*topics: TopicBinding) -> GatewayConfig:
                 {
                     "device_id": d.device_id,
                     "dialect": d.dialect,
+                    "kind": d.kind,
                     "community": COMMUNITY.code,
                     "building": d.building,
                     "unit": d.unit,
@@ -62,12 +63,17 @@ def config(*topics: TopicBinding) -> GatewayConfig:
     )
 
 
-def pipeline(gateway_config: GatewayConfig | None = None) -> Pipeline:
+def pipeline(
+    gateway_config: GatewayConfig | None = None, registry: DeviceRegistry | None = None
+) -> Pipeline:
     chosen = gateway_config or config()
     adapters = AdapterRegistry().build(PSEUDONYMIZER)
+    registry = registry or DeviceRegistry.from_config(chosen)
     return Pipeline(
-        Parse(TopicRouter(chosen, set(adapters)), adapters, 64 * 1024),
-        [Enrich(DeviceRegistry.from_config(chosen), "accept")],
+        RouteMessage(TopicRouter(chosen, set(adapters)), 64 * 1024),
+        CheckSender(registry),
+        Parse(adapters),
+        [Enrich(registry, "accept")],
     )
 
 
@@ -412,15 +418,30 @@ class TestPostgresRefusals:
 
     async def test_event_with_a_nul_character_is_isolated_and_acked(self, pg_store: Store) -> None:
         # Topics bound without a device level take the device code from the payload, where a
-        # JSON escape can carry U+0000. PostgreSQL refuses that row; it must become a
-        # `store_rejected` dead letter (which itself must be storable) and be acked.
+        # JSON escape can carry U+0000; such a topic speaks for registered devices only, so the
+        # registry holds one with that id (built without validation, as a buggy caller could).
+        # PostgreSQL refuses that row; it must become a `store_rejected` dead letter (which
+        # itself must be storable) and be acked.
         binding = TopicBinding(filter="hik/+/event", dialect="hik-isapi", community=COMMUNITY.code)
+        registry = DeviceRegistry.from_config(config(binding))
+        registry.put(
+            DeviceRegistration.model_construct(
+                device_id="dev\x00x",
+                kind="door_controller",
+                dialect="hik-isapi",
+                community=COMMUNITY.code,
+                building=None,
+                unit=None,
+                gate=None,
+                readers={},
+            )
+        )
         good = door_messages(2)
         bad_payload = good[0][1].replace(b'"ipAddress"', b'"deviceID":"dev\\u0000x","ipAddress"')
         bad_payload = bad_payload.replace(b'"serialNo":', b'"serialNo":9', 1)
         pairs = [*good, ("hik/any/event", bad_payload)]
         log = AckLog()
-        result = await BatchCommitter(pipeline(config(binding)), pg_store, Metrics())(
+        result = await BatchCommitter(pipeline(config(binding), registry), pg_store, Metrics())(
             log.messages(pairs)
         )
         assert result.inserted == 2

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from adapters.mapping import MappingSpec
+from adapters.registry import registry_with
 from gateway.config import (
     MIN_SECRET_CHARS,
     CommunitySpec,
@@ -322,3 +324,124 @@ class TestLoadConfigErrors:
         path = tmp_path / "gateway.toml"
         path.write_bytes('[[communities]]\ncode = "yida"\nname = "亿达小镇"\n'.encode("gbk"))
         assert str(path) in config_error(path)
+
+
+def line_of(text: str, needle: str, after: int = 0) -> int:
+    """The 1-based line of the first `needle` at or after line `after`."""
+    lines = text.splitlines()
+    return next(n for n, line in enumerate(lines, 1) if n >= after and needle in line)
+
+
+class TestDeviceDialectsAndKinds:
+    """A device's dialect must exist here and admit its kind; errors name file, line and key."""
+
+    def write(self, tmp_path: Path, text: str) -> Path:
+        return write_file(tmp_path / "gateway.toml", text)
+
+    def test_an_unknown_dialect_is_named_with_its_line(self, tmp_path: Path) -> None:
+        text = VALID_TOML.replace(
+            'dialect = "hik-isapi"\ncommunity = "yida"\n\n',
+            'dialect = "zkteco"\ncommunity = "yida"\n\n',
+            1,
+        )
+        path = self.write(tmp_path, text)
+        second = line_of(text, "[[devices]]", line_of(text, "[[devices]]") + 1)
+        expected = f"{path}:{line_of(text, 'zkteco', second)}: devices.1.dialect: is not a dialect"
+        assert expected in config_error(path)
+
+    def test_a_kind_outside_the_dialects_row_is_named_with_its_line(self, tmp_path: Path) -> None:
+        text = VALID_TOML.replace('unit = "U1"\n', 'unit = "U1"\nkind = "barrier_gate"\n', 1)
+        path = self.write(tmp_path, text)
+        message = config_error(path)
+        line = line_of(text, "barrier_gate")
+        assert f"{path}:{line}: devices.0.kind: is not a kind this dialect serves" in message
+        assert "door_controller, face_terminal" in message
+
+    def test_the_status_dialect_is_no_devices_own(self, tmp_path: Path) -> None:
+        text = VALID_TOML.replace('dialect = "hik-isapi"', 'dialect = "heartbeat"', 1)
+        assert "devices.0.dialect: is no device's own dialect" in config_error(
+            self.write(tmp_path, text)
+        )
+
+    def test_a_parent_in_another_community_of_the_file_is_refused(self, tmp_path: Path) -> None:
+        text = VALID_TOML.replace(
+            'device_id = "43011200001320000002"\ndialect = "hik-isapi"\ncommunity = "yida"\n',
+            'device_id = "43011200001320000002"\ndialect = "hik-isapi"\ncommunity = "jiaxin"\n'
+            'parent = "43011200001320000001"\n',
+        )
+        path = self.write(tmp_path, text)
+        message = config_error(path)
+        assert (
+            f"{path}:{line_of(text, 'parent')}: devices.1.parent: is registered in another"
+            in message
+        )
+
+    def test_a_device_is_not_its_own_parent(self, tmp_path: Path) -> None:
+        text = VALID_TOML.replace(
+            'unit = "U1"\n', 'unit = "U1"\nparent = "43011200001320000001"\n', 1
+        )
+        assert "devices.0.parent: a device is not its own parent" in config_error(
+            self.write(tmp_path, text)
+        )
+
+    def test_a_parent_not_in_the_file_is_accepted(self, tmp_path: Path) -> None:
+        text = VALID_TOML.replace('unit = "U1"\n', 'unit = "U1"\nparent = "ac-yida-01"\n', 1)
+        assert load_config(self.write(tmp_path, text)).devices[0].parent == "ac-yida-01"
+
+    def test_a_binding_names_its_sender_or_a_device_level_not_both(self, tmp_path: Path) -> None:
+        text = VALID_TOML.replace("device_id_level = 2\n", 'device_id_level = 2\nsender = "p-1"\n')
+        assert "topics.0.sender: set device_id_level or sender" in config_error(
+            self.write(tmp_path, text)
+        )
+
+    def test_the_dialects_a_device_may_name_are_those_the_gateway_has_adapters_for(self) -> None:
+        config = GatewayConfig(dialects=[mapping_dialect("acme-door", "access")])
+        assert config.dialect_kinds().dialects == registry_with(config.dialects).dialects
+
+
+def mapping_dialect(name: str, *kinds: str, device_id_path: str | None = None) -> MappingSpec:
+    """A configured dialect making events of `kinds`, reading the device from the payload when
+    `device_id_path` is given."""
+    shared: dict[str, object] = {"occurred_at": {"path": "t", "format": "epoch_ms"}}
+    if device_id_path is not None:
+        shared["device_id"] = {"path": device_id_path}
+    fields_by_kind: dict[str, dict[str, object]] = {
+        "access": {
+            "method": {"const": "card"},
+            "result": {"const": "granted"},
+            "direction": {"const": "in"},
+            "vendor_code": {"const": "acme"},
+        },
+        "behaviour_alarm": {"alarm_type": {"const": "loitering"}},
+    }
+    events = [{"kind": kind, "when": {"k": kind}, "fields": fields_by_kind[kind]} for kind in kinds]
+    return MappingSpec.model_validate({"name": name, "fields": shared, "events": events})
+
+
+class TestMappingDialectKinds:
+    """A configured dialect serves the kinds of device that make the events it declares."""
+
+    def device(self, dialect: str, kind: str) -> dict[str, str]:
+        return {"device_id": "acme-1", "dialect": dialect, "kind": kind, "community": "yida"}
+
+    def config(self, spec: MappingSpec, kind: str) -> GatewayConfig:
+        return GatewayConfig.model_validate(
+            {
+                "dialects": [spec.model_dump(exclude_unset=True)],
+                "devices": [self.device(spec.name, kind)],
+            }
+        )
+
+    @pytest.mark.parametrize("kind", ["door_controller", "face_terminal", "camera"])
+    def test_the_kinds_of_its_events_are_accepted(self, kind: str) -> None:
+        spec = mapping_dialect("acme", "access", "behaviour_alarm")
+        assert self.config(spec, kind).devices[0].kind == kind
+
+    @pytest.mark.parametrize("kind", ["barrier_gate", "visitor_kiosk", "platform"])
+    def test_other_kinds_are_refused(self, kind: str) -> None:
+        with pytest.raises(ValidationError, match="is not a kind this dialect serves"):
+            self.config(mapping_dialect("acme", "access", "behaviour_alarm"), kind)
+
+    def test_a_platform_fits_a_dialect_that_reads_the_device_from_the_payload(self) -> None:
+        spec = mapping_dialect("acme", "access", device_id_path="door.id")
+        assert self.config(spec, "platform").devices[0].kind == "platform"

@@ -22,7 +22,7 @@ from gateway.devices import DeviceRegistry
 from gateway.errors import ConfigError, PayloadError
 from gateway.messages import InboundMessage
 from gateway.metrics import Metrics
-from gateway.pipeline import Enrich, Parse, Pipeline
+from gateway.pipeline import CheckSender, Enrich, Parse, Pipeline, RouteMessage
 from gateway.routing import TopicRouter
 from gateway.store import Store, open_store
 from schemas.codes import DeviceStatus
@@ -170,7 +170,7 @@ class TestDeviceTable:
     def test_a_toml_device_loads_with_its_kind_gate_and_interval(self, tmp_path: Path) -> None:
         path = write_file(
             tmp_path / "gw.toml",
-            '[[devices]]\ndevice_id = "43011200001350000001"\ndialect = "hik-isapi"\n'
+            '[[devices]]\ndevice_id = "43011200001350000001"\ndialect = "barrier-gate"\n'
             'community = "yida"\nkind = "barrier_gate"\ngate = "North gate"\n'
             'readers = { "1" = "in", "2" = "out" }\nlocation = "north entrance, lane 1"\n'
             "offline_after_s = 120\n",
@@ -363,9 +363,12 @@ class TestUnknownDevicePolicyCounts:
     def committer(self, store: Store, policy: Policy, metrics: Metrics) -> BatchCommitter:
         config = GatewayConfig(communities=[CommunitySpec(code=self.community.code)])
         adapters = AdapterRegistry().build(Pseudonymizer("devices-test-key-0123456789"))
+        registry = DeviceRegistry()
         pipeline = Pipeline(
-            Parse(TopicRouter(config, set(adapters)), adapters, 64 * 1024),
-            [Enrich(DeviceRegistry(), policy)],
+            RouteMessage(TopicRouter(config, set(adapters)), 64 * 1024),
+            CheckSender(registry),
+            Parse(adapters),
+            [Enrich(registry, policy)],
         )
         return BatchCommitter(pipeline, store, metrics)
 

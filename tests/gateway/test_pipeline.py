@@ -12,12 +12,21 @@ import pytest
 
 from adapters.base import Adapter, RawMessage
 from adapters.registry import AdapterRegistry
-from gateway.config import CommunitySpec, DeviceSpec, GatewayConfig
+from gateway.config import CommunitySpec, DeviceSpec, GatewayConfig, TopicBinding
 from gateway.devices import DeviceRegistry
 from gateway.errors import PayloadError
 from gateway.messages import DeadLetter, InboundMessage
-from gateway.pipeline import Enrich, Parse, Pipeline, ProcessedBatch
+from gateway.pipeline import (
+    CheckSender,
+    Enrich,
+    Parse,
+    Pipeline,
+    ProcessedBatch,
+    Routed,
+    RouteMessage,
+)
 from gateway.routing import TopicRouter
+from schemas.devices import DeviceRegistration
 from schemas.events import AccessEvent, DeviceEvent, DoorStateEvent
 from schemas.privacy import Pseudonymizer
 from simulators.community import Community, Device, generate_community
@@ -41,6 +50,7 @@ def device_spec(device: Device, community: str = COMMUNITY.code) -> DeviceSpec:
         {
             "device_id": device.device_id,
             "dialect": device.dialect,
+            "kind": device.kind,
             "community": community,
             "building": device.building,
             "unit": device.unit,
@@ -68,8 +78,13 @@ def build_pipeline(
     config: GatewayConfig = CONFIG,
 ) -> Pipeline:
     chosen = hik_adapters() if adapters is None else adapters
-    parse = Parse(TopicRouter(config, set(chosen)), chosen, max_payload_bytes)
-    return Pipeline(parse, [Enrich(DeviceRegistry.from_config(config), policy)])
+    registry = DeviceRegistry.from_config(config)
+    return Pipeline(
+        RouteMessage(TopicRouter(config, set(chosen)), max_payload_bytes),
+        CheckSender(registry),
+        Parse(chosen),
+        [Enrich(registry, policy)],
+    )
 
 
 def inbound(topic: str, payload: bytes) -> InboundMessage:
@@ -161,16 +176,56 @@ class ExplodingAdapter:
         raise RuntimeError(f"cannot handle {message.payload.decode()}")
 
 
-class TestParse:
-    """Parse checks the size, routes the topic and hands the payload to the dialect's parser."""
+class TestRouteMessage:
+    """RouteMessage checks the size and resolves the topic to a dialect, community and sender."""
 
-    def parse(self, **overrides: int) -> Parse:
-        adapters = hik_adapters()
+    def route(self, **overrides: int) -> RouteMessage:
         limit = overrides.get("max_payload_bytes", MAX_PAYLOAD_BYTES)
-        return Parse(TopicRouter(CONFIG, set(adapters)), adapters, limit)
+        return RouteMessage(TopicRouter(CONFIG, set(hik_adapters())), limit)
+
+    def test_valid_message_is_routed_to_its_dialect_community_and_sender(self) -> None:
+        message = hik_message(door_event())
+        routed = self.route()(message)
+        assert routed.dialect == "hik-isapi"
+        assert routed.message.community == COMMUNITY.code
+        assert routed.message.device_id == UNIT_DOOR.device_id
+        assert (routed.message.payload, routed.message.received_at) == (message.payload, RECEIVED)
+
+    def test_payload_over_the_limit_is_refused_as_oversized(self) -> None:
+        message = hik_message(door_event())
+        with pytest.raises(PayloadError) as info:
+            self.route(max_payload_bytes=len(message.payload) - 1)(message)
+        assert info.value.reason == "oversized"
+
+    def test_payload_exactly_at_the_limit_is_accepted(self) -> None:
+        message = hik_message(door_event())
+        assert self.route(max_payload_bytes=len(message.payload))(message).dialect == "hik-isapi"
+
+    def test_oversized_payload_is_refused_before_routing(self) -> None:
+        message = inbound("not/a/known/topic/shape", b"x" * 300)
+        with pytest.raises(PayloadError) as info:
+            self.route(max_payload_bytes=256)(message)
+        assert info.value.reason == "oversized"
+
+    def test_routing_errors_propagate_with_their_reason(self) -> None:
+        with pytest.raises(PayloadError) as info:
+            self.route()(inbound(f"{COMMUNITY.code}/zkteco/{UNIT_DOOR.device_id}", b"{}"))
+        assert info.value.reason == "unknown_dialect"
+
+
+class TestParse:
+    """Parse hands the routed payload to the dialect's parser."""
+
+    def parse(
+        self, message: InboundMessage, adapters: Mapping[str, Adapter] | None = None
+    ) -> list[DeviceEvent]:
+        chosen = hik_adapters() if adapters is None else adapters
+        config = CONFIG if adapters is None else GatewayConfig()
+        routed = RouteMessage(TopicRouter(config, set(chosen)), MAX_PAYLOAD_BYTES)(message)
+        return Parse(chosen)(routed)
 
     def test_valid_message_becomes_the_adapters_events(self) -> None:
-        events = self.parse()(hik_message(door_event()))
+        events = self.parse(hik_message(door_event()))
         assert len(events) == 1
         event = events[0]
         assert isinstance(event, AccessEvent)
@@ -178,37 +233,15 @@ class TestParse:
         assert event.device_id == UNIT_DOOR.device_id
         assert event.received_at == RECEIVED
 
-    def test_payload_over_the_limit_is_refused_as_oversized(self) -> None:
-        message = hik_message(door_event())
-        with pytest.raises(PayloadError) as info:
-            self.parse(max_payload_bytes=len(message.payload) - 1)(message)
-        assert info.value.reason == "oversized"
-
-    def test_payload_exactly_at_the_limit_is_accepted(self) -> None:
-        message = hik_message(door_event())
-        assert len(self.parse(max_payload_bytes=len(message.payload))(message)) == 1
-
-    def test_oversized_payload_is_refused_before_routing(self) -> None:
-        message = inbound("not/a/known/topic/shape", b"x" * 300)
-        with pytest.raises(PayloadError) as info:
-            self.parse(max_payload_bytes=256)(message)
-        assert info.value.reason == "oversized"
-
-    def test_routing_errors_propagate_with_their_reason(self) -> None:
-        with pytest.raises(PayloadError) as info:
-            self.parse()(inbound(f"{COMMUNITY.code}/zkteco/{UNIT_DOOR.device_id}", b"{}"))
-        assert info.value.reason == "unknown_dialect"
-
     def test_adapter_refusal_propagates_with_its_reason(self) -> None:
         with pytest.raises(PayloadError) as info:
-            self.parse()(inbound(hik_topic(COMMUNITY.code, UNIT_DOOR.device_id), b"{not json"))
+            self.parse(inbound(hik_topic(COMMUNITY.code, UNIT_DOOR.device_id), b"{not json"))
         assert info.value.reason == "malformed_json"
 
     def test_message_without_events_is_refused_as_no_events(self) -> None:
         adapters: dict[str, Adapter] = {"empty": EmptyAdapter(PSEUDONYMIZER)}
-        parse = Parse(TopicRouter(GatewayConfig(), set(adapters)), adapters, MAX_PAYLOAD_BYTES)
         with pytest.raises(PayloadError) as info:
-            parse(inbound("yida/empty/dev-1", b"{}"))
+            self.parse(inbound("yida/empty/dev-1", b"{}"), adapters)
         assert info.value.reason == "no_events"
 
 
@@ -485,3 +518,288 @@ class TestPipelineAdapterBugs:
         assert "yida/exploding/dev-1" in caplog.text
         assert "3188542196" not in caplog.text
         assert "3188542196" not in letter.detail
+
+
+NOW = datetime.now(UTC)
+ACCOUNT = "ac-yida-01"
+"""An access-cloud account: one connection relaying its doors' records."""
+CLOUD_DOOR = "43011200001325000002"
+"""A door of the account, registered with the account as its parent, in B04-U1."""
+ORPHAN_DOOR = "43011200001325000003"
+"""An access-cloud door registered without a parent: only it speaks for itself."""
+FOREIGN_CHILD = "43011200001325000009"
+"""A door registered under the same account, but in another community."""
+BARRIER = "YD-GATE-N1"
+STRANGER = "43011200001328888888"
+IDENTITY_CONFIG = GatewayConfig.model_validate(
+    {
+        "communities": [{"code": "yida"}, {"code": "jiaxin"}],
+        "devices": [
+            {
+                "device_id": UNIT_DOOR.device_id,
+                "dialect": "hik-isapi",
+                "community": "yida",
+                "building": UNIT_DOOR.building,
+                "unit": UNIT_DOOR.unit,
+            },
+            {
+                "device_id": BARRIER,
+                "dialect": "barrier-gate",
+                "kind": "barrier_gate",
+                "community": "yida",
+                "gate": "North car park ramp",
+            },
+            {
+                "device_id": ACCOUNT,
+                "dialect": "access-cloud",
+                "kind": "platform",
+                "community": "yida",
+            },
+            {
+                "device_id": CLOUD_DOOR,
+                "dialect": "access-cloud",
+                "community": "yida",
+                "building": "B04",
+                "unit": "U1",
+                "parent": ACCOUNT,
+            },
+            {"device_id": ORPHAN_DOOR, "dialect": "access-cloud", "community": "yida"},
+        ],
+    }
+)
+IDENTITY_DEVICES = [
+    *IDENTITY_CONFIG.devices,
+    # The file refuses a parent in another community; a parent moved later leaves this behind.
+    DeviceRegistration(
+        device_id=FOREIGN_CHILD, dialect="access-cloud", community="jiaxin", parent=ACCOUNT
+    ),
+]
+
+
+def routed(dialect: str, sender: str | None, community: str = "yida") -> Routed:
+    """A message as routing resolved it; `sender` is the topic's device."""
+    raw = RawMessage(f"{community}/{dialect}/{sender}", b"{}", NOW, community, sender)
+    return Routed(dialect, raw)
+
+
+def event_of(device_id: str, *, community: str = "yida", number: int = 1) -> AccessEvent:
+    return AccessEvent(
+        event_id=f"evt-{number:08d}",
+        community=community,
+        device_id=device_id,
+        occurred_at=NOW - timedelta(seconds=2),
+        received_at=NOW,
+        dialect="access-cloud",
+        direction="in",
+        method="card",
+        result="granted",
+        vendor_code="100101",
+    )
+
+
+def mismatch(check: CheckSender, message: Routed, *events: AccessEvent) -> PayloadError:
+    with pytest.raises(PayloadError) as info:
+        check(message, list(events))
+    return info.value
+
+
+class TestCheckSender:
+    """A message's sender is its topic's device: it speaks in its registered dialect, for
+    itself and for the devices registered with it as their parent, nobody else."""
+
+    def check(self, registry: DeviceRegistry | None = None) -> CheckSender:
+        return CheckSender(registry or DeviceRegistry(IDENTITY_DEVICES))
+
+    def test_a_registered_sender_is_admitted_on_its_own_dialect(self) -> None:
+        self.check().admit(routed("barrier-gate", BARRIER))
+
+    def test_a_registered_sender_on_another_dialects_topic_is_a_dialect_mismatch(self) -> None:
+        with pytest.raises(PayloadError) as info:
+            self.check().admit(routed("hik-isapi", BARRIER))
+        assert info.value.reason == "dialect_mismatch"
+        assert "'barrier-gate'" in info.value.detail
+
+    @pytest.mark.parametrize("sender", [BARRIER, UNIT_DOOR.device_id, ACCOUNT])
+    def test_every_device_speaks_the_status_dialect(self, sender: str) -> None:
+        self.check().admit(routed("heartbeat", sender))
+
+    def test_an_unregistered_sender_has_no_dialect_to_keep_to(self) -> None:
+        self.check().admit(routed("camera-alarm", STRANGER))
+
+    def test_a_sender_registered_in_another_community_counts_as_unregistered(self) -> None:
+        self.check().admit(routed("hik-isapi", BARRIER, community="jiaxin"))
+
+    def test_a_topic_without_a_sender_is_admitted(self) -> None:
+        self.check().admit(routed("access-cloud", None))
+
+    def test_the_senders_own_events_are_kept(self) -> None:
+        events = [event_of(BARRIER, number=1), event_of(BARRIER, number=2)]
+        assert self.check()(routed("barrier-gate", BARRIER), events) == events
+
+    def test_an_unregistered_sender_may_speak_for_itself(self) -> None:
+        events = [event_of(STRANGER)]
+        assert self.check()(routed("hik-isapi", STRANGER), events) == events
+
+    def test_a_parent_speaks_for_its_registered_child(self) -> None:
+        events = [event_of(CLOUD_DOOR), event_of(ACCOUNT, number=2)]
+        assert self.check()(routed("access-cloud", ACCOUNT), events) == events
+
+    @pytest.mark.parametrize(
+        ("sender", "named"),
+        [
+            (BARRIER, UNIT_DOOR.device_id),  # a barrier gate naming a door controller
+            (ACCOUNT, ORPHAN_DOOR),  # a registered device with no parent
+            (ACCOUNT, STRANGER),  # an unregistered device
+            (ACCOUNT, FOREIGN_CHILD),  # a child, but registered in another community
+            (CLOUD_DOOR, ACCOUNT),  # a child naming its parent
+            (ORPHAN_DOOR, CLOUD_DOOR),  # a sibling naming another's child
+        ],
+    )
+    def test_any_other_device_named_is_a_device_mismatch(self, sender: str, named: str) -> None:
+        error = mismatch(self.check(), routed("access-cloud", sender), event_of(named))
+        assert error.reason == "device_mismatch"
+        assert named not in error.detail
+
+    def test_an_unregistered_sender_speaks_for_nobody_else_whatever_the_registry_says(
+        self,
+    ) -> None:
+        registry = DeviceRegistry(
+            [
+                device.model_copy(update={"parent": STRANGER})
+                for device in IDENTITY_DEVICES
+                if device.device_id == ORPHAN_DOOR
+            ]
+        )
+        error = mismatch(
+            self.check(registry), routed("access-cloud", STRANGER), event_of(ORPHAN_DOOR)
+        )
+        assert error.reason == "device_mismatch"
+
+    def test_one_foreign_event_refuses_the_whole_message(self) -> None:
+        events = [event_of(CLOUD_DOOR, number=1), event_of(ORPHAN_DOOR, number=2)]
+        assert mismatch(self.check(), routed("access-cloud", ACCOUNT), *events).reason == (
+            "device_mismatch"
+        )
+
+    def test_a_child_registered_while_running_counts_from_then_on(self) -> None:
+        registry = DeviceRegistry(IDENTITY_DEVICES)
+        check = self.check(registry)
+        message = routed("access-cloud", ACCOUNT)
+        assert mismatch(check, message, event_of(ORPHAN_DOOR)).reason == "device_mismatch"
+        orphan = registry.get(ORPHAN_DOOR)
+        assert orphan is not None
+        registry.put(orphan.model_copy(update={"parent": ACCOUNT}))
+        assert check(message, [event_of(ORPHAN_DOOR)]) == [event_of(ORPHAN_DOOR)]
+
+    def test_without_a_sender_events_of_the_communitys_registered_devices_are_kept(
+        self,
+    ) -> None:
+        events = [event_of(ORPHAN_DOOR), event_of(CLOUD_DOOR, number=2)]
+        assert self.check()(routed("access-cloud", None), events) == events
+
+    @pytest.mark.parametrize("named", [STRANGER, FOREIGN_CHILD])
+    def test_without_a_sender_other_devices_are_a_device_mismatch(self, named: str) -> None:
+        error = mismatch(self.check(), routed("access-cloud", None), event_of(named))
+        assert error.reason == "device_mismatch"
+        assert "names no sender" in error.detail
+
+
+def plate_read(gate_id: str, number: int = 1) -> bytes:
+    """A barrier gate's plate read, as `adapters.barrier_gate` parses it."""
+    moment = NOW - timedelta(minutes=5, seconds=-number)
+    document = {
+        "recordId": f"YD-N1-{number:06d}",
+        "gateId": gate_id,
+        "ts": int(moment.timestamp() * 1000),
+        "plate": "湘A·12345",
+        "dir": "in",
+    }
+    return json.dumps(document, ensure_ascii=False).encode()
+
+
+def cloud_record(thing_code: str, number: int = 1) -> bytes:
+    """An access-cloud exit-button record, as `adapters.access_cloud` parses it."""
+    moment = NOW - timedelta(minutes=5, seconds=-number)
+    document = {
+        "recordId": f"R{number:08d}",
+        "thingCode": thing_code,
+        "openMethod": 100401,
+        "openResult": 1,
+        "openTime": int(moment.timestamp() * 1000),
+    }
+    return json.dumps(document).encode()
+
+
+class TestPipelineSenderIdentity:
+    """Through the whole pipeline: a sender's foreign claims are dead letters, its parent's
+    relayed events are stored under the child, placed where the child stands."""
+
+    def pipeline(self, config: GatewayConfig = IDENTITY_CONFIG) -> Pipeline:
+        return build_pipeline(config=config)
+
+    def test_a_barrier_gate_naming_a_door_controller_is_a_device_mismatch(self) -> None:
+        message = inbound(f"yida/barrier-gate/{BARRIER}", plate_read(UNIT_DOOR.device_id))
+        letter = only_letter(self.pipeline()([message]))
+        assert letter.reason == "device_mismatch"
+        assert letter.topic == f"yida/barrier-gate/{BARRIER}"
+
+    def test_the_dialect_is_checked_before_the_payload_is_parsed(self) -> None:
+        # A plate read is no ISAPI notification: parsed, it would be a schema error.
+        message = inbound(f"yida/hik-isapi/{BARRIER}", plate_read(BARRIER))
+        assert only_letter(self.pipeline()([message])).reason == "dialect_mismatch"
+
+    def test_a_parents_relayed_event_is_stored_under_the_child_where_it_stands(self) -> None:
+        message = inbound(f"yida/access-cloud/{ACCOUNT}", cloud_record(CLOUD_DOOR))
+        event = only_event(self.pipeline()([message]))
+        assert (event.device_id, event.building, event.unit) == (CLOUD_DOOR, "B04", "U1")
+        assert not event.unregistered_device
+
+    def test_a_status_message_of_any_device_is_kept(self) -> None:
+        message = inbound(f"yida/status/{BARRIER}", b'{"status": "online"}')
+        event = only_event(self.pipeline()([message]))
+        assert (event.kind, event.device_id) == ("device_status", BARRIER)
+
+    def test_valid_messages_around_the_mismatches_are_kept(self) -> None:
+        messages = [
+            inbound(f"yida/barrier-gate/{BARRIER}", plate_read(BARRIER, 1)),
+            inbound(f"yida/barrier-gate/{BARRIER}", plate_read(UNIT_DOOR.device_id, 2)),
+            inbound(f"yida/access-cloud/{ACCOUNT}", cloud_record(CLOUD_DOOR, 3)),
+            inbound(f"yida/hik-isapi/{BARRIER}", plate_read(BARRIER, 4)),
+            inbound(f"yida/access-cloud/{ACCOUNT}", cloud_record(ORPHAN_DOOR, 5)),
+        ]
+        batch = self.pipeline()(messages)
+        assert [event.device_id for event in batch.events] == [BARRIER, CLOUD_DOOR]
+        assert [letter.reason for letter in batch.dead_letters] == [
+            "device_mismatch",
+            "dialect_mismatch",
+            "device_mismatch",
+        ]
+
+    def test_a_binding_naming_its_sender_lets_it_relay_for_its_children(self) -> None:
+        binding = {"filter": "cloud/records", "dialect": "access-cloud", "community": "yida"}
+        config = IDENTITY_CONFIG.model_copy(
+            update={"topics": [TopicBinding.model_validate({**binding, "sender": ACCOUNT})]}
+        )
+        batch = self.pipeline(config)(
+            [
+                inbound("cloud/records", cloud_record(CLOUD_DOOR, 1)),
+                inbound("cloud/records", cloud_record(ORPHAN_DOOR, 2)),
+            ]
+        )
+        assert [event.device_id for event in batch.events] == [CLOUD_DOOR]
+        assert [letter.reason for letter in batch.dead_letters] == ["device_mismatch"]
+
+    def test_a_binding_naming_no_sender_keeps_only_the_communitys_registered_devices(
+        self,
+    ) -> None:
+        binding = TopicBinding(filter="cloud/records", dialect="access-cloud", community="yida")
+        config = IDENTITY_CONFIG.model_copy(update={"topics": [binding]})
+        batch = self.pipeline(config)(
+            [
+                inbound("cloud/records", cloud_record(ORPHAN_DOOR, 1)),
+                inbound("cloud/records", cloud_record(STRANGER, 2)),
+                inbound("cloud/records", cloud_record(FOREIGN_CHILD, 3)),
+            ]
+        )
+        assert [event.device_id for event in batch.events] == [ORPHAN_DOOR]
+        assert [letter.reason for letter in batch.dead_letters] == ["device_mismatch"] * 2

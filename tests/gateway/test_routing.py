@@ -100,6 +100,10 @@ class TestTopicBindings:
         binding = TopicBinding(filter="hik/#", dialect=HIK, community="yida", device_id_level=5)
         assert router(topics=(binding,)).route("hik/a/b").device_id is None
 
+    def test_a_binding_may_name_its_sender_for_topics_without_a_device_level(self) -> None:
+        binding = TopicBinding(filter="vendor/uploads", dialect=HIK, community="yida", sender="p-1")
+        assert router(topics=(binding,)).route("vendor/uploads") == Route(HIK, "yida", "p-1")
+
     def test_empty_device_id_level_gives_no_device(self) -> None:
         binding = TopicBinding(
             filter="hik/+/event", dialect=HIK, community="yida", device_id_level=2
