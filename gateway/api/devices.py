@@ -70,14 +70,24 @@ async def put_device(
 ) -> Device:
     """Register a device, or replace its registration (200); a new device answers 201.
 
-    What the gateway observed (status, last seen, address) is kept when a registration is
-    replaced, and so is the firmware unless the body names one.
+    The dialect must be one this gateway has an adapter for and admit the device's kind
+    (`schemas.devices.DEVICE_KINDS_BY_DIALECT`); a `parent` already registered must be in the
+    same community. What the gateway observed (status, last seen, address) is kept when a
+    registration is replaced, and so is the firmware unless the body names one.
     """
     if body.device_id is not None and body.device_id != device_id:
-        raise _invalid("device_id", "must equal the device id in the path", body.device_id)
+        raise _invalid("device_id", "must equal the device id in the path")
     communities = {community.code for community in runtime.config.communities}
     if communities and body.community not in communities:
-        raise _invalid("community", "is not a community this gateway serves", body.community)
+        raise _invalid("community", "is not a community this gateway serves")
+    problem = runtime.config.dialect_kinds().problem(body.dialect, body.kind)
+    if problem is not None:
+        raise _invalid(*problem)
+    if body.parent == device_id:
+        raise _invalid("parent", "a device is not its own parent")
+    parent = runtime.devices.get(body.parent) if body.parent is not None else None
+    if parent is not None and parent.community != body.community:
+        raise _invalid("parent", "is registered in another community")
     try:
         registration = DeviceRegistration.model_validate(
             {**body.model_dump(exclude={"device_id"}), "device_id": device_id}
@@ -96,8 +106,6 @@ async def put_device(
     return stored
 
 
-def _invalid(field: str, message: str, value: object) -> RequestValidationError:
-    """A 422 shaped like FastAPI's own validation errors."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("body", field), "msg": message, "input": value}]
-    )
+def _invalid(field: str, message: str) -> RequestValidationError:
+    """A 422 shaped like FastAPI's own validation errors, without the value refused."""
+    return RequestValidationError([{"type": "value_error", "loc": ("body", field), "msg": message}])

@@ -3,6 +3,7 @@ SQLite): registration, reads and pages, keys, and a registry the running pipelin
 devices PUT while running are placed from their next message, and status and last_seen
 follow messages, status events and silence."""
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.mapping import MappingSpec
 from gateway.broker import EmbeddedBroker, embedded_broker
 from gateway.config import CommunitySpec, DeviceSpec, GatewayConfig
 from schemas.codes import DeviceStatus
@@ -53,7 +55,24 @@ def device_spec(device: SimulatedDevice) -> DeviceSpec:
 CONFIG = GatewayConfig(
     communities=[CommunitySpec(code=COMMUNITY.code), CommunitySpec(code="jiaxin")],
     devices=[device_spec(IN_CONFIG)],
+    dialects=[
+        MappingSpec.model_validate(
+            {
+                "name": "acme-door",
+                "kind": "access",
+                "fields": {
+                    "occurred_at": {"path": "t", "format": "epoch_ms"},
+                    "method": {"const": "card"},
+                    "result": {"const": "granted"},
+                    "direction": {"const": "in"},
+                    "vendor_code": {"const": "acme"},
+                },
+            }
+        )
+    ],
 )
+ACCOUNT = "ac-yida-01"
+"""An access-cloud account, registered through the API as a platform."""
 
 
 def body(**fields: Any) -> dict[str, Any]:
@@ -162,6 +181,7 @@ class TestRegistration:
             gateway,
             NEW_ID,
             kind="barrier_gate",
+            dialect="barrier-gate",
             building=None,
             unit=None,
             gate="South gate",
@@ -181,6 +201,12 @@ class TestRegistration:
             ({"offline_after_s": 0}, ["body", "offline_after_s"]),
             ({"readers": {"1": "sideways"}}, ["body", "readers", "1"]),
             ({"building": None}, ["body"]),
+            ({"dialect": "zkteco"}, ["body", "dialect"]),
+            ({"dialect": "heartbeat"}, ["body", "dialect"]),
+            ({"kind": "barrier_gate"}, ["body", "kind"]),  # a barrier gate speaking ISAPI
+            ({"dialect": "acme-door", "kind": "camera"}, ["body", "kind"]),
+            ({"parent": NEW_ID}, ["body", "parent"]),
+            ({"parent": "ac/yida"}, ["body", "parent"]),
         ],
     )
     async def test_invalid_bodies_are_refused_with_422_naming_the_field(
@@ -220,6 +246,61 @@ class TestRegistration:
             )
             assert wrong.status_code == 401
         assert (await gateway.http.get(f"/v1/devices/{NEW_ID}")).status_code == 404
+
+
+class TestRegistrationIdentity:
+    """A registration's dialect exists and serves its kind; a parent stands in its community;
+    what is refused is named by field, never echoed."""
+
+    async def test_refused_values_are_never_echoed(self, gateway: RunningGateway) -> None:
+        for fields in ({"dialect": "zk-13812345678"}, {"parent": "43011200001399990001"}):
+            response = await put(gateway, NEW_ID, **fields)
+            assert response.status_code == 422
+            assert str(next(iter(fields.values()))) not in response.text
+
+    async def test_a_parent_is_registered_and_read_back(self, gateway: RunningGateway) -> None:
+        response = await put(gateway, NEW_ID, dialect="access-cloud", parent=ACCOUNT)
+        assert response.status_code == 201, response.text
+        assert response.json()["parent"] == ACCOUNT
+        assert (await get(gateway, NEW_ID))["parent"] == ACCOUNT
+        assert (await put(gateway, NEW_ID, dialect="access-cloud")).status_code == 200
+        assert (await get(gateway, NEW_ID))["parent"] is None
+
+    async def test_a_parent_registered_in_another_community_is_refused(
+        self, gateway: RunningGateway
+    ) -> None:
+        account = await put(
+            gateway,
+            ACCOUNT,
+            dialect="access-cloud",
+            kind="platform",
+            community="jiaxin",
+            building=None,
+            unit=None,
+            door=None,
+            readers={},
+        )
+        assert account.status_code == 201, account.text
+        response = await put(gateway, NEW_ID, dialect="access-cloud", parent=ACCOUNT)
+        assert response.status_code == 422
+        assert "parent" in response.text
+        assert (await gateway.http.get(f"/v1/devices/{NEW_ID}")).status_code == 404
+
+    @pytest.mark.parametrize(
+        ("dialect", "kind"),
+        [
+            ("acme-door", "door_controller"),  # configured: the kinds making access events
+            ("gat1400", "platform"),
+            ("barrier-gate", "barrier_gate"),
+            ("camera-alarm", "camera"),
+        ],
+    )
+    async def test_a_kind_the_dialect_serves_is_registered(
+        self, gateway: RunningGateway, dialect: str, kind: str
+    ) -> None:
+        response = await put(gateway, NEW_ID, dialect=dialect, kind=kind, readers={})
+        assert response.status_code == 201, response.text
+        assert (response.json()["dialect"], response.json()["kind"]) == (dialect, kind)
 
 
 class TestDeviceList:
@@ -300,6 +381,49 @@ class TestRegistryFollowsTheApiWhileRunning:
         assert after["unregistered_device"] is False
         assert (after["building"], after["unit"]) == (NOT_IN_CONFIG.building, NOT_IN_CONFIG.unit)
         assert after["direction"] == "in"  # reader 1, as the PUT's readers say
+
+    async def test_a_child_put_while_running_may_be_relayed_by_its_parent(
+        self, gateway: RunningGateway, broker_port: int
+    ) -> None:
+        account = await put(
+            gateway,
+            ACCOUNT,
+            dialect="access-cloud",
+            kind="platform",
+            building=None,
+            unit=None,
+            door=None,
+            readers={},
+        )
+        assert account.status_code == 201, account.text
+        topic = f"{COMMUNITY.code}/access-cloud/{ACCOUNT}"
+        await mosquitto_pub(broker_port, topic, [cloud_record(NEW_ID, 1)], account=YIDA_DEVICES)
+
+        async def refused() -> bool:
+            return [letter["reason"] for letter in await gateway.dead_letters()] == [
+                "device_mismatch"
+            ]
+
+        await wait_until(refused, what="the unregistered door's record to be refused")
+        child = await put(gateway, NEW_ID, dialect="access-cloud", parent=ACCOUNT)
+        assert child.status_code == 201, child.text
+        await mosquitto_pub(broker_port, topic, [cloud_record(NEW_ID, 2)], account=YIDA_DEVICES)
+        (event,) = await event_with_serial(gateway, NEW_ID, 1)
+        assert (event["building"], event["unit"], event["dialect"]) == ("B09", "U2", "access-cloud")
+        assert event["unregistered_device"] is False
+
+
+def cloud_record(thing_code: str, number: int) -> bytes:
+    """An access-cloud exit-button record for `thing_code`, a few minutes old."""
+    moment = datetime.now(UTC) - timedelta(minutes=3, seconds=-number)
+    document = {
+        "recordId": f"R{number:08d}",
+        "thingCode": thing_code,
+        "openMethod": 100401,
+        "openResult": 1,
+        "openTime": int(moment.timestamp() * 1000),
+    }
+    return json.dumps(document).encode()
 
 
 class TestStatusAndLastSeen:
