@@ -23,7 +23,7 @@ YIDA = "yida"
 JIAXIN = "jiaxin"
 GATE = "43011200001320000013"
 UNIT_DOOR = "43011200001320000001"
-MIGRATIONS = ["0001_events", "0002_devices"]
+MIGRATIONS = ["0001_events", "0002_devices", "0004_device_parent"]
 
 
 @dataclass(frozen=True)
