@@ -597,7 +597,7 @@ def event_of(device_id: str, *, community: str = "yida", number: int = 1) -> Acc
     )
 
 
-def mismatch(check: CheckSender, message: Routed, *events: AccessEvent) -> PayloadError:
+def mismatch(check: CheckSender, message: Routed, *events: DeviceEvent) -> PayloadError:
     with pytest.raises(PayloadError) as info:
         check(message, list(events))
     return info.value
@@ -633,15 +633,15 @@ class TestCheckSender:
         self.check().admit(routed("access-cloud", None))
 
     def test_the_senders_own_events_are_kept(self) -> None:
-        events = [event_of(BARRIER, number=1), event_of(BARRIER, number=2)]
+        events: list[DeviceEvent] = [event_of(BARRIER, number=1), event_of(BARRIER, number=2)]
         assert self.check()(routed("barrier-gate", BARRIER), events) == events
 
     def test_an_unregistered_sender_may_speak_for_itself(self) -> None:
-        events = [event_of(STRANGER)]
+        events: list[DeviceEvent] = [event_of(STRANGER)]
         assert self.check()(routed("hik-isapi", STRANGER), events) == events
 
     def test_a_parent_speaks_for_its_registered_child(self) -> None:
-        events = [event_of(CLOUD_DOOR), event_of(ACCOUNT, number=2)]
+        events: list[DeviceEvent] = [event_of(CLOUD_DOOR), event_of(ACCOUNT, number=2)]
         assert self.check()(routed("access-cloud", ACCOUNT), events) == events
 
     @pytest.mark.parametrize(
@@ -676,7 +676,10 @@ class TestCheckSender:
         assert error.reason == "device_mismatch"
 
     def test_one_foreign_event_refuses_the_whole_message(self) -> None:
-        events = [event_of(CLOUD_DOOR, number=1), event_of(ORPHAN_DOOR, number=2)]
+        events: list[DeviceEvent] = [
+            event_of(CLOUD_DOOR, number=1),
+            event_of(ORPHAN_DOOR, number=2),
+        ]
         assert mismatch(self.check(), routed("access-cloud", ACCOUNT), *events).reason == (
             "device_mismatch"
         )
@@ -694,7 +697,7 @@ class TestCheckSender:
     def test_without_a_sender_events_of_the_communitys_registered_devices_are_kept(
         self,
     ) -> None:
-        events = [event_of(ORPHAN_DOOR), event_of(CLOUD_DOOR, number=2)]
+        events: list[DeviceEvent] = [event_of(ORPHAN_DOOR), event_of(CLOUD_DOOR, number=2)]
         assert self.check()(routed("access-cloud", None), events) == events
 
     @pytest.mark.parametrize("named", [STRANGER, FOREIGN_CHILD])
