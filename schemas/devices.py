@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from schemas.codes import Direction
 from schemas.events import UtcDatetime
+from schemas.identifiers import DeviceId, name_text
 
 DeviceKind = Literal[
     "door_controller",
@@ -132,7 +133,9 @@ class DialectKinds:
 
 MAX_OFFLINE_AFTER_S = 7 * 24 * 3600
 
-_NAME = Annotated[str, Field(min_length=1, max_length=64)]
+_NAME = Annotated[str, Field(min_length=1), name_text()]
+"""A declared name: refused (not dropped) when `schemas.identifiers.name_problem` refuses it."""
+MAX_LOCATION = 256
 
 
 class DeviceRegistration(BaseModel):
@@ -148,18 +151,18 @@ class DeviceRegistration(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    device_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^/#+\s]+$")]
+    device_id: DeviceId
     kind: DeviceKind = "door_controller"
     dialect: _NAME
     community: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
     building: _NAME | None = None
     unit: _NAME | None = None
     gate: _NAME | None = None
-    door: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    door: _NAME | None = None
     readers: dict[Annotated[int, Field(ge=0, le=255)], Direction] = Field(default_factory=dict)
-    location: Annotated[str, Field(max_length=256)] | None = None
-    firmware: Annotated[str, Field(max_length=64)] | None = None
-    parent: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^/#+\s]+$")] | None = None
+    location: Annotated[str, name_text(MAX_LOCATION)] | None = None
+    firmware: Annotated[str, name_text()] | None = None
+    parent: DeviceId | None = None
     offline_after_s: Annotated[int, Field(ge=1, le=MAX_OFFLINE_AFTER_S)] = Field(
         default=600,
         description="Silence longer than this marks the device offline; defaults by kind.",

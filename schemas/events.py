@@ -2,11 +2,14 @@
 
 Events are frozen pydantic models in a discriminated union on `kind`, so the store, the rules
 and the API handle one well-typed shape whatever vendor sent it. Personal data never appears
-here in raw form: credentials are keyed hashes (see `gateway.privacy`).
+here in raw form: credentials are keyed hashes (see `schemas.privacy`). Identifiers refuse a
+personal number, and names, picture references and plates are screened as every event is
+built, whoever builds it: what breaks a rule is dropped and listed in `dropped_fields`
+(`schemas.screening`, `schemas.identifiers`).
 """
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AfterValidator,
@@ -16,6 +19,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     TypeAdapter,
+    model_validator,
 )
 
 from schemas.codes import (
@@ -31,6 +35,8 @@ from schemas.codes import (
     VisitorAction,
     VisitPurpose,
 )
+from schemas.identifiers import DeviceId, IdentifierText
+from schemas.screening import NAME, REFERENCE, DroppedField, Plate, screen
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -48,6 +54,14 @@ UtcDatetime = Annotated[
 ]
 """A timezone-aware instant, held in UTC and written `…+00:00`; naive input is rejected."""
 
+Name = Annotated[str | None, NAME]
+"""A label (door, zone, lane, house...): dropped when `schemas.identifiers.name_problem` says so."""
+Reference = Annotated[str | None, REFERENCE]
+"""A picture's URL: dropped when it holds a personal number."""
+
+DERIVED_FIELDS: Final = frozenset({"plate_standard", "dropped_fields"})
+"""Fields the screen fills itself: no adapter or mapping sets them."""
+
 
 class EventBase(BaseModel):
     """Fields every event shares, whatever its kind and dialect."""
@@ -55,15 +69,25 @@ class EventBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     event_id: str = Field(min_length=8, max_length=64)
-    community: str = Field(min_length=1, max_length=64)
-    device_id: str = Field(min_length=1, max_length=64)
+    community: IdentifierText = Field(min_length=1, max_length=64)
+    device_id: DeviceId
     occurred_at: UtcDatetime
     received_at: UtcDatetime
     dialect: str = Field(min_length=1, max_length=64)
-    building: str | None = None
-    unit: str | None = None
-    gate: str | None = Field(default=None, description="The community gate, for gate devices.")
+    building: Name = None
+    unit: Name = None
+    gate: Name = Field(default=None, description="The community gate, for gate devices.")
     unregistered_device: bool = False
+    dropped_fields: tuple[DroppedField, ...] = Field(
+        default=(),
+        description="Fields left empty because their text broke a rule (the values are not kept).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _screen_text(cls, data: Any) -> Any:
+        """Names, references and plates are screened before the event exists."""
+        return screen(cls, data) if isinstance(data, dict) else data
 
 
 class AccessEvent(EventBase):
@@ -73,12 +97,12 @@ class AccessEvent(EventBase):
     direction: Direction
     method: OpenMethod
     result: AccessResult
-    door: str | None = None
+    door: Name = None
     reader: int | None = None
     credential: str | None = Field(
         default=None, description="Keyed hash of the card or employee number; never the raw value."
     )
-    vendor_code: str = Field(description="The device's own event code, kept for audits.")
+    vendor_code: IdentifierText = Field(description="The device's own event code, kept for audits.")
 
 
 class DoorStateEvent(EventBase):
@@ -86,8 +110,8 @@ class DoorStateEvent(EventBase):
 
     kind: Literal["door_state"] = "door_state"
     state: DoorState
-    door: str | None = None
-    vendor_code: str
+    door: Name = None
+    vendor_code: IdentifierText
 
 
 class FaceCapture(EventBase):
@@ -101,27 +125,31 @@ class FaceCapture(EventBase):
     similarity: float | None = Field(default=None, ge=0, le=1)
     stranger: bool = False
     suspicious: Literal["no", "yes", "unsure"] | None = None
-    track_id: str | None = None
+    track_id: Name = None
     age_min: int | None = Field(default=None, ge=0, le=150)
     age_max: int | None = Field(default=None, ge=0, le=150)
     gender: Gender | None = None
-    image_url: str | None = None
-    source_id: str | None = Field(default=None, description="The device's id of the capture.")
+    image_url: Reference = None
+    source_id: Name = Field(default=None, description="The device's id of the capture.")
 
 
 class VehiclePass(EventBase):
     """A vehicle seen at a barrier gate or by a capture camera."""
 
     kind: Literal["vehicle_pass"] = "vehicle_pass"
-    plate_no: str | None = None
+    plate_no: Annotated[str | None, Plate(presence_field="has_plate")] = None
     has_plate: bool = True
+    plate_standard: bool | None = Field(
+        default=None,
+        description="Whether the plate follows the GA 36 grammar; None when there is no plate.",
+    )
     plate_color: PlateColor = "unknown"
-    vehicle_class: str | None = None
-    vehicle_color: str | None = None
+    vehicle_class: Name = None
+    vehicle_color: Name = None
     direction: Direction = "unknown"
-    lane: str | None = None
+    lane: Name = None
     confidence: float | None = Field(default=None, ge=0, le=1)
-    image_url: str | None = None
+    image_url: Reference = None
 
 
 class BehaviourAlarm(EventBase):
@@ -129,12 +157,12 @@ class BehaviourAlarm(EventBase):
 
     kind: Literal["behaviour_alarm"] = "behaviour_alarm"
     alarm_type: BehaviourAlarmType
-    original_type: str | None = Field(
+    original_type: Name = Field(
         default=None, description="The vendor's own type, kept when it mapped to `other`."
     )
     confidence: float | None = Field(default=None, ge=0, le=1)
-    zone: str | None = None
-    image_url: str | None = None
+    zone: Name = None
+    image_url: Reference = None
 
 
 class VisitorEvent(EventBase):
@@ -146,17 +174,21 @@ class VisitorEvent(EventBase):
 
     kind: Literal["visitor"] = "visitor"
     action: VisitorAction
-    visit_id: str
+    visit_id: IdentifierText
     visitor_ref: str | None = None
     id_type: IdType | None = None
     id_masked: str | None = None
     name_masked: str | None = None
     phone_masked: str | None = None
-    host_house: str | None = None
+    host_house: Name = None
     valid_from: UtcDatetime | None = None
     valid_until: UtcDatetime | None = None
     purpose: VisitPurpose | None = None
-    plate_no: str | None = None
+    plate_no: Annotated[str | None, Plate()] = None
+    plate_standard: bool | None = Field(
+        default=None,
+        description="Whether the plate follows the GA 36 grammar; None when there is no plate.",
+    )
 
 
 class DeviceStatusEvent(EventBase):
@@ -164,8 +196,8 @@ class DeviceStatusEvent(EventBase):
 
     kind: Literal["device_status"] = "device_status"
     status: DeviceStatus
-    firmware: str | None = None
-    ip: str | None = None
+    firmware: Name = None
+    ip: Name = None
 
 
 DeviceEvent = Annotated[

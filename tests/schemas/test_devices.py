@@ -130,3 +130,43 @@ class TestParent:
         with pytest.raises(ValidationError) as info:
             registration(parent=parent)
         assert [error["loc"] for error in info.value.errors()] == [("parent",)]
+
+
+class TestRegistrationIdentifiers:
+    """Device ids and declared names follow `schemas.identifiers`: refused, never corrected."""
+
+    @pytest.mark.parametrize(
+        "device_id", ["43011200001320000001", "YD-GATE-N1", "vc-yida-01", "cam:1.2"]
+    )
+    def test_device_ids_that_pass(self, device_id: str) -> None:
+        assert registration(device_id=device_id).device_id == device_id
+
+    @pytest.mark.parametrize(
+        "device_id",
+        ["13812345678", "dev-86-139-8765-4321", "11010519491231002X", "a..b", "门禁1", ""],
+    )
+    @pytest.mark.parametrize("field", ["device_id", "parent"])
+    def test_device_ids_refused(self, field: str, device_id: str) -> None:
+        with pytest.raises(ValidationError, match=field):
+            registration(**{field: device_id})
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("building", "<b>B01</b>"),
+            ("unit", "U1 138 1234 5678"),
+            ("gate", "North\ngate"),
+            ("door", "d" * 65),
+            ("firmware", "javascript:x"),
+            ("location", "owner 430112199001011230"),
+        ],
+    )
+    def test_names_refused(self, field: str, value: str) -> None:
+        with pytest.raises(ValidationError, match=field) as info:
+            registration(**{"building": "B01", "unit": "U1", field: value})
+        assert all(value not in error["msg"] for error in info.value.errors())
+
+    def test_names_are_kept_trimmed(self) -> None:
+        location = "north entrance, lane 1 " + "x" * 200
+        device = registration(building=" B01 ", location=f" {location} ")
+        assert (device.building, device.location) == ("B01", location)

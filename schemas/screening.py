@@ -1,0 +1,123 @@
+"""Screening the text an event stores: a bad name is dropped, a plate is judged, and each drop is
+recorded on the event (the field and the reason, never the value).
+
+The event models mark their free-text fields (`NAME`, `REFERENCE`, `Plate`), and `EventBase`
+screens every event it builds before validating it, so every dialect, coded or mapped, gets the
+same rules and none can forget them; the adapter stays pure, and the gateway counts the drops:
+
+- `NAME` (door, zone, lane, house, firmware...): what `schemas.identifiers.name_problem` refuses
+  becomes None; a kept name is trimmed, and a blank one is None without counting as a drop.
+- `REFERENCE` (a picture's URL, whose shape the adapters check): only a personal number is
+  refused. Vendors do name snapshots after the user's phone.
+- `Plate`: text outside the plate alphabet (`schemas.plates`) becomes None, `not_a_plate`, and
+  the event's presence flag (`has_plate`) False; a kept plate gets its `plate_standard`
+  (whether it follows the GA 36 grammar), None when there is no plate.
+
+Fields the gateway cannot do without (device ids, visit ids, vendor codes) are never dropped:
+they refuse the message instead (`schemas.identifiers`). An adapter that builds an event id
+from a screened field hashes what the screen keeps (`kept`), never the dropped text: a hash
+of a phone number is a phone number to anyone who can enumerate phones.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from types import MappingProxyType
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.identifiers import FieldDropReason, looks_like_personal_number, name_problem
+from schemas.plates import is_standard_plate, plate_problem
+
+
+@dataclass(frozen=True, slots=True)
+class Screened:
+    """Marks a text field an event drops when the text breaks the `rule` (see the module)."""
+
+    rule: Literal["name", "reference"]
+
+
+NAME = Screened("name")
+REFERENCE = Screened("reference")
+
+
+@dataclass(frozen=True, slots=True)
+class Plate:
+    """Marks a plate field, naming the fields the screen fills beside it."""
+
+    standard_field: str = "plate_standard"
+    presence_field: str | None = None
+
+
+class DroppedField(BaseModel):
+    """A field an event lost because its text broke a rule; the value itself is kept nowhere."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    field: str
+    reason: FieldDropReason
+
+
+Marker = Screened | Plate
+
+
+@cache
+def screened_fields(model: type[BaseModel]) -> Mapping[str, Marker]:
+    """The fields of `model` marked for screening, with their markers."""
+    return MappingProxyType(
+        {
+            name: marker
+            for name, info in model.model_fields.items()
+            for marker in info.metadata
+            if isinstance(marker, Screened | Plate)
+        }
+    )
+
+
+def judge(marker: Marker, text: str) -> tuple[str | None, FieldDropReason | None]:
+    """What the screen keeps of `text` in a field marked `marker` (None when it drops it), and
+    the reason for a drop."""
+    reason: FieldDropReason | None
+    if isinstance(marker, Plate):
+        reason = plate_problem(text)
+    elif marker.rule == "name":
+        text = text.strip()
+        if not text:
+            return None, None  # a blank name is no name, not a broken one
+        reason = name_problem(text)
+    else:
+        reason = "pii_in_identifier" if looks_like_personal_number(text) else None
+    return (None, reason) if reason is not None else (text, None)
+
+
+def kept(marker: Marker, text: str | None) -> str | None:
+    """What an event keeps of `text` in a field marked `marker`: the material for its id."""
+    return None if text is None else judge(marker, text)[0]
+
+
+def screen(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """`data` for `model` with its marked fields screened and the drops appended to
+    `dropped_fields`; `data` itself is not changed. Screening twice changes nothing."""
+    markers = screened_fields(model)
+    if not markers:
+        return data
+    screened = dict(data)
+    dropped: list[DroppedField] = []
+    for name, marker in markers.items():
+        value = screened.get(name)
+        if isinstance(marker, Plate):
+            screened[marker.standard_field] = None
+        if not isinstance(value, str):
+            continue
+        text, reason = judge(marker, value)
+        screened[name] = text
+        if isinstance(marker, Plate):
+            screened[marker.standard_field] = None if text is None else is_standard_plate(text)
+            if text is None and marker.presence_field is not None:
+                screened[marker.presence_field] = False
+        if reason is not None:
+            dropped.append(DroppedField(field=name, reason=reason))
+    if dropped:
+        screened["dropped_fields"] = (*screened.get("dropped_fields", ()), *dropped)
+    return screened
