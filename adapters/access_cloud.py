@@ -24,7 +24,10 @@ their own "thing" model, on `{community}/access-cloud/{device}`:
 
 `openMethod`, `openResult` (1 success, 0 failure) and `openTime` (epoch milliseconds) are
 required; `inOutType` (1 in, 2 out), `recordId`, `thingCode`, `spaceCode` (the door),
-`cardNo`, `userId` and `idCardNo` are optional; anything else is ignored.
+`cardNo`, `userId` and `idCardNo` are optional; anything else is ignored. The door
+(`spaceCode`) is a name: dropped and listed in `dropped_fields`, the record kept, when it breaks
+the rules of `schemas.identifiers`; a `thingCode` (or topic device) holding an ID or mobile
+number refuses the record (`pii_in_identifier`).
 
 `OPEN_METHODS` maps the platform's six-digit method codes to canonical open methods; any other
 code is refused (`unknown_code`), not guessed. Bluetooth, phone-app, and intercom opens are all
@@ -59,6 +62,7 @@ from adapters.base import (
 from adapters.fields import (
     STRICT_PAYLOAD,
     Identifier,
+    Text,
     UInt32,
     encodable,
     is_safe_code,
@@ -69,6 +73,7 @@ from schemas.codes import AccessResult, Direction, OpenMethod
 from schemas.errors import PayloadError
 from schemas.events import AccessEvent, DeviceEvent
 from schemas.privacy import Pseudonymizer, hash_id_number
+from schemas.screening import NAME, kept
 
 DIALECT: Final = "access-cloud"
 
@@ -105,11 +110,9 @@ IN_OUT_TYPES: Final[Mapping[int, Direction]] = MappingProxyType({1: "in", 2: "ou
 """`inOutType` -> direction; other values (0 is "not set" on some platforms) fall back to the
 method's own default."""
 
-_MAX_DOOR: Final = 64
 _MAX_ID: Final = 128
 
 _Text = Annotated[str, Field(max_length=128), AfterValidator(encodable)]
-_Door = Annotated[Identifier, Field(max_length=_MAX_DOOR)]
 _Id = Annotated[str | int, text_or_uint64(max_length=_MAX_ID)]
 """Platforms number records and users as strings or unsigned integers; either is only hashed."""
 
@@ -125,7 +128,7 @@ class _Record(BaseModel):
     in_out_type: UInt32 | None = Field(default=None, alias="inOutType")
     record_id: _Id | None = Field(default=None, alias="recordId")
     thing_code: Identifier | None = Field(default=None, alias="thingCode")
-    space_code: _Door | None = Field(default=None, alias="spaceCode")
+    space_code: Text | None = Field(default=None, alias="spaceCode")
     card_no: _Text | None = Field(default=None, alias="cardNo")
     user_id: _Id | None = Field(default=None, alias="userId")
     id_card_no: _Text | None = Field(default=None, alias="idCardNo")
@@ -162,7 +165,7 @@ class AccessCloudAdapter:
                 "open",
                 str(record.open_time),
                 str(record.open_method),
-                door or "",
+                kept(NAME, door) or "",  # never a hash of a dropped door name
             )
         header = event_header(
             message, dialect=DIALECT, device_id=device_id, event_id=event_id, occurred_at=when

@@ -31,10 +31,14 @@ Any other field is ignored. Types are strict: `"ts": "1764116130123"` is a schem
 `pic` that is not a URL (a `data:` URI would carry the image bytes into storage). A plate colour
 outside the JT/T 415 list becomes `other` (see `adapters.plates.plate_color`); a `dir` outside
 the list is refused (`unknown_code`): in and out drive the car-park rules, so a wrong guess is
-worse than a counted dead letter.
+worse than a counted dead letter. A gate id (the payload's or the topic's) holding an ID or
+mobile number is refused (`pii_in_identifier`). Plate text outside the plate alphabet is no
+plate: the pass is kept with `plate_no` null, `has_plate` false and the drop listed in
+`dropped_fields`; other plates are kept, `plate_standard` saying whether they follow GA 36
+(`schemas.plates`).
 
 The event id is the controller's `recordId` when it sends one, otherwise the read itself (time,
-lane and plate): a redelivered message reproduces it either way.
+lane and the plate as the event keeps it): a redelivered message reproduces it either way.
 """
 
 import re
@@ -60,6 +64,7 @@ from schemas.codes import Direction
 from schemas.errors import PayloadError
 from schemas.events import DeviceEvent, VehiclePass
 from schemas.privacy import Pseudonymizer
+from schemas.screening import Plate, kept
 
 DIALECT: Final = "barrier-gate"
 
@@ -127,8 +132,9 @@ class BarrierGateAdapter:
         if read.record_id is not None:
             event_id = stable_event_id(DIALECT, device_id, "record", read.record_id)
         else:
+            plate_id = kept(Plate(), plate) or ""  # never a hash of text dropped as no plate
             event_id = stable_event_id(
-                DIALECT, device_id, "read", str(read.ts), lane or "", plate or ""
+                DIALECT, device_id, "read", str(read.ts), lane or "", plate_id
             )
         header = event_header(
             message, dialect=DIALECT, device_id=device_id, event_id=event_id, occurred_at=when

@@ -7,8 +7,10 @@ device registry happens after.
 
 Besides the contract, the steps every adapter parses with live here: decoding the payload
 (`fast_path`, else `decode_json_object` and `validate`), naming a schema error without its
-values, resolving the event's device (`resolve_device_id`) and building the event's header and
-id. Field types and checks shared by dialects are in `adapters.fields`.
+values, resolving the event's device (`resolve_device_id`, which checks it by the rules of
+`schemas.identifiers`), refusing a personal number in an identifier the event cannot do without
+(`checked_identifier`), and building the event's header and id. Field types and checks shared
+by dialects are in `adapters.fields`.
 """
 
 import hashlib
@@ -16,16 +18,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Final, Literal, Protocol, TypedDict, TypeVar
+from typing import ClassVar, Literal, Protocol, TypedDict, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from schemas.errors import PayloadError
 from schemas.events import DeviceEvent
+from schemas.identifiers import PII_IN_IDENTIFIER, device_id_problem, looks_like_personal_number
 from schemas.privacy import Pseudonymizer
-
-MAX_DEVICE_ID: Final = 64
-"""The bound `schemas.events.EventBase.device_id` enforces; checked here to name the reason."""
 
 _Model = TypeVar("_Model", bound=BaseModel)
 _Parsed = TypeVar("_Parsed")
@@ -181,7 +181,17 @@ def resolve_device_id(
 
 
 def checked_device_id(device_id: str) -> str:
-    """`device_id` when it fits the event schema, else `PayloadError("bad_device_id")`."""
-    if len(device_id) > MAX_DEVICE_ID:
-        raise PayloadError("bad_device_id", f"device id is longer than {MAX_DEVICE_ID} characters")
+    """`device_id` when it is one (`schemas.identifiers.device_id_problem`), else `PayloadError`:
+    `pii_in_identifier` when it holds an ID or mobile number, `bad_device_id` otherwise."""
+    problem = device_id_problem(device_id)
+    if problem is not None:
+        raise PayloadError(problem.reason, f"device id {problem.detail}")
     return device_id
+
+
+def checked_identifier(value: str, field: str) -> str:
+    """`value` unless it holds an ID or mobile number: `PayloadError("pii_in_identifier")`
+    naming `field`. For identifiers an event cannot do without, so cannot drop (visit ids)."""
+    if looks_like_personal_number(value):
+        raise PayloadError(PII_IN_IDENTIFIER, f"{field} holds an ID or mobile number")
+    return value

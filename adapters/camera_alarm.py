@@ -24,6 +24,11 @@ case and punctuation, so `fireEscapeDetection`, `FIRE_ESCAPE_DETECTION` and `fir
 all find their row. Unlike a door code, an unknown alarm type is still worth a look by a person:
 it becomes `other`, keeping the vendor's type in `original_type` (cut to a short plain token,
 since free text from a device may be anything, card or phone numbers included).
+
+The zone is a name (`schemas.screening`): trimmed, and dropped (listed in `dropped_fields`,
+the alarm kept) when it holds control characters, markup, an ID or mobile number, or more
+than 64 characters; so is a picture URL holding such a number. A camera id holding one
+refuses the alarm (`pii_in_identifier`).
 """
 
 import re
@@ -50,13 +55,13 @@ from adapters.fields import (
     Text,
     encodable,
     is_safe_token,
-    one_line,
     text_or_uint64,
 )
 from adapters.times import from_iso_with_offset
 from schemas.codes import BehaviourAlarmType
 from schemas.events import BehaviourAlarm, DeviceEvent
 from schemas.privacy import Pseudonymizer
+from schemas.screening import NAME, kept
 
 DIALECT: Final = "camera-alarm"
 
@@ -110,7 +115,6 @@ MAX_CONFIDENCE: Final = 100
 _MAX_EVENT_TYPE: Final = 128
 _MAX_ALARM_ID: Final = 128
 _MAX_ORIGINAL_TYPE: Final = 40
-_MAX_ZONE: Final = 64
 _MAX_URL: Final = 2048
 _IMAGE_SCHEMES: Final = frozenset({"http", "https"})
 _NOT_TOKEN_CHAR: Final = re.compile(r"[^A-Za-z0-9_]+")
@@ -174,14 +178,14 @@ class CameraAlarmAdapter:
         alarm = _alarm(message.payload)
         when = from_iso_with_offset(alarm.alarm_time, "alarmTime")
         device_id = resolve_device_id(message, alarm.device_id, prefer="topic")
-        zone = one_line(alarm.zone, _MAX_ZONE)
         if alarm.alarm_id is not None:
             event_id = stable_event_id(
                 DIALECT, device_id, "alarm", str(alarm.alarm_id), when.isoformat()
             )
         else:  # one camera raises one alarm of a type per zone at a time
+            zone_id = kept(NAME, alarm.zone) or ""  # never a hash of a dropped zone name
             event_id = stable_event_id(
-                DIALECT, device_id, "type", alarm.event_type, when.isoformat(), zone or ""
+                DIALECT, device_id, "type", alarm.event_type, when.isoformat(), zone_id
             )
         alarm_type = _ALARM_TYPE_BY_KEY.get(_type_key(alarm.event_type), "other")
         header = event_header(
@@ -193,7 +197,7 @@ class CameraAlarmAdapter:
                 alarm_type=alarm_type,
                 original_type=_original_type(alarm.event_type) if alarm_type == "other" else None,
                 confidence=None if alarm.confidence is None else alarm.confidence / MAX_CONFIDENCE,
-                zone=zone,
+                zone=alarm.zone,
                 image_url=_image_url(alarm.pic_url),
             )
         ]

@@ -19,7 +19,6 @@ STRICT_PAYLOAD: Final = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 """C0 and C1 control characters and DEL."""
-_CONTROL_RUNS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\s]+")
 
 SAFE_TOKEN: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
 """A short plain word an error text may echo; dialects with other vendor spellings pass theirs."""
@@ -101,12 +100,3 @@ def is_safe_token(value: str, token: re.Pattern[str] = SAFE_TOKEN) -> bool:
 def is_safe_code(value: int) -> bool:
     """Whether an error text may echo a vendor's number: small enough to be a code."""
     return abs(value) <= MAX_ECHOED_CODE
-
-
-def one_line(text: str | None, max_length: int) -> str | None:
-    """Free text on one line: control characters and runs of space become one space, the ends
-    are trimmed, at most `max_length` characters are kept; None when nothing is left."""
-    if text is None:
-        return None
-    cleaned = _CONTROL_RUNS.sub(" ", text).strip()[:max_length].rstrip()
-    return cleaned or None

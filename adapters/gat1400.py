@@ -25,6 +25,11 @@ What is deliberately not read, so never kept: `Name` and `IDType` (the hash and 
 nothing about in or out without knowing how the camera is mounted, so `direction` stays
 `unknown` here and is the device registry's to give.
 
+Plates are judged as every dialect's (`schemas.plates`): text outside the plate alphabet
+leaves the object's event without a plate (`has_plate` false, listed in `dropped_fields`), the
+other objects untouched. A topic device holding an ID or mobile number refuses the message
+(`pii_in_identifier`); a `DeviceID` is a 20-digit code, which never is one.
+
 GA/T 1400 types most codes and percentages as strings (`"GenderCode": "1"`) and many devices
 send numbers (`1`): both spellings are accepted, and an empty string is an absent field, as
 devices commonly send it. Anything else of the wrong type is a schema error.

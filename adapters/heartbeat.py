@@ -11,7 +11,9 @@ Two body shapes arrive. A JSON object, sent by the device itself:
 
 where `status` (see `STATUSES`) is required and `ts` (epoch milliseconds), `firmware`, `ip` and
 `deviceId` are optional. Or a bare word, not JSON, as most devices set their MQTT last will:
-`offline` (and `online`, `heartbeat`), in any case, surrounding white space ignored.
+`offline` (and `online`, `heartbeat`), in any case, surrounding white space ignored. The
+firmware is a name (`schemas.screening`: dropped and listed in `dropped_fields` when it breaks
+the rules); a device id holding an ID or mobile number is refused (`pii_in_identifier`).
 
 Time: the device's `ts` when it sends one. A last will has none, and needs none: the broker
 publishes it the moment it notices the connection is lost (keep-alive expired or socket closed),
@@ -42,7 +44,7 @@ from adapters.base import (
     stable_event_id,
     validate,
 )
-from adapters.fields import STRICT_PAYLOAD, Identifier, Text, is_safe_token, one_line
+from adapters.fields import STRICT_PAYLOAD, Identifier, Text, is_safe_token
 from adapters.times import from_epoch_ms
 from schemas.codes import DeviceStatus
 from schemas.errors import PayloadError
@@ -61,7 +63,6 @@ STATUSES: Final[Mapping[str, DeviceStatus]] = MappingProxyType(
 )
 """Status word (compared in lower case) -> canonical status, for JSON and bare-word bodies."""
 
-_MAX_FIRMWARE: Final = 64
 _PLAIN_WORD: Final = re.compile(rb"\s*([A-Za-z][A-Za-z_-]{0,31})\s*")
 """A bare-word body: not JSON, so it is matched on the bytes before any JSON parsing."""
 _STATUS_WORD: Final = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
@@ -103,7 +104,7 @@ class HeartbeatAdapter:
                 device_id,
                 status,
                 body.ts,
-                firmware=one_line(body.firmware, _MAX_FIRMWARE),
+                firmware=body.firmware,
                 ip=_ip(body.ip),
             )
         ]

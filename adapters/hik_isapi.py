@@ -3,7 +3,9 @@
 A controller names each event by a (major, minor) code pair. `EVENT_CODES` maps the pairs we
 understand to canonical events; any other pair is refused, not guessed, so a firmware that
 starts sending new codes shows up as counted dead letters instead of silently wrong data.
-Card and employee numbers leave this module only as keyed hashes, and names not at all.
+Card and employee numbers leave this module only as keyed hashes, and names not at all. A
+device id (the topic's, else `deviceID`) holding an ID or mobile number is refused
+(`pii_in_identifier`).
 """
 
 from collections.abc import Mapping

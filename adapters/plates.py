@@ -2,7 +2,8 @@
 
 Rules and joins compare plates as strings, so every dialect must produce the same string for
 the same plate: upper case, no separators, full-width forms folded to ASCII, the Chinese
-province character kept.
+province character kept. What a normalised plate may be, and whether it follows the GA 36
+grammar, is the event's contract (`schemas.plates`, applied by `schemas.screening`).
 """
 
 import re
@@ -13,12 +14,6 @@ from typing import Final
 from schemas.codes import PlateColor
 
 _SEPARATORS = re.compile(r"[\s·•・\-_.]+")
-_PROVINCES: Final = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领"
-_PLATE = re.compile(
-    rf"^[{_PROVINCES}][A-Z]"
-    r"(?:[A-Z0-9]{4}[A-Z0-9挂学警港澳领试超]"  # ordinary: 7 characters, a class mark may end it
-    r"|[A-Z0-9]{6})$"  # new energy: 8 characters
-)
 _NO_PLATE: Final = frozenset(
     {"", "未识别", "无车牌", "无牌", "无牌车", "车牌", "未知", "NONE", "NULL", "UNKNOWN", "-"}
 )
@@ -55,10 +50,11 @@ JTT415_PLATE_COLORS: Final[dict[int, PlateColor]] = {
 def normalise_plate(raw: str | None) -> str | None:
     """The plate as rules compare it, or None when the device read no plate.
 
-    Unreadable placeholders (`未识别`, `无车牌`, ...) mean no plate; anything else that does not
-    look like a mainland plate is still kept (upper-cased, separators removed): a foreign or
-    damaged plate is evidence, not noise. Full-width letters and digits (`湘Ａ１２３４５`, as
-    some Chinese input methods type them) become ASCII, so they join with the usual form.
+    Unreadable placeholders (`未识别`, `无车牌`, ...) mean no plate; anything else is returned
+    normalised (upper-cased, separators removed) for the event to judge: a foreign or damaged
+    plate is evidence, text outside the plate alphabet is dropped (`schemas.plates`).
+    Full-width letters and digits (`湘Ａ１２３４５`, as some Chinese input methods type them)
+    become ASCII, so they join with the usual form.
     """
     if raw is None:
         return None
@@ -69,11 +65,6 @@ def normalise_plate(raw: str | None) -> str | None:
     if plate in _NO_PLATE:
         return None
     return plate
-
-
-def looks_like_mainland_plate(plate: str) -> bool:
-    """7 characters (ordinary) or 8 (new energy), province character first."""
-    return bool(_PLATE.match(plate))
 
 
 def plate_color(code: int | None, table: Mapping[int, PlateColor]) -> PlateColor:

@@ -45,6 +45,9 @@ Decisions:
 - More than `MAX_VISITORS` visitors is refused as `oversized` before any visitor is validated.
 - A malformed phone is a schema error, never masked: masking arbitrary text would show seven
   of its characters. `+86` / `0086` prefixes of mainland mobiles are dropped before masking.
+- A visit id that holds an ID or mobile number refuses the message (`pii_in_identifier`):
+  every event of the visit would store it. Device ids follow `schemas.identifiers`; the house
+  code and the plate are screened like every event's names and plates (`schemas.screening`).
 - A one-character name is masked entirely (`*`); otherwise first character + `*` per
   remaining character (`张**`). A blank or absent name gives `name_masked = None`.
 """
@@ -61,6 +64,7 @@ from pydantic import AfterValidator, BaseModel, Field, TypeAdapter
 from adapters.base import (
     RawMessage,
     checked_device_id,
+    checked_identifier,
     decode_json_object,
     event_header,
     fast_path,
@@ -300,6 +304,7 @@ class VisitorCloudAdapter:
     def parse(self, message: RawMessage) -> list[DeviceEvent]:
         """The message's events, or `PayloadError` naming why there are none."""
         document = _message(message.payload)
+        checked_identifier(document.visit_id, "visitId")
         when = from_iso_with_offset(document.event_time, "eventTime")
         action = MESSAGE_TYPES[document.msg_type].action
         if isinstance(document, _Registration):

@@ -75,8 +75,14 @@ Rules the interpreter applies, so a mapping cannot weaken the canonical contract
   `schema` dead letter, never a crash; constants and map values are checked against the
   canonical field's type at start-up already.
 - `plate_no` is normalised like every dialect's (`adapters.plates.normalise_plate`); when the
-  mapping does not fill `has_plate`, it is whether a plate was read. `image_url` must be an
-  absolute http(s) or ftp URL: a picture travels by reference, never as bytes.
+  mapping does not fill `has_plate`, it is whether a plate was read. Names, picture URLs and
+  plates are screened by the event itself (`schemas.screening`): what breaks the rules is
+  dropped and listed in `dropped_fields`; `plate_standard` and `dropped_fields` are the
+  gateway's, never mapped. A constant name that breaks the rules is refused at start-up.
+- The device id (routed or mapped), `vendor_code` and `visit_id` refuse the payload when they
+  hold an ID or mobile number (`pii_in_identifier`); device ids follow `schemas.identifiers`.
+- `image_url` must be an absolute http(s) or ftp URL: a picture travels by reference, never
+  as bytes.
 - Numbers going into text fields (`door`, `lane`...) are written in decimal.
 - The event's device is the routed one (topic) unless `fields.device_id` says otherwise.
 - Config errors name the key and its line in the file (see `gateway.config.load_config`).

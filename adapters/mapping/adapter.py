@@ -8,13 +8,14 @@ event id, canonical validation) and leaves each step's detail to its own module.
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Final
+from typing import ClassVar
 
 from pydantic import ValidationError
 
 from adapters.base import (
     Adapter,
     RawMessage,
+    checked_device_id,
     decode_json_object,
     payload_event_id,
     stable_event_id,
@@ -35,9 +36,7 @@ from adapters.mapping.values import Miss, as_key, encodable
 from schemas.errors import PayloadError
 from schemas.events import DeviceEvent, device_event_adapter
 from schemas.privacy import Pseudonymizer
-
-_MAX_DEVICE_ID: Final = 64
-"""The bound `schemas.events.EventBase.device_id` enforces; checked here to name the reason."""
+from schemas.screening import kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +137,7 @@ class MappingAdapter:
         if rule.derive_has_plate:
             data["has_plate"] = data.get("plate_no") is not None
         document_event = {
-            "event_id": self._event_id(message, document, device_id, occurred_at, data),
+            "event_id": self._event_id(message, document, device_id, occurred_at, rule.kind, data),
             "community": message.community,
             "device_id": device_id,
             "occurred_at": occurred_at,
@@ -174,11 +173,7 @@ class MappingAdapter:
             device_id = None if isinstance(value, Miss) else str(canonical_text(value))
         if not device_id:
             raise PayloadError("no_device_id", "neither the topic nor the payload names the device")
-        if len(device_id) > _MAX_DEVICE_ID:
-            raise PayloadError(
-                "bad_device_id", f"device id is longer than {_MAX_DEVICE_ID} characters"
-            )
-        return device_id
+        return checked_device_id(device_id)
 
     def _event_id(
         self,
@@ -186,8 +181,11 @@ class MappingAdapter:
         document: dict[str, object],
         device_id: str,
         occurred_at: datetime,
+        kind: str,
         data: Mapping[str, object],
     ) -> str:
+        """The event's id from `[dialects.id] paths`; a `$field` the event screens (a name, a
+        plate) contributes what the event keeps of it, never a dropped value."""
         parts: list[str] = []
         for part in self._id:
             if part.field is None:
@@ -198,6 +196,10 @@ class MappingAdapter:
                 value = device_id
             else:
                 value = data.get(part.field)
+                screen = TARGETS[kind][part.field].screen
+                if screen is not None and isinstance(value, str):
+                    parts.append(kept(screen, value) or "")
+                    continue
             if isinstance(value, datetime):
                 parts.append(value.isoformat())
             elif isinstance(value, str | int | float) and value != "":

@@ -39,7 +39,9 @@ from adapters.mapping.templates import parse_template
 from adapters.mapping.timeformats import EPOCH_FORMATS, NAMED_FORMATS, check_format, parse_zone
 from adapters.mapping.topics import TopicTemplate, parse_topic_template
 from adapters.mapping.transforms import MaskKind
-from schemas.events import EventKind
+from schemas.events import DERIVED_FIELDS, EventKind
+from schemas.identifiers import NAME_PROBLEMS, name_problem
+from schemas.screening import NAME
 
 MAX_ALTERNATIVES: Final = 8
 MAX_NESTING: Final = 4
@@ -287,7 +289,7 @@ class MappingSpec(_Strict):
 
 
 def _unknown_field(name: str, kind: str, targets: Mapping[str, Target]) -> str:
-    if name in HEADER_FIELDS or name == "kind":
+    if name in HEADER_FIELDS or name in DERIVED_FIELDS or name == "kind":
         return f"{name} is set by the gateway, not by a mapping"
     return f"{kind} events have no field {name!r}; they have {', '.join(targets)}"
 
@@ -378,6 +380,10 @@ def _check_constants(spec: FieldSpec, target: Target, loc: tuple[str | int, ...]
         except ValidationError as exc:
             problem = exc.errors(include_url=False)[0]["msg"]
             raise SpecError((*loc, *where), f"not a valid {target.name}: {problem}") from None
+        text = canonical_text(value)
+        if target.screen == NAME and isinstance(text, str) and (refused := name_problem(text)):
+            message = f"not a valid {target.name}: it {NAME_PROBLEMS[refused]}"
+            raise SpecError((*loc, *where), message)
 
 
 def topic_templates(specs: Sequence[MappingSpec]) -> list[tuple[TopicTemplate, MappingSpec]]:

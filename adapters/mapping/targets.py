@@ -14,10 +14,13 @@ from typing import Annotated, Any, Final, Literal, Union, get_args, get_origin
 
 from pydantic import AwareDatetime, BaseModel, TypeAdapter
 
+from adapters.base import checked_identifier
 from adapters.mapping.transforms import MaskKind
 from adapters.plates import normalise_plate
 from schemas.errors import PayloadError
-from schemas.events import DeviceEvent, EventBase
+from schemas.events import DERIVED_FIELDS, DeviceEvent, EventBase
+from schemas.identifiers import NoPersonalNumber
+from schemas.screening import Marker, screened_fields
 
 Protection = Literal["hash", "id_number", "phone", "name", "mask"]
 
@@ -47,6 +50,10 @@ class Target:
     protection: Protection | None
     """Personal data: `hash`, a specific mask, or any mask (`mask`)."""
     checker: TypeAdapter[Any]
+    screen: Marker | None
+    """How the event screens the field's text (a name, a reference, a plate), if it does."""
+    identifier: bool
+    """An identifier the event cannot do without: a personal number in it refuses the payload."""
 
 
 def _protection(name: str) -> Protection | None:
@@ -75,7 +82,9 @@ def _mentions_instant(annotation: object) -> bool:
 def _targets(model: type[BaseModel]) -> Mapping[str, Target]:
     targets: dict[str, Target] = {}
     for name, info in model.model_fields.items():
-        if name == "kind" or (name in HEADER_FIELDS and name not in MAPPABLE_HEADER_FIELDS):
+        if name == "kind" or name in DERIVED_FIELDS:
+            continue
+        if name in HEADER_FIELDS and name not in MAPPABLE_HEADER_FIELDS:
             continue
         annotation: Any = info.annotation
         checked: Any = Annotated[annotation, *info.metadata] if info.metadata else annotation
@@ -86,6 +95,8 @@ def _targets(model: type[BaseModel]) -> Mapping[str, Target]:
             instant=_mentions_instant(annotation),
             protection=_protection(name),
             checker=TypeAdapter(checked),
+            screen=screened_fields(model).get(name),
+            identifier=any(isinstance(item, NoPersonalNumber) for item in info.metadata),
         )
     return MappingProxyType(targets)
 
@@ -112,6 +123,8 @@ def canonical(target: Target, value: object, label: str) -> object:
     """The value as the canonical field takes it (the model still validates it after)."""
     if target.text:
         value = canonical_text(value)
+    if target.identifier and isinstance(value, str):
+        checked_identifier(value, target.name)
     if target.name == "plate_no" and isinstance(value, str):
         return normalise_plate(value)
     if target.name == "image_url" and isinstance(value, str) and not _IMAGE_URL.fullmatch(value):

@@ -99,6 +99,38 @@ def message_factory(
     return message
 
 
+# Personal numbers planted in identifiers and names, in the shapes vendors write them; each
+# holds a valid GB 11643 number or a mainland mobile number (see `schemas.identifiers`).
+PLANTED_ID_NUMBER = "430112199001011230"
+PLANTED_ID_NUMBER_X = "11010519491231002X"
+PLANTED_MOBILE = "13812345678"
+PII_DEVICE_IDS = (
+    PLANTED_MOBILE,
+    "cam-13987654321",
+    "86-138-1234-5678",
+    f"id.{PLANTED_ID_NUMBER_X}",
+    "0086.139.8765.4321",
+)
+"""Device ids that fit the device-id alphabet but hold a personal number: `pii_in_identifier`."""
+PII_NAMES = (
+    "3栋 138 1234 5678",
+    f"门{PLANTED_ID_NUMBER}",
+    "lane +86 (139) 8765-4321",
+    "１３８１２３４５６７８号",
+    f"{PLANTED_ID_NUMBER_X.lower()} door",
+)
+"""Names holding a personal number: dropped as `pii_in_identifier`."""
+MARKUP_NAMES = ("<b>3栋</b>", "B03 &lt;door&gt;", "javascript:alert(1)", "＜script＞")
+"""Names holding markup: dropped as `markup`."""
+PLANTED = (PLANTED_ID_NUMBER, PLANTED_ID_NUMBER_X, PLANTED_MOBILE, "13987654321")
+"""The digits of every planted number: none may be found in an event, an error or a store."""
+
+
+def drops(event: DeviceEvent) -> dict[str, str]:
+    """The event's dropped fields, by name, with their reasons."""
+    return {dropped.field: dropped.reason for dropped in event.dropped_fields}
+
+
 def rejected(adapter: Adapter, raw: RawMessage) -> PayloadError:
     """The PayloadError `adapter` raises for `raw`; fails the test if it raises none."""
     with pytest.raises(PayloadError) as info:

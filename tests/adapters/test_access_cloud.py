@@ -20,10 +20,15 @@ from gateway.errors import PayloadError
 from schemas.events import AccessEvent, DeviceEvent, device_event_adapter
 from tests.adapters.support import (
     EPOCH_MILLISECONDS,
+    MARKUP_NAMES,
+    PII_DEVICE_IDS,
+    PII_NAMES,
+    PLANTED,
     PSEUDONYMIZER,
     Fixtures,
     assert_absent,
     device_ids,
+    drops,
     error_texts,
     message_factory,
     mutate_fields,
@@ -38,7 +43,15 @@ COMMUNITY = "yida"
 DEVICE = "34020000001320000301"
 TOPIC = f"{COMMUNITY}/access-cloud/{DEVICE}"
 RECEIVED = datetime(2026, 11, 26, 0, 0, 13, tzinfo=UTC)
-REASONS = {"malformed_json", "schema", "unknown_code", "bad_time", "no_device_id", "bad_device_id"}
+REASONS = {
+    "malformed_json",
+    "schema",
+    "unknown_code",
+    "bad_time",
+    "no_device_id",
+    "bad_device_id",
+    "pii_in_identifier",
+}
 
 # Every raw personal value in the fixtures: none may reach an event or an error.
 PERSONAL = [
@@ -339,7 +352,7 @@ class TestPersonalData:
             with_fields("card_granted", openResult=13812345678),
             with_fields("card_granted", openTime="430112199001011234"),
             with_fields("card_granted", openTime=430112199001011234),
-            with_fields("card_granted", spaceCode="张三\x00"),
+            with_fields("card_granted", thingCode="138-1234-5678"),
             with_fields("card_granted", thingCode="13812345678" * 10),
         ],
     )
@@ -412,10 +425,58 @@ class TestDeviceAndDoor:
     def test_empty_space_code_gives_no_door(self, payload_change: dict[str, Any]) -> None:
         assert access(with_fields("card_granted", **payload_change)).door is None
 
-    @pytest.mark.parametrize("value", [1, "D\n1", "D" * 65])
-    def test_unusable_space_code_is_a_schema_error(self, value: object) -> None:
+    @pytest.mark.parametrize("value", [1, "\ud800", ["D1"]])
+    def test_space_code_that_is_no_text_is_a_schema_error(self, value: object) -> None:
         error = rejection(with_fields("card_granted", spaceCode=value))
         assert (error.reason, error.detail.split(":")[0]) == ("schema", "spaceCode")
+
+
+class TestScreenedFields:
+    """A device id holding a personal number refuses the record; a bad door name is dropped."""
+
+    @pytest.mark.parametrize("device_id", PII_DEVICE_IDS)
+    def test_personal_number_in_the_thing_code_is_refused(self, device_id: str) -> None:
+        error = rejection(with_fields("card_granted", thingCode=device_id))
+        assert error.reason == "pii_in_identifier"
+        assert_absent([device_id, *PLANTED], *error_texts(error))
+
+    @pytest.mark.parametrize("device_id", PII_DEVICE_IDS)
+    def test_personal_number_in_the_topic_device_is_refused(self, device_id: str) -> None:
+        payload = without_fields("card_granted", "thingCode")
+        assert rejection(payload, device_id=device_id).reason == "pii_in_identifier"
+
+    @pytest.mark.parametrize("device_id", ["door..1", "门禁-1", "door 1", "door/1"])
+    def test_device_id_outside_the_alphabet_is_refused(self, device_id: str) -> None:
+        assert rejection(with_fields("card_granted", thingCode=device_id)).reason == (
+            "bad_device_id"
+        )
+
+    @pytest.mark.parametrize(
+        ("door", "reason"),
+        [
+            *((door, "pii_in_identifier") for door in PII_NAMES),
+            *((door, "markup") for door in MARKUP_NAMES),
+            ("D\n1", "not_printable"),
+            ("D\u202e1", "not_printable"),
+            ("D" * 65, "too_long"),
+        ],
+    )
+    def test_bad_door_name_is_dropped_and_the_event_kept(self, door: str, reason: str) -> None:
+        event = access(with_fields("card_granted", spaceCode=door))
+        assert (event.door, drops(event)) == (None, {"door": reason})
+        assert event.credential == card("3188542196")
+        assert_absent([door, *PLANTED], event.model_dump_json())
+
+    def test_a_dropped_door_is_not_hashed_into_the_event_id(self) -> None:
+        planted = access(with_fields("no_record_id", spaceCode=PII_NAMES[0]))
+        assert planted.event_id == access(with_fields("no_record_id", spaceCode="")).event_id
+
+    @pytest.mark.parametrize(
+        "door", ["3栋1单元门", "B03-U1-D1", "A&B gate", "34020000001320000301"]
+    )
+    def test_valid_door_names_are_untouched(self, door: str) -> None:
+        event = access(with_fields("card_granted", spaceCode=door))
+        assert (event.door, event.dropped_fields) == (door, ())
 
 
 class TestEventIds:

@@ -16,10 +16,15 @@ from adapters.plates import JTT415_PLATE_COLORS
 from gateway.errors import PayloadError
 from schemas.events import DeviceEvent, VehiclePass, device_event_adapter
 from tests.adapters.support import (
+    PII_DEVICE_IDS,
+    PLANTED,
     PSEUDONYMIZER,
     Fixtures,
+    assert_absent,
     device_ids,
+    drops,
     encode,
+    error_texts,
     message_factory,
     mutate_fields,
     never_crash_tests,
@@ -34,7 +39,15 @@ TOPIC_DEVICE = "YD-PARK-CTRL-1"
 TOPIC = f"{COMMUNITY}/barrier-gate/{TOPIC_DEVICE}"
 RECEIVED = datetime(2026, 11, 26, 0, 16, 0, tzinfo=UTC)
 GATE = "YD-GATE-N1"
-REASONS = {"malformed_json", "schema", "unknown_code", "bad_time", "no_device_id", "bad_device_id"}
+REASONS = {
+    "malformed_json",
+    "schema",
+    "unknown_code",
+    "bad_time",
+    "no_device_id",
+    "bad_device_id",
+    "pii_in_identifier",
+}
 
 GOOD_FIXTURES = [
     "in_blue",
@@ -210,6 +223,59 @@ class TestPlates:
 
     def test_eight_character_new_energy_plate(self) -> None:
         assert vehicle(fixture_bytes("in_green_new_energy")).plate_no == "湘AD12345"
+
+
+class TestScreenedFields:
+    """Gate ids holding a personal number are refused; text that is no plate is dropped."""
+
+    @pytest.mark.parametrize("device_id", PII_DEVICE_IDS)
+    def test_personal_number_in_the_gate_id_is_refused(self, device_id: str) -> None:
+        error = rejection(with_fields(gateId=device_id))
+        assert error.reason == "pii_in_identifier"
+        assert_absent([device_id, *PLANTED], *error_texts(error))
+
+    @pytest.mark.parametrize("device_id", PII_DEVICE_IDS)
+    def test_personal_number_in_the_topic_device_is_refused(self, device_id: str) -> None:
+        assert rejection(without_field("gateId"), device_id=device_id).reason == (
+            "pii_in_identifier"
+        )
+
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            "13812345678",
+            "138 1234 5678",
+            "<b>湘A1</b>",
+            "湘A12345678901",
+            "湘A1",
+            "Ж123456",
+            "湘A试1234",
+        ],
+    )
+    def test_text_that_is_no_plate_is_dropped_and_the_pass_kept(self, raw: str) -> None:
+        event = vehicle(with_fields(plate=raw))
+        assert (event.plate_no, event.has_plate, event.plate_standard) == (None, False, None)
+        assert drops(event) == {"plate_no": "not_a_plate"}
+        assert (event.direction, event.plate_color) == ("in", "blue")
+        assert_absent([raw, *PLANTED], event.model_dump_json())
+
+    @pytest.mark.parametrize("raw", ["AB1234", "湘A1234O", "粤Z12345港", "HK 1234"])
+    def test_plate_text_off_the_grammar_is_kept_as_not_standard(self, raw: str) -> None:
+        event = vehicle(with_fields(plate=raw))
+        assert (event.has_plate, event.plate_standard, event.dropped_fields) == (True, False, ())
+        assert event.plate_no == raw.replace(" ", "")
+
+    @pytest.mark.parametrize("raw", ["湘A·12345", "湘AD12345", "粤Z1234港", "WJ粤1234X"])
+    def test_standard_plate_is_marked_standard(self, raw: str) -> None:
+        event = vehicle(with_fields(plate=raw))
+        assert (event.plate_standard, event.dropped_fields) == (True, ())
+
+    def test_no_plate_is_neither_standard_nor_not(self) -> None:
+        assert vehicle(with_fields(plate=None)).plate_standard is None
+
+    def test_a_dropped_plate_is_not_hashed_into_the_event_id(self) -> None:
+        planted = vehicle(with_fields("out_yellow", plate="13812345678"))
+        assert planted.event_id == vehicle(with_fields("out_yellow", plate="")).event_id
 
 
 class TestEventTime:

@@ -14,11 +14,16 @@ from adapters.camera_alarm import ALARM_TYPES, CameraAlarmAdapter
 from gateway.errors import PayloadError
 from schemas.events import BehaviourAlarm, DeviceEvent, device_event_adapter
 from tests.adapters.support import (
+    MARKUP_NAMES,
+    PII_DEVICE_IDS,
+    PII_NAMES,
+    PLANTED,
     PSEUDONYMIZER,
     TIMES,
     Fixtures,
     assert_absent,
     device_ids,
+    drops,
     encode,
     error_texts,
     message_factory,
@@ -34,7 +39,14 @@ COMMUNITY = "yida"
 DEVICE = "34020000001320000101"
 TOPIC = f"{COMMUNITY}/camera-alarm/{DEVICE}"
 RECEIVED = datetime(2026, 11, 26, 0, 0, 1, 250_000, tzinfo=UTC)
-REASONS = {"malformed_json", "schema", "bad_time", "no_device_id", "bad_device_id"}
+REASONS = {
+    "malformed_json",
+    "schema",
+    "bad_time",
+    "no_device_id",
+    "bad_device_id",
+    "pii_in_identifier",
+}
 
 TYPED_FIXTURES = {
     "fire_lane_occupied": "fire_lane_occupied",
@@ -259,25 +271,85 @@ class TestConfidence:
 
 
 class TestZone:
-    """The zone is kept on one line, bounded; an empty zone is none."""
+    """The zone is a name: trimmed, an empty zone is none, a bad one is dropped and counted."""
 
     @pytest.mark.parametrize(
         ("zone", "kept"),
         [
             ("B03 north fire lane", "B03 north fire lane"),
-            ("  B03\tnorth\r\nfire\x00lane  ", "B03 north fire lane"),
+            ("  B03 north fire lane \r\n", "B03 north fire lane"),
             ("3栋北侧消防通道", "3栋北侧消防通道"),
             ("", None),
-            (" \n\x00 ", None),
-            ("z" * 100, "z" * 64),
+            (" \n ", None),
         ],
     )
-    def test_cleaned(self, zone: str, kept: str | None) -> None:
-        assert alarm(with_fields("fire_lane_occupied", zone=zone)).zone == kept
+    def test_kept(self, zone: str, kept: str | None) -> None:
+        event = alarm(with_fields("fire_lane_occupied", zone=zone))
+        assert (event.zone, event.dropped_fields) == (kept, ())
+
+    @pytest.mark.parametrize(
+        ("zone", "reason"),
+        [
+            *((zone, "pii_in_identifier") for zone in PII_NAMES),
+            *((zone, "markup") for zone in MARKUP_NAMES),
+            ("B03\tnorth\r\nfire\x00lane", "not_printable"),
+            ("z" * 65, "too_long"),
+        ],
+    )
+    def test_bad_zone_is_dropped_and_the_alarm_kept(self, zone: str, reason: str) -> None:
+        event = alarm(with_fields("fire_lane_occupied", zone=zone))
+        assert (event.zone, drops(event)) == (None, {"zone": reason})
+        assert event.alarm_type == "fire_lane_occupied"
+        assert_absent([zone, *PLANTED], event.model_dump_json())
+
+    def test_a_dropped_zone_is_not_hashed_into_the_event_id(self) -> None:
+        document = fixture_json("fire_lane_occupied")
+        del document["alarmId"]
+        planted = alarm(encode({**document, "zone": PII_NAMES[0]}))
+        assert planted.event_id == alarm(encode({**document, "zone": ""})).event_id
 
     def test_wrong_type_is_a_schema_error(self) -> None:
         error = rejection(fixture_bytes("zone_as_object"))
         assert (error.reason, error.detail.split(":")[0]) == ("schema", "zone")
+
+
+class TestPictureWithPersonalNumber:
+    """A picture URL holding a personal number is dropped; ordinary picture URLs are kept."""
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://10.1.2.30/snap/13812345678_1.jpg",
+            f"https://oss.example.com/a.jpg?owner={PLANTED[0]}",
+        ],
+    )
+    def test_dropped(self, url: str) -> None:
+        event = alarm(with_fields("fire_lane_occupied", picUrl=url))
+        assert (event.image_url, drops(event)) == (None, {"image_url": "pii_in_identifier"})
+
+    def test_timestamped_picture_is_kept(self) -> None:
+        url = "http://10.1.2.30/picture/20261126/080000_0101.jpg"
+        assert alarm(with_fields("fire_lane_occupied", picUrl=url)).image_url == url
+
+
+class TestDeviceIdsWithPersonalNumbers:
+    """A camera id holding a personal number is refused, from the payload or the topic."""
+
+    @pytest.mark.parametrize("device_id", PII_DEVICE_IDS)
+    def test_personal_number_in_the_payload_device_is_refused(self, device_id: str) -> None:
+        error = rejection(with_fields("fire_lane_occupied", deviceId=device_id), device_id=None)
+        assert error.reason == "pii_in_identifier"
+        assert_absent([device_id, *PLANTED], *error_texts(error))
+
+    @pytest.mark.parametrize("device_id", PII_DEVICE_IDS)
+    def test_personal_number_in_the_topic_device_is_refused(self, device_id: str) -> None:
+        error = rejection(fixture_bytes("fire_lane_occupied"), device_id=device_id)
+        assert error.reason == "pii_in_identifier"
+
+    @pytest.mark.parametrize("device_id", ["cam..1", "摄像头1", "cam 1"])
+    def test_device_id_outside_the_alphabet_is_refused(self, device_id: str) -> None:
+        error = rejection(fixture_bytes("fire_lane_occupied"), device_id=device_id)
+        assert error.reason == "bad_device_id"
 
 
 class TestPicture:

@@ -25,10 +25,14 @@ from gateway.errors import PayloadError
 from schemas.events import DeviceEvent, FaceCapture, VehiclePass, device_event_adapter
 from tests.adapters.support import (
     JSON_VALUES,
+    PII_DEVICE_IDS,
+    PLANTED,
+    PLANTED_ID_NUMBER,
     PSEUDONYMIZER,
     Fixtures,
     assert_absent,
     device_ids,
+    drops,
     encode,
     error_texts,
     message_factory,
@@ -54,6 +58,7 @@ REASONS = {
     "bad_time",
     "no_device_id",
     "bad_device_id",
+    "pii_in_identifier",
     "no_events",
     "oversized",
 }
@@ -521,6 +526,25 @@ class TestPlates:
     def test_overlong_plate_is_a_schema_error(self) -> None:
         assert rejection(with_vehicle_fields(PlateNo="湘" * 33)).reason == "schema"
 
+    @pytest.mark.parametrize("raw", ["13812345678", "<湘A12345>", "湘A1", "湘A12345678901"])
+    def test_text_that_is_no_plate_is_dropped_from_its_object_only(self, raw: str) -> None:
+        dropped, kept = parse(
+            vehicles_message({**vehicle_object(), "PlateNo": raw}, vehicle_object("vehicle_blue"))
+        )
+        assert isinstance(dropped, VehiclePass) and isinstance(kept, VehiclePass)
+        assert (dropped.plate_no, dropped.has_plate, drops(dropped)) == (
+            None,
+            False,
+            {"plate_no": "not_a_plate"},
+        )
+        assert (kept.plate_no, kept.plate_standard, kept.dropped_fields) == ("湘A12345", True, ())
+        assert_absent([raw, *PLANTED], dropped.model_dump_json())
+
+    @pytest.mark.parametrize("raw", ["ABC1234", "湘AI2345"])
+    def test_plate_off_the_grammar_is_kept_as_not_standard(self, raw: str) -> None:
+        event = vehicle(with_vehicle_fields(PlateNo=raw))
+        assert (event.plate_no, event.plate_standard, event.has_plate) == (raw, False, True)
+
 
 class TestManyObjects:
     """A message may carry up to 1,000 objects, faces first, each one event in list order."""
@@ -766,6 +790,16 @@ class TestDeviceIdentity:
     def test_overlong_topic_device_is_refused(self) -> None:
         payload = without_face_field("DeviceID")
         assert rejection(payload, device_id="D" * 65).reason == "bad_device_id"
+
+    @pytest.mark.parametrize("device_id", PII_DEVICE_IDS)
+    def test_personal_number_in_the_topic_device_is_refused(self, device_id: str) -> None:
+        error = rejection(without_vehicle_field("DeviceID"), device_id=device_id)
+        assert error.reason == "pii_in_identifier"
+        assert_absent([device_id, *PLANTED], error.detail)
+
+    def test_a_20_digit_code_around_an_id_number_is_a_device_code(self) -> None:
+        code = PLANTED_ID_NUMBER + "01"
+        assert vehicle(with_vehicle_fields(DeviceID=code)).device_id == code
 
 
 class TestEventIds:

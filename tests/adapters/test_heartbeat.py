@@ -15,10 +15,17 @@ from gateway.errors import PayloadError
 from schemas.events import DeviceEvent, DeviceStatusEvent, device_event_adapter
 from tests.adapters.support import (
     EPOCH_MILLISECONDS,
+    MARKUP_NAMES,
+    PII_DEVICE_IDS,
+    PII_NAMES,
+    PLANTED,
     PSEUDONYMIZER,
     Fixtures,
+    assert_absent,
     device_ids,
+    drops,
     encode,
+    error_texts,
     message_factory,
     mutate_fields,
     never_crash_tests,
@@ -32,7 +39,15 @@ COMMUNITY = "yida"
 DEVICE = "34020000001320000001"
 TOPIC = f"{COMMUNITY}/status/{DEVICE}"
 RECEIVED = datetime(2026, 11, 26, 0, 5, 0, 500_000, tzinfo=UTC)
-REASONS = {"malformed_json", "schema", "unknown_code", "bad_time", "no_device_id", "bad_device_id"}
+REASONS = {
+    "malformed_json",
+    "schema",
+    "unknown_code",
+    "bad_time",
+    "no_device_id",
+    "bad_device_id",
+    "pii_in_identifier",
+}
 
 JSON_FIXTURES = ["heartbeat", "online", "offline", "without_ts", "with_device_id"]
 WORD_FIXTURES = ["last_will_offline", "last_will_online"]
@@ -246,6 +261,19 @@ class TestDeviceIdentity:
         assert rejection(payload, device_id=None).reason == "bad_device_id"
         assert rejection(b"offline", device_id="D" * 65).reason == "bad_device_id"
 
+    @pytest.mark.parametrize("device_id", PII_DEVICE_IDS)
+    def test_personal_number_in_the_payload_device_id_is_refused(self, device_id: str) -> None:
+        error = rejection(with_fields("heartbeat", deviceId=device_id), device_id=None)
+        assert error.reason == "pii_in_identifier"
+        assert_absent([device_id, *PLANTED], *error_texts(error))
+
+    @pytest.mark.parametrize("device_id", PII_DEVICE_IDS)
+    def test_personal_number_in_the_topic_device_is_refused(self, device_id: str) -> None:
+        assert rejection(b"offline", device_id=device_id).reason == "pii_in_identifier"
+        assert rejection(fixture_bytes("heartbeat"), device_id=device_id).reason == (
+            "pii_in_identifier"
+        )
+
     @pytest.mark.parametrize("value", [34020000001320000009, "D\x00", "\ud800", ["D"]])
     def test_unusable_payload_device_id_is_a_schema_error(self, value: object) -> None:
         error = rejection(with_fields("heartbeat", deviceId=value), device_id=None)
@@ -325,21 +353,38 @@ class TestEventIds:
 
 
 class TestFirmwareAndAddress:
-    """Firmware is kept on one line and bounded; only a real IP address is kept, canonical."""
+    """Firmware is a name (trimmed, dropped when bad); only a real IP address is kept, canonical."""
 
     @pytest.mark.parametrize(
         ("firmware", "kept"),
         [
             ("V5.7.1", "V5.7.1"),
             ("V2.1.0 build 241015", "V2.1.0 build 241015"),
-            (" V5.7.1\n\x00build 1 ", "V5.7.1 build 1"),
+            (" V5.7.1\r\n", "V5.7.1"),
             ("", None),
             ("\t", None),
-            ("v" * 80, "v" * 64),
         ],
     )
     def test_firmware(self, firmware: str, kept: str | None) -> None:
-        assert status(with_fields("heartbeat", firmware=firmware)).firmware == kept
+        event = status(with_fields("heartbeat", firmware=firmware))
+        assert (event.firmware, event.dropped_fields) == (kept, ())
+
+    @pytest.mark.parametrize(
+        ("firmware", "reason"),
+        [
+            (PII_NAMES[0], "pii_in_identifier"),
+            (MARKUP_NAMES[0], "markup"),
+            ("V5.7.1\n\x00build 1", "not_printable"),
+            ("v" * 80, "too_long"),
+        ],
+    )
+    def test_bad_firmware_is_dropped_and_the_status_kept(self, firmware: str, reason: str) -> None:
+        event = status(with_fields("heartbeat", firmware=firmware))
+        assert (event.firmware, drops(event), event.status) == (
+            None,
+            {"firmware": reason},
+            "heartbeat",
+        )
 
     @pytest.mark.parametrize(
         ("ip", "kept"),

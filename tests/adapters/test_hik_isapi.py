@@ -15,6 +15,8 @@ from adapters.registry import BUILTIN_ADAPTERS
 from gateway.errors import PayloadError
 from schemas.events import AccessEvent, DeviceEvent, DoorStateEvent, device_event_adapter
 from tests.adapters.support import (
+    PII_DEVICE_IDS,
+    PLANTED,
     PSEUDONYMIZER,
     TIMES,
     Fixtures,
@@ -43,6 +45,7 @@ REASONS = {
     "bad_time",
     "no_device_id",
     "bad_device_id",
+    "pii_in_identifier",
 }
 
 ACCESS_FIXTURES = [
@@ -395,6 +398,22 @@ class TestDeviceIdentity:
     def test_payload_device_id_of_another_type_is_a_schema_error(self) -> None:
         payload = with_fields("card_granted", deviceID=34020000001320000009)
         assert rejection(payload, device_id=None).reason == "schema"
+
+    @pytest.mark.parametrize("device_id", PII_DEVICE_IDS)
+    def test_personal_number_in_the_payload_device_id_is_refused(self, device_id: str) -> None:
+        error = rejection(with_fields("card_granted", deviceID=device_id), device_id=None)
+        assert error.reason == "pii_in_identifier"
+        assert_absent([device_id, *PLANTED], *error_texts(error))
+
+    @pytest.mark.parametrize("device_id", PII_DEVICE_IDS)
+    def test_personal_number_in_the_topic_device_is_refused(self, device_id: str) -> None:
+        error = rejection(fixture_bytes("door_forced_open"), device_id=device_id)
+        assert error.reason == "pii_in_identifier"
+
+    @pytest.mark.parametrize("device_id", ["ctrl..1", "门禁1", "ctrl 1", "+8613812345"])
+    def test_device_id_outside_the_alphabet_is_refused(self, device_id: str) -> None:
+        payload = with_fields("card_granted", deviceID=device_id)
+        assert rejection(payload, device_id=None).reason == "bad_device_id"
 
 
 class TestEventIds:

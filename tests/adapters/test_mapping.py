@@ -40,6 +40,14 @@ from schemas.events import (
     VisitorEvent,
 )
 from schemas.privacy import Pseudonymizer
+from tests.adapters.support import (
+    MARKUP_NAMES,
+    PII_DEVICE_IDS,
+    PII_NAMES,
+    PLANTED,
+    assert_absent,
+    drops,
+)
 
 PSEUDONYMIZER = Pseudonymizer("test-key-0123456789abcdef")
 ROOT = Path(__file__).parents[2]
@@ -865,3 +873,81 @@ class TestHostileInput:
         document[field] = value
         with contextlib.suppress(PayloadError):
             PARKLINE.parse(message(json.dumps(document).encode()))
+
+
+class TestScreenedFields:
+    """Mapped identifiers, names and plates follow the same rules as the coded dialects'."""
+
+    @pytest.mark.parametrize("device_id", PII_DEVICE_IDS)
+    def test_personal_number_in_a_payload_device_id_is_refused(self, device_id: str) -> None:
+        error = access_rejection(access_dialect(device_id={"path": "dev"}), {"dev": device_id})
+        assert error.reason == "pii_in_identifier"
+        assert_absent([device_id, *PLANTED], error.detail)
+
+    @pytest.mark.parametrize("device_id", PII_DEVICE_IDS)
+    def test_personal_number_in_the_routed_device_id_is_refused(self, device_id: str) -> None:
+        error = rejection(access_dialect(), {"time": TIME_MS}, device_id=device_id)
+        assert error.reason == "pii_in_identifier"
+
+    def test_device_id_outside_the_alphabet_is_refused(self) -> None:
+        adapter = access_dialect(device_id={"path": "dev"})
+        assert access_rejection(adapter, {"dev": "a..b"}).reason == "bad_device_id"
+
+    def test_personal_number_in_the_vendor_code_is_refused(self) -> None:
+        adapter = access_dialect(vendor_code={"template": "acme/{code}"})
+        assert access_rejection(adapter, {"code": "138-1234-5678"}).reason == "pii_in_identifier"
+        assert access(adapter, {"code": 5}).vendor_code == "acme/5"
+
+    @pytest.mark.parametrize(
+        ("door", "reason"),
+        [
+            *((door, "pii_in_identifier") for door in PII_NAMES),
+            *((door, "markup") for door in MARKUP_NAMES),
+            ("D\x001", "not_printable"),
+            ("D" * 65, "too_long"),
+        ],
+    )
+    def test_bad_door_name_is_dropped(self, door: str, reason: str) -> None:
+        event = access(access_dialect(door={"path": "door"}), {"door": door})
+        assert (event.door, drops(event)) == (None, {"door": reason})
+        assert_absent([door, *PLANTED], event.model_dump_json())
+
+    def test_valid_door_name_is_kept(self) -> None:
+        event = access(access_dialect(door={"path": "door"}), {"door": 12})
+        assert (event.door, event.dropped_fields) == ("12", ())
+
+    def test_a_dropped_door_is_not_hashed_into_the_event_id(self) -> None:
+        adapter = dialect({**ACCESS_BASE, "door": {"path": "door"}}, id={"paths": ["$door"]})
+        planted = access(adapter, {"door": PII_NAMES[0]})
+        assert planted.event_id == stable_event_id("test-dialect", DEVICE, "")
+
+    @pytest.mark.parametrize("plate", ["13812345678", "<湘A12345>", "湘A1"])
+    def test_text_that_is_no_plate_is_dropped(self, plate: str) -> None:
+        payload = json.loads((PARKLINE_FIXTURES / "in_blue.json").read_bytes())
+        event = parse_one(PARKLINE, {**payload, "plate": plate})
+        assert isinstance(event, VehiclePass)
+        assert (event.plate_no, event.has_plate, drops(event)) == (
+            None,
+            False,
+            {"plate_no": "not_a_plate"},
+        )
+
+    def test_plate_standard_is_judged(self) -> None:
+        payload = json.loads((PARKLINE_FIXTURES / "in_blue.json").read_bytes())
+        standard = parse_one(PARKLINE, payload)
+        foreign = parse_one(PARKLINE, {**payload, "plate": "AB 1234"})
+        assert isinstance(standard, VehiclePass) and isinstance(foreign, VehiclePass)
+        assert (standard.plate_standard, foreign.plate_standard) == (True, False)
+
+    @pytest.mark.parametrize("field", ["plate_standard", "dropped_fields"])
+    def test_screen_results_cannot_be_mapped(self, field: str) -> None:
+        with pytest.raises(ValueError, match="set by the gateway"):
+            dialect(
+                {"occurred_at": {"path": "time", "format": "epoch_ms"}, field: {"const": True}},
+                kind="vehicle_pass",
+            )
+
+    @pytest.mark.parametrize("door", [MARKUP_NAMES[0], PII_NAMES[0], "D" * 65])
+    def test_a_bad_constant_name_is_refused_at_start_up(self, door: str) -> None:
+        with pytest.raises(ValueError, match="not a valid door"):
+            access_dialect(door={"const": door})

@@ -24,11 +24,16 @@ from schemas.events import DeviceEvent, VisitorEvent, device_event_adapter
 from schemas.identity import gb11643_check_digit, gb11643_problem
 from schemas.privacy import Pseudonymizer, mask_name
 from tests.adapters.support import (
+    MARKUP_NAMES,
+    PII_DEVICE_IDS,
+    PII_NAMES,
+    PLANTED,
     PSEUDONYMIZER,
     TIMES,
     Fixtures,
     assert_absent,
     device_ids,
+    drops,
     encode,
     error_texts,
     message_factory,
@@ -56,6 +61,7 @@ REASONS = {
     "oversized",
     "no_device_id",
     "bad_device_id",
+    "pii_in_identifier",
 }
 
 REGISTRATION_FIXTURES = [
@@ -614,6 +620,63 @@ class TestPlates:
     def test_overlong_plate_is_a_schema_error(self) -> None:
         error = rejection(with_visitor_fields("registration_single", plateNo="湘" * 17))
         assert (error.reason, error.detail.split(":")[0]) == ("schema", "visitors.0.plateNo")
+
+    @pytest.mark.parametrize(
+        ("plate", "standard"), [("湘A·12345", True), ("AB1234", False), ("未识别", None)]
+    )
+    def test_plate_standard(self, plate: str, standard: bool | None) -> None:
+        payload = with_visitor_fields("registration_single", plateNo=plate)
+        assert parse_one(payload).plate_standard is standard
+
+    @pytest.mark.parametrize("plate", ["13812345678", "<i>湘A</i>", "湘A1"])
+    def test_text_that_is_no_plate_is_dropped_and_the_visit_kept(self, plate: str) -> None:
+        event = parse_one(with_visitor_fields("registration_single", plateNo=plate))
+        assert (event.plate_no, drops(event)) == (None, {"plate_no": "not_a_plate"})
+        assert event.action == "registered"
+        assert_absent([plate, *PLANTED], event.model_dump_json())
+
+
+class TestScreenedFields:
+    """Visit and device ids holding a personal number are refused; a bad house code is dropped."""
+
+    @pytest.mark.parametrize("visit_id", PII_DEVICE_IDS)
+    @pytest.mark.parametrize("name", ["registration_single", "checkin_by_index", "cancellation"])
+    def test_personal_number_in_the_visit_id_is_refused(self, name: str, visit_id: str) -> None:
+        error = rejection(with_fields(name, visitId=visit_id))
+        assert error.reason == "pii_in_identifier"
+        assert_absent([visit_id, *PLANTED], *error_texts(error))
+
+    @pytest.mark.parametrize("device_id", PII_DEVICE_IDS)
+    def test_personal_number_in_a_device_id_is_refused(self, device_id: str) -> None:
+        assert rejection(with_fields("checkin_by_index", gateDeviceId=device_id)).reason == (
+            "pii_in_identifier"
+        )
+        payload = with_fields("cancellation", serviceId=device_id)
+        assert rejection(payload, device_id=None).reason == "pii_in_identifier"
+        assert rejection(fixture_bytes("cancellation"), device_id=device_id).reason == (
+            "pii_in_identifier"
+        )
+
+    @pytest.mark.parametrize(
+        ("house", "reason"),
+        [
+            *((house, "pii_in_identifier") for house in PII_NAMES),
+            *((house, "markup") for house in MARKUP_NAMES),
+            ("B03\x00U2", "not_printable"),
+        ],
+    )
+    @pytest.mark.parametrize("name", ["registration_multi", "checkin_by_index", "cancellation"])
+    def test_bad_house_code_is_dropped_from_every_event(
+        self, name: str, house: str, reason: str
+    ) -> None:
+        events = parse(with_fields(name, houseCode=house))
+        assert events and all(event.host_house is None for event in events)
+        assert all(drops(event) == {"host_house": reason} for event in events)
+        assert_absent([house, *PLANTED], *(event.model_dump_json() for event in events))
+
+    def test_valid_house_code_is_untouched(self) -> None:
+        event = parse_one(fixture_bytes("checkin_by_index"))
+        assert (event.host_house, event.dropped_fields) == ("B03-U2-1102", ())
 
 
 class TestGatePasses:

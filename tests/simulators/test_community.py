@@ -7,9 +7,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from adapters.plates import looks_like_mainland_plate
 from schemas.devices import DEVICE_KINDS_BY_DIALECT, DeviceRegistration, DialectKinds
 from schemas.identity import gb11643_check_digit
+from schemas.plates import is_standard_plate
 from simulators.community import (
     Community,
     birth_date,
@@ -243,7 +243,7 @@ class TestVehicles:
         cars = list(yida.vehicles())
         plates = [car.plate for car in cars]
         assert len(set(plates)) == len(plates)
-        assert all(looks_like_mainland_plate(plate) for plate in plates)
+        assert all(is_standard_plate(plate) for plate in plates)
         assert all(plate.startswith("湘") for plate in plates)
         new_energy = [car for car in cars if car.new_energy]
         assert all(re.fullmatch(r"湘[A-Z][DF]\d{5}", car.plate) for car in new_energy)
