@@ -105,6 +105,11 @@ class BatchCommitter:
         for kind, count in Counter(event.kind for event in batch.events).items():
             metrics.events_parsed.labels(kind=kind).inc(count)
         metrics.events_unregistered.inc(sum(e.unregistered_device for e in batch.events))
+        dropped = Counter(
+            (drop.field, drop.reason) for event in batch.events for drop in event.dropped_fields
+        )
+        for (field, reason), count in dropped.items():
+            metrics.fields_dropped.labels(field=field, reason=reason).inc(count)
         for letter in batch.dead_letters:
             metrics.rejections.labels(reason=letter.reason).inc()
             topic = loggable(letter.topic)

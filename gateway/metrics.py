@@ -37,6 +37,12 @@ class Metrics:
         self.rejections = Counter(
             "scgw_rejections", "Messages dead-lettered", ["reason"], registry=self.registry
         )
+        self.fields_dropped = Counter(
+            "scgw_event_fields_dropped",
+            "Event fields left empty because their text broke a rule (schemas.screening)",
+            ["field", "reason"],
+            registry=self.registry,
+        )
         self.batch_size = Histogram(
             "scgw_batch_size",
             "Messages per committed batch",

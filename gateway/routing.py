@@ -4,7 +4,9 @@ The default layout is `{community}/{dialect}/{device_id}`. Real vendors pick the
 so the TOML config can bind any topic filter to a dialect and a community; bindings are tried
 first, in the order written. Then the topic templates of mapping dialects
 (`acme/{community}/{device_id}/event`, see `adapters.mapping`), in the order written; the
-default layout last.
+default layout last. Whichever way a topic is routed, the device id it names must be one by
+`schemas.identifiers` (a binding's level or sender, a template's capture or the default
+layout's last level alike), and neither it nor the community may hold an ID or mobile number.
 """
 
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from adapters.mapping import topic_templates
 from gateway.config import GatewayConfig, TopicBinding
 from gateway.errors import PayloadError
 from gateway.topics import filter_covers, topic_matches
+from schemas.identifiers import PII_IN_IDENTIFIER, device_id_problem, looks_like_personal_number
 
 DEFAULT_LAYOUT_LEVELS = 3
 NOT_TEXT = "\ufffd"
@@ -41,6 +44,19 @@ class TopicRouter:
         self._communities = {community.code for community in config.communities}
 
     def route(self, topic: str) -> Route:
+        """The topic's route, its device id and community checked (see the module)."""
+        route = self._resolve(topic)
+        if looks_like_personal_number(route.community):
+            raise PayloadError(
+                PII_IN_IDENTIFIER, "the topic's community holds an ID or mobile number"
+            )
+        if route.device_id is not None:
+            problem = device_id_problem(route.device_id)
+            if problem is not None:
+                raise PayloadError(problem.reason, f"the topic's device id {problem.detail}")
+        return route
+
+    def _resolve(self, topic: str) -> Route:
         if NOT_TEXT in topic:
             raise PayloadError("unknown_topic", "topic is not valid UTF-8")
         for binding in self._bindings:

@@ -15,11 +15,11 @@ from gateway.api.errors import ApiError
 from gateway.errors import StoreError
 from gateway.store.base import Page
 from schemas.devices import Device, DevicePublic, DeviceRegistration, DeviceState
+from schemas.identifiers import DeviceId
 
 router = APIRouter(prefix="/v1/devices", tags=["property"], dependencies=[ApiKey])
 
 MAX_PAGE = 1000
-DEVICE_ID_PATTERN = r"^[^/#+\s]+$"
 
 
 class DevicePut(DeviceRegistration):
@@ -29,7 +29,7 @@ class DevicePut(DeviceRegistration):
     registration: sending them is refused, like any other unknown field.
     """
 
-    device_id: str | None = None  # type: ignore[assignment]
+    device_id: DeviceId | None = None  # type: ignore[assignment]
 
 
 @router.get("", response_model=Page[DevicePublic])
@@ -65,7 +65,9 @@ async def get_device(store: StoreDep, device_id: str) -> Device:
 async def put_device(
     runtime: RuntimeDep,
     response: Response,
-    device_id: Annotated[str, Path(min_length=1, max_length=64, pattern=DEVICE_ID_PATTERN)],
+    device_id: Annotated[
+        DeviceId, Path(description="0-9 A-Z a-z _ . : -, 1 to 64, no '..', no ID or mobile number")
+    ],
     body: DevicePut,
 ) -> Device:
     """Register a device, or replace its registration (200); a new device answers 201.

@@ -5,6 +5,7 @@ fails chosen writes before they reach the database. One class runs on real Postg
 refusals (NUL characters in text) are the ones production meets.
 """
 
+import json
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -16,7 +17,8 @@ from pathlib import Path
 import pytest
 
 import gateway.commit
-from adapters.registry import AdapterRegistry
+from adapters.mapping import MappingSpec
+from adapters.registry import registry_with
 from gateway.commit import BatchCommitter
 from gateway.config import CommunitySpec, DeviceSpec, GatewayConfig, TopicBinding
 from gateway.devices import DeviceRegistry
@@ -67,7 +69,7 @@ def pipeline(
     gateway_config: GatewayConfig | None = None, registry: DeviceRegistry | None = None
 ) -> Pipeline:
     chosen = gateway_config or config()
-    adapters = AdapterRegistry().build(PSEUDONYMIZER)
+    adapters = registry_with(chosen.dialects).build(PSEUDONYMIZER)
     registry = registry or DeviceRegistry.from_config(chosen)
     return Pipeline(
         RouteMessage(TopicRouter(chosen, set(adapters)), 64 * 1024),
@@ -385,6 +387,36 @@ class TestMetrics:
         assert sample(metrics, "scgw_events_duplicate_total") == 4
         assert sample(metrics, "scgw_messages_received_total") == 8
 
+    async def test_dropped_fields_are_counted_by_field_and_reason(self, store: Store) -> None:
+        def alarm(serial: int, zone: str) -> tuple[str, bytes]:
+            document = {
+                "alarmId": f"A{serial}",
+                "eventType": "intrusion",
+                "alarmTime": RECEIVED.isoformat(),
+                "zone": zone,
+            }
+            return f"{COMMUNITY.code}/camera-alarm/cam-1", json.dumps(document).encode()
+
+        def plate_read(serial: int, plate: str) -> tuple[str, bytes]:
+            document = {"recordId": f"R{serial}", "ts": 1_795_651_200_000, "plate": plate, "dir": 1}
+            return f"{COMMUNITY.code}/barrier-gate/gate-1", json.dumps(document).encode()
+
+        pairs = [
+            alarm(1, "3栋 138 1234 5678"),
+            alarm(2, "<b>B1</b>"),
+            alarm(3, "B1 north"),
+            plate_read(1, "13812345678"),
+            plate_read(2, "湘A12345"),
+        ]
+        metrics = Metrics()
+        await BatchCommitter(pipeline(), store, metrics)(AckLog().messages(pairs))
+        assert sample(metrics, "scgw_events_stored_total") == 5
+        dropped = "scgw_event_fields_dropped_total"
+        assert sample(metrics, dropped, field="zone", reason="pii_in_identifier") == 1
+        assert sample(metrics, dropped, field="zone", reason="markup") == 1
+        assert sample(metrics, dropped, field="plate_no", reason="not_a_plate") == 1
+        assert "1381234" not in metrics.render().decode().replace(" ", "")
+
     async def test_each_instance_counts_alone(self, store: Store) -> None:
         counted, idle = Metrics(), Metrics()
         await BatchCommitter(pipeline(), store, counted)(AckLog().messages(door_messages(2)))
@@ -417,31 +449,26 @@ class TestPostgresRefusals:
         assert [letter.reason for letter in letters] == ["malformed_json"]
 
     async def test_event_with_a_nul_character_is_isolated_and_acked(self, pg_store: Store) -> None:
-        # Topics bound without a device level take the device code from the payload, where a
-        # JSON escape can carry U+0000; such a topic speaks for registered devices only, so the
-        # registry holds one with that id (built without validation, as a buggy caller could).
+        # A mapped vendor code is the payload's text, where a JSON escape can carry U+0000.
         # PostgreSQL refuses that row; it must become a `store_rejected` dead letter (which
         # itself must be storable) and be acked.
-        binding = TopicBinding(filter="hik/+/event", dialect="hik-isapi", community=COMMUNITY.code)
-        registry = DeviceRegistry.from_config(config(binding))
-        registry.put(
-            DeviceRegistration.model_construct(
-                device_id="dev\x00x",
-                kind="door_controller",
-                dialect="hik-isapi",
-                community=COMMUNITY.code,
-                building=None,
-                unit=None,
-                gate=None,
-                readers={},
-            )
+        mapped = MappingSpec.model_validate(
+            {
+                "name": "coded-door",
+                "kind": "door_state",
+                "fields": {
+                    "occurred_at": {"path": "t", "format": "iso8601"},
+                    "state": {"const": "opened"},
+                    "vendor_code": {"path": "code"},
+                },
+            }
         )
         good = door_messages(2)
-        bad_payload = good[0][1].replace(b'"ipAddress"', b'"deviceID":"dev\\u0000x","ipAddress"')
-        bad_payload = bad_payload.replace(b'"serialNo":', b'"serialNo":9', 1)
-        pairs = [*good, ("hik/any/event", bad_payload)]
+        bad_payload = json.dumps({"t": RECEIVED.isoformat(), "code": "5/\x00"}).encode()
+        pairs = [*good, (f"{COMMUNITY.code}/coded-door/coded-1", bad_payload)]
         log = AckLog()
-        result = await BatchCommitter(pipeline(config(binding), registry), pg_store, Metrics())(
+        gateway_config = config().model_copy(update={"dialects": [mapped]})
+        result = await BatchCommitter(pipeline(gateway_config), pg_store, Metrics())(
             log.messages(pairs)
         )
         assert result.inserted == 2

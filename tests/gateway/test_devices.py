@@ -193,6 +193,27 @@ class TestDeviceTable:
         with pytest.raises(ConfigError, match=r"gw\.toml(:\d+)?: devices\.0\.kind"):
             load_config(path)
 
+    @pytest.mark.parametrize(
+        ("key", "value", "message"),
+        [
+            ("device_id", "138-1234-5678", "device id holds an ID or mobile number"),
+            ("device_id", "door..1", "device id contains '..'"),
+            ("door", "<b>1</b>", "must not hold markup"),
+            ("location", "call 13812345678", "must not hold an ID or mobile number"),
+        ],
+    )
+    def test_a_device_breaking_the_identifier_rules_names_the_rule_not_the_value(
+        self, tmp_path: Path, key: str, value: str, message: str
+    ) -> None:
+        fields = {"device_id": "d1", "dialect": "x", "community": "yida", key: value}
+        path = write_file(
+            tmp_path / "gw.toml",
+            "[[devices]]\n" + "".join(f'{name} = "{text}"\n' for name, text in fields.items()),
+        )
+        with pytest.raises(ConfigError, match=rf"devices\.0\.{key}: {message}") as info:
+            load_config(path)
+        assert value not in str(info.value)
+
 
 class TestDeviceActivity:
     """A batch tells the store, per device, when it was last heard and how it is doing."""

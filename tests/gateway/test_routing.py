@@ -2,6 +2,7 @@
 
 import pytest
 
+from adapters.mapping import MappingSpec
 from gateway.config import CommunitySpec, GatewayConfig, TopicBinding
 from gateway.errors import PayloadError
 from gateway.routing import Route, TopicRouter
@@ -194,3 +195,55 @@ class TestSubscriptionsDoNotOverlap:
         )
         router = TopicRouter(config, {"heartbeat"})
         assert router.subscriptions(["vendor/a/+", "+/+/+"]) == ["+/+/+", "vendor/#"]
+
+
+class TestIdentifiersInTopics:
+    """Whatever routed it, a topic's device id and community follow `schemas.identifiers`."""
+
+    @staticmethod
+    def every_way(device: str) -> list[tuple[TopicRouter, str]]:
+        """(router, topic) pairs naming `device` by default layout, binding and template."""
+        binding = TopicBinding(
+            filter="vendor/+/event", dialect=HIK, community="yida", device_id_level=2
+        )
+        template = MappingSpec.model_validate(
+            {
+                "name": "acme",
+                "topic": "acme/{community}/{device_id}/event",
+                "kind": "device_status",
+                "fields": {
+                    "occurred_at": {"path": "t", "format": "epoch_ms"},
+                    "status": {"const": "online"},
+                },
+            }
+        )
+        templated = TopicRouter(GatewayConfig(dialects=[template]), {*DIALECTS, "acme"})
+        return [
+            (router(), f"yida/{HIK}/{device}"),
+            (router(topics=(binding,)), f"vendor/{device}/event"),
+            (templated, f"acme/yida/{device}/event"),
+        ]
+
+    @pytest.mark.parametrize(
+        "device", ["13812345678", "cam-86-139-8765-4321", "11010519491231002X"]
+    )
+    def test_personal_number_as_device_is_refused(self, device: str) -> None:
+        for topic_router, topic in self.every_way(device):
+            error = refusal(topic_router, topic)
+            assert (error.reason, error.detail) == (
+                "pii_in_identifier",
+                "the topic's device id holds an ID or mobile number",
+            )
+
+    @pytest.mark.parametrize("device", ["a..b", "门禁1", "dev 1", "d" * 65])
+    def test_device_outside_the_rules_is_refused(self, device: str) -> None:
+        for topic_router, topic in self.every_way(device):
+            assert refusal(topic_router, topic).reason == "bad_device_id"
+
+    def test_20_digit_device_code_is_routed(self) -> None:
+        for topic_router, topic in self.every_way(DEVICE):
+            assert topic_router.route(topic).device_id == DEVICE
+
+    def test_personal_number_as_community_is_refused(self) -> None:
+        error = refusal(router(), f"13812345678/{HIK}/{DEVICE}")
+        assert error.reason == "pii_in_identifier"

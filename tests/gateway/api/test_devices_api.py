@@ -222,6 +222,29 @@ class TestRegistration:
         response = await gateway.http.put("/v1/devices/door%201", json=body())
         assert response.status_code == 422
 
+    @pytest.mark.parametrize(
+        "device_id", ["13812345678", "cam-86-139-8765-4321", "11010519491231002X", "a..b", "门禁1"]
+    )
+    async def test_an_id_breaking_the_identifier_rules_is_refused(
+        self, gateway: RunningGateway, device_id: str
+    ) -> None:
+        response = await put(gateway, device_id)
+        assert response.status_code == 422, response.text
+        assert (await gateway.http.get("/v1/devices")).json()["data"] == [
+            await get(gateway, IN_CONFIG.device_id)
+        ]
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [("door", "<b>B09</b>"), ("building", "B09 138 1234 5678"), ("location", "a\x00b")],
+    )
+    async def test_a_name_breaking_the_rules_is_refused(
+        self, gateway: RunningGateway, field: str, value: str
+    ) -> None:
+        response = await put(gateway, NEW_ID, **{field: value})
+        assert response.status_code == 422, response.text
+        assert (await gateway.http.get(f"/v1/devices/{NEW_ID}")).status_code == 404
+
     async def test_unknown_device_is_404(self, gateway: RunningGateway) -> None:
         response = await gateway.http.get("/v1/devices/43011200001300000000")
         assert response.status_code == 404
