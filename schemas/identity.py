@@ -36,12 +36,14 @@ def gb11643_problem(number: str) -> str | None:
 def is_resident_id_number(number: str, *, today: date | None = None) -> bool:
     """Whether `number` (upper case) is a GB 11643 number a living person could hold.
 
-    Valid check character, and a birth date from `OLDEST_BIRTH_YEAR` to `today` (the
-    current date when not given): the test for personal data hiding in identifiers and
-    names, where a random digit run passes the check character one time in eleven and
-    a plausible birth date keeps most such coincidences out.
+    Valid check character, a region code of GB/T 2260 (its first digit 1 to 8: the provinces,
+    and 81 to 83 for Hong Kong, Macao and Taiwan residence permits) and a birth date from
+    `OLDEST_BIRTH_YEAR` to `today` (the current date when not given): the test for personal
+    data hiding in identifiers and names, where a random digit run passes the check
+    character one time in eleven and a plausible region and birth date keep most such
+    coincidences out.
     """
-    if gb11643_problem(number) is not None:
+    if gb11643_problem(number) is not None or number[0] not in "12345678":
         return False
     born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     return date(OLDEST_BIRTH_YEAR, 1, 1) <= born <= (today or date.today())

@@ -130,6 +130,9 @@ def plate_problem(plate: str) -> Literal["not_a_plate"] | None:
     return None if _ALPHABET.fullmatch(plate) else "not_a_plate"
 
 
+_STANDARD: Final = re.compile("|".join(f"(?:{series.pattern.pattern})" for series in PLATE_CLASSES))
+
+
 def plate_class(plate: str) -> PlateClass | None:
     """The series whose grammar `plate` follows, or None."""
     return next((series for series in PLATE_CLASSES if series.pattern.fullmatch(plate)), None)
@@ -137,4 +140,4 @@ def plate_class(plate: str) -> PlateClass | None:
 
 def is_standard_plate(plate: str) -> bool:
     """Whether `plate` follows the grammar of one of `PLATE_CLASSES`."""
-    return plate_class(plate) is not None
+    return _STANDARD.fullmatch(plate) is not None

@@ -40,3 +40,7 @@ class TestIsResidentIdNumber:
     @pytest.mark.parametrize("text", ["", "4301121990010112", "43011219900101123x"])
     def test_not_the_shape(self, text: str) -> None:
         assert not is_resident_id_number(text)
+
+    @pytest.mark.parametrize("region", ["010101", "910101"])
+    def test_region_outside_gbt2260(self, region: str) -> None:
+        assert not is_resident_id_number(number(f"{region}19900101123"))
