@@ -37,6 +37,7 @@ from schemas.devices import (
     DialectKinds,
     mapping_dialect_kinds,
 )
+from schemas.identifiers import DeviceId
 
 MIN_SECRET_CHARS = 24
 
@@ -145,7 +146,7 @@ class TopicBinding(_Strict):
     dialect: str
     community: str
     device_id_level: int | None = Field(default=None, ge=1)
-    sender: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^/#+\s]+$")] | None = None
+    sender: DeviceId | None = None
 
     @model_validator(mode="after")
     def _one_source_of_sender(self) -> "TopicBinding":

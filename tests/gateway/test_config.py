@@ -394,6 +394,12 @@ class TestDeviceDialectsAndKinds:
             self.write(tmp_path, text)
         )
 
+    def test_a_binding_sender_is_a_device_id(self, tmp_path: Path) -> None:
+        text = VALID_TOML.replace("device_id_level = 2\n", 'sender = "13812345678"\n')
+        error = config_error(self.write(tmp_path, text))
+        assert "topics.0.sender: device id holds an ID or mobile number" in error
+        assert "13812345678" not in error
+
     def test_the_dialects_a_device_may_name_are_those_the_gateway_has_adapters_for(self) -> None:
         config = GatewayConfig(dialects=[mapping_dialect("acme-door", "access")])
         assert config.dialect_kinds().dialects == registry_with(config.dialects).dialects
