@@ -43,7 +43,11 @@ def now_ms(offset_s: int = 0) -> int:
     return int((datetime.now(UTC) + timedelta(seconds=offset_s)).timestamp() * 1000)
 
 
-def plate_read(record: str, plate: str, gate: str = "gate-n1") -> bytes:
+GATE = "gate-n1"
+DOOR = "34020000001320000301"
+
+
+def plate_read(record: str, plate: str, gate: str = GATE) -> bytes:
     return json.dumps(
         {"recordId": record, "gateId": gate, "ts": now_ms(), "plate": plate, "dir": "in"}
     ).encode()
@@ -80,30 +84,33 @@ def cancellation(visit_id: str) -> bytes:
 
 
 def traffic() -> tuple[Traffic, int, int]:
-    """(topic, payloads) to publish, how many events must be stored, how many dead letters."""
+    """(topic, payloads) to publish, how many events must be stored, how many dead letters.
+
+    The devices are unregistered, so each speaks for itself: a payload's device id is its
+    topic's, except where a planted one is to be refused."""
     valid = [plate_read(f"ok-{n}", f"湘A1234{n}") for n in range(5)]
     valid += [plate_read("foreign-1", "AB1234")]  # off the grammar: kept, not standard
     alarms = [alarm(f"ok-{n}", f"B0{n} north fire lane") for n in range(3)]
-    doors = [door_open(f"ok-{n}", "34020000001320000301", "3栋1单元门") for n in range(2)]
+    doors = [door_open(f"ok-{n}", DOOR, "3栋1单元门") for n in range(2)]
     dropped_names = [
         alarm("drop-zone", "3栋 138 1234 5678"),
         alarm("drop-markup", "<script>alert(1)</script>"),
-        door_open("drop-door", "34020000001320000301", f"门{ID_NUMBER}"),
+        door_open("drop-door", DOOR, f"门{ID_NUMBER}"),
         plate_read("drop-plate", MOBILE),
     ]
     refused = {
-        f"{COMMUNITY}/barrier-gate/ctrl-1": [
+        f"{COMMUNITY}/barrier-gate/{GATE}": [
             plate_read("pii-gate", "湘A12345", gate=MOBILE),
             plate_read("pii-gate-id", "湘A12345", gate=f"id-{ID_NUMBER}"),
         ],
-        f"{COMMUNITY}/access-cloud/platform-1": [door_open("pii-thing", "+8613912345678", "D1")],
+        f"{COMMUNITY}/access-cloud/{DOOR}": [door_open("pii-thing", "+8613912345678", "D1")],
         f"{COMMUNITY}/camera-alarm/13712345678": [alarm("pii-topic", "B01")],
         f"{COMMUNITY}/visitor-cloud/vc-1": [cancellation("V-13612345678")],
     }
     published: Traffic = [
-        (f"{COMMUNITY}/barrier-gate/ctrl-1", [*valid, dropped_names[3]]),
+        (f"{COMMUNITY}/barrier-gate/{GATE}", [*valid, dropped_names[3]]),
         (f"{COMMUNITY}/camera-alarm/cam-1", [*alarms, *dropped_names[:2]]),
-        (f"{COMMUNITY}/access-cloud/platform-1", [*doors, dropped_names[2]]),
+        (f"{COMMUNITY}/access-cloud/{DOOR}", [*doors, dropped_names[2]]),
         *refused.items(),
     ]
     stored = len(valid) + len(alarms) + len(doors) + len(dropped_names)
