@@ -1,43 +1,141 @@
-"""Redaction of free text the service writes (dead-letter excerpts, log lines).
+"""What the service may show of text it did not write: one rule for dead letters and logs.
 
-Hashing and masking, which adapters apply before an event exists, are in `schemas.privacy`.
+Text from outside (a payload value, a JSON key, a topic level) is shown only when it is a short
+plain token that holds no number shaped like a person's: a resident ID number (17 digits and a
+digit or X, or the legacy 15 digits, with a birth date where GB 11643 puts it), a mainland
+mobile (bare, or after 86 / +86 / 0086) or a landline with its area code (0731 8888 1234,
++86 731 8888 1234), however its digits are grouped: spaces, hyphens, dots, slashes, brackets.
+
+This check is deliberately broader than the adapters' checks of stored fields
+(`adapters.fields`): hiding a harmless serial number from a dead letter costs an integrator one
+look at the raw payload, showing a phone number cannot be undone. Hashing and masking, which
+adapters apply before an event exists, are in `schemas.privacy`.
 """
 
 import re
+from collections.abc import Iterator
+from datetime import date
+from typing import Final
 
-from schemas.privacy import mask_id_number, mask_phone
+MAX_TOKEN_CHARS: Final = 64
+MAX_KEY_CHARS: Final = 40
 
-# 18-digit resident ID numbers (GB 11643) and 15-digit legacy ones, 11-digit mainland mobiles.
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])|(?<!\d)\d{15}(?!\d)")
-_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)")
-# Values of JSON keys that name people or their credentials, matched on text so it also works
-# on payloads that are not valid JSON.
-# Keys that hold a person's name or phone (bare, or prefixed by who the person is: `userName`,
-# `visitorPhone`), and any key ending like an identity number (`idCardNo`, `certificateNo`).
-# A device's, space's or event's name is not personal and stays readable.
-_PERSON = (
-    r"(?:user|person|visitor|owner|resident|contact|real|full|customer|driver|guest|host|tenant)"
+_TOKEN: Final = re.compile(rf"[0-9A-Za-z_.:/+\-]{{1,{MAX_TOKEN_CHARS}}}")
+"""A value a dead letter may show: codes, device ids, serial numbers, epoch or ISO times."""
+_DATE_TIME: Final = re.compile(
+    r"[0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}"
+    r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,9})?)?)?"
+    r" ?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
 )
-_SENSITIVE_KEYS = (
-    rf"(?:{_PERSON}_?)?(?:name|phone|phonenumber|mobile|tel|telephone)"
-    r"|\w*(?:cardno|cardnumber|idnumber|idno|idcard|idcardno|certificateno|employeeno"
-    r"|employeenostring)"
-    r"|data|featuredata|imagedata|picdata|facedata"  # inline images and face features
-)
-_SENSITIVE_VALUE = re.compile(
-    rf'("(?:{_SENSITIVE_KEYS})"\s*:\s*)("(?:[^"\\]|\\.)*(?:"|\\?\Z)|-?\d+)', re.IGNORECASE
-)
-_INLINE_IMAGE = re.compile(r"data:[\w/+.-]*;base64,[A-Za-z0-9+/=]*|[A-Za-z0-9+/=]{200,}")
-"""A `data:` URI (any length) or a long base64 run: an inline picture or face feature."""
+"""A date-time written with a space (`2026-11-26 08:00:00`): no room in it for a number."""
+_KEY: Final = re.compile(rf"[A-Za-z_$@][A-Za-z0-9_$@\-]{{0,{MAX_KEY_CHARS - 1}}}")
+"""A JSON key a dead letter may show: ASCII and identifier-like, so never a name or a number."""
+_TOPIC_LEVEL: Final = re.compile(rf"[0-9A-Za-z_.:@$\-]{{1,{MAX_TOKEN_CHARS}}}|<level [0-9]+>")
+"""A topic level that may be shown; the second form is this module's own placeholder."""
+
+_GROUPED_DIGITS: Final = re.compile(r"[0-9]+(?:[\s\-.()/+]{1,3}[0-9]+)*[Xx]?")
+"""Digits as people write numbers: groups joined by spaces, hyphens, dots, slashes, brackets."""
+_DIGITS: Final = re.compile(r"[0-9]+")
+_MOBILE: Final = re.compile(r"(?:0086|86)?1[3-9][0-9]{9}")
+_LANDLINE: Final = re.compile(r"(?:0|86|0086)[1-9][0-9]{8,10}")
+"""An area code (010, 0731, ...) and a 7- or 8-digit number, or the same after +86."""
+_MAX_GROUPS: Final = 6
+_MAX_NUMBER_DIGITS: Final = 18
+_BIRTH_YEARS: Final = range(1900, 2100)
 
 
-def redact_text(text: str) -> str:
-    """Remove personal data from free text (a dead-lettered payload, a log line).
+def personal_number_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Where `text` holds a number shaped like a person's ID number, mobile or landline.
 
-    Values under sensitive JSON keys become `"***"`, ID-number-like and phone-like digit runs
-    are masked, and long base64 runs (inline face images) are cut out.
+    Every run of consecutive digit groups is tried (up to six groups, the most anyone splits
+    a phone or ID number into), so `+86 138-1234-5678` and `430112 19900101 1234` are found,
+    and so is a number next to other digits: `1 138 1234 5678`.
     """
-    text = _SENSITIVE_VALUE.sub(r'\1"***"', text)
-    text = _INLINE_IMAGE.sub("<image removed>", text)
-    text = _ID_NUMBER.sub(lambda m: mask_id_number(m.group()), text)
-    return _PHONE.sub(lambda m: mask_phone(m.group()), text)
+    for candidate in _GROUPED_DIGITS.finditer(text):
+        found = candidate.group()
+        groups = [(m.start(), m.end(), m.group()) for m in _DIGITS.finditer(found)]
+        check_x = found[-1] in "Xx"
+        for first in range(len(groups)):
+            digits = ""
+            for last in range(first, min(first + _MAX_GROUPS, len(groups))):
+                digits += groups[last][2]
+                if len(digits) > _MAX_NUMBER_DIGITS:
+                    break
+                x = check_x and last == len(groups) - 1
+                if _is_personal_number(digits, x=x):
+                    end = len(found) if x else groups[last][1]
+                    yield candidate.start() + groups[first][0], candidate.start() + end
+
+
+def holds_personal_number(text: str) -> bool:
+    """Whether any part of `text` is shaped like an ID, mobile or landline number."""
+    return next(personal_number_spans(text), None) is not None
+
+
+def without_personal_numbers(text: str, placeholder: str = "<redacted>") -> str:
+    """`text` with every personal-looking number replaced: the last line of defence for logs
+    and error details, which are written without payload values in the first place."""
+    spans = list(personal_number_spans(text))
+    if not spans:
+        return text
+    pieces: list[str] = []
+    position = 0
+    for start, end in sorted(spans):
+        if end <= position:
+            continue
+        pieces.append(text[position : max(start, position)])
+        pieces.append(placeholder)
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def is_shareable_value(value: str) -> bool:
+    """Whether a dead letter may show this string from a payload (when its field is allowed)."""
+    if _DATE_TIME.fullmatch(value):
+        return True
+    return bool(_TOKEN.fullmatch(value)) and not holds_personal_number(value)
+
+
+def is_shareable_key(key: str) -> bool:
+    """Whether a dead letter may show this JSON key from a payload, whatever its field.
+
+    A key can be personal data itself (`{"张三": 1}`, a phone number as a key): only ASCII,
+    identifier-like keys of at most 40 characters without a personal-looking number are shown.
+    """
+    return bool(_KEY.fullmatch(key)) and not holds_personal_number(key)
+
+
+def shareable_topic(topic: str) -> str:
+    """The topic with every level that is not a plain token, or that holds a personal-looking
+    number, replaced by `<level N>` (N its length): a device may name itself after its owner's
+    phone. Applying it twice changes nothing."""
+    return "/".join(
+        level
+        if _TOPIC_LEVEL.fullmatch(level) and not holds_personal_number(level)
+        else f"<level {len(level)}>"
+        for level in topic.split("/")
+    )
+
+
+def _is_personal_number(digits: str, *, x: bool) -> bool:
+    """ID numbers by shape and birth date; mobiles and landlines by their numbering plans."""
+    length = len(digits)
+    if x:
+        return length == 17 and _birth_date(digits[6:14])
+    if length == 18 and _birth_date(digits[6:14]):
+        return True
+    if length == 15 and _birth_date("19" + digits[6:12]):
+        return True
+    return bool(_MOBILE.fullmatch(digits) or _LANDLINE.fullmatch(digits))
+
+
+def _birth_date(yyyymmdd: str) -> bool:
+    year = int(yyyymmdd[:4])
+    if year not in _BIRTH_YEARS:
+        return False
+    try:
+        date(year, int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
+    except ValueError:
+        return False
+    return True

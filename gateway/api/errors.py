@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from gateway.errors import PayloadError, StoreError
-from gateway.privacy import redact_text
+from gateway.privacy import without_personal_numbers
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def _route(request: Request) -> str:
 def _problem(error: Mapping[str, Any]) -> dict[str, JsonValue]:
     """A validation error as location, rule and message, with the input taken out."""
     location: list[JsonValue] = [
-        part if isinstance(part, int) else redact_text(str(part))[:LOCATION_PART_CHARS]
+        part if isinstance(part, int) else without_personal_numbers(str(part))[:LOCATION_PART_CHARS]
         for part in error.get("loc", ())
     ]
     message = str(error.get("msg", "invalid"))
@@ -165,7 +165,7 @@ def _problem(error: Mapping[str, Any]) -> dict[str, JsonValue]:
     return {
         "location": location,
         "type": str(error.get("type", "")),
-        "message": redact_text(message),
+        "message": without_personal_numbers(message),
     }
 
 

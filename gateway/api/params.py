@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from pydantic import BeforeValidator
 
 from gateway.api.errors import ApiError
-from gateway.privacy import redact_text
+from gateway.privacy import without_personal_numbers
 
 NAME_CHARS = 64
 
@@ -65,7 +65,7 @@ async def reject_unknown_parameters(request: Request) -> None:
             "unknown_parameter",
             "this endpoint does not take every query parameter given; see details",
             {
-                "unknown": [redact_text(name)[:NAME_CHARS] for name in unknown[:20]],
+                "unknown": [without_personal_numbers(name)[:NAME_CHARS] for name in unknown[:20]],
                 "accepted": sorted(accepted),
             },
         )

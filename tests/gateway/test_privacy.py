@@ -1,157 +1,94 @@
-"""Specification of free-text redaction (`gateway.privacy`) for dead letters and logs."""
-
-import json
+"""Specification of what the service may show of outside text (`gateway.privacy`)."""
 
 import pytest
 
-from gateway.privacy import redact_text
+from gateway.privacy import (
+    holds_personal_number,
+    is_shareable_key,
+    is_shareable_value,
+    shareable_topic,
+    without_personal_numbers,
+)
 
-KEY = "privacy-test-key-0123456789"
 ID_NUMBER = "430112199001011234"
 ID_NUMBER_X = "43011219900101123X"
 LEGACY_ID_NUMBER = "430112900101123"
 PHONE = "13812345678"
 
 
-class TestRedactSensitiveJsonKeys:
-    """Values under JSON keys that name people or credentials become `"***"`, even in bad JSON."""
+class TestIdNumbers:
+    """Resident ID numbers are found by shape and birth date, however they are grouped."""
 
     @pytest.mark.parametrize(
-        "key",
+        "text",
         [
-            "name",
-            "cardNo",
-            "cardNumber",
-            "employeeNoString",
-            "employeeNo",
-            "IDNumber",
-            "idNumber",
-            "idNo",
-            "idCard",
-            "certificateNo",
-            "phone",
-            "phoneNumber",
-            "mobile",
-            "tel",
-            "personName",
-            "visitorName",
+            ID_NUMBER,
+            ID_NUMBER_X,
+            "43011219900101123x",
+            LEGACY_ID_NUMBER,
+            "430112 19900101 1234",
+            "430112-1990-0101-123X",
+            f"身份证号{ID_NUMBER}的住户",
+            f"id={ID_NUMBER}",
         ],
     )
-    def test_string_value_is_replaced(self, key: str) -> None:
-        redacted = redact_text(json.dumps({key: "Secret Value", "other": "kept"}))
-        assert json.loads(redacted) == {key: "***", "other": "kept"}
+    def test_id_number_is_found(self, text: str) -> None:
+        assert holds_personal_number(text)
 
-    def test_key_match_ignores_case(self) -> None:
-        assert json.loads(redact_text('{"CARDNO": "abc"}')) == {"CARDNO": "***"}
-
-    def test_numeric_value_is_replaced(self) -> None:
-        assert json.loads(redact_text('{"cardNo": 3188542196}')) == {"cardNo": "***"}
-
-    def test_chinese_name_is_replaced(self) -> None:
-        redacted = redact_text('{"name":"张三","doorNo":1}')
-        assert "张三" not in redacted
-        assert json.loads(redacted) == {"name": "***", "doorNo": 1}
-
-    def test_escaped_quotes_inside_the_value_are_consumed(self) -> None:
-        redacted = redact_text(r'{"name": "Zhang \"San\" Jr", "doorNo": 1}')
-        assert "San" not in redacted
-        assert json.loads(redacted) == {"name": "***", "doorNo": 1}
-
-    def test_unicode_escaped_name_is_replaced(self) -> None:
-        redacted = redact_text(json.dumps({"name": "张三"}))  # ASCII escapes: \u5f20\u4e09
-        assert "5f20" not in redacted
-        assert json.loads(redacted) == {"name": "***"}
-
-    def test_nested_keys_are_replaced(self) -> None:
-        document = {"AccessControllerEvent": {"cardNo": "3188542196", "name": "李四"}}
-        redacted = redact_text(json.dumps(document, ensure_ascii=False))
-        assert json.loads(redacted) == {"AccessControllerEvent": {"cardNo": "***", "name": "***"}}
-
-    @pytest.mark.parametrize("key", ["userName", "visitorPhone", "idCardNo", "ownerMobile"])
-    def test_keys_naming_whose_name_or_number_it_is_are_redacted(self, key: str) -> None:
-        redacted = redact_text(f'{{"{key}": "张三 13812345678 430112199001011234"}}')
-        assert redacted == f'{{"{key}": "***"}}'
-
-    def test_keys_that_merely_contain_a_sensitive_word_are_kept(self) -> None:
-        text = '{"deviceName": "Gate 1", "eventDescription": "Access"}'
-        assert redact_text(text) == text
-
-    def test_unterminated_value_at_the_end_of_truncated_text_is_replaced(self) -> None:
-        redacted = redact_text('{"doorNo":1,"name":"张三丰')
-        assert "张" not in redacted
-        assert redacted == '{"doorNo":1,"name":"***"'
-
-    def test_unterminated_escaped_value_at_the_end_is_replaced(self) -> None:
-        redacted = redact_text('{"name":"\\u5f20\\u4e09')
-        assert "5f20" not in redacted
-
-    def test_unterminated_value_cut_right_after_a_backslash_is_replaced(self) -> None:
-        # A byte cut can fall between the backslash and the rest of an escape sequence.
-        redacted = redact_text('{"doorNo":1,"name":"\\u5f20\\u4e09\\')
-        assert "5f20" not in redacted
-        assert "4e09" not in redacted
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "43011200001320000001",  # a 20-digit GB/T 28181 device code
+            "1764115093000000",  # 16 digits: epoch microseconds
+            "123456789012345678",  # 18 digits without a birth date in them
+            "430112199013011234",  # month 13
+            "YD-N1-20261126-000123",  # a record number whose groups join to 15 digits
+        ],
+    )
+    def test_other_long_numbers_are_not(self, text: str) -> None:
+        assert not holds_personal_number(text)
 
 
-class TestRedactIdNumbers:
-    """Digit runs shaped like resident ID numbers are masked wherever they appear."""
+class TestPhoneNumbers:
+    """Mainland mobiles and landlines are found with prefixes, area codes and separators."""
 
-    def test_18_digit_number_is_masked(self) -> None:
-        assert redact_text(f"resident {ID_NUMBER} seen") == "resident 430112********1234 seen"
+    @pytest.mark.parametrize(
+        "text",
+        [
+            PHONE,
+            f"+86{PHONE}",
+            f"86 {PHONE}",
+            f"0086-{PHONE}",
+            "+86 138-1234-5678",
+            "138 1234 5678",
+            "(138) 1234.5678",
+            "1 138 1234 5678",  # next to another number
+            "0731-88881234",
+            "(0731) 8888 1234",
+            "010 6552 9988",
+            "+86 731 8888 1234",
+            f"call {PHONE} now",
+        ],
+    )
+    def test_phone_number_is_found(self, text: str) -> None:
+        assert holds_personal_number(text)
 
-    @pytest.mark.parametrize("number", [ID_NUMBER_X, "43011219900101123x"])
-    def test_18_character_number_with_x_check_digit_is_masked(self, number: str) -> None:
-        redacted = redact_text(f"id={number}")
-        assert number not in redacted
-        assert redacted == f"id=430112********{number[-4:]}"
-
-    def test_15_digit_legacy_number_is_masked(self) -> None:
-        assert redact_text(f"old id {LEGACY_ID_NUMBER}") == "old id 430112*****1123"
-
-    def test_number_inside_chinese_text_is_masked(self) -> None:
-        assert ID_NUMBER not in redact_text(f"身份证号{ID_NUMBER}的住户")
-
-    def test_20_digit_device_codes_are_not_id_numbers(self) -> None:
-        text = "device 43011200001320000001 offline"
-        assert redact_text(text) == text
-
-    def test_16_digit_runs_are_left_alone(self) -> None:
-        text = "t=1764115093000000"
-        assert redact_text(text) == text
-
-
-class TestRedactPhoneNumbers:
-    """Mainland mobile numbers are masked, with or without the +86 country code."""
-
-    def test_bare_mobile_number_is_masked(self) -> None:
-        assert redact_text(f"call {PHONE}") == "call 138****5678"
-
-    @pytest.mark.parametrize("prefix", ["+86", "86", "+86 ", "+86-"])
-    def test_mobile_number_with_country_code_is_masked(self, prefix: str) -> None:
-        redacted = redact_text(f"call {prefix}{PHONE} now")
-        assert "1381234" not in redacted
-        assert redacted.endswith("5678 now")
-
-    def test_numbers_not_starting_like_a_mobile_are_left_alone(self) -> None:
-        text = "serial 12345678901 and 10086"
-        assert redact_text(text) == text
+    @pytest.mark.parametrize(
+        "text", ["12345678901", "10086", "serial 4567", "1764115212000", "1764115212"]
+    )
+    def test_other_numbers_are_not(self, text: str) -> None:
+        assert not holds_personal_number(text)
 
 
-class TestRedactInlineImages:
-    """Long base64 runs (inline face pictures) are cut out; short tokens stay."""
+class TestWithoutPersonalNumbers:
+    """Personal-looking numbers are replaced; ordinary text passes unchanged."""
 
-    def test_long_base64_blob_is_removed(self) -> None:
-        blob = "iVBORw0KGgo" + "A" * 600 + "=="
-        redacted = redact_text(f'{{"picture": "{blob}", "doorNo": 1}}')
-        assert blob[:40] not in redacted
-        assert json.loads(redacted) == {"picture": "<image removed>", "doorNo": 1}
+    def test_numbers_are_replaced_in_place(self) -> None:
+        text = f"resident {ID_NUMBER} phone {PHONE} seen"
+        assert without_personal_numbers(text) == "resident <redacted> phone <redacted> seen"
 
-    def test_shorter_base64_tokens_are_kept(self) -> None:
-        token = "A" * 100
-        assert redact_text(token) == token
-
-
-class TestRedactOrdinaryText:
-    """Text with no personal data passes through unchanged."""
+    def test_grouped_number_is_replaced_whole(self) -> None:
+        assert without_personal_numbers("call 0731-8888-1234.") == "call <redacted>."
 
     @pytest.mark.parametrize(
         "text",
@@ -161,7 +98,79 @@ class TestRedactOrdinaryText:
             "yida/hik-isapi/34020000001320000001: unknown_code",
             '{"eventType": "AccessControllerEvent", "doorNo": 1, "serialNo": 4567}',
             "门禁设备离线，请检查网络",
+            "applied migrations 0001_events, 0002_devices, 0003_dead_letter_raw",
+            "2026-11-26T08:00:00+08:00 from 10.43.1.30:1883",
         ],
     )
-    def test_text_is_untouched(self, text: str) -> None:
-        assert redact_text(text) == text
+    def test_text_without_such_numbers_is_untouched(self, text: str) -> None:
+        assert without_personal_numbers(text) == text
+
+
+class TestShareableValues:
+    """A payload value is shown only as a short plain token without a personal number."""
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "AccessControllerEvent",
+            "43011200001320000001",
+            "2026-11-26T08:00:00+08:00",
+            "2026-11-26 08:00:00",
+            "20261126080000",
+            "YD-GATE-N1",
+            "R2026112608001200000301",
+            "V5.7.1",
+            "10.1.2.3",
+        ],
+    )
+    def test_codes_ids_and_times_are_shown(self, value: str) -> None:
+        assert is_shareable_value(value)
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "",
+            "张三",
+            "Zhang San",
+            PHONE,
+            "+86 138 1234 5678",
+            ID_NUMBER_X,
+            "a" * 65,
+            "bad\x00nul",
+            "<str 5>",
+        ],
+    )
+    def test_text_names_numbers_and_long_values_are_not(self, value: str) -> None:
+        assert not is_shareable_value(value)
+
+
+class TestShareableKeys:
+    """A JSON key is shown only when it is an ASCII identifier without a personal number."""
+
+    @pytest.mark.parametrize("key", ["eventType", "AccessControllerEvent", "$type", "x-id", "_a"])
+    def test_identifier_keys_are_shown(self, key: str) -> None:
+        assert is_shareable_key(key)
+
+    @pytest.mark.parametrize(
+        "key", ["姓名", "张三", PHONE, f"u{PHONE}", "1abc", "two words", "a.b", "k" * 41, ""]
+    )
+    def test_other_keys_are_not(self, key: str) -> None:
+        assert not is_shareable_key(key)
+
+
+class TestShareableTopic:
+    """Topic levels that are not plain tokens, or hold a personal number, are replaced."""
+
+    def test_plain_topic_is_kept(self) -> None:
+        topic = "yida/hik-isapi/43011200001320000001"
+        assert shareable_topic(topic) == topic
+
+    def test_personal_levels_are_replaced_by_their_length(self) -> None:
+        assert shareable_topic(f"yida/张三/{PHONE}") == "yida/<level 2>/<level 11>"
+
+    def test_empty_levels_are_marked(self) -> None:
+        assert shareable_topic("yida//x") == "yida/<level 0>/x"
+
+    def test_applying_it_twice_changes_nothing(self) -> None:
+        once = shareable_topic(f"a/{ID_NUMBER}/b c")
+        assert shareable_topic(once) == once
