@@ -138,6 +138,18 @@ class AccessCloudAdapter:
     """Parses cloud platforms' door-opening records into `AccessEvent`s."""
 
     dialect: ClassVar[str] = DIALECT
+    dead_letter_fields: ClassVar[frozenset[str]] = frozenset(
+        {
+            "openMethod",
+            "openResult",
+            "openTime",
+            "inOutType",
+            "recordId",
+            "thingCode",
+            "spaceCode",
+            "userType",
+        }
+    )
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:
         self._pseudonymizer = pseudonymizer

@@ -108,6 +108,9 @@ class BarrierGateAdapter:
     """Parses barrier-gate plate reads into vehicle passes."""
 
     dialect: ClassVar[str] = DIALECT
+    dead_letter_fields: ClassVar[frozenset[str]] = frozenset(
+        {"recordId", "gateId", "ts", "dir", "plateColor", "lane", "conf"}
+    )
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:
         self._pseudonymizer = pseudonymizer  # plates are not hashed; kept for the contract

@@ -47,6 +47,14 @@ class Adapter(Protocol):
     """What every dialect implements; see `adapters.registry` for how they are found."""
 
     dialect: ClassVar[str]
+    dead_letter_fields: ClassVar[frozenset[str]]
+    """Payload fields whose values a dead letter of this dialect may show, beside the shape.
+
+    Only fields that never hold personal data: event types, codes, times, device ids, serial
+    and record numbers. Paths are keys joined by dots, `[]` for every element of an array:
+    `AccessControllerEvent.subEventType`, `visitors[].idType`. The gateway still shows a value
+    only when it is a plain token without a personal-looking number (`gateway.payload_shape`).
+    """
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:
         """Adapters get the pseudonymizer so personal data is hashed before an event exists."""

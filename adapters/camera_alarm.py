@@ -169,6 +169,9 @@ class CameraAlarmAdapter:
     """Parses camera behaviour-analysis alarms into `BehaviourAlarm` events."""
 
     dialect: ClassVar[str] = DIALECT
+    dead_letter_fields: ClassVar[frozenset[str]] = frozenset(
+        {"alarmId", "deviceId", "channelNo", "eventType", "alarmTime", "confidence"}
+    )
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:
         self._pseudonymizer = pseudonymizer  # alarms carry no personal identifiers to hash

@@ -250,6 +250,36 @@ class Gat1400Adapter:
     """Parses GA/T 1400 face and motor-vehicle object lists into canonical events."""
 
     dialect: ClassVar[str] = DIALECT
+    dead_letter_fields: ClassVar[frozenset[str]] = frozenset(
+        {
+            *(
+                f"FaceListObject.FaceObject[].{key}"
+                for key in ("FaceID", "DeviceID", "FaceAppearTime", "Similaritydegree")
+            ),
+            *(
+                f"MotorVehicleListObject.MotorVehicleObject[].{key}"
+                for key in (
+                    "MotorVehicleID",
+                    "DeviceID",
+                    "PassTime",
+                    "HasPlate",
+                    "PlateColor",
+                    "PlateClass",
+                    "VehicleClass",
+                    "VehicleColor",
+                    "LaneNo",
+                    "PlateReliability",
+                )
+            ),
+            *(
+                f"{objects}[].SubImageList.SubImageInfoObject[].Type"
+                for objects in (
+                    "FaceListObject.FaceObject",
+                    "MotorVehicleListObject.MotorVehicleObject",
+                )
+            ),
+        }
+    )
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:
         self._pseudonymizer = pseudonymizer

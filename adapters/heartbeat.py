@@ -85,6 +85,9 @@ class HeartbeatAdapter:
     """Parses keep-alives and last wills into `DeviceStatusEvent`s, whatever the topic."""
 
     dialect: ClassVar[str] = DIALECT
+    dead_letter_fields: ClassVar[frozenset[str]] = frozenset(
+        {"status", "ts", "deviceId", "firmware", "ip"}
+    )
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:
         self._pseudonymizer = pseudonymizer  # status messages carry no personal data

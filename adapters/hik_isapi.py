@@ -127,6 +127,24 @@ class HikIsapiAdapter:
     """Parses Hikvision ISAPI access-controller notifications into canonical events."""
 
     dialect: ClassVar[str] = DIALECT
+    dead_letter_fields: ClassVar[frozenset[str]] = frozenset(
+        {
+            "eventType",
+            "eventState",
+            "dateTime",
+            "deviceID",
+            "ipAddress",
+            "channelID",
+            "AccessControllerEvent.majorEventType",
+            "AccessControllerEvent.subEventType",
+            "AccessControllerEvent.serialNo",
+            "AccessControllerEvent.cardReaderNo",
+            "AccessControllerEvent.doorNo",
+            "AccessControllerEvent.cardType",
+            "AccessControllerEvent.attendanceStatus",
+            "AccessControllerEvent.currentVerifyMode",
+        }
+    )
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:
         self._pseudonymizer = pseudonymizer

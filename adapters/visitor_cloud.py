@@ -297,6 +297,22 @@ class VisitorCloudAdapter:
     """Parses cloud visitor service messages into `VisitorEvent`s, hashing and masking PII."""
 
     dialect: ClassVar[str] = DIALECT
+    dead_letter_fields: ClassVar[frozenset[str]] = frozenset(
+        {
+            "msgType",
+            "msgId",
+            "visitId",
+            "eventTime",
+            "serviceId",
+            "startTime",
+            "endTime",
+            "gateDeviceId",
+            "visitorIndex",
+            "idType",
+            "visitors[].idType",
+            "visitors[].purpose",
+        }
+    )
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:
         self._pseudonymizer = pseudonymizer

@@ -22,6 +22,7 @@ from adapters.base import (
     validation_detail,
 )
 from adapters.mapping.conditions import Condition, absent, compile_conditions, first_unmet
+from adapters.mapping.dead_letters import dead_letter_allow_list
 from adapters.mapping.evaluator import Context, Evaluator, Node, compile_field
 from adapters.mapping.paths import JsonPath, lookup, parse_path
 from adapters.mapping.spec import EventRule, MappingSpec
@@ -61,6 +62,7 @@ class MappingAdapter:
     """The interpreter of one `MappingSpec`; `mapping_adapter` makes one class per dialect."""
 
     dialect: ClassVar[str]
+    dead_letter_fields: ClassVar[frozenset[str]]
     spec: ClassVar[MappingSpec]
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:
@@ -217,6 +219,7 @@ def mapping_adapter(spec: MappingSpec) -> type[Adapter]:
 
     class ConfiguredDialect(MappingAdapter):
         dialect: ClassVar[str] = configured.name
+        dead_letter_fields: ClassVar[frozenset[str]] = dead_letter_allow_list(configured)
         spec: ClassVar[MappingSpec] = configured
 
     ConfiguredDialect.__name__ = ConfiguredDialect.__qualname__ = f"MappingAdapter[{spec.name}]"

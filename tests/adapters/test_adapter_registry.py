@@ -19,6 +19,7 @@ class AlphaAdapter:
     """A do-nothing dialect that keeps what it was built with, so tests can look."""
 
     dialect: ClassVar[str] = "alpha"
+    dead_letter_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:
         self.pseudonymizer = pseudonymizer
