@@ -1,17 +1,14 @@
 """What travels between ingest, pipeline and store: inbound messages and dead letters."""
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gateway.privacy import redact_text
+from gateway.privacy import shareable_topic, without_personal_numbers
 
 DEAD_LETTER_EXCERPT_CHARS = 2048
 TOPIC_CHARS = 512
 DETAIL_CHARS = 1024
-_DECODE_WINDOW_BYTES = DEAD_LETTER_EXCERPT_CHARS * 4
-_PARTIAL_TOKEN_AT_END = re.compile(r"[0-9A-Za-z+\-]+\Z")
 
 
 @dataclass(slots=True)
@@ -27,10 +24,14 @@ class InboundMessage:
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """A rejected message, kept for inspection with personal data redacted and size bounded.
+    """A rejected message as it is stored: never the payload itself.
 
-    Every text field is redacted and cleaned of NUL characters (PostgreSQL text refuses them)
-    when the letter is built, whoever builds it.
+    `payload_excerpt` is the payload's shape (`gateway.payload_shape`, built by
+    `gateway.dead_letters.DeadLetterFactory`). Whoever builds a letter, the topic keeps only
+    its plain levels (`gateway.privacy.shareable_topic`), the detail loses any personal-looking
+    number, and every text is bounded and free of NUL characters (PostgreSQL text refuses
+    them). `raw_payload` is the payload sealed by `gateway.raw_payloads.RawPayloadVault`, only
+    when the operator keeps raw payloads, with the time it must be erased.
     """
 
     received_at: datetime
@@ -39,33 +40,18 @@ class DeadLetter:
     detail: str
     payload_excerpt: str
     payload_bytes: int
+    raw_payload: bytes | None = None
+    raw_expires_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "topic", _storable(self.topic)[:TOPIC_CHARS])
-        object.__setattr__(self, "detail", _storable(self.detail)[:DETAIL_CHARS])
+        object.__setattr__(self, "topic", _storable(shareable_topic(self.topic))[:TOPIC_CHARS])
+        detail = _storable(without_personal_numbers(self.detail))[:DETAIL_CHARS]
+        object.__setattr__(self, "detail", detail)
         excerpt = _storable(self.payload_excerpt)[:DEAD_LETTER_EXCERPT_CHARS]
         object.__setattr__(self, "payload_excerpt", excerpt)
-
-    @classmethod
-    def of(cls, message: InboundMessage, reason: str, detail: str) -> "DeadLetter":
-        """Build from a message: the payload is decoded leniently and cut before redaction.
-
-        A cut can split an ID or card number; the partial run at the cut is dropped, since a
-        fragment no longer looks like what it is and would escape redaction.
-        """
-        window = message.payload[:_DECODE_WINDOW_BYTES]
-        text = window.decode("utf-8", errors="replace")
-        if len(window) < len(message.payload):
-            text = _PARTIAL_TOKEN_AT_END.sub("", text)
-        return cls(
-            received_at=message.received_at,
-            topic=message.topic,
-            reason=reason,
-            detail=detail,
-            payload_excerpt=text,
-            payload_bytes=len(message.payload),
-        )
+        if (self.raw_payload is None) != (self.raw_expires_at is None):
+            raise ValueError("a raw payload is kept with its expiry, or neither is")
 
 
 def _storable(text: str) -> str:
-    return redact_text(text).replace("\x00", "\ufffd")
+    return text.replace("\x00", "\ufffd")

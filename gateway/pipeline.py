@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from adapters.base import Adapter, RawMessage
+from gateway.dead_letters import DeadLetterFactory
 from gateway.devices import DeviceRegistry
 from gateway.errors import PayloadError
 from gateway.messages import DeadLetter, InboundMessage
+from gateway.privacy import shareable_topic
 from gateway.routing import TopicRouter
 from schemas.devices import STATUS_DIALECT, DeviceRegistration
 from schemas.events import AccessEvent, DeviceEvent
@@ -50,6 +52,10 @@ class RouteMessage:
         self._router = router
         self._max_payload_bytes = max_payload_bytes
 
+    @property
+    def max_payload_bytes(self) -> int:
+        return self._max_payload_bytes
+
     def __call__(self, message: InboundMessage) -> Routed:
         if len(message.payload) > self._max_payload_bytes:
             raise PayloadError(
@@ -72,6 +78,10 @@ class Parse:
 
     def __init__(self, adapters: Mapping[str, Adapter]) -> None:
         self._adapters = adapters
+
+    @property
+    def adapters(self) -> Mapping[str, Adapter]:
+        return self._adapters
 
     def __call__(self, routed: Routed) -> list[DeviceEvent]:
         events = self._adapters[routed.dialect].parse(routed.message)
@@ -184,7 +194,11 @@ class ProcessedBatch:
 
 
 class Pipeline:
-    """Runs route, the sender check, parse, then each event step; never raises on bad input."""
+    """Runs route, the sender check, parse, then each event step; never raises on bad input.
+
+    A rejected message becomes a dead letter built by `letters` (by default: each dialect's
+    declared fields, no raw payloads kept), with the dialect routing chose, if any.
+    """
 
     def __init__(
         self,
@@ -192,31 +206,37 @@ class Pipeline:
         check_sender: CheckSender,
         parse: Parse,
         steps: Sequence[EventStep],
+        letters: DeadLetterFactory | None = None,
     ) -> None:
         self._route = route
         self._check_sender = check_sender
         self._parse = parse
         self._steps = tuple(steps)
+        self._letters = letters or DeadLetterFactory.for_adapters(
+            parse.adapters, max_payload_bytes=route.max_payload_bytes
+        )
 
     def __call__(self, messages: Sequence[InboundMessage]) -> ProcessedBatch:
         batch = ProcessedBatch()
         seen: dict[str, DeviceEvent] = {}
         for message in messages:
+            routed: Routed | None = None
             try:
-                events = self._process(message)
+                routed = self._route(message)
+                events = self._process(routed)
             except PayloadError as exc:
-                batch.dead_letters.append(DeadLetter.of(message, exc.reason, exc.detail))
+                batch.dead_letters.append(self._letter(message, routed, exc.reason, exc.detail))
                 continue
             except Exception as exc:  # an adapter bug must cost one message, not the service
                 # The exception's message may quote payload values: log where, never what.
                 logger.error(
                     "adapter raised %s on topic %s\n%s",
                     type(exc).__name__,
-                    message.topic,
+                    shareable_topic(message.topic),
                     "".join(traceback.format_tb(exc.__traceback__)),
                 )
                 detail = f"adapter raised {type(exc).__name__}"
-                batch.dead_letters.append(DeadLetter.of(message, "internal_error", detail))
+                batch.dead_letters.append(self._letter(message, routed, "internal_error", detail))
                 continue
             for event in events:
                 if event.event_id in seen:
@@ -226,8 +246,13 @@ class Pipeline:
         batch.events = list(seen.values())
         return batch
 
-    def _process(self, message: InboundMessage) -> list[DeviceEvent]:
-        routed = self._route(message)
+    def _letter(
+        self, message: InboundMessage, routed: Routed | None, reason: str, detail: str
+    ) -> DeadLetter:
+        """What a dead letter may show depends on the dialect routing chose (none: nothing)."""
+        return self._letters(message, reason, detail, None if routed is None else routed.dialect)
+
+    def _process(self, routed: Routed) -> list[DeviceEvent]:
         self._check_sender.admit(routed)
         events = self._check_sender(routed, self._parse(routed))
         for step in self._steps:

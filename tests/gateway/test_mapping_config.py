@@ -405,6 +405,30 @@ class TestPipeline:
         [letter] = batch.dead_letters
         assert letter.reason == "unknown_code"
 
+    def test_dead_letter_shows_the_dialects_mapped_codes_and_never_its_hashed_fields(
+        self, tmp_path: Path
+    ) -> None:
+        config = load_config(write_file(tmp_path / "gateway.toml", DIALECT))
+        pipeline = build_pipeline(Settings(), config, HASH_KEY)
+        document = {
+            "data": {"time": 1795652130123, "openType": 7, "success": True, "cardNo": "LT88991"},
+            "remark": "张三 13812345678",
+        }
+        message = InboundMessage(
+            f"acme/yida/{DEVICE}/event", json.dumps(document).encode(), datetime.now(UTC), 0.0
+        )
+        [letter] = pipeline([message]).dead_letters
+        assert letter.reason == "unknown_code"
+        assert json.loads(letter.payload_excerpt) == {
+            "data": {
+                "time": 1795652130123,
+                "openType": 7,
+                "success": True,
+                "cardNo": "<str 7>",
+            },
+            "remark": "<str 14>",
+        }
+
     def test_good_plate_read(self) -> None:
         config = load_config(ROOT / "config" / "mapping-parkline-gate.toml")
         pipeline = build_pipeline(Settings(), config, HASH_KEY)

@@ -3,7 +3,6 @@ dead letters out, with no I/O."""
 
 import json
 import logging
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar, Literal
@@ -156,6 +155,7 @@ class EmptyAdapter:
     """A dialect whose messages carry no events at all."""
 
     dialect: ClassVar[str] = "empty"
+    dead_letter_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:
         self.pseudonymizer = pseudonymizer
@@ -168,6 +168,7 @@ class ExplodingAdapter:
     """A buggy dialect: raises an unexpected exception that quotes the payload."""
 
     dialect: ClassVar[str] = "exploding"
+    dead_letter_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:
         self.pseudonymizer = pseudonymizer
@@ -438,7 +439,7 @@ class TestPipelineRejections:
             "unknown_topic",
         ]
 
-    def test_dead_letter_excerpt_is_redacted(self) -> None:
+    def test_dead_letter_keeps_the_shape_and_the_dialects_fields_only(self) -> None:
         document = json.loads(hik_payload(door_event(minor=0x7F, card_no="3188542196")))
         document["AccessControllerEvent"]["name"] = "张三"
         document["remark"] = "resident 430112199001011234 phone 13812345678"
@@ -448,18 +449,30 @@ class TestPipelineRejections:
         for secret in ("3188542196", "张三", "430112199001011234", "13812345678"):
             assert secret not in letter.payload_excerpt
             assert secret not in letter.detail
+        shape = json.loads(letter.payload_excerpt)
+        assert shape["eventType"] == "AccessControllerEvent"
+        assert shape["remark"] == "<str 45>"
+        assert shape["AccessControllerEvent"]["subEventType"] == 0x7F
+        assert shape["AccessControllerEvent"]["name"] == "<str 2>"
 
-    def test_dead_letter_excerpt_never_shows_an_id_number_cut_at_the_window(self) -> None:
-        # Only the first 8 KiB are decoded and redacted; an inline picture shrinks to a short
-        # marker, so the tail of that window lands inside the 2 KiB excerpt. An ID number
-        # cut there to 16 digits matches neither the 18- nor the 15-digit pattern.
+    def test_unrouted_message_shows_no_value_at_all(self) -> None:
+        payload = b'{"eventType": "AccessControllerEvent", "dateTime": "x"}'
+        letter = only_letter(build_pipeline()([inbound("nowhere", payload)]))
+        assert letter.reason == "unknown_topic"
+        shape = json.loads(letter.payload_excerpt)
+        assert shape == {"eventType": "<str 21>", "dateTime": "<str 1>"}
+
+    def test_large_payload_keeps_a_bounded_shape_and_no_value(self) -> None:
         head = b'{"eventType":"AccessControllerEvent","picture":"'
-        filler = b"A" * (8192 - len(head) - len(b'","note":"') - 16)
-        payload = head + filler + b'","note":"430112199001011234"}'
+        payload = head + b"A" * 60_000 + b'","note":"430112199001011234"}'
         message = inbound(hik_topic(COMMUNITY.code, UNIT_DOOR.device_id), payload)
         letter = only_letter(build_pipeline()([message]))
-        assert "<image removed>" in letter.payload_excerpt
-        assert not re.search(r"\d{12}", letter.payload_excerpt), letter.payload_excerpt[-40:]
+        assert json.loads(letter.payload_excerpt) == {
+            "eventType": "AccessControllerEvent",
+            "picture": "<str 60000>",
+            "note": "<str 18>",
+        }
+        assert letter.payload_bytes == len(payload)
 
 
 class TestPipelineDuplicates:
