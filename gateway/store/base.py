@@ -92,7 +92,11 @@ class Page(BaseModel, Generic[T]):
 
 
 class StoredDeadLetter(BaseModel):
-    """A dead letter as stored, with its id."""
+    """A dead letter as stored, with its id: the payload's shape, never the payload.
+
+    `raw_expires_at` is set while a sealed raw payload is kept (an admin reads it at
+    `/v1/dead-letters/{id}/raw` until then).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -103,6 +107,7 @@ class StoredDeadLetter(BaseModel):
     detail: str
     payload_excerpt: str
     payload_bytes: int
+    raw_expires_at: datetime | None = None
 
 
 class Store(Protocol):
@@ -131,6 +136,13 @@ class Store(Protocol):
     async def list_events(self, query: EventQuery) -> Page[DeviceEvent]: ...
 
     async def list_dead_letters(self, limit: int, cursor: str | None) -> Page[StoredDeadLetter]: ...
+
+    async def get_dead_letter_raw(self, letter_id: int, now: datetime) -> bytes | None:
+        """The sealed raw payload of a dead letter; None when none was kept, it was erased, or
+        it expired by `now` (an expired payload is never served, purged or not)."""
+
+    async def purge_expired_raw_payloads(self, now: datetime) -> int:
+        """Erase the raw payloads expired by `now`, keeping their letters; return how many."""
 
     async def upsert_devices(self, devices: Sequence[DeviceRegistration]) -> None:
         """Register devices or replace their registrations, atomically.
@@ -201,13 +213,16 @@ class TimeConverter(Protocol):
 
 
 def dead_letter_sql(
-    cursor: str | None, *, time_column: str, placeholder: str
+    cursor: str | None, *, time_column: str, expiry_column: str, placeholder: str
 ) -> tuple[str, list[object]]:
-    """The newest-first dead-letter query after `cursor`; its last placeholder is the limit."""
+    """The newest-first dead-letter query after `cursor`; its last placeholder is the limit.
+
+    The raw payload itself is not selected: lists show whether one is kept, never its bytes.
+    """
     before = decode_id_cursor(cursor) if cursor else None
     sql = (
-        f"SELECT id, {time_column}, topic, reason, detail, payload_excerpt, payload_bytes"
-        " FROM dead_letters"
+        f"SELECT id, {time_column}, topic, reason, detail, payload_excerpt, payload_bytes,"
+        f" {expiry_column} FROM dead_letters"
         + (f" WHERE id < {placeholder}" if before is not None else "")
         + f" ORDER BY id DESC LIMIT {placeholder}"
     )

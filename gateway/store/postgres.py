@@ -104,9 +104,15 @@ def _is_transient(exc: psycopg.Error) -> bool:
 
 
 def _describe(exc: psycopg.Error) -> str:
-    """The server's primary message and SQLSTATE only: its CONTEXT quotes row data."""
-    primary = exc.diag.message_primary or type(exc).__name__
-    return f"postgresql {exc.sqlstate or 'connection'}: {primary}"
+    """The SQLSTATE and its condition name (`UniqueViolation`), never the server's text.
+
+    Server messages quote values (`invalid input syntax for type integer: "..."`, a
+    constraint's failing row); this text reaches logs, so it names the condition only.
+    A failure to connect has no SQLSTATE: its text names the server, not any row.
+    """
+    if exc.sqlstate is None and isinstance(exc, psycopg.OperationalError):
+        return f"postgresql connection: {exc}"
+    return f"postgresql {exc.sqlstate or 'client'}: {type(exc).__name__}"
 
 
 class PostgresStore:
@@ -216,7 +222,7 @@ class PostgresStore:
                 cursor = db.cursor()
                 async with cursor.copy(
                     "COPY dead_letters (received_at, topic, reason, detail, payload_excerpt,"
-                    " payload_bytes) FROM STDIN"
+                    " payload_bytes, raw_payload, raw_expires_at) FROM STDIN"
                 ) as copy:
                     for letter in dead_letters:
                         await copy.write_row(
@@ -227,6 +233,8 @@ class PostgresStore:
                                 letter.detail,
                                 letter.payload_excerpt,
                                 letter.payload_bytes,
+                                letter.raw_payload,
+                                letter.raw_expires_at,
                             )
                         )
             activity = device_activity(events)
@@ -256,12 +264,32 @@ class PostgresStore:
         return event_page(events, query.limit)
 
     async def list_dead_letters(self, limit: int, cursor: str | None) -> Page[StoredDeadLetter]:
-        sql, params = dead_letter_sql(cursor, time_column="received_at", placeholder="%s")
+        sql, params = dead_letter_sql(
+            cursor, time_column="received_at", expiry_column="raw_expires_at", placeholder="%s"
+        )
         async with self._connection() as db:
             rows = db.cursor(row_factory=class_row(StoredDeadLetter))
             await rows.execute(sql.encode(), [*params, limit + 1])
             letters = await rows.fetchall()
         return dead_letter_page(letters, limit)
+
+    async def get_dead_letter_raw(self, letter_id: int, now: datetime) -> bytes | None:
+        sql = b"SELECT raw_payload FROM dead_letters WHERE id = %s AND raw_expires_at > %s"
+        async with self._connection() as db:
+            cursor = await db.execute(sql, (letter_id, now))
+            row = await cursor.fetchone()
+        if row is None or not isinstance(row[0], bytes | memoryview):
+            return None
+        return bytes(row[0])
+
+    async def purge_expired_raw_payloads(self, now: datetime) -> int:
+        sql = (
+            b"UPDATE dead_letters SET raw_payload = NULL, raw_expires_at = NULL"
+            b" WHERE raw_payload IS NOT NULL AND raw_expires_at <= %s"
+        )
+        async with self._connection() as db, db.transaction():
+            cursor = await db.execute(sql, (now,))
+            return max(cursor.rowcount, 0)
 
     async def upsert_devices(self, devices: Sequence[DeviceRegistration]) -> None:
         if not devices:

@@ -205,6 +205,8 @@ class SqliteStore:
                 d.detail,
                 d.payload_excerpt,
                 d.payload_bytes,
+                d.raw_payload,
+                None if d.raw_expires_at is None else to_micros(d.raw_expires_at),
             )
             for d in dead_letters
         ]
@@ -235,7 +237,7 @@ class SqliteStore:
             inserted = db.total_changes - before
             db.executemany(
                 "INSERT INTO dead_letters (received_us, topic, reason, detail, payload_excerpt,"
-                " payload_bytes) VALUES (?, ?, ?, ?, ?, ?)",
+                " payload_bytes, raw_payload, raw_expires_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 letter_rows,
             )
             db.executemany(_RECORD_ACTIVITY, activity_rows)
@@ -255,7 +257,9 @@ class SqliteStore:
         return event_page(events, query.limit)
 
     async def list_dead_letters(self, limit: int, cursor: str | None) -> Page[StoredDeadLetter]:
-        sql, params = dead_letter_sql(cursor, time_column="received_us", placeholder="?")
+        sql, params = dead_letter_sql(
+            cursor, time_column="received_us", expiry_column="raw_expires_us", placeholder="?"
+        )
         rows = await self._run(lambda: self._db.execute(sql, [*params, limit + 1]).fetchall())
         letters = [
             StoredDeadLetter(
@@ -266,10 +270,36 @@ class SqliteStore:
                 detail=row[4],
                 payload_excerpt=row[5],
                 payload_bytes=row[6],
+                raw_expires_at=_maybe_time(row[7]),
             )
             for row in rows
         ]
         return dead_letter_page(letters, limit)
+
+    async def get_dead_letter_raw(self, letter_id: int, now: datetime) -> bytes | None:
+        sql = "SELECT raw_payload FROM dead_letters WHERE id = ? AND raw_expires_us > ?"
+        values = (letter_id, to_micros(now))
+        row = await self._run(lambda: self._db.execute(sql, values).fetchone())
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    async def purge_expired_raw_payloads(self, now: datetime) -> int:
+        sql = (
+            "UPDATE dead_letters SET raw_payload = NULL, raw_expires_us = NULL"
+            " WHERE raw_payload IS NOT NULL AND raw_expires_us <= ?"
+        )
+        values = (to_micros(now),)
+        return await self._run(lambda: self._in_transaction_count(sql, values))
+
+    def _in_transaction_count(self, sql: str, values: Sequence[object]) -> int:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            changed = db.execute(sql, values).rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return changed
 
     async def upsert_devices(self, devices: Sequence[DeviceRegistration]) -> None:
         now = to_micros(datetime.now(UTC))

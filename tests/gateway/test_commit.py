@@ -173,6 +173,12 @@ class FlakyStore:
     async def list_dead_letters(self, limit: int, cursor: str | None) -> Page[StoredDeadLetter]:
         return await self.inner.list_dead_letters(limit, cursor)
 
+    async def get_dead_letter_raw(self, letter_id: int, now: datetime) -> bytes | None:
+        return await self.inner.get_dead_letter_raw(letter_id, now)
+
+    async def purge_expired_raw_payloads(self, now: datetime) -> int:
+        return await self.inner.purge_expired_raw_payloads(now)
+
     async def upsert_devices(self, devices: Sequence[DeviceRegistration]) -> None:
         await self.inner.upsert_devices(devices)
 

@@ -23,7 +23,7 @@ YIDA = "yida"
 JIAXIN = "jiaxin"
 GATE = "43011200001320000013"
 UNIT_DOOR = "43011200001320000001"
-MIGRATIONS = ["0001_events", "0002_devices", "0004_device_parent"]
+MIGRATIONS = ["0001_events", "0002_devices", "0003_dead_letter_raw", "0004_device_parent"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,20 @@ def letter(number: int, reason: str = "malformed_json") -> DeadLetter:
         detail=f"letter {number}",
         payload_excerpt='{"doorNo":1,"name":"***","deviceName":"北门"}',
         payload_bytes=100 + number,
+    )
+
+
+def sealed_letter(raw: bytes, *, expires: datetime) -> DeadLetter:
+    """A dead letter with a (stand-in) sealed raw payload; the store never opens it."""
+    return DeadLetter(
+        received_at=expires - timedelta(days=7),
+        topic=f"{YIDA}/hik-isapi/{UNIT_DOOR}",
+        reason="schema",
+        detail="raw kept",
+        payload_excerpt='{"doorNo":"<int 1>"}',
+        payload_bytes=len(raw),
+        raw_payload=raw,
+        raw_expires_at=expires,
     )
 
 
@@ -262,6 +276,7 @@ class TestStoreContract:
             "detail": sent.detail,
             "payload_excerpt": sent.payload_excerpt,
             "payload_bytes": sent.payload_bytes,
+            "raw_expires_at": None,
         }
 
     async def test_events_and_dead_letters_in_one_batch(self, store: Store) -> None:
@@ -317,6 +332,50 @@ class TestStoreContract:
         with pytest.raises(PayloadError) as info:
             await store.list_dead_letters(10, encode_id_cursor(2**64))
         assert info.value.reason == "bad_cursor"
+
+    # -- raw payloads of dead letters --------------------------------------------------------
+
+    async def test_a_sealed_raw_payload_is_kept_until_it_expires(self, store: Store) -> None:
+        now = datetime.now(UTC)
+        sent = sealed_letter(b"\x01sealed\x00bytes", expires=now + timedelta(days=7))
+        await store.write_batch([access(1)], [sent, letter(2)])
+        listed = (await store.list_dead_letters(10, None)).data
+        assert [x.raw_expires_at for x in listed] == [None, sent.raw_expires_at]
+        raw_id = listed[1].id
+        assert await store.get_dead_letter_raw(raw_id, now) == b"\x01sealed\x00bytes"
+        assert await store.get_dead_letter_raw(listed[0].id, now) is None
+        assert await store.get_dead_letter_raw(raw_id + 100, now) is None
+
+    async def test_an_expired_raw_payload_is_never_served_even_before_the_purge(
+        self, store: Store
+    ) -> None:
+        expires = datetime.now(UTC) + timedelta(days=1)
+        await store.write_batch([], [sealed_letter(b"raw", expires=expires)])
+        (stored,) = (await store.list_dead_letters(10, None)).data
+        assert await store.get_dead_letter_raw(stored.id, expires - timedelta(microseconds=1))
+        assert await store.get_dead_letter_raw(stored.id, expires) is None
+        assert await store.get_dead_letter_raw(stored.id, expires + timedelta(days=1)) is None
+
+    async def test_the_purge_erases_expired_raw_payloads_and_keeps_their_letters(
+        self, backend: Backend, store: Store
+    ) -> None:
+        now = datetime.now(UTC)
+        await store.write_batch(
+            [],
+            [
+                sealed_letter(b"old", expires=now - timedelta(seconds=1)),
+                sealed_letter(b"due", expires=now),
+                sealed_letter(b"fresh", expires=now + timedelta(hours=1)),
+                letter(4),
+            ],
+        )
+        assert await store.purge_expired_raw_payloads(now) == 2
+        assert await store.purge_expired_raw_payloads(now) == 0
+        listed = (await store.list_dead_letters(10, None)).data
+        assert len(listed) == 4
+        assert [x.raw_expires_at is not None for x in listed] == [False, True, False, False]
+        kept = backend.sql("SELECT count(*) FROM dead_letters WHERE raw_payload IS NOT NULL")
+        assert kept == [(1,)]
 
     # -- listing events ----------------------------------------------------------------------
 
