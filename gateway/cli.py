@@ -110,6 +110,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 async def _run(settings: Settings) -> int:
     admin_key, hash_key = settings.require_secrets()
+    settings.require_dead_letter_key()  # a weak or missing key stops us before anything opens
     config = load_config(settings.config)
     app = create_app(settings, config, Secrets(admin_key, hash_key))
     return await serve(api_server(app, settings.api_host, settings.api_port))

@@ -40,6 +40,8 @@ from schemas.devices import (
 from schemas.identifiers import DeviceId
 
 MIN_SECRET_CHARS = 24
+MIN_DEAD_LETTER_KEY_CHARS = 32
+MIN_DEAD_LETTER_KEY_DISTINCT = 12
 
 
 class Settings(BaseSettings):
@@ -69,6 +71,10 @@ class Settings(BaseSettings):
     device_check_interval_s: float = Field(default=30.0, gt=0, le=3600)
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    dead_letter_raw: Literal["off", "encrypted"] = "off"
+    """`encrypted` keeps each dead letter's raw payload, sealed (see `gateway.raw_payloads`)."""
+    dead_letter_key: SecretStr | None = None
+    dead_letter_raw_days: int = Field(default=7, ge=1, le=365)
 
     @field_validator("mqtt_url")
     @classmethod
@@ -115,6 +121,33 @@ class Settings(BaseSettings):
             raise ConfigError("; ".join(problems))
         assert self.admin_api_key is not None and self.id_hash_key is not None
         return self.admin_api_key.get_secret_value(), self.id_hash_key.get_secret_value()
+
+    def require_dead_letter_key(self) -> str | None:
+        """The key sealing raw dead-letter payloads, or None when none is configured.
+
+        Refuses `SCGW_DEAD_LETTER_RAW=encrypted` without a key, and a weak key whenever one is
+        set: it must be at least 32 characters with 12 distinct ones (`openssl rand -base64
+        32` gives 44), and differ from the other secrets, which serve other purposes.
+        """
+        if self.dead_letter_key is None:
+            if self.dead_letter_raw == "encrypted":
+                raise ConfigError(
+                    "SCGW_DEAD_LETTER_RAW=encrypted needs SCGW_DEAD_LETTER_KEY "
+                    f"(at least {MIN_DEAD_LETTER_KEY_CHARS} random characters)"
+                )
+            return None
+        key = self.dead_letter_key.get_secret_value()
+        if len(key) < MIN_DEAD_LETTER_KEY_CHARS or len(set(key)) < MIN_DEAD_LETTER_KEY_DISTINCT:
+            raise ConfigError(
+                f"SCGW_DEAD_LETTER_KEY must be at least {MIN_DEAD_LETTER_KEY_CHARS} characters"
+                f" with {MIN_DEAD_LETTER_KEY_DISTINCT} distinct ones (openssl rand -base64 32)"
+            )
+        others = (self.admin_api_key, self.id_hash_key)
+        if any(other is not None and other.get_secret_value() == key for other in others):
+            raise ConfigError(
+                "SCGW_DEAD_LETTER_KEY must differ from SCGW_ADMIN_API_KEY and SCGW_ID_HASH_KEY"
+            )
+        return key
 
 
 class _Strict(BaseModel):

@@ -9,17 +9,19 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from adapters.registry import registry_with
 from gateway.commit import BatchCommitter
 from gateway.config import GatewayConfig, Settings
+from gateway.dead_letters import DeadLetterFactory
 from gateway.device_status import DeviceWatch
 from gateway.devices import DeviceRegistry
 from gateway.ingest import Ingest
 from gateway.metrics import Metrics
 from gateway.mqtt import BrokerAddress, SessionOptions
 from gateway.pipeline import CheckSender, Enrich, Parse, Pipeline, RouteMessage
+from gateway.raw_payloads import RawPayloadPurge, RawPayloadVault
 from gateway.routing import TopicRouter
 from gateway.store import Store, open_store
 from schemas.privacy import Pseudonymizer
@@ -47,6 +49,8 @@ class Runtime:
     ingest: Ingest
     ingest_task: "asyncio.Task[None]"
     devices: DeviceRegistry = field(default_factory=DeviceRegistry)
+    raw_payloads: RawPayloadVault | None = None
+    """Opens sealed raw dead-letter payloads; None when no `SCGW_DEAD_LETTER_KEY` is set."""
 
     @property
     def alive(self) -> bool:
@@ -60,21 +64,37 @@ def build_pipeline(
     hash_key: str,
     devices: DeviceRegistry | None = None,
     router: TopicRouter | None = None,
+    vault: RawPayloadVault | None = None,
 ) -> Pipeline:
     """The processing pipeline for this configuration (pure: no connections).
 
     The call order as it runs: `RouteMessage` (size check, `TopicRouter.route`), `CheckSender.admit`
     (the sender's dialect), `Parse` (the dialect's adapter), `CheckSender` (the devices the
-    events name), then `Enrich` (device registry) per event, then in-batch dedup.
+    events name), then `Enrich` (device registry) per event, then in-batch dedup. Rejected
+    messages become dead letters; `vault` seals their raw payloads when the operator keeps
+    them (`SCGW_DEAD_LETTER_RAW=encrypted`).
     """
     adapters = registry_with(config.dialects).build(Pseudonymizer(hash_key))
     registry = devices if devices is not None else DeviceRegistry.from_config(config)
+    keep_raw = vault if settings.dead_letter_raw == "encrypted" else None
     return Pipeline(
         RouteMessage(router or build_router(config), settings.max_payload_bytes),
         CheckSender(registry),
         Parse(adapters),
         [Enrich(registry, settings.unknown_device_policy)],
+        DeadLetterFactory.for_adapters(
+            adapters, max_payload_bytes=settings.max_payload_bytes, vault=keep_raw
+        ),
     )
+
+
+def raw_payload_vault(settings: Settings) -> RawPayloadVault | None:
+    """The vault for raw dead-letter payloads when a key is set; refuses a weak key, and
+    `SCGW_DEAD_LETTER_RAW=encrypted` without one (`ConfigError`)."""
+    key = settings.require_dead_letter_key()
+    if key is None:
+        return None
+    return RawPayloadVault(key, timedelta(days=settings.dead_letter_raw_days))
 
 
 def build_router(config: GatewayConfig) -> TopicRouter:
@@ -95,6 +115,7 @@ async def running_gateway(
     settings: Settings, config: GatewayConfig, secrets: Secrets
 ) -> AsyncIterator[Runtime]:
     """Open the store, migrate, start ingest; close all of it in reverse order on exit."""
+    vault = raw_payload_vault(settings)
     store = open_store(settings.database_url, pool_size=settings.database_pool_size)
     await store.open()
     try:
@@ -107,7 +128,9 @@ async def running_gateway(
         metrics = Metrics()
         router = build_router(config)
         commit = BatchCommitter(
-            build_pipeline(settings, config, secrets.id_hash_key, devices, router), store, metrics
+            build_pipeline(settings, config, secrets.id_hash_key, devices, router, vault),
+            store,
+            metrics,
         )
         ingest = Ingest(
             BrokerAddress.from_url(settings.mqtt_url),
@@ -132,10 +155,11 @@ async def running_gateway(
             listening_since=datetime.now(UTC),
         )
         watch_task = asyncio.create_task(watch.run(), name="device-watch")
+        purge_task = asyncio.create_task(RawPayloadPurge(store).run(), name="raw-payload-purge")
         try:
-            yield Runtime(settings, config, secrets, store, metrics, ingest, task, devices)
+            yield Runtime(settings, config, secrets, store, metrics, ingest, task, devices, vault)
         finally:
-            for running in (watch_task, task):
+            for running in (purge_task, watch_task, task):
                 running.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await running
@@ -145,5 +169,7 @@ async def running_gateway(
 
 def _report_ingest_death(task: "asyncio.Task[None]") -> None:
     """Ingest only ends by cancellation; anything else is a bug that readiness must show."""
-    if not task.cancelled() and task.exception() is not None:
-        logger.critical("ingest stopped: %r", task.exception())
+    if not task.cancelled() and (error := task.exception()) is not None:
+        # Type and stack only (`gateway.logs`): the message of an arbitrary error may quote a
+        # payload value.
+        logger.critical("ingest stopped: %s", type(error).__name__, exc_info=error)

@@ -1,6 +1,7 @@
 """Dependencies shared by the routers: the running gateway, its store, the caller's key."""
 
 import hmac
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -38,11 +39,23 @@ bearer = HTTPBearer(
 )
 
 
+ADMIN_ROLE = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling and what they may do. Today the only key is the bootstrap admin key;
+    keys with narrower roles come later, and endpoints already declare the role they need."""
+
+    name: str
+    roles: frozenset[str]
+
+
 def require_api_key(
     runtime: RuntimeDep,
     x_api_key: Annotated[str | None, Security(api_key_header)],
     authorization: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-) -> None:
+) -> Caller:
     """Admit callers holding the admin key, as `X-API-Key` or `Authorization: Bearer`.
 
     Both are declared as security schemes, so the OpenAPI document marks the endpoints that
@@ -59,6 +72,17 @@ def require_api_key(
             "a valid API key is required in the X-API-Key header (or as a bearer token)",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    return Caller(ADMIN_ROLE, frozenset({ADMIN_ROLE}))
 
 
 ApiKey = Depends(require_api_key)
+
+
+def require_admin(caller: Annotated[Caller, Depends(require_api_key)]) -> Caller:
+    """Admit admins only: what an endpoint serving raw device data declares it needs."""
+    if ADMIN_ROLE not in caller.roles:
+        raise ApiError(403, "forbidden", "this endpoint is for admins only")
+    return caller
+
+
+AdminCaller = Annotated[Caller, Depends(require_admin)]

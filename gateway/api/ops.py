@@ -4,18 +4,25 @@ Health checks answer 200 with a status, or 503 with the error body like every ot
 failure (`ingest_stopped`, `not_ready` with what is down in `details`).
 """
 
-from typing import Annotated
+import logging
+from datetime import UTC, datetime
+from typing import Annotated, Final
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
-from gateway.api.deps import ApiKey, RuntimeDep, StoreDep
+from gateway.api.deps import AdminCaller, ApiKey, RuntimeDep, StoreDep
 from gateway.api.errors import ApiError
 from gateway.errors import StoreError
+from gateway.raw_payloads import UnreadableRawPayloadError
 from gateway.store.base import Page, StoredDeadLetter
 
+logger = logging.getLogger(__name__)
+
 router = APIRouter(tags=["operations"])
+
+MAX_ROW_ID: Final = 2**63 - 1
 
 
 class HealthPublic(BaseModel):
@@ -59,5 +66,58 @@ async def list_dead_letters(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
 ) -> Page[StoredDeadLetter]:
-    """Rejected messages, newest first; payloads truncated and personal data redacted."""
+    """Rejected messages, newest first: each payload's shape, with the values of its
+    dialect's known non-personal fields only; `raw_expires_at` tells whether (and until when)
+    an admin can read the raw payload."""
     return await store.list_dead_letters(limit, cursor)
+
+
+@router.get(
+    "/v1/dead-letters/{letter_id}/raw",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The raw payload."},
+        404: {"description": "No raw payload: none was kept, or it expired."},
+    },
+)
+async def read_dead_letter_raw(
+    request: Request,
+    runtime: RuntimeDep,
+    caller: AdminCaller,
+    letter_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
+) -> Response:
+    """The raw payload of a dead letter, for admins only, while it is kept (see
+    `SCGW_DEAD_LETTER_RAW`). Every read, served or not, is logged as an admin action."""
+    problem = None
+    payload = b""
+    if runtime.raw_payloads is None:
+        problem = "raw payloads cannot be read: SCGW_DEAD_LETTER_KEY is not set"
+    else:
+        sealed = await runtime.store.get_dead_letter_raw(letter_id, datetime.now(UTC))
+        if sealed is None:
+            problem = "this dead letter has no raw payload (none was kept, or it expired)"
+        else:
+            try:
+                payload = runtime.raw_payloads.open(sealed)
+            except UnreadableRawPayloadError:
+                problem = "this raw payload was sealed with another SCGW_DEAD_LETTER_KEY"
+    logger.info(
+        "admin action: read raw dead-letter payload",
+        extra={
+            "action": "dead_letter_raw_read",
+            "dead_letter_id": letter_id,
+            "caller": caller.name,
+            "client": request.client.host if request.client else None,
+            "outcome": "served" if problem is None else "not_found",
+        },
+    )
+    if problem is not None:
+        raise ApiError(404, "no_raw_payload", problem)
+    return Response(
+        payload,
+        media_type="application/octet-stream",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="dead-letter-{letter_id}.bin"',
+        },
+    )

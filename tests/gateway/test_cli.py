@@ -48,6 +48,19 @@ class TestRunRefusesWeakSecrets:
         assert "SCGW_ADMIN_API_KEY is not set" in result.stderr
         assert "SCGW_ID_HASH_KEY is not set" in result.stderr
 
+    def test_raw_dead_letters_without_a_key_are_refused(self, tmp_path: Path) -> None:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "SCGW_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+            "SCGW_ADMIN_API_KEY": "admin-key-0123456789abcdefghij",
+            "SCGW_ID_HASH_KEY": "hash-key-0123456789abcdefghijk",
+            "SCGW_DEAD_LETTER_RAW": "encrypted",
+        }
+        result = scgw("run", env=env)
+        assert result.returncode == 2
+        assert "SCGW_DEAD_LETTER_RAW=encrypted needs SCGW_DEAD_LETTER_KEY" in result.stderr
+        assert not (tmp_path / "x.db").exists()  # refused before anything opened
+
     def test_invalid_setting_is_reported_not_raised(self) -> None:
         result = scgw("run", "--mqtt-url", "http://nope", env={"PATH": "/usr/bin:/bin"})
         assert result.returncode == 2

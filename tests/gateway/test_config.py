@@ -24,6 +24,7 @@ from testkit.harness import write_file
 
 STRONG_ADMIN_KEY = "admin-key-0123456789abcdefghij"
 STRONG_HASH_KEY = "hash-key-0123456789abcdefghijk"
+STRONG_DEAD_LETTER_KEY = "Zq3vN8xW1rT6yL0pK4mB7cJ2hG5dF9sA"
 
 VALID_TOML = """
 [[communities]]
@@ -228,6 +229,51 @@ class TestRequireSecrets:
         message = str(info.value)
         assert f"SCGW_ID_HASH_KEY must be at least {MIN_SECRET_CHARS} characters" in message
         assert short not in message
+
+
+class TestRequireDeadLetterKey:
+    """Raw dead-letter payloads are sealed under a strong key of their own, or not kept."""
+
+    def test_raw_payloads_are_off_by_default(self) -> None:
+        settings = Settings()
+        assert (settings.dead_letter_raw, settings.dead_letter_raw_days) == ("off", 7)
+        assert settings.require_dead_letter_key() is None
+
+    def test_a_strong_key_is_returned(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("SCGW_DEAD_LETTER_RAW", "encrypted")
+        monkeypatch.setenv("SCGW_DEAD_LETTER_KEY", STRONG_DEAD_LETTER_KEY)
+        monkeypatch.setenv("SCGW_DEAD_LETTER_RAW_DAYS", "3")
+        settings = Settings()
+        assert settings.require_dead_letter_key() == STRONG_DEAD_LETTER_KEY
+        assert settings.dead_letter_raw_days == 3
+
+    def test_encrypted_without_a_key_is_refused(self) -> None:
+        with pytest.raises(ConfigError, match="needs SCGW_DEAD_LETTER_KEY"):
+            Settings(dead_letter_raw="encrypted").require_dead_letter_key()
+
+    @pytest.mark.parametrize(
+        "key", [STRONG_DEAD_LETTER_KEY[:31], "ab" * 20, "0123456789a" * 4], ids=["short", "2", "11"]
+    )
+    def test_a_weak_key_is_refused_without_echoing_it(self, key: str) -> None:
+        settings = Settings.model_validate({"dead_letter_raw": "encrypted", "dead_letter_key": key})
+        with pytest.raises(ConfigError) as info:
+            settings.require_dead_letter_key()
+        assert "at least 32 characters with 12 distinct ones" in str(info.value)
+        assert key not in str(info.value)
+
+    def test_a_key_shared_with_another_secret_is_refused(self) -> None:
+        settings = Settings.model_validate(
+            {"dead_letter_key": STRONG_DEAD_LETTER_KEY, "id_hash_key": STRONG_DEAD_LETTER_KEY}
+        )
+        with pytest.raises(ConfigError, match="must differ"):
+            settings.require_dead_letter_key()
+
+    @pytest.mark.parametrize(
+        ("field", "value"), [("dead_letter_raw", "plain"), ("dead_letter_raw_days", 0)]
+    )
+    def test_other_values_are_refused(self, field: str, value: object) -> None:
+        with pytest.raises(ValidationError):
+            Settings.model_validate({field: value})
 
 
 class TestLoadConfig:
