@@ -1,14 +1,16 @@
-"""Specification of log formatting (`gateway.logs`): JSON lines or text, always redacted."""
+"""Specification of log formatting (`gateway.logs`): JSON lines or text, never a payload value."""
 
 import json
 import logging
 import sys
 from datetime import datetime
 
+from gateway.errors import StoreError
 from gateway.logs import JsonFormatter, TextFormatter, loggable
 
 ID_NUMBER = "430112199001011234"
 PHONE = "13812345678"
+NAME = "张三"
 
 
 def record(
@@ -17,13 +19,14 @@ def record(
     level: int = logging.INFO,
     extra: dict[str, object] | None = None,
     exc_info: bool = False,
+    error: Exception | None = None,
 ) -> logging.LogRecord:
     """A record as `logging.getLogger("gateway.test").log(...)` would make it."""
     error_info = None
-    if exc_info:
+    if exc_info or error is not None:
         try:
-            raise ValueError(f"bad {ID_NUMBER}")
-        except ValueError:
+            raise error or ValueError(f"bad {NAME} {ID_NUMBER}")
+        except Exception:
             error_info = sys.exc_info()
     entry = logging.getLogger("gateway.test").makeRecord(
         "gateway.test", level, __file__, 1, message, args, error_info, extra=extra
@@ -73,26 +76,41 @@ class TestJsonFormatter:
         line = JsonFormatter().format(record("门禁设备离线"))
         assert "门禁设备离线" in line
 
-    def test_exception_is_reported_by_type_only(self) -> None:
+    def test_exception_is_reported_by_type_and_stack_only(self) -> None:
         line = JsonFormatter().format(record("failed", exc_info=True))
         entry = json.loads(line)
         assert entry["error"] == "ValueError"
+        assert "test_logs.py" in str(entry["stack"])
         assert ID_NUMBER not in line
+        assert NAME not in line
 
-    def test_id_and_phone_numbers_in_the_message_are_masked(self) -> None:
+    def test_the_gateways_own_errors_keep_their_message(self) -> None:
+        error = StoreError("postgresql 23505: UniqueViolation", transient=False)
+        entry = json_entry(record("failed", error=error))
+        assert entry["error"] == "StoreError: postgresql 23505: UniqueViolation"
+
+    def test_a_library_error_quoting_its_input_keeps_only_its_type(self) -> None:
+        entry = json_entry(record("failed", error=KeyError(NAME)))
+        assert entry["error"] == "KeyError"
+
+    def test_id_and_phone_numbers_in_the_message_are_replaced(self) -> None:
         line = JsonFormatter().format(record("resident %s phone %s", ID_NUMBER, PHONE))
         assert ID_NUMBER not in line
         assert PHONE not in line
-        assert json.loads(line)["message"] == "resident 430112********1234 phone 138****5678"
+        assert json.loads(line)["message"] == "resident <redacted> phone <redacted>"
 
-    def test_id_and_phone_numbers_in_extra_fields_are_masked(self) -> None:
+    def test_grouped_numbers_in_the_message_are_replaced(self) -> None:
+        line = JsonFormatter().format(record("call +86 138 1234 5678 or 0731-8888-1234"))
+        assert json.loads(line)["message"] == "call +<redacted> or <redacted>"
+
+    def test_id_and_phone_numbers_in_extra_fields_are_replaced(self) -> None:
         line = JsonFormatter().format(
-            record("lookup", extra={"subject": ID_NUMBER, "contact": f"+86{PHONE}"})
+            record("lookup", extra={"subject": ID_NUMBER, "contact": [f"+86{PHONE}"]})
         )
         assert ID_NUMBER not in line
         assert PHONE not in line
         entry = json.loads(line)
-        assert entry["subject"] == "430112********1234"
+        assert entry["subject"] == "<redacted>"
 
 
 class TestTextFormatter:
@@ -103,16 +121,24 @@ class TestTextFormatter:
         assert "WARNING" in line
         assert "gateway.test: gateway started" in line
 
-    def test_id_and_phone_numbers_are_masked(self) -> None:
+    def test_id_and_phone_numbers_are_replaced(self) -> None:
         line = TextFormatter().format(record("resident %s phone %s", ID_NUMBER, PHONE))
         assert ID_NUMBER not in line
         assert PHONE not in line
-        assert line.endswith("resident 430112********1234 phone 138****5678")
+        assert line.endswith("resident <redacted> phone <redacted>")
 
-    def test_exception_text_is_masked_too(self) -> None:
+    def test_exception_shows_its_type_and_stack_but_not_its_message(self) -> None:
         line = TextFormatter().format(record("failed", exc_info=True))
-        assert "ValueError" in line
+        assert "Traceback (most recent call last):" in line
+        assert "test_logs.py" in line
+        assert line.endswith("ValueError")
         assert ID_NUMBER not in line
+        assert NAME not in line
+
+    def test_a_cached_exception_text_is_not_reused(self) -> None:
+        entry = record("failed", exc_info=True)
+        entry.exc_text = f"ValueError: bad {ID_NUMBER}"  # as a standard formatter leaves it
+        assert ID_NUMBER not in TextFormatter().format(entry)
 
 
 class TestLoggable:
