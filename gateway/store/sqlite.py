@@ -140,9 +140,9 @@ class SqliteStore:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, function)
         except sqlite3.OperationalError as exc:
-            raise StoreError(f"sqlite: {exc}", transient=_is_transient(exc)) from exc
+            raise StoreError(_describe(exc), transient=_is_transient(exc)) from exc
         except sqlite3.DatabaseError as exc:  # constraint, corruption: retrying will not help
-            raise StoreError(f"sqlite: {exc}", transient=False) from exc
+            raise StoreError(_describe(exc), transient=False) from exc
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -402,6 +402,16 @@ def _device(row: Sequence[Any]) -> Device:
 
 def _maybe_time(value: int | None) -> datetime | None:
     return None if value is None else from_micros(value)
+
+
+def _describe(exc: sqlite3.Error) -> str:
+    """SQLite's own message, which names schema objects and never a bound value; an error the
+    Python module raises itself (`Could not decode to UTF-8 column ... with text ...`) quotes
+    row data, so it is named by its type only. This text reaches logs."""
+    name = getattr(exc, "sqlite_errorname", None)
+    if name is None:
+        return f"sqlite: {type(exc).__name__}"
+    return f"sqlite {name}: {exc}"
 
 
 def _is_transient(exc: sqlite3.OperationalError) -> bool:

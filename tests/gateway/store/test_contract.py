@@ -333,6 +333,34 @@ class TestStoreContract:
             await store.list_dead_letters(10, encode_id_cursor(2**64))
         assert info.value.reason == "bad_cursor"
 
+    async def test_store_errors_never_quote_a_rows_values(
+        self, backend: Backend, store: Store
+    ) -> None:
+        name = "张秘密"
+        if backend.name == "sqlite":  # the sqlite3 module quotes text it cannot decode
+            undecodable = name.encode().hex() + "FF"
+            backend.sql(
+                "INSERT INTO dead_letters (received_us, topic, reason, detail, payload_excerpt,"
+                f" payload_bytes) VALUES (0, 'a/b/c', 'r', CAST(X'{undecodable}' AS TEXT), '', 0)"
+            )
+            with pytest.raises(StoreError) as info:
+                await store.list_dead_letters(10, None)
+            assert str(info.value) == "sqlite: OperationalError"
+        else:  # a server message quoting the row, as type-conversion errors do
+            backend.sql(
+                "CREATE FUNCTION quote_row() RETURNS trigger LANGUAGE plpgsql AS $$"
+                " BEGIN RAISE EXCEPTION 'refused %', NEW.detail; END $$"
+            )
+            backend.sql(
+                "CREATE TRIGGER quote_row BEFORE INSERT ON dead_letters"
+                " FOR EACH ROW EXECUTE FUNCTION quote_row()"
+            )
+            refused = DeadLetter(T0, "a/b/c", "schema", f"detail {name}", "{}", 2)
+            with pytest.raises(StoreError) as info:
+                await store.write_batch([], [refused])
+            assert str(info.value) == "postgresql P0001: RaiseException"
+        assert name not in str(info.value)
+
     # -- raw payloads of dead letters --------------------------------------------------------
 
     async def test_a_sealed_raw_payload_is_kept_until_it_expires(self, store: Store) -> None:
