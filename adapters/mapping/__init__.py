@@ -93,7 +93,9 @@ Mapping dialects are deliberately more lenient than coded ones about *types* (a 
 The package, one job a module: `spec` (the configuration model and its start-up checks),
 `targets` (the canonical fields a mapping may fill), `paths`, `values`, `templates`,
 `timeformats`, `transforms` and `topics` (the pieces of the description language),
-`conditions` (`when`), `evaluator` (compiled field specs) and `adapter` (the interpreter).
+`conditions` (`when`), `evaluator` (compiled field specs), `adapter` (the interpreter) and
+`dead_letters` (which payload paths the dialect's dead letters may show, derived from the
+description: mapped code, time and identifier fields, never a hashed or masked path).
 """
 
 from adapters.mapping.adapter import MappingAdapter, mapping_adapter
