@@ -61,8 +61,8 @@ A field takes exactly one source, then at most one transform:
   (`%Y-%m-%d %H:%M:%S`); `timezone` (`+08:00`, `UTC`, `Asia/Shanghai`) reads times written
   without an offset, and a pattern without `%z` requires it: device time is never guessed.
 - `scale`: multiply a number (`0.01` turns a percentage into 0-1).
-- `hash`: the keyed hash (`gateway.privacy.Pseudonymizer`) in this namespace (`card`...).
-- `mask`: `id_number`, `phone` or `name`, the display masks of `gateway.privacy`.
+- `hash`: the keyed hash (`schemas.privacy.Pseudonymizer`) in this namespace (`card`...).
+- `mask`: `id_number`, `phone` or `name`, the display masks of `schemas.privacy`.
 
 Rules the interpreter applies, so a mapping cannot weaken the canonical contract:
 
