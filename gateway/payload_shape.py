@@ -32,6 +32,7 @@ elements. A payload key containing `.`, `[` or `]` never matches a path.
 import json
 import math
 import re
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
@@ -53,6 +54,18 @@ _BOMS: Final = (
     (b"\xff\xfe", "utf-16-le", "utf-16"),
 )
 """(byte order mark, the encoding's name as shown, the codec that reads it), longest first."""
+_ASCII_SPACES: Final = bytes(c for c in range(128) if chr(c).isspace())
+_ASCII_CLASSES: Final = (
+    ("letters", string.ascii_letters.encode()),
+    ("digits", string.digits.encode()),
+    ("spaces", _ASCII_SPACES),
+    ("control", bytes(c for c in [*range(32), 127] if c not in _ASCII_SPACES)),
+    ("other", string.punctuation.encode()),
+)
+"""Character classes of a text that is not JSON, as `str.isalpha`, `isdigit`, `isspace` and
+`isprintable` have them; `_class_of` sorts characters outside ASCII the same way."""
+_NOT_ASCII: Final = re.compile(r"[^\x00-\x7f]")
+_CLASSIFIED_CHARS: Final = 16_384
 _WIDE_ENCODINGS: Final = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")
 
 
@@ -225,18 +238,31 @@ def _decode(payload: bytes) -> tuple[str, str] | None:
 
 
 def _character_classes(text: str) -> str:
-    """`12 characters: 10 letters, 2 digits`; classes that do not occur are left out."""
-    counts = {"letters": 0, "digits": 0, "spaces": 0, "control": 0, "other": 0}
-    for char in text:
-        if char.isalpha():
-            counts["letters"] += 1
-        elif char.isdigit():
-            counts["digits"] += 1
-        elif char.isspace():
-            counts["spaces"] += 1
-        elif not char.isprintable():
-            counts["control"] += 1
-        else:
-            counts["other"] += 1
+    """`12 characters: 10 letters, 2 digits`; classes that do not occur are left out.
+
+    Only the first 16,384 characters are classified (ASCII ones by `bytes.translate`, in C),
+    so a flood of large garbage costs at most a few milliseconds a message.
+    """
+    sample = text[:_CLASSIFIED_CHARS]
+    ascii_sample = sample.encode("ascii", "ignore")
+    counts = {
+        name: len(ascii_sample) - len(ascii_sample.translate(None, members))
+        for name, members in _ASCII_CLASSES
+    }
+    for char in _NOT_ASCII.findall(sample):
+        counts[_class_of(char)] += 1
     classes = ", ".join(f"{count} {name}" for name, count in counts.items() if count)
-    return f"{len(text)} characters" + (f": {classes}" if classes else "")
+    head = f"{len(text)} characters"
+    if len(text) > len(sample):
+        head += f", the first {len(sample)}"
+    return head + (f": {classes}" if classes else "")
+
+
+def _class_of(char: str) -> str:
+    if char.isalpha():
+        return "letters"
+    if char.isdigit():
+        return "digits"
+    if char.isspace():
+        return "spaces"
+    return "other" if char.isprintable() else "control"

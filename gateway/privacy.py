@@ -40,6 +40,7 @@ _MOBILE: Final = re.compile(r"(?:0086|86)?1[3-9][0-9]{9}")
 _LANDLINE: Final = re.compile(r"(?:0|86|0086)[1-9][0-9]{8,10}")
 """An area code (010, 0731, ...) and a 7- or 8-digit number, or the same after +86."""
 _MAX_GROUPS: Final = 6
+_MIN_DIGITS: Final = 10
 _MAX_NUMBER_DIGITS: Final = 18
 _BIRTH_YEARS: Final = range(1900, 2100)
 
@@ -51,6 +52,8 @@ def personal_number_spans(text: str) -> Iterator[tuple[int, int]]:
     a phone or ID number into), so `+86 138-1234-5678` and `430112 19900101 1234` are found,
     and so is a number next to other digits: `1 138 1234 5678`.
     """
+    if len(text) < _MIN_DIGITS or sum(map(str.isdigit, text)) < _MIN_DIGITS:
+        return  # the shortest such number, a landline with its area code, has ten digits
     for candidate in _GROUPED_DIGITS.finditer(text):
         found = candidate.group()
         groups = [(m.start(), m.end(), m.group()) for m in _DIGITS.finditer(found)]

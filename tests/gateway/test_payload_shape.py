@@ -188,9 +188,23 @@ class TestNotJson:
         rendered = payload_shape(b"ok\x01\x02", NOTHING, max_bytes=LIMIT)
         assert rendered.endswith("4 characters: 2 letters, 2 control>")
 
+    def test_classes_do_not_overlap_and_add_up(self) -> None:
+        text = "ok\x01\x02\x1c\x85 \xa0张三١٢_-"
+        rendered = payload_shape(text.encode(), NOTHING, max_bytes=LIMIT)
+        assert rendered.endswith(
+            "14 characters: 4 letters, 2 digits, 4 spaces, 2 control, 2 other>"
+        )
+
+    def test_only_the_first_characters_of_a_long_text_are_classified(self) -> None:
+        rendered = payload_shape("张".encode() * 20_000, NOTHING, max_bytes=LIMIT)
+        assert rendered.endswith("20000 characters, the first 16384: 16384 letters>")
+
     def test_json_nested_beyond_the_parser_is_not_json(self) -> None:
         rendered = payload_shape(b"[" * 100_000, NOTHING, max_bytes=LIMIT)
-        assert rendered.startswith("<not JSON (nested too deeply): 100000 bytes, utf-8")
+        assert rendered == (
+            "<not JSON (nested too deeply): 100000 bytes, utf-8,"
+            " 100000 characters, the first 16384: 16384 other>"
+        )
 
     def test_a_number_too_long_to_parse_is_not_json(self) -> None:
         rendered = payload_shape(b'{"a": ' + b"9" * 5000 + b"}", NOTHING, max_bytes=LIMIT)
