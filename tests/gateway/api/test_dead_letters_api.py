@@ -1,4 +1,4 @@
-"""Dead letters through the real HTTP API of a running gateway (embedded amqtt broker, SQLite):
+"""Dead letters through the real HTTP API of a running gateway (Mosquitto, SQLite):
 shapes in the list, and raw payloads kept sealed, served to admins only while they last, every
 read logged as an admin action."""
 
@@ -10,12 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import HTTPException
 from fastapi.routing import APIRoute
 
 from gateway.api import ops
 from gateway.api.deps import Caller, require_admin
-from gateway.broker import embedded_broker
+from gateway.api.errors import ApiError
 from gateway.config import CommunitySpec, GatewayConfig
 from gateway.messages import DeadLetter
 from gateway.raw_payloads import RawPayloadVault
@@ -26,7 +25,7 @@ from testkit.harness import (
     running_gateway,
     wait_until,
 )
-from testkit.services import free_port
+from testkit.services import MosquittoService
 
 KEY = "Zq3vN8xW1rT6yL0pK4mB7cJ2hG5dF9sA"
 OTHER_KEY = "Hc5rW2nQ8vX1zK7mT4bJ0gY6pL3dS9fE"
@@ -40,22 +39,11 @@ SECRETS = ("张秘密", "王秘密", "138 1234 5678", "13812345678")
 
 
 @pytest.fixture
-async def embedded_mqtt() -> AsyncIterator[tuple[str, int]]:
-    port = free_port()
-    async with embedded_broker("127.0.0.1", port) as url:
-        yield url, port
-
-
-@pytest.fixture
 async def keeping_raw(
-    embedded_mqtt: tuple[str, int], sqlite_url: str
+    mosquitto: MosquittoService, sqlite_url: str
 ) -> AsyncIterator[RunningGateway]:
     settings = gateway_settings(
-        embedded_mqtt[0],
-        sqlite_url,
-        mqtt_protocol="3.1.1",
-        dead_letter_raw="encrypted",
-        dead_letter_key=KEY,
+        mosquitto.url, sqlite_url, dead_letter_raw="encrypted", dead_letter_key=KEY
     )
     async with running_gateway(settings, CONFIG) as running:
         yield running
@@ -63,10 +51,9 @@ async def keeping_raw(
 
 @pytest.fixture
 async def not_keeping_raw(
-    embedded_mqtt: tuple[str, int], sqlite_url: str
+    mosquitto: MosquittoService, sqlite_url: str
 ) -> AsyncIterator[RunningGateway]:
-    settings = gateway_settings(embedded_mqtt[0], sqlite_url, mqtt_protocol="3.1.1")
-    async with running_gateway(settings, CONFIG) as running:
+    async with running_gateway(gateway_settings(mosquitto.url, sqlite_url), CONFIG) as running:
         yield running
 
 
@@ -109,9 +96,9 @@ class TestRawPayloadKept:
     """With raw payloads on, an admin reads the exact bytes; the list shows only the shape."""
 
     async def test_the_list_shows_the_shape_and_the_raw_payloads_expiry(
-        self, keeping_raw: RunningGateway, embedded_mqtt: tuple[str, int]
+        self, keeping_raw: RunningGateway, mosquitto: MosquittoService
     ) -> None:
-        letter = await one_letter(keeping_raw, embedded_mqtt[1])
+        letter = await one_letter(keeping_raw, mosquitto.port)
         assert letter["reason"] == "schema"
         assert json.loads(letter["payload_excerpt"]) == {
             "eventType": "AccessControllerEvent",
@@ -127,10 +114,10 @@ class TestRawPayloadKept:
     async def test_an_admin_reads_the_raw_bytes_and_the_read_is_logged(
         self,
         keeping_raw: RunningGateway,
-        embedded_mqtt: tuple[str, int],
+        mosquitto: MosquittoService,
         caplog: pytest.LogCaptureFixture,
     ) -> None:
-        letter = await one_letter(keeping_raw, embedded_mqtt[1])
+        letter = await one_letter(keeping_raw, mosquitto.port)
         with caplog.at_level(logging.INFO, logger="gateway.api.ops"):
             response = await keeping_raw.http.get(f"/v1/dead-letters/{letter['id']}/raw")
         assert response.status_code == 200
@@ -148,9 +135,9 @@ class TestRawPayloadKept:
             assert secret not in caplog.text
 
     async def test_callers_without_the_key_are_refused_and_nothing_is_read(
-        self, keeping_raw: RunningGateway, embedded_mqtt: tuple[str, int]
+        self, keeping_raw: RunningGateway, mosquitto: MosquittoService
     ) -> None:
-        letter = await one_letter(keeping_raw, embedded_mqtt[1])
+        letter = await one_letter(keeping_raw, mosquitto.port)
         base = str(keeping_raw.http.base_url)
         async with httpx.AsyncClient(base_url=base) as anonymous:
             response = await anonymous.get(f"/v1/dead-letters/{letter['id']}/raw")
@@ -166,7 +153,8 @@ class TestRawPayloadKept:
             response = await keeping_raw.http.get(f"/v1/dead-letters/{letter_id}/raw")
         assert response.status_code == 404
         assert b"old" not in response.content
-        assert "expired" in response.text
+        assert response.json()["error"]["code"] == "no_raw_payload"
+        assert "expired" in response.json()["error"]["message"]
         [record] = audit_records(caplog)
         assert record.outcome == "not_found"  # type: ignore[attr-defined]
 
@@ -199,9 +187,9 @@ class TestRawPayloadOff:
     """By default no raw payload is kept, and the endpoint says why there is none."""
 
     async def test_no_raw_payload_is_kept_and_none_can_be_read(
-        self, not_keeping_raw: RunningGateway, embedded_mqtt: tuple[str, int]
+        self, not_keeping_raw: RunningGateway, mosquitto: MosquittoService
     ) -> None:
-        letter = await one_letter(not_keeping_raw, embedded_mqtt[1])
+        letter = await one_letter(not_keeping_raw, mosquitto.port)
         assert letter["raw_expires_at"] is None
         response = await not_keeping_raw.http.get(f"/v1/dead-letters/{letter['id']}/raw")
         assert response.status_code == 404
@@ -224,9 +212,9 @@ class TestAdminOnly:
         assert require_admin in [d.call for d in route.dependant.dependencies]
 
     def test_a_caller_without_the_admin_role_is_forbidden(self) -> None:
-        with pytest.raises(HTTPException) as info:
+        with pytest.raises(ApiError) as info:
             require_admin(Caller("viewer", frozenset({"read"})))
-        assert info.value.status_code == 403
+        assert (info.value.status_code, info.value.code) == (403, "forbidden")
 
     def test_an_admin_is_admitted(self) -> None:
         admin = Caller("admin", frozenset({"admin"}))
