@@ -1,10 +1,11 @@
 """What the service may show of text it did not write: one rule for dead letters and logs.
 
-Text from outside (a payload value, a JSON key, a topic level) is shown only when it is a short
-plain token that holds no number shaped like a person's: a resident ID number (17 digits and a
-digit or X, or the legacy 15 digits, with a birth date where GB 11643 puts it), a mainland
-mobile (bare, or after 86 / +86 / 0086) or a landline with its area code (0731 8888 1234,
-+86 731 8888 1234), however its digits are grouped: spaces, hyphens, dots, slashes, brackets.
+A payload value or JSON key is shown only when it is a short plain token that holds no number
+shaped like a person's: a resident ID number (17 digits and a digit or X, or the legacy 15
+digits, with a birth date where GB 11643 puts it), a mainland mobile (bare, or after 86 / +86 /
+0086) or a landline with its area code (0731 8888 1234, +86 731 8888 1234), however its digits
+are grouped: spaces, hyphens, dots, slashes, brackets. A topic level, set when a device is
+installed, is shown unless it holds such a number; log lines lose such numbers too.
 
 This check is deliberately broader than the adapters' checks of stored fields
 (`adapters.fields`): hiding a harmless serial number from a dead letter costs an integrator one
@@ -30,8 +31,6 @@ _DATE_TIME: Final = re.compile(
 """A date-time written with a space (`2026-11-26 08:00:00`): no room in it for a number."""
 _KEY: Final = re.compile(rf"[A-Za-z_$@][A-Za-z0-9_$@\-]{{0,{MAX_KEY_CHARS - 1}}}")
 """A JSON key a dead letter may show: ASCII and identifier-like, so never a name or a number."""
-_TOPIC_LEVEL: Final = re.compile(rf"[0-9A-Za-z_.:@$\-]{{1,{MAX_TOKEN_CHARS}}}|<level [0-9]+>")
-"""A topic level that may be shown; the second form is this module's own placeholder."""
 
 _GROUPED_DIGITS: Final = re.compile(r"[0-9]+(?:[\s\-.()/+]{1,3}[0-9]+)*[Xx]?")
 """Digits as people write numbers: groups joined by spaces, hyphens, dots, slashes, brackets."""
@@ -110,13 +109,15 @@ def is_shareable_key(key: str) -> bool:
 
 
 def shareable_topic(topic: str) -> str:
-    """The topic with every level that is not a plain token, or that holds a personal-looking
-    number, replaced by `<level N>` (N its length): a device may name itself after its owner's
-    phone. Applying it twice changes nothing."""
+    """The topic with every level that holds a personal-looking number replaced by `<level N>`
+    (N its length): a cheap device may use its owner's phone or ID number as its device id.
+
+    Other levels stay as they are, odd ones included (empty, Chinese, very long): a topic is
+    set when a device is installed, not typed by the people it sees, and an integrator needs
+    it to find the device. Applying this twice changes nothing.
+    """
     return "/".join(
-        level
-        if _TOPIC_LEVEL.fullmatch(level) and not holds_personal_number(level)
-        else f"<level {len(level)}>"
+        f"<level {len(level)}>" if holds_personal_number(level) else level
         for level in topic.split("/")
     )
 

@@ -159,17 +159,24 @@ class TestShareableKeys:
 
 
 class TestShareableTopic:
-    """Topic levels that are not plain tokens, or hold a personal number, are replaced."""
+    """Topic levels holding a personal-looking number are replaced; others are kept."""
 
-    def test_plain_topic_is_kept(self) -> None:
-        topic = "yida/hik-isapi/43011200001320000001"
+    @pytest.mark.parametrize(
+        "topic",
+        [
+            "yida/hik-isapi/43011200001320000001",
+            "亿达小镇/门禁/一号门",
+            "yida//x",
+            "/",
+            "a/" + "b" * 100,
+        ],
+    )
+    def test_topics_without_such_numbers_are_kept(self, topic: str) -> None:
         assert shareable_topic(topic) == topic
 
-    def test_personal_levels_are_replaced_by_their_length(self) -> None:
-        assert shareable_topic(f"yida/张三/{PHONE}") == "yida/<level 2>/<level 11>"
-
-    def test_empty_levels_are_marked(self) -> None:
-        assert shareable_topic("yida//x") == "yida/<level 0>/x"
+    def test_levels_holding_a_phone_or_id_number_are_replaced_by_their_length(self) -> None:
+        topic = f"yida/hik-isapi/{PHONE}/dev-{ID_NUMBER}/+86 138 1234 5678"
+        assert shareable_topic(topic) == "yida/hik-isapi/<level 11>/<level 22>/<level 17>"
 
     def test_applying_it_twice_changes_nothing(self) -> None:
         once = shareable_topic(f"a/{ID_NUMBER}/b c")
