@@ -4,16 +4,20 @@ A payload value or JSON key is shown only when it is a short plain token that ho
 shaped like a person's: a resident ID number (17 digits and a digit or X, or the legacy 15
 digits, with a birth date where GB 11643 puts it), a mainland mobile (bare, or after 86 / +86 /
 0086) or a landline with its area code (0731 8888 1234, +86 731 8888 1234), however its digits
-are grouped: spaces, hyphens, dots, slashes, brackets. A topic level, set when a device is
-installed, is shown unless it holds such a number; log lines lose such numbers too.
+are grouped (spaces, hyphens, dots, slashes, brackets) and in whatever width of digit
+(`１３８…`). A topic level, set when a device is installed, is shown unless it holds such a
+number; log lines lose such numbers too.
 
-This check is deliberately broader than the adapters' checks of stored fields
-(`adapters.fields`): hiding a harmless serial number from a dead letter costs an integrator one
-look at the raw payload, showing a phone number cannot be undone. Hashing and masking, which
-adapters apply before an event exists, are in `schemas.privacy`.
+This check is deliberately broader than the one that decides what an event may store
+(`schemas.identifiers`: a valid GB 11643 number or a mobile, so no legitimate code is refused):
+what is only shown may err the other way. Hiding a harmless serial number from a dead letter
+costs an integrator one look at the raw payload; showing a mistyped ID number or a landline
+cannot be undone. Hashing and masking, which adapters apply before an event exists, are in
+`schemas.privacy`.
 """
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from datetime import date
 from typing import Final
@@ -38,6 +42,8 @@ _DIGITS: Final = re.compile(r"[0-9]+")
 _MOBILE: Final = re.compile(r"(?:0086|86)?1[3-9][0-9]{9}")
 _LANDLINE: Final = re.compile(r"(?:0|86|0086)[1-9][0-9]{8,10}")
 """An area code (010, 0731, ...) and a 7- or 8-digit number, or the same after +86."""
+_WIDE_DIGIT: Final = re.compile(r"(?![0-9])\d")
+"""A decimal digit outside ASCII: full-width `１`, Arabic-Indic `١`, ..."""
 _MAX_GROUPS: Final = 6
 _MIN_DIGITS: Final = 10
 _MAX_NUMBER_DIGITS: Final = 18
@@ -53,6 +59,8 @@ def personal_number_spans(text: str) -> Iterator[tuple[int, int]]:
     """
     if len(text) < _MIN_DIGITS or sum(map(str.isdigit, text)) < _MIN_DIGITS:
         return  # the shortest such number, a landline with its area code, has ten digits
+    if not text.isascii():
+        text = _WIDE_DIGIT.sub(_ascii_digit, text)  # `１３８…`: one character for one
     for candidate in _GROUPED_DIGITS.finditer(text):
         found = candidate.group()
         groups = [(m.start(), m.end(), m.group()) for m in _DIGITS.finditer(found)]
@@ -120,6 +128,10 @@ def shareable_topic(topic: str) -> str:
         f"<level {len(level)}>" if holds_personal_number(level) else level
         for level in topic.split("/")
     )
+
+
+def _ascii_digit(match: re.Match[str]) -> str:
+    return str(unicodedata.decimal(match.group()))
 
 
 def _is_personal_number(digits: str, *, x: bool) -> bool:

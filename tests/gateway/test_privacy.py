@@ -63,6 +63,8 @@ class TestPhoneNumbers:
             "138 1234 5678",
             "(138) 1234.5678",
             "1 138 1234 5678",  # next to another number
+            "１３８ １２３４ ５６７８",  # full-width digits
+            "٠٧٣١-٨٨٨٨١٢٣٤",  # Arabic-Indic digits
             "0731-88881234",
             "(0731) 8888 1234",
             "010 6552 9988",
@@ -86,6 +88,9 @@ class TestWithoutPersonalNumbers:
     def test_numbers_are_replaced_in_place(self) -> None:
         text = f"resident {ID_NUMBER} phone {PHONE} seen"
         assert without_personal_numbers(text) == "resident <redacted> phone <redacted> seen"
+
+    def test_wide_digits_are_replaced_in_place(self) -> None:
+        assert without_personal_numbers("tel：１３８１２３４５６７８。") == "tel：<redacted>。"
 
     def test_grouped_number_is_replaced_whole(self) -> None:
         assert without_personal_numbers("call 0731-8888-1234.") == "call <redacted>."
