@@ -3,24 +3,29 @@
 Devices report local time in several shapes; an instant without a known offset is never
 guessed from the gateway's clock. China Standard Time is the default offset only where the
 format itself has none and the standard defines it as local time (GA/T 1400).
+
+These functions only convert: a value that is no instant at all (not a date, no offset, out of
+the calendar once converted to UTC) is `bad_time`. Whether an instant is plausible (not years
+ahead, not from a clock reset to 1970) is decided once for every dialect, relative to the
+message's arrival, by `gateway.pipeline.PlausibleTime`.
 """
 
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Final
 
 from schemas.errors import PayloadError
 from schemas.times import CHINA_STANDARD_TIME
 
 __all__ = ["CHINA_STANDARD_TIME", "from_compact_local", "from_epoch_ms", "from_iso_with_offset"]
-_EPOCH_MS_MIN: Final = 946_684_800_000  # 2000-01-01: earlier values are device clock resets
-_EPOCH_MS_MAX: Final = 4_102_444_800_000  # 2100-01-01
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def from_epoch_ms(value: int, field: str) -> datetime:
-    """Epoch milliseconds (UTC by definition) as an aware datetime."""
-    if not _EPOCH_MS_MIN <= value < _EPOCH_MS_MAX:
-        raise PayloadError("bad_time", f"{field} is not a plausible epoch-millisecond time")
-    return datetime.fromtimestamp(value / 1000, UTC)
+    """Epoch milliseconds (UTC by definition) as an aware datetime, exact to the millisecond."""
+    try:
+        return _EPOCH + timedelta(milliseconds=value)
+    except OverflowError:  # beyond year 1 .. 9999: no calendar date at all
+        raise PayloadError("bad_time", f"{field} is out of the calendar's range") from None
 
 
 def from_compact_local(text: str, field: str, zone: timezone = CHINA_STANDARD_TIME) -> datetime:

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     batch_max_delay_ms: int = Field(default=50, ge=1, le=60_000)
     unknown_device_policy: Literal["accept", "quarantine"] = "accept"
     device_check_interval_s: float = Field(default=30.0, gt=0, le=3600)
+    event_max_ahead_s: int = Field(default=600, ge=0, le=7 * 24 * 3600)
+    """How far an event's time may lie ahead of its message's arrival (see `PlausibleTime`)."""
+    event_max_age_days: float = Field(default=180.0, gt=0, le=100 * 366)
+    """How far an event's time may lie behind its message's arrival."""
+    clock_skew_report_s: float = Field(default=30.0, ge=0)
+    """Devices whose clock is off by at least this much get a series in `/metrics`."""
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     dead_letter_raw: Literal["off", "encrypted"] = "off"

@@ -14,9 +14,11 @@ import logging
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Literal, Protocol
 
 from adapters.base import Adapter, RawMessage
+from gateway.config import Settings
 from gateway.dead_letters import DeadLetterFactory
 from gateway.devices import DeviceRegistry
 from gateway.errors import PayloadError
@@ -182,6 +184,57 @@ class Enrich:
         if isinstance(event, AccessEvent) and event.direction == "unknown" and event.reader:
             update["direction"] = device.readers.get(event.reader, "unknown")
         return event.model_copy(update=update)
+
+
+class PlausibleTime:
+    """One window of plausible event times for every dialect, relative to each message's arrival.
+
+    An event may lie at most `max_ahead` ahead of the moment its message arrived (device
+    clocks run a little fast; a delivery is never early) and at most `max_age` behind it (a
+    device uploading what it buffered while offline, a drained backlog). Anything outside —
+    year 1 or 9999, a clock reset to 1970, a time zone applied twice — would sort to the top
+    or bottom of every "newest first" list, so the message becomes the dead letter
+    `implausible_time`, whose detail says which way and by how much, never the value itself.
+    Adapters only convert (`adapters.times`, `adapters.mapping.timeformats`); this is the one
+    place that judges. The clock is the message's `received_at`, so the step is pure.
+    """
+
+    def __init__(self, max_ahead: timedelta, max_age: timedelta) -> None:
+        self._max_ahead = max_ahead
+        self._max_age = max_age
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "PlausibleTime":
+        """The window `SCGW_EVENT_MAX_AHEAD_S` and `SCGW_EVENT_MAX_AGE_DAYS` describe."""
+        return cls(
+            timedelta(seconds=settings.event_max_ahead_s),
+            timedelta(days=settings.event_max_age_days),
+        )
+
+    def __call__(self, event: DeviceEvent) -> DeviceEvent:
+        offset = event.occurred_at - event.received_at
+        if offset > self._max_ahead:
+            raise PayloadError(
+                "implausible_time",
+                f"occurred_at is {_span(offset)} ahead of the message's arrival"
+                f" (at most {_span(self._max_ahead)} allowed)",
+            )
+        if -offset > self._max_age:
+            raise PayloadError(
+                "implausible_time",
+                f"occurred_at is {_span(-offset)} behind the message's arrival"
+                f" (at most {_span(self._max_age)} allowed)",
+            )
+        return event
+
+
+def _span(delta: timedelta) -> str:
+    """A duration in the largest unit that keeps it readable: `42 s`, `11 min`, `181 days`."""
+    seconds = delta.total_seconds()
+    for unit, size in (("days", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ from gateway.devices import DeviceRegistry
 from gateway.ingest import Ingest
 from gateway.metrics import Metrics
 from gateway.mqtt import BrokerAddress, SessionOptions
-from gateway.pipeline import CheckSender, Enrich, Parse, Pipeline, RouteMessage
+from gateway.pipeline import CheckSender, Enrich, Parse, Pipeline, PlausibleTime, RouteMessage
 from gateway.raw_payloads import RawPayloadPurge, RawPayloadVault
 from gateway.routing import TopicRouter
 from gateway.store import Store, open_store
@@ -70,9 +70,9 @@ def build_pipeline(
 
     The call order as it runs: `RouteMessage` (size check, `TopicRouter.route`), `CheckSender.admit`
     (the sender's dialect), `Parse` (the dialect's adapter), `CheckSender` (the devices the
-    events name), then `Enrich` (device registry) per event, then in-batch dedup. Rejected
-    messages become dead letters; `vault` seals their raw payloads when the operator keeps
-    them (`SCGW_DEAD_LETTER_RAW=encrypted`).
+    events name), then per event `PlausibleTime` (the one window of event times) and `Enrich`
+    (device registry), then in-batch dedup. Rejected messages become dead letters; `vault`
+    seals their raw payloads when the operator keeps them (`SCGW_DEAD_LETTER_RAW=encrypted`).
     """
     adapters = registry_with(config.dialects).build(Pseudonymizer(hash_key))
     registry = devices if devices is not None else DeviceRegistry.from_config(config)
@@ -81,7 +81,7 @@ def build_pipeline(
         RouteMessage(router or build_router(config), settings.max_payload_bytes),
         CheckSender(registry),
         Parse(adapters),
-        [Enrich(registry, settings.unknown_device_policy)],
+        [PlausibleTime.from_settings(settings), Enrich(registry, settings.unknown_device_policy)],
         DeadLetterFactory.for_adapters(
             adapters, max_payload_bytes=settings.max_payload_bytes, vault=keep_raw
         ),

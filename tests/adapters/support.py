@@ -3,7 +3,7 @@
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -15,6 +15,12 @@ from adapters.base import Adapter, RawMessage
 from gateway.errors import PayloadError
 from schemas.events import DeviceEvent, device_event_adapter
 from schemas.privacy import Pseudonymizer
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MIN_EPOCH_MS = -62_135_596_800_000
+"""Epoch milliseconds of 0001-01-01T00:00:00Z, the calendar's first instant."""
+MAX_EPOCH_MS = 253_402_300_799_999
+"""Epoch milliseconds of 9999-12-31T23:59:59.999Z, the calendar's last millisecond."""
 
 PSEUDONYMIZER = Pseudonymizer("test-key-0123456789abcdef")
 """The one keyed hasher every adapter specification uses (it holds no state)."""

@@ -298,7 +298,6 @@ class TestMirrorsBarrierGate:
             ("bad_unknown_dir", "unknown_code"),
             ("bad_missing_dir", "schema"),
             ("bad_missing_ts", "schema"),
-            ("bad_ts_out_of_range", "bad_time"),
             ("bad_conf_percent", "schema"),
             ("bad_inline_picture", "schema"),
             ("bad_malformed", "malformed_json"),
@@ -308,6 +307,11 @@ class TestMirrorsBarrierGate:
         payload = (PARKLINE_FIXTURES / f"{name}.json").read_bytes()
         assert rejection(BARRIER, payload).reason == reason
         assert rejection(PARKLINE, payload).reason == reason
+
+    def test_same_reading_of_a_clock_reset_for_the_window_to_refuse(self) -> None:
+        payload = (PARKLINE_FIXTURES / "bad_ts_out_of_range.json").read_bytes()
+        barrier, parkline = parse_one(BARRIER, payload), parse_one(PARKLINE, payload)
+        assert barrier.occurred_at == parkline.occurred_at < datetime(1971, 1, 1, tzinfo=UTC)
 
 
 class TestPaths:
@@ -501,7 +505,9 @@ class TestTimes:
     @pytest.mark.parametrize(
         ("spec", "value"),
         [
-            ({"path": "time", "format": "epoch_ms"}, 12),
+            ({"path": "time", "format": "epoch_ms"}, 10**20),
+            ({"path": "time", "format": "epoch_s"}, 10**12 + 1),
+            ({"path": "time", "format": "epoch_s"}, 253_402_300_800),
             ({"path": "time", "format": "epoch_ms"}, "soon"),
             ({"path": "time", "format": "epoch_ms"}, True),
             ({"path": "time", "format": "epoch_s"}, "NaN"),

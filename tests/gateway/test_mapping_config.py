@@ -52,6 +52,9 @@ vendor_code = { template = "acme/{data.openType}" }
 """
 """A valid file; each error test breaks one line of it (line numbers as in the file)."""
 
+RECEIVED = datetime(2026, 11, 26, 0, 20, tzinfo=UTC)
+"""When the pipeline tests' messages arrive: just after the times their fixtures carry."""
+
 
 def config_error(tmp_path: Path, text: str) -> str:
     path = write_file(tmp_path / "gateway.toml", text)
@@ -383,7 +386,7 @@ class TestPipeline:
             ROOT / "tests" / "adapters" / "fixtures" / "hik_isapi" / "card_granted.json"
         ).read_bytes()
         topic = f"acme/yida/{DEVICE}/event"
-        batch = pipeline([InboundMessage(topic, payload, datetime(2026, 11, 26, tzinfo=UTC), 0.0)])
+        batch = pipeline([InboundMessage(topic, payload, RECEIVED, 0.0)])
         assert batch.dead_letters == []
         [event] = batch.events
         assert isinstance(event, AccessEvent)
@@ -394,13 +397,7 @@ class TestPipeline:
         config = load_config(ROOT / "config" / "mapping-parkline-gate.toml")
         pipeline = build_pipeline(Settings(), config, HASH_KEY)
         payload = json.dumps({"ts": 1795652130123, "plate": "湘A12345", "dir": "up"}).encode()
-        batch = pipeline(
-            [
-                InboundMessage(
-                    "parkline/yida/PL-1/plate", payload, datetime(2026, 11, 26, tzinfo=UTC), 0.0
-                )
-            ]
-        )
+        batch = pipeline([InboundMessage("parkline/yida/PL-1/plate", payload, RECEIVED, 0.0)])
         assert batch.events == []
         [letter] = batch.dead_letters
         assert letter.reason == "unknown_code"
@@ -433,13 +430,7 @@ class TestPipeline:
         config = load_config(ROOT / "config" / "mapping-parkline-gate.toml")
         pipeline = build_pipeline(Settings(), config, HASH_KEY)
         payload = json.dumps({"ts": 1795652130123, "plate": "湘A12345", "dir": "in"}).encode()
-        batch = pipeline(
-            [
-                InboundMessage(
-                    "parkline/yida/PL-1/plate", payload, datetime(2026, 11, 26, tzinfo=UTC), 0.0
-                )
-            ]
-        )
+        batch = pipeline([InboundMessage("parkline/yida/PL-1/plate", payload, RECEIVED, 0.0)])
         [event] = batch.events
         assert isinstance(event, VehiclePass)
         assert (event.device_id, event.plate_no, event.unregistered_device) == (
