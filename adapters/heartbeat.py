@@ -136,7 +136,13 @@ def _event(
         event_id=stable_event_id(DIALECT, device_id, status, *stamp),
         occurred_at=occurred_at,
     )
-    return DeviceStatusEvent(**header, status=status, firmware=firmware, ip=ip)
+    return DeviceStatusEvent(
+        **header,
+        status=status,
+        firmware=firmware,
+        ip=ip,
+        time_source="arrival" if ts is None else "device",
+    )
 
 
 def _body(payload: bytes) -> _Status | str:

@@ -11,30 +11,64 @@ The rules, which both stores apply (the SQL in `gateway/store/*.py` only execute
   `schemas.devices.OFFLINE_AFTER_S_BY_KIND`) makes it `offline` (`DeviceWatch`); silence is
   counted from the last message, or from registration, but never from before this process
   started listening: a restart must not declare every device offline at once.
-- Observed fields (status, last seen, address) are the gateway's: a registration (TOML or
-  `PUT /v1/devices/{id}`) never sets them.
+- Observed fields (status, last seen, address, clock skew) are the gateway's: a registration
+  (TOML or `PUT /v1/devices/{id}`) never sets them.
+- Clock skew: how far the device's clock runs ahead (positive) or behind (negative), estimated
+  from its status messages only (`clock_observation`, `accepts_skew`): see `SKEW_TOLERANCE_S`.
+  The store keeps the estimate and when it was measured; `DeviceWatch` puts the devices whose
+  skew reaches the report threshold into `/metrics`.
+
+Telling a live status message from a drained backlog. A status message that carries the
+device's own time says `occurred_at - received_at = skew - delay`, where `delay` (device to
+gateway) is never negative: milliseconds for a live heartbeat, minutes or hours for one that
+waited in the broker while the gateway was down, in a device's offline buffer, or as a
+retained message. So every observation is a lower bound of the skew, and the least delayed
+one is the best (the clock filter NTP uses). MQTT cannot say which messages waited (a
+resumed session's queue carries no flag; `dup` and `retain` miss the common case), but the
+delay itself shows: within a batch the highest observation per device counts, and an
+observation more than `SKEW_TOLERANCE_S` below the current estimate is a delayed message and
+ignored, unless the estimate is older than `SKEW_HORIZON` (the clock may really have been set
+back). Door events and captures are never used: devices buffer and upload those late.
 """
 
 import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Final, Literal
 
 from gateway.errors import StoreError
-from gateway.store.base import Store
 from schemas.events import DeviceEvent, DeviceStatusEvent
 
-if TYPE_CHECKING:  # the stores import this module, and the registry imports the stores
+if TYPE_CHECKING:  # the stores import this module, and these import the stores
     from gateway.devices import DeviceRegistry
+    from gateway.metrics import Metrics
+    from gateway.store.base import Store
 
 logger = logging.getLogger(__name__)
+
+SKEW_TOLERANCE_S: Final = 5.0
+"""How far below the current estimate a new observation may fall and still replace it: more
+than a live message's delay (milliseconds, a second under load), far less than a backlog's."""
+SKEW_HORIZON: Final = timedelta(hours=1)
+"""After this long without an accepted observation, the estimate gives way to any new one."""
+SKEW_REPORT_LIMIT: Final = 1000
+"""At most this many devices get their own skew series in `/metrics` (the worst first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClockObservation:
+    """`occurred_at - received_at` of one status message, in seconds, and when it arrived."""
+
+    skew_s: float
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceActivity:
-    """What one batch says about one device: latest arrival, resulting status, reported facts."""
+    """What one batch says about one device: latest arrival, resulting status, reported facts,
+    and the batch's best observation of the device's clock (None without one)."""
 
     device_id: str
     community: str
@@ -42,6 +76,36 @@ class DeviceActivity:
     status: Literal["online", "offline"]
     firmware: str | None
     ip: str | None
+    clock: ClockObservation | None = None
+
+
+def clock_observation(event: DeviceEvent) -> ClockObservation | None:
+    """What a status event says about its device's clock, if it carries the device's own time.
+
+    A status timed by its arrival (a last will, a body without `ts`) says nothing.
+    """
+    if not isinstance(event, DeviceStatusEvent) or event.time_source != "device":
+        return None
+    offset = event.occurred_at - event.received_at
+    return ClockObservation(offset.total_seconds(), event.received_at)
+
+
+def accepts_skew(
+    current_s: float | None, current_at: datetime | None, observed: ClockObservation
+) -> bool:
+    """Whether an observation replaces the stored estimate (the SQL in both stores says the same).
+
+    Yes when there is none, and otherwise only for a later observation that is no more than
+    `SKEW_TOLERANCE_S` below the estimate (a live message, or a clock running fast) or comes
+    more than `SKEW_HORIZON` after it (the clock was set back, or the device was long away).
+    """
+    if current_s is None or current_at is None:
+        return True
+    if observed.at <= current_at:
+        return False  # another gateway process already recorded a later one
+    return (
+        observed.skew_s >= current_s - SKEW_TOLERANCE_S or observed.at - current_at > SKEW_HORIZON
+    )
 
 
 def device_activity(events: Sequence[DeviceEvent]) -> list[DeviceActivity]:
@@ -49,9 +113,10 @@ def device_activity(events: Sequence[DeviceEvent]) -> list[DeviceActivity]:
 
     Any message means the device is online, except a `device_status` event saying `offline`
     (often the device's MQTT last will); the last event in arrival order decides. Firmware
-    and address come from the last status event that reports them. Devices are keyed by
-    (device, community): an event arriving under another community says nothing about the
-    device registered under that id.
+    and address come from the last status event that reports them; the clock observation is
+    the batch's highest (the least delayed message). Devices are keyed by (device, community):
+    an event arriving under another community says nothing about the device registered under
+    that id.
     """
     found: dict[tuple[str, str], DeviceActivity] = {}
     for event in events:
@@ -60,35 +125,51 @@ def device_activity(events: Sequence[DeviceEvent]) -> list[DeviceActivity]:
         status: Literal["online", "offline"] = "online"
         firmware = before.firmware if before else None
         ip = before.ip if before else None
+        clock = before.clock if before else None
         if isinstance(event, DeviceStatusEvent):
             status = "offline" if event.status == "offline" else "online"
             firmware = event.firmware or firmware
             ip = event.ip or ip
+            observed = clock_observation(event)
+            if observed is not None and (clock is None or observed.skew_s > clock.skew_s):
+                clock = observed
         seen = event.received_at if before is None else max(before.seen, event.received_at)
-        found[key] = DeviceActivity(event.device_id, event.community, seen, status, firmware, ip)
+        found[key] = DeviceActivity(
+            event.device_id, event.community, seen, status, firmware, ip, clock
+        )
     return [found[key] for key in sorted(found)]
 
 
 class DeviceWatch:
-    """Every interval: mark devices silent for too long offline, then reload the registry.
+    """Every interval: mark devices silent for too long offline, reload the registry, and show
+    the devices whose clock is off by `skew_report_s` or more in `metrics`.
 
     Silence is counted from the device's last message, but never from before `listening_since`
     (the gateway's start): while the gateway was down it could not hear anyone, and a restart
     must not declare every device offline at once. A store outage is logged and waited out.
+
+    The skews come from the store, not from this process's batches, so every gateway sharing a
+    subscription shows the same devices. Only devices at or over the threshold get a series,
+    and at most `SKEW_REPORT_LIMIT`: a district has up to 20,000 devices, nearly all with good
+    clocks, and 20,000 series of zeros per gateway would cost Prometheus more than they tell.
     """
 
     def __init__(
         self,
-        store: Store,
+        store: "Store",
         registry: "DeviceRegistry",
         *,
         interval_s: float,
         listening_since: datetime,
+        metrics: "Metrics | None" = None,
+        skew_report_s: float = 30.0,
     ) -> None:
         self._store = store
         self._registry = registry
         self._interval_s = interval_s
         self._listening_since = listening_since
+        self._metrics = metrics
+        self._skew_report_s = skew_report_s
 
     async def run(self) -> None:
         """Run until cancelled; a failed round is logged and the next one runs on time."""
@@ -106,6 +187,9 @@ class DeviceWatch:
                 now or datetime.now(UTC), listening_since=self._listening_since
             )
             await self._registry.reload(self._store)
+            if self._metrics is not None:
+                skews = await self._store.clock_skews(self._skew_report_s, SKEW_REPORT_LIMIT)
+                self._metrics.show_clock_skews(skews)
         except StoreError as exc:
             logger.warning("device check skipped, the store is unavailable: %s", exc)
             return []

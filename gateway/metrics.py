@@ -6,6 +6,8 @@ several gateways in one process without their counters mixing.
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from gateway.store.base import ClockSkewReport
+
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -63,6 +65,25 @@ class Metrics:
         self.mqtt_connected = Gauge(
             "scgw_mqtt_connected", "1 while connected to the broker", registry=self.registry
         )
+        self.device_clock_skew = Gauge(
+            "scgw_device_clock_skew_seconds",
+            "How far a device's clock runs ahead (negative: behind), for devices whose skew"
+            " reaches SCGW_CLOCK_SKEW_REPORT_S (the worst 1,000 at most)",
+            ["community", "device_id"],
+            registry=self.registry,
+        )
+        self.devices_clock_skewed = Gauge(
+            "scgw_devices_clock_skewed",
+            "Devices whose clock is off by SCGW_CLOCK_SKEW_REPORT_S or more",
+            registry=self.registry,
+        )
+
+    def show_clock_skews(self, report: ClockSkewReport) -> None:
+        """Replace the per-device skew series with the report's: a fixed clock drops out."""
+        self.device_clock_skew.clear()
+        for device in report.worst:
+            self.device_clock_skew.labels(device.community, device.device_id).set(device.skew_s)
+        self.devices_clock_skewed.set(report.total)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -153,6 +153,8 @@ async def running_gateway(
             devices,
             interval_s=settings.device_check_interval_s,
             listening_since=datetime.now(UTC),
+            metrics=metrics,
+            skew_report_s=settings.clock_skew_report_s,
         )
         watch_task = asyncio.create_task(watch.run(), name="device-watch")
         purge_task = asyncio.create_task(RawPayloadPurge(store).run(), name="raw-payload-purge")

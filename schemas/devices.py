@@ -204,6 +204,14 @@ class Device(DeviceRegistration):
     ip: Annotated[str, Field(max_length=64)] | None = None
     registered_at: UtcDatetime
     updated_at: UtcDatetime
+    clock_skew_s: float | None = Field(
+        default=None,
+        description="How many seconds the device's clock runs ahead (negative: behind), as"
+        " estimated from its live status messages; None until one carried the device's time.",
+    )
+    clock_skew_measured_at: UtcDatetime | None = Field(
+        default=None, description="When the message that gave `clock_skew_s` arrived."
+    )
 
     def registration(self) -> DeviceRegistration:
         """The registered part only, as a PUT would send it."""

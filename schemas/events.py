@@ -198,6 +198,11 @@ class DeviceStatusEvent(EventBase):
     status: DeviceStatus
     firmware: Name = None
     ip: Name = None
+    time_source: Literal["device", "arrival"] = Field(
+        default="device",
+        description="Whose clock `occurred_at` is: the device's own, or the gateway's at the"
+        " message's arrival (a last will, a status without a time).",
+    )
 
 
 DeviceEvent = Annotated[

@@ -31,6 +31,23 @@ class WriteResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockSkew:
+    """A device's estimated clock skew: positive when its clock runs ahead."""
+
+    device_id: str
+    community: str
+    skew_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClockSkewReport:
+    """The devices whose skew reaches a threshold: how many, and the worst of them."""
+
+    total: int
+    worst: list[ClockSkew]
+
+
+@dataclass(frozen=True, slots=True)
 class EventQuery:
     kind: EventKind | None = None
     community: str | None = None
@@ -162,6 +179,10 @@ class Store(Protocol):
         status: DeviceState | None = None,
     ) -> Page[Device]:
         """Registered devices in `device_id` order."""
+
+    async def clock_skews(self, min_abs_s: float, limit: int) -> ClockSkewReport:
+        """Devices whose estimated clock skew is at least `min_abs_s` either way: their number,
+        and up to `limit` of them, largest skew (either way) first, then by device id."""
 
     async def mark_silent_devices_offline(
         self, now: datetime, *, listening_since: datetime | None = None

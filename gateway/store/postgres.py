@@ -15,10 +15,12 @@ from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from gateway.device_status import device_activity
+from gateway.device_status import SKEW_HORIZON, SKEW_TOLERANCE_S, device_activity
 from gateway.errors import StoreError
 from gateway.messages import DeadLetter
 from gateway.store.base import (
+    ClockSkew,
+    ClockSkewReport,
     EventQuery,
     Page,
     StoredDeadLetter,
@@ -48,7 +50,7 @@ _STAGE_DDL = (
 _DEVICE_COLUMNS = (
     "device_id, kind, dialect, community, building, unit, gate, door, readers, location,"
     " firmware, parent, offline_after_s, status, status_since, last_seen, ip, registered_at,"
-    " updated_at"
+    " updated_at, clock_skew_s, clock_skew_measured_at"
 )
 # Registration columns are replaced; what was observed stays. `updated_at` moves only when
 # the registration really changed, so re-reading an unchanged TOML file changes nothing.
@@ -73,9 +75,16 @@ WHERE (devices.kind, devices.dialect, devices.community, devices.building, devic
 """
 # One statement per batch for every device in it. `last_seen` only moves forward; the
 # batch's status applies unless a later message (from another gateway process sharing the
-# subscription) has already been recorded.
-_RECORD_ACTIVITY = """
+# subscription) has already been recorded. Its clock observation replaces the estimate as
+# `gateway.device_status.accepts_skew` says.
+_ACCEPT_SKEW = """a.skew IS NOT NULL AND (d.clock_skew_measured_at IS NULL
+    OR (a.skew_at > d.clock_skew_measured_at AND (a.skew >= d.clock_skew_s - %(tolerance)s
+        OR a.skew_at - d.clock_skew_measured_at > %(horizon)s)))"""
+_RECORD_ACTIVITY = f"""
 UPDATE devices AS d SET
+    clock_skew_s = CASE WHEN {_ACCEPT_SKEW} THEN a.skew ELSE d.clock_skew_s END,
+    clock_skew_measured_at = CASE WHEN {_ACCEPT_SKEW} THEN a.skew_at
+        ELSE d.clock_skew_measured_at END,
     status = CASE WHEN d.last_seen IS NULL OR a.seen >= d.last_seen
         THEN a.status ELSE d.status END,
     status_since = CASE WHEN (d.last_seen IS NULL OR a.seen >= d.last_seen)
@@ -83,8 +92,10 @@ UPDATE devices AS d SET
     last_seen = greatest(d.last_seen, a.seen),
     firmware = coalesce(a.firmware, d.firmware),
     ip = coalesce(a.ip, d.ip)
-FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::text[])
-    AS a (device_id, community, seen, status, firmware, ip)
+FROM unnest(%(device_id)s::text[], %(community)s::text[], %(seen)s::timestamptz[],
+    %(status)s::text[], %(firmware)s::text[], %(ip)s::text[], %(skew)s::double precision[],
+    %(skew_at)s::timestamptz[])
+    AS a (device_id, community, seen, status, firmware, ip, skew, skew_at)
 WHERE d.device_id = a.device_id AND d.community = a.community
 """
 _MARK_SILENT = """
@@ -93,6 +104,11 @@ WHERE status <> 'offline'
     AND greatest(coalesce(last_seen, registered_at), %(since)s::timestamptz)
         + offline_after_s * interval '1 second' < %(now)s
 RETURNING device_id
+"""
+_SKEWED_WHERE = "WHERE abs(clock_skew_s) >= %(min_abs_s)s"
+_SKEWED = f"""
+SELECT device_id, community, clock_skew_s FROM devices {_SKEWED_WHERE}
+ORDER BY abs(clock_skew_s) DESC, device_id LIMIT %(limit)s
 """
 
 
@@ -241,14 +257,18 @@ class PostgresStore:
             if activity:
                 await db.execute(
                     _RECORD_ACTIVITY,
-                    (
-                        [a.device_id for a in activity],
-                        [a.community for a in activity],
-                        [a.seen for a in activity],
-                        [a.status for a in activity],
-                        [a.firmware for a in activity],
-                        [a.ip for a in activity],
-                    ),
+                    {
+                        "device_id": [a.device_id for a in activity],
+                        "community": [a.community for a in activity],
+                        "seen": [a.seen for a in activity],
+                        "status": [a.status for a in activity],
+                        "firmware": [a.firmware for a in activity],
+                        "ip": [a.ip for a in activity],
+                        "skew": [a.clock.skew_s if a.clock else None for a in activity],
+                        "skew_at": [a.clock.at if a.clock else None for a in activity],
+                        "tolerance": SKEW_TOLERANCE_S,
+                        "horizon": SKEW_HORIZON,
+                    },
                 )
         return WriteResult(inserted, len(events) - inserted, len(dead_letters))
 
@@ -322,6 +342,16 @@ class PostgresStore:
             await rows.execute(sql.encode(), [*params, limit + 1])
             found = await rows.fetchall()
         return device_page([Device.model_validate(row) for row in found], limit)
+
+    async def clock_skews(self, min_abs_s: float, limit: int) -> ClockSkewReport:
+        params = {"min_abs_s": min_abs_s, "limit": limit}
+        async with self._connection() as db:
+            count = await db.execute(f"SELECT count(*) FROM devices {_SKEWED_WHERE}", params)
+            (total,) = await count.fetchone() or (0,)
+            cursor = await db.execute(_SKEWED, params)
+            rows = await cursor.fetchall()
+        worst = [ClockSkew(str(row[0]), str(row[1]), float(str(row[2]))) for row in rows]
+        return ClockSkewReport(int(str(total)), worst)
 
     async def mark_silent_devices_offline(
         self, now: datetime, *, listening_since: datetime | None = None

@@ -15,10 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gateway.device_status import device_activity
+from gateway.device_status import SKEW_HORIZON, SKEW_TOLERANCE_S, device_activity
 from gateway.errors import StoreError
 from gateway.messages import DeadLetter
 from gateway.store.base import (
+    ClockSkew,
+    ClockSkewReport,
     EventQuery,
     Page,
     StoredDeadLetter,
@@ -40,7 +42,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DEVICE_COLUMNS = (
     "device_id, kind, dialect, community, building, unit, gate, door, readers, location,"
     " firmware, parent, offline_after_s, status, status_since_us, last_seen_us, ip,"
-    " registered_us, updated_us"
+    " registered_us, updated_us, clock_skew_s, clock_skew_measured_us"
 )
 # Registration columns are replaced; what was observed stays. `updated_us` moves only when
 # the registration really changed, so re-reading an unchanged TOML file changes nothing.
@@ -63,9 +65,16 @@ WHERE (devices.kind, devices.dialect, devices.community, devices.building, devic
     coalesce(excluded.firmware, devices.firmware), excluded.parent, excluded.offline_after_s)
 """
 # A batch moves `last_seen` forward only; its status applies unless a later message (from
-# another gateway process sharing the subscription) has already been recorded.
-_RECORD_ACTIVITY = """
+# another gateway process sharing the subscription) has already been recorded. Its clock
+# observation replaces the estimate as `gateway.device_status.accepts_skew` says.
+_ACCEPT_SKEW = """:skew IS NOT NULL AND (clock_skew_measured_us IS NULL
+    OR (:skew_at > clock_skew_measured_us AND (:skew >= clock_skew_s - :tolerance
+        OR :skew_at - clock_skew_measured_us > :horizon)))"""
+_RECORD_ACTIVITY = f"""
 UPDATE devices SET
+    clock_skew_s = CASE WHEN {_ACCEPT_SKEW} THEN :skew ELSE clock_skew_s END,
+    clock_skew_measured_us = CASE WHEN {_ACCEPT_SKEW} THEN :skew_at
+        ELSE clock_skew_measured_us END,
     status = CASE WHEN last_seen_us IS NULL OR :seen >= last_seen_us
         THEN :status ELSE status END,
     status_since_us = CASE WHEN (last_seen_us IS NULL OR :seen >= last_seen_us)
@@ -80,6 +89,11 @@ UPDATE devices SET status = 'offline', status_since_us = :now
 WHERE status <> 'offline'
     AND max(coalesce(last_seen_us, registered_us), :since) + offline_after_s * 1000000 < :now
 RETURNING device_id
+"""
+_SKEWED_WHERE = "WHERE abs(clock_skew_s) >= ?"
+_SKEWED = f"""
+SELECT device_id, community, clock_skew_s FROM devices {_SKEWED_WHERE}
+ORDER BY abs(clock_skew_s) DESC, device_id LIMIT ?
 """
 
 
@@ -218,6 +232,10 @@ class SqliteStore:
                 "status": a.status,
                 "firmware": a.firmware,
                 "ip": a.ip,
+                "skew": a.clock.skew_s if a.clock else None,
+                "skew_at": to_micros(a.clock.at) if a.clock else None,
+                "tolerance": SKEW_TOLERANCE_S,
+                "horizon": to_micros(_EPOCH + SKEW_HORIZON),
             }
             for a in device_activity(events)
         ]
@@ -334,6 +352,15 @@ class SqliteStore:
         rows = await self._run(lambda: self._db.execute(sql, [*params, limit + 1]).fetchall())
         return device_page([_device(row) for row in rows], limit)
 
+    async def clock_skews(self, min_abs_s: float, limit: int) -> ClockSkewReport:
+        def read() -> ClockSkewReport:
+            count = f"SELECT count(*) FROM devices {_SKEWED_WHERE}"
+            (total,) = self._db.execute(count, (min_abs_s,)).fetchone()
+            rows = self._db.execute(_SKEWED, (min_abs_s, limit)).fetchall()
+            return ClockSkewReport(total, [ClockSkew(*row) for row in rows])
+
+        return await self._run(read)
+
     async def mark_silent_devices_offline(
         self, now: datetime, *, listening_since: datetime | None = None
     ) -> list[str]:
@@ -374,6 +401,8 @@ def _device(row: Sequence[Any]) -> Device:
         ip,
         registered_us,
         updated_us,
+        clock_skew_s,
+        clock_skew_measured_us,
     ) = row
     return Device.model_validate(
         {
@@ -396,6 +425,8 @@ def _device(row: Sequence[Any]) -> Device:
             "ip": ip,
             "registered_at": _maybe_time(registered_us),
             "updated_at": _maybe_time(updated_us),
+            "clock_skew_s": clock_skew_s,
+            "clock_skew_measured_at": _maybe_time(clock_skew_measured_us),
         }
     )
 

@@ -174,6 +174,7 @@ class TestLastWill:
             received_at=RECEIVED,
             dialect="heartbeat",
             status="offline",
+            time_source="arrival",
         )
 
     def test_online_birth_message(self) -> None:
@@ -293,7 +294,11 @@ class TestEventTime:
 
     @pytest.mark.parametrize("document", [{"status": "online"}, {"status": "online", "ts": None}])
     def test_without_ts_the_receipt_time_is_used(self, document: dict[str, Any]) -> None:
-        assert status(encode(document)).occurred_at == RECEIVED
+        event = status(encode(document))
+        assert (event.occurred_at, event.time_source) == (RECEIVED, "arrival")
+
+    def test_with_ts_the_time_is_the_device_s(self) -> None:
+        assert status(fixture_bytes("heartbeat")).time_source == "device"
 
     def test_seconds_are_read_as_milliseconds_for_the_window_to_refuse(self) -> None:
         occurred = status(fixture_bytes("ts_in_seconds")).occurred_at

@@ -28,7 +28,13 @@ from gateway.metrics import Metrics
 from gateway.pipeline import CheckSender, Enrich, Parse, Pipeline, RouteMessage
 from gateway.routing import TopicRouter
 from gateway.store import Store, open_store
-from gateway.store.base import EventQuery, Page, StoredDeadLetter, WriteResult
+from gateway.store.base import (
+    ClockSkewReport,
+    EventQuery,
+    Page,
+    StoredDeadLetter,
+    WriteResult,
+)
 from schemas.devices import Device, DeviceRegistration, DeviceState
 from schemas.events import DeviceEvent
 from schemas.privacy import Pseudonymizer
@@ -199,6 +205,9 @@ class FlakyStore:
         self, now: datetime, *, listening_since: datetime | None = None
     ) -> list[str]:
         return await self.inner.mark_silent_devices_offline(now, listening_since=listening_since)
+
+    async def clock_skews(self, min_abs_s: float, limit: int) -> ClockSkewReport:
+        return await self.inner.clock_skews(min_abs_s, limit)
 
 
 @pytest.fixture

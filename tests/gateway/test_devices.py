@@ -17,7 +17,16 @@ import gateway.devices
 from adapters.registry import AdapterRegistry
 from gateway.commit import BatchCommitter
 from gateway.config import CommunitySpec, DeviceSpec, GatewayConfig, load_config
-from gateway.device_status import DeviceActivity, DeviceWatch, device_activity
+from gateway.device_status import (
+    SKEW_HORIZON,
+    SKEW_TOLERANCE_S,
+    ClockObservation,
+    DeviceActivity,
+    DeviceWatch,
+    accepts_skew,
+    clock_observation,
+    device_activity,
+)
 from gateway.devices import DeviceRegistry
 from gateway.errors import ConfigError, PayloadError
 from gateway.messages import InboundMessage
@@ -91,17 +100,20 @@ def status(
     device_id: str = UNIT_DOOR,
     firmware: str | None = None,
     ip: str | None = None,
+    skew_s: float | None = None,
 ) -> DeviceStatusEvent:
+    """A status event; with `skew_s`, timed by a device clock that far ahead of its arrival."""
     return DeviceStatusEvent(
         event_id=f"status-{number:06d}",
         community=YIDA,
         device_id=device_id,
-        occurred_at=received_at,
+        occurred_at=received_at + timedelta(seconds=skew_s or 0),
         received_at=received_at,
         dialect="heartbeat",
         status=kind,
         firmware=firmware,
         ip=ip,
+        time_source="arrival" if skew_s is None else "device",
     )
 
 
@@ -263,6 +275,62 @@ class TestDeviceActivity:
     def test_an_empty_batch_says_nothing(self) -> None:
         assert device_activity([]) == []
 
+    def test_the_clock_observation_is_the_batch_s_least_delayed(self) -> None:
+        later = T0 + timedelta(seconds=2)
+        events: list[DeviceEvent] = [
+            status("heartbeat", number=1, skew_s=-600.0),
+            status("heartbeat", number=2, received_at=later, skew_s=12.5),
+            status("heartbeat", number=3, skew_s=-60.0),
+            access(number=4, received_at=T0 + timedelta(seconds=3)),
+        ]
+        (activity,) = device_activity(events)
+        assert activity.clock == ClockObservation(12.5, later)
+
+    def test_no_clock_observation_without_the_device_s_time(self) -> None:
+        (activity,) = device_activity([status("offline"), access(number=2)])
+        assert activity.clock is None
+
+
+class TestClockSkewRule:
+    """Which status messages measure a device's clock, and which estimate a new one replaces."""
+
+    def test_a_status_timed_by_the_device_is_observed(self) -> None:
+        event = status("heartbeat", received_at=T0, skew_s=-3.25)
+        assert clock_observation(event) == ClockObservation(-3.25, T0)
+
+    def test_a_status_timed_on_arrival_and_other_kinds_are_not(self) -> None:
+        assert clock_observation(status("offline")) is None
+        assert clock_observation(access()) is None
+
+    def test_the_first_observation_is_taken(self) -> None:
+        assert accepts_skew(None, None, ClockObservation(-90.0, T0))
+
+    @pytest.mark.parametrize(
+        ("skew_s", "accepted"),
+        [
+            (40.0, True),
+            (30.0, True),
+            (30.0 - SKEW_TOLERANCE_S, True),
+            (30.0 - SKEW_TOLERANCE_S - 0.001, False),
+            (-3600.0, False),
+        ],
+    )
+    def test_an_observation_far_below_the_estimate_is_a_delayed_message(
+        self, skew_s: float, accepted: bool
+    ) -> None:
+        observed = ClockObservation(skew_s, T0 + timedelta(minutes=1))
+        assert accepts_skew(30.0, T0, observed) is accepted
+
+    def test_after_the_horizon_any_later_observation_is_taken(self) -> None:
+        at_horizon = ClockObservation(-3600.0, T0 + SKEW_HORIZON)
+        past_it = ClockObservation(-3600.0, T0 + SKEW_HORIZON + timedelta(microseconds=1))
+        assert not accepts_skew(30.0, T0, at_horizon)
+        assert accepts_skew(30.0, T0, past_it)
+
+    def test_an_observation_older_than_the_estimate_is_ignored(self) -> None:
+        assert not accepts_skew(30.0, T0, ClockObservation(90.0, T0))
+        assert not accepts_skew(30.0, T0, ClockObservation(90.0, T0 - timedelta(seconds=1)))
+
 
 class TestDeviceRegistry:
     """The pipeline's in-memory copy of the registry: looked up per event, updated in place."""
@@ -416,6 +484,16 @@ class TestUnknownDevicePolicyCounts:
         assert rejected == 3
 
 
+def skew_series(metrics: Metrics) -> dict[str, float]:
+    """The per-device clock-skew series of `/metrics`, by device id."""
+    return {
+        sample.labels["device_id"]: sample.value
+        for family in metrics.registry.collect()
+        if family.name == "scgw_device_clock_skew_seconds"
+        for sample in family.samples
+    }
+
+
 class TestDeviceWatch:
     """The watch marks silent devices offline and refreshes the registry from the table."""
 
@@ -428,6 +506,28 @@ class TestDeviceWatch:
         assert len(registry) == 2
         device = await sqlite_store.get_device(UNIT_DOOR)
         assert device is not None and device.status == "offline"
+
+    async def test_a_round_shows_the_devices_whose_clock_is_off(self, sqlite_store: Store) -> None:
+        await sqlite_store.upsert_devices([registration(), north_gate()])
+        metrics = Metrics()
+        watch = DeviceWatch(
+            sqlite_store,
+            DeviceRegistry(),
+            interval_s=30,
+            listening_since=T0,
+            metrics=metrics,
+            skew_report_s=30,
+        )
+        skewed = [status("heartbeat", skew_s=-45.5), status("heartbeat", device_id=GATE, skew_s=3)]
+        await sqlite_store.write_batch(skewed, [])
+        await watch.check(T0)
+        assert skew_series(metrics) == {UNIT_DOOR: -45.5}
+        assert metrics.registry.get_sample_value("scgw_devices_clock_skewed") == 1
+        fixed = status("heartbeat", number=2, received_at=T0 + SKEW_HORIZON * 2, skew_s=0.5)
+        await sqlite_store.write_batch([fixed], [])
+        await watch.check(T0)
+        assert skew_series(metrics) == {}
+        assert metrics.registry.get_sample_value("scgw_devices_clock_skewed") == 0
 
     async def test_silence_counts_from_when_listening_began(self, sqlite_store: Store) -> None:
         await sqlite_store.upsert_devices([registration(offline_after_s=60)])

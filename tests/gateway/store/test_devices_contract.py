@@ -7,9 +7,15 @@ from typing import Any
 
 import pytest
 
+from gateway.device_status import (
+    SKEW_HORIZON,
+    SKEW_TOLERANCE_S,
+    ClockObservation,
+    accepts_skew,
+)
 from gateway.errors import PayloadError, StoreError
 from gateway.store import Store, open_store
-from gateway.store.base import EventCursor
+from gateway.store.base import ClockSkew, EventCursor
 from schemas.codes import DeviceStatus
 from schemas.devices import Device, DeviceRegistration
 from schemas.events import AccessEvent, DeviceStatusEvent
@@ -90,12 +96,15 @@ def status_event(
     device_id: str = UNIT_DOOR,
     firmware: str | None = None,
     ip: str | None = None,
+    skew: timedelta | None = None,
 ) -> DeviceStatusEvent:
+    """A status event; with `skew`, timed by the device's clock that far from its arrival."""
     return DeviceStatusEvent(
         event_id=f"status-{number:06d}",
         community=YIDA,
         device_id=device_id,
-        occurred_at=received_at,
+        occurred_at=received_at if skew is None else received_at + skew,
+        time_source="arrival" if skew is None else "device",
         received_at=received_at,
         dialect="heartbeat",
         status=status,
@@ -363,6 +372,112 @@ class TestDeviceActivity:
             await store.write_batch([access(1, T0)], [letter(1, reason="poison")])
         stored = await device(store)
         assert (stored.status, stored.last_seen) == ("unknown", None)
+
+
+def seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
+
+
+class TestClockSkew:
+    """Status messages timed by the device estimate its clock skew, as `accepts_skew` rules."""
+
+    @pytest.fixture(autouse=True)
+    async def registered(self, store: Store) -> None:
+        await store.upsert_devices([registration(), gate()])
+
+    async def test_unknown_until_a_status_carries_the_device_time(self, store: Store) -> None:
+        await store.write_batch([access(1, T0), status_event(2, "heartbeat", T0)], [])
+        stored = await device(store)
+        assert (stored.clock_skew_s, stored.clock_skew_measured_at) == (None, None)
+
+    async def test_a_live_heartbeat_measures_the_skew(self, store: Store) -> None:
+        await store.write_batch([status_event(1, "heartbeat", T0, skew=seconds(42.5))], [])
+        stored = await device(store)
+        assert (stored.clock_skew_s, stored.clock_skew_measured_at) == (42.5, T0)
+
+    async def test_a_clock_behind_is_negative(self, store: Store) -> None:
+        await store.write_batch([status_event(1, "online", T0, skew=-timedelta(hours=3))], [])
+        assert (await device(store)).clock_skew_s == -3 * 3600
+
+    async def test_access_events_say_nothing_about_the_clock(self, store: Store) -> None:
+        await store.write_batch([access(1, T0 + timedelta(minutes=1))], [])
+        assert (await device(store)).clock_skew_s is None
+
+    async def test_the_least_delayed_message_of_a_batch_counts(self, store: Store) -> None:
+        backlog = [
+            status_event(n, "heartbeat", T0 + seconds(n), skew=seconds(10 - 60 * (5 - n)))
+            for n in range(5)
+        ]
+        live = status_event(5, "heartbeat", T0 + seconds(5), skew=seconds(10))
+        await store.write_batch([live, *backlog], [])
+        stored = await device(store)
+        assert (stored.clock_skew_s, stored.clock_skew_measured_at) == (10, T0 + seconds(5))
+
+    async def test_a_drained_backlog_leaves_the_estimate(self, store: Store) -> None:
+        await store.write_batch([status_event(1, "heartbeat", T0, skew=seconds(10))], [])
+        drained = [
+            status_event(n, "heartbeat", T0 + timedelta(minutes=30), skew=seconds(10 - 60 * n))
+            for n in range(2, 12)
+        ]
+        await store.write_batch(drained, [])
+        stored = await device(store)
+        assert (stored.clock_skew_s, stored.clock_skew_measured_at) == (10, T0)
+
+    async def test_a_clock_set_back_shows_after_the_horizon(self, store: Store) -> None:
+        await store.write_batch([status_event(1, "heartbeat", T0, skew=seconds(300))], [])
+        fixed_at = T0 + SKEW_HORIZON
+        await store.write_batch([status_event(2, "heartbeat", fixed_at, skew=seconds(0))], [])
+        assert (await device(store)).clock_skew_s == 300
+        after = fixed_at + seconds(1)
+        await store.write_batch([status_event(3, "heartbeat", after, skew=seconds(0))], [])
+        stored = await device(store)
+        assert (stored.clock_skew_s, stored.clock_skew_measured_at) == (0, after)
+
+    async def test_a_registration_keeps_the_estimate(self, store: Store) -> None:
+        await store.write_batch([status_event(1, "heartbeat", T0, skew=seconds(-7))], [])
+        await store.upsert_devices([registration(location="moved")])
+        assert (await device(store)).clock_skew_s == -7
+
+    @pytest.mark.parametrize(
+        "observations",
+        [
+            [(0, 20.0), (60, 16.0), (120, 14.9), (180, 30.0)],
+            [(0, 20.0), (60, 20.0 - SKEW_TOLERANCE_S), (61, 14.0)],
+            [(0, -5.0), (30, -5.0 - SKEW_TOLERANCE_S - 0.001), (90, -400.0)],
+            [(100, 3.0), (50, 90.0), (100, 90.0), (101, -1.0)],
+            [(0, 0.0), (3600, -100.0), (3601, -100.0), (7202, -200.0)],
+        ],
+    )
+    async def test_the_store_follows_the_rule(
+        self, store: Store, observations: list[tuple[int, float]]
+    ) -> None:
+        expected: tuple[float | None, datetime | None] = (None, None)
+        for number, (after_s, skew_s) in enumerate(observations):
+            arrived = T0 + seconds(after_s)
+            event = status_event(number, "heartbeat", arrived, skew=seconds(skew_s))
+            await store.write_batch([event], [])
+            if accepts_skew(*expected, ClockObservation(skew_s, arrived)):
+                expected = (skew_s, arrived)
+            stored = await device(store)
+            assert (stored.clock_skew_s, stored.clock_skew_measured_at) == expected
+
+    async def test_report_lists_the_worst_devices_over_the_threshold(self, store: Store) -> None:
+        camera = registration(CAMERA, kind="camera", building=None, unit=None)
+        await store.upsert_devices([camera])
+        await store.write_batch(
+            [
+                status_event(1, "heartbeat", T0, skew=seconds(-90)),
+                status_event(2, "heartbeat", T0, device_id=GATE, skew=seconds(31)),
+                status_event(3, "heartbeat", T0, device_id=CAMERA, skew=seconds(29.9)),
+            ],
+            [],
+        )
+        report = await store.clock_skews(30, 10)
+        assert report.total == 2
+        assert report.worst == [ClockSkew(UNIT_DOOR, YIDA, -90), ClockSkew(GATE, YIDA, 31)]
+        cut = await store.clock_skews(30, 1)
+        assert (cut.total, cut.worst) == (2, [ClockSkew(UNIT_DOOR, YIDA, -90)])
+        assert (await store.clock_skews(0, 10)).total == 3
 
 
 class TestSilentDevices:
