@@ -32,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +66,14 @@ from testkit.services import (
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-STREAM_START = datetime.fromisoformat("2026-11-26T08:00:00+08:00")
 STREAM_SEED = 2026
 COMMUNITY_SEED = 7
 UNITS_PER_BUILDING = 4
 EVENTS_PER_HOUR = 20_000.0
 """Event-time density of the stream: 100k events span about five hours (one or two chunks)."""
+STREAM_LEAD_HOURS = 1.0
+"""The stream starts this much earlier than its events' span needs, so that every event,
+the latency phase's too, lies in the past (the gateway dead-letters events from the future)."""
 PROBE_TOPIC = "bench/probe/ready"
 """An unknown dialect: the gateway dead-letters it, proving it is subscribed end to end."""
 QUICK_EVENTS = 5_000
@@ -367,6 +369,14 @@ def _stop_gateway(gateway: GatewayProcess) -> None:
 # -- orchestration ----------------------------------------------------------------------------
 
 
+def stream_start(events: int) -> datetime:
+    """When the door stream starts, so that all `events` of the run (the backlog phases' and
+    the latency phase's) lie in the past: they take about events/EVENTS_PER_HOUR hours
+    (Poisson, within a fraction of a percent at these counts); a fifth more and a lead."""
+    span_hours = events / EVENTS_PER_HOUR * 1.2 + STREAM_LEAD_HOURS
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=span_hours)
+
+
 async def run(options: Options) -> JsonDict:
     """Start the services, run the phases, stop everything (also on errors and Ctrl-C)."""
     workdir = Path(tempfile.mkdtemp(prefix="scgw-bench-"))
@@ -376,7 +386,9 @@ async def run(options: Options) -> JsonDict:
     )
     toml_path = workdir / "community.toml"
     toml_path.write_text(community_config_toml(community), encoding="utf-8")
-    stream = HikDoorStream(community, STREAM_SEED, STREAM_START, EVENTS_PER_HOUR)
+    latency_events = WARMUP_MESSAGES + round(options.latency_rate * options.latency_seconds)
+    start = stream_start(options.events + latency_events)
+    stream = HikDoorStream(community, STREAM_SEED, start, EVENTS_PER_HOUR)
     log(f"generating {options.events:,} door events from {len(community.devices)} controllers")
     messages = stream.take(options.events)
     result: JsonDict = {

@@ -34,8 +34,8 @@ from simulators.yida_mix import HourlyRates, YidaTraffic
 logger = logging.getLogger("scgw.demo")
 
 LOOPBACK = "127.0.0.1"
-SIMULATOR_CHUNK_SECONDS = 10
 GATEWAY_MQTT_USER = "scgw-gateway"
+SIMULATOR_RETRY_S = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,10 +205,12 @@ def _user_and_password(account: Account) -> str:
 
 
 async def _simulate(server: uvicorn.Server, mqtt_url: str, rate: float) -> None:
-    """Publish the whole community's traffic in real time, window by window, until cancelled.
+    """Publish the whole community's traffic in real time, from now on, until cancelled.
 
     `rate` is door events per second; every other family but the heartbeats (which keep
-    their real intervals) is scaled by the same factor from its hourly rate.
+    their real intervals) is scaled by the same factor from its hourly rate. The publisher
+    holds each message until its event time has come, so the demo's events are never ahead
+    of the present; after a broker hiccup it goes on where it stopped, catching up.
     """
     await wait_started(server)
     door_rate = HourlyRates().door_events / 3600
@@ -221,14 +223,12 @@ async def _simulate(server: uvicorn.Server, mqtt_url: str, rate: float) -> None:
         HourlyRates().scaled(factor),
         power_on=True,  # the devices come online with the demo
     )
-    loop = asyncio.get_running_loop()
-    due = loop.time()
-    for window in traffic.windows(SIMULATOR_CHUNK_SECONDS):
-        due += SIMULATOR_CHUNK_SECONDS
+    records = traffic.records()
+    while True:
         try:
-            if window:
-                await publish(window, url=mqtt_url, rate=len(window) / SIMULATOR_CHUNK_SECONDS)
+            await publish(records, url=mqtt_url)
         except Exception as exc:  # the simulator is a guest: its failure must not stop the demo
-            logger.warning("simulator paused after %s; retrying in 5s", type(exc).__name__)
-            await asyncio.sleep(5)
-        await asyncio.sleep(max(0.0, due - loop.time()))
+            logger.warning(
+                "simulator paused after %s; retrying in %ds", type(exc).__name__, SIMULATOR_RETRY_S
+            )
+        await asyncio.sleep(SIMULATOR_RETRY_S)

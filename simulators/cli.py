@@ -8,7 +8,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
@@ -16,14 +16,13 @@ from simulators.community import Community, generate_community
 from simulators.config_toml import community_config_toml
 from simulators.hik_isapi import HikDoorStream
 from simulators.publisher import DEFAULT_URL, PublishError, parse_mqtt_url, publish
-from simulators.yida_mix import HourlyRates, YidaTraffic
+from simulators.traffic import SimMessage
+from simulators.yida_mix import HourlyRates, YidaTraffic, door_records
 
 PILOT_COMMUNITIES: dict[str, Callable[[int], Community]] = {
     "yida": generate_community,
 }
 """Communities the command knows by code; each builds its layout from a seed."""
-
-DEFAULT_START = "2026-11-26T08:00:00+08:00"
 
 _DESCRIPTION = """\
 Simulate the devices of a pilot community and publish their messages to an MQTT broker.
@@ -38,8 +37,11 @@ visitor messages, 2 alarms and 850 heartbeats. --mix doors publishes the door co
 Hikvision ISAPI events only, on {community}/hik-isapi/{device_id}.
 
 Everything is deterministic: the same --seed gives the same residents, devices and event
-stream, and event times start at --start (event time, not wall time), so a replayed run
-produces the same events. --rate only paces the publishing in wall time.
+stream. Event times end at the present, never in the future: by default the --count messages
+are planned to end now (with --count 0, the stream starts now and runs in real time), and a
+message is never published before its event time, so a run with an earlier --start is
+published as fast as --rate allows until it reaches the present, then in real time. The same
+--seed and --start give the same events. --rate only paces the publishing in wall time.
 
 The gateway must know the devices: --write-config writes the TOML [[communities]],
 [[devices]] and [[topics]] tables for the same community and seed.
@@ -119,8 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--start",
         type=_aware_datetime,
-        default=_aware_datetime(DEFAULT_START),
-        help=f"event time of the stream's start, with offset (default {DEFAULT_START})",
+        help="event time of the stream's start, with offset, not in the future (default: so "
+        "that the --count messages end now; with --count 0, now)",
     )
     parser.add_argument(
         "--events-per-hour",
@@ -157,15 +159,27 @@ def _progress(started: float) -> Callable[[int], None]:
     return show
 
 
-def _messages(community: Community, args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
-    """The `--count` first messages of the chosen mix (all of them for `--count 0`)."""
+def _records(
+    community: Community, args: argparse.Namespace, start: datetime
+) -> Iterator[SimMessage]:
+    """The `--count` first messages of the chosen mix from `start` (all for `--count 0`)."""
     count = args.count or None
     if args.mix == "doors":
-        stream = HikDoorStream(community, args.seed, args.start, args.events_per_hour)
-        return stream.messages(count)
+        stream = HikDoorStream(community, args.seed, start, args.events_per_hour)
+        return islice(door_records(stream), count)
     rates = HourlyRates().scaled(args.events_per_hour / HourlyRates().door_events)
-    traffic = YidaTraffic(community, args.seed, args.start, None, rates)
-    return islice(traffic.messages(), count)
+    return islice(YidaTraffic(community, args.seed, start, None, rates).records(), count)
+
+
+def ending_now(community: Community, args: argparse.Namespace, now: datetime) -> datetime:
+    """The start at which the `--count` messages end at `now`: the streams plan in offsets
+    from their start, so a dry run from `now` measures the span to move back by."""
+    if not args.count:
+        return now
+    last = now
+    for record in _records(community, args, now):
+        last = record.at
+    return now - (last - now)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--url: {exc}")
         # Never echo the password: summaries end up in logs and CI output.
         shown_url = f"{'mqtts' if broker.tls else 'mqtt'}://{broker.host}:{broker.port}"
+    now = datetime.now(UTC).replace(microsecond=0)
+    if args.start is not None and args.start > now:
+        parser.error("--start is in the future: simulated events end at the present")
     community = PILOT_COMMUNITIES[args.community](args.seed)
 
     if args.write_config is not None:
@@ -193,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.url is None:
         parser.error("nothing to do: give --url to publish and/or --write-config to write")
 
-    messages = _messages(community, args)
+    messages = _records(community, args, args.start or ending_now(community, args, now))
     started = time.monotonic()
     progress = _progress(started)
     acked = [0]

@@ -5,6 +5,10 @@ through a real broker with this one function. It counts a message only once the 
 acknowledged it (QoS 1 PUBACK), keeps a fixed bound on messages in flight, consumes its input
 lazily (so an endless stream is fine) and paces against a fixed schedule so the rate does not
 drift.
+
+Simulated traffic never comes from the future: a `SimMessage` is held until the wall clock
+has reached its event time. A replay however accelerated (events planned in the past,
+published flat out) ends at the present, and continues in real time if it catches up.
 """
 
 import asyncio
@@ -16,9 +20,12 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
+
+from simulators.traffic import SimMessage
 
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
 _call_numbers = itertools.count(1)
@@ -123,8 +130,16 @@ def _client(address: BrokerAddress, identifier: str, max_in_flight: int) -> aiom
     return client
 
 
+Clock = Callable[[], datetime]
+"""The wall clock: an aware `datetime` of now (injectable, for tests)."""
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 async def publish(
-    messages: Iterable[tuple[str, bytes]],
+    messages: Iterable[tuple[str, bytes] | SimMessage],
     *,
     url: str = DEFAULT_URL,
     qos: int = 1,
@@ -135,14 +150,17 @@ async def publish(
     record_times: bool = False,
     max_in_flight: int = MAX_IN_FLIGHT,
     client_id_prefix: str | None = None,
+    clock: Clock = _wall_clock,
 ) -> PublishReport:
     """Publish every (topic, payload) and return once the broker has acknowledged them all.
 
     `rate` is messages per second over all connections (None: as fast as the broker takes
     them); message i is sent no earlier than start + i/rate, so pauses are caught up rather
-    than accumulated. Topics are dealt round-robin to `connections` by first appearance, so
-    each device's messages stay on one connection, in order. `progress` is called with the
-    acknowledged count every `progress_interval` seconds and once at the end.
+    than accumulated. A `SimMessage` is also sent no earlier than its event time `at` by
+    `clock`: simulated events never arrive ahead of the present. Topics are dealt round-robin
+    to `connections` by first appearance, so each device's messages stay on one connection,
+    in order. `progress` is called with the acknowledged count every `progress_interval`
+    seconds and once at the end.
     Raises `PublishError` if a publish fails; `ValueError` for bad arguments.
     """
     if qos not in {0, 1, 2}:
@@ -161,6 +179,7 @@ async def publish(
         connections=connections,
         max_in_flight=max_in_flight,
         times=[] if record_times else None,
+        clock=clock,
     )
     try:
         seconds = await run.run(messages, progress, progress_interval)
@@ -191,12 +210,13 @@ class _Run:
     connections: int
     max_in_flight: int
     times: list[tuple[int, float]] | None
+    clock: Clock = _wall_clock
     acked: int = 0
     failure: aiomqtt.MqttError | None = None
 
     async def run(
         self,
-        messages: Iterable[tuple[str, bytes]],
+        messages: Iterable[tuple[str, bytes] | SimMessage],
         progress: Callable[[int], None] | None,
         progress_interval: float,
     ) -> float:
@@ -216,16 +236,23 @@ class _Run:
                 if ticker is not None:
                     ticker.cancel()
 
-    async def _pump(self, messages: Iterable[tuple[str, bytes]], lanes: list[_Lane]) -> float:
+    async def _pump(
+        self, messages: Iterable[tuple[str, bytes] | SimMessage], lanes: list[_Lane]
+    ) -> float:
         loop = asyncio.get_running_loop()
         rate = self.rate
         lane_of: dict[str, _Lane] = {}
         tasks: set[asyncio.Task[None]] = set()
         started = loop.time()
         try:
-            for index, (topic, payload) in enumerate(messages):
+            for index, item in enumerate(messages):
                 if self.failure is not None:
                     break
+                if isinstance(item, SimMessage):
+                    await self._until_due(item.at)
+                    topic, payload = item.topic, item.payload
+                else:
+                    topic, payload = item
                 if rate is not None:
                     delay = started + index / rate - loop.time()
                     if delay > 0:
@@ -246,6 +273,11 @@ class _Run:
             for task in tasks:
                 task.cancel()
         return loop.time() - started
+
+    async def _until_due(self, at: datetime) -> None:
+        """Wait until the clock has reached `at` (a sleep may end a little early: check again)."""
+        while (wait := (at - self.clock()).total_seconds()) > 0:  # noqa: ASYNC110 - a deadline
+            await asyncio.sleep(wait)
 
     async def _send(self, lane: _Lane, index: int, topic: str, payload: bytes) -> None:
         try:

@@ -2,6 +2,7 @@
 
 import asyncio
 import tomllib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from simulators.cli import main
 from simulators.community import generate_community
 from simulators.config_toml import community_config_toml
 from testkit.services import MosquittoService, free_port
+from tests.simulators.parsing import GatewayParser
 from tests.simulators.subscriber import mosquitto_sub
 
 
@@ -56,6 +58,13 @@ class TestArguments:
             main(argv)
         assert exited.value.code == 2
 
+    def test_a_start_in_the_future_is_refused(self, capsys: pytest.CaptureFixture[str]) -> None:
+        ahead = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+        with pytest.raises(SystemExit) as exited:
+            main(["yida", "--url", "mqtt://h", "--start", ahead])
+        assert exited.value.code == 2
+        assert "--start is in the future" in capsys.readouterr().err
+
 
 class TestPublish:
     """With `--url` it publishes `--count` messages and prints a summary without the password."""
@@ -66,10 +75,15 @@ class TestPublish:
         url = f"mqtt://someone:secret@127.0.0.1:{sim_broker.port}"
         argv = ["yida", "--url", url, "--rate", "0", "--count", "50", "--seed", "4"]
         async with mosquitto_sub(sim_broker.port, "yida/#", 50) as subscriber:
+            before = datetime.now(UTC).replace(microsecond=0)
             status = await asyncio.to_thread(main, argv)
+            after = datetime.now(UTC)
             received = await subscriber.collect()
         assert status == 0
         assert len(received) == 50
+        parser = GatewayParser(generate_community(4))
+        times = [event.occurred_at for t, p in received for event in parser.parse(t, p)]
+        assert before <= max(times) <= after  # the run ends at the present, never past it
         output = capsys.readouterr()
         assert "published 50 yida messages" in output.out
         assert "secret" not in output.out + output.err

@@ -1,7 +1,7 @@
 """The MQTT publisher, end to end against a real Mosquitto and the real `mosquitto_sub`."""
 
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from itertools import islice
 
 import pytest
@@ -9,6 +9,7 @@ import pytest
 from simulators.community import generate_community
 from simulators.hik_isapi import HikDoorStream
 from simulators.publisher import BrokerAddress, PublishError, parse_mqtt_url, publish
+from simulators.yida_mix import door_records
 from testkit.services import MosquittoService, free_port
 from tests.simulators.subscriber import mosquitto_sub
 
@@ -102,6 +103,43 @@ class TestPacing:
         report = await publish(door_messages(10), url=sim_broker.url)
         assert report.times is None
         assert report.rate > 0
+
+
+class TestNeverAheadOfThePresent:
+    """A simulated message goes out only once the wall clock has reached its event time."""
+
+    async def test_messages_wait_for_their_event_time(self, sim_broker: MosquittoService) -> None:
+        start = datetime.now(UTC) - timedelta(seconds=0.5)  # whole seconds: up to 1.5 s back
+        stream = HikDoorStream(generate_community(), seed=12, start=start, events_per_hour=72_000)
+        records = list(islice(door_records(stream), 50))  # about 2.5 s of doors
+        assert records[-1].at > datetime.now(UTC), "some events must lie ahead to be held"
+        report = await publish(records, url=sim_broker.url, record_times=True)
+        assert report.count == len(records) and report.times is not None
+        for index, sent in report.times:
+            assert sent >= records[index].at.timestamp()
+
+    async def test_a_past_replay_goes_out_at_once_in_order(
+        self, sim_broker: MosquittoService
+    ) -> None:
+        start = datetime.now(UTC) - timedelta(hours=1)
+        records = list(islice(door_records(HikDoorStream(generate_community(), 13, start)), 300))
+        async with mosquitto_sub(sim_broker.port, "yida/#", len(records)) as subscriber:
+            report = await publish(records, url=sim_broker.url)
+            received = await subscriber.collect()
+        assert report.count == len(records)
+        assert received == [(record.topic, record.payload) for record in records]
+
+    async def test_the_clock_decides_what_is_due(self, sim_broker: MosquittoService) -> None:
+        records = door_records(HikDoorStream(generate_community(), seed=14, start=START))
+        due = list(islice(records, 5))
+        readings: list[datetime] = []
+
+        def clock() -> datetime:  # a clock at the stream's end: nothing is ahead of it
+            readings.append(due[-1].at)
+            return due[-1].at
+
+        report = await publish(due, url=sim_broker.url, clock=clock)
+        assert report.count == 5 and len(readings) == 5
 
 
 class TestProgress:
