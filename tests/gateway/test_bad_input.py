@@ -2,7 +2,7 @@
 message in the same stream is stored, and the service stays up."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from simulators.community import generate_community
 from simulators.hik_isapi import HikDoorStream
@@ -15,7 +15,7 @@ DEVICE_TOPIC = "yida/hik-isapi/43011200001320000001"
 
 
 def valid_messages(count: int) -> list[tuple[str, bytes]]:
-    start = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+    start = datetime.now(UTC) - timedelta(hours=1)  # about 6 minutes of doors, all past
     return HikDoorStream(generate_community(), seed=3, start=start, events_per_hour=600).take(count)
 
 

@@ -9,7 +9,7 @@ events committed but not yet acknowledged come back too, and their ids are alrea
 import asyncio
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from simulators.community import generate_community
@@ -77,7 +77,7 @@ class TestCrashSafety:
         gateway = GatewayProcess(
             mosquitto.url, pg_dsn, tmp_path / "gateway.log", batch_max_rows="500"
         )
-        start = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
+        start = datetime.now(UTC) - timedelta(hours=2)  # an hour of doors, all past
         messages = HikDoorStream(generate_community(), seed=11, start=start, events_per_hour=20_000)
         batch = messages.take(TOTAL_EVENTS)
         gateway.start()  # creates the persistent session before anything is published

@@ -7,7 +7,7 @@ not write.
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -49,7 +49,7 @@ def scenario(tmp_path: Path) -> Scenario:
     config = load_config(write_file(tmp_path / "yida.toml", community_config_toml(community)))
     device = next(d for d in community.devices if d.building is not None)
     resident = community.unit_residents(device.building or "", device.unit or "")[0]
-    at = datetime(2026, 11, 26, 7, 58, 12, tzinfo=CST)
+    at = (datetime.now(CST) - timedelta(hours=1)).replace(microsecond=0)
     events = [
         DoorEvent(device, Minor.CARD_PASSED, at, 4567, resident, 1, "checkIn", verify_no=1),
         DoorEvent(device, Minor.FACE_PASSED, at + timedelta(seconds=5), 4568, resident, 2, None),
@@ -95,7 +95,8 @@ def assert_events_match(served: list[dict[str, object]], scenario: Scenario) -> 
         assert event["building"] == device.building and event["unit"] == device.unit
         assert event["unregistered_device"] is False
         assert str(event["received_at"]).endswith("+00:00")
-    assert card["occurred_at"] == "2026-11-25T23:58:12+00:00"  # 07:58:12+08:00 in UTC
+    first = scenario.events[0].occurred_at
+    assert card["occurred_at"] == first.astimezone(UTC).isoformat()  # stored in UTC
     assert card["kind"] == "access"
     assert (card["direction"], card["method"], card["result"]) == ("in", "card", "granted")
     assert card["door"] == "1" and card["reader"] == 1
@@ -103,7 +104,7 @@ def assert_events_match(served: list[dict[str, object]], scenario: Scenario) -> 
     assert card["vendor_code"] == "5/0x1"
     # No attendance status: the direction comes from reader 2's configured direction.
     assert (face["direction"], face["method"], face["result"]) == ("out", "face", "granted")
-    assert face["occurred_at"] == "2026-11-25T23:58:17+00:00"
+    assert face["occurred_at"] == (first + timedelta(seconds=5)).astimezone(UTC).isoformat()
     assert (unknown_card["method"], unknown_card["result"]) == ("card", "denied")
     assert unknown_card["credential"] == hasher.hash("card", "9988776655")
     assert forced["kind"] == "door_state" and forced["state"] == "forced_open"

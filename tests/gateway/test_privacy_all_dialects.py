@@ -1,20 +1,23 @@
 """No dialect lets personal data reach storage, dead letters or logs.
 
 Every payload fixture of every coded dialect (valid ones become events, bad ones dead
-letters) goes through a real gateway process on Mosquitto and TimescaleDB with DEBUG logs;
-then the database is dumped and searched, with the log, for every value the fixtures carry
-under a personal key: names, ID and card numbers, phones, inline images.
+letters), re-dated to end at the present, goes through a real gateway process on Mosquitto
+and TimescaleDB with DEBUG logs; then the database is dumped and searched, with the log, for
+every value the fixtures carry under a personal key: names, ID and card numbers, phones,
+inline images.
 """
 
 import json
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from simulators.publisher import publish
 from testkit.gateway_process import GatewayProcess
 from testkit.harness import wait_until
 from testkit.services import PG_BIN_DIR, MosquittoService
+from testkit.times import redate_fixture
 
 FIXTURES = Path(__file__).parents[1] / "adapters" / "fixtures"
 DIALECT_FOLDERS = (
@@ -37,12 +40,14 @@ DEVICE = "43011200001329999999"
 
 
 def fixture_messages() -> list[tuple[str, bytes]]:
+    ending = datetime.now(UTC) - timedelta(minutes=1)
     messages = []
     for folder in DIALECT_FOLDERS:
         dialect = folder.replace("_", "-")
         for path in sorted((FIXTURES / folder).iterdir()):
             if path.suffix in {".json", ".txt"}:
-                messages.append((f"yida/{dialect}/{DEVICE}", path.read_bytes()))
+                payload = redate_fixture(path.read_bytes(), ending)
+                messages.append((f"yida/{dialect}/{DEVICE}", payload))
     return messages
 
 

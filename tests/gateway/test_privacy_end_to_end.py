@@ -8,7 +8,7 @@ database is dumped and searched, and so is the log file.
 import json
 import sqlite3
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ LEAKY_NAME = "张秘密"
 
 
 def door_traffic() -> list[tuple[str, bytes]]:
-    start = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+    start = datetime.now(UTC) - timedelta(hours=1)  # 5 minutes of doors, all past
     return HikDoorStream(generate_community(), seed=5, start=start, events_per_hour=3600).take(300)
 
 

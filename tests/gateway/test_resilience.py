@@ -1,7 +1,7 @@
 """Outages are waited out, not turned into losses: a broker restart and a database that
 stops accepting connections both end with every event stored."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from gateway.config import GatewayConfig
@@ -13,7 +13,7 @@ from testkit.services import MosquittoService, PostgresService, start_mosquitto
 
 
 def door_messages(count: int, seed: int) -> list[tuple[str, bytes]]:
-    start = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    start = datetime.now(UTC) - timedelta(hours=1)  # a few minutes of doors, all past
     return HikDoorStream(generate_community(), seed=seed, start=start).take(count)
 
 

@@ -34,7 +34,8 @@ COMMUNITY = generate_community()
 IN_CONFIG = COMMUNITY.devices[0]
 NOT_IN_CONFIG = next(d for d in COMMUNITY.devices[1:] if d.building is not None)
 NEW_ID = "43011200001399990001"
-AT = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+AT = (datetime.now(UTC) - timedelta(minutes=5)).replace(microsecond=0)
+"""When the published door events happened: just before the test, so the gateway keeps them."""
 
 
 def device_spec(device: SimulatedDevice) -> DeviceSpec:
