@@ -229,11 +229,13 @@ class PlausibleTime:
 
 
 def _span(delta: timedelta) -> str:
-    """A duration in the largest unit that keeps it readable: `42 s`, `11 min`, `181 days`."""
+    """A duration to read at a glance: whole seconds up to two hours (`660 s`), then hours
+    (`5.5 h`), then days (`181.0 days`)."""
     seconds = delta.total_seconds()
-    for unit, size in (("days", 86_400), ("h", 3_600), ("min", 60)):
-        if seconds >= 2 * size:
-            return f"{seconds / size:.0f} {unit}"
+    if seconds >= 2 * 86_400:
+        return f"{seconds / 86_400:.1f} days"
+    if seconds >= 2 * 3_600:
+        return f"{seconds / 3_600:.1f} h"
     return f"{seconds:.0f} s"
 
 

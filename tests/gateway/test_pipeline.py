@@ -3,6 +3,7 @@ dead letters out, with no I/O."""
 
 import json
 import logging
+import tomllib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar, Literal
@@ -11,7 +12,7 @@ import pytest
 
 from adapters.base import Adapter, RawMessage
 from adapters.registry import AdapterRegistry
-from gateway.config import CommunitySpec, DeviceSpec, GatewayConfig, TopicBinding
+from gateway.config import CommunitySpec, DeviceSpec, GatewayConfig, Settings, TopicBinding
 from gateway.devices import DeviceRegistry
 from gateway.errors import PayloadError
 from gateway.messages import DeadLetter, InboundMessage
@@ -20,18 +21,30 @@ from gateway.pipeline import (
     Enrich,
     Parse,
     Pipeline,
+    PlausibleTime,
     ProcessedBatch,
     Routed,
     RouteMessage,
 )
 from gateway.routing import TopicRouter
+from gateway.runtime import build_pipeline as runtime_pipeline
 from schemas.devices import DeviceRegistration
-from schemas.events import AccessEvent, DeviceEvent, DoorStateEvent
+from schemas.events import AccessEvent, DeviceEvent, DeviceStatusEvent, DoorStateEvent
 from schemas.privacy import Pseudonymizer
 from simulators.community import Community, Device, generate_community
 from simulators.hik_isapi import DoorEvent, HikDoorStream, Minor, hik_payload, hik_topic
+from tests.gateway.time_formats import (
+    ACCEPTED,
+    DEVICE,
+    FIXTURES,
+    FORMATS,
+    MAPPING_CONFIG,
+    REFUSED,
+    TimeFormat,
+)
 
-PSEUDONYMIZER = Pseudonymizer("pipeline-test-key-0123456789")
+PSEUDONYMIZER_KEY = "pipeline-test-key-0123456789"
+PSEUDONYMIZER = Pseudonymizer(PSEUDONYMIZER_KEY)
 COMMUNITY: Community = generate_community(
     seed=11, buildings=2, units_per_building=1, floors=3, houses_per_floor=2
 )
@@ -819,3 +832,137 @@ class TestPipelineSenderIdentity:
         )
         assert [event.device_id for event in batch.events] == [ORPHAN_DOOR]
         assert [letter.reason for letter in batch.dead_letters] == ["device_mismatch"] * 2
+
+
+def status_at(occurred_at: datetime, received_at: datetime = RECEIVED) -> DeviceStatusEvent:
+    return DeviceStatusEvent(
+        event_id="status-000001",
+        community=COMMUNITY.code,
+        device_id=UNIT_DOOR.device_id,
+        occurred_at=occurred_at,
+        received_at=received_at,
+        dialect="heartbeat",
+        status="heartbeat",
+    )
+
+
+class TestPlausibleTime:
+    """An event more than the window ahead of or behind its arrival is `implausible_time`."""
+
+    window = PlausibleTime(timedelta(minutes=10), timedelta(days=180))
+
+    @pytest.mark.parametrize(
+        "offset",
+        [timedelta(0), timedelta(minutes=10), -timedelta(days=180), -timedelta(seconds=1)],
+    )
+    def test_inside_the_window_the_event_passes_unchanged(self, offset: timedelta) -> None:
+        event = status_at(RECEIVED + offset)
+        assert self.window(event) is event
+
+    @pytest.mark.parametrize(
+        ("offset", "detail"),
+        [
+            (
+                timedelta(minutes=10, microseconds=1),
+                "occurred_at is 600 s ahead of the message's arrival (at most 600 s allowed)",
+            ),
+            (
+                timedelta(minutes=11),
+                "occurred_at is 660 s ahead of the message's arrival (at most 600 s allowed)",
+            ),
+            (
+                -timedelta(days=181),
+                "occurred_at is 181.0 days behind the message's arrival"
+                " (at most 180.0 days allowed)",
+            ),
+            (
+                -timedelta(days=180, seconds=1),
+                "occurred_at is 180.0 days behind the message's arrival"
+                " (at most 180.0 days allowed)",
+            ),
+        ],
+    )
+    def test_outside_it_the_detail_says_which_way_and_how_far(
+        self, offset: timedelta, detail: str
+    ) -> None:
+        with pytest.raises(PayloadError) as refused:
+            self.window(status_at(RECEIVED + offset))
+        assert (refused.value.reason, refused.value.detail) == ("implausible_time", detail)
+
+    def test_the_window_is_read_from_the_settings(self) -> None:
+        window = PlausibleTime.from_settings(Settings(event_max_ahead_s=60, event_max_age_days=1.5))
+        window(status_at(RECEIVED + timedelta(seconds=60)))
+        window(status_at(RECEIVED - timedelta(hours=36)))
+        for offset in (timedelta(seconds=61), -timedelta(hours=36, seconds=1)):
+            with pytest.raises(PayloadError, match="implausible_time"):
+                window(status_at(RECEIVED + offset))
+
+    def test_a_whole_message_is_refused_for_one_implausible_event(self) -> None:
+        document = json.loads((FIXTURES / "gat1400" / "faces_multi.json").read_bytes())
+        faces = document["FaceListObject"]["FaceObject"]
+        for face in faces:
+            face["DeviceID"] = DEVICE  # the sender's own cameras
+        faces[-1]["FaceAppearTime"] = "99991231235959"
+        pipeline = runtime_pipeline(Settings(), GatewayConfig(), PSEUDONYMIZER_KEY)
+        topic = f"yida/gat1400/{DEVICE}"
+        arrived = datetime(2026, 11, 26, 0, 5, tzinfo=UTC)  # just after the fixture's faces
+        batch = pipeline([InboundMessage(topic, json.dumps(document).encode(), arrived, 0)])
+        assert len(faces) > 1 and batch.events == []
+        assert [letter.reason for letter in batch.dead_letters] == ["implausible_time"]
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Pipeline:
+    """The gateway's own pipeline, with the mapping dialects of `time_formats`."""
+    config = GatewayConfig.model_validate(tomllib.loads(MAPPING_CONFIG))
+    return runtime_pipeline(Settings(), config, PSEUDONYMIZER_KEY)
+
+
+class TestEveryTimeFormat:
+    """Every time format of every dialect goes through the same window, whatever its shape."""
+
+    arrived = datetime(2026, 11, 26, 8, 0, 0, tzinfo=UTC)
+
+    def outcome(self, pipeline: Pipeline, message: tuple[str, bytes]) -> str:
+        topic, payload = message
+        batch = pipeline([InboundMessage(topic, payload, self.arrived, 0)])
+        if batch.events:
+            return "stored"
+        [letter] = batch.dead_letters
+        assert "9999" not in letter.detail and "0001" not in letter.detail
+        return letter.reason
+
+    @pytest.mark.parametrize("form", FORMATS, ids=lambda form: form.name)
+    def test_outside_the_window_is_implausible_time(
+        self, pipeline: Pipeline, form: TimeFormat
+    ) -> None:
+        outcomes = {
+            case: self.outcome(pipeline, form.at(self.arrived + offset))
+            for case, offset in REFUSED.items()
+        }
+        assert outcomes == dict.fromkeys(REFUSED, "implausible_time")
+
+    @pytest.mark.parametrize("form", FORMATS, ids=lambda form: form.name)
+    def test_inside_the_window_is_stored(self, pipeline: Pipeline, form: TimeFormat) -> None:
+        outcomes = {
+            case: self.outcome(pipeline, form.at(self.arrived + offset))
+            for case, offset in ACCEPTED.items()
+        }
+        assert outcomes == dict.fromkeys(ACCEPTED, "stored")
+
+    @pytest.mark.parametrize("form", FORMATS, ids=lambda form: form.name)
+    def test_the_window_s_edges_are_inside(self, pipeline: Pipeline, form: TimeFormat) -> None:
+        edges = [timedelta(minutes=10), -timedelta(days=180)]
+        outcomes = [self.outcome(pipeline, form.at(self.arrived + edge)) for edge in edges]
+        assert outcomes == ["stored", "stored"]
+        past_edges = [timedelta(minutes=10, seconds=1), -timedelta(days=180, seconds=1)]
+        outcomes = [self.outcome(pipeline, form.at(self.arrived + edge)) for edge in past_edges]
+        assert outcomes == ["implausible_time", "implausible_time"]
+
+    @pytest.mark.parametrize("form", FORMATS, ids=lambda form: form.name)
+    def test_the_calendar_s_ends_never_crash(self, pipeline: Pipeline, form: TimeFormat) -> None:
+        outcomes, expected = {}, {}
+        for case, (value, reason) in form.extremes.items():
+            outcomes[case] = self.outcome(pipeline, form.message(value))
+            expected[case] = reason
+        assert outcomes == expected
