@@ -1,8 +1,8 @@
 """Re-dating device payloads, so a fixture written on one day is plausible on any later day.
 
-The adapter fixtures (`tests/adapters/fixtures/**`) were written with their times on one day
-in China Standard Time, `FIXTURES_DAY`. Adapter unit tests inject the arrival time and keep
-them as they are; a test that sends them through a running gateway, which stamps the real
+The adapter fixtures (`tests/adapters/fixtures/**`) were written with their event times in
+the last days of November 2026, all before `FIXTURES_END`. Adapter unit tests inject the
+arrival time and keep them as they are; a test that sends them through a running gateway, which stamps the real
 arrival time, must first move them next to the present, or they would fall out of the
 gateway's plausibility window (`gateway.pipeline.PlausibleTime`) a few months after they were
 written. `redate` shifts every time a payload carries, in the format each dialect writes it,
@@ -11,13 +11,13 @@ by the same amount, so the gaps between them (a visit's validity, a batch of cap
 
 import json
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from schemas.times import CHINA_STANDARD_TIME as CST
 
-FIXTURES_DAY: Final = date(2026, 11, 26)
-"""The local (CST) day every time in the adapter fixtures falls on."""
+FIXTURES_END: Final = datetime(2026, 11, 28, tzinfo=CST)
+"""Every event time in the adapter fixtures lies before this (a visit may be valid beyond)."""
 
 ISO_KEYS: Final = frozenset({"dateTime", "alarmTime", "eventTime", "startTime", "endTime"})
 """Keys whose values are ISO 8601 with an offset (hik-isapi, camera-alarm, visitor-cloud)."""
@@ -44,9 +44,9 @@ _EPOCH_S: Final = range(10**9, 10**10)
 
 
 def fixtures_shift(ending: datetime) -> timedelta:
-    """How far to move fixture times so that `FIXTURES_DAY` ends at `ending`."""
-    day_end = datetime.combine(FIXTURES_DAY + timedelta(days=1), time(), CST)
-    return timedelta(seconds=(ending - day_end) // timedelta(seconds=1))  # whole seconds
+    """How far to move fixture times so that `FIXTURES_END` falls at `ending` (whole seconds,
+    so every format moves alike)."""
+    return timedelta(seconds=(ending - FIXTURES_END) // timedelta(seconds=1))
 
 
 def redate(payload: bytes, shift: timedelta) -> bytes:
@@ -70,7 +70,7 @@ def redate(payload: bytes, shift: timedelta) -> bytes:
 
 
 def redate_fixture(payload: bytes, ending: datetime) -> bytes:
-    """A fixture moved so that its day ends at `ending` (every time it holds is before it)."""
+    """A fixture moved so that its event times lie before `ending` (within two days of it)."""
     return redate(payload, fixtures_shift(ending))
 
 
