@@ -2,11 +2,12 @@
 
 The adapter fixtures (`tests/adapters/fixtures/**`) were written with their event times in
 the last days of November 2026, all before `FIXTURES_END`. Adapter unit tests inject the
-arrival time and keep them as they are; a test that sends them through a running gateway, which stamps the real
-arrival time, must first move them next to the present, or they would fall out of the
-gateway's plausibility window (`gateway.pipeline.PlausibleTime`) a few months after they were
-written. `redate` shifts every time a payload carries, in the format each dialect writes it,
-by the same amount, so the gaps between them (a visit's validity, a batch of captures) stay.
+arrival time and keep them as they are; a test that sends them through a running gateway,
+which stamps the real arrival time, must first move them next to the present, or they would
+fall out of the gateway's plausibility window (`gateway.pipeline.PlausibleTime`) a few months
+after they were written. `redate` shifts every time a payload carries, in the format each
+dialect writes it, by the same amount, so the gaps between them (a visit's validity, a batch
+of captures) stay.
 """
 
 import json
