@@ -67,9 +67,11 @@ class TestRedate:
         ending = datetime(2030, 5, 1, 12, 0, 0, 500_000, tzinfo=UTC)
         assert fixtures_shift(ending) % timedelta(seconds=1) == timedelta(0)
         moved = redate_fixture(b'{"dateTime": "2026-11-27T23:59:59+08:00"}', ending)
-        assert ending - timedelta(seconds=2) < datetime.fromisoformat(
-            json.loads(moved)["dateTime"]
-        ) < ending
+        assert (
+            ending - timedelta(seconds=2)
+            < datetime.fromisoformat(json.loads(moved)["dateTime"])
+            < ending
+        )
 
 
 class TestRedatedFixtures:
