@@ -23,7 +23,13 @@ YIDA = "yida"
 JIAXIN = "jiaxin"
 GATE = "43011200001320000013"
 UNIT_DOOR = "43011200001320000001"
-MIGRATIONS = ["0001_events", "0002_devices", "0003_dead_letter_raw", "0004_device_parent"]
+MIGRATIONS = [
+    "0001_events",
+    "0002_devices",
+    "0003_dead_letter_raw",
+    "0004_device_parent",
+    "0005_device_clock_skew",
+]
 
 
 @dataclass(frozen=True)
