@@ -5,10 +5,11 @@ Kept apart from `simulators.__main__` so tests can call `main([...])` directly.
 
 import argparse
 import asyncio
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
@@ -18,6 +19,10 @@ from simulators.hik_isapi import HikDoorStream
 from simulators.publisher import DEFAULT_URL, PublishError, parse_mqtt_url, publish
 from simulators.traffic import SimMessage
 from simulators.yida_mix import HourlyRates, YidaTraffic, door_records
+
+SECOND = timedelta(seconds=1)
+ENDING_ROUNDS = 3
+"""Dry runs `ending_now` may take to place the last message at the present."""
 
 PILOT_COMMUNITIES: dict[str, Callable[[int], Community]] = {
     "yida": generate_community,
@@ -172,14 +177,22 @@ def _records(
 
 
 def ending_now(community: Community, args: argparse.Namespace, now: datetime) -> datetime:
-    """The start at which the `--count` messages end at `now`: the streams plan in offsets
-    from their start, so a dry run from `now` measures the span to move back by."""
-    if not args.count:
-        return now
-    last = now
-    for record in _records(community, args, now):
-        last = record.at
-    return now - (last - now)
+    """The start at which the `--count` messages end within the second before `now` (with
+    `--count 0`: `now`, and the stream runs in real time).
+
+    The streams plan in offsets from a start on a whole second, so a dry run from `now`
+    measures how far to move back (rounded up to whole seconds) and a second dry run checks
+    it. Anything left ahead the publisher absorbs: it holds a message until its time has come.
+    """
+    start = now
+    for _ in range(ENDING_ROUNDS if args.count else 0):
+        last = start
+        for record in _records(community, args, start):
+            last = record.at
+        if now - SECOND < last <= now:
+            break
+        start -= timedelta(seconds=math.ceil((last - now).total_seconds()))
+    return start
 
 
 def main(argv: list[str] | None = None) -> int:
