@@ -5,9 +5,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.config import GatewayConfig, Settings
-from gateway.messages import InboundMessage
-from gateway.runtime import build_pipeline
+from adapters.base import RawMessage
+from adapters.registry import AdapterRegistry
+from gateway.config import Settings
+from gateway.pipeline import PlausibleTime
+from schemas.errors import PayloadError
+from schemas.privacy import Pseudonymizer
 from testkit.times import fixtures_shift, redate, redate_fixture
 from tests.gateway.time_formats import DEVICE, FIXTURES
 
@@ -79,13 +82,18 @@ class TestRedatedFixtures:
 
     @pytest.mark.parametrize("ending", [datetime(2027, 6, 1, tzinfo=UTC), datetime.now(UTC)])
     def test_only_the_clock_resets_are_implausible(self, ending: datetime) -> None:
-        pipeline = build_pipeline(Settings(), GatewayConfig(), "redate-test-key-0123456789abcd")
+        adapters = AdapterRegistry().build(Pseudonymizer("redate-test-key-0123456789abcd"))
+        window = PlausibleTime.from_settings(Settings())
         implausible = set()
         for folder in DIALECT_FOLDERS:
+            dialect = folder.replace("_", "-")
             for path in sorted((FIXTURES / folder).glob("*.json")):
-                topic = f"yida/{folder.replace('_', '-')}/{DEVICE}"
                 payload = redate_fixture(path.read_bytes(), ending - timedelta(minutes=1))
-                batch = pipeline([InboundMessage(topic, payload, ending, 0)])
-                if any(letter.reason == "implausible_time" for letter in batch.dead_letters):
-                    implausible.add(f"{folder}/{path.stem}")
+                message = RawMessage(f"yida/{dialect}/{DEVICE}", payload, ending, "yida", DEVICE)
+                try:
+                    for event in adapters[dialect].parse(message):
+                        window(event)
+                except PayloadError as error:
+                    if error.reason == "implausible_time":
+                        implausible.add(f"{folder}/{path.stem}")
         assert implausible == CLOCK_RESETS
