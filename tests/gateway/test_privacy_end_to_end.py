@@ -6,6 +6,7 @@ database is dumped and searched, and so is the log file.
 """
 
 import json
+import re
 import sqlite3
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from testkit.gateway_process import GatewayProcess
 from testkit.harness import wait_until
 from testkit.services import PG_BIN_DIR, MosquittoService, PostgresService
 
+HEX_DIGEST = re.compile(r"[0-9a-f]{32}")
 LEAKY_ID_NUMBER = "43011219800101123X"
 LEAKY_PHONE = "13812345678"
 LEAKY_CARD = "5566778899"
@@ -122,6 +124,11 @@ class TestNoPersonalDataAtRest:
         assert "dead letter" in logs  # the rejects were logged, so the log was really searched
         secrets = secrets_in(traffic)
         assert len(secrets) > 50
+        # Event ids and credential hashes are 32 hex digits, and vary with the (relative) event
+        # times: a six-digit employee number turns up inside one now and then, by chance.
+        stored, logs, api_text = (
+            HEX_DIGEST.sub("<digest>", text) for text in (stored, logs, api_text)
+        )
         for secret in secrets:
             assert secret not in stored, "raw personal data in the database"
             assert secret not in logs, "raw personal data in the logs"
