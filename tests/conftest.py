@@ -40,3 +40,12 @@ def pg_dsn(postgres: PostgresService) -> Iterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'scgw.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database URL on each store in turn: a test using it runs once per store."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'scgw.db'}"
+    dsn: str = request.getfixturevalue("pg_dsn")
+    return dsn

@@ -13,13 +13,10 @@ a raw payload back, byte for byte.
 import asyncio
 import json
 import re
-import sqlite3
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from schemas.times import CHINA_STANDARD_TIME
 from simulators.community import generate_community
@@ -27,7 +24,8 @@ from simulators.hik_isapi import HikDoorStream
 from simulators.publisher import publish
 from testkit.gateway_process import GatewayProcess
 from testkit.harness import ADMIN_KEY, wait_until, write_file
-from testkit.services import PG_BIN_DIR, MosquittoService
+from testkit.inspection import database_dump, metric
+from testkit.services import MosquittoService
 
 KEY = "Zq3vN8xW1rT6yL0pK4mB7cJ2hG5dF9sA"
 NOW = datetime.now(UTC)
@@ -185,33 +183,9 @@ async def mosquitto_pub_exact(port: int, topic: str, payload: bytes) -> None:
     assert process.returncode == 0
 
 
-def dump(database: str) -> str:
-    if database.startswith("sqlite"):
-        path = Path(database.removeprefix("sqlite:///"))
-        with sqlite3.connect(path) as connection:
-            logical = "\n".join(connection.iterdump())
-        raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
-        return logical + raw.decode("utf-8", errors="replace")
-    command = [str(PG_BIN_DIR / "pg_dump"), "--data-only", database]
-    return subprocess.run(command, capture_output=True, check=True, text=True).stdout
-
-
 def found(secret: str, text: str) -> bool:
     """`secret` as a value of its own, not as digits inside a longer number (a timestamp)."""
     return re.search(rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])", text) is not None
-
-
-def counter(metrics: str, reason: str) -> float:
-    prefix = f'scgw_rejections_total{{reason="{reason}"}} '
-    return sum(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(prefix))
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'scgw.db'}"
-    dsn: str = request.getfixturevalue("pg_dsn")
-    return dsn
 
 
 class TestHostilePayloadsLeaveNoPersonalData:
@@ -259,7 +233,7 @@ class TestHostilePayloadsLeaveNoPersonalData:
         expected = sorted(reason for _, _, reason in bad)
         assert sorted(x["reason"] for x in letters) == expected
         for reason in set(expected):
-            assert counter(metrics, reason) == expected.count(reason)
+            assert metric(metrics, "scgw_rejections_total", reason=reason) == expected.count(reason)
         assert {x["topic"] for x in letters} >= {"yida/zkteco/<level 11>"}
         assert raw == bad[3][1]  # the UTF-16 registration, byte for byte
         assert all(x["raw_expires_at"] for x in letters)
@@ -267,7 +241,7 @@ class TestHostilePayloadsLeaveNoPersonalData:
         logs = log.read_text(encoding="utf-8")
         assert '"action": "dead_letter_raw_read"' in logs
         assert logs.count('"message": "dead letter ') >= len(bad)
-        stored = dump(database)
+        stored = database_dump(database)
         secrets = planted() | set(personal_values(traffic))
         leaks = {
             where: sorted(s for s in secrets if found(s, text))

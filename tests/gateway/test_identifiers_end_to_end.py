@@ -13,13 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from testkit.gateway_process import GatewayProcess
 from testkit.harness import mosquitto_pub, wait_until
-from testkit.services import MosquittoService, PostgresService
-from tests.gateway.test_privacy_end_to_end import dump_postgres, dump_sqlite
+from testkit.inspection import database_dump
+from testkit.services import MosquittoService
 
 COMMUNITY = "fields"
 MOBILE = "13812345678"
@@ -127,14 +126,6 @@ def samples(metrics_text: str, name: str) -> dict[tuple[tuple[str, str], ...], f
     }
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'scgw.db'}"
-    dsn: str = request.getfixturevalue("pg_dsn")
-    return dsn
-
-
 def api_json(gateway: GatewayProcess, path: str) -> Any:
     return json.loads(gateway.get(path))
 
@@ -145,7 +136,6 @@ class TestPersonalNumbersInIdentifiersAndNames:
     async def test_through_a_gateway_process(
         self,
         mosquitto: MosquittoService,
-        postgres: PostgresService,
         database: str,
         tmp_path: Path,
     ) -> None:
@@ -199,10 +189,7 @@ class TestPersonalNumbersInIdentifiersAndNames:
         }
         assert (standard["湘A12340"], standard["AB1234"], standard[None]) == (True, False, None)
 
-        if database.startswith("sqlite"):
-            dump = dump_sqlite(Path(database.removeprefix("sqlite:///")))
-        else:
-            dump = dump_postgres(postgres, database)
+        dump = database_dump(database)
         assert "湘A12344" in dump  # the dump holds the stored events, so it was really searched
         for value in PLANTED:
             assert value not in dump, "a planted personal value is in the database"

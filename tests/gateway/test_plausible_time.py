@@ -20,20 +20,13 @@ from simulators.publisher import publish
 from simulators.yida_mix import YidaTraffic
 from testkit.gateway_process import GatewayProcess
 from testkit.harness import mosquitto_pub, wait_until, write_file
+from testkit.inspection import metric
 from testkit.services import MosquittoService
 from tests.gateway.time_formats import ACCEPTED, FORMATS, MAPPING_CONFIG, REFUSED
 
 TRAFFIC = timedelta(minutes=10)
 SKEW = timedelta(seconds=20)
 DELAY = timedelta(minutes=2)
-
-
-def sample(metrics: str, name: str) -> float:
-    """One sample's value from the Prometheus text (0 when absent)."""
-    for line in metrics.splitlines():
-        if line.startswith(f"{name} "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -73,7 +66,7 @@ class TestImplausibleTimesThroughAGateway:
 
             def all_processed() -> bool:
                 metrics = gateway.get("/metrics").decode()
-                return sample(metrics, "scgw_messages_received_total") >= total
+                return metric(metrics, "scgw_messages_received_total") >= total
 
             await wait_until(all_processed, timeout_s=90, what=f"{total} messages")
             metrics = gateway.get("/metrics").decode()
@@ -84,9 +77,9 @@ class TestImplausibleTimesThroughAGateway:
         assert Counter((letter["topic"], letter["reason"]) for letter in letters) == expected
         reasons = Counter(reason for _, reason in expected.elements())
         for reason, count in reasons.items():
-            assert sample(metrics, f'scgw_rejections_total{{reason="{reason}"}}') == count
-        assert sample(metrics, "scgw_events_stored_total") == expected_events + len(FORMATS)
-        assert sample(metrics, "scgw_events_duplicate_total") == 0
+            assert metric(metrics, "scgw_rejections_total", reason=reason) == count
+        assert metric(metrics, "scgw_events_stored_total") == expected_events + len(FORMATS)
+        assert metric(metrics, "scgw_events_duplicate_total") == 0
         for letter in letters:
             assert "9999" not in letter["detail"] and "0001" not in letter["detail"]
         [top] = newest  # newest first is a plausible event, not one from year 9999
@@ -120,8 +113,10 @@ class TestClockSkewThroughAGateway:
             return found
 
         def gauge() -> float:
-            name = f'scgw_device_clock_skew_seconds{{community="yida",device_id="{device}"}}'
-            return sample(gateway.get("/metrics").decode(), name)
+            metrics = gateway.get("/metrics").decode()
+            return metric(
+                metrics, "scgw_device_clock_skew_seconds", community="yida", device_id=device
+            )
 
         gateway.start()
         try:
@@ -141,7 +136,7 @@ class TestClockSkewThroughAGateway:
 
             def drained() -> bool:
                 metrics = gateway.get("/metrics").decode()
-                return sample(metrics, "scgw_events_stored_total") >= len(backlog)
+                return metric(metrics, "scgw_events_stored_total") >= len(backlog)
 
             await wait_until(drained, what="the backlog to be drained")
             after_backlog = record()

@@ -8,7 +8,6 @@ inline images.
 """
 
 import json
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +15,8 @@ from pathlib import Path
 from simulators.publisher import publish
 from testkit.gateway_process import GatewayProcess
 from testkit.harness import wait_until
-from testkit.services import PG_BIN_DIR, MosquittoService
+from testkit.inspection import database_dump, metric
+from testkit.services import MosquittoService
 from testkit.times import redate_fixture
 
 FIXTURES = Path(__file__).parents[1] / "adapters" / "fixtures"
@@ -78,20 +78,6 @@ def secrets_in(messages: list[tuple[str, bytes]]) -> set[str]:
     return {value for value in found if len(value) >= MIN_SECRET_CHARS}
 
 
-def received(metrics: str) -> float:
-    """`scgw_messages_received_total` from the Prometheus text."""
-    for line in metrics.splitlines():
-        if line.startswith("scgw_messages_received_total "):
-            return float(line.split()[-1])
-    return 0.0
-
-
-def pg_dump(dsn: str) -> str:
-    """Every row of the database as text (COPY format), for searching."""
-    command = [str(PG_BIN_DIR / "pg_dump"), "--data-only", dsn]
-    return subprocess.run(command, capture_output=True, check=True, text=True).stdout
-
-
 class TestEveryDialectKeepsPersonalDataOut:
     """After every fixture of every dialect went through, no personal value is at rest."""
 
@@ -108,7 +94,9 @@ class TestEveryDialectKeepsPersonalDataOut:
             await publish(messages, url=mosquitto.url)
 
             def all_processed() -> bool:
-                return received(gateway.get("/metrics").decode()) >= len(messages)
+                return metric(
+                    gateway.get("/metrics").decode(), "scgw_messages_received_total"
+                ) >= len(messages)
 
             await wait_until(all_processed, timeout_s=60, what="every fixture to be processed")
             served = " ".join(
@@ -117,7 +105,7 @@ class TestEveryDialectKeepsPersonalDataOut:
             )
         finally:
             gateway.stop()
-        dump = pg_dump(pg_dsn)
+        dump = database_dump(pg_dsn)
         logs = log.read_text(encoding="utf-8")
         assert "dead letter" in logs and len(dump.splitlines()) > len(messages)
         leaks = {

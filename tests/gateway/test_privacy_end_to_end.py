@@ -7,19 +7,16 @@ database is dumped and searched, and so is the log file.
 
 import json
 import re
-import sqlite3
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from simulators.community import generate_community
 from simulators.hik_isapi import HikDoorStream
 from simulators.publisher import publish
 from testkit.gateway_process import GatewayProcess
 from testkit.harness import wait_until
-from testkit.services import PG_BIN_DIR, MosquittoService, PostgresService
+from testkit.inspection import database_dump
+from testkit.services import MosquittoService
 
 HEX_DIGEST = re.compile(r"[0-9a-f]{32}")
 LEAKY_ID_NUMBER = "43011219800101123X"
@@ -58,39 +55,12 @@ def secrets_in(traffic: list[tuple[str, bytes]]) -> set[str]:
     return found
 
 
-def dump_postgres(postgres: PostgresService, dsn: str) -> str:
-    result = subprocess.run(
-        [str(PG_BIN_DIR / "pg_dump"), "--data-only", "--no-owner", dsn],
-        capture_output=True,
-        check=True,
-        text=True,
-    )
-    return result.stdout
-
-
-def dump_sqlite(path: Path) -> str:
-    """The logical dump plus the raw bytes of the file and its WAL, decoded leniently."""
-    with sqlite3.connect(path) as connection:
-        logical = "\n".join(connection.iterdump())
-    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
-    return logical + raw.decode("utf-8", errors="replace")
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'scgw.db'}"
-    dsn: str = request.getfixturevalue("pg_dsn")
-    return dsn
-
-
 class TestNoPersonalDataAtRest:
     """After an end-to-end run, no raw identifier or name is in the database or the logs."""
 
     async def test_database_and_logs_hold_no_raw_personal_data(
         self,
         mosquitto: MosquittoService,
-        postgres: PostgresService,
         database: str,
         tmp_path: Path,
     ) -> None:
@@ -115,10 +85,7 @@ class TestNoPersonalDataAtRest:
         finally:
             gateway.stop()
 
-        if database.startswith("sqlite"):
-            stored = dump_sqlite(Path(database.removeprefix("sqlite:///")))
-        else:
-            stored = dump_postgres(postgres, database)
+        stored = database_dump(database)
         logs = log.read_text(encoding="utf-8")
         assert "Application shutdown complete" in logs
         assert "dead letter" in logs  # the rejects were logged, so the log was really searched

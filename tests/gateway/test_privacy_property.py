@@ -13,7 +13,6 @@ either store, the API or the DEBUG log of a real gateway process fed by `mosquit
 import json
 import logging
 import re
-import sqlite3
 import subprocess
 import time
 import unicodedata
@@ -37,7 +36,8 @@ from simulators.config_toml import community_config_toml
 from simulators.yida_mix import YidaTraffic
 from testkit.gateway_process import GatewayProcess
 from testkit.harness import HASH_KEY
-from testkit.services import PG_BIN_DIR, MosquittoService, PostgresService
+from testkit.inspection import database_dump, metric
+from testkit.services import MosquittoService, PostgresService
 
 # ---------------------------------------------------------------------------------------------
 # Personal values and how a careless vendor writes them
@@ -55,6 +55,9 @@ class Secret:
 
     canonical: str
     written: str
+    refused_in_any_field: bool = False
+    """ID and mobile numbers are refused in every stored field; a landline or a name in a door's
+    or firmware's text cannot be told from a property office's number or a door's name."""
 
 
 def resident_id(region: str, birth: datetime, sequence: int) -> str:
@@ -115,7 +118,7 @@ def secrets(draw: st.DrawFn) -> Secret:
         number = draw(LANDLINES)
         area = 4 if number[1] == "7" else 3
         forms = [number, f"({number[:area]}){number[area:]}", f"{number[:area]}-{number[area:]}"]
-    return Secret(number, draw(st.sampled_from(forms)))
+    return Secret(number, draw(st.sampled_from(forms)), refused_in_any_field=kind != "landline")
 
 
 _FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -194,12 +197,11 @@ def planted(draw: st.DrawFn, document: dict[str, Any]) -> tuple[Any, list[Secret
                 container[draw(UNLISTED_KEYS)] = value
                 continue
             path = draw(st.sampled_from(paths))
-            if secret.canonical.isdigit() or how == "wrong_type":
+            if secret.refused_in_any_field or how == "wrong_type":
                 # A known field holding a number where none belongs, or a structure.
                 _set(document, path, value if how == "replace" else {"v": value})
             else:
-                # A person's name in a free-text field cannot be told from a door's name:
-                # names are planted only where the dialect reads nothing.
+                # Names and landlines go only where the dialect reads nothing.
                 container[draw(UNLISTED_KEYS)] = value
     return document, planted_secrets
 
@@ -349,19 +351,6 @@ class TestSearchFindsWhatItLooksFor:
 BATCH = st.lists(hostile_messages(), min_size=1, max_size=30)
 
 
-def sqlite_dump(url: str) -> str:
-    connection = sqlite3.connect(url.removeprefix("sqlite:///"))
-    try:
-        return "\n".join(connection.iterdump())
-    finally:
-        connection.close()
-
-
-def pg_dump(dsn: str) -> str:
-    command = [str(PG_BIN_DIR / "pg_dump"), "--data-only", dsn]
-    return subprocess.run(command, capture_output=True, check=True, text=True).stdout
-
-
 def mosquitto_pub(mosquitto: MosquittoService, topic: str, payload: bytes, folder: Path) -> None:
     """Publish with Mosquitto's own client, from a file, so any bytes travel unchanged."""
     path = folder / "payload.bin"
@@ -373,13 +362,6 @@ def mosquitto_pub(mosquitto: MosquittoService, topic: str, payload: bytes, folde
         capture_output=True,
         timeout=10,
     )
-
-
-def received(metrics: str) -> float:
-    for line in metrics.splitlines():
-        if line.startswith("scgw_messages_received_total "):
-            return float(line.split()[-1])
-    return 0.0
 
 
 @dataclass
@@ -443,13 +425,13 @@ class TestGatewayProcessKeepsPersonalDataOut:
             fed.planted.extend(planted_secrets)
         fed.sent += len(batch)
         deadline = time.monotonic() + 60
-        while received(gateway.get("/metrics").decode()) < fed.sent:
+        while metric(gateway.get("/metrics").decode(), "scgw_messages_received_total") < fed.sent:
             assert time.monotonic() < deadline, "not every message was processed in 60 s"
             time.sleep(0.2)
         served = " ".join(
             gateway.get(path).decode()
             for path in ("/v1/events?limit=1000", "/v1/dead-letters?limit=1000", "/metrics")
         )
-        dump = sqlite_dump(fed.database) if fed.backend == "sqlite" else pg_dump(fed.database)
+        dump = database_dump(fed.database)
         log = gateway.log_path.read_text(encoding="utf-8")
         assert leaks(fed.planted, database=dump, api=served, log=log) == {}

@@ -12,8 +12,6 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from simulators.community import generate_community
 from simulators.config_toml import community_config_toml
 from simulators.heartbeat import status_payload, status_topic
@@ -105,14 +103,6 @@ async def publish(messages: list[tuple[str, bytes]], port: int) -> None:
         by_topic[topic].append(payload)
     for topic, payloads in by_topic.items():
         await mosquitto_pub(port, topic, payloads)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'scgw.db'}"
-    dsn: str = request.getfixturevalue("pg_dsn")
-    return dsn
 
 
 class TestSenderIdentityEndToEnd:

@@ -5,7 +5,6 @@ are all stored. Real `scgw run` process, real Mosquitto, odd topics sent with `m
 
 import asyncio
 import json
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +16,7 @@ from simulators.hik_isapi import HikDoorStream
 from simulators.publisher import publish
 from testkit.gateway_process import GatewayProcess
 from testkit.harness import mosquitto_pub, wait_until
+from testkit.inspection import metric
 from testkit.services import MosquittoService
 
 MARKER = "payload-value-that-must-never-be-logged"
@@ -48,11 +48,6 @@ def odd_payload(index: int) -> bytes:
 
 def mqtt_port(mosquitto: MosquittoService) -> int:
     return int(mosquitto.url.rsplit(":", 1)[1])
-
-
-def rejections(metrics: str, reason: str) -> float:
-    found = re.search(rf'^scgw_rejections_total{{reason="{reason}"}} (\S+)$', metrics, re.M)
-    return float(found.group(1)) if found else 0.0
 
 
 def dead_letters(gateway: GatewayProcess) -> list[dict[str, object]]:
@@ -135,7 +130,7 @@ class TestEveryTopicArrives:
         assert [topic for topic in topics if topic in short] == short
         (long,) = (topic for topic in topics if topic not in short)
         assert long == LONG_TOPIC[:512]  # bounded
-        assert rejections(metrics, "unknown_topic") == len(ODD_TOPICS)
+        assert metric(metrics, "scgw_rejections_total", reason="unknown_topic") == len(ODD_TOPICS)
         assert f"scgw_messages_received_total {len(valid) + len(ODD_TOPICS)}.0" in metrics
 
     async def test_the_log_names_reason_and_topic_but_no_payload_value(
@@ -172,5 +167,10 @@ class TestDollarTopics:
         letters = dead_letters(gateway)
         assert sorted(str(letter["topic"]) for letter in letters) == [DOLLAR_TOPIC, "stray"]
         assert {letter["reason"] for letter in letters} == {"unknown_topic"}
-        assert rejections(gateway.get("/metrics").decode(), "unknown_topic") == 2
+        assert (
+            metric(
+                gateway.get("/metrics").decode(), "scgw_rejections_total", reason="unknown_topic"
+            )
+            == 2
+        )
         assert stored_events(gateway) == len(valid)
