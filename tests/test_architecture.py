@@ -27,19 +27,23 @@ COMPOSITION_MODULES = {"gateway/cli.py", "gateway/demo.py"}
 """The only gateway modules that may import `simulators`: they assemble a demo or a CLI."""
 
 
-def first_party_imports(path: Path) -> set[str]:
-    """The top-level first-party packages a module imports, anywhere in its body."""
+def imported_modules(path: Path) -> set[str]:
+    """The dotted names of the modules a module imports, anywhere in its body; for
+    `from package import name`, both `package` and `package.name` (it may be a module)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        else:
-            continue
-        found.update(name.split(".")[0] for name in names if name.split(".")[0] in FIRST_PARTY)
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return found
+
+
+def first_party_imports(path: Path) -> set[str]:
+    """The top-level first-party packages a module imports, anywhere in its body."""
+    return {name.split(".")[0] for name in imported_modules(path)} & FIRST_PARTY
 
 
 def allowed_for(package: str, path: Path) -> set[str]:
@@ -84,6 +88,18 @@ class TestCompositionModules:
         }
         assert importers == COMPOSITION_MODULES
 
+    def test_no_other_gateway_module_imports_a_composition_module(self) -> None:
+        """Importing `gateway.demo` would bring simulators in by the back door."""
+        composition = {
+            module.removesuffix(".py").replace("/", ".") for module in COMPOSITION_MODULES
+        }
+        importers = {
+            str(path.relative_to(ROOT))
+            for path in modules_of("gateway")
+            if imported_modules(path) & composition
+        }
+        assert importers <= COMPOSITION_MODULES
+
 
 class TestTheCheckItself:
     """The import scan sees every form of import, so the arrows test can fail."""
@@ -97,6 +113,12 @@ class TestTheCheckItself:
             encoding="utf-8",
         )
         assert first_party_imports(module) == {"gateway", "adapters", "tests"}
+
+    def test_names_imported_from_a_package_count_as_modules(self, tmp_path: Path) -> None:
+        """`from gateway import demo` is an import of `gateway.demo`."""
+        module = tmp_path / "m.py"
+        module.write_text("from gateway import demo\n", encoding="utf-8")
+        assert "gateway.demo" in imported_modules(module)
 
     def test_relative_and_third_party_imports_are_ignored(self, tmp_path: Path) -> None:
         """Relative imports stay inside their package; third-party ones are not arrows."""
