@@ -19,6 +19,7 @@ from gateway.runtime import Secrets
 from gateway.serve import api_server, serve
 from gateway.store import open_store
 from gateway.store.reach import check_reachable
+from gateway.store.upgrade import RowRules
 from simulators.cli import main as simulate
 
 EXIT_CONFIG_ERROR = 2
@@ -121,7 +122,7 @@ async def _migrate(settings: Settings) -> int:
     store = open_store(settings.database_url)
     await store.open()
     try:
-        applied = await store.migrate()
+        applied = await store.migrate(RowRules.of(settings, load_config(settings.config)))
     finally:
         await store.close()
     print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")

@@ -24,6 +24,7 @@ from gateway.pipeline import CheckSender, Enrich, Parse, Pipeline, PlausibleTime
 from gateway.raw_payloads import RawPayloadPurge, RawPayloadVault
 from gateway.routing import TopicRouter
 from gateway.store import Store, open_store
+from gateway.store.upgrade import RowRules
 from schemas.privacy import Pseudonymizer
 
 logger = logging.getLogger(__name__)
@@ -119,7 +120,9 @@ async def running_gateway(
     store = open_store(settings.database_url, pool_size=settings.database_pool_size)
     await store.open()
     try:
-        applied = await store.migrate()
+        # SQL migrations, then the data migration re-checking old rows under this gateway's
+        # rules, all before the registry is read (`gateway.store.upgrade`).
+        applied = await store.migrate(RowRules.of(settings, config))
         if applied:
             logger.info("applied migrations %s", ", ".join(applied))
         await store.upsert_devices(config.devices)

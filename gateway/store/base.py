@@ -6,19 +6,25 @@ know which database they talk to.
 
 import base64
 import binascii
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gateway.errors import PayloadError
 from gateway.messages import DeadLetter
+from gateway.privacy import is_shareable_key
 from schemas.devices import Device, DeviceRegistration, DeviceState
 from schemas.events import DeviceEvent, EventKind
 
+if TYPE_CHECKING:
+    from gateway.store.upgrade import RowRules
+
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +141,12 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
-    async def migrate(self) -> list[str]:
-        """Apply pending schema migrations; return the versions applied."""
+    async def migrate(self, rules: "RowRules | None" = None) -> list[str]:
+        """Apply pending migrations; return the versions applied.
+
+        Data migrations re-check stored rows under `rules` (the gateway's window and dialects;
+        the defaults and built-in dialects when None): see `gateway.store.upgrade`.
+        """
 
     async def ping(self) -> None:
         """Raise `StoreError` unless the database answers."""
@@ -248,6 +258,65 @@ def dead_letter_sql(
         + f" ORDER BY id DESC LIMIT {placeholder}"
     )
     return sql, [before] if before is not None else []
+
+
+def event_page_of_rows(
+    rows: Sequence[tuple[datetime, str, object]],
+    limit: int,
+    parse: Callable[[Any], DeviceEvent],
+) -> Page[DeviceEvent]:
+    """A page from a `limit + 1` fetch of (occurred_at, event_id, body) rows.
+
+    A stored body that fails today's models (rules tightened after it was stored) is skipped
+    with a warning naming its event id, never its values: one such row must not turn a whole
+    page into a 500. The page may then be short; its cursor still follows the rows read.
+    """
+    events = [
+        event
+        for occurred_at, event_id, body in rows[:limit]
+        if (event := _parsed(parse, body, "event", event_id)) is not None
+    ]
+    if len(rows) <= limit:
+        return Page[DeviceEvent](data=events, next_cursor=None)
+    occurred_at, event_id, _ = rows[limit - 1]
+    return Page[DeviceEvent](data=events, next_cursor=EventCursor(occurred_at, event_id).encode())
+
+
+def device_page_of_rows(
+    rows: Sequence[tuple[str, Any]], limit: int, parse: Callable[[Any], Device]
+) -> Page[Device]:
+    """A page from a `limit + 1` fetch of (device_id, row) pairs; rows failing today's models are
+    skipped with a warning that names the failing fields only (a device id may be the value)."""
+    devices = [
+        device for _, row in rows[:limit] if (device := _parsed(parse, row, "device")) is not None
+    ]
+    cursor = encode_device_cursor(rows[limit - 1][0]) if len(rows) > limit else None
+    return Page[Device](data=devices, next_cursor=cursor)
+
+
+def parsed_device(row: Any, parse: Callable[[Any], Device]) -> Device | None:
+    """One stored device, or None (with a warning) when it fails today's models."""
+    return _parsed(parse, row, "device")
+
+
+def _parsed(parse: Callable[[Any], T], row: Any, what: str, row_id: str | None = None) -> T | None:
+    try:
+        return parse(row)
+    except ValidationError as exc:
+        fields = sorted(
+            {
+                str(error["loc"][-1])
+                for error in exc.errors()
+                if error["loc"] and is_shareable_key(str(error["loc"][-1]))
+            }
+        )
+        logger.warning(
+            "skipped a stored %s%s that fails the current rules (fields: %s)",
+            what,
+            "" if row_id is None else f" {row_id}",
+            ", ".join(fields) or "-",
+        )
+        return None
 
 
 def event_page(events: list[DeviceEvent], limit: int) -> Page[DeviceEvent]:

@@ -6,6 +6,7 @@ events cost nothing. Errors are classified by SQLSTATE class so only the transie
 are retried.
 """
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -28,11 +29,23 @@ from gateway.store.base import (
     dead_letter_page,
     dead_letter_sql,
     device_filter_sql,
-    device_page,
+    device_page_of_rows,
     event_filter_sql,
-    event_page,
+    event_page_of_rows,
+    parsed_device,
 )
 from gateway.store.migrations import load_migrations
+from gateway.store.upgrade import (
+    CHUNK,
+    FIXABLE_DEVICE_FIELDS,
+    Refusal,
+    RowRules,
+    UpgradeReport,
+    old_letter,
+    refusal_letter,
+    screen_device,
+    screen_event,
+)
 from schemas.devices import Device, DeviceRegistration, DeviceState
 from schemas.events import DeviceEvent, device_event_adapter
 
@@ -178,7 +191,7 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise StoreError(_describe(exc), transient=_is_transient(exc)) from exc
 
-    async def migrate(self) -> list[str]:
+    async def migrate(self, rules: RowRules | None = None) -> list[str]:
         applied = []
         async with self._connection() as db:
             await db.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK_ID,))
@@ -193,12 +206,17 @@ class PostgresStore:
                 for migration in load_migrations("postgres"):
                     if migration.version in done:
                         continue
+                    report = UpgradeReport()
                     async with db.transaction():
-                        await db.execute(migration.sql.encode())
+                        if migration.sql is None:
+                            await _upgrade_rows(db, rules or RowRules.defaults(), report)
+                        else:
+                            await db.execute(migration.sql.encode())
                         await db.execute(
                             "INSERT INTO schema_migrations (version) VALUES (%s)",
                             (migration.version,),
                         )
+                    report.log()
                     applied.append(migration.version)
             finally:
                 await db.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK_ID,))
@@ -276,12 +294,18 @@ class PostgresStore:
         where, params = event_filter_sql(
             query, time_column="occurred_at", placeholder="%s", to_db_time=lambda value: value
         )
-        sql = f"SELECT body FROM events {where} ORDER BY occurred_at DESC, event_id DESC LIMIT %s"
+        sql = (
+            f"SELECT occurred_at, event_id, body FROM events {where}"
+            " ORDER BY occurred_at DESC, event_id DESC LIMIT %s"
+        )
         async with self._connection() as db:
             cursor = await db.execute(sql.encode(), [*params, query.limit + 1])
             rows = await cursor.fetchall()
-        events = [device_event_adapter.validate_python(row[0]) for row in rows]
-        return event_page(events, query.limit)
+        return event_page_of_rows(
+            [(at, str(event_id), body) for at, event_id, body in rows],  # type: ignore[misc]
+            query.limit,
+            device_event_adapter.validate_python,
+        )
 
     async def list_dead_letters(self, limit: int, cursor: str | None) -> Page[StoredDeadLetter]:
         sql, params = dead_letter_sql(
@@ -325,7 +349,7 @@ class PostgresStore:
             rows = db.cursor(row_factory=dict_row)
             await rows.execute(sql.encode(), (device_id,))
             row = await rows.fetchone()
-        return None if row is None else Device.model_validate(row)
+        return None if row is None else parsed_device(row, Device.model_validate)
 
     async def list_devices(
         self,
@@ -341,7 +365,9 @@ class PostgresStore:
             rows = db.cursor(row_factory=dict_row)
             await rows.execute(sql.encode(), [*params, limit + 1])
             found = await rows.fetchall()
-        return device_page([Device.model_validate(row) for row in found], limit)
+        return device_page_of_rows(
+            [(str(row["device_id"]), row) for row in found], limit, Device.model_validate
+        )
 
     async def clock_skews(self, min_abs_s: float, limit: int) -> ClockSkewReport:
         params = {"min_abs_s": min_abs_s, "limit": limit}
@@ -366,3 +392,74 @@ def _registration_row(device: DeviceRegistration) -> dict[str, object]:
     row = device.model_dump(include=set(DeviceRegistration.model_fields))
     row["readers"] = Jsonb({str(number): direction for number, direction in device.readers.items()})
     return row
+
+
+async def _upgrade_rows(
+    db: psycopg.AsyncConnection[tuple[object, ...]], rules: RowRules, report: UpgradeReport
+) -> None:
+    """The data migration (`gateway.store.upgrade`), inside the migration's transaction."""
+    now = datetime.now(UTC)
+    letters: list[DeadLetter] = []
+    cursor = await db.execute("SELECT id, topic, detail FROM dead_letters")
+    for letter_id, topic, detail in await cursor.fetchall():
+        new = old_letter(str(topic), str(detail))
+        await db.execute(
+            "UPDATE dead_letters SET topic = %s, detail = %s, payload_excerpt = %s WHERE id = %s",
+            (new.topic, new.detail, new.payload_excerpt, letter_id),
+        )
+        report.count("dead_letters", "excerpts replaced by a marker")
+    after: tuple[object, object] = ("", datetime(1, 1, 1, tzinfo=UTC))
+    while True:
+        cursor = await db.execute(
+            "SELECT event_id, occurred_at, body FROM events WHERE (event_id, occurred_at) >"
+            " (%s, %s) ORDER BY event_id, occurred_at LIMIT %s",
+            (*after, CHUNK),
+        )
+        rows = await cursor.fetchall()
+        if not rows:
+            break
+        after = (rows[-1][0], rows[-1][1])
+        for event_id, occurred_at, body in rows:
+            verdict = screen_event(body, rules)
+            key = (event_id, occurred_at)
+            if isinstance(verdict, Refusal):
+                await db.execute("DELETE FROM events WHERE event_id = %s AND occurred_at = %s", key)
+                size = len(json.dumps(body, ensure_ascii=False).encode())
+                letters.append(refusal_letter("stored event", verdict, size, now))
+                report.count("events", f"removed: {verdict.rule}")
+            elif _changed(body, verdict):
+                await db.execute(
+                    "UPDATE events SET body = %s::jsonb WHERE event_id = %s AND occurred_at = %s",
+                    (verdict, *key),
+                )
+                report.count("events", "rewritten under the current rules")
+    devices = db.cursor(row_factory=dict_row)
+    await devices.execute(f"SELECT {_DEVICE_COLUMNS} FROM devices")
+    for fields in await devices.fetchall():
+        outcome = screen_device(fields, rules)
+        if isinstance(outcome, Refusal):
+            await db.execute("DELETE FROM devices WHERE device_id = %s", (fields["device_id"],))
+            letters.append(refusal_letter("device registration", outcome, 0, now))
+            report.count("devices", f"removed: {outcome.rule}")
+        elif outcome[1]:
+            assignments = ", ".join(f"{name} = %({name})s" for name in FIXABLE_DEVICE_FIELDS)
+            values = {name: outcome[0][name] for name in FIXABLE_DEVICE_FIELDS}
+            await db.execute(
+                f"UPDATE devices SET {assignments} WHERE device_id = %(device_id)s".encode(),
+                {**values, "device_id": fields["device_id"]},
+            )
+            report.count("devices", f"kept without {', '.join(outcome[1])}")
+    if letters:
+        await db.cursor().executemany(
+            "INSERT INTO dead_letters (received_at, topic, reason, detail, payload_excerpt,"
+            " payload_bytes) VALUES (%s, %s, %s, %s, %s, %s)",
+            [
+                (d.received_at, d.topic, d.reason, d.detail, d.payload_excerpt, d.payload_bytes)
+                for d in letters
+            ],
+        )
+
+
+def _changed(body: object, rewritten: str) -> bool:
+    """Whether the rewritten body differs from the stored jsonb (compared as values)."""
+    return bool(body != json.loads(rewritten))

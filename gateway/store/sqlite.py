@@ -7,6 +7,7 @@ connection; the event loop never waits on disk.
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -28,14 +29,27 @@ from gateway.store.base import (
     dead_letter_page,
     dead_letter_sql,
     device_filter_sql,
-    device_page,
+    device_page_of_rows,
     event_filter_sql,
-    event_page,
+    event_page_of_rows,
+    parsed_device,
 )
 from gateway.store.migrations import load_migrations
+from gateway.store.upgrade import (
+    CHUNK,
+    FIXABLE_DEVICE_FIELDS,
+    Refusal,
+    RowRules,
+    UpgradeReport,
+    old_letter,
+    refusal_letter,
+    screen_device,
+    screen_event,
+)
 from schemas.devices import Device, DeviceRegistration, DeviceState
 from schemas.events import DeviceEvent, device_event_adapter
 
+logger = logging.getLogger(__name__)
 R = TypeVar("R")
 _Row = tuple[object, ...]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -97,14 +111,29 @@ ORDER BY abs(clock_skew_s) DESC, device_id LIMIT ?
 """
 
 
-def _create_private(path: Path) -> None:
-    """Create the database file 0600 (like `secrets.json`) if it does not exist yet.
+_PRIVATE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
-    SQLite gives its -wal and -shm files the database file's permissions, so those are
-    private too. An existing file keeps the mode its operator chose.
+
+def _make_private(path: Path) -> None:
+    """Create the database file 0600 (like `secrets.json`), and make it and its -wal, -shm and
+    -journal files 0600 when they exist already (a release before this rule left them 0644).
+
+    Done before SQLite opens the file: it gives new -wal and -shm files the database file's
+    permissions. A file this process's user does not own is left alone (an operator who
+    shares it through a group decided so) and named in a warning.
     """
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for suffix in _PRIVATE_SUFFIXES:
+        part = path.with_name(path.name + suffix)
+        try:
+            info = part.stat()
+            if info.st_mode & 0o077 and info.st_uid == os.geteuid():
+                part.chmod(0o600)
+            elif info.st_mode & 0o077:
+                logger.warning("%s is readable by others and not ours to chmod", part.name)
+        except FileNotFoundError:
+            continue
 
 
 def to_micros(value: datetime) -> int:
@@ -132,11 +161,13 @@ class SqliteStore:
     def _connect(self) -> None:
         if self._path != ":memory:":
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-            _create_private(Path(self._path))
+            _make_private(Path(self._path))
         connection = sqlite3.connect(self._path, isolation_level=None)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA busy_timeout=5000")
+        # What a migration or purge deletes is overwritten, not left in free pages of the file.
+        connection.execute("PRAGMA secure_delete=ON")
         self._connection = connection
 
     async def close(self) -> None:
@@ -164,10 +195,10 @@ class SqliteStore:
             raise sqlite3.OperationalError("not connected")
         return self._connection
 
-    async def migrate(self) -> list[str]:
-        return await self._run(self._migrate)
+    async def migrate(self, rules: RowRules | None = None) -> list[str]:
+        return await self._run(lambda: self._migrate(rules or RowRules.defaults()))
 
-    def _migrate(self) -> list[str]:
+    def _migrate(self, rules: RowRules) -> list[str]:
         db = self._db
         db.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations"
@@ -178,9 +209,12 @@ class SqliteStore:
         for migration in load_migrations("sqlite"):
             if migration.version in done:
                 continue
+            report = UpgradeReport()
             db.execute("BEGIN IMMEDIATE")
             try:
-                for statement in _statements(migration.sql):
+                if migration.sql is None:
+                    _upgrade_rows(db, rules, report)
+                for statement in _statements(migration.sql or ""):
                     db.execute(statement)
                 db.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?)",
@@ -190,7 +224,10 @@ class SqliteStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            report.log()
             applied.append(migration.version)
+            if migration.sql is None:  # old rows' pages leave the WAL for the (zeroed) file
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return applied
 
     async def ping(self) -> None:
@@ -269,10 +306,16 @@ class SqliteStore:
         where, params = event_filter_sql(
             query, time_column="occurred_us", placeholder="?", to_db_time=to_micros
         )
-        sql = f"SELECT body FROM events {where} ORDER BY occurred_us DESC, event_id DESC LIMIT ?"
+        sql = (
+            f"SELECT occurred_us, event_id, body FROM events {where}"
+            " ORDER BY occurred_us DESC, event_id DESC LIMIT ?"
+        )
         rows = await self._run(lambda: self._db.execute(sql, [*params, query.limit + 1]).fetchall())
-        events = [device_event_adapter.validate_json(row[0]) for row in rows]
-        return event_page(events, query.limit)
+        return event_page_of_rows(
+            [(from_micros(at), event_id, body) for at, event_id, body in rows],
+            query.limit,
+            device_event_adapter.validate_json,
+        )
 
     async def list_dead_letters(self, limit: int, cursor: str | None) -> Page[StoredDeadLetter]:
         sql, params = dead_letter_sql(
@@ -337,7 +380,7 @@ class SqliteStore:
     async def get_device(self, device_id: str) -> Device | None:
         sql = f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE device_id = ?"
         row = await self._run(lambda: self._db.execute(sql, (device_id,)).fetchone())
-        return None if row is None else _device(row)
+        return None if row is None else parsed_device(row, _device)
 
     async def list_devices(
         self,
@@ -350,7 +393,7 @@ class SqliteStore:
         where, params = device_filter_sql(cursor, community, status, placeholder="?")
         sql = f"SELECT {_DEVICE_COLUMNS} FROM devices {where} ORDER BY device_id LIMIT ?"
         rows = await self._run(lambda: self._db.execute(sql, [*params, limit + 1]).fetchall())
-        return device_page([_device(row) for row in rows], limit)
+        return device_page_of_rows([(row[0], row) for row in rows], limit, _device)
 
     async def clock_skews(self, min_abs_s: float, limit: int) -> ClockSkewReport:
         def read() -> ClockSkewReport:
@@ -381,6 +424,11 @@ def _registration_row(device: DeviceRegistration) -> dict[str, object]:
 
 
 def _device(row: Sequence[Any]) -> Device:
+    return Device.model_validate(_device_fields(row))
+
+
+def _device_fields(row: Sequence[Any]) -> dict[str, Any]:
+    """A `devices` row as the fields of `Device` (times and readers decoded)."""
     (
         device_id,
         kind,
@@ -404,31 +452,29 @@ def _device(row: Sequence[Any]) -> Device:
         clock_skew_s,
         clock_skew_measured_us,
     ) = row
-    return Device.model_validate(
-        {
-            "device_id": device_id,
-            "kind": kind,
-            "dialect": dialect,
-            "community": community,
-            "building": building,
-            "unit": unit,
-            "gate": gate,
-            "door": door,
-            "readers": json.loads(readers),
-            "location": location,
-            "firmware": firmware,
-            "parent": parent,
-            "offline_after_s": offline_after_s,
-            "status": status,
-            "status_since": _maybe_time(status_since_us),
-            "last_seen": _maybe_time(last_seen_us),
-            "ip": ip,
-            "registered_at": _maybe_time(registered_us),
-            "updated_at": _maybe_time(updated_us),
-            "clock_skew_s": clock_skew_s,
-            "clock_skew_measured_at": _maybe_time(clock_skew_measured_us),
-        }
-    )
+    return {
+        "device_id": device_id,
+        "kind": kind,
+        "dialect": dialect,
+        "community": community,
+        "building": building,
+        "unit": unit,
+        "gate": gate,
+        "door": door,
+        "readers": json.loads(readers),
+        "location": location,
+        "firmware": firmware,
+        "parent": parent,
+        "offline_after_s": offline_after_s,
+        "status": status,
+        "status_since": _maybe_time(status_since_us),
+        "last_seen": _maybe_time(last_seen_us),
+        "ip": ip,
+        "registered_at": _maybe_time(registered_us),
+        "updated_at": _maybe_time(updated_us),
+        "clock_skew_s": clock_skew_s,
+        "clock_skew_measured_at": _maybe_time(clock_skew_measured_us),
+    }
 
 
 def _maybe_time(value: int | None) -> datetime | None:
@@ -455,3 +501,71 @@ def _statements(script: str) -> list[str]:
     """Split a migration into statements (our migrations have no `;` inside literals)."""
     lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
     return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+
+
+def _upgrade_rows(db: sqlite3.Connection, rules: RowRules, report: UpgradeReport) -> None:
+    """The data migration (`gateway.store.upgrade`), inside the migration's transaction."""
+    now = datetime.now(UTC)
+    letters: list[DeadLetter] = []
+    for letter_id, topic, detail in db.execute(
+        "SELECT id, topic, detail FROM dead_letters"
+    ).fetchall():
+        new = old_letter(topic, detail)
+        db.execute(
+            "UPDATE dead_letters SET topic = ?, detail = ?, payload_excerpt = ? WHERE id = ?",
+            (new.topic, new.detail, new.payload_excerpt, letter_id),
+        )
+        report.count("dead_letters", "excerpts replaced by a marker")
+    after: tuple[str, int] = ("", -(2**62))
+    while rows := db.execute(
+        "SELECT event_id, occurred_us, body FROM events WHERE (event_id, occurred_us) > (?, ?)"
+        " ORDER BY event_id, occurred_us LIMIT ?",
+        (*after, CHUNK),
+    ).fetchall():
+        after = (rows[-1][0], rows[-1][1])
+        for event_id, occurred_us, body in rows:
+            verdict = screen_event(body, rules)
+            if isinstance(verdict, Refusal):
+                db.execute(
+                    "DELETE FROM events WHERE event_id = ? AND occurred_us = ?",
+                    (event_id, occurred_us),
+                )
+                letters.append(refusal_letter("stored event", verdict, len(body), now))
+                report.count("events", f"removed: {verdict.rule}")
+            elif verdict != body:
+                db.execute(
+                    "UPDATE events SET body = ? WHERE event_id = ? AND occurred_us = ?",
+                    (verdict, event_id, occurred_us),
+                )
+                report.count("events", "rewritten under the current rules")
+    for row in db.execute(f"SELECT {_DEVICE_COLUMNS} FROM devices").fetchall():
+        fields = _device_fields(row)
+        outcome = screen_device(fields, rules)
+        if isinstance(outcome, Refusal):
+            db.execute("DELETE FROM devices WHERE device_id = ?", (row[0],))
+            letters.append(refusal_letter("device registration", outcome, 0, now))
+            report.count("devices", f"removed: {outcome.rule}")
+        elif outcome[1]:
+            fixed = outcome[0]
+            assignments = ", ".join(f"{name} = :{name}" for name in FIXABLE_DEVICE_FIELDS)
+            values = {name: fixed[name] for name in FIXABLE_DEVICE_FIELDS}
+            db.execute(
+                f"UPDATE devices SET {assignments} WHERE device_id = :device_id",
+                {**values, "device_id": row[0]},
+            )
+            report.count("devices", f"kept without {', '.join(outcome[1])}")
+    db.executemany(
+        "INSERT INTO dead_letters (received_us, topic, reason, detail, payload_excerpt,"
+        " payload_bytes) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (
+                to_micros(d.received_at),
+                d.topic,
+                d.reason,
+                d.detail,
+                d.payload_excerpt,
+                d.payload_bytes,
+            )
+            for d in letters
+        ],
+    )

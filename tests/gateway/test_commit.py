@@ -35,6 +35,7 @@ from gateway.store.base import (
     StoredDeadLetter,
     WriteResult,
 )
+from gateway.store.upgrade import RowRules
 from schemas.devices import Device, DeviceRegistration, DeviceState
 from schemas.events import DeviceEvent
 from schemas.privacy import Pseudonymizer
@@ -156,8 +157,8 @@ class FlakyStore:
     async def close(self) -> None:
         await self.inner.close()
 
-    async def migrate(self) -> list[str]:
-        return await self.inner.migrate()
+    async def migrate(self, rules: RowRules | None = None) -> list[str]:
+        return await self.inner.migrate(rules)
 
     async def ping(self) -> None:
         await self.inner.ping()

@@ -29,6 +29,7 @@ MIGRATIONS = [
     "0003_dead_letter_raw",
     "0004_device_parent",
     "0005_device_clock_skew",
+    "0006_screen_stored_rows",
 ]
 
 

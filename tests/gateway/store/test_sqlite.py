@@ -1,10 +1,12 @@
 """Specification of the SQLite store's files (`gateway.store.sqlite`): private to its owner."""
 
+import sqlite3
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.messages import DeadLetter
+from gateway.store.base import EventQuery
 from gateway.store.sqlite import SqliteStore
 
 
@@ -31,11 +33,41 @@ class TestFileMode:
         finally:
             await store.close()
 
-    async def test_an_existing_database_keeps_its_mode(self, tmp_path: Path) -> None:
+    async def test_an_existing_database_and_its_wal_files_become_private(
+        self, tmp_path: Path
+    ) -> None:
+        """A database an earlier release left 0644, with its -wal and -shm, is made 0600 at open."""
         path = tmp_path / "scgw.db"
-        path.touch(mode=0o640)
-        path.chmod(0o640)
+        files = [path, path.with_name("scgw.db-wal"), path.with_name("scgw.db-shm")]
+        for file in files:
+            file.touch()
+            file.chmod(0o644)
         store = SqliteStore(str(path))
         await store.open()
-        await store.close()
-        assert mode(path) == 0o640
+        try:
+            await store.migrate()
+            await store.write_batch([], [letter()])
+            assert {file.name: mode(file) for file in files} == {file.name: 0o600 for file in files}
+        finally:
+            await store.close()
+
+
+class TestRowsFailingTodaysRules:
+    """A stored row that fails the current models is skipped on read, not a failed page."""
+
+    async def test_an_invalid_event_row_is_skipped(self, tmp_path: Path) -> None:
+        path = tmp_path / "scgw.db"
+        store = SqliteStore(str(path))
+        await store.open()
+        try:
+            await store.migrate()
+            direct = sqlite3.connect(path)
+            direct.execute(
+                "INSERT INTO events VALUES (1, 'ffffffffffff', 'access', 'yida', 'x', 1, '{}')"
+            )
+            direct.commit()
+            direct.close()
+            page = await store.list_events(EventQuery(limit=10))
+            assert (page.data, page.next_cursor) == ([], None)
+        finally:
+            await store.close()
