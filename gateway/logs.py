@@ -8,13 +8,19 @@ hold for any logger, ours or a library's:
   the gateway's own errors, whose messages carry no values by contract (`gateway.errors`).
   A library's message may quote its input: pydantic's errors quote values, psycopg's quote
   rows, a `KeyError` quotes its key;
+- a traceback a library formatted into a message itself (uvicorn logs a failed lifespan
+  as Starlette's `traceback.format_exc()` text) keeps its frames and exception types and loses
+  the exceptions' messages (`without_exception_messages`); uncaught exceptions in the main
+  thread and in other threads are logged through the same handler (`configure_logging`);
 - as a last line of defence, a number shaped like an ID, mobile or landline number is
   replaced by `<redacted>` in every message and extra field (`gateway.privacy`).
 """
 
 import json
 import logging
+import re
 import sys
+import threading
 import traceback
 from datetime import UTC, datetime
 from types import TracebackType
@@ -31,6 +37,15 @@ _TRUSTED_MESSAGES = (GatewayError, PayloadError, ConfigError)
 LOGGED_TOPIC_CHARS = 200
 
 ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType | None]
+
+_TRACEBACK_HEAD = "Traceback (most recent call last):"
+_CHAIN_LINES = frozenset(
+    {
+        "During handling of the above exception, another exception occurred:",
+        "The above exception was the direct cause of the following exception:",
+    }
+)
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
 
 
 def loggable(text: str, limit: int = LOGGED_TOPIC_CHARS) -> str:
@@ -60,6 +75,39 @@ def describe_exception(error: BaseException) -> str:
     return name
 
 
+def without_exception_messages(text: str) -> str:
+    """`text` with every formatted traceback in it cut to its frames and exception types.
+
+    From a `Traceback (most recent call last):` line on, `  File ...` lines and the source
+    lines under them stay; the line after them names the exception, and only its type is
+    kept; what follows (the message, pydantic's error lines with their `input_value`) is
+    dropped up to the next traceback or chained-exception line. Text before the first
+    traceback is kept as it is.
+    """
+    head, found, rest = text.partition(_TRACEBACK_HEAD)
+    if not found:
+        return text
+    kept = [head + _TRACEBACK_HEAD]
+    state = "frames"
+    for line in rest.split("\n")[1:]:
+        if line == _TRACEBACK_HEAD or line in _CHAIN_LINES:
+            kept.append(line)
+            state = "frames"
+        elif state == "message":
+            continue
+        elif line.startswith(("  File ", "    ")) or not line.strip():
+            kept.append(line)
+        else:
+            match = _EXCEPTION_LINE.match(line)
+            kept.append(match.group(1) if match else "<exception>")
+            state = "message"
+    return "\n".join(kept)
+
+
+def _message(record: logging.LogRecord) -> str:
+    return without_personal_numbers(without_exception_messages(record.getMessage()))
+
+
 def _exception_text(exc_info: ExcInfo | tuple[None, None, None]) -> str:
     """The stack and the exception's description, without an untrusted message."""
     _, error, trace = exc_info
@@ -76,7 +124,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": without_personal_numbers(record.getMessage()),
+            "message": _message(record),
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
@@ -96,7 +144,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """`logging.Formatter.format` without its cached, complete exception text."""
-        record.message = record.getMessage()
+        record.message = without_exception_messages(record.getMessage())
         record.asctime = self.formatTime(record, self.datefmt)
         line = without_personal_numbers(self.formatMessage(record))
         if record.exc_info and record.exc_info[1] is not None:
@@ -117,3 +165,30 @@ def configure_logging(fmt: Literal["json", "text"], level: str) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+_uncaught = logging.getLogger("scgw.uncaught")
+
+
+def _log_uncaught(
+    kind: type[BaseException], error: BaseException, trace: TracebackType | None
+) -> None:
+    """Python would print the exception's message to stderr: log it under our rules instead."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, trace)
+        return
+    _uncaught.critical("uncaught %s", kind.__name__, exc_info=(kind, error, trace))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None:
+        return
+    thread = args.thread.name if args.thread is not None else "?"
+    _uncaught.error(
+        "uncaught %s in thread %s",
+        args.exc_type.__name__,
+        thread,
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )

@@ -6,7 +6,7 @@ import sys
 from datetime import datetime
 
 from gateway.errors import StoreError
-from gateway.logs import JsonFormatter, TextFormatter, loggable
+from gateway.logs import JsonFormatter, TextFormatter, loggable, without_exception_messages
 
 ID_NUMBER = "430112199001011234"
 PHONE = "13812345678"
@@ -159,3 +159,44 @@ class TestLoggable:
 
     def test_non_latin_text_is_kept(self) -> None:
         assert loggable("亿达/门禁/一号") == "亿达/门禁/一号"
+
+
+def formatted_traceback() -> str:
+    """What Starlette hands uvicorn for a failed lifespan: `traceback.format_exc()` text."""
+    import traceback
+
+    from schemas.devices import DeviceRegistration
+
+    try:
+        DeviceRegistration.model_validate(
+            {"device_id": "d1", "dialect": "hik-isapi", "community": "yida", "door": "<b>x</b>"}
+        )
+    except ValueError:
+        return traceback.format_exc()
+    raise AssertionError("the registration was accepted")
+
+
+class TestWithoutExceptionMessages:
+    """A traceback formatted into a message keeps its frames and types, never the messages."""
+
+    def test_pydantic_input_values_are_dropped(self) -> None:
+        text = without_exception_messages("Exception in lifespan\n" + formatted_traceback())
+        assert "<b>x</b>" not in text
+        assert "input_value" not in text
+        assert text.splitlines()[-1] == "pydantic_core._pydantic_core.ValidationError"
+        assert '  File "' in text
+
+    def test_a_lifespan_failure_logged_as_text_loses_its_values(self) -> None:
+        record = logging.makeLogRecord(
+            {
+                "name": "uvicorn.error",
+                "levelno": logging.ERROR,
+                "levelname": "ERROR",
+                "msg": formatted_traceback(),
+            }
+        )
+        for formatter in (TextFormatter(), JsonFormatter()):
+            assert "<b>x</b>" not in formatter.format(record)
+
+    def test_text_without_a_traceback_is_unchanged(self) -> None:
+        assert without_exception_messages("stored 3 events") == "stored 3 events"
