@@ -25,10 +25,11 @@ each read it makes::
 | `plateColor` | no | integer or null | JT/T 415: 1 blue 2 yellow 3 black 4 white 5 green 9 other |
 | `lane` | no | integer 0-255 or null | the lane number at this gate |
 | `conf` | no | number 0-1 or null | the recogniser's confidence in the plate |
-| `pic` | no | string or null | an http(s) or ftp URL of the picture; never the picture itself |
+| `pic` | no | string or null | the picture's URL (screened: `schemas.image_urls`) |
 
-Any other field is ignored. Types are strict: `"ts": "1764116130123"` is a schema error, as is a
-`pic` that is not a URL (a `data:` URI would carry the image bytes into storage). A plate colour
+Any other field is ignored. Types are strict: `"ts": "1764116130123"` is a schema error. A `pic`
+that is no usable http(s) URL (a `data:` URI would carry the image bytes into storage) is
+dropped and listed, the pass kept; a login, query or fragment in it is never stored. A plate colour
 outside the JT/T 415 list becomes `other` (see `adapters.plates.plate_color`); a `dir` outside
 the list is refused (`unknown_code`): in and out drive the car-park rules, so a wrong guess is
 worse than a counted dead letter. A gate id (the payload's or the topic's) holding an ID or

@@ -27,7 +27,8 @@ since free text from a device may be anything, card or phone numbers included).
 
 The zone is a name (`schemas.screening`): trimmed, and dropped (listed in `dropped_fields`,
 the alarm kept) when it holds control characters, markup, an ID or mobile number, or more
-than 64 characters; so is a picture URL holding such a number. A camera id holding one
+than 64 characters. `picUrl` is passed on as sent: the event's screen keeps or drops it, the
+same as for every dialect (`schemas.image_urls`). A camera id holding one
 refuses the alarm (`pii_in_identifier`).
 """
 
@@ -35,7 +36,6 @@ import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Annotated, ClassVar, Final
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -52,6 +52,7 @@ from adapters.fields import (
     DIGIT_RUN,
     STRICT_PAYLOAD,
     Identifier,
+    ImageUrl,
     Text,
     encodable,
     is_safe_token,
@@ -115,10 +116,7 @@ MAX_CONFIDENCE: Final = 100
 _MAX_EVENT_TYPE: Final = 128
 _MAX_ALARM_ID: Final = 128
 _MAX_ORIGINAL_TYPE: Final = 40
-_MAX_URL: Final = 2048
-_IMAGE_SCHEMES: Final = frozenset({"http", "https"})
 _NOT_TOKEN_CHAR: Final = re.compile(r"[^A-Za-z0-9_]+")
-_URL_FORBIDDEN: Final = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 
 def _type_key(event_type: str) -> str:
@@ -162,7 +160,7 @@ class _Alarm(BaseModel):
         default=None, ge=0, le=MAX_CONFIDENCE, allow_inf_nan=False, alias="confidence"
     )
     zone: Text | None = Field(default=None, alias="zone")
-    pic_url: Text | None = Field(default=None, alias="picUrl")
+    pic_url: ImageUrl | None = Field(default=None, alias="picUrl")
 
 
 class CameraAlarmAdapter:
@@ -201,7 +199,7 @@ class CameraAlarmAdapter:
                 original_type=_original_type(alarm.event_type) if alarm_type == "other" else None,
                 confidence=None if alarm.confidence is None else alarm.confidence / MAX_CONFIDENCE,
                 zone=alarm.zone,
-                image_url=_image_url(alarm.pic_url),
+                image_url=alarm.pic_url,
             )
         ]
 
@@ -223,24 +221,3 @@ def _original_type(event_type: str) -> str | None:
         return event_type
     cleaned = DIGIT_RUN.sub("", _NOT_TOKEN_CHAR.sub("", event_type))
     return cleaned[:_MAX_ORIGINAL_TYPE] or None
-
-
-def _image_url(url: str | None) -> str | None:
-    """An http(s) reference to the picture, without any user:password, or None.
-
-    A missing or unusable picture never costs the alarm: the event is kept without it (where
-    `adapters.fields.ImageUrl` refuses the message instead). Inline images (`data:` URLs) are
-    refused here, as the design keeps images as references only.
-    """
-    if not url or len(url) > _MAX_URL or _URL_FORBIDDEN.search(url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # an unbalanced IPv6 bracket
-        return None
-    if parts.scheme.lower() not in _IMAGE_SCHEMES or not parts.hostname:
-        return None
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]  # cameras often embed their admin login
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))

@@ -2,11 +2,11 @@
 
 Each adapter declares its own pydantic models, but some rules for what a vendor field may hold
 are the gateway's, whichever vendor sent it: text is valid Unicode (so it can be hashed and
-stored as UTF-8), identifiers carry no control characters, pictures are URL references and
-never the image bytes, and an error text echoes a vendor's value only when it is a short plain
-token or a small number. What differs between dialects (a code's alphabet, a field's length,
-whether an unusable picture costs the event) stays in the dialect, passed in where a check here
-takes it.
+stored as UTF-8), identifiers carry no control characters, and an error text echoes a vendor's
+value only when it is a short plain token or a small number. What differs between dialects (a
+code's alphabet, a field's length) stays in the dialect, passed in where a check here takes it.
+Picture URLs are not judged here: the event's screen does that for every dialect
+(`schemas.image_urls`).
 """
 
 import re
@@ -27,8 +27,6 @@ DIGIT_RUN: Final = re.compile(r"[0-9]{4,}")
 MAX_ECHOED_CODE: Final = 999_999
 """Codes are at most six digits; a larger number may be a card number in the wrong field."""
 
-_IMAGE_URL: Final = re.compile(r"(?:https?|ftp)://[!-~]{1,2040}", re.IGNORECASE)
-
 
 def encodable(value: str) -> str:
     """Refuse lone surrogates: JSON escapes allow them, but they cannot be hashed or stored as
@@ -48,16 +46,13 @@ def printable(value: str) -> str:
 
 
 def image_url(value: str) -> str | None:
-    """A reference the platform can fetch, or nothing when the device sent `""`.
+    """The vendor's picture URL as sent, or nothing when the device sent `""`.
 
-    Only absolute http(s) or ftp URLs in printable ASCII are references: a `data:` URI would
-    smuggle the image bytes into storage, and a device-local path means nothing elsewhere.
+    Nothing else is judged here: `schemas.image_urls.judge_image_url` decides what an event
+    keeps of it (or drops, listed and counted) as the event is built, the same for every
+    dialect, and a URL never costs the event.
     """
-    if value == "":
-        return None
-    if not _IMAGE_URL.fullmatch(value):
-        raise ValueError("must be an absolute http(s) or ftp URL")
-    return value
+    return value or None
 
 
 def text_or_uint64(*, max_length: int, min_length: int = 0) -> AfterValidator:
@@ -87,8 +82,8 @@ UInt32 = Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
 """Vendor codes and counters are 32-bit unsigned; bounding them also bounds error texts."""
 PlateText = Annotated[str, Field(max_length=32), AfterValidator(encodable)]
 """A plate as the recogniser read it, before `adapters.plates.normalise_plate`."""
-ImageUrl = Annotated[str, Field(max_length=2048), AfterValidator(image_url)]
-"""A picture's URL, refused when it is not one (see `image_url`); `""` is no picture."""
+ImageUrl = Annotated[str, AfterValidator(image_url)]
+"""A picture's URL as the vendor sent it (see `image_url`); `""` is no picture."""
 
 
 def is_safe_token(value: str, token: re.Pattern[str] = SAFE_TOKEN) -> bool:

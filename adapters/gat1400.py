@@ -11,7 +11,8 @@ order. The fields read are:
 
 - both kinds: `DeviceID` (20-digit GB/T 28181 code; the topic's device code when absent),
   `SubImageList.SubImageInfoObject[].StoragePath` (kept as `image_url`, the face crop or
-  vehicle picture preferred, see `FACE_IMAGE_TYPES` and `VEHICLE_IMAGE_TYPES`).
+  vehicle picture preferred, see `FACE_IMAGE_TYPES` and `VEHICLE_IMAGE_TYPES`; what of the URL
+  is kept is the event screen's decision, `schemas.image_urls`).
 - faces: `FaceID` (48 digits), `FaceAppearTime` (`YYYYMMDDhhmmss`, China Standard Time),
   `IDNumber` (the person the device matched: kept only as a keyed hash and a mask), `GenderCode`,
   `AgeUpLimit`, `AgeLowerLimit`, `IsSuspiciousPerson`, `Similaritydegree` (0-100).
@@ -62,6 +63,7 @@ from adapters.times import from_compact_local
 from schemas.codes import Gender, PlateColor
 from schemas.errors import PayloadError
 from schemas.events import DeviceEvent, FaceCapture, VehiclePass
+from schemas.image_urls import judge_image_url
 from schemas.privacy import Pseudonymizer, hash_id_number, mask_id_number, normalise_id_number
 
 DIALECT: Final = "gat1400"
@@ -428,11 +430,18 @@ def _coded(
 
 
 def _pick_image(sub_images: _SubImageList | None, preferred: Sequence[int]) -> str | None:
-    """The URL of the best sub-image by type, else of the first that has one."""
+    """The URL of the best sub-image by type, else of the first that has one.
+
+    URLs the event's screen would keep (`schemas.image_urls`) go first, so an unusable face
+    crop does not cost the scene picture; when none is usable, the screen drops (and lists)
+    the one picked.
+    """
     if sub_images is None:
         return None
     found = [(image.image_type, image.storage_path) for image in sub_images.images]
-    urls = [(kind, url) for kind, url in found if url is not None]
+    present = [(kind, url) for kind, url in found if url is not None]
+    usable = [(kind, url) for kind, url in present if judge_image_url(url)[0] is not None]
+    urls = usable or present
     for wanted in preferred:
         for kind, url in urls:
             if kind == wanted:

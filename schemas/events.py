@@ -57,7 +57,7 @@ UtcDatetime = Annotated[
 Name = Annotated[str | None, NAME]
 """A label (door, zone, lane, house...): dropped when `schemas.identifiers.name_problem` says so."""
 Reference = Annotated[str | None, REFERENCE]
-"""A picture's URL: dropped when it holds a personal number."""
+"""A picture's URL, as `schemas.image_urls.judge_image_url` keeps it (or drops it, listed)."""
 
 DERIVED_FIELDS: Final = frozenset({"plate_standard", "dropped_fields"})
 """Fields the screen fills itself: no adapter or mapping sets them."""

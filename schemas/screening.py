@@ -7,8 +7,10 @@ same rules and none can forget them; the adapter stays pure, and the gateway cou
 
 - `NAME` (door, zone, lane, house, firmware...): what `schemas.identifiers.name_problem` refuses
   becomes None; a kept name is trimmed, and a blank one is None without counting as a drop.
-- `REFERENCE` (a picture's URL, whose shape the adapters check): only a personal number is
-  refused. Vendors do name snapshots after the user's phone.
+- `REFERENCE` (a picture's URL): `schemas.image_urls.judge_image_url` decides, for every
+  dialect alike, what is kept (http(s) only, no login, no query or fragment, an ASCII path) and
+  what is dropped (`not_a_url`, `pii_in_identifier`, `too_long`); adapters pass the vendor's
+  string through as it came.
 - `Plate`: text outside the plate alphabet (`schemas.plates`) becomes None, `not_a_plate`, and
   the event's presence flag (`has_plate`) False; a kept plate gets its `plate_standard`
   (whether it follows the GA 36 grammar), None when there is no plate.
@@ -27,8 +29,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.identifiers import FieldDropReason, looks_like_personal_number, name_problem
+from schemas.identifiers import FieldDropReason, name_problem
+from schemas.image_urls import ImageUrlDropReason, judge_image_url
 from schemas.plates import is_standard_plate, plate_problem
+
+DropReason = FieldDropReason | ImageUrlDropReason
+"""Why a field's text was dropped from an event: the label of `scgw_event_fields_dropped_total`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +62,7 @@ class DroppedField(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     field: str
-    reason: FieldDropReason
+    reason: DropReason
 
 
 Marker = Screened | Plate
@@ -75,19 +81,19 @@ def screened_fields(model: type[BaseModel]) -> Mapping[str, Marker]:
     )
 
 
-def judge(marker: Marker, text: str) -> tuple[str | None, FieldDropReason | None]:
+def judge(marker: Marker, text: str) -> tuple[str | None, DropReason | None]:
     """What the screen keeps of `text` in a field marked `marker` (None when it drops it), and
     the reason for a drop."""
-    reason: FieldDropReason | None
+    reason: DropReason | None
     if isinstance(marker, Plate):
         reason = plate_problem(text)
-    elif marker.rule == "name":
+    elif marker.rule == "reference":
+        return judge_image_url(text)
+    else:
         text = text.strip()
         if not text:
             return None, None  # a blank name is no name, not a broken one
         reason = name_problem(text)
-    else:
-        reason = "pii_in_identifier" if looks_like_personal_number(text) else None
     return (None, reason) if reason is not None else (text, None)
 
 

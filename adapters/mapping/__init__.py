@@ -81,8 +81,8 @@ Rules the interpreter applies, so a mapping cannot weaken the canonical contract
   gateway's, never mapped. A constant name that breaks the rules is refused at start-up.
 - The device id (routed or mapped), `vendor_code` and `visit_id` refuse the payload when they
   hold an ID or mobile number (`pii_in_identifier`); device ids follow `schemas.identifiers`.
-- `image_url` must be an absolute http(s) or ftp URL: a picture travels by reference, never
-  as bytes.
+- `image_url` is judged by the event's screen like every dialect's (`schemas.image_urls`):
+  an unusable one is dropped and listed, never the event.
 - Numbers going into text fields (`door`, `lane`...) are written in decimal.
 - The event's device is the routed one (topic) unless `fields.device_id` says otherwise.
 - Config errors name the key and its line in the file (see `gateway.config.load_config`).

@@ -5,7 +5,6 @@ date-times or personal data, and how a mapped value is shaped before the canonic
 validates it. Deriving it from the event models keeps mappings from drifting off the schema.
 """
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +16,6 @@ from pydantic import AwareDatetime, BaseModel, TypeAdapter
 from adapters.base import checked_identifier
 from adapters.mapping.transforms import MaskKind
 from adapters.plates import normalise_plate
-from schemas.errors import PayloadError
 from schemas.events import DERIVED_FIELDS, DeviceEvent, EventBase
 from schemas.identifiers import NoPersonalNumber
 from schemas.screening import Marker, screened_fields
@@ -34,7 +32,6 @@ _MASK_OF_FIELD: Final[Mapping[str, MaskKind]] = MappingProxyType(
 )
 HEADER_FIELDS: Final = frozenset(EventBase.model_fields)
 MAPPABLE_HEADER_FIELDS: Final = frozenset({"device_id", "occurred_at"})
-_IMAGE_URL: Final = re.compile(r"(?:https?|ftp)://[!-~]{1,2040}", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +124,4 @@ def canonical(target: Target, value: object, label: str) -> object:
         checked_identifier(value, target.name)
     if target.name == "plate_no" and isinstance(value, str):
         return normalise_plate(value)
-    if target.name == "image_url" and isinstance(value, str) and not _IMAGE_URL.fullmatch(value):
-        raise PayloadError(
-            "schema", f"image_url at {label} must be an absolute http(s) or ftp URL, not the image"
-        )
     return value

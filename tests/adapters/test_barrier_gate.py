@@ -71,11 +71,12 @@ BAD_FIXTURES = {
     "unknown_dir": "unknown_code",
     "unknown_dir_number": "unknown_code",
     "missing_dir": "schema",
-    "inline_picture": "schema",
     "conf_over_one": "schema",
     "wrong_type_lane": "schema",
 }
 WINDOW_FIXTURE = "ts_out_of_range"
+PICTURE_FIXTURE = "inline_picture"
+"""A pass kept without its picture (a `data:` URI), tested in `TestPictures`."""
 """A time the adapter reads (1970) and the pipeline's plausibility window refuses."""
 IMAGE_DATA = FIXTURES.document("inline_picture")["pic"].split(",", 1)[1]
 
@@ -414,36 +415,40 @@ class TestCommonFields:
 
 
 class TestPictures:
-    """Pictures are URLs; inline image data is refused or ignored, never kept or echoed."""
+    """Pictures are URLs judged by the event's screen: an unusable one is dropped and listed,
+    the pass kept; inline image data is never kept or echoed."""
 
-    def test_data_uri_is_refused_without_echo(self) -> None:
-        error = rejection(fixture_bytes("inline_picture"))
-        assert (error.reason, error.detail) == (
-            "schema",
-            "pic: Value error, must be an absolute http(s) or ftp URL",
-        )
-        assert IMAGE_DATA[:40] not in str(error)
+    def test_data_uri_is_dropped_and_the_pass_kept(self) -> None:
+        event = vehicle(fixture_bytes("inline_picture"))
+        assert (event.image_url, drops(event)) == (None, {"image_url": "not_a_url"})
+        assert IMAGE_DATA[:40] not in event.model_dump_json()
 
     @pytest.mark.parametrize(
-        "pic",
-        [IMAGE_DATA, "/pic/1.jpg", "file:///pic/1.jpg", "http://x/a b.jpg", "http://x/图.jpg"],
+        "pic", [IMAGE_DATA, "/pic/1.jpg", "file:///pic/1.jpg", "ftp://10.0.0.1/a.jpg"]
     )
-    def test_non_url_is_a_schema_error(self, pic: str) -> None:
-        error = rejection(with_fields(pic=pic))
-        assert (error.reason, error.detail.split(":")[0]) == ("schema", "pic")
-        assert IMAGE_DATA[:40] not in str(error)
+    def test_non_http_url_is_dropped_as_not_a_url(self, pic: str) -> None:
+        event = vehicle(with_fields(pic=pic))
+        assert (event.image_url, drops(event)) == (None, {"image_url": "not_a_url"})
 
-    def test_overlong_url_is_a_schema_error(self) -> None:
-        assert rejection(with_fields(pic="http://x/" + "a" * 2048)).reason == "schema"
+    def test_overlong_url_is_dropped_as_too_long(self) -> None:
+        event = vehicle(with_fields(pic="http://x/" + "a" * 2048))
+        assert (event.image_url, drops(event)) == (None, {"image_url": "too_long"})
 
     def test_empty_pic_is_no_picture(self) -> None:
-        assert vehicle(with_fields(pic="")).image_url is None
+        event = vehicle(with_fields(pic=""))
+        assert (event.image_url, drops(event)) == (None, {})
 
-    @pytest.mark.parametrize(
-        "pic", ["https://p.example.cn/a.jpg?sig=1&t=2", "ftp://10.0.0.1/a.jpg"]
-    )
-    def test_urls_are_kept(self, pic: str) -> None:
-        assert vehicle(with_fields(pic=pic)).image_url == pic
+    def test_login_and_query_are_not_stored(self) -> None:
+        event = vehicle(with_fields(pic="http://admin:secret@10.0.0.1/v.jpg?sig=1&t=2#f"))
+        assert (event.image_url, drops(event)) == ("http://10.0.0.1/v.jpg", {})
+
+    def test_a_name_in_the_path_drops_the_picture_and_keeps_the_pass(self) -> None:
+        event = vehicle(with_fields(pic="http://10.0.0.1/欧阳锋.jpg"))
+        assert (event.image_url, drops(event)) == (None, {"image_url": "non_ascii_path"})
+
+    def test_a_space_in_the_path_is_percent_encoded(self) -> None:
+        event = vehicle(with_fields(pic="http://x/a 1.jpg"))
+        assert (event.image_url, drops(event)) == ("http://x/a%201.jpg", {})
 
     @pytest.mark.parametrize("field", ["picData", "image", "plateImage", "Data"])
     def test_inline_image_in_another_field_is_ignored(self, field: str) -> None:
@@ -459,7 +464,7 @@ class TestRejectedPayloads:
         assert rejection(fixture_bytes(name)).reason == reason
 
     def test_every_fixture_is_covered(self) -> None:
-        assert sorted([*BAD_FIXTURES, *GOOD_FIXTURES, WINDOW_FIXTURE]) == sorted(
+        assert sorted([*BAD_FIXTURES, *GOOD_FIXTURES, WINDOW_FIXTURE, PICTURE_FIXTURE]) == sorted(
             path.stem for path in FIXTURES.folder.glob("*.json")
         )
 

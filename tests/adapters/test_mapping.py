@@ -299,7 +299,6 @@ class TestMirrorsBarrierGate:
             ("bad_missing_dir", "schema"),
             ("bad_missing_ts", "schema"),
             ("bad_conf_percent", "schema"),
-            ("bad_inline_picture", "schema"),
             ("bad_malformed", "malformed_json"),
         ],
     )
@@ -307,6 +306,13 @@ class TestMirrorsBarrierGate:
         payload = (PARKLINE_FIXTURES / f"{name}.json").read_bytes()
         assert rejection(BARRIER, payload).reason == reason
         assert rejection(PARKLINE, payload).reason == reason
+
+    def test_same_drop_of_an_inline_picture(self) -> None:
+        """Both keep the pass and drop the `data:` picture as `not_a_url`, listed on the event."""
+        payload = (PARKLINE_FIXTURES / "bad_inline_picture.json").read_bytes()
+        for adapter in (BARRIER, PARKLINE):
+            event = parse_one(adapter, payload)
+            assert (event.image_url, drops(event)) == (None, {"image_url": "not_a_url"})
 
     def test_same_reading_of_a_clock_reset_for_the_window_to_refuse(self) -> None:
         payload = (PARKLINE_FIXTURES / "bad_ts_out_of_range.json").read_bytes()
@@ -658,11 +664,26 @@ class TestCanonicalValues:
         "url", ["data:image/jpeg;base64,AAAA", "/9j/4AAQSkZJRg", "file:///etc/passwd"]
     )
     def test_pictures_are_references_only(self, url: str) -> None:
+        """A mapped picture that is no http(s) URL is dropped and listed; the event is kept."""
         adapter = dialect(
             {"occurred_at": {"path": "time", "format": "epoch_ms"}, "image_url": {"path": "pic"}},
             kind="vehicle_pass",
         )
-        assert rejection(adapter, {"time": TIME_MS, "pic": url}).reason == "schema"
+        event = parse_one(adapter, {"time": TIME_MS, "pic": url})
+        assert (event.image_url, drops(event)) == (None, {"image_url": "not_a_url"})
+
+    def test_mapped_pictures_are_screened_like_coded_ones(self) -> None:
+        """Login, query and fragment are removed, a phone in the path drops the picture."""
+        adapter = dialect(
+            {"occurred_at": {"path": "time", "format": "epoch_ms"}, "image_url": {"path": "pic"}},
+            kind="vehicle_pass",
+        )
+        kept = parse_one(adapter, {"time": TIME_MS, "pic": "http://a:b@h/p.jpg?name=x#y"})
+        assert (kept.image_url, drops(kept)) == ("http://h/p.jpg", {})
+        phone = parse_one(
+            adapter, {"time": TIME_MS, "pic": "http://h/%31%33%38%31%32%33%34%35%36%37%38"}
+        )
+        assert (phone.image_url, drops(phone)) == (None, {"image_url": "pii_in_identifier"})
 
     def test_a_value_the_model_refuses_is_a_schema_error(self) -> None:
         adapter = access_dialect(method={"path": "method"})

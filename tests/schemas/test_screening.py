@@ -66,7 +66,8 @@ class TestNames:
 
 
 class TestReferences:
-    """A picture URL is dropped only when it holds a personal number."""
+    """Every event's picture URL is judged by `schemas.image_urls`: kept trimmed of login and
+    query, or dropped and listed with its reason."""
 
     def test_url_with_a_phone_is_dropped(self) -> None:
         event = vehicle(image_url="http://10.1.2.3/snap/13812345678.jpg")
@@ -74,6 +75,16 @@ class TestReferences:
             None,
             (DroppedField(field="image_url", reason="pii_in_identifier"),),
         )
+
+    def test_each_kind_judges_its_picture_the_same_way(self) -> None:
+        url = "javascript:alert(1)"
+        alarm = BehaviourAlarm(**HEADER, alarm_type="intrusion", image_url=url)
+        assert (alarm.image_url, alarm.dropped_fields) == (
+            None,
+            (DroppedField(field="image_url", reason="not_a_url"),),
+        )
+        login = "http://admin:secret@10.1.2.3/a.jpg?id=1"
+        assert vehicle(image_url=login).image_url == "http://10.1.2.3/a.jpg"
 
     def test_ordinary_url_is_kept(self) -> None:
         url = "http://10.1.2.3/pic/20261126/081530-000123.jpg"
