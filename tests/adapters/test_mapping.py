@@ -312,6 +312,7 @@ class TestMirrorsBarrierGate:
         payload = (PARKLINE_FIXTURES / "bad_inline_picture.json").read_bytes()
         for adapter in (BARRIER, PARKLINE):
             event = parse_one(adapter, payload)
+            assert isinstance(event, VehiclePass)
             assert (event.image_url, drops(event)) == (None, {"image_url": "not_a_url"})
 
     def test_same_reading_of_a_clock_reset_for_the_window_to_refuse(self) -> None:
@@ -670,6 +671,7 @@ class TestCanonicalValues:
             kind="vehicle_pass",
         )
         event = parse_one(adapter, {"time": TIME_MS, "pic": url})
+        assert isinstance(event, VehiclePass)
         assert (event.image_url, drops(event)) == (None, {"image_url": "not_a_url"})
 
     def test_mapped_pictures_are_screened_like_coded_ones(self) -> None:
@@ -679,10 +681,12 @@ class TestCanonicalValues:
             kind="vehicle_pass",
         )
         kept = parse_one(adapter, {"time": TIME_MS, "pic": "http://a:b@h/p.jpg?name=x#y"})
+        assert isinstance(kept, VehiclePass)
         assert (kept.image_url, drops(kept)) == ("http://h/p.jpg", {})
         phone = parse_one(
             adapter, {"time": TIME_MS, "pic": "http://h/%31%33%38%31%32%33%34%35%36%37%38"}
         )
+        assert isinstance(phone, VehiclePass)
         assert (phone.image_url, drops(phone)) == (None, {"image_url": "pii_in_identifier"})
 
     def test_a_value_the_model_refuses_is_a_schema_error(self) -> None:
