@@ -35,6 +35,10 @@ platform: a service or recorder relaying other devices' events over its own conn
 GA/T 1400 platform, an NVR, a cloud access account, a cloud visitor service, a parking
 controller driving several gates)."""
 
+COMMUNITY_CODE_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+CommunityCode = Annotated[str, Field(pattern=COMMUNITY_CODE_PATTERN)]
+"""A community's code, the first topic level: what the registry and the API's filters take."""
+
 DeviceState = Literal["unknown", "online", "offline"]
 """A device's status in the registry: `unknown` until the gateway first hears from it."""
 
@@ -154,7 +158,7 @@ class DeviceRegistration(BaseModel):
     device_id: DeviceId
     kind: DeviceKind = "door_controller"
     dialect: _NAME
-    community: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+    community: CommunityCode
     building: _NAME | None = None
     unit: _NAME | None = None
     gate: _NAME | None = None

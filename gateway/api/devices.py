@@ -14,12 +14,23 @@ from gateway.api.deps import ApiKey, RuntimeDep, StoreDep
 from gateway.api.errors import ApiError
 from gateway.errors import StoreError
 from gateway.store.base import Page
-from schemas.devices import Device, DevicePublic, DeviceRegistration, DeviceState
+from schemas.devices import (
+    CommunityCode,
+    Device,
+    DevicePublic,
+    DeviceRegistration,
+    DeviceState,
+)
 from schemas.identifiers import DeviceId
 
 router = APIRouter(prefix="/v1/devices", tags=["property"], dependencies=[ApiKey])
 
 MAX_PAGE = 1000
+
+PathDeviceId = Annotated[
+    DeviceId, Path(description="0-9 A-Z a-z _ . : -, 1 to 64, no '..', no ID or mobile number")
+]
+"""A device id in the path: one no device could have is a 422 naming the path, not a 404."""
 
 
 class DevicePut(DeviceRegistration):
@@ -35,7 +46,7 @@ class DevicePut(DeviceRegistration):
 @router.get("", response_model=Page[DevicePublic])
 async def list_devices(
     store: StoreDep,
-    community: str | None = None,
+    community: CommunityCode | None = None,
     status_: Annotated[DeviceState | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
@@ -49,7 +60,7 @@ async def list_devices(
     response_model=DevicePublic,
     responses={404: {"description": "No device is registered under this id."}},
 )
-async def get_device(store: StoreDep, device_id: str) -> Device:
+async def get_device(store: StoreDep, device_id: PathDeviceId) -> Device:
     """One device: its registration, status and when it was last heard from."""
     device = await store.get_device(device_id)
     if device is None:
@@ -65,9 +76,7 @@ async def get_device(store: StoreDep, device_id: str) -> Device:
 async def put_device(
     runtime: RuntimeDep,
     response: Response,
-    device_id: Annotated[
-        DeviceId, Path(description="0-9 A-Z a-z _ . : -, 1 to 64, no '..', no ID or mobile number")
-    ],
+    device_id: PathDeviceId,
     body: DevicePut,
 ) -> Device:
     """Register a device, or replace its registration (200); a new device answers 201.

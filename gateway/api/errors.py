@@ -119,8 +119,7 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     if locations and locations <= QUERY_LOCATIONS:
         message = "a query parameter is invalid; see details"
         return error_response(400, "invalid_parameter", message, problems)
-    message = "the request body is invalid; see details"
-    return error_response(422, "validation_failed", message, problems)
+    return error_response(422, "validation_failed", _unusable(locations), problems)
 
 
 async def payload_error(request: Request, exc: Exception) -> Response:
@@ -150,6 +149,15 @@ def install_error_handlers(app: FastAPI) -> None:
 def _route(request: Request) -> str:
     """The matched route's template: a path may carry what the caller typed."""
     return str(getattr(request.scope.get("route"), "path", "an unrouted path"))
+
+
+def _unusable(locations: set[Any]) -> str:
+    """The 422 message, naming what is invalid: the path, the body or both."""
+    parts = [part for part in ("path", "body") if part in locations]
+    if not parts:
+        return "the request is invalid; see details"
+    verb = "are" if len(parts) > 1 else "is"
+    return f"the request {' and '.join(parts)} {verb} invalid; see details"
 
 
 def _problem(error: Mapping[str, Any]) -> dict[str, JsonValue]:

@@ -7,7 +7,9 @@ from fastapi import APIRouter, Query
 from gateway.api.deps import ApiKey, StoreDep
 from gateway.api.params import IsoDateTime, check_time_range
 from gateway.store.base import EventCursor, EventQuery, Page
+from schemas.devices import CommunityCode
 from schemas.events import DeviceEvent, EventKind
+from schemas.identifiers import DeviceId
 
 router = APIRouter(prefix="/v1", tags=["government"], dependencies=[ApiKey])
 
@@ -18,8 +20,8 @@ MAX_PAGE = 1000
 async def list_events(
     store: StoreDep,
     kind: EventKind | None = None,
-    community: str | None = None,
-    device_id: str | None = None,
+    community: CommunityCode | None = None,
+    device_id: DeviceId | None = None,
     since: Annotated[IsoDateTime | None, Query(description="inclusive; ISO 8601, offset")] = None,
     until: Annotated[IsoDateTime | None, Query(description="exclusive; ISO 8601, offset")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,

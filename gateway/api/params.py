@@ -1,13 +1,18 @@
-"""Query parameters held to what an endpoint declares, and times held to ISO 8601.
+"""Query parameters held to what an endpoint declares, once each, and times held to ISO 8601.
 
 A misspelt filter (`?devce_id=...`) silently ignored returns every event, which looks like
-an answer; refusing it is the only way the caller learns. Times are ISO 8601 with an
-offset only: pydantic would also take Unix seconds or a bare date, each a guess about what
-the caller meant.
+an answer; refusing it is the only way the caller learns. A parameter given twice
+(`limit=1&limit=2`) would be resolved by a rule the caller cannot see (the framework takes the
+last), so it is refused too. Times are ISO 8601 with an offset only: pydantic would also take
+Unix seconds or a bare date, each a guess about what the caller meant. Device ids and community
+codes in the query or the path follow the registry's rules (`schemas.identifiers.DeviceId`,
+`schemas.devices.CommunityCode`), so a value no device could have is a 400 or 422, not an
+empty page or a 404.
 """
 
 import contextlib
 import re
+from collections import Counter
 from datetime import datetime
 from typing import Annotated
 
@@ -53,7 +58,8 @@ def check_time_range(since: datetime | None, until: datetime | None) -> None:
 
 
 async def reject_unknown_parameters(request: Request) -> None:
-    """An app-wide dependency: 400 `unknown_parameter` for a query name the route lacks."""
+    """An app-wide dependency: 400 `unknown_parameter` for a query name the route lacks, then
+    400 `repeated_parameter` for a declared one given more than once."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
@@ -68,6 +74,15 @@ async def reject_unknown_parameters(request: Request) -> None:
                 "unknown": [without_personal_numbers(name)[:NAME_CHARS] for name in unknown[:20]],
                 "accepted": sorted(accepted),
             },
+        )
+    given = Counter(name for name, _ in request.query_params.multi_items())
+    repeated = sorted(name for name, count in given.items() if count > 1)
+    if repeated:  # declared names only (unknown ones were refused above): safe to name
+        raise ApiError(
+            400,
+            "repeated_parameter",
+            "a query parameter is given more than once; give each at most once",
+            {"repeated": repeated},
         )
 
 

@@ -1,13 +1,16 @@
 """Specification of query parameters (`gateway.api.params`): ISO 8601 times with an offset
-only, `since` never after `until`, and no parameter an endpoint does not declare."""
+only, `since` never after `until`, no parameter an endpoint does not declare or given twice,
+and device ids and community codes held to the registry's rules, in the query and the path."""
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 
 from testkit.harness import RunningGateway
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+SINCE = (NOW - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class TestTimes:
@@ -103,3 +106,85 @@ class TestUnknownParameters:
     async def test_declared_parameters_pass(self, api: RunningGateway) -> None:
         response = await api.http.get("/v1/devices", params={"limit": 5, "status": "online"})
         assert response.status_code == 200, response.text
+
+
+class TestRepeatedParameters:
+    """A declared query parameter given more than once is refused with `repeated_parameter`."""
+
+    @pytest.mark.parametrize(
+        ("path", "query", "repeated"),
+        [
+            ("/v1/events", "limit=1&limit=2", ["limit"]),
+            ("/v1/events", f"since={SINCE}&until={SINCE}&since={SINCE}", ["since"]),
+            (
+                "/v1/events",
+                "device_id=a&community=b&device_id=a&community=b",
+                ["community", "device_id"],
+            ),
+            ("/v1/devices", "status=online&status=offline", ["status"]),
+            ("/v1/dead-letters", "cursor=&cursor=", ["cursor"]),
+        ],
+    )
+    async def test_repeated_parameters_are_named(
+        self, api: RunningGateway, path: str, query: str, repeated: list[str]
+    ) -> None:
+        response = await api.http.get(f"{path}?{query}")
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert (error["code"], error["details"]) == ("repeated_parameter", {"repeated": repeated})
+
+    async def test_an_unknown_parameter_is_reported_before_a_repeated_one(
+        self, api: RunningGateway
+    ) -> None:
+        response = await api.http.get("/v1/events?limit=1&limit=2&lmit=3")
+        assert response.json()["error"]["code"] == "unknown_parameter"
+
+
+class TestIdentifierParameters:
+    """Device ids and community codes in the query are 400s, in the path 422s, naming where,
+    never what; a well-formed id no device has stays an empty page or a 404."""
+
+    @pytest.mark.parametrize(
+        ("name", "value"),
+        [
+            ("device_id", "<script>"),
+            ("device_id", "a" * 65),
+            ("device_id", "a..b"),
+            ("device_id", "13812345678"),
+            ("device_id", ""),
+            ("community", "<script>"),
+            ("community", "Yida Town"),
+            ("community", "c" * 33),
+        ],
+    )
+    async def test_a_malformed_query_identifier_is_an_invalid_parameter(
+        self, api: RunningGateway, name: str, value: str
+    ) -> None:
+        for path in ["/v1/events", "/v1/devices"] if name == "community" else ["/v1/events"]:
+            response = await api.http.get(path, params={name: value})
+            assert response.status_code == 400, (path, response.text)
+            error = response.json()["error"]
+            assert error["code"] == "invalid_parameter"
+            assert [problem["location"] for problem in error["details"]] == [["query", name]]
+            if len(value) > 2:
+                assert value not in response.text
+
+    @pytest.mark.parametrize("device_id", ["<script>", "x" * 5000, "a..b", "13812345678", "门禁1"])
+    async def test_a_malformed_path_device_id_is_422_naming_the_path(
+        self, api: RunningGateway, device_id: str
+    ) -> None:
+        response = await api.http.get(f"/v1/devices/{quote(device_id, safe='')}")
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["code"] == "validation_failed"
+        assert "path" in error["message"] and "body" not in error["message"]
+        assert [problem["location"] for problem in error["details"]] == [["path", "device_id"]]
+        assert device_id not in response.text
+
+    async def test_well_formed_identifiers_nobody_has_are_an_empty_page_or_404(
+        self, api: RunningGateway
+    ) -> None:
+        params = {"device_id": "34020000001320009999", "community": "nowhere"}
+        response = await api.http.get("/v1/events", params=params)
+        assert response.json() == {"data": [], "next_cursor": None}
+        assert (await api.http.get("/v1/devices/34020000001320009999")).status_code == 404
