@@ -10,7 +10,7 @@ import bisect
 import contextlib
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -35,6 +35,7 @@ from schemas.devices import (
     DEVICE_KINDS_BY_DIALECT,
     DeviceRegistration,
     DialectKinds,
+    ParentRule,
     mapping_dialect_kinds,
 )
 from schemas.identifiers import DeviceId
@@ -229,16 +230,20 @@ class GatewayConfig(_Strict):
 
     @model_validator(mode="after")
     def _devices_fit_their_dialects(self) -> "GatewayConfig":
-        """Each device's dialect exists and admits its kind; a parent in this file shares its
-        community (a parent elsewhere could never relay for it)."""
+        """Each device's dialect exists and admits its kind, and a parent this file declares
+        follows `schemas.devices.ParentRule`; a parent it does not declare must be in the
+        store, checked once the store is open (`check_device_parents`)."""
         table = self.dialect_kinds()
-        communities = {device.device_id: device.community for device in self.devices}
+        parents = ParentRule(self.devices)
         for index, device in enumerate(self.devices):
-            problem = table.problem(device.dialect, device.kind)
+            problem = table.problem(device.dialect, device.kind) or parents.parent_problem(
+                device, unknown_parent_ok=True
+            )
             if problem is not None:
                 raise SpecError(("devices", index, problem[0]), problem[1])
-            if device.parent in communities and communities[device.parent] != device.community:
-                raise SpecError(("devices", index, "parent"), "is registered in another community")
+        for index, device in enumerate(self.devices):  # after: a child's own error reads better
+            if (problem := parents.children_problem(device)) is not None:
+                raise SpecError(("devices", index, problem[0]), problem[1])
         return self
 
 
@@ -281,6 +286,38 @@ def load_config(path: Path | None) -> GatewayConfig:
         raise ConfigError(problems) from None
 
 
+def check_device_parents(
+    config: GatewayConfig, stored: Iterable[DeviceRegistration], path: Path | None
+) -> None:
+    """The file's devices against the registry as it will be once they are upserted (the
+    store's devices, replaced by the file's): every parent registered, and the rest of
+    `schemas.devices.ParentRule`. Run at start-up, with the store open, before the upsert;
+    `ConfigError` names `file:line: devices.N.key: message`, as `load_config` does."""
+    declared = {device.device_id for device in config.devices}
+    rule = ParentRule(
+        [*(device for device in stored if device.device_id not in declared), *config.devices]
+    )
+    problems = [
+        (("devices", index, problem[0]), problem[1])
+        for index, device in enumerate(config.devices)
+        if (problem := rule.problem(device)) is not None
+    ]
+    if not problems:
+        return
+    lines = _key_lines_of(path)
+    raise ConfigError("; ".join(_located(path, lines, loc, message) for loc, message in problems))
+
+
+def _key_lines_of(path: Path | None) -> dict[tuple[str, ...], int]:
+    """The lines of the file's keys, read again for an error message (nothing when unreadable)."""
+    if path is None:
+        return {}
+    try:
+        return toml_key_lines(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return {}
+
+
 def _config_problem(path: Path, lines: dict[tuple[str, ...], int], error: ErrorDetails) -> str:
     """`file:line: dotted.key: message`; a `SpecError` locates its problem below the value."""
     loc: tuple[str | int, ...] = tuple(error["loc"])
@@ -290,9 +327,16 @@ def _config_problem(path: Path, lines: dict[tuple[str, ...], int], error: ErrorD
         loc, message = (*loc, *cause.loc), cause.message
     elif isinstance(cause, ValueError):
         message = str(cause)  # a validator's own words, without pydantic's "Value error, "
+    return _located(path, lines, loc, message)
+
+
+def _located(
+    path: Path | None, lines: dict[tuple[str, ...], int], loc: Sequence[str | int], message: str
+) -> str:
+    """`file:line: dotted.key: message`, the line of the deepest key of `loc` the file has."""
     key = tuple(str(part) for part in loc)
     line = next((lines[key[:n]] for n in range(len(key), 0, -1) if key[:n] in lines), None)
-    where = f"{path}:{line}" if line is not None else str(path)
+    where = f"{path}:{line}" if line is not None else str(path or "<no config file>")
     return f"{where}: {'.'.join(key) or '<root>'}: {message}"
 
 

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.registry import registry_with
 from gateway.commit import BatchCommitter
-from gateway.config import GatewayConfig, Settings
+from gateway.config import GatewayConfig, Settings, check_device_parents
 from gateway.dead_letters import DeadLetterFactory
 from gateway.device_status import DeviceWatch
-from gateway.devices import DeviceRegistry
+from gateway.devices import DeviceRegistry, load_devices
 from gateway.ingest import Ingest
 from gateway.metrics import Metrics
 from gateway.mqtt import BrokerAddress, SessionOptions
@@ -125,6 +125,7 @@ async def running_gateway(
         applied = await store.migrate(RowRules.of(settings, config))
         if applied:
             logger.info("applied migrations %s", ", ".join(applied))
+        check_device_parents(config, await load_devices(store), settings.config)
         await store.upsert_devices(config.devices)
         devices = await DeviceRegistry.load(store)
         logger.info("device registry: %d devices", len(devices))

@@ -7,7 +7,9 @@ view of a `Device`.
 
 Which kinds of device may register in which dialect is one table here
 (`DEVICE_KINDS_BY_DIALECT`, and `DEVICE_KINDS_BY_EVENT_KIND` for dialects described in the
-configuration); `DialectKinds` applies it, with the dialects a running gateway knows.
+configuration); `DialectKinds` applies it, with the dialects a running gateway knows. Which
+device may be another's `parent` is one rule here too (`ParentRule`), applied by the TOML
+loader and by `PUT /v1/devices/{id}` alike.
 """
 
 from collections.abc import Iterable, Mapping
@@ -132,6 +134,70 @@ class DialectKinds:
             return "dialect", "is no device's own dialect (status topics speak it for every device)"
         if kind not in kinds:
             return "kind", f"is not a kind this dialect serves: {', '.join(sorted(kinds))}"
+        return None
+
+
+RELAYING_KINDS: Final = frozenset({"platform"})
+"""The kinds whose connection relays other devices' events: the only kinds a parent may be.
+`platform` is the kind every row of `DEVICE_KINDS_BY_DIALECT` adds where the dialect's payload
+names the device an event is about; a door controller or a camera speaks only for itself."""
+_RELAYING: Final = ", ".join(sorted(RELAYING_KINDS))
+
+
+class ParentRule:
+    """Which device may be another's `parent`: one registered in the same community, of a
+    relaying kind (`RELAYING_KINDS`), with no parent of its own. Parent chains are one level
+    deep, which also rules out cycles (`T10 -> T11 -> T10`), and a device that other devices
+    name as their parent stays a relaying device of their community, without a parent.
+
+    Built from the devices registered (a device checked against it replaces its own entry);
+    each check answers `(field, message)` like `DialectKinds.problem`, never echoing a value.
+    """
+
+    def __init__(self, registered: Iterable["DeviceRegistration"]) -> None:
+        self._devices = {device.device_id: device for device in registered}
+        self._children: dict[str, list[DeviceRegistration]] = {}
+        for device in self._devices.values():
+            if device.parent is not None:
+                self._children.setdefault(device.parent, []).append(device)
+
+    def problem(self, device: "DeviceRegistration") -> tuple[str, str] | None:
+        """Why `device`'s registration breaks the rule, or None."""
+        return self.parent_problem(device) or self.children_problem(device)
+
+    def parent_problem(
+        self, device: "DeviceRegistration", *, unknown_parent_ok: bool = False
+    ) -> tuple[str, str] | None:
+        """Why `device`'s `parent` may not be its parent. `unknown_parent_ok` defers a parent
+        absent from the devices given (a TOML file checked before the store is open)."""
+        if device.parent is None:
+            return None
+        parent = self._devices.get(device.parent)
+        if parent is None:
+            return None if unknown_parent_ok else ("parent", "is not a registered device")
+        if parent.community != device.community:
+            return "parent", "is registered in another community"
+        if parent.kind not in RELAYING_KINDS:
+            return "parent", f"relays no other device's events; a parent is a {_RELAYING}"
+        if parent.parent is not None:
+            return "parent", "has a parent of its own: parents are one level deep"
+        return None
+
+    def children_problem(self, device: "DeviceRegistration") -> tuple[str, str] | None:
+        """Why `device` cannot be what the devices naming it as their parent need."""
+        children = [
+            child
+            for child in self._children.get(device.device_id, ())
+            if child.device_id != device.device_id
+        ]
+        if not children:
+            return None
+        if device.parent is not None:
+            return "parent", "must be empty: other devices name this one as their parent"
+        if device.kind not in RELAYING_KINDS:
+            return "kind", f"must be {_RELAYING}: other devices name this one as their parent"
+        if any(child.community != device.community for child in children):
+            return "community", "must stay that of the devices naming this one as their parent"
         return None
 
 

@@ -12,14 +12,17 @@ from pydantic import ValidationError
 
 from gateway.api.deps import ApiKey, RuntimeDep, StoreDep
 from gateway.api.errors import ApiError
+from gateway.devices import load_devices
 from gateway.errors import StoreError
-from gateway.store.base import Page
+from gateway.store.base import Page, Store
 from schemas.devices import (
+    RELAYING_KINDS,
     CommunityCode,
     Device,
     DevicePublic,
     DeviceRegistration,
     DeviceState,
+    ParentRule,
 )
 from schemas.identifiers import DeviceId
 
@@ -82,9 +85,11 @@ async def put_device(
     """Register a device, or replace its registration (200); a new device answers 201.
 
     The dialect must be one this gateway has an adapter for and admit the device's kind
-    (`schemas.devices.DEVICE_KINDS_BY_DIALECT`); a `parent` already registered must be in the
-    same community. What the gateway observed (status, last seen, address) is kept when a
-    registration is replaced, and so is the firmware unless the body names one.
+    (`schemas.devices.DEVICE_KINDS_BY_DIALECT`); a `parent` must be registered and follow
+    `schemas.devices.ParentRule` (same community, a relaying kind, no parent of its own), and a
+    device others name as their parent stays one they may have. What the gateway observed
+    (status, last seen, address) is kept when a registration is replaced, and so is the
+    firmware unless the body names one.
     """
     if body.device_id is not None and body.device_id != device_id:
         raise _invalid("device_id", "must equal the device id in the path")
@@ -96,9 +101,6 @@ async def put_device(
         raise _invalid(*problem)
     if body.parent == device_id:
         raise _invalid("parent", "a device is not its own parent")
-    parent = runtime.devices.get(body.parent) if body.parent is not None else None
-    if parent is not None and parent.community != body.community:
-        raise _invalid("parent", "is registered in another community")
     try:
         registration = DeviceRegistration.model_validate(
             {**body.model_dump(exclude={"device_id"}), "device_id": device_id}
@@ -106,6 +108,9 @@ async def put_device(
     except ValidationError as exc:  # only the path's id is new here, and Path checked it
         raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
     store = runtime.store
+    problem = ParentRule(await _relatives(store, registration)).problem(registration)
+    if problem is not None:
+        raise _invalid(*problem)
     existed = await store.get_device(device_id) is not None
     await store.upsert_devices([registration])
     runtime.devices.put(registration)
@@ -115,6 +120,19 @@ async def put_device(
     if not existed:
         response.status_code = status.HTTP_201_CREATED
     return stored
+
+
+async def _relatives(store: Store, device: DeviceRegistration) -> list[DeviceRegistration]:
+    """What `ParentRule` needs from the store to judge `device`: its parent, and the devices
+    naming it as theirs. Only a relaying device can have any (the rule admits no other parent),
+    so the registry is read whole only when one of those is registered again: that is rare."""
+    relatives: list[DeviceRegistration] = []
+    if device.parent is not None and (parent := await store.get_device(device.parent)):
+        relatives.append(parent.registration())
+    registered = await store.get_device(device.device_id)
+    if registered is not None and registered.kind in RELAYING_KINDS:
+        relatives += [d for d in await load_devices(store) if d.parent == device.device_id]
+    return relatives
 
 
 def _invalid(field: str, message: str) -> RequestValidationError:

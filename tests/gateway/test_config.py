@@ -15,9 +15,11 @@ from gateway.config import (
     GatewayConfig,
     Settings,
     TopicBinding,
+    check_device_parents,
     load_config,
 )
 from gateway.errors import ConfigError
+from schemas.devices import DeviceRegistration
 from simulators.community import generate_community
 from simulators.config_toml import community_config_toml
 from testkit.harness import write_file
@@ -497,3 +499,96 @@ class TestMappingDialectKinds:
     def test_a_platform_fits_a_dialect_that_reads_the_device_from_the_payload(self) -> None:
         spec = mapping_dialect("acme", "access", device_id_path="door.id")
         assert self.config(spec, "platform").devices[0].kind == "platform"
+
+
+def devices_toml(*devices: dict[str, str]) -> str:
+    """`[[devices]]` tables of access-cloud devices in community `yida`, fields overridden."""
+    tables = []
+    for device in devices:
+        fields = {"dialect": "access-cloud", "community": "yida", **device}
+        tables.append("[[devices]]\n" + "".join(f'{k} = "{v}"\n' for k, v in fields.items()))
+    return "\n".join(tables)
+
+
+T10 = {"device_id": "T10", "kind": "platform"}
+"""An access-cloud account: a platform that relays its doors."""
+
+
+def stored(device_id: str, **fields: object) -> DeviceRegistration:
+    """A device registered in the store (through the API) before the file is loaded."""
+    registration = {"device_id": device_id, "dialect": "access-cloud", "community": "yida"}
+    return DeviceRegistration.model_validate({**registration, **fields})
+
+
+class TestDeviceParents:
+    """A parent is registered in the community, relays, and has no parent of its own; the file
+    is checked on load, and against the store at start-up, naming `file:line: key`."""
+
+    def write(self, tmp_path: Path, text: str) -> Path:
+        return write_file(tmp_path / "scgw.toml", text)
+
+    def refusal(self, path: Path, stored_devices: list[DeviceRegistration]) -> str:
+        with pytest.raises(ConfigError) as info:
+            check_device_parents(load_config(path), stored_devices, path)
+        return str(info.value)
+
+    def test_a_platform_with_children_one_level_deep_loads(self, tmp_path: Path) -> None:
+        text = devices_toml(
+            T10,
+            {"device_id": "T11", "kind": "platform", "parent": "T10"},
+            {"device_id": "D1", "parent": "T10"},
+        )
+        path = self.write(tmp_path, text)
+        config = load_config(path)
+        check_device_parents(config, [], path)
+        assert [device.parent for device in config.devices] == [None, "T10", "T10"]
+
+    def test_a_cycle_is_refused(self, tmp_path: Path) -> None:
+        text = devices_toml(
+            {**T10, "parent": "T11"}, {"device_id": "T11", "kind": "platform", "parent": "T10"}
+        )
+        path = self.write(tmp_path, text)
+        expected = f"{path}:{line_of(text, 'T11')}: devices.0.parent: has a parent of its own"
+        assert expected in config_error(path)
+
+    def test_a_parent_with_a_parent_is_refused(self, tmp_path: Path) -> None:
+        text = devices_toml(
+            T10,
+            {"device_id": "T11", "kind": "platform", "parent": "T10"},
+            {"device_id": "D1", "parent": "T11"},
+        )
+        path = self.write(tmp_path, text)
+        line = line_of(text, 'parent = "T11"')
+        assert f"{path}:{line}: devices.2.parent: has a parent of its own" in config_error(path)
+
+    def test_a_parent_that_relays_nothing_is_refused(self, tmp_path: Path) -> None:
+        text = devices_toml({"device_id": "D0"}, {"device_id": "D1", "parent": "D0"})
+        path = self.write(tmp_path, text)
+        message = config_error(path)
+        assert f"{path}:{line_of(text, 'parent')}: devices.1.parent: relays no other" in message
+        assert "a parent is a platform" in message
+
+    def test_a_parent_neither_in_the_file_nor_in_the_store_is_refused(self, tmp_path: Path) -> None:
+        text = devices_toml(T10, {"device_id": "D1", "parent": "NOPE"})
+        path = self.write(tmp_path, text)
+        load_config(path)  # the store may have it: checked once the store is open
+        message = self.refusal(path, [stored("OTHER", kind="platform")])
+        assert (
+            message
+            == f"{path}:{line_of(text, 'NOPE')}: devices.1.parent: is not a registered device"
+        )
+        assert "NOPE" not in message.split(": ", 1)[1]
+
+    def test_a_parent_in_the_store_is_accepted_and_judged(self, tmp_path: Path) -> None:
+        path = self.write(tmp_path, devices_toml({"device_id": "D1", "parent": "S1"}))
+        check_device_parents(load_config(path), [stored("S1", kind="platform")], path)
+        elsewhere = stored("S1", kind="platform", community="jiaxin")
+        assert "devices.0.parent: is registered in another" in self.refusal(path, [elsewhere])
+        assert "devices.0.parent: relays no other" in self.refusal(path, [stored("S1")])
+
+    def test_a_file_parent_keeps_what_its_stored_children_need(self, tmp_path: Path) -> None:
+        children = [stored("C1", parent="T10")]
+        door = self.write(tmp_path, devices_toml({"device_id": "T10"}))
+        assert "devices.0.kind: must be platform" in self.refusal(door, children)
+        moved = self.write(tmp_path, devices_toml({**T10, "community": "jiaxin"}))
+        assert "devices.0.community: must stay" in self.refusal(moved, children)

@@ -14,6 +14,8 @@ import pytest
 from adapters.mapping import MappingSpec
 from gateway.broker import EmbeddedBroker, embedded_broker
 from gateway.config import CommunitySpec, DeviceSpec, GatewayConfig
+from gateway.errors import ConfigError
+from gateway.runtime import running_gateway as runtime_of
 from schemas.codes import DeviceStatus
 from schemas.events import DeviceStatusEvent
 from simulators.community import Device as SimulatedDevice
@@ -21,6 +23,7 @@ from simulators.community import generate_community
 from simulators.hik_isapi import DoorEvent, Minor, hik_payload, hik_topic
 from testkit.harness import (
     BROKER_ACCOUNTS,
+    SECRETS,
     YIDA_DEVICES,
     RunningGateway,
     gateway_settings,
@@ -112,6 +115,20 @@ def broker_port(embedded_mqtt: EmbeddedBroker) -> int:
 
 async def put(gateway: RunningGateway, path_id: str, /, **fields: Any) -> httpx.Response:
     return await gateway.http.put(f"/v1/devices/{path_id}", json=body(**fields))
+
+
+async def put_platform(gateway: RunningGateway, device_id: str, /, **fields: Any) -> httpx.Response:
+    """Register an access-cloud account: a platform, which may be other devices' parent."""
+    platform: dict[str, Any] = {
+        "building": None,
+        "unit": None,
+        "door": None,
+        "readers": {},
+        "location": None,
+    }
+    return await put(
+        gateway, device_id, dialect="access-cloud", kind="platform", **{**platform, **fields}
+    )
 
 
 async def get(gateway: RunningGateway, device_id: str) -> dict[str, Any]:
@@ -283,6 +300,7 @@ class TestRegistrationIdentity:
             assert str(next(iter(fields.values()))) not in response.text
 
     async def test_a_parent_is_registered_and_read_back(self, gateway: RunningGateway) -> None:
+        assert (await put_platform(gateway, ACCOUNT)).status_code == 201
         response = await put(gateway, NEW_ID, dialect="access-cloud", parent=ACCOUNT)
         assert response.status_code == 201, response.text
         assert response.json()["parent"] == ACCOUNT
@@ -435,6 +453,74 @@ class TestRegistryFollowsTheApiWhileRunning:
         (event,) = await event_with_serial(gateway, NEW_ID, 1)
         assert (event["building"], event["unit"], event["dialect"]) == ("B09", "U2", "access-cloud")
         assert event["unregistered_device"] is False
+
+
+class TestParentIntegrity:
+    """A parent is registered, in the community, relays, and has no parent of its own; a
+    device others name as their parent stays such a device. Refusals are 422s naming the field,
+    never echoing a value, and nothing is stored."""
+
+    @staticmethod
+    def refused(response: httpx.Response, field: str, message: str) -> None:
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert [problem["location"] for problem in error["details"]] == [["body", field]]
+        assert message in error["details"][0]["message"]
+
+    async def test_an_unregistered_parent_is_refused(self, gateway: RunningGateway) -> None:
+        response = await put(gateway, NEW_ID, dialect="access-cloud", parent="NOPE-4711")
+        self.refused(response, "parent", "is not a registered device")
+        assert "NOPE-4711" not in response.text
+        assert (await gateway.http.get(f"/v1/devices/{NEW_ID}")).status_code == 404
+
+    async def test_a_parent_that_relays_nothing_is_refused(self, gateway: RunningGateway) -> None:
+        response = await put(gateway, NEW_ID, parent=IN_CONFIG.device_id)  # a door controller
+        self.refused(response, "parent", "a parent is a platform")
+        assert IN_CONFIG.device_id not in response.text
+
+    async def test_a_cycle_is_refused(self, gateway: RunningGateway) -> None:
+        assert (await put_platform(gateway, "T10")).status_code == 201
+        assert (await put_platform(gateway, "T11", parent="T10")).status_code == 201
+        response = await put_platform(gateway, "T10", parent="T11")
+        self.refused(response, "parent", "has a parent of its own")
+        assert (await get(gateway, "T10"))["parent"] is None
+
+    async def test_a_parent_with_a_parent_is_refused(self, gateway: RunningGateway) -> None:
+        assert (await put_platform(gateway, "T10")).status_code == 201
+        assert (await put_platform(gateway, "T11", parent="T10")).status_code == 201
+        response = await put(gateway, NEW_ID, dialect="access-cloud", parent="T11")
+        self.refused(response, "parent", "has a parent of its own")
+
+    async def test_a_parent_keeps_what_its_children_need(self, gateway: RunningGateway) -> None:
+        assert (await put_platform(gateway, ACCOUNT)).status_code == 201
+        child = await put(gateway, NEW_ID, dialect="access-cloud", parent=ACCOUNT)
+        assert child.status_code == 201, child.text
+        demoted = await put(gateway, ACCOUNT, dialect="access-cloud")  # a door controller now
+        self.refused(demoted, "kind", "other devices name this one")
+        moved = await put_platform(gateway, ACCOUNT, community="jiaxin")
+        self.refused(moved, "community", "must stay")
+        assert (await put_platform(gateway, ACCOUNT, firmware="V2")).status_code == 200
+        assert (await get(gateway, ACCOUNT))["kind"] == "platform"
+
+
+class TestParentsAtStartUp:
+    """The file's devices are checked against the store before they are stored: a parent
+    neither declared nor registered stops the start, and nothing of the file is stored."""
+
+    async def test_an_unregistered_parent_stops_the_start(
+        self, embedded_mqtt: EmbeddedBroker, sqlite_url: str
+    ) -> None:
+        orphan = DeviceSpec(
+            device_id=NEW_ID, dialect="access-cloud", community=COMMUNITY.code, parent="NOPE"
+        )
+        config = CONFIG.model_copy(update={"devices": [*CONFIG.devices, orphan]})
+        url = embedded_mqtt.url(BROKER_ACCOUNTS.gateway)
+        settings = gateway_settings(url, sqlite_url, mqtt_protocol="3.1.1")
+        with pytest.raises(ConfigError, match=r"devices\.1\.parent: is not a registered device"):
+            async with runtime_of(settings, config, SECRETS):
+                pass
+        async with running_gateway(settings, CONFIG) as gateway:  # the file was not stored
+            assert (await gateway.http.get(f"/v1/devices/{NEW_ID}")).status_code == 404
 
 
 def cloud_record(thing_code: str, number: int) -> bytes:
