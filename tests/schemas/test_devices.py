@@ -11,10 +11,12 @@ from schemas.devices import (
     DEVICE_KINDS_BY_DIALECT,
     DEVICE_KINDS_BY_EVENT_KIND,
     OFFLINE_AFTER_S_BY_KIND,
+    RELAYING_KINDS,
     STATUS_DIALECT,
     DeviceKind,
     DeviceRegistration,
     DialectKinds,
+    ParentRule,
     mapping_dialect_kinds,
 )
 from schemas.events import EventKind
@@ -130,6 +132,60 @@ class TestParent:
         with pytest.raises(ValidationError) as info:
             registration(parent=parent)
         assert [error["loc"] for error in info.value.errors()] == [("parent",)]
+
+
+def device(device_id: str, **fields: object) -> DeviceRegistration:
+    return registration(device_id=device_id, **fields)
+
+
+ACCOUNT = device("P1", kind="platform")
+
+
+class TestParentRule:
+    """A parent is registered, in the community, relays, and has no parent; a parent stays
+    what its children need; the answers name the field and the rule, never a value."""
+
+    def test_relaying_kinds_are_the_tables_platform(self) -> None:
+        added = {kind for kinds in DEVICE_KINDS_BY_DIALECT.values() for kind in kinds}
+        assert {"platform"} == RELAYING_KINDS and added >= RELAYING_KINDS
+
+    def test_a_door_of_a_platform_passes(self) -> None:
+        door = device("D1", parent="P1")
+        assert ParentRule([ACCOUNT]).problem(door) is None
+        assert ParentRule([ACCOUNT, door]).problem(ACCOUNT) is None
+
+    @pytest.mark.parametrize(
+        ("registered", "message"),
+        [
+            ([], "is not a registered device"),
+            ([device("P1", kind="platform", community="jiaxin")], "in another community"),
+            ([device("P1")], "a parent is a platform"),
+            ([device("P1", kind="platform", parent="P0")], "has a parent of its own"),
+        ],
+    )
+    def test_a_parent_breaking_the_rule_is_named(
+        self, registered: list[DeviceRegistration], message: str
+    ) -> None:
+        field, text = ParentRule(registered).problem(device("D1", parent="P1")) or ("", "")
+        assert field == "parent" and message in text and "P1" not in text
+
+    def test_an_unknown_parent_may_be_deferred(self) -> None:
+        rule = ParentRule([])
+        assert rule.parent_problem(device("D1", parent="P1"), unknown_parent_ok=True) is None
+
+    @pytest.mark.parametrize(
+        ("again", "field"),
+        [
+            (device("P1"), "kind"),
+            (device("P1", kind="platform", community="jiaxin"), "community"),
+            (device("P1", kind="platform", parent="P2"), "parent"),
+        ],
+    )
+    def test_a_parent_stays_what_its_children_need(
+        self, again: DeviceRegistration, field: str
+    ) -> None:
+        rule = ParentRule([ACCOUNT, device("P2", kind="platform"), device("D1", parent="P1")])
+        assert (rule.problem(again) or ("",))[0] == field
 
 
 class TestRegistrationIdentifiers:
