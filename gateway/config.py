@@ -33,6 +33,7 @@ from gateway.errors import ConfigError
 from gateway.topics import filter_problem
 from schemas.devices import (
     DEVICE_KINDS_BY_DIALECT,
+    CommunityCode,
     DeviceRegistration,
     DialectKinds,
     ParentRule,
@@ -164,7 +165,7 @@ class _Strict(BaseModel):
 class CommunitySpec(_Strict):
     """A community the gateway serves; its code is the first topic level by default."""
 
-    code: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+    code: CommunityCode
     name: str = ""
 
 
@@ -184,7 +185,7 @@ class TopicBinding(_Strict):
 
     filter: Annotated[str, Field(min_length=1)]
     dialect: str
-    community: str
+    community: CommunityCode
     device_id_level: int | None = Field(default=None, ge=1)
     sender: DeviceId | None = None
 
