@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulated door events per second; the other devices scale with it (default 5)",
     )
     demo.add_argument("--no-simulator", action="store_true", help="start without the simulator")
+    demo.add_argument(
+        "--device-password",
+        metavar="DEVICE_ID",
+        help="print the embedded broker's password for this device (its user name) and exit",
+    )
 
     migrate = commands.add_parser(
         "migrate",
@@ -136,8 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "demo":
-            from gateway.demo import DemoOptions, run_demo  # noqa: PLC0415 - demo-only deps
+            from gateway.demo import DemoOptions, device_password, run_demo  # noqa: PLC0415
 
+            if args.device_password is not None:
+                print(device_password(args.data_dir, args.device_password))
+                return 0
             options = DemoOptions(
                 args.api_port,
                 args.mqtt_port,

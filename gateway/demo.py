@@ -7,34 +7,41 @@ key: hashes made yesterday must still join with today's.
 """
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from gateway.api.app import create_app
-from gateway.broker import Account, BrokerAccounts, EmbeddedBroker, embedded_broker
+from gateway.broker import Account, BrokerAccounts, DeviceAccount, EmbeddedBroker, embedded_broker
 from gateway.config import Settings, load_config
 from gateway.logs import configure_logging
-from gateway.runtime import Secrets
+from gateway.runtime import Runtime, Secrets
 from gateway.serve import api_server, serve, wait_started
-from simulators.community import generate_community
+from schemas.devices import DeviceRegistration
+from simulators.community import HIK_DIALECT, generate_community
 from simulators.config_toml import community_config_toml
-from simulators.publisher import publish
+from simulators.publisher import Login, publish
 from simulators.yida_mix import HourlyRates, YidaTraffic
 
 logger = logging.getLogger("scgw.demo")
 
 LOOPBACK = "127.0.0.1"
 GATEWAY_MQTT_USER = "scgw-gateway"
+DEVICE_SECRET = "mqtt_device_secret"
+"""secrets.json's key for the secret every device's broker password is derived from."""
 SIMULATOR_RETRY_S = 5
 
 
@@ -50,49 +57,60 @@ class DemoOptions:
 
 def demo_secrets(data_dir: Path) -> Secrets:
     """Secrets from the environment if set, else generated once and kept in the data folder."""
-    stored = _kept_secrets(data_dir, [])
+    stored = _kept_secrets(data_dir)
     return Secrets(
         os.environ.get("SCGW_ADMIN_API_KEY", stored["admin_api_key"]),
         os.environ.get("SCGW_ID_HASH_KEY", stored["id_hash_key"]),
     )
 
 
-def demo_broker_accounts(data_dir: Path, communities: Iterable[str]) -> BrokerAccounts:
-    """The embedded broker's accounts: the gateway's, and one per community for its devices.
+def demo_broker_accounts(data_dir: Path, devices: Iterable[DeviceRegistration]) -> BrokerAccounts:
+    """The embedded broker's accounts: the gateway's, and one per registered device.
 
-    Passwords are generated once and kept in the data folder with the other secrets, so a
-    device configured yesterday still connects today.
+    A device's user name is its device id, and it may publish only on its own topics (see
+    `gateway.broker`). The gateway's password is generated once and kept in the data folder
+    with the other secrets; device passwords are derived from one kept secret
+    (`device_password`), so a device configured yesterday still connects today, and a new
+    device needs nothing stored.
     """
-    codes = list(communities)
-    users = [GATEWAY_MQTT_USER, *(device_mqtt_user(code) for code in codes)]
-    passwords: dict[str, str] = _kept_secrets(data_dir, users)["mqtt_passwords"]
+    stored = _kept_secrets(data_dir)
+    secret = stored[DEVICE_SECRET]
     return BrokerAccounts(
-        gateway=Account(GATEWAY_MQTT_USER, passwords[GATEWAY_MQTT_USER]),
-        communities={
-            code: Account(device_mqtt_user(code), passwords[device_mqtt_user(code)])
-            for code in codes
-        },
+        gateway=Account(GATEWAY_MQTT_USER, stored["mqtt_passwords"][GATEWAY_MQTT_USER]),
+        devices=[
+            DeviceAccount(
+                Account(device.device_id, _derived_password(secret, device.device_id)),
+                device.community,
+                device.dialect,
+            )
+            for device in devices
+        ],
     )
 
 
-def device_mqtt_user(community: str) -> str:
-    """The broker user name a community's devices publish with."""
-    return f"{community}-devices"
+def device_password(data_dir: Path, device_id: str) -> str:
+    """The embedded broker's password for `device_id` (user name: the device id itself)."""
+    return _derived_password(_kept_secrets(data_dir)[DEVICE_SECRET], device_id)
 
 
-def _kept_secrets(data_dir: Path, mqtt_users: list[str]) -> dict[str, Any]:
+def _derived_password(secret: str, device_id: str) -> str:
+    """HMAC-SHA256(secret, device id), 192 bits of it as 32 URL-safe characters."""
+    digest = hmac.new(secret.encode(), device_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode("ascii")
+
+
+def _kept_secrets(data_dir: Path) -> dict[str, Any]:
     """secrets.json's contents, after generating whatever is missing (and keeping it, 0600).
 
-    Older data folders lack the MQTT passwords: they are added, the other keys are kept.
+    Older data folders lack the MQTT secrets: they are added, the other keys are kept.
     """
     path = data_dir / "secrets.json"
     stored: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     before = json.dumps(stored, sort_keys=True)
     stored.setdefault("admin_api_key", secrets.token_urlsafe(24))
     stored.setdefault("id_hash_key", secrets.token_urlsafe(32))
-    passwords = stored.setdefault("mqtt_passwords", {})
-    for user in mqtt_users:
-        passwords.setdefault(user, secrets.token_urlsafe(24))
+    stored.setdefault("mqtt_passwords", {}).setdefault(GATEWAY_MQTT_USER, secrets.token_urlsafe(24))
+    stored.setdefault(DEVICE_SECRET, secrets.token_urlsafe(32))
     if json.dumps(stored, sort_keys=True) != before:
         _write_private(path, stored)
     return stored
@@ -124,7 +142,7 @@ async def run_demo(options: DemoOptions) -> int:
     configure_logging("text", "INFO")
     config_path = demo_config_path(options.data_dir)
     config = load_config(config_path)
-    accounts = demo_broker_accounts(options.data_dir, [c.code for c in config.communities])
+    accounts = demo_broker_accounts(options.data_dir, config.devices)
     async with embedded_broker(accounts, options.mqtt_port, options.mqtt_host) as broker:
         settings = Settings(
             mqtt_url=broker.url(accounts.gateway),
@@ -138,11 +156,9 @@ async def run_demo(options: DemoOptions) -> int:
         )
         app = create_app(settings, config, demo_keys)
         server = api_server(app, settings.api_host, settings.api_port)
-        tasks = [asyncio.create_task(_announce(server, options, demo_keys, broker, accounts))]
+        tasks = [asyncio.create_task(_announce(server, app, options, demo_keys, broker, accounts))]
         if options.simulator:
-            community = generate_community()
-            simulator_url = broker.url(accounts.communities[community.code])
-            tasks.append(asyncio.create_task(_simulate(server, simulator_url, options.rate)))
+            tasks.append(asyncio.create_task(_simulate(server, broker, accounts, options.rate)))
         try:
             return await serve(server)
         finally:
@@ -155,12 +171,16 @@ async def run_demo(options: DemoOptions) -> int:
 
 async def _announce(
     server: uvicorn.Server,
+    app: FastAPI,
     options: DemoOptions,
     keys: Secrets,
     broker: EmbeddedBroker,
     accounts: BrokerAccounts,
 ) -> None:
     await wait_started(server)
+    # The broker shares this process: its refusals are served with the gateway's metrics.
+    runtime: Runtime = app.state.runtime
+    runtime.metrics.registry.register(broker.metrics.registry)
     print(demo_banner(options, keys, broker, accounts), flush=True)
 
 
@@ -171,17 +191,21 @@ def demo_banner(
     base = f"http://{LOOPBACK}:{options.api_port}"
     mqtt = f"mqtt://{broker.host}:{broker.port}"
     gateway = accounts.gateway
-    publishers = "\n".join(
-        f"                  {code + ' devices':<14} {_user_and_password(account)}"
-        f"  (publish under {code}/ only)"
-        for code, account in accounts.communities.items()
-    )
-    example = ""
-    if accounts.communities:
-        code, account = next(iter(accounts.communities.items()))
-        example = (
-            f"\n                  try: mosquitto_pub -p {broker.port} -u {account.username}"
-            f" -P '{account.password}' -t {code}/hik-isapi/X -m '{{}}'"
+    devices = ""
+    if accounts.devices:
+        device = next(
+            (d for d in accounts.devices if d.dialect == HIK_DIALECT), accounts.devices[0]
+        )
+        user, password = device.device_id, device.account.password
+        pad = " " * 18
+        devices = (
+            f"\n{pad}{'devices':<14} user = device id; each publishes on its own topics only,"
+            f"\n{pad}{'':<14} {{community}}/{{dialect}}/{{id}} and {{community}}/status/{{id}}"
+            f"\n{pad}{'e.g.':<14} {_user_and_password(device.account)}"
+            f"\n{pad}try: mosquitto_pub -p {broker.port} -u {user} -P '{password}'"
+            f" -t {device.topics[0]} -m '{{}}'"
+            f"\n{pad}any device's password: scgw demo --data-dir {options.data_dir}"
+            " --device-password ID"
         )
     return f"""
   Smart-community gateway demo (Yida Town 亿达小镇) is running.
@@ -192,9 +216,8 @@ def demo_banner(
     Metrics       curl -H 'X-API-Key: {keys.admin_api_key}' {base}/metrics
     Health        {base}/healthz   {base}/readyz
     MQTT broker   {mqtt}  (no anonymous clients)
-                  {"gateway":<14} {_user_and_password(gateway)}  (the only subscriber)
-{publishers}{example}
-    Data          {options.data_dir.resolve()}  (API key and MQTT passwords in secrets.json)
+                  {"gateway":<14} {_user_and_password(gateway)}  (the only subscriber){devices}
+    Data          {options.data_dir.resolve()}  (API key and MQTT secrets in secrets.json)
 
   Ctrl-C stops everything.
 """
@@ -204,8 +227,24 @@ def _user_and_password(account: Account) -> str:
     return f"user {account.username:<14} password {account.password}"
 
 
-async def _simulate(server: uvicorn.Server, mqtt_url: str, rate: float) -> None:
+def device_login(accounts: BrokerAccounts) -> Callable[[str], Login]:
+    """The login a simulated message's topic is published with: its device's own account
+    (the device id is the topic's last level, `{community}/{dialect}/{device_id}`)."""
+
+    def login(topic: str) -> Login:
+        account = accounts.device(topic.rsplit("/", 1)[-1]).account
+        return account.username, account.password
+
+    return login
+
+
+async def _simulate(
+    server: uvicorn.Server, broker: EmbeddedBroker, accounts: BrokerAccounts, rate: float
+) -> None:
     """Publish the whole community's traffic in real time, from now on, until cancelled.
+
+    Each device publishes over a connection of its own, with its own account, as a real one
+    would: the broker lets it speak only for itself.
 
     `rate` is door events per second; every other family but the heartbeats (which keep
     their real intervals) is scaled by the same factor from its hourly rate. The publisher
@@ -226,7 +265,7 @@ async def _simulate(server: uvicorn.Server, mqtt_url: str, rate: float) -> None:
     records = traffic.records()
     while True:
         try:
-            await publish(records, url=mqtt_url)
+            await publish(records, url=broker.url(), login_for=device_login(accounts))
         except Exception as exc:  # the simulator is a guest: its failure must not stop the demo
             logger.warning(
                 "simulator paused after %s; retrying in %ds", type(exc).__name__, SIMULATOR_RETRY_S

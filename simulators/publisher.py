@@ -19,7 +19,7 @@ import ssl
 import time
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
@@ -130,6 +130,12 @@ def _client(address: BrokerAddress, identifier: str, max_in_flight: int) -> aiom
     return client
 
 
+Login = tuple[str, str]
+"""A broker user name and its password."""
+
+LoginFor = Callable[[str], Login]
+"""A topic's login, for brokers that bind each device's account to its own topics."""
+
 Clock = Callable[[], datetime]
 """The wall clock: an aware `datetime` of now (injectable, for tests)."""
 
@@ -151,6 +157,7 @@ async def publish(
     max_in_flight: int = MAX_IN_FLIGHT,
     client_id_prefix: str | None = None,
     clock: Clock = _wall_clock,
+    login_for: LoginFor | None = None,
 ) -> PublishReport:
     """Publish every (topic, payload) and return once the broker has acknowledged them all.
 
@@ -161,6 +168,9 @@ async def publish(
     to `connections` by first appearance, so each device's messages stay on one connection,
     in order. `progress` is called with the acknowledged count every `progress_interval`
     seconds and once at the end.
+    `login_for`, instead of the URL's login and `connections`, gives each topic's login: each
+    login gets a connection of its own, opened when its first message is due (and counted in
+    `seconds`), for a broker where a device's account publishes only on its own topics.
     Raises `PublishError` if a publish fails; `ValueError` for bad arguments.
     """
     if qos not in {0, 1, 2}:
@@ -169,6 +179,8 @@ async def publish(
         raise ValueError("rate must be positive (or None for as fast as possible)")
     if connections < 1 or max_in_flight < 1:
         raise ValueError("connections and max_in_flight must be at least 1")
+    if login_for is not None and connections != 1:
+        raise ValueError("login_for opens one connection per login: leave connections at 1")
     address = parse_mqtt_url(url)
     run = _Run(
         address=address,
@@ -180,20 +192,39 @@ async def publish(
         max_in_flight=max_in_flight,
         times=[] if record_times else None,
         clock=clock,
+        login_for=login_for,
     )
     try:
         seconds = await run.run(messages, progress, progress_interval)
     except aiomqtt.MqttError as exc:  # connecting, or disconnecting from a broker that left
+        _cancellation_wins()
         message = f"MQTT error after {run.acked} acknowledged messages: {exc}"
         raise PublishError(message, run.acked) from exc
+    _cancellation_wins()
     if run.failure is not None:
         raise PublishError(
             f"publish failed after {run.acked} acknowledged messages: {run.failure}", run.acked
         ) from run.failure
     if progress is not None:
         progress(run.acked)
-    return PublishReport(run.acked, seconds, connections, run.times)
+    return PublishReport(run.acked, seconds, run.opened, run.times)
 
+
+def _cancellation_wins() -> None:
+    """Raise CancelledError if this task is being cancelled, whatever else went wrong.
+
+    A connection that fails to close while a cancellation unwinds the run replaces the
+    CancelledError with its MqttError (an exit callback's exception wins), and a failed send
+    ends the run early: a caller that retries after errors (the demo's simulator) would then
+    go on publishing after it was told to stop.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+_CONNECT_GRACE_S = 5.0
+"""How long a cancelled run waits for a connect under way to finish (see `_Run._connect`)."""
 
 _TOPIC_MEMORY = 65_536
 """Topics remembered for connection assignment; beyond this, topics are hashed instead."""
@@ -211,8 +242,11 @@ class _Run:
     max_in_flight: int
     times: list[tuple[int, float]] | None
     clock: Clock = _wall_clock
+    login_for: LoginFor | None = None
     acked: int = 0
+    opened: int = 0
     failure: aiomqtt.MqttError | None = None
+    _by_login: dict[str, _Lane] = field(default_factory=dict)
 
     async def run(
         self,
@@ -223,21 +257,74 @@ class _Run:
         """Connect, publish everything, wait for the last acknowledgement; elapsed seconds."""
         async with contextlib.AsyncExitStack() as stack:
             lanes: list[_Lane] = []
-            for n in range(self.connections):
-                client = _client(self.address, f"{self.prefix}-{n}", self.max_in_flight)
-                await stack.enter_async_context(client)
-                lanes.append(_Lane(client, self.max_in_flight))
+            if self.login_for is None:
+                for _ in range(self.connections):
+                    lanes.append(await self._connect(stack, self.address))
             ticker = None
             if progress is not None:
                 ticker = asyncio.create_task(self._tick(progress, progress_interval))
             try:
-                return await self._pump(messages, lanes)
+                return await self._pump(messages, lanes, stack)
             finally:
                 if ticker is not None:
                     ticker.cancel()
 
+    async def _connect(self, stack: contextlib.AsyncExitStack, address: BrokerAddress) -> _Lane:
+        """Open one more connection, closed with `stack`.
+
+        A cancellation waits for a connect under way (a few seconds at most) rather than
+        interrupting it: aiomqtt's callbacks fail on a connect cancelled halfway, and the
+        half-open connection would be left to the broker. Connections opened along the way
+        (`login_for`) make this likely when a run is stopped soon after it started.
+        """
+        client = _client(address, f"{self.prefix}-{self.opened}", self.max_in_flight)
+        connecting = asyncio.ensure_future(stack.enter_async_context(client))
+        try:
+            await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            done, _ = await asyncio.wait({connecting}, timeout=_CONNECT_GRACE_S)
+            if not done:
+                connecting.cancel()
+            elif not connecting.cancelled():
+                connecting.exception()  # retrieved: the cancellation is what we report
+            raise
+        self.opened += 1
+        return _Lane(client, self.max_in_flight)
+
+    async def _login_lane(self, stack: contextlib.AsyncExitStack, topic: str) -> _Lane:
+        """The connection of `topic`'s login (`login_for`), opened on its first message."""
+        assert self.login_for is not None
+        username, password = self.login_for(topic)
+        lane = self._by_login.get(username)
+        if lane is None:
+            address = replace(self.address, username=username, password=password)
+            lane = self._by_login[username] = await self._connect(stack, address)
+        return lane
+
+    async def _lane(
+        self,
+        topic: str,
+        lane_of: dict[str, _Lane],
+        lanes: list[_Lane],
+        stack: contextlib.AsyncExitStack,
+    ) -> _Lane:
+        """The connection for a topic not seen yet (or no longer remembered): its login's, or
+        the next one round-robin; remembered in `lane_of` while it has room."""
+        if self.login_for is not None:
+            lane = await self._login_lane(stack, topic)
+        elif len(lane_of) < _TOPIC_MEMORY:
+            lane = lanes[len(lane_of) % len(lanes)]
+        else:
+            return lanes[zlib.crc32(topic.encode()) % len(lanes)]
+        if len(lane_of) < _TOPIC_MEMORY:
+            lane_of[topic] = lane
+        return lane
+
     async def _pump(
-        self, messages: Iterable[tuple[str, bytes] | SimMessage], lanes: list[_Lane]
+        self,
+        messages: Iterable[tuple[str, bytes] | SimMessage],
+        lanes: list[_Lane],
+        stack: contextlib.AsyncExitStack,
     ) -> float:
         loop = asyncio.get_running_loop()
         rate = self.rate
@@ -257,12 +344,7 @@ class _Run:
                     delay = started + index / rate - loop.time()
                     if delay > 0:
                         await asyncio.sleep(delay)
-                lane = lane_of.get(topic)
-                if lane is None:
-                    if len(lane_of) < _TOPIC_MEMORY:
-                        lane = lane_of[topic] = lanes[len(lane_of) % len(lanes)]
-                    else:
-                        lane = lanes[zlib.crc32(topic.encode()) % len(lanes)]
+                lane = lane_of.get(topic) or await self._lane(topic, lane_of, lanes, stack)
                 await lane.slots.acquire()
                 task = asyncio.create_task(self._send(lane, index, topic, payload))
                 tasks.add(task)

@@ -14,16 +14,27 @@ from dataclasses import dataclass
 import aiomqtt
 import pytest
 
-from gateway.broker import Account, BrokerAccounts, EmbeddedBroker, embedded_broker
+from gateway.broker import (
+    Account,
+    BrokerAccounts,
+    DeviceAccount,
+    EmbeddedBroker,
+    embedded_broker,
+)
 from testkit.services import free_port
 
 GATEWAY = Account("scgw-gateway", "gateway-password-0123")
-YIDA = Account("yida-devices", "yida-password-0123")
-JIAXIN = Account("jiaxin-devices", "jiaxin-password-0123")
-ACCOUNTS = BrokerAccounts(GATEWAY, {"yida": YIDA, "jiaxin": JIAXIN})
+DOOR_1 = DeviceAccount(Account("43011200001320000001", "door-1-password-0123"), "yida", "hik-isapi")
+DOOR_2 = DeviceAccount(Account("43011200001320000002", "door-2-password-0123"), "yida", "hik-isapi")
+CAMERA = DeviceAccount(Account("cam-yida-01", "camera-password-0123"), "yida", "gat1400")
+YIDA = Account("yida-relay", "yida-password-0123")
+JIAXIN = Account("jiaxin-relay", "jiaxin-password-0123")
+ACCOUNTS = BrokerAccounts(GATEWAY, [DOOR_1, DOOR_2, CAMERA], {"yida": YIDA, "jiaxin": JIAXIN})
 GATEWAY_CLIENT_ID = "scgw-demo"
 YIDA_TOPIC = "yida/hik-isapi/43011200001320000001"
 JIAXIN_TOPIC = "jiaxin/hik-isapi/43011200001320000002"
+DOOR_1_TOPIC, DOOR_1_STATUS = DOOR_1.topics
+DOOR_2_TOPIC, DOOR_2_STATUS = DOOR_2.topics
 NOT_AUTHORISED = "Connection Refused: not authorised"
 
 
@@ -99,26 +110,60 @@ class TestBrokerAccounts:
     """Account sets that would make the password file or the topic rules ambiguous are refused."""
 
     def test_two_accounts_sharing_a_user_name_are_refused(self) -> None:
-        """A community account named like the gateway's is a ValueError."""
+        """A relay or a device account named like the gateway's is a ValueError."""
         with pytest.raises(ValueError, match="own user name"):
-            BrokerAccounts(GATEWAY, {"yida": Account(GATEWAY.username, "other-password")})
+            BrokerAccounts(GATEWAY, relays={"yida": Account(GATEWAY.username, "other-password")})
+        twin = DeviceAccount(Account(GATEWAY.username, "other-password"), "yida", "hik-isapi")
+        with pytest.raises(ValueError, match="own user name"):
+            BrokerAccounts(GATEWAY, [twin])
 
     @pytest.mark.parametrize("username", ["", "yida:devices", "yida\ndevices"])
     def test_a_user_name_the_password_file_cannot_hold_is_refused(self, username: str) -> None:
         """Empty names, and names with ':' or a line break, are refused."""
         with pytest.raises(ValueError, match="user names"):
-            BrokerAccounts(GATEWAY, {"yida": Account(username, "password")})
+            BrokerAccounts(GATEWAY, relays={"yida": Account(username, "password")})
 
     def test_an_account_without_a_password_is_refused(self) -> None:
         """An empty password is a ValueError."""
         with pytest.raises(ValueError, match="no password"):
-            BrokerAccounts(Account("scgw-gateway", ""), {})
+            BrokerAccounts(Account("scgw-gateway", ""))
 
-    @pytest.mark.parametrize("community", ["", "yida/b01", "+", "#", "$SYS"])
-    def test_a_community_that_is_not_one_topic_level_is_refused(self, community: str) -> None:
+    @pytest.mark.parametrize("level", ["", "yida/b01", "+", "#", "$SYS"])
+    def test_a_community_that_is_not_one_topic_level_is_refused(self, level: str) -> None:
         """Community codes with topic separators or wildcards are refused."""
         with pytest.raises(ValueError, match="single topic level"):
-            BrokerAccounts(GATEWAY, {community: YIDA})
+            BrokerAccounts(GATEWAY, relays={level: YIDA})
+
+    @pytest.mark.parametrize("level", ["yida/b01", "+", "#", "$SYS"])
+    @pytest.mark.parametrize("part", ["device id", "community", "dialect"])
+    def test_a_device_whose_topics_are_not_single_levels_is_refused(
+        self, level: str, part: str
+    ) -> None:
+        """A device id, community or dialect that would widen the device's topics is refused."""
+        device_id, community, dialect = (
+            level if part == name else default
+            for name, default in (("device id", "d1"), ("community", "yida"), ("dialect", "hik"))
+        )
+        device = DeviceAccount(Account(device_id, "password"), community, dialect)
+        with pytest.raises(ValueError, match="single topic level"):
+            BrokerAccounts(GATEWAY, [device])
+
+
+class TestDeviceAccount:
+    """A device account's topics are its dialect's and its status topic, named by its id."""
+
+    def test_its_topics_are_its_own(self) -> None:
+        """The device id is the last level of both topics."""
+        assert DOOR_1.topics == (
+            "yida/hik-isapi/43011200001320000001",
+            "yida/status/43011200001320000001",
+        )
+
+    def test_accounts_find_a_device_by_its_id(self) -> None:
+        """`device` looks a device account up by id, and raises KeyError for a stranger."""
+        assert ACCOUNTS.device(DOOR_2.device_id) == DOOR_2
+        with pytest.raises(KeyError):
+            ACCOUNTS.device("nobody")
 
 
 class TestEmbeddedBrokerUrl:
@@ -126,8 +171,12 @@ class TestEmbeddedBrokerUrl:
 
     def test_the_url_carries_the_percent_encoded_login(self) -> None:
         """User and password are percent-encoded into the URL's userinfo."""
-        url = EmbeddedBroker("127.0.0.1", 1883).url(Account("yida-devices", "p@ss:w/rd"))
-        assert url == "mqtt://yida-devices:p%40ss%3Aw%2Frd@127.0.0.1:1883"
+        url = EmbeddedBroker("127.0.0.1", 1883).url(Account("yida-relay", "p@ss:w/rd"))
+        assert url == "mqtt://yida-relay:p%40ss%3Aw%2Frd@127.0.0.1:1883"
+
+    def test_without_an_account_the_url_has_no_login(self) -> None:
+        """For a client bringing its own logins, the URL is just the address."""
+        assert EmbeddedBroker("0.0.0.0", 1883).url() == "mqtt://127.0.0.1:1883"
 
     @pytest.mark.parametrize("host", ["0.0.0.0", "::"])
     def test_a_broker_on_every_interface_is_reached_through_loopback(self, host: str) -> None:
@@ -189,8 +238,8 @@ class TestAuthentication:
 
 
 class TestTopicRules:
-    """The gateway's account subscribes and receives; community accounts only publish, each
-    under its own community."""
+    """The gateway's account subscribes and receives; relay accounts only publish, each under
+    its own community."""
 
     async def test_the_gateway_account_subscribes_and_receives(
         self, broker: EmbeddedBroker
@@ -201,7 +250,7 @@ class TestTopicRules:
         assert await collect(broker, 1) == [f"{YIDA_TOPIC} hello"]
 
     async def test_a_device_account_cannot_subscribe(self, broker: EmbeddedBroker) -> None:
-        """A community account's subscription to `#`, or to its own community, is refused."""
+        """A relay account's subscription to `#`, or to its own community, is refused."""
         done = await client("mosquitto_sub", broker, "-t", "#", "-C", "1", "-W", "10", as_=YIDA)
         assert "All subscription requests were denied" in done.stderr
         async with aiomqtt_client(broker, YIDA) as device:
@@ -263,6 +312,117 @@ class TestTopicRules:
         own = aiomqtt.Will(YIDA_TOPIC, b"offline", qos=1)
         async with aiomqtt_client(broker, YIDA, will=own) as device:
             await device.publish(YIDA_TOPIC, b"online", qos=1)
+
+
+def refused(broker: EmbeddedBroker, action: str) -> float:
+    """`scgw_broker_refused_total{action}` as the broker's registry exposes it."""
+    value = broker.metrics.registry.get_sample_value(
+        "scgw_broker_refused_total", {"action": action}
+    )
+    assert value is not None
+    return value
+
+
+class TestDeviceBinding:
+    """A device account speaks only for itself: its own dialect topic and its own status topic."""
+
+    async def test_a_device_publishing_as_another_device_never_reaches_the_gateway(
+        self, broker: EmbeddedBroker
+    ) -> None:
+        """Door 1 publishing on door 2's topic (same community and dialect) is dropped."""
+        await gateway_session(broker)
+        await publish(broker, DOOR_1.account, DOOR_2_TOPIC, "forged")
+        await publish(broker, DOOR_2.account, DOOR_2_TOPIC, "real")
+        await publish(broker, DOOR_1.account, DOOR_1_TOPIC, "own")
+        assert await collect(broker, 2) == [f"{DOOR_2_TOPIC} real", f"{DOOR_1_TOPIC} own"]
+        assert refused(broker, "publish") == 1
+
+    async def test_a_device_publishes_its_own_status_but_not_anothers(
+        self, broker: EmbeddedBroker
+    ) -> None:
+        """Its status topic arrives; another device's status topic is refused and counted."""
+        await gateway_session(broker)
+        async with aiomqtt_client(broker, DOOR_1.account) as device:
+            await device.publish(DOOR_2_STATUS, b"forged-offline", qos=1)
+            await device.publish(DOOR_1_STATUS, b"online", qos=1)
+        assert await collect(broker, 1) == [f"{DOOR_1_STATUS} online"]
+        assert refused(broker, "publish") == 1
+
+    async def test_every_topic_but_its_own_two_is_refused(self, broker: EmbeddedBroker) -> None:
+        """Another dialect, community, depth or device is refused; then its own topic arrives."""
+        own = DOOR_1.device_id
+        forged = [
+            f"yida/gat1400/{own}",  # a dialect it is not registered for
+            f"jiaxin/hik-isapi/{own}",  # another community
+            f"yida/hik-isapi/{own}/1",  # deeper
+            f"yida/hik-isapi/{own}x",  # a longer id starting with its own
+            "yida/hik-isapi",
+            f"yida/{own}",
+            CAMERA.topics[0],
+        ]
+        await gateway_session(broker)
+        async with aiomqtt_client(broker, DOOR_1.account) as device:
+            for topic in forged:
+                await device.publish(topic, b"forged", qos=1)
+            await device.publish(DOOR_1_TOPIC, b"own", qos=1)
+        # A connection's messages are judged in order: once the last arrived, all were judged.
+        assert await collect(broker, 1) == [f"{DOOR_1_TOPIC} own"]
+        assert refused(broker, "publish") == len(forged)
+
+    async def test_a_device_account_cannot_subscribe(self, broker: EmbeddedBroker) -> None:
+        """`mosquitto_sub` as a device, even to its own topics, is denied and counted."""
+        done = await client(
+            "mosquitto_sub", broker, "-t", DOOR_1_TOPIC, "-C", "1", "-W", "10", as_=DOOR_1.account
+        )
+        assert "All subscription requests were denied" in done.stderr
+        assert refused(broker, "subscribe") == 1
+
+    async def test_a_will_on_another_devices_topic_is_refused_at_connect(
+        self, broker: EmbeddedBroker
+    ) -> None:
+        """A will naming another device's status is refused and counted; its own is accepted."""
+        forged = aiomqtt.Will(DOOR_2_STATUS, b"offline", qos=1)
+        with pytest.raises(aiomqtt.MqttCodeError, match="Not authorized"):
+            async with aiomqtt_client(broker, DOOR_1.account, will=forged):
+                pass
+        assert refused(broker, "will") == 1
+        own = aiomqtt.Will(DOOR_1_STATUS, b"offline", qos=1)
+        async with aiomqtt_client(broker, DOOR_1.account, will=own) as device:
+            await device.publish(DOOR_1_STATUS, b"online", qos=1)
+        assert refused(broker, "will") == 1
+
+    async def test_a_device_with_another_devices_password_is_refused(
+        self, broker: EmbeddedBroker
+    ) -> None:
+        """Door 1's user name with door 2's password is refused at CONNECT and counted."""
+        login = Account(DOOR_1.device_id, DOOR_2.account.password)
+        done = await client("mosquitto_pub", broker, "-t", DOOR_1_TOPIC, "-m", "x", as_=login)
+        assert NOT_AUTHORISED in done.stderr
+        assert refused(broker, "connect") == 1
+
+
+class TestRefusalLog:
+    """Refusals are logged with the account and topic, personal-looking levels replaced."""
+
+    async def test_personal_looking_levels_never_reach_the_log(
+        self, broker: EmbeddedBroker, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """An ID number as a topic level and a phone number as a user name are logged masked."""
+        id_number, phone = "110101199003078515", "13812345678"
+        await gateway_session(broker)
+        with caplog.at_level(logging.INFO, logger="gateway.broker"):
+            async with aiomqtt_client(broker, DOOR_1.account) as device:
+                await device.publish(f"yida/status/{id_number}", b"forged", qos=1)
+                await device.publish(DOOR_1_TOPIC, b"own", qos=1)
+            assert await collect(broker, 1) == [f"{DOOR_1_TOPIC} own"]
+            done = await client(
+                "mosquitto_pub", broker, "-t", "x", "-m", "x", as_=Account(phone, "guess")
+            )
+            assert NOT_AUTHORISED in done.stderr
+        lines = [r.getMessage() for r in caplog.records if r.name == "gateway.broker"]
+        assert [line for line in lines if "yida/status/<level 18>" in line]
+        assert [line for line in lines if "<level 11>" in line]
+        assert not [line for line in lines if id_number in line or phone in line]
 
 
 class TestSessionOwnership:

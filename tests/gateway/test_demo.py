@@ -1,11 +1,38 @@
-"""The demo's secrets and banner: broker passwords made once per data folder and shown."""
+"""The demo's secrets, banner and broker: device accounts made once per data folder, shown,
+and used by the simulator, one connection per device, in a real `scgw demo` process."""
 
 import json
+import os
+import re
+import signal
+import socket
 import stat
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from gateway.broker import EmbeddedBroker
-from gateway.demo import DemoOptions, demo_banner, demo_broker_accounts, demo_secrets
+from gateway.demo import (
+    DemoOptions,
+    demo_banner,
+    demo_broker_accounts,
+    demo_secrets,
+    device_login,
+    device_password,
+)
+from schemas.devices import DeviceRegistration
+from testkit.services import free_port
+
+DOOR = DeviceRegistration(device_id="43011200001320000001", dialect="hik-isapi", community="yida")
+CAMERA = DeviceRegistration(
+    device_id="cam-jiaxin-01", dialect="gat1400", community="jiaxin", kind="camera"
+)
 
 
 def options(data_dir: Path) -> DemoOptions:
@@ -13,56 +40,208 @@ def options(data_dir: Path) -> DemoOptions:
 
 
 class TestDemoBrokerAccounts:
-    """The broker's accounts are generated once per data folder and kept with the keys."""
+    """The gateway's password is generated once per data folder; each registered device gets
+    an account named by its id, with a password derived from one kept secret."""
 
     def test_accounts_are_generated_once_and_kept_private(self, tmp_path: Path) -> None:
         """A second start gets the same passwords; secrets.json is readable by its owner only."""
-        first = demo_broker_accounts(tmp_path, ["yida", "jiaxin"])
-        again = demo_broker_accounts(tmp_path, ["yida", "jiaxin"])
+        first = demo_broker_accounts(tmp_path, [DOOR, CAMERA])
+        again = demo_broker_accounts(tmp_path, [DOOR, CAMERA])
         assert again == first
         assert stat.S_IMODE((tmp_path / "secrets.json").stat().st_mode) == 0o600
 
-    def test_every_community_gets_its_own_account(self, tmp_path: Path) -> None:
-        """The gateway and each community have distinct user names and passwords."""
-        accounts = demo_broker_accounts(tmp_path, ["yida", "jiaxin"])
-        users = [accounts.gateway, *accounts.communities.values()]
-        assert sorted(accounts.communities) == ["jiaxin", "yida"]
-        assert accounts.communities["yida"].username == "yida-devices"
-        assert len({u.username for u in users}) == len({u.password for u in users}) == 3
+    def test_every_device_gets_its_own_account_bound_to_its_topics(self, tmp_path: Path) -> None:
+        """User name = device id; distinct passwords; topics from its community and dialect."""
+        accounts = demo_broker_accounts(tmp_path, [DOOR, CAMERA])
+        door, camera = accounts.devices
+        assert door.device_id == DOOR.device_id and camera.device_id == CAMERA.device_id
+        assert camera.topics == ("jiaxin/gat1400/cam-jiaxin-01", "jiaxin/status/cam-jiaxin-01")
+        users = [accounts.gateway, door.account, camera.account]
+        assert len({u.password for u in users}) == 3
         assert all(len(u.password) >= 32 for u in users)
+        assert not accounts.relays
 
-    def test_an_older_data_folder_keeps_its_keys_and_gains_passwords(self, tmp_path: Path) -> None:
+    def test_device_passwords_are_derived_not_stored(self, tmp_path: Path) -> None:
+        """secrets.json holds no device password; `device_password` gives the account's."""
+        accounts = demo_broker_accounts(tmp_path, [DOOR])
+        stored = (tmp_path / "secrets.json").read_text()
+        assert accounts.devices[0].account.password not in stored
+        assert device_password(tmp_path, DOOR.device_id) == accounts.devices[0].account.password
+
+    def test_another_data_folder_gives_other_passwords(self, tmp_path: Path) -> None:
+        """The derivation is keyed by the folder's own secret, not by the device id alone."""
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        here = device_password(tmp_path / "a", DOOR.device_id)
+        assert device_password(tmp_path / "b", DOOR.device_id) != here
+
+    def test_an_older_data_folder_keeps_its_keys_and_gains_secrets(self, tmp_path: Path) -> None:
         """A secrets.json from before the broker had accounts keeps its API and hash keys."""
         path = tmp_path / "secrets.json"
         path.write_text(json.dumps({"admin_api_key": "old-admin", "id_hash_key": "old-hash"}))
         path.chmod(0o600)
-        accounts = demo_broker_accounts(tmp_path, ["yida"])
+        accounts = demo_broker_accounts(tmp_path, [DOOR])
         keys = demo_secrets(tmp_path)
         assert (keys.admin_api_key, keys.id_hash_key) == ("old-admin", "old-hash")
         stored = json.loads(path.read_text())
-        assert stored["mqtt_passwords"]["yida-devices"] == accounts.communities["yida"].password
+        assert stored["mqtt_passwords"]["scgw-gateway"] == accounts.gateway.password
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
-    def test_a_new_community_adds_an_account_and_keeps_the_others(self, tmp_path: Path) -> None:
-        """Adding a community to the configuration leaves existing passwords unchanged."""
-        before = demo_broker_accounts(tmp_path, ["yida"])
-        after = demo_broker_accounts(tmp_path, ["yida", "jiaxin"])
+    def test_a_new_device_adds_an_account_and_keeps_the_others(self, tmp_path: Path) -> None:
+        """Registering another device leaves existing passwords unchanged."""
+        before = demo_broker_accounts(tmp_path, [DOOR])
+        after = demo_broker_accounts(tmp_path, [DOOR, CAMERA])
         assert after.gateway == before.gateway
-        assert after.communities["yida"] == before.communities["yida"]
-        assert "jiaxin" in after.communities
+        assert after.devices[0] == before.devices[0]
+
+    def test_the_simulator_logs_in_as_the_topics_device(self, tmp_path: Path) -> None:
+        """A message's login is the account of the device its topic names, status included."""
+        accounts = demo_broker_accounts(tmp_path, [DOOR, CAMERA])
+        login = device_login(accounts)
+        door = accounts.devices[0].account
+        assert login(f"yida/hik-isapi/{DOOR.device_id}") == (door.username, door.password)
+        assert login(f"yida/status/{DOOR.device_id}") == (door.username, door.password)
 
 
 class TestDemoBanner:
     """The banner shows the API key and the broker logins, with a publish that works."""
 
-    def test_banner_shows_every_login_and_a_logged_in_publish(self, tmp_path: Path) -> None:
-        """Each account's user and password appear; the mosquitto_pub hint logs in as a device."""
-        accounts = demo_broker_accounts(tmp_path, ["yida"])
+    def test_banner_shows_the_logins_and_a_device_publishing_as_itself(
+        self, tmp_path: Path
+    ) -> None:
+        """The gateway's login and one device's appear, with a mosquitto_pub on its own topic."""
+        accounts = demo_broker_accounts(tmp_path, [CAMERA, DOOR])
         keys = demo_secrets(tmp_path)
         broker = EmbeddedBroker("127.0.0.1", 11883)
         banner = demo_banner(options(tmp_path), keys, broker, accounts)
-        yida = accounts.communities["yida"]
+        door = accounts.devices[1]  # a door controller is the example, wherever it is listed
         assert keys.admin_api_key in banner
         assert accounts.gateway.username in banner and accounts.gateway.password in banner
-        assert f"mosquitto_pub -p 11883 -u {yida.username} -P '{yida.password}' -t yida/" in banner
+        expected = (
+            f"mosquitto_pub -p 11883 -u {door.device_id} -P '{door.account.password}'"
+            f" -t yida/hik-isapi/{door.device_id}"
+        )
+        assert expected in banner
+        assert "--device-password ID" in banner
         assert "mqtt://127.0.0.1:11883" in banner
+
+
+def scgw(*args: str, data_dir: Path) -> subprocess.Popen[str]:
+    """`scgw` as a separate process, its output to a file in the data folder."""
+    data_dir.mkdir(exist_ok=True)
+    log = (data_dir / "demo.log").open("w")
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", *args, "--data-dir", str(data_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    finally:
+        log.close()
+
+
+def log_of(data_dir: Path) -> str:
+    return (data_dir / "demo.log").read_text(encoding="utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class RunningDemo:
+    """A `scgw demo` process and how to reach it."""
+
+    process: subprocess.Popen[str]
+    data_dir: Path
+    api_port: int
+    mqtt_port: int
+
+    def wait_for(self, condition: Callable[[], bool], what: str) -> None:
+        """Poll until `condition` holds; fail with the demo's log if it exits or takes 90 s."""
+        deadline = time.monotonic() + 90
+        while not condition():
+            assert self.process.poll() is None, log_of(self.data_dir)
+            assert time.monotonic() < deadline, f"no {what}: {log_of(self.data_dir)}"
+            time.sleep(0.2)
+
+    def get(self, path: str) -> str:
+        """GET `path` from the demo's API with its admin key."""
+        key = json.loads((self.data_dir / "secrets.json").read_text())["admin_api_key"]
+        url = f"http://127.0.0.1:{self.api_port}{path}"
+        request = urllib.request.Request(url, headers={"X-API-Key": key})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body: str = response.read().decode()
+            return body
+
+    def refused_publishes(self) -> float:
+        """`scgw_broker_refused_total{action="publish"}` from the demo's /metrics."""
+        pattern = r'^scgw_broker_refused_total\{action="publish"\} (\S+)$'
+        match = re.search(pattern, self.get("/metrics"), re.MULTILINE)
+        assert match is not None, "the broker's refusals are not in /metrics"
+        return float(match.group(1))
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[RunningDemo]:
+    """A running `scgw demo` with its simulator, stopped with Ctrl-C (SIGINT) at the end."""
+    api_port, mqtt_port = free_port(), free_port()
+    data_dir = tmp_path / "data"
+    process = scgw(
+        *("demo", "--api-port", str(api_port), "--mqtt-port", str(mqtt_port), "--rate", "20"),
+        data_dir=data_dir,
+    )
+    running = RunningDemo(process, data_dir, api_port, mqtt_port)
+    try:
+        running.wait_for(lambda: "Ctrl-C stops everything" in log_of(data_dir), "banner")
+        yield running
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+
+
+class TestDemoProcess:
+    """`scgw demo` end to end: the simulator's devices publish as themselves, a device posing
+    as another is refused and counted in /metrics, and a taken MQTT port is one sentence."""
+
+    def test_simulated_devices_publish_with_their_own_accounts(self, demo: RunningDemo) -> None:
+        """Events of several dialects are stored, each device on its own login; none refused."""
+
+        def dialects() -> set[str]:
+            page = json.loads(demo.get("/v1/events?limit=500"))
+            return {event["dialect"] for event in page["data"]}
+
+        demo.wait_for(lambda: len(dialects()) >= 2, "events of two dialects")
+        assert demo.refused_publishes() == 0
+
+    def test_a_device_posing_as_another_is_refused_and_counted(self, demo: RunningDemo) -> None:
+        """The issue's reproduction: a device's login on another device's topics is refused."""
+        own, other = "43011200001320000001", "43011200001320000002"
+        client = ("mosquitto_pub", "-p", str(demo.mqtt_port), "-q", "1", "-m", "{}")
+        login = ("-u", own, "-P", device_password(demo.data_dir, own))
+        for topic in (f"yida/hik-isapi/{other}", f"yida/status/{other}"):
+            done = subprocess.run(
+                [*client, *login, "-t", topic],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr  # amqtt acknowledges, then drops
+        demo.wait_for(lambda: demo.refused_publishes() == 2, "two refusals in /metrics")
+        assert f"embedded broker refused publish by user '{own}'" in log_of(demo.data_dir)
+
+    def test_a_taken_mqtt_port_is_one_sentence_without_a_traceback(self, tmp_path: Path) -> None:
+        """amqtt's own traceback is silenced: only the hint naming --mqtt-port is printed."""
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            mqtt_port = holder.getsockname()[1]
+            process = scgw(
+                *("demo", "--api-port", str(free_port()), "--mqtt-port", str(mqtt_port)),
+                "--no-simulator",
+                data_dir=tmp_path / "data",
+            )
+            process.wait(timeout=60)
+        output = log_of(tmp_path / "data")
+        assert process.returncode == 1
+        assert f"embedded broker cannot listen on 127.0.0.1:{mqtt_port}" in output
+        assert "--mqtt-port" in output and "Traceback" not in output

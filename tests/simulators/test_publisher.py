@@ -1,11 +1,14 @@
 """The MQTT publisher, end to end against a real Mosquitto and the real `mosquitto_sub`."""
 
+import asyncio
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta, timezone
 from itertools import islice
 
+import aiomqtt
 import pytest
 
+from gateway.broker import Account, BrokerAccounts, DeviceAccount, embedded_broker
 from simulators.community import generate_community
 from simulators.hik_isapi import HikDoorStream
 from simulators.publisher import BrokerAddress, PublishError, parse_mqtt_url, publish
@@ -174,3 +177,49 @@ class TestFailures:
     async def test_bad_arguments(self, options: dict[str, float]) -> None:
         with pytest.raises(ValueError):
             await publish([], **options)  # type: ignore[arg-type]
+
+    async def test_logins_per_topic_exclude_several_connections(self) -> None:
+        """`login_for` opens a connection per login: asking for `connections` too is refused."""
+        with pytest.raises(ValueError, match="login_for"):
+            await publish([], connections=2, login_for=lambda topic: ("user", "password"))
+
+
+GATEWAY = Account("scgw-gateway", "gateway-password-0123")
+DOORS = [
+    DeviceAccount(Account(f"4301120000132000000{n}", f"door-{n}-password-0123"), "yida", "hik")
+    for n in range(1, 4)
+]
+
+
+class TestLoginPerTopic:
+    """With `login_for`, each device publishes over its own connection with its own account,
+    so a broker that binds accounts to their own topics takes every message."""
+
+    async def test_each_device_publishes_as_itself(self) -> None:
+        """Three devices' dialect and status messages all arrive, over three connections."""
+        logins = {topic: (d.device_id, d.account.password) for d in DOORS for topic in d.topics}
+        messages = [(topic, f"m{n}".encode()) for n in range(2) for topic in logins]
+        async with embedded_broker(BrokerAccounts(GATEWAY, DOORS), free_port()) as broker:
+            gateway = aiomqtt.Client(
+                broker.host,
+                broker.port,
+                username=GATEWAY.username,
+                password=GATEWAY.password,
+                protocol=aiomqtt.ProtocolVersion.V311,
+            )
+            async with gateway:
+                await gateway.subscribe("#", qos=1)
+                report = await publish(messages, url=broker.url(), login_for=logins.__getitem__)
+                received: list[tuple[str, bytes]] = []
+                async with asyncio.timeout(30):
+                    async for message in gateway.messages:
+                        assert isinstance(message.payload, bytes)
+                        received.append((str(message.topic), message.payload))
+                        if len(received) == len(messages):
+                            break
+            refused = broker.metrics.registry.get_sample_value(
+                "scgw_broker_refused_total", {"action": "publish"}
+            )
+        assert (report.count, report.connections) == (len(messages), len(DOORS))
+        assert sorted(received) == sorted(messages)
+        assert refused == 0
