@@ -52,6 +52,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from adapters.base import (
     RawMessage,
+    ShownValue,
     decode_json_object,
     event_header,
     fast_path,
@@ -138,16 +139,16 @@ class AccessCloudAdapter:
     """Parses cloud platforms' door-opening records into `AccessEvent`s."""
 
     dialect: ClassVar[str] = DIALECT
-    dead_letter_fields: ClassVar[frozenset[str]] = frozenset(
+    dead_letter_fields: ClassVar[Mapping[str, ShownValue]] = MappingProxyType(
         {
-            "openMethod",
-            "openResult",
-            "openTime",
-            "inOutType",
-            "recordId",
-            "thingCode",
-            "spaceCode",
-            "userType",
+            "openMethod": "code",
+            "openResult": "code",
+            "openTime": "time",
+            "inOutType": "code",
+            "recordId": "id",
+            "thingCode": "device_id",
+            "spaceCode": "code",
+            "userType": "code",
         }
     )
 

@@ -51,6 +51,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 
 from adapters.base import (
     RawMessage,
+    ShownValue,
     decode_json_object,
     event_header,
     fast_path,
@@ -109,8 +110,16 @@ class BarrierGateAdapter:
     """Parses barrier-gate plate reads into vehicle passes."""
 
     dialect: ClassVar[str] = DIALECT
-    dead_letter_fields: ClassVar[frozenset[str]] = frozenset(
-        {"recordId", "gateId", "ts", "dir", "plateColor", "lane", "conf"}
+    dead_letter_fields: ClassVar[Mapping[str, ShownValue]] = MappingProxyType(
+        {
+            "recordId": "id",
+            "gateId": "device_id",
+            "ts": "time",
+            "dir": frozenset(str(code) for code in DIRECTION_CODES),
+            "plateColor": "code",
+            "lane": "code",
+            "conf": "number",
+        }
     )
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:

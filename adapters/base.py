@@ -15,7 +15,7 @@ by dialects are in `adapters.fields`.
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Literal, Protocol, TypedDict, TypeVar
@@ -43,17 +43,39 @@ class RawMessage:
     """The device code from the topic, when the topic layout carries one."""
 
 
+ValueKind = Literal["time", "code", "id", "device_id", "number", "ip"]
+"""What an allow-listed payload field holds; a dead letter shows its value only when it is that
+(`gateway.privacy.is_shareable_value`), and never when it holds a personal-looking number:
+
+- `time`: a date-time (`2026-11-26T08:00:00+08:00`, `2026/11/26 08:00:00`), a compact one
+  (`20261126080000`) or epoch seconds or milliseconds;
+- `code`: a token of at most 16 characters of `0-9 A-Z a-z _ . : -` with a digit in it (door,
+  channel and reader numbers, vendor codes, short serials);
+- `id`: the same up to 64 characters (record, message and alarm ids, firmware versions);
+- `device_id`: a device id by `schemas.identifiers`, with a digit in it;
+- `number`: a decimal number (confidence, similarity);
+- `ip`: an IPv4 or IPv6 address.
+
+A letters-only word is never a code: a pinyin name in a serial number stays hidden.
+"""
+ShownValue = ValueKind | frozenset[str]
+"""An allow-list entry: a kind, or the dialect's vocabulary of words (event and message types,
+statuses), each of which is shown, besides whatever the `code` kind shows."""
+
+
 class Adapter(Protocol):
     """What every dialect implements; see `adapters.registry` for how they are found."""
 
     dialect: ClassVar[str]
-    dead_letter_fields: ClassVar[frozenset[str]]
-    """Payload fields whose values a dead letter of this dialect may show, beside the shape.
+    dead_letter_fields: ClassVar[Mapping[str, ShownValue]]
+    """Payload fields whose values a dead letter of this dialect may show, beside the shape,
+    and what each holds.
 
     Only fields that never hold personal data: event types, codes, times, device ids, serial
     and record numbers. Paths are keys joined by dots, `[]` for every element of an array:
     `AccessControllerEvent.subEventType`, `visitors[].idType`. The gateway still shows a value
-    only when it is a plain token without a personal-looking number (`gateway.payload_shape`).
+    only when it is what its entry says and holds no personal-looking number
+    (`gateway.payload_shape`).
     """
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:

@@ -41,6 +41,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from adapters.base import (
     RawMessage,
+    ShownValue,
     decode_json_object,
     event_header,
     fast_path,
@@ -167,8 +168,15 @@ class CameraAlarmAdapter:
     """Parses camera behaviour-analysis alarms into `BehaviourAlarm` events."""
 
     dialect: ClassVar[str] = DIALECT
-    dead_letter_fields: ClassVar[frozenset[str]] = frozenset(
-        {"alarmId", "deviceId", "channelNo", "eventType", "alarmTime", "confidence"}
+    dead_letter_fields: ClassVar[Mapping[str, ShownValue]] = MappingProxyType(
+        {
+            "alarmId": "id",
+            "deviceId": "device_id",
+            "channelNo": "code",
+            "eventType": frozenset(ALARM_TYPES),
+            "alarmTime": "time",
+            "confidence": "number",
+        }
     )
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:

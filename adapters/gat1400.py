@@ -50,6 +50,7 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, Field, StringCons
 
 from adapters.base import (
     RawMessage,
+    ShownValue,
     decode_json_object,
     event_header,
     fast_path,
@@ -248,38 +249,49 @@ class _Message(BaseModel):
         return sum(len(items.objects) for items in (self.faces, self.vehicles) if items)
 
 
+_FACE_FIELDS: Final[Mapping[str, ShownValue]] = MappingProxyType(
+    {
+        "FaceID": "id",
+        "DeviceID": "device_id",
+        "FaceAppearTime": "time",
+        "Similaritydegree": "number",
+    }
+)
+_VEHICLE_FIELDS: Final[Mapping[str, ShownValue]] = MappingProxyType(
+    {
+        "MotorVehicleID": "id",
+        "DeviceID": "device_id",
+        "PassTime": "time",
+        "HasPlate": frozenset(str(flag) for flag in _FLAG_SPELLINGS),
+        "PlateColor": "code",
+        "PlateClass": "code",
+        "VehicleClass": "code",
+        "VehicleColor": "code",
+        "LaneNo": "code",
+        "PlateReliability": "number",
+    }
+)
+"""The object fields a dead letter may show, and what each holds."""
+
+
 class Gat1400Adapter:
     """Parses GA/T 1400 face and motor-vehicle object lists into canonical events."""
 
     dialect: ClassVar[str] = DIALECT
-    dead_letter_fields: ClassVar[frozenset[str]] = frozenset(
+    dead_letter_fields: ClassVar[Mapping[str, ShownValue]] = MappingProxyType(
         {
-            *(
-                f"FaceListObject.FaceObject[].{key}"
-                for key in ("FaceID", "DeviceID", "FaceAppearTime", "Similaritydegree")
-            ),
-            *(
-                f"MotorVehicleListObject.MotorVehicleObject[].{key}"
-                for key in (
-                    "MotorVehicleID",
-                    "DeviceID",
-                    "PassTime",
-                    "HasPlate",
-                    "PlateColor",
-                    "PlateClass",
-                    "VehicleClass",
-                    "VehicleColor",
-                    "LaneNo",
-                    "PlateReliability",
-                )
-            ),
-            *(
-                f"{objects}[].SubImageList.SubImageInfoObject[].Type"
+            **{f"FaceListObject.FaceObject[].{key}": kind for key, kind in _FACE_FIELDS.items()},
+            **{
+                f"MotorVehicleListObject.MotorVehicleObject[].{key}": kind
+                for key, kind in _VEHICLE_FIELDS.items()
+            },
+            **{
+                f"{objects}[].SubImageList.SubImageInfoObject[].Type": "code"
                 for objects in (
                     "FaceListObject.FaceObject",
                     "MotorVehicleListObject.MotorVehicleObject",
                 )
-            ),
+            },
         }
     )
 

@@ -37,6 +37,7 @@ from pydantic import BaseModel, Field
 
 from adapters.base import (
     RawMessage,
+    ShownValue,
     decode_json_object,
     event_header,
     fast_path,
@@ -85,8 +86,14 @@ class HeartbeatAdapter:
     """Parses keep-alives and last wills into `DeviceStatusEvent`s, whatever the topic."""
 
     dialect: ClassVar[str] = DIALECT
-    dead_letter_fields: ClassVar[frozenset[str]] = frozenset(
-        {"status", "ts", "deviceId", "firmware", "ip"}
+    dead_letter_fields: ClassVar[Mapping[str, ShownValue]] = MappingProxyType(
+        {
+            "status": frozenset(STATUSES),
+            "ts": "time",
+            "deviceId": "device_id",
+            "firmware": "id",
+            "ip": "ip",
+        }
     )
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from adapters.base import (
     RawMessage,
+    ShownValue,
     decode_json_object,
     event_header,
     fast_path,
@@ -82,6 +83,28 @@ _ATTENDANCE_DIRECTION: Final[Mapping[str, Direction]] = MappingProxyType(
     {"checkIn": "in", "checkOut": "out"}
 )
 _SUPPORTED_EVENT_TYPE: Final = "AccessControllerEvent"
+EVENT_TYPES: Final = frozenset(
+    {_SUPPORTED_EVENT_TYPE, "heartBeat", "videoloss", "VMD", "IO", "AccessControllerHeartbeat"}
+)
+"""ISAPI event types a dead letter may name (the one parsed and its usual neighbours)."""
+VERIFY_MODES: Final = frozenset(
+    {
+        "card",
+        "face",
+        "fp",
+        "qrCode",
+        "cardOrFace",
+        "cardAndFace",
+        "cardOrFp",
+        "cardAndFp",
+        "faceOrFp",
+        "cardAndPw",
+        "employeeNoAndPw",
+        "cardOrFaceOrFp",
+        "invalid",
+    }
+)
+"""ISAPI `currentVerifyMode` words a dead letter may name; the adapter does not read them."""
 
 
 class _Envelope(BaseModel):
@@ -127,22 +150,24 @@ class HikIsapiAdapter:
     """Parses Hikvision ISAPI access-controller notifications into canonical events."""
 
     dialect: ClassVar[str] = DIALECT
-    dead_letter_fields: ClassVar[frozenset[str]] = frozenset(
+    dead_letter_fields: ClassVar[Mapping[str, ShownValue]] = MappingProxyType(
         {
-            "eventType",
-            "eventState",
-            "dateTime",
-            "deviceID",
-            "ipAddress",
-            "channelID",
-            "AccessControllerEvent.majorEventType",
-            "AccessControllerEvent.subEventType",
-            "AccessControllerEvent.serialNo",
-            "AccessControllerEvent.cardReaderNo",
-            "AccessControllerEvent.doorNo",
-            "AccessControllerEvent.cardType",
-            "AccessControllerEvent.attendanceStatus",
-            "AccessControllerEvent.currentVerifyMode",
+            "eventType": EVENT_TYPES,
+            "eventState": frozenset({"active", "inactive"}),
+            "dateTime": "time",
+            "deviceID": "device_id",
+            "ipAddress": "ip",
+            "channelID": "code",
+            "AccessControllerEvent.majorEventType": "code",
+            "AccessControllerEvent.subEventType": "code",
+            "AccessControllerEvent.serialNo": "code",
+            "AccessControllerEvent.cardReaderNo": "code",
+            "AccessControllerEvent.doorNo": "code",
+            "AccessControllerEvent.cardType": "code",
+            "AccessControllerEvent.attendanceStatus": frozenset(
+                {*_ATTENDANCE_DIRECTION, "undefined"}
+            ),
+            "AccessControllerEvent.currentVerifyMode": VERIFY_MODES,
         }
     )
 

@@ -63,6 +63,7 @@ from pydantic import AfterValidator, BaseModel, Field, TypeAdapter
 
 from adapters.base import (
     RawMessage,
+    ShownValue,
     checked_device_id,
     checked_identifier,
     decode_json_object,
@@ -297,20 +298,20 @@ class VisitorCloudAdapter:
     """Parses cloud visitor service messages into `VisitorEvent`s, hashing and masking PII."""
 
     dialect: ClassVar[str] = DIALECT
-    dead_letter_fields: ClassVar[frozenset[str]] = frozenset(
+    dead_letter_fields: ClassVar[Mapping[str, ShownValue]] = MappingProxyType(
         {
-            "msgType",
-            "msgId",
-            "visitId",
-            "eventTime",
-            "serviceId",
-            "startTime",
-            "endTime",
-            "gateDeviceId",
-            "visitorIndex",
-            "idType",
-            "visitors[].idType",
-            "visitors[].purpose",
+            "msgType": frozenset({*MESSAGE_TYPES, "heartbeat"}),
+            "msgId": "id",
+            "visitId": "id",
+            "eventTime": "time",
+            "serviceId": "device_id",
+            "startTime": "time",
+            "endTime": "time",
+            "gateDeviceId": "device_id",
+            "visitorIndex": "code",
+            "idType": "code",
+            "visitors[].idType": "code",
+            "visitors[].purpose": "code",
         }
     )
 

@@ -10,8 +10,9 @@ A JSON payload becomes compact JSON of the same structure:
 - keys are kept when they are plain identifiers (`gateway.privacy.is_shareable_key`) or on a
   path the dialect declares; any other key becomes `<key N>`, N counting such keys in its
   object, so `{"张三": 1}` shows as `{"<key 1>":"<int 1>"}`;
-- a value at an allow-listed path is kept when it passes `gateway.privacy.is_shareable_value`
-  (strings), is a number without a personal-looking number in it, or a boolean;
+- a value at an allow-listed path is kept when it is what the path's entry says it holds (a
+  time, a code, a device id, a number, an address, a word of the dialect's vocabulary) and
+  holds no personal-looking number (`gateway.privacy.is_shareable_scalar`), or is a boolean;
 - every other value becomes its type and size: `"<str 11>"` (characters), `"<int 11>"`
   (digits), `"<float>"`, `"<bool>"`; `null` stays `null`.
 
@@ -30,19 +31,19 @@ elements. A payload key containing `.`, `[` or `]` never matches a path.
 """
 
 import json
-import math
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final
 
-from gateway.privacy import holds_personal_number, is_shareable_key, is_shareable_value
+from adapters.base import ShownValue
+from gateway.privacy import is_shareable_key, is_shareable_scalar
 
 MAX_SHAPE_CHARS: Final = 2048
 _LIMITS: Final = ((8, 32, 4), (6, 16, 2), (4, 8, 1), (3, 4, 1), (2, 2, 1))
 """(depth, keys per object, items per array), tried in order until the shape fits."""
-_MAX_SHOWN_INTEGER: Final = 10**20
 _PATH: Final = re.compile(r"(?:[^.\[\]]+|\[\])(?:\.[^.\[\]]+|\[\])*")
 _PATH_STEP: Final = re.compile(r"\.?([^.\[\]]+)|(\[\])")
 _NOT_A_PATH_KEY: Final = re.compile(r"[.\[\]]")
@@ -71,19 +72,19 @@ _WIDE_ENCODINGS: Final = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")
 
 @dataclass(frozen=True, slots=True)
 class AllowList:
-    """The payload paths whose values a dialect's dead letters may show.
+    """The payload paths whose values a dialect's dead letters may show, and what each holds.
 
     `declared` holds every path on the way to one of them: keys there are the dialect's own,
     so they are shown even when they are not plain identifiers (a mapping dialect's `门号`).
     """
 
-    values: frozenset[str]
+    values: Mapping[str, ShownValue]
     declared: frozenset[str]
 
     @classmethod
-    def of(cls, paths: Iterable[str]) -> "AllowList":
+    def of(cls, fields: Mapping[str, ShownValue]) -> "AllowList":
         """Parse declared paths; a malformed one is a programming or configuration error."""
-        values = frozenset(paths)
+        values = MappingProxyType(dict(fields))
         declared: set[str] = set()
         for path in values:
             if not _PATH.fullmatch(path):
@@ -95,7 +96,7 @@ class AllowList:
         return cls(values, frozenset(declared))
 
 
-NOTHING: Final = AllowList(frozenset(), frozenset())
+NOTHING: Final = AllowList(MappingProxyType({}), frozenset())
 """No value is shown: what routing failures (no dialect known) get."""
 
 
@@ -146,7 +147,8 @@ class _Renderer:
             if len(value) > self._items:
                 shown.append(f"<+{len(value) - self._items} items>")
             return shown
-        if path is not None and path in self._allowed.values and _shareable_scalar(value):
+        kind = None if path is None else self._allowed.values.get(path)
+        if kind is not None and is_shareable_scalar(value, kind):
             return value
         return _type_of(value)
 
@@ -171,16 +173,6 @@ class _Renderer:
 
 def _child(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
-
-
-def _shareable_scalar(value: object) -> bool:
-    if isinstance(value, bool):
-        return True
-    if isinstance(value, int):
-        return abs(value) < _MAX_SHOWN_INTEGER and not holds_personal_number(str(value))
-    if isinstance(value, float):
-        return math.isfinite(value) and not holds_personal_number(repr(value))
-    return isinstance(value, str) and is_shareable_value(value)
 
 
 def _type_of(value: object) -> object:

@@ -1,96 +1,77 @@
 """What the service may show of text it did not write: one rule for dead letters and logs.
 
-A payload value or JSON key is shown only when it is a short plain token that holds no number
-shaped like a person's: a resident ID number (17 digits and a digit or X, or the legacy 15
-digits, with a birth date where GB 11643 puts it), a mainland mobile (bare, or after 86 / +86 /
-0086) or a landline with its area code (0731 8888 1234, +86 731 8888 1234), however its digits
-are grouped (spaces, hyphens, dots, slashes, brackets) and in whatever width of digit
-(`１３８…`). A topic level, set when a device is installed, is shown unless it holds such a
-number; log lines lose such numbers too.
+Numbers are judged by `schemas.personal_numbers`, the tokenizer stored fields are checked with,
+by its broad predicate: every number a stored field refuses (a valid ID number, a mobile) and
+whatever merely looks like a person's number (legacy and mistyped ID numbers, landlines with an
+area code), however it is written. What is only shown may err the other way: hiding a harmless
+serial number from a dead letter costs an integrator one look at the raw payload; showing a
+mistyped ID number or a landline cannot be undone.
 
-This check is deliberately broader than the one that decides what an event may store
-(`schemas.identifiers`: a valid GB 11643 number or a mobile, so no legitimate code is refused):
-what is only shown may err the other way. Hiding a harmless serial number from a dead letter
-costs an integrator one look at the raw payload; showing a mistyped ID number or a landline
-cannot be undone. Hashing and masking, which adapters apply before an event exists, are in
-`schemas.privacy`.
+- A payload value is shown only on a path its dialect allow-lists, and only when it is what the
+  allow-list says the field holds (`adapters.base.ShownValue`): a time looks like a date-time
+  or an epoch, a code or id is a plain token with a digit in it, a device id is one by
+  `schemas.identifiers`, a number is a number, an address parses as an IP address, and a word
+  is one the dialect knows (a vocabulary). So a letters-only word that is not a known code, such
+  as a pinyin name in a serial number, is never shown.
+- A topic level is shown only when it is a safe token (`[0-9A-Za-z_.:-]{1,64}`, holding no such
+  number); any other level becomes `<level N>`, N its position from 1.
+- Log lines and error details lose such numbers (`without_personal_numbers`).
+
+Hashing and masking, which adapters apply before an event exists, are in `schemas.privacy`.
 """
 
+import ipaddress
+import math
 import re
-import unicodedata
 from collections.abc import Iterator
-from datetime import date
 from typing import Final
 
+from adapters.base import ShownValue
+from schemas.identifiers import device_id_problem
+from schemas.personal_numbers import holds_broad_number, number_spans
+
 MAX_TOKEN_CHARS: Final = 64
+MAX_CODE_CHARS: Final = 16
 MAX_KEY_CHARS: Final = 40
 
-_TOKEN: Final = re.compile(rf"[0-9A-Za-z_.:/+\-]{{1,{MAX_TOKEN_CHARS}}}")
-"""A value a dead letter may show: codes, device ids, serial numbers, epoch or ISO times."""
-_DATE_TIME: Final = re.compile(
+SAFE_LEVEL: Final = re.compile(rf"[0-9A-Za-z_.:-]{{1,{MAX_TOKEN_CHARS}}}")
+"""A topic level that may be shown: a device id's alphabet, which names and numbers written
+with spaces or in other scripts cannot use."""
+
+_TOKEN: Final = re.compile(rf"[0-9A-Za-z_.:-]{{1,{MAX_TOKEN_CHARS}}}")
+_DIGIT: Final = re.compile(r"[0-9]")
+_TIME: Final = re.compile(
     r"[0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}"
     r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,9})?)?)?"
-    r" ?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
+    r"(?: ?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?))?"
+    r"|[0-9]{8}(?:[0-9]{4}|[0-9]{6}|[0-9]{9})?"  # 20261126, …0800, …080000, …080000123
+    r"|[0-9]{9,13}(?:\.[0-9]{1,6})?"  # epoch seconds or milliseconds
 )
-"""A date-time written with a space (`2026-11-26 08:00:00`): no room in it for a number."""
+_NUMBER: Final = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,9})?(?:[eE][-+]?[0-9]{1,3})?")
 _KEY: Final = re.compile(rf"[A-Za-z_$@][A-Za-z0-9_$@\-]{{0,{MAX_KEY_CHARS - 1}}}")
 """A JSON key a dead letter may show: ASCII and identifier-like, so never a name or a number."""
-
-_GROUPED_DIGITS: Final = re.compile(r"[0-9]+(?:[\s\-.()/+]{1,3}[0-9]+)*[Xx]?")
-"""Digits as people write numbers: groups joined by spaces, hyphens, dots, slashes, brackets."""
-_DIGITS: Final = re.compile(r"[0-9]+")
-_MOBILE: Final = re.compile(r"(?:0086|86)?1[3-9][0-9]{9}")
-_LANDLINE: Final = re.compile(r"(?:0|86|0086)[1-9][0-9]{8,10}")
-"""An area code (010, 0731, ...) and a 7- or 8-digit number, or the same after +86."""
-_WIDE_DIGIT: Final = re.compile(r"(?![0-9])\d")
-"""A decimal digit outside ASCII: full-width `１`, Arabic-Indic `١`, ..."""
-_MAX_GROUPS: Final = 6
-_MIN_DIGITS: Final = 10
-_MAX_NUMBER_DIGITS: Final = 18
-_BIRTH_YEARS: Final = range(1900, 2100)
+_MAX_SHOWN_NUMBER: Final = 10**20
 
 
 def personal_number_spans(text: str) -> Iterator[tuple[int, int]]:
-    """Where `text` holds a number shaped like a person's ID number, mobile or landline.
-
-    Every run of consecutive digit groups is tried (up to six groups, the most anyone splits
-    a phone or ID number into), so `+86 138-1234-5678` and `430112 19900101 1234` are found,
-    and so is a number next to other digits: `1 138 1234 5678`.
-    """
-    if len(text) < _MIN_DIGITS or sum(map(str.isdigit, text)) < _MIN_DIGITS:
-        return  # the shortest such number, a landline with its area code, has ten digits
-    if not text.isascii():
-        text = _WIDE_DIGIT.sub(_ascii_digit, text)  # `１３８…`: one character for one
-    for candidate in _GROUPED_DIGITS.finditer(text):
-        found = candidate.group()
-        groups = [(m.start(), m.end(), m.group()) for m in _DIGITS.finditer(found)]
-        check_x = found[-1] in "Xx"
-        for first in range(len(groups)):
-            digits = ""
-            for last in range(first, min(first + _MAX_GROUPS, len(groups))):
-                digits += groups[last][2]
-                if len(digits) > _MAX_NUMBER_DIGITS:
-                    break
-                x = check_x and last == len(groups) - 1
-                if _is_personal_number(digits, x=x):
-                    end = len(found) if x else groups[last][1]
-                    yield candidate.start() + groups[first][0], candidate.start() + end
+    """Where `text` holds a number shaped like a person's ID number, mobile or landline."""
+    return number_spans(text, broad=True)
 
 
 def holds_personal_number(text: str) -> bool:
     """Whether any part of `text` is shaped like an ID, mobile or landline number."""
-    return next(personal_number_spans(text), None) is not None
+    return holds_broad_number(text)
 
 
 def without_personal_numbers(text: str, placeholder: str = "<redacted>") -> str:
     """`text` with every personal-looking number replaced: the last line of defence for logs
     and error details, which are written without payload values in the first place."""
-    spans = list(personal_number_spans(text))
+    spans = sorted(personal_number_spans(text))
     if not spans:
         return text
     pieces: list[str] = []
     position = 0
-    for start, end in sorted(spans):
+    for start, end in spans:
         if end <= position:
             continue
         pieces.append(text[position : max(start, position)])
@@ -100,11 +81,38 @@ def without_personal_numbers(text: str, placeholder: str = "<redacted>") -> str:
     return "".join(pieces)
 
 
-def is_shareable_value(value: str) -> bool:
-    """Whether a dead letter may show this string from a payload (when its field is allowed)."""
-    if _DATE_TIME.fullmatch(value):
+def is_shareable_value(value: str, kind: ShownValue) -> bool:
+    """Whether a dead letter may show this string from a field allow-listed as `kind`."""
+    if isinstance(kind, frozenset) and value in kind:
+        return not holds_personal_number(value)
+    if kind == "time":
+        shaped = _TIME.fullmatch(value) is not None
+    elif kind == "device_id":
+        shaped = device_id_problem(value) is None and _DIGIT.search(value) is not None
+    elif kind == "number":
+        shaped = _NUMBER.fullmatch(value) is not None
+    elif kind == "ip":
+        shaped = _is_ip_address(value)
+    else:  # `code`, `id` and a vocabulary's non-words
+        longest = MAX_TOKEN_CHARS if kind == "id" else MAX_CODE_CHARS
+        shaped = (
+            len(value) <= longest
+            and _TOKEN.fullmatch(value) is not None
+            and _DIGIT.search(value) is not None
+        )
+    return shaped and not holds_personal_number(value)
+
+
+def is_shareable_scalar(value: object, kind: ShownValue) -> bool:
+    """Whether a dead letter may show this JSON scalar from a field allow-listed as `kind`:
+    booleans always, numbers written as text by the rule for strings."""
+    if isinstance(value, bool):
         return True
-    return bool(_TOKEN.fullmatch(value)) and not holds_personal_number(value)
+    if isinstance(value, int):
+        return abs(value) < _MAX_SHOWN_NUMBER and is_shareable_value(str(value), kind)
+    if isinstance(value, float):
+        return math.isfinite(value) and is_shareable_value(repr(value), kind)
+    return isinstance(value, str) and is_shareable_value(value, kind)
 
 
 def is_shareable_key(key: str) -> bool:
@@ -116,42 +124,28 @@ def is_shareable_key(key: str) -> bool:
     return bool(_KEY.fullmatch(key)) and not holds_personal_number(key)
 
 
-def shareable_topic(topic: str) -> str:
-    """The topic with every level that holds a personal-looking number replaced by `<level N>`
-    (N its length): a cheap device may use its owner's phone or ID number as its device id.
+def is_shareable_level(level: str) -> bool:
+    """Whether a topic level may be shown: a safe token holding no personal-looking number."""
+    return SAFE_LEVEL.fullmatch(level) is not None and not holds_personal_number(level)
 
-    Other levels stay as they are, odd ones included (empty, Chinese, very long): a topic is
-    set when a device is installed, not typed by the people it sees, and an integrator needs
-    it to find the device. Applying this twice changes nothing.
+
+def shareable_topic(topic: str) -> str:
+    """The topic with every level that is not a safe token (`is_shareable_level`) replaced by
+    `<level N>`, N its position from 1: a cheap device may use its owner's phone number or
+    name as its device id, and a level in another script or with spaces is text someone typed.
+
+    The number of levels stays, so an integrator can still tell the layout; the device itself
+    is found from the safe levels and the time. Applying this twice changes nothing.
     """
     return "/".join(
-        f"<level {len(level)}>" if holds_personal_number(level) else level
-        for level in topic.split("/")
+        level if is_shareable_level(level) else f"<level {index}>"
+        for index, level in enumerate(topic.split("/"), start=1)
     )
 
 
-def _ascii_digit(match: re.Match[str]) -> str:
-    return str(unicodedata.decimal(match.group()))
-
-
-def _is_personal_number(digits: str, *, x: bool) -> bool:
-    """ID numbers by shape and birth date; mobiles and landlines by their numbering plans."""
-    length = len(digits)
-    if x:
-        return length == 17 and _birth_date(digits[6:14])
-    if length == 18 and _birth_date(digits[6:14]):
-        return True
-    if length == 15 and _birth_date("19" + digits[6:12]):
-        return True
-    return bool(_MOBILE.fullmatch(digits) or _LANDLINE.fullmatch(digits))
-
-
-def _birth_date(yyyymmdd: str) -> bool:
-    year = int(yyyymmdd[:4])
-    if year not in _BIRTH_YEARS:
-        return False
+def _is_ip_address(value: str) -> bool:
     try:
-        date(year, int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
+        ipaddress.ip_address(value)
     except ValueError:
         return False
     return True

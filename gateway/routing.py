@@ -7,6 +7,7 @@ first, in the order written. Then the topic templates of mapping dialects
 default layout last. Whichever way a topic is routed, the device id it names must be one by
 `schemas.identifiers` (a binding's level or sender, a template's capture or the default
 layout's last level alike), and neither it nor the community may hold an ID or mobile number.
+Error details quote a topic level only when it is a safe token (`gateway.privacy`).
 """
 
 from dataclasses import dataclass
@@ -14,10 +15,12 @@ from dataclasses import dataclass
 from adapters.mapping import topic_templates
 from gateway.config import GatewayConfig, TopicBinding
 from gateway.errors import PayloadError
+from gateway.privacy import is_shareable_level
 from gateway.topics import filter_covers, topic_matches
 from schemas.identifiers import PII_IN_IDENTIFIER, device_id_problem, looks_like_personal_number
 
 DEFAULT_LAYOUT_LEVELS = 3
+MAX_QUOTED_LEVEL = 40
 NOT_TEXT = "\ufffd"
 """What `gateway.mqtt` puts where a topic's bytes were not UTF-8."""
 TOPIC_SEGMENT_ALIASES = {"status": "heartbeat"}
@@ -73,7 +76,7 @@ class TopicRouter:
             community = captures.get("community", spec.community or "")
             if self._communities and community not in self._communities:
                 raise PayloadError(
-                    "unknown_community", f"community {community[:40]!r} is not configured"
+                    "unknown_community", f"community {_quoted(community)} is not configured"
                 )
             return Route(spec.name, community, captures.get("device_id"))
         levels = topic.split("/")
@@ -84,10 +87,10 @@ class TopicRouter:
         community, segment, device_id = levels
         dialect = TOPIC_SEGMENT_ALIASES.get(segment, segment)
         if dialect not in self._dialects:
-            raise PayloadError("unknown_dialect", f"no adapter for dialect {dialect[:40]!r}")
+            raise PayloadError("unknown_dialect", f"no adapter for dialect {_quoted(dialect)}")
         if self._communities and community not in self._communities:
             raise PayloadError(
-                "unknown_community", f"community {community[:40]!r} is not configured"
+                "unknown_community", f"community {_quoted(community)} is not configured"
             )
         return Route(dialect, community, device_id)
 
@@ -106,6 +109,15 @@ class TopicRouter:
                 kept = [other for other in kept if not filter_covers(topic_filter, other)]
                 kept.append(topic_filter)
         return kept
+
+
+def _quoted(level: str) -> str:
+    """A topic level for an error detail: quoted when it is a safe token of at most 40
+    characters (`gateway.privacy.is_shareable_level`), else only described, so a name or a
+    written phone number in the level never reaches a dead letter or a log."""
+    if len(level) <= MAX_QUOTED_LEVEL and is_shareable_level(level):
+        return repr(level)
+    return f"(a level of {len(level)} characters that is not a plain token)"
 
 
 def _sender(topic: str, binding: TopicBinding) -> str | None:

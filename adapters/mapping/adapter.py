@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from adapters.base import (
     Adapter,
     RawMessage,
+    ShownValue,
     checked_device_id,
     decode_json_object,
     payload_event_id,
@@ -62,7 +63,7 @@ class MappingAdapter:
     """The interpreter of one `MappingSpec`; `mapping_adapter` makes one class per dialect."""
 
     dialect: ClassVar[str]
-    dead_letter_fields: ClassVar[frozenset[str]]
+    dead_letter_fields: ClassVar[Mapping[str, ShownValue]]
     spec: ClassVar[MappingSpec]
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:
@@ -219,7 +220,7 @@ def mapping_adapter(spec: MappingSpec) -> type[Adapter]:
 
     class ConfiguredDialect(MappingAdapter):
         dialect: ClassVar[str] = configured.name
-        dead_letter_fields: ClassVar[frozenset[str]] = dead_letter_allow_list(configured)
+        dead_letter_fields: ClassVar[Mapping[str, ShownValue]] = dead_letter_allow_list(configured)
         spec: ClassVar[MappingSpec] = configured
 
     ConfiguredDialect.__name__ = ConfiguredDialect.__qualname__ = f"MappingAdapter[{spec.name}]"

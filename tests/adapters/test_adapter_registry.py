@@ -1,12 +1,14 @@
 """Specification of the explicit dialect registry (`adapters.registry`)."""
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import ClassVar
 
 import pytest
 
-from adapters.base import RawMessage
+from adapters.base import RawMessage, ShownValue
 from adapters.hik_isapi import HikIsapiAdapter
 from adapters.registry import BUILTIN_ADAPTERS, AdapterRegistry
 from schemas.events import AccessEvent, DeviceEvent
@@ -19,7 +21,7 @@ class AlphaAdapter:
     """A do-nothing dialect that keeps what it was built with, so tests can look."""
 
     dialect: ClassVar[str] = "alpha"
-    dead_letter_fields: ClassVar[frozenset[str]] = frozenset()
+    dead_letter_fields: ClassVar[Mapping[str, ShownValue]] = MappingProxyType({})
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:
         self.pseudonymizer = pseudonymizer

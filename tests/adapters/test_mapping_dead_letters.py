@@ -32,7 +32,7 @@ class TestDerivedAllowList:
 
     def test_the_acme_door_example(self) -> None:
         [acme] = load_config(ROOT / "config" / "mapping-acme-door.toml").dialects
-        assert dead_letter_allow_list(acme) == {
+        assert set(dead_letter_allow_list(acme)) == {
             "eventType",
             "dateTime",
             "deviceID",
@@ -47,7 +47,7 @@ class TestDerivedAllowList:
     def test_the_parkline_example_leaves_out_plates_and_pictures(self) -> None:
         [parkline] = load_config(ROOT / "config" / "mapping-parkline-gate.toml").dialects
         shown = dead_letter_allow_list(parkline)
-        assert shown == {"ts", "gateId", "dir", "lane", "conf", "plateColor", "recordId"}
+        assert set(shown) == {"ts", "gateId", "dir", "lane", "conf", "plateColor", "recordId"}
         assert mapping_adapter(parkline).dead_letter_fields == shown
 
     def test_a_hashed_path_is_never_shown_whatever_its_key_is_called(self) -> None:
@@ -56,7 +56,7 @@ class TestDerivedAllowList:
             credential={"path": "deviceNo", "hash": "card"},
             reader={"path": "readerNo"},
         )
-        assert dead_letter_allow_list(derived) == {"t", "code", "readerNo"}
+        assert set(dead_letter_allow_list(derived)) == {"t", "code", "readerNo"}
 
     def test_hashes_and_masks_inside_alternatives_and_templates_are_never_shown(self) -> None:
         derived = spec(
@@ -76,11 +76,11 @@ class TestDerivedAllowList:
                 "purpose": {"first": [{"path": "why"}, {"path": "whom", "hash": "host"}]},
             },
         )
-        assert dead_letter_allow_list(derived) == {"when", "act", "visit.id", "why"}
+        assert set(dead_letter_allow_list(derived)) == {"when", "act", "visit.id", "why"}
 
     def test_nothing_below_a_protected_path_is_shown(self) -> None:
         derived = access(credential={"path": "card", "hash": "card"}, door={"path": "card.door"})
-        assert dead_letter_allow_list(derived) == {"t", "code"}
+        assert set(dead_letter_allow_list(derived)) == {"t", "code"}
 
     def test_fields_outside_the_shown_targets_are_not_shown(self) -> None:
         derived = spec(
@@ -92,7 +92,7 @@ class TestDerivedAllowList:
                 "lane": {"path": "lane"},
             },
         )
-        assert dead_letter_allow_list(derived) == {"t", "lane"}
+        assert set(dead_letter_allow_list(derived)) == {"t", "lane"}
 
     def test_conditions_and_event_ids_are_shown_and_indices_widen(self) -> None:
         derived = spec(
@@ -110,7 +110,7 @@ class TestDerivedAllowList:
                 }
             ],
         )
-        assert dead_letter_allow_list(derived) == {
+        assert set(dead_letter_allow_list(derived)) == {
             "head.type",
             "head.serial",
             "items[].code",
@@ -119,5 +119,5 @@ class TestDerivedAllowList:
 
     def test_shown_targets_are_canonical_fields_that_hold_no_personal_data(self) -> None:
         every = {name: target for kind in TARGETS.values() for name, target in kind.items()}
-        assert set(every) >= SHOWN_TARGETS
+        assert set(every) >= set(SHOWN_TARGETS)
         assert all(every[name].protection is None for name in SHOWN_TARGETS)

@@ -9,14 +9,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.base import ShownValue
 from gateway.payload_shape import MAX_SHAPE_CHARS, NOTHING, AllowList, payload_shape
-from gateway.privacy import is_shareable_key, is_shareable_value
+from gateway.privacy import is_shareable_key, is_shareable_scalar
 
 LIMIT = 256 * 1024
 ID_NUMBER = "430112199001011234"
 PHONE = "13812345678"
 NAME = "张三丰"
-ALLOWED = AllowList.of(["eventType", "deviceId", "time", "code", "items[].code", "门.号"])
+ALLOWED = AllowList.of(
+    {
+        "eventType": frozenset({"AccessControllerEvent"}),
+        "deviceId": "device_id",
+        "time": "time",
+        "code": "code",
+        "items[].code": "number",
+        "门.号": "code",
+    }
+)
 PLACEHOLDER = re.compile(r"<(?:str|int) [0-9]+>|<float>|<bool>|<key [0-9]+>")
 
 
@@ -99,7 +109,51 @@ class TestValuesAreHidden:
     def test_top_level_scalars_and_arrays_have_a_shape_too(self) -> None:
         assert shape(PHONE) == "<str 11>"
         assert shape([PHONE, 1]) == ["<str 11>", "<int 1>"]
-        assert shape([{"code": 7}], AllowList.of(["[].code"])) == [{"code": 7}]
+        assert shape([{"code": 7}], AllowList.of({"[].code": "code"})) == [{"code": 7}]
+
+
+class TestValuesAreWhatTheirFieldHolds:
+    """An allowed value is shown only when it is what its entry says: a time, a code, a word
+    of the vocabulary; a name or a written number in its place is hidden."""
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("time", "ouyang-feng"),
+            ("time", "OUYANGFENG"),
+            ("code", "OUYANGFENG"),
+            ("code", "ouyang-feng"),
+            ("code", "139_1234_5678"),
+            ("code", "139:1234:5678"),
+            ("code", "13912345678x"),
+            ("deviceId", "ouyangfeng"),
+            ("deviceId", "tel:139:1234:5678"),
+            ("eventType", "OuyangFeng"),
+            ("time", "2026-11-26 张三"),
+        ],
+    )
+    def test_values_that_are_not_what_the_field_holds_are_hidden(
+        self, field: str, value: str
+    ) -> None:
+        assert shape({field: value}) == {field: f"<str {len(value)}>"}
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("time", "2026-11-26T08:00:00+08:00"),
+            ("time", "2026/11/26 08:00:00"),
+            ("time", "20261126080000"),
+            ("time", 1795651212000),
+            ("code", "B03-U1-D1"),
+            ("code", 999999),
+            ("deviceId", "YD-GATE-N1"),
+            ("eventType", "AccessControllerEvent"),
+        ],
+    )
+    def test_values_that_are_what_the_field_holds_are_shown(
+        self, field: str, value: object
+    ) -> None:
+        assert shape({field: value}) == {field: value}
 
 
 class TestKeys:
@@ -258,13 +312,13 @@ class TestAllowList:
     """Allow-list paths are dotted keys with `[]` for array elements; others are refused."""
 
     def test_declared_prefixes_are_every_step_of_a_path(self) -> None:
-        allowed = AllowList.of(["a.b[].c", "[].d"])
+        allowed = AllowList.of({"a.b[].c": "code", "[].d": "time"})
         assert allowed.declared == {"a", "a.b", "a.b[]", "a.b[].c", "[]", "[].d"}
 
     @pytest.mark.parametrize("path", ["", "a..b", ".a", "a.", "a[0]", "a[]b", "a[", "a]"])
     def test_malformed_paths_are_refused(self, path: str) -> None:
         with pytest.raises(ValueError, match="not a dead-letter field path"):
-            AllowList.of([path])
+            AllowList.of({path: "code"})
 
 
 _json_values = st.recursive(
@@ -295,15 +349,22 @@ class TestAnyDocument:
         for text in _strings(rendered):
             assert PLACEHOLDER.fullmatch(text) or text.startswith("<") or is_shareable_key(text)
 
-    @given(st.dictionaries(st.text(max_size=8), _json_values, max_size=6))
+    @given(
+        st.dictionaries(st.text(max_size=8), _json_values, max_size=6),
+        st.sampled_from(["time", "code", "id", "device_id", "number", "ip"])
+        | st.frozensets(st.text(max_size=8), max_size=3),
+    )
     @settings(max_examples=300, deadline=None)
     def test_with_every_key_allowed_only_shareable_values_are_shown(
-        self, document: dict[str, object]
+        self, document: dict[str, object], kind: ShownValue
     ) -> None:
-        allowed = AllowList.of(key for key in document if re.fullmatch(r"[^.\[\]]+", key))
+        allowed = AllowList.of(
+            dict.fromkeys((key for key in document if re.fullmatch(r"[^.\[\]]+", key)), kind)
+        )
         payload = json.dumps(document).encode()
         rendered = json.loads(payload_shape(payload, allowed, max_bytes=LIMIT))
         for key, value in rendered.items():
-            if isinstance(value, str) and not value.startswith("<"):
+            placeholder = isinstance(value, str) and value.startswith("<")
+            if not placeholder and value is not None and not isinstance(value, dict | list):
                 assert key in document
-                assert is_shareable_value(value)
+                assert is_shareable_scalar(value, kind)

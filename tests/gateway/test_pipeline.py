@@ -6,11 +6,12 @@ import logging
 import tomllib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import ClassVar, Literal
 
 import pytest
 
-from adapters.base import Adapter, RawMessage
+from adapters.base import Adapter, RawMessage, ShownValue
 from adapters.registry import AdapterRegistry
 from gateway.config import CommunitySpec, DeviceSpec, GatewayConfig, Settings, TopicBinding
 from gateway.devices import DeviceRegistry
@@ -168,7 +169,7 @@ class EmptyAdapter:
     """A dialect whose messages carry no events at all."""
 
     dialect: ClassVar[str] = "empty"
-    dead_letter_fields: ClassVar[frozenset[str]] = frozenset()
+    dead_letter_fields: ClassVar[Mapping[str, ShownValue]] = MappingProxyType({})
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:
         self.pseudonymizer = pseudonymizer
@@ -181,7 +182,7 @@ class ExplodingAdapter:
     """A buggy dialect: raises an unexpected exception that quotes the payload."""
 
     dialect: ClassVar[str] = "exploding"
-    dead_letter_fields: ClassVar[frozenset[str]] = frozenset()
+    dead_letter_fields: ClassVar[Mapping[str, ShownValue]] = MappingProxyType({})
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:
         self.pseudonymizer = pseudonymizer

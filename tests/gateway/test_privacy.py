@@ -2,9 +2,11 @@
 
 import pytest
 
+from adapters.base import ShownValue
 from gateway.privacy import (
     holds_personal_number,
     is_shareable_key,
+    is_shareable_scalar,
     is_shareable_value,
     shareable_topic,
     without_personal_numbers,
@@ -30,6 +32,12 @@ class TestIdNumbers:
             "430112-1990-0101-123X",
             f"身份证号{ID_NUMBER}的住户",
             f"id={ID_NUMBER}",
+            "430112199203154512X",  # an X after a complete number
+            "ID430112199203154512X",
+            "430112_19900101_123x",
+            "430112·19900101·1234",
+            "４３０１１２—１９９００１０１—１２３Ｘ",
+            "430112199001011299",  # an ID-shaped number whose check character is wrong
         ],
     )
     def test_id_number_is_found(self, text: str) -> None:
@@ -65,6 +73,15 @@ class TestPhoneNumbers:
             "1 138 1234 5678",  # next to another number
             "１３８ １２３４ ５６７８",  # full-width digits
             "٠٧٣١-٨٨٨٨١٢٣٤",  # Arabic-Indic digits
+            "13912345678x",
+            "139_1234_5678",
+            "tel:139:1234:5678",
+            "139·1234·5678",
+            "139—1234—5678",
+            "139／1234／5678",
+            "１３９＿１２３４＿５６７８",
+            "139 _ 1234 _ 5678",
+            "(+86)-139.1234.5678",
             "0731-88881234",
             "(0731) 8888 1234",
             "010 6552 9988",
@@ -112,41 +129,69 @@ class TestWithoutPersonalNumbers:
 
 
 class TestShareableValues:
-    """A payload value is shown only as a short plain token without a personal number."""
+    """A payload value is shown only when it is what its field holds, without a personal number."""
 
     @pytest.mark.parametrize(
-        "value",
+        ("value", "kind"),
         [
-            "AccessControllerEvent",
-            "43011200001320000001",
-            "2026-11-26T08:00:00+08:00",
-            "2026-11-26 08:00:00",
-            "20261126080000",
-            "YD-GATE-N1",
-            "R2026112608001200000301",
-            "V5.7.1",
-            "10.1.2.3",
+            ("AccessControllerEvent", frozenset({"AccessControllerEvent"})),
+            ("43011200001320000001", "device_id"),
+            ("2026-11-26T08:00:00+08:00", "time"),
+            ("2026-11-26 08:00:00", "time"),
+            ("20261126080000", "time"),
+            ("1795651212000", "time"),
+            ("YD-GATE-N1", "device_id"),
+            ("R2026112608001200000301", "id"),
+            ("V5.7.1", "id"),
+            ("B03-U1-D1", "code"),
+            ("4567", "code"),
+            ("0.97", "number"),
+            ("10.1.2.3", "ip"),
+            ("fe80::1%eth0", "ip"),
         ],
     )
-    def test_codes_ids_and_times_are_shown(self, value: str) -> None:
-        assert is_shareable_value(value)
+    def test_codes_ids_and_times_are_shown(self, value: str, kind: ShownValue) -> None:
+        assert is_shareable_value(value, kind)
 
     @pytest.mark.parametrize(
-        "value",
+        ("value", "kind"),
         [
-            "",
-            "张三",
-            "Zhang San",
-            PHONE,
-            "+86 138 1234 5678",
-            ID_NUMBER_X,
-            "a" * 65,
-            "bad\x00nul",
-            "<str 5>",
+            ("", "code"),
+            ("张三", "code"),
+            ("Zhang San", "id"),
+            (PHONE, "code"),
+            ("+86 138 1234 5678", "id"),
+            (ID_NUMBER_X, "id"),
+            ("a1" * 33, "id"),
+            ("bad\x00nul", "id"),
+            ("<str 5>", "code"),
+            # The reviewer's forms: separators the old display check did not know, a trailing X.
+            ("139_1234_5678", "code"),
+            ("139:1234:5678", "code"),
+            ("13912345678x", "id"),
+            ("430112199203154512X", "id"),
+            ("ID430112199203154512X", "device_id"),
+            # Letters-only words are no codes, times or device ids: a pinyin name.
+            ("OUYANGFENG", "code"),
+            ("ouyang-feng", "time"),
+            ("ouyang-feng", "device_id"),
+            ("OuyangFeng", frozenset({"AccessControllerEvent"})),
+            ("1234567890123456", "time"),
+            ("10.1.2", "ip"),
+            ("0731-8888-1234", "number"),
         ],
     )
-    def test_text_names_numbers_and_long_values_are_not(self, value: str) -> None:
-        assert not is_shareable_value(value)
+    def test_text_names_numbers_and_odd_values_are_not(self, value: str, kind: ShownValue) -> None:
+        assert not is_shareable_value(value, kind)
+
+    def test_a_word_of_the_vocabulary_with_a_number_in_it_is_still_hidden(self) -> None:
+        assert not is_shareable_value(PHONE, frozenset({PHONE}))
+
+    @pytest.mark.parametrize(
+        ("value", "shown"), [(True, True), (999999, True), (13812345678, False), (1.5, True)]
+    )
+    def test_json_scalars_are_judged_as_written(self, value: object, shown: bool) -> None:
+        assert is_shareable_scalar(value, "code") is shown
 
 
 class TestShareableKeys:
@@ -164,25 +209,46 @@ class TestShareableKeys:
 
 
 class TestShareableTopic:
-    """Topic levels holding a personal-looking number are replaced; others are kept."""
+    """Topic levels are kept only when they are safe tokens; others become their position."""
 
     @pytest.mark.parametrize(
         "topic",
         [
             "yida/hik-isapi/43011200001320000001",
-            "亿达小镇/门禁/一号门",
-            "yida//x",
-            "/",
-            "a/" + "b" * 100,
+            "yida/status/YD-GATE-N1",
+            "acme/yida/43011200001320000017/event",
+            "a/" + "b" * 64,
         ],
     )
-    def test_topics_without_such_numbers_are_kept(self, topic: str) -> None:
+    def test_topics_of_safe_tokens_are_kept(self, topic: str) -> None:
         assert shareable_topic(topic) == topic
 
-    def test_levels_holding_a_phone_or_id_number_are_replaced_by_their_length(self) -> None:
-        topic = f"yida/hik-isapi/{PHONE}/dev-{ID_NUMBER}/+86 138 1234 5678"
-        assert shareable_topic(topic) == "yida/hik-isapi/<level 11>/<level 22>/<level 17>"
+    @pytest.mark.parametrize(
+        ("topic", "shown"),
+        [
+            ("yida/hik-isapi/139_1234_5678", "yida/hik-isapi/<level 3>"),
+            ("yida/hik-isapi/tel:139:1234:5678", "yida/hik-isapi/<level 3>"),
+            ("yida/hik-isapi/ID430112199203154512X", "yida/hik-isapi/<level 3>"),
+            ("yida/hik-isapi/13912345678x", "yida/hik-isapi/<level 3>"),
+            ("yida/139_1234_5678/x", "yida/<level 2>/x"),
+            ("yida/hik-isapi/欧阳锋", "yida/hik-isapi/<level 3>"),
+            ("yida/欧阳锋/x", "yida/<level 2>/x"),
+            ("亿达小镇/门禁/一号门", "<level 1>/<level 2>/<level 3>"),
+            ("yida//x", "yida/<level 2>/x"),
+            ("/", "<level 1>/<level 2>"),
+            ("a/" + "b" * 65, "a/<level 2>"),
+            ("yida/hik-isapi/139 1234 5678", "yida/hik-isapi/<level 3>"),
+            ("yida/hik-isapi/0731-8888-1234", "yida/hik-isapi/<level 3>"),
+        ],
+    )
+    def test_other_levels_are_replaced_by_their_position(self, topic: str, shown: str) -> None:
+        assert shareable_topic(topic) == shown
 
-    def test_applying_it_twice_changes_nothing(self) -> None:
-        once = shareable_topic(f"a/{ID_NUMBER}/b c")
+    def test_levels_holding_a_phone_or_id_number_are_replaced(self) -> None:
+        topic = f"yida/hik-isapi/{PHONE}/dev-{ID_NUMBER}/+86 138 1234 5678"
+        assert shareable_topic(topic) == "yida/hik-isapi/<level 3>/<level 4>/<level 5>"
+
+    @pytest.mark.parametrize("topic", [f"a/{ID_NUMBER}/b c", "亿达/x/欧阳锋", "/"])
+    def test_applying_it_twice_changes_nothing(self, topic: str) -> None:
+        once = shareable_topic(topic)
         assert shareable_topic(once) == once

@@ -72,6 +72,22 @@ class TestDefaultLayout:
         assert error.reason == "unknown_dialect"
         assert len(error.detail) < 100
 
+    @pytest.mark.parametrize(
+        "level", ["139_1234_5678", "tel:139:1234:5678", "欧阳锋", "ouyang feng", "x" * 41]
+    )
+    def test_a_dialect_level_that_is_no_safe_token_is_not_quoted(self, level: str) -> None:
+        error = refusal(router(), f"yida/{level}/{DEVICE}")
+        assert error.reason == "unknown_dialect"
+        assert error.detail == (
+            f"no adapter for dialect (a level of {len(level)} characters that is not a plain token)"
+        )
+
+    @pytest.mark.parametrize("level", ["139_1234_5678", "欧阳锋"])
+    def test_a_community_level_that_is_no_safe_token_is_not_quoted(self, level: str) -> None:
+        error = refusal(router(communities=("yida",)), f"{level}/{HIK}/{DEVICE}")
+        assert error.reason == "unknown_community"
+        assert level not in error.detail
+
     def test_unconfigured_community_is_refused_when_communities_are_configured(self) -> None:
         error = refusal(router(communities=("yida",)), f"elsewhere/{HIK}/{DEVICE}")
         assert error.reason == "unknown_community"
