@@ -3,8 +3,10 @@
 Property: take a real message of each dialect (the Yida Town simulator's, dated relative to
 now), plant personal values in it — resident ID numbers, mobile and landline numbers, names —
 under keys nobody listed (`remark`, `holder`, `姓名`, a random key, the value as a key), in place
-of any field, nested under a wrong type, as JSON numbers, written with spaces, dashes, `+86`
-or area codes, and send the result in UTF-8, UTF-16, UTF-32 or GB 18030, whole or cut short.
+of any field, nested under a wrong type, as JSON numbers, in the topic's device or dialect
+level, written with spaces, dashes, underscores, colons, `·`, `—`, `／`, `+86`, area codes,
+full-width characters or a trailing `x`, and send the result in UTF-8, UTF-16, UTF-32 or
+GB 18030, whole or cut short. The mapping dialects of `config/mapping-*.toml` are fed too.
 Whatever the gateway makes of it (events, dead letters, dropped fields), none of the planted
 values may come out: not in the pipeline's output or log (many generated cases), and not in
 either store, the API or the DEBUG log of a real gateway process fed by `mosquitto_pub`.
@@ -31,6 +33,7 @@ from gateway.config import GatewayConfig, Settings, load_config
 from gateway.messages import InboundMessage
 from gateway.runtime import build_pipeline
 from schemas.identity import gb11643_check_digit
+from schemas.personal_numbers import MAX_GAP
 from simulators.community import generate_community
 from simulators.config_toml import community_config_toml
 from simulators.yida_mix import YidaTraffic
@@ -85,6 +88,10 @@ def _grouped(number: str, sizes: tuple[int, ...], separator: str) -> str:
     return separator.join(part for part in parts if part)
 
 
+SEPARATORS = (" ", "-", "_", ":", ".", "·", "—", "／", " _ ", "\u3000", "(", ")-")
+"""What people and devices put between a number's groups: every one the detectors must know."""
+
+
 @st.composite
 def secrets(draw: st.DrawFn) -> Secret:
     """A personal value in one of the ways devices and people write it."""
@@ -94,16 +101,22 @@ def secrets(draw: st.DrawFn) -> Secret:
         return Secret(name, draw(st.sampled_from([name, f" {name} ", f"{name}(业主)"])))
     if kind == "id":
         number = draw(ID_NUMBERS)
+        separator = draw(st.sampled_from(SEPARATORS))
         forms = [
             number,
             number.lower(),
             _grouped(number, (6, 8), " "),
             _grouped(number, (6, 4, 4), "-"),
+            _grouped(number, (6, 8), separator),
+            _grouped(number, (6, 4, 4, 2), separator).lower(),
             f"身份证:{number}",
-            unicodedata.normalize("NFKC", number).translate(_FULLWIDTH),
+            f"ID{number}",
+            number.translate(_FULLWIDTH),
+            _grouped(number, (6, 8), separator).translate(_FULLWIDTH),
         ]
     elif kind == "mobile":
         number = draw(MOBILES)
+        separator = draw(st.sampled_from(SEPARATORS))
         forms = [
             number,
             f"+86{number}",
@@ -111,17 +124,28 @@ def secrets(draw: st.DrawFn) -> Secret:
             f"0086-{number}",
             f"86{number}",
             _grouped(number, (3, 4), "-"),
+            _grouped(number, (3, 4), separator),
+            f"tel:{_grouped(number, (3, 4), ':')}",
+            f"{number}x",
             f"tel:{number}",
             number.translate(_FULLWIDTH),
+            _grouped(number, (3, 4), separator).translate(_FULLWIDTH),
         ]
     else:
         number = draw(LANDLINES)
         area = 4 if number[1] == "7" else 3
-        forms = [number, f"({number[:area]}){number[area:]}", f"{number[:area]}-{number[area:]}"]
+        separator = draw(st.sampled_from(SEPARATORS))
+        forms = [
+            number,
+            f"({number[:area]}){number[area:]}",
+            f"{number[:area]}-{number[area:]}",
+            _grouped(number, (area, 4), separator),
+        ]
     return Secret(number, draw(st.sampled_from(forms)), refused_in_any_field=kind != "landline")
 
 
-_FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+_FULLWIDTH = str.maketrans("0123456789Xx-_:.() ", "０１２３４５６７８９Ｘｘ－＿：．（）\u3000")
+"""Digits, X and the usual separators in their full-width forms."""
 
 # ---------------------------------------------------------------------------------------------
 # Where it is planted
@@ -222,27 +246,68 @@ def encoded(draw: st.DrawFn, document: Any) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 
+MAPPING_EXAMPLES = sorted((Path(__file__).parents[2] / "config").glob("mapping-*.toml"))
+"""The example mapping dialects: fed like the built-in ones, from the same messages."""
+
+
 @cache
 def community_toml() -> str:
-    return community_config_toml(generate_community())
+    """The Yida Town configuration with the example mapping dialects added."""
+    examples = [path.read_text(encoding="utf-8") for path in MAPPING_EXAMPLES]
+    return "\n".join([community_config_toml(generate_community()), *examples])
 
 
 @cache
 def base_messages() -> tuple[tuple[str, bytes], ...]:
-    """The first message of each dialect in the last hour of simulated Yida Town traffic."""
+    """The first message of each dialect in the last hour of simulated Yida Town traffic, and
+    the same access and barrier messages on the example mapping dialects' topics (from
+    devices the registry does not know, which may speak for themselves)."""
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     traffic = YidaTraffic(generate_community(), 11, start, timedelta(hours=1))
     found: dict[str, tuple[str, bytes]] = {}
     for topic, payload in traffic.messages():
         found.setdefault(topic.split("/")[1], (topic, payload))
-    return tuple(found.values())
+    community = next(iter(found.values()))[0].split("/")[0]
+    hik_payload = found["hik-isapi"][1]
+    barrier = json.loads(found["barrier-gate"][1])
+    barrier.pop("gateId", None)  # the controller on the topic is the gate
+    mapped = {
+        "acme-door": (f"acme/{community}/ACME-D17/event", hik_payload),
+        "parkline-gate": (f"parkline/{community}/PL-N1/plate", json.dumps(barrier).encode()),
+    }
+    assert {path.stem.removeprefix("mapping-") for path in MAPPING_EXAMPLES} == set(mapped)
+    return (*found.values(), *mapped.values())
+
+
+TOPIC_SAFE = str.maketrans({"+": None, "#": None, "\x00": None, "/": "／"})
+"""What an MQTT topic level cannot hold, removed (wildcards, NUL) or made full-width (`/`)."""
 
 
 @st.composite
 def hostile_messages(draw: st.DrawFn) -> tuple[str, bytes, list[Secret]]:
     topic, payload = draw(st.sampled_from(base_messages()))
     document, planted_secrets = draw(planted(json.loads(payload)))
+    if draw(st.integers(0, 3)) == 0:
+        topic = draw(planted_topic(topic, planted_secrets))
     return topic, draw(encoded(document)), planted_secrets
+
+
+@st.composite
+def planted_topic(draw: st.DrawFn, topic: str, planted_secrets: list[Secret]) -> str:
+    """`topic` with a personal value in place of its device level or its dialect level
+    (`yida/hik-isapi/139_1234_5678`, `yida/欧阳锋/x`), added to `planted_secrets`.
+
+    A landline goes only where no device id is read: as a device id it cannot be told from a
+    property office's number (names are refused there by the device id's alphabet)."""
+    secret = draw(secrets())
+    written = secret.written.translate(TOPIC_SAFE).strip() or secret.canonical
+    planted_secrets.append(secret)
+    levels = topic.split("/")
+    device_level = 2 if len(levels) == 3 else len(levels) - 2  # default layout, or a template
+    landline = secret.canonical.isdigit() and not secret.refused_in_any_field
+    level = 1 if landline else draw(st.sampled_from([device_level, 1]))
+    levels[level] = draw(st.sampled_from([written, f"dev-{written}", f"{written}_01"]))
+    return "/".join(levels)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,12 +315,14 @@ def hostile_messages(draw: st.DrawFn) -> tuple[str, bytes, list[Secret]]:
 # ---------------------------------------------------------------------------------------------
 
 _ESCAPED = re.compile(r"\\u([0-9a-fA-F]{4})")
-_SEPARATORS = re.compile(r"[\s\-+().:\x00\ufffd]")
+_SEPARATORS = re.compile(rf"(?<=[0-9])[\W_]{{1,{MAX_GAP}}}(?=[0-9Xx])")
+"""What the detectors take for a separator (`schemas.personal_numbers`): a short run of
+anything but letters and digits, between two digits or before a closing X."""
 
 
 def searchable(text: str) -> str:
-    """Text as a reader would see it: JSON escapes decoded, full-width digits folded, and the
-    separators a number may be written with removed (so `138 1234 5678` is found too)."""
+    """Text as a reader would see it: JSON escapes decoded, full-width characters folded, and
+    the separators a number may be written with removed (so `138_1234_5678` is found too)."""
     text = _ESCAPED.sub(lambda match: chr(int(match.group(1), 16)), text)
     return _SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
 
@@ -327,6 +394,12 @@ class TestSearchFindsWhatItLooksFor:
             "tel: +86 138 1234 5678",
             "４３０１１２１９９００１０１１２３４ 13812345678",
             '{"n": "\\u946b\\u6dfc\\u7131"}',
+            "yida/hik-isapi/138_1234_5678",
+            "tel:138:1234:5678",
+            "138·1234·5678 138—1234—5678",
+            "138／1234／5678",
+            "１３８＿１２３４＿５６７８",
+            "430112_19900101_1234",
         ],
     )
     def test_each_written_form_is_found(self, text: str) -> None:
