@@ -420,8 +420,8 @@ class TestRefusalLog:
             )
             assert NOT_AUTHORISED in done.stderr
         lines = [r.getMessage() for r in caplog.records if r.name == "gateway.broker"]
-        assert [line for line in lines if "yida/status/<level 18>" in line]
-        assert [line for line in lines if "<level 11>" in line]
+        assert [line for line in lines if "yida/status/<level 3>" in line]
+        assert [line for line in lines if "<level 1>" in line]
         assert not [line for line in lines if id_number in line or phone in line]
 
 
