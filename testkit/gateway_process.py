@@ -8,10 +8,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 from testkit.harness import ADMIN_KEY, HASH_KEY
 from testkit.services import free_port
+
+SESSION_EXPIRY_S = 300
 
 
 class GatewayProcess:
@@ -27,7 +30,12 @@ class GatewayProcess:
             "SCGW_API_PORT": str(self.api_port),
             "SCGW_ADMIN_API_KEY": ADMIN_KEY,
             "SCGW_ID_HASH_KEY": HASH_KEY,
-            "SCGW_MQTT_CLIENT_ID": f"scgw-proc-{self.api_port}",
+            # Unique per instance, kept across its restarts: a port can be reused later in the
+            # session, and a reused client id would resume an earlier test's MQTT session.
+            "SCGW_MQTT_CLIENT_ID": f"scgw-proc-{uuid.uuid4().hex}",
+            # Long enough for a test to restart the gateway into its session, short enough
+            # that a finished test's session stops queueing every later test's messages.
+            "SCGW_MQTT_SESSION_EXPIRY_S": str(SESSION_EXPIRY_S),
             **{f"SCGW_{name.upper()}": value for name, value in settings.items()},
         }
         self.process: subprocess.Popen[bytes] | None = None

@@ -6,6 +6,7 @@ The API is served by uvicorn on a free port and read with httpx, exactly as a cl
 import asyncio
 import contextlib
 import subprocess
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +95,7 @@ def gateway_settings(mqtt_url: str, database_url: str, **overrides: object) -> S
         "mqtt_url": mqtt_url,
         "database_url": database_url,
         "api_port": free_port(),
-        "mqtt_client_id": f"scgw-test-{free_port()}",
+        "mqtt_client_id": f"scgw-test-{uuid.uuid4().hex}",  # never an earlier test's session
         "batch_max_delay_ms": 20,
         "log_format": "text",
         **overrides,
