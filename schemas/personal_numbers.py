@@ -14,9 +14,12 @@ group, in either case and width, when an ID number's check character is X.
 Two predicates judge the candidates:
 
 - `strict`: what stored fields refuse (`schemas.identifiers`): a valid GB 11643 resident ID
-  number with a birth date a living person can have, or a mainland mobile (`1[3-9]` and nine
+  number with a birth date a living person can have, the same number's first 17 digits alone
+  (its check character is computed from them, so they identify the person as fully: a device
+  id `11010519491231002`, `ID 11010519491231002 X`), or a mainland mobile (`1[3-9]` and nine
   digits), bare or after 86 or 0086 (`+86` is `+` and `86`). Rare enough by chance that no
-  legitimate code or name is refused for it.
+  legitimate code or name is refused for it: 17 digits need a region (first digit 1 to 8)
+  and a birth date from 1900 to today at their seventh digit.
 - `broad`: what dead letters, topics, error details and logs hide (`gateway.privacy`): every
   strict number, and besides the numbers that only look like one, since what is only shown
   may err the other way: legacy 15-digit ID numbers, 18-character ID-shaped numbers (a region,
@@ -35,7 +38,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Final
 
-from schemas.identity import OLDEST_BIRTH_YEAR, is_resident_id_number
+from schemas.identity import OLDEST_BIRTH_YEAR, gb11643_check_digit, is_resident_id_number
 
 MAX_GAP: Final = 4
 """The longest run of separators between two groups of one written number: `) - `."""
@@ -43,11 +46,13 @@ MAX_GAP: Final = 4
 _GROUP: Final = re.compile(r"[0-9]+")
 _GAP: Final = re.compile(rf"[\W_]{{1,{MAX_GAP}}}")
 """Anything but letters and digits (`\\W` and `_`: Python's word characters are exactly those)."""
-_STRICT_LENGTHS: Final = frozenset({11, 13, 15, 18})
-"""A mobile bare, after 86, after 0086; an ID number (17 digits and a digit or X)."""
-_BROAD_LENGTHS: Final = frozenset(range(10, 16)) | {18}
+_STRICT_LENGTHS: Final = frozenset({11, 13, 15, 17, 18})
+"""A mobile bare, after 86, after 0086; an ID number without (17) and with (18) its check
+character."""
+_BROAD_LENGTHS: Final = frozenset(range(10, 16)) | {17, 18}
 """Landlines with area code (10 to 15 digits with 0, 86 or 0086), a mobile after a trunk 0
-(12), legacy ID numbers (15), ID-shaped numbers (18); `_STRICT_LENGTHS` is a subset."""
+(12), legacy ID numbers (15), ID numbers without their check character (17), ID-shaped
+numbers (18); `_STRICT_LENGTHS` is a subset."""
 _MIN_DIGITS: Final = {False: min(_STRICT_LENGTHS), True: min(_BROAD_LENGTHS)}
 _MOBILE: Final = re.compile(r"(?:0086|86)?1[3-9][0-9]{9}")
 _LANDLINE: Final = re.compile(r"(?:0|86|0086)(?:10|2[0-9]|[3-9][0-9]{2})[2-9][0-9]{6,7}")
@@ -63,9 +68,14 @@ first 17 digits): a quick test sparing the window search for almost every stored
 
 
 def strict_number(digits: str, *, today: date | None = None) -> bool:
-    """Whether `digits` (ASCII digits, maybe a final X) is a valid ID number or a mobile."""
+    """Whether `digits` (ASCII digits, maybe a final X) is a valid ID number, an ID number's
+    first 17 digits, or a mobile."""
     if len(digits) == 18:
         return is_resident_id_number(digits, today=today)
+    if len(digits) == 17:
+        return digits.isdigit() and is_resident_id_number(
+            digits + gb11643_check_digit(digits), today=today
+        )
     return _MOBILE.fullmatch(digits) is not None
 
 

@@ -184,6 +184,11 @@ class TestDeviceIds:
         problem = device_id_problem("+86 138 1234 5678")
         assert problem is not None and problem.reason == "pii_in_identifier"
 
+    @pytest.mark.parametrize("device_id", ["11010519491231002", "id-43011219920315451"])
+    def test_an_id_number_without_its_check_character_is_pii(self, device_id: str) -> None:
+        problem = device_id_problem(device_id)
+        assert problem is not None and problem.reason == "pii_in_identifier"
+
 
 WORDS = st.text(
     st.characters(codec="utf-8", categories=["L"]).filter(_no_digit), min_size=1, max_size=6
@@ -227,6 +232,12 @@ class TestNames:
     @given(before=CONTEXT, number=written_mobiles() | written_id_numbers(), after=CONTEXT)
     def test_personal_number_anywhere(self, before: str, number: str, after: str) -> None:
         assert name_problem(before + number + after) == "pii_in_identifier"
+
+    @pytest.mark.parametrize(
+        "name", ["ID 11010519491231002 X", "11010519491231002", "门11010519491231002"]
+    )
+    def test_an_id_number_without_its_check_character(self, name: str) -> None:
+        assert name_problem(name) == "pii_in_identifier"
 
     @pytest.mark.parametrize(
         "name",
