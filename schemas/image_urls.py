@@ -20,9 +20,13 @@ vendor's string through untouched, and what it decides is:
   often a person's name (`/抓拍/欧阳锋.jpg`), which no check can tell from a place's. An ASCII
   path is kept (pinyin cannot be told from a file name either; that is the limit of this
   rule), with spaces and other characters outside RFC 3986's set percent-encoded.
-- A host or path holding an ID or mobile number (`schemas.identifiers.looks_like_personal_number`),
-  judged after percent-decoding (repeatedly, so `%2531` cannot hide a `1`), is dropped as
-  `pii_in_identifier`; vendors do name snapshots after the user's phone.
+- A host or path holding an ID or mobile number (`schemas.identifiers.looks_like_personal_number`)
+  is dropped as `pii_in_identifier`; vendors do name snapshots after the user's phone. The path
+  is judged as written and at every step of percent-decoding it (up to four), since a reader
+  may stop at any: `%2531` hides a `1` until decoded, and `%13912345678` shows a mobile only
+  until `%13` decodes to a control character.
+- A path that percent-decodes to control characters (`%0D%0A`, `%00`) is dropped as
+  `not_a_url`, like the same characters written raw.
 - The kept URL is at most `MAX_IMAGE_URL` characters (`too_long` otherwise).
 
 A URL is never a reason to lose the event: what is dropped is the picture, listed in the event's
@@ -71,10 +75,12 @@ def judge_image_url(text: str) -> tuple[str | None, ImageUrlDropReason | None]:
         host = host.rpartition(":")[0]
     if parts.scheme.lower() not in SCHEMES or not _HOST.fullmatch(host):
         return None, "not_a_url"
-    decoded = _decoded(path)
-    if looks_like_personal_number(host) or looks_like_personal_number(decoded):
+    readings = _readings(path)
+    if looks_like_personal_number(host) or any(map(looks_like_personal_number, readings)):
         return None, "pii_in_identifier"
-    if not decoded.isascii():
+    if any(_CONTROL.search(reading) for reading in readings):
+        return None, "not_a_url"
+    if not readings[-1].isascii():
         return None, "non_ascii_path"
     netloc = host if port is None else f"{host}:{port}"
     url = urlunsplit((parts.scheme.lower(), netloc, path, "", ""))
@@ -83,11 +89,13 @@ def judge_image_url(text: str) -> tuple[str | None, ImageUrlDropReason | None]:
     return url, None
 
 
-def _decoded(path: str) -> str:
-    """`path` percent-decoded until it stops changing: what a person reading it would see."""
+def _readings(path: str) -> list[str]:
+    """`path` as written and at each step of percent-decoding it until it stops changing: what
+    a person or program reading it may see, the last being the fully decoded path."""
+    readings = [path]
     for _ in range(_MAX_DECODING):
-        decoded = unquote(path, errors="replace")
-        if decoded == path:
+        decoded = unquote(readings[-1], errors="replace")
+        if decoded == readings[-1]:
             break
-        path = decoded
-    return path
+        readings.append(decoded)
+    return readings

@@ -64,10 +64,29 @@ class TestJudgeImageUrl:
             "http://10.0.0.1/snap/%31%33%38%31%32%33%34%35%36%37%38.jpg",
             "http://10.0.0.1/snap/138%2531234%2535678.jpg",
             "http://admin@138-1234-5678.example.cn/a.jpg",
+            "http://10.0.0.1/%13912345678.jpg",  # decoding makes `%13` a control character
+            "http://10.0.0.1/%2513912345678.jpg",  # ...one step later
+            "http://10.0.0.1/%252513912345678.jpg",
+            "http://10.0.0.1/%0013812345678.jpg",
+            "http://10.0.0.1/1%33912345678.jpg",  # only the decoded path shows it
+            "http://10.0.0.1/11010519491231002.jpg",  # an ID number without its check digit
         ],
     )
-    def test_a_personal_number_after_decoding_is_pii(self, url: str) -> None:
+    def test_a_personal_number_as_written_or_at_any_decoding_step_is_pii(self, url: str) -> None:
         assert judge_image_url(url) == (None, "pii_in_identifier")
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://10.0.0.1/a%0D%0ASet-Cookie:%20x",
+            "http://10.0.0.1/a%00.jpg",
+            "http://10.0.0.1/a%250A.jpg",
+            "http://10.0.0.1/a%C2%85.jpg",
+            "http://10.0.0.1/a%E2%80%A8.jpg",
+        ],
+    )
+    def test_a_path_decoding_to_control_characters_is_not_a_url(self, url: str) -> None:
+        assert judge_image_url(url) == (None, "not_a_url")
 
     @pytest.mark.parametrize(
         "url",
