@@ -14,12 +14,16 @@ mistyped ID number or a landline cannot be undone.
   is one the dialect knows (a vocabulary). So a letters-only word that is not a known code, such
   as a pinyin name in a serial number, is never shown.
 - A topic level is shown only when it is a safe token (`[0-9A-Za-z_.:-]{1,64}`, holding no such
-  number); any other level becomes `<level N>`, N its position from 1.
+  number) and no such number found in the whole topic touches it, since `/` separates the
+  groups of one written number like any other punctuation (`yida/139/1234/5678`); any other
+  level becomes `<level N>`, N its position from 1. Dead letters and log lines show topics
+  only this way (`shareable_topic`), so what is stored and what is logged agree.
 - Log lines and error details lose such numbers (`without_personal_numbers`).
 
 Hashing and masking, which adapters apply before an event exists, are in `schemas.privacy`.
 """
 
+import bisect
 import ipaddress
 import math
 import re
@@ -130,17 +134,42 @@ def is_shareable_level(level: str) -> bool:
 
 
 def shareable_topic(topic: str) -> str:
-    """The topic with every level that is not a safe token (`is_shareable_level`) replaced by
-    `<level N>`, N its position from 1: a cheap device may use its owner's phone number or
-    name as its device id, and a level in another script or with spaces is text someone typed.
+    """The topic with every level that is not a safe token (`is_shareable_level`), or that a
+    personal-looking number found in the whole topic touches, replaced by `<level N>`, N its
+    position from 1: a cheap device may use its owner's phone number or name as its device id,
+    written in one level or split over several (`13912/345678`), and a level in another script
+    or with spaces is text someone typed.
 
     The number of levels stays, so an integrator can still tell the layout; the device itself
-    is found from the safe levels and the time. Applying this twice changes nothing.
+    is found from the safe levels and the time. Applying this twice changes nothing: the
+    masking is repeated until it does (a placeholder's N is a digit, which could in principle
+    complete a number with the next level).
     """
-    return "/".join(
-        level if is_shareable_level(level) else f"<level {index}>"
-        for index, level in enumerate(topic.split("/"), start=1)
-    )
+    levels = topic.split("/")
+    for _ in range(len(levels)):
+        shown = _masked_levels(levels)
+        if shown == levels:
+            break
+        levels = shown
+    return "/".join(levels)
+
+
+def _masked_levels(levels: list[str]) -> list[str]:
+    """One pass of `shareable_topic`: unsafe levels and levels a found number touches masked."""
+    starts: list[int] = []
+    position = 0
+    for level in levels:
+        starts.append(position)
+        position += len(level) + 1
+    touched: set[int] = set()
+    for start, end in personal_number_spans("/".join(levels)):
+        first = bisect.bisect_right(starts, start) - 1
+        last = bisect.bisect_right(starts, end - 1) - 1
+        touched.update(range(first, last + 1))
+    return [
+        level if index not in touched and is_shareable_level(level) else f"<level {index + 1}>"
+        for index, level in enumerate(levels)
+    ]
 
 
 def _is_ip_address(value: str) -> bool:

@@ -258,6 +258,18 @@ class TestDeadLetter:
         assert letter.topic == "yida/hik-isapi/<level 3>"
         assert letter.detail == "idNumber <redacted> bad"
 
+    @pytest.mark.parametrize(
+        ("topic", "stored"),
+        [
+            ("yida/139/1234/5678", "yida/<level 2>/<level 3>/<level 4>"),
+            ("yida/hik-isapi/430112/19920315/4512", "yida/hik-isapi/<level 3>/<level 4>/<level 5>"),
+            ("13912/345678", "<level 1>/<level 2>"),
+        ],
+    )
+    def test_a_number_split_over_topic_levels_is_not_stored(self, topic: str, stored: str) -> None:
+        letter = DeadLetter(NOW, topic, "unknown_topic", "", "", 0)
+        assert letter.topic == stored
+
     def test_texts_are_bounded_and_free_of_nul(self) -> None:
         letter = DeadLetter(NOW, "ab/" * 200, "r", "d\x00" * 600, "{}\x00", 3)
         assert len(letter.topic) == 512

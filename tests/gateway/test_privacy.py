@@ -248,7 +248,46 @@ class TestShareableTopic:
         topic = f"yida/hik-isapi/{PHONE}/dev-{ID_NUMBER}/+86 138 1234 5678"
         assert shareable_topic(topic) == "yida/hik-isapi/<level 3>/<level 4>/<level 5>"
 
-    @pytest.mark.parametrize("topic", [f"a/{ID_NUMBER}/b c", "亿达/x/欧阳锋", "/"])
+    @pytest.mark.parametrize(
+        ("topic", "shown"),
+        [
+            ("yida/139/1234/5678", "yida/<level 2>/<level 3>/<level 4>"),
+            (
+                "yida/hik-isapi/430112/19920315/4512",
+                "yida/hik-isapi/<level 3>/<level 4>/<level 5>",
+            ),
+            ("13912/345678", "<level 1>/<level 2>"),
+            ("yida/dev-139/1234/5678/status", "yida/<level 2>/<level 3>/<level 4>/status"),
+            ("yida/0731/8888/1234", "yida/<level 2>/<level 3>/<level 4>"),
+            ("yida/hik-isapi/11010519491231002/event", "yida/hik-isapi/<level 3>/event"),
+            ("yida/430112/19920315/451/X", "yida/<level 2>/<level 3>/<level 4>/X"),
+        ],
+    )
+    def test_a_number_split_over_levels_masks_every_level_it_touches(
+        self, topic: str, shown: str
+    ) -> None:
+        assert shareable_topic(topic) == shown
+
+    @pytest.mark.parametrize(
+        "topic",
+        [
+            "yida/34020000001320000001/1795651212000",
+            "yida/2026/11/26/event",
+            "acme/yida/43011200001320000017/event/1",
+        ],
+    )
+    def test_neighbouring_levels_that_are_no_number_together_are_kept(self, topic: str) -> None:
+        assert shareable_topic(topic) == topic
+
+    def test_a_placeholder_never_completes_a_number_with_the_next_level(self) -> None:
+        topic = "/".join(["x"] * 7 + ["欧阳", "6_731_8888_1234"])
+        once = shareable_topic(topic)
+        assert once == "x/x/x/x/x/x/x/<level 8>/<level 9>"
+        assert shareable_topic(once) == once
+
+    @pytest.mark.parametrize(
+        "topic", [f"a/{ID_NUMBER}/b c", "亿达/x/欧阳锋", "/", "yida/139/1234/5678"]
+    )
     def test_applying_it_twice_changes_nothing(self, topic: str) -> None:
         once = shareable_topic(topic)
         assert shareable_topic(once) == once
