@@ -12,8 +12,9 @@ Two body shapes arrive. A JSON object, sent by the device itself:
 where `status` (see `STATUSES`) is required and `ts` (epoch milliseconds), `firmware`, `ip` and
 `deviceId` are optional. Or a bare word, not JSON, as most devices set their MQTT last will:
 `offline` (and `online`, `heartbeat`), in any case, surrounding white space ignored. The
-firmware is a name (`schemas.screening`: dropped and listed in `dropped_fields` when it breaks
-the rules); a device id holding an ID or mobile number is refused (`pii_in_identifier`).
+firmware is a name and the ip an address (`schemas.screening`: dropped and listed in
+`dropped_fields` when they break the rules, `ip` as `not_an_ip` or `pii_in_identifier`); a
+device id holding an ID or mobile number is refused (`pii_in_identifier`).
 
 Time: the device's `ts` when it sends one. A last will has none, and needs none: the broker
 publishes it the moment it notices the connection is lost (keep-alive expired or socket closed),
@@ -27,7 +28,6 @@ would make every later `offline` from the device a duplicate of its first, forev
 that a will redelivered after a gateway crash is stored twice, which status events tolerate.
 """
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -115,7 +115,7 @@ class HeartbeatAdapter:
                 status,
                 body.ts,
                 firmware=body.firmware,
-                ip=_ip(body.ip),
+                ip=body.ip,
             )
         ]
 
@@ -174,14 +174,3 @@ def _status(word: str, field: str) -> DeviceStatus:
     if is_safe_token(word, _STATUS_WORD):
         raise PayloadError("unknown_code", f"{field} {word!r} is not mapped")
     raise PayloadError("unknown_code", f"{field} is not a known status")
-
-
-def _ip(ip: str | None) -> str | None:
-    """The address in its canonical form, without an IPv6 scope (`%eth0`, meaningless off the
-    device's own network); anything that is not an IP address is dropped."""
-    if not ip:
-        return None
-    try:
-        return str(ipaddress.ip_address(ip.strip().partition("%")[0]))
-    except ValueError:
-        return None

@@ -36,7 +36,7 @@ from schemas.codes import (
     VisitPurpose,
 )
 from schemas.identifiers import DeviceId, IdentifierText
-from schemas.screening import NAME, REFERENCE, DroppedField, Plate, screen
+from schemas.screening import IP_ADDRESS, NAME, REFERENCE, DroppedField, Plate, screen
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -58,6 +58,9 @@ Name = Annotated[str | None, NAME]
 """A label (door, zone, lane, house...): dropped when `schemas.identifiers.name_problem` says so."""
 Reference = Annotated[str | None, REFERENCE]
 """A picture's URL, as `schemas.image_urls.judge_image_url` keeps it (or drops it, listed)."""
+IpAddress = Annotated[str | None, IP_ADDRESS]
+"""A device's reported address, canonical, as `schemas.screening.judge_ip` keeps it (or drops it,
+listed)."""
 
 DERIVED_FIELDS: Final = frozenset({"plate_standard", "dropped_fields"})
 """Fields the screen fills itself: no adapter or mapping sets them."""
@@ -197,7 +200,7 @@ class DeviceStatusEvent(EventBase):
     kind: Literal["device_status"] = "device_status"
     status: DeviceStatus
     firmware: Name = None
-    ip: Name = None
+    ip: IpAddress = None
     time_source: Literal["device", "arrival"] = Field(
         default="device",
         description="Whose clock `occurred_at` is: the device's own, or the gateway's at the"

@@ -11,6 +11,10 @@ same rules and none can forget them; the adapter stays pure, and the gateway cou
   dialect alike, what is kept (http(s) only, no login, no query or fragment, an ASCII path) and
   what is dropped (`not_a_url`, `pii_in_identifier`, `too_long`); adapters pass the vendor's
   string through as it came.
+- `IP_ADDRESS` (a device's reported address): kept in its canonical form, without an IPv6 scope
+  (`%eth0`, meaningless off the device's own network); anything else is dropped,
+  `pii_in_identifier` when it holds an ID or mobile number (`tel:13912345678`,
+  `139.1234.5678`), else `not_an_ip`.
 - `Plate`: text outside the plate alphabet (`schemas.plates`) becomes None, `not_a_plate`, and
   the event's presence flag (`has_plate`) False; a kept plate gets its `plate_standard`
   (whether it follows the GA 36 grammar), None when there is no plate.
@@ -21,6 +25,7 @@ from a screened field hashes what the screen keeps (`kept`), never the dropped t
 of a phone number is a phone number to anyone who can enumerate phones.
 """
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -29,11 +34,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.identifiers import FieldDropReason, name_problem
+from schemas.identifiers import FieldDropReason, looks_like_personal_number, name_problem
 from schemas.image_urls import ImageUrlDropReason, judge_image_url
 from schemas.plates import is_standard_plate, plate_problem
 
-DropReason = FieldDropReason | ImageUrlDropReason
+IpDropReason = Literal["not_an_ip", "pii_in_identifier"]
+"""Why an event lost a device's reported IP address."""
+
+DropReason = FieldDropReason | ImageUrlDropReason | IpDropReason
 """Why a field's text was dropped from an event: the label of `scgw_event_fields_dropped_total`."""
 
 
@@ -41,11 +49,12 @@ DropReason = FieldDropReason | ImageUrlDropReason
 class Screened:
     """Marks a text field an event drops when the text breaks the `rule` (see the module)."""
 
-    rule: Literal["name", "reference"]
+    rule: Literal["name", "reference", "ip"]
 
 
 NAME = Screened("name")
 REFERENCE = Screened("reference")
+IP_ADDRESS = Screened("ip")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +98,29 @@ def judge(marker: Marker, text: str) -> tuple[str | None, DropReason | None]:
         reason = plate_problem(text)
     elif marker.rule == "reference":
         return judge_image_url(text)
+    elif marker.rule == "ip":
+        return judge_ip(text)
     else:
         text = text.strip()
         if not text:
             return None, None  # a blank name is no name, not a broken one
         reason = name_problem(text)
     return (None, reason) if reason is not None else (text, None)
+
+
+def judge_ip(text: str) -> tuple[str | None, IpDropReason | None]:
+    """A reported address in canonical form, or None and why it was dropped; blank is no
+    address, not a broken one."""
+    text = text.strip()
+    if not text:
+        return None, None
+    try:
+        return str(ipaddress.ip_address(text.partition("%")[0])), None
+    except ValueError:
+        pass
+    if looks_like_personal_number(text):
+        return None, "pii_in_identifier"
+    return None, "not_an_ip"
 
 
 def kept(marker: Marker, text: str | None) -> str | None:

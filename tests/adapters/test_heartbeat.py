@@ -406,14 +406,26 @@ class TestFirmwareAndAddress:
             ("fe80::1%eth0", "fe80::1"),
             ("fe80::1%\x00", "fe80::1"),
             ("", None),
-            ("10.1.2.300", None),
-            ("010.1.2.3", None),
-            ("10.1.2.3:8000", None),
-            ("gateway.local", None),
         ],
     )
-    def test_address(self, ip: str, kept: str | None) -> None:
-        assert status(with_fields("heartbeat", ip=ip)).ip == kept
+    def test_address_is_kept_canonical(self, ip: str, kept: str | None) -> None:
+        event = status(with_fields("heartbeat", ip=ip))
+        assert (event.ip, event.dropped_fields) == (kept, ())
+
+    @pytest.mark.parametrize(
+        ("ip", "reason"),
+        [
+            ("139.1234.5678", "pii_in_identifier"),
+            ("tel:13912345678", "pii_in_identifier"),
+            ("10.1.2.300", "not_an_ip"),
+            ("010.1.2.3", "not_an_ip"),
+            ("10.1.2.3:8000", "not_an_ip"),
+            ("gateway.local", "not_an_ip"),
+        ],
+    )
+    def test_bad_address_is_dropped_and_listed(self, ip: str, reason: str) -> None:
+        event = status(with_fields("heartbeat", ip=ip))
+        assert (event.ip, drops(event), event.status) == (None, {"ip": reason}, "heartbeat")
 
     def test_without_ts_fixture(self) -> None:
         event = status(fixture_bytes("without_ts"))

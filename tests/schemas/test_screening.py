@@ -13,7 +13,16 @@ from schemas.events import (
     VisitorEvent,
     device_event_adapter,
 )
-from schemas.screening import NAME, REFERENCE, DroppedField, Marker, Plate, kept
+from schemas.screening import (
+    IP_ADDRESS,
+    NAME,
+    REFERENCE,
+    DroppedField,
+    Marker,
+    Plate,
+    judge_ip,
+    kept,
+)
 
 NOW = datetime.now(UTC)
 HEADER: dict[str, Any] = {
@@ -59,7 +68,7 @@ class TestNames:
         status = DeviceStatusEvent(**HEADER, status="online", firmware="V1\x00", ip="a<b")
         assert {d.field: d.reason for d in status.dropped_fields} == {
             "firmware": "not_printable",
-            "ip": "markup",
+            "ip": "not_an_ip",
         }
         visit = VisitorEvent(**HEADER, action="cancelled", visit_id="V1", host_house="x" * 65)
         assert visit.dropped_fields == (DroppedField(field="host_house", reason="too_long"),)
@@ -111,6 +120,36 @@ class TestPlates:
         assert event.dropped_fields == (DroppedField(field="plate_no", reason="not_a_plate"),)
 
 
+class TestAddresses:
+    """A device's address is kept canonical, or dropped and listed as no address or as PII."""
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("10.1.2.3", ("10.1.2.3", None)),
+            ("FD00::0001%eth0", ("fd00::1", None)),
+            ("  ", (None, None)),
+            ("139.1234.5678", (None, "pii_in_identifier")),
+            ("tel:13912345678", (None, "pii_in_identifier")),
+            ("10.1.2.300", (None, "not_an_ip")),
+            ("欧阳锋", (None, "not_an_ip")),
+        ],
+    )
+    def test_judge_ip(self, text: str, expected: tuple[str | None, str | None]) -> None:
+        assert judge_ip(text) == expected
+
+    def test_status_event_lists_the_dropped_address(self) -> None:
+        event = DeviceStatusEvent(**HEADER, status="heartbeat", ip="tel:13912345678")
+        assert (event.ip, event.dropped_fields) == (
+            None,
+            (DroppedField(field="ip", reason="pii_in_identifier"),),
+        )
+
+    def test_stored_event_round_trips(self) -> None:
+        event = DeviceStatusEvent(**HEADER, status="online", ip="139.1234.5678", firmware="V1")
+        assert device_event_adapter.validate_json(event.model_dump_json()) == event
+
+
 class TestStoredEvents:
     """A stored event validates back unchanged: screening twice changes nothing."""
 
@@ -137,6 +176,8 @@ class TestKept:
             (Plate(), "湘A12345", "湘A12345"),
             (Plate(), "13812345678", None),
             (NAME, None, None),
+            (IP_ADDRESS, "FD00::1", "fd00::1"),
+            (IP_ADDRESS, "139.1234.5678", None),
         ],
     )
     def test_kept(self, marker: Marker, text: str | None, expected: str | None) -> None:
