@@ -3,26 +3,35 @@
 `code` is a stable snake_case string a client can branch on (the README lists them);
 `message` is for a person; `details` locates the problem (field locations, rule names, the
 parameters an endpoint accepts) and never echoes a value the client sent.
+
+Keys and parameter names are chosen by the client too (`{"欧阳锋": 1}`, `?13812345678=1`), so
+one rule decides which are shown: a name the endpoint or its body model declares, when it is
+an ASCII identifier-like token (`gateway.privacy.is_shareable_key`), is ours and shown; any other
+becomes a placeholder by position (`<key 2>`, `<parameter 1>`). Messages are pydantic's
+templates filled with our rules (allowed values, limits, patterns); an error type whose text
+could carry what was sent gets a fixed message instead, never a patched one.
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, JsonValue
+from pydantic_core.core_schema import ErrorType
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from gateway.errors import PayloadError, StoreError
-from gateway.privacy import without_personal_numbers
+from gateway.privacy import is_shareable_key, without_personal_numbers
 
 logger = logging.getLogger(__name__)
 
-LOCATION_PART_CHARS = 64
 
 STATUS_CODES: Mapping[int, str] = {
     400: "bad_request",
@@ -49,6 +58,38 @@ _MESSAGES: Mapping[int, str] = {
 
 QUERY_LOCATIONS = frozenset({"query", "header", "cookie"})
 """Validation errors only there make a malformed request (400), not an unusable body (422)."""
+
+SOURCES = frozenset({"body", "path", "query", "header", "cookie"})
+"""The first part of a validation error's location: FastAPI's words, always shown."""
+
+ECHOING_TYPES: Mapping[str, str] = {
+    "value_error": "the value breaks this field's rule",
+    "assertion_error": "the value breaks this field's rule",
+    "union_tag_invalid": "the discriminator does not name one of the expected kinds",
+    "no_such_attribute": "this attribute does not exist",
+    "get_attribute_error": "the attribute could not be read",
+    "iteration_error": "the value could not be iterated",
+    "mapping_type": "the value is not a valid mapping",
+    "needs_python_object": "the value must be an object of the expected type",
+    "datetime_object_invalid": "the value is not a valid date-time",
+}
+"""Pydantic error types whose message may quote what was sent (an exception's text, a tag):
+their fixed message, used whenever the sent value shows in pydantic's."""
+
+KNOWN_TYPES: frozenset[str] = frozenset(get_args(ErrorType))
+"""Pydantic's own error types: their templates are filled with the rule, not the input."""
+
+MIN_QUOTED_CHARS = 3
+"""Sent ASCII text shorter than this (`1`, `x`) is not looked for in a message: it shows up in
+any text. Non-ASCII text is looked for at any length (`张三`)."""
+
+GENERIC_MESSAGE = "the value is invalid"
+"""The message of an error type pydantic does not define (a custom error's own template)."""
+
+
+class RuleError(ValueError):
+    """A request validator's refusal whose text states the rule and never the value: shown as
+    it is, even when the value sent happens to appear in it (`2026-05-01` in an example)."""
 
 
 class ErrorPublic(BaseModel):
@@ -114,12 +155,31 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def validation_error(request: Request, exc: Exception) -> Response:
     """Request validation: 400 for parameters, 422 for bodies; rules, never the input."""
     assert isinstance(exc, RequestValidationError)
-    problems = [_problem(error) for error in exc.errors()]
+    route = request.scope.get("route")
+    declared = declared_names(route.dependant) if isinstance(route, APIRoute) else frozenset()
+    problems = [_problem(error, declared) for error in exc.errors()]
     locations = {error["loc"][0] for error in exc.errors() if error.get("loc")}
     if locations and locations <= QUERY_LOCATIONS:
         message = "a query parameter is invalid; see details"
         return error_response(400, "invalid_parameter", message, problems)
     return error_response(422, "validation_failed", _unusable(locations), problems)
+
+
+def shown_name(name: str, declared: Collection[str], placeholder: str) -> str:
+    """`name` when it is ours (declared, and a safe token), else `placeholder`: a key or a
+    parameter name the client chose may be a person's name or number."""
+    return name if name in declared and is_shareable_key(name) else placeholder
+
+
+def declared_names(dependant: Dependant) -> frozenset[str]:
+    """Every parameter and body field name an endpoint declares, nested models included:
+    the names its error details may show."""
+    names: set[str] = set()
+    seen: set[type[BaseModel]] = set()
+    for field in _fields(dependant):
+        names.update(name for name in (field.name, field.alias) if isinstance(name, str))
+        names.update(_model_names(field.field_info.annotation, seen))
+    return frozenset(names)
 
 
 async def payload_error(request: Request, exc: Exception) -> Response:
@@ -160,21 +220,86 @@ def _unusable(locations: set[Any]) -> str:
     return f"the request {' and '.join(parts)} {verb} invalid; see details"
 
 
-def _problem(error: Mapping[str, Any]) -> dict[str, JsonValue]:
-    """A validation error as location, rule and message, with the input taken out."""
-    location: list[JsonValue] = [
-        part if isinstance(part, int) else without_personal_numbers(str(part))[:LOCATION_PART_CHARS]
-        for part in error.get("loc", ())
-    ]
-    message = str(error.get("msg", "invalid"))
-    sent = error.get("input")
-    if isinstance(sent, str | int | float) and not isinstance(sent, bool) and len(str(sent)) > 2:
-        message = message.replace(str(sent), "<input>")
+def _fields(dependant: Dependant) -> Iterable[Any]:
+    yield from dependant.path_params
+    yield from dependant.query_params
+    yield from dependant.header_params
+    yield from dependant.cookie_params
+    yield from dependant.body_params
+    for dependency in dependant.dependencies:
+        yield from _fields(dependency)
+
+
+def _model_names(annotation: Any, seen: set[type[BaseModel]]) -> Iterable[str]:
+    """The field names and aliases of every model `annotation` holds, however nested."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return
+        seen.add(annotation)
+        for name, info in annotation.model_fields.items():
+            yield name
+            if isinstance(info.alias, str):
+                yield info.alias
+            if isinstance(info.validation_alias, str):
+                yield info.validation_alias
+            yield from _model_names(info.annotation, seen)
+        return
+    for argument in get_args(annotation):
+        yield from _model_names(argument, seen)
+
+
+def _problem(error: Mapping[str, Any], declared: Collection[str]) -> dict[str, JsonValue]:
+    """A validation error as location, rule and message: the location's keys only when they are
+    declared names, the message only when it cannot hold the input."""
+    location: list[JsonValue] = []
+    for position, part in enumerate(error.get("loc", ()), start=1):
+        if isinstance(part, int) and not isinstance(part, bool):
+            location.append(part)  # a list index: a position, not a value
+        elif position == 1 and part in SOURCES:
+            location.append(part)
+        else:
+            location.append(shown_name(str(part), declared, f"<key {position}>"))
+    error_type = str(error.get("type", ""))
     return {
         "location": location,
-        "type": str(error.get("type", "")),
-        "message": without_personal_numbers(message),
+        "type": error_type if is_shareable_key(error_type) else "invalid",
+        "message": without_personal_numbers(_message(error, error_type)),
     }
+
+
+def _message(error: Mapping[str, Any], error_type: str) -> str:
+    """Pydantic's message when its template holds only our rules; a fixed one otherwise."""
+    message = str(error.get("msg", GENERIC_MESSAGE))
+    if isinstance(error.get("ctx", {}).get("error"), RuleError):
+        return message
+    if error_type in ECHOING_TYPES:
+        quotes = not _quotes_nothing_sent(message, error.get("input"))
+        return ECHOING_TYPES[error_type] if quotes else message
+    if error_type not in KNOWN_TYPES:
+        return GENERIC_MESSAGE
+    return message
+
+
+def _quotes_nothing_sent(message: str, sent: Any) -> bool:
+    """Whether no text the client sent (a scalar, or any key or scalar inside a body) appears
+    in `message`: our validators' texts name rules, but a bug could quote the value."""
+    return not any(text in message for text in _texts(sent, 0))
+
+
+def _texts(sent: Any, depth: int) -> Iterable[str]:
+    if isinstance(sent, bool) or sent is None or depth > 8:
+        return
+    if isinstance(sent, str | int | float):
+        text = str(sent).strip()
+        if len(text) >= MIN_QUOTED_CHARS or not text.isascii():
+            yield text
+    elif isinstance(sent, Mapping):
+        for key, value in sent.items():
+            yield from _texts(key, depth + 1)
+            yield from _texts(value, depth + 1)
+    elif isinstance(sent, list | tuple):
+        for item in sent:
+            yield from _texts(item, depth + 1)
 
 
 def _phrase_code(status_code: int) -> str:

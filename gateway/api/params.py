@@ -1,13 +1,15 @@
 """Query parameters held to what an endpoint declares, once each, and times held to ISO 8601.
 
 A misspelt filter (`?devce_id=...`) silently ignored returns every event, which looks like
-an answer; refusing it is the only way the caller learns. A parameter given twice
-(`limit=1&limit=2`) would be resolved by a rule the caller cannot see (the framework takes the
-last), so it is refused too. Times are ISO 8601 with an offset only: pydantic would also take
-Unix seconds or a bare date, each a guess about what the caller meant. Device ids and community
-codes in the query or the path follow the registry's rules (`schemas.identifiers.DeviceId`,
-`schemas.devices.CommunityCode`), so a value no device could have is a 400 or 422, not an
-empty page or a 404.
+an answer; refusing it is the only way the caller learns. The refusal names a parameter only
+when some endpoint declares it; any other name the client chose is shown as `<parameter N>`,
+N its position among the distinct names in the query (`gateway.api.errors.shown_name`).
+A parameter given twice (`limit=1&limit=2`) would be resolved by a rule the caller cannot
+see (the framework takes the last), so it is refused too. Times are ISO 8601 with an offset
+only: pydantic would also take Unix seconds or a bare date, each a guess about what the caller
+meant. Device ids and community codes in the query or the path follow the registry's rules
+(`schemas.identifiers.DeviceId`, `schemas.devices.CommunityCode`), so a value no device could
+have is a 400 or 422, not an empty page or a 404.
 """
 
 import contextlib
@@ -21,10 +23,9 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BeforeValidator
 
-from gateway.api.errors import ApiError
-from gateway.privacy import without_personal_numbers
+from gateway.api.errors import ApiError, RuleError, shown_name
 
-NAME_CHARS = 64
+MAX_UNKNOWN_SHOWN = 20
 
 _ISO_8601 = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})", re.ASCII
@@ -39,7 +40,7 @@ def _iso_8601(value: object) -> datetime:
         if _ISO_8601.fullmatch(text):
             with contextlib.suppress(ValueError):  # month 13 and the like
                 return datetime.fromisoformat(text)
-    raise ValueError("must be ISO 8601 with an offset, e.g. 2026-05-01T08:00:00+08:00")
+    raise RuleError("must be ISO 8601 with an offset, e.g. 2026-05-01T08:00:00+08:00")
 
 
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601)]
@@ -64,14 +65,19 @@ async def reject_unknown_parameters(request: Request) -> None:
     if not isinstance(route, APIRoute):
         return
     accepted = _declared(route.dependant)  # a walk over a few fields: cheaper than a cache
-    unknown = sorted({name for name in request.query_params if name not in accepted})
+    names = list(dict.fromkeys(request.query_params))  # distinct, in the order given
+    unknown = [(position, name) for position, name in enumerate(names, 1) if name not in accepted]
     if unknown:
+        ours = _declared_anywhere(request)
         raise ApiError(
             400,
             "unknown_parameter",
             "this endpoint does not take every query parameter given; see details",
             {
-                "unknown": [without_personal_numbers(name)[:NAME_CHARS] for name in unknown[:20]],
+                "unknown": [
+                    shown_name(name, ours, f"<parameter {position}>")
+                    for position, name in unknown[:MAX_UNKNOWN_SHOWN]
+                ],
                 "accepted": sorted(accepted),
             },
         )
@@ -84,6 +90,22 @@ async def reject_unknown_parameters(request: Request) -> None:
             "a query parameter is given more than once; give each at most once",
             {"repeated": repeated},
         )
+
+
+def _declared_anywhere(request: Request) -> frozenset[str]:
+    """The query parameter names any endpoint of the API declares (from its OpenAPI document,
+    which the app builds once): ours, so safe to name back (`?status=` sent to an endpoint
+    without it), while a name only the client chose is shown by position."""
+    openapi = getattr(request.app, "openapi", None)
+    document = openapi() if callable(openapi) else {}
+    return frozenset(
+        parameter["name"]
+        for operations in document.get("paths", {}).values()
+        for operation in operations.values()
+        if isinstance(operation, dict)
+        for parameter in operation.get("parameters", ())
+        if isinstance(parameter, dict) and isinstance(parameter.get("name"), str)
+    )
 
 
 def _declared(dependant: Dependant) -> set[str]:

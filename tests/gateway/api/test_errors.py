@@ -73,6 +73,39 @@ class TestValidationErrors:
         assert SECRET not in response.text
         assert "13812345678" not in response.text
 
+    @pytest.mark.parametrize("key", ["欧阳锋", "extra_欧阳锋", "13812345678", "x\u202e"])
+    async def test_a_key_the_body_does_not_declare_is_shown_by_position(
+        self, api: RunningGateway, key: str
+    ) -> None:
+        body = {"kind": "door_controller", "dialect": "hik-isapi", "community": "yida", key: 1}
+        response = await api.http.put("/v1/devices/NEWDEV3", json=body)
+        error = error_of(response, 422)
+        assert [p["location"] for p in error["details"]] == [["body", "<key 2>"]]
+        assert error["details"][0]["type"] == "extra_forbidden"
+        assert key not in response.text and "ouyang" not in response.text
+
+    async def test_a_declared_key_is_named(self, api: RunningGateway) -> None:
+        body = {"kind": "door", "dialect": "hik-isapi", "community": "yida"}
+        response = await api.http.put("/v1/devices/NEWDEV3", json=body)
+        (problem,) = error_of(response, 422)["details"]
+        assert (problem["location"], problem["type"]) == (["body", "kind"], "literal_error")
+
+    async def test_a_literal_error_lists_the_allowed_values_intact(
+        self, api: RunningGateway
+    ) -> None:
+        body = {"kind": "door", "dialect": "hik-isapi", "community": "yida"}
+        response = await api.http.put("/v1/devices/NEWDEV3", json=body)
+        (problem,) = error_of(response, 422)["details"]
+        assert "'door_controller'" in problem["message"]
+        assert "<input>" not in problem["message"]
+
+    async def test_a_rule_message_is_shown_without_the_input(self, api: RunningGateway) -> None:
+        response = await api.http.get("/v1/events", params={"since": "欧阳锋"})
+        (problem,) = error_of(response, 400)["details"]
+        assert problem["type"] == "value_error"
+        assert "ISO 8601" in problem["message"]
+        assert "欧阳锋" not in response.text
+
     async def test_malformed_json_is_422_without_the_body(self, api: RunningGateway) -> None:
         response = await api.http.put(
             "/v1/devices/43011200001399990001",

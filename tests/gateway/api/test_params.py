@@ -88,7 +88,19 @@ class TestUnknownParameters:
             assert response.status_code == 400, (method, template, response.text)
             error = response.json()["error"]
             assert error["code"] == "unknown_parameter"
-            assert error["details"]["unknown"] == ["devce_id"]
+            assert error["details"]["unknown"] == ["<parameter 1>"]
+
+    async def test_names_the_client_chose_are_shown_by_position(self, api: RunningGateway) -> None:
+        response = await api.http.get("/v1/events?limit=5&欧阳锋=1&x%E2%80%AE=3&13812345678=2")
+        error = response.json()["error"]
+        assert error["code"] == "unknown_parameter"
+        assert error["details"]["unknown"] == ["<parameter 2>", "<parameter 3>", "<parameter 4>"]
+        assert "欧阳锋" not in response.text and "ouyang" not in response.text
+        assert "\\u202e" not in response.text and "13812345678" not in response.text
+
+    async def test_a_name_another_endpoint_declares_is_named(self, api: RunningGateway) -> None:
+        response = await api.http.get("/v1/events", params={"status": "online"})
+        assert response.json()["error"]["details"]["unknown"] == ["status"]
 
     async def test_the_refusal_lists_what_the_endpoint_accepts(self, api: RunningGateway) -> None:
         response = await api.http.get("/v1/events", params={"limit": 5, "sinse": "x"})
