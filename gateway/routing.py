@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from adapters.mapping import topic_templates
 from gateway.config import GatewayConfig, TopicBinding
 from gateway.errors import PayloadError
-from gateway.privacy import is_shareable_level
+from gateway.privacy import is_shareable_level, shareable_topic
 from gateway.topics import filter_covers, topic_matches
 from schemas.identifiers import PII_IN_IDENTIFIER, device_id_problem, looks_like_personal_number
 
@@ -76,7 +76,7 @@ class TopicRouter:
             community = captures.get("community", spec.community or "")
             if self._communities and community not in self._communities:
                 raise PayloadError(
-                    "unknown_community", f"community {_quoted(community)} is not configured"
+                    "unknown_community", f"community {_quoted(community, topic)} is not configured"
                 )
             return Route(spec.name, community, captures.get("device_id"))
         levels = topic.split("/")
@@ -87,10 +87,12 @@ class TopicRouter:
         community, segment, device_id = levels
         dialect = TOPIC_SEGMENT_ALIASES.get(segment, segment)
         if dialect not in self._dialects:
-            raise PayloadError("unknown_dialect", f"no adapter for dialect {_quoted(dialect)}")
+            raise PayloadError(
+                "unknown_dialect", f"no adapter for dialect {_quoted(dialect, topic)}"
+            )
         if self._communities and community not in self._communities:
             raise PayloadError(
-                "unknown_community", f"community {_quoted(community)} is not configured"
+                "unknown_community", f"community {_quoted(community, topic)} is not configured"
             )
         return Route(dialect, community, device_id)
 
@@ -111,11 +113,13 @@ class TopicRouter:
         return kept
 
 
-def _quoted(level: str) -> str:
+def _quoted(level: str, topic: str) -> str:
     """A topic level for an error detail: quoted when it is a safe token of at most 40
-    characters (`gateway.privacy.is_shareable_level`), else only described, so a name or a
+    characters that the topic's shareable form keeps (`gateway.privacy.shareable_topic`, which
+    also masks the pieces of a number split over levels), else only described, so a name or a
     written phone number in the level never reaches a dead letter or a log."""
-    if len(level) <= MAX_QUOTED_LEVEL and is_shareable_level(level):
+    shown = len(level) <= MAX_QUOTED_LEVEL and is_shareable_level(level)
+    if shown and level in shareable_topic(topic).split("/"):
         return repr(level)
     return f"(a level of {len(level)} characters that is not a plain token)"
 

@@ -417,7 +417,13 @@ class TestMetrics:
             document = {"recordId": f"R{serial}", "ts": 1_795_651_200_000, "plate": plate, "dir": 1}
             return f"{COMMUNITY.code}/barrier-gate/gate-1", json.dumps(document).encode()
 
+        def heartbeat(ip: str) -> tuple[str, bytes]:
+            ts = int(RECEIVED.timestamp() * 1000)
+            document = {"status": "heartbeat", "ts": ts, "ip": ip}
+            return f"{COMMUNITY.code}/status/cam-1", json.dumps(document).encode()
+
         pairs = [
+            heartbeat("139.1234.5678"),
             alarm(1, "3栋 138 1234 5678"),
             alarm(2, "<b>B1</b>"),
             alarm(3, "B1 north"),
@@ -426,8 +432,9 @@ class TestMetrics:
         ]
         metrics = Metrics()
         await BatchCommitter(pipeline(), store, metrics)(AckLog().messages(pairs))
-        assert sample(metrics, "scgw_events_stored_total") == 5
+        assert sample(metrics, "scgw_events_stored_total") == 6
         dropped = "scgw_event_fields_dropped_total"
+        assert sample(metrics, dropped, field="ip", reason="pii_in_identifier") == 1
         assert sample(metrics, dropped, field="zone", reason="pii_in_identifier") == 1
         assert sample(metrics, dropped, field="zone", reason="markup") == 1
         assert sample(metrics, dropped, field="plate_no", reason="not_a_plate") == 1

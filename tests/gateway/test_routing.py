@@ -88,6 +88,12 @@ class TestDefaultLayout:
         assert error.reason == "unknown_community"
         assert level not in error.detail
 
+    def test_a_piece_of_a_number_split_over_levels_is_not_quoted(self) -> None:
+        """`139/12345678/…`: each level alone is a plain token, together they are a mobile."""
+        error = refusal(router(), "139/12345678/dev")
+        assert error.reason == "unknown_dialect"
+        assert "12345678" not in error.detail and "139" not in error.detail
+
     def test_unconfigured_community_is_refused_when_communities_are_configured(self) -> None:
         error = refusal(router(communities=("yida",)), f"elsewhere/{HIK}/{DEVICE}")
         assert error.reason == "unknown_community"
