@@ -54,6 +54,9 @@ UtcDatetime = Annotated[
 ]
 """A timezone-aware instant, held in UTC and written `…+00:00`; naive input is rejected."""
 
+MAX_READER: Final = 65_535
+"""The highest card-reader number an access event may carry (controllers number a handful)."""
+
 Name = Annotated[str | None, NAME]
 """A label (door, zone, lane, house...): dropped when `schemas.identifiers.name_problem` says so."""
 Reference = Annotated[str | None, REFERENCE]
@@ -101,7 +104,9 @@ class AccessEvent(EventBase):
     method: OpenMethod
     result: AccessResult
     door: Name = None
-    reader: int | None = None
+    reader: Annotated[int, Field(ge=0, le=MAX_READER)] | None = None
+    """The card reader's number on its controller (a small code: a long number here could be an
+    ID number a careless mapping put in the wrong field)."""
     credential: str | None = Field(
         default=None, description="Keyed hash of the card or employee number; never the raw value."
     )

@@ -14,6 +14,8 @@ from schemas.errors import PayloadError
 
 MAX_TEMPLATE_PLACEHOLDERS: Final = 8
 
+MAX_HEX_CODE: Final = 2**32
+"""`:hex` writes vendor codes (major/minor event types): 32 bits is every vendor's range."""
 _PLACEHOLDER: Final = re.compile(r"\{([^{}]+?)(:hex)?\}")
 
 
@@ -77,6 +79,10 @@ def render_template(
         if part.hex:
             if not isinstance(value, int) or isinstance(value, bool):
                 raise PayloadError("schema", f"{field} at {part.label} is not an integer")
+            if not 0 <= value < MAX_HEX_CODE:
+                # A code, not a quantity: an 18-digit number here could be an ID number,
+                # readable again from its hex form.
+                raise PayloadError("schema", f"{field} at {part.label} is not a 32-bit code")
             written.append(format(value, "#x"))
         else:
             written.append(as_key(value, field, part.label))

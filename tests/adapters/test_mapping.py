@@ -396,6 +396,12 @@ class TestSources:
         adapter = access_dialect(vendor_code={"template": "{minor:hex}"})
         assert access_rejection(adapter, {"minor": "4b"}).reason == "schema"
 
+    @pytest.mark.parametrize("minor", [-1, 2**32, 430112199001011234])
+    def test_hex_of_a_number_beyond_32_bits_is_a_schema_error(self, minor: int) -> None:
+        """A code is 32 bits; a longer number (an ID number in the wrong field) is no code."""
+        adapter = access_dialect(vendor_code={"template": "{minor:hex}"})
+        assert access_rejection(adapter, {"minor": minor}).reason == "schema"
+
     def test_capture_of_a_topic_level(self) -> None:
         adapter = dialect(
             {**ACCESS_BASE, "door": {"capture": "door"}},

@@ -355,7 +355,7 @@ class TestPipelineNeverPassesPersonalDataOn:
     log lines carry none of it."""
 
     @settings(
-        max_examples=300,
+        max_examples=1000,
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )

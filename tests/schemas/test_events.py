@@ -80,6 +80,20 @@ class TestStrictness:
         with pytest.raises(ValidationError):
             VehiclePass(**COMMON, occurred_at=COMMON["received_at"], plate="湘A12345")  # type: ignore[call-arg]
 
+    @pytest.mark.parametrize("reader", [-1, 65_536, 430112199001011234])
+    def test_a_reader_number_is_a_small_code(self, reader: int) -> None:
+        """A card reader's number is small; an 18-digit number there is refused, not stored."""
+        with pytest.raises(ValidationError):
+            AccessEvent(
+                **COMMON,
+                occurred_at=COMMON["received_at"],
+                direction="in",
+                method="card",
+                result="granted",
+                reader=reader,
+                vendor_code="5/0x1",
+            )
+
     def test_events_are_immutable(self) -> None:
         event = VehiclePass(**COMMON, occurred_at=COMMON["received_at"])
         with pytest.raises(ValidationError):
