@@ -11,7 +11,7 @@ device id (the topic's, else `deviceID`) holding an ID or mobile number is refus
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import ClassVar, Final, Literal
+from typing import Annotated, ClassVar, Final, Literal
 
 from pydantic import BaseModel, Field
 
@@ -30,7 +30,7 @@ from adapters.fields import STRICT_PAYLOAD, Text, UInt32, is_safe_token
 from adapters.times import from_iso_with_offset
 from schemas.codes import AccessResult, Direction, DoorState, OpenMethod
 from schemas.errors import PayloadError
-from schemas.events import AccessEvent, DeviceEvent, DoorStateEvent
+from schemas.events import MAX_READER, AccessEvent, DeviceEvent, DoorStateEvent
 from schemas.privacy import Pseudonymizer
 
 DIALECT: Final = "hik-isapi"
@@ -125,7 +125,9 @@ class _AccessDetail(BaseModel):
     serial_no: UInt32 | None = Field(default=None, alias="serialNo")
     card_no: Text | None = Field(default=None, alias="cardNo")
     employee_no: Text | None = Field(default=None, alias="employeeNoString")
-    reader: UInt32 | None = Field(default=None, alias="cardReaderNo")
+    reader: Annotated[int, Field(ge=0, le=MAX_READER)] | None = Field(
+        default=None, alias="cardReaderNo"
+    )
     door: UInt32 | None = Field(default=None, alias="doorNo")
     attendance_status: str | None = Field(default=None, alias="attendanceStatus")
 

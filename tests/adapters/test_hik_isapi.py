@@ -595,6 +595,12 @@ class TestRejectedPayloads:
 class TestSchemaValidation:
     """Vendor extras are ignored, but a field we use with the wrong type is an error."""
 
+    @pytest.mark.parametrize("reader", [65_536, 430112199001011234])
+    def test_a_reader_number_beyond_the_events_range_is_a_schema_error(self, reader: int) -> None:
+        """A card reader's number is a small code: a long number there is refused, named."""
+        error = rejection(with_event_fields("card_granted", cardReaderNo=reader))
+        assert error.reason == "schema" and "cardReaderNo" in error.detail
+
     def test_extra_fields_are_ignored(self) -> None:
         document = fixture_json("card_granted")
         document["firmwareExtra"] = {"anything": [1, 2, 3]}
