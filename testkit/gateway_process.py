@@ -1,6 +1,7 @@
 """The gateway as a separate process (`python -m gateway.cli run`), for tests and benchmarks
 that must kill it, read its logs, or measure it without sharing an event loop with it."""
 
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 from testkit.harness import ADMIN_KEY, HASH_KEY
 from testkit.services import free_port
@@ -77,6 +79,10 @@ class GatewayProcess:
         with urllib.request.urlopen(request, timeout=10) as response:
             body: bytes = response.read()
             return body
+
+    def get_json(self, path: str) -> Any:
+        """`get` decoded as JSON: what every end-to-end test reads the API with."""
+        return json.loads(self.get(path))
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as in a power cut or an OOM kill."""

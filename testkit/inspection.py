@@ -31,11 +31,22 @@ def database_dump(database_url: str) -> str:
     return subprocess.run(command, capture_output=True, check=True, text=True).stdout
 
 
-def metric(metrics_text: str, name: str, **labels: str) -> float:
-    """The sum of the samples called `name` whose labels include `labels` (0 when none)."""
-    return sum(
-        sample.value
+Labels = tuple[tuple[str, str], ...]
+
+
+def metric_samples(metrics_text: str, name: str) -> dict[Labels, float]:
+    """The samples called `name`, keyed by their sorted labels."""
+    return {
+        tuple(sorted(sample.labels.items())): sample.value
         for family in text_string_to_metric_families(metrics_text)
         for sample in family.samples
-        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+        if sample.name == name
+    }
+
+
+def metric(metrics_text: str, name: str, **labels: str) -> float:
+    """The sum of the samples called `name` whose labels include `labels` (0 when none)."""
+    wanted = set(labels.items())
+    return sum(
+        value for found, value in metric_samples(metrics_text, name).items() if wanted <= set(found)
     )

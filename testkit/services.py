@@ -174,8 +174,26 @@ def _clean_env() -> dict[str, str]:
 # ---------------------------------------------------------------------------
 
 
+class _StopsOnExit:
+    """`with service:` stops the service on leaving the block, however it is left."""
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
 @dataclass
-class MosquittoService:
+class MosquittoService(_StopsOnExit):
     """A running private mosquitto broker listening on 127.0.0.1:``port``."""
 
     host: str
@@ -216,17 +234,6 @@ class MosquittoService:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _mosquitto_conf(port: int, workdir: Path, max_queued_messages: int) -> str:
@@ -355,7 +362,7 @@ def start_mosquitto(
 
 
 @dataclass
-class PostgresService:
+class PostgresService(_StopsOnExit):
     """A running private PostgreSQL 15 server with TimescaleDB preloaded.
 
     Reachable over TCP at 127.0.0.1:``port`` as superuser ``postgres`` without
@@ -428,17 +435,6 @@ class PostgresService:
             self._log = None
         if remove_data:
             shutil.rmtree(self.runtime_dir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _check_identifier(name: str) -> None:

@@ -215,13 +215,13 @@ class TestHostilePayloadsLeaveNoPersonalData:
             await publish(traffic[100:], url=mosquitto.url)
 
             def all_processed() -> bool:
-                letters = json.loads(gateway.get("/v1/dead-letters?limit=1000"))["data"]
-                events = json.loads(gateway.get("/v1/events?limit=1000"))["data"]
+                letters = gateway.get_json("/v1/dead-letters?limit=1000")["data"]
+                events = gateway.get_json("/v1/events?limit=1000")["data"]
                 return len(letters) >= len(bad) and len(events) >= len(traffic)
 
             await wait_until(all_processed, timeout_s=60, what="every message to be processed")
-            letters = json.loads(gateway.get("/v1/dead-letters?limit=1000"))["data"]
-            events = json.loads(gateway.get("/v1/events?limit=1000"))["data"]
+            letters = gateway.get_json("/v1/dead-letters?limit=1000")["data"]
+            events = gateway.get_json("/v1/events?limit=1000")["data"]
             metrics = gateway.get("/metrics").decode()
             utf16 = next(x for x in letters if x["topic"] == "yida/visitor-cloud/vc-yida-01")
             raw = gateway.get(f"/v1/dead-letters/{utf16['id']}/raw")

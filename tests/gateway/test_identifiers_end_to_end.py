@@ -11,13 +11,10 @@ database dump or in what the API serves.
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from testkit.gateway_process import GatewayProcess
 from testkit.harness import mosquitto_pub, wait_until
-from testkit.inspection import database_dump
+from testkit.inspection import database_dump, metric_samples
 from testkit.services import MosquittoService
 
 COMMUNITY = "fields"
@@ -116,20 +113,6 @@ def traffic() -> tuple[Traffic, int, int]:
     return published, stored, sum(len(payloads) for payloads in refused.values())
 
 
-def samples(metrics_text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
-    """The samples of one metric, keyed by their sorted labels."""
-    return {
-        tuple(sorted(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(metrics_text)
-        for sample in family.samples
-        if sample.name == name
-    }
-
-
-def api_json(gateway: GatewayProcess, path: str) -> Any:
-    return json.loads(gateway.get(path))
-
-
 class TestPersonalNumbersInIdentifiersAndNames:
     """Planted numbers end as dead letters or dropped fields; everything valid is stored."""
 
@@ -147,22 +130,22 @@ class TestPersonalNumbersInIdentifiersAndNames:
                 await mosquitto_pub(mosquitto.port, topic, payloads)
 
             def settled() -> bool:
-                events = api_json(gateway, f"/v1/events?community={COMMUNITY}&limit=1000")
-                letters = api_json(gateway, "/v1/dead-letters?limit=1000")
+                events = gateway.get_json(f"/v1/events?community={COMMUNITY}&limit=1000")
+                letters = gateway.get_json("/v1/dead-letters?limit=1000")
                 return len(events["data"]) == stored_count and len(letters["data"]) == (
                     refused_count
                 )
 
             await wait_until(settled, what="every message stored or dead-lettered")
-            events = api_json(gateway, f"/v1/events?community={COMMUNITY}&limit=1000")["data"]
-            letters = api_json(gateway, "/v1/dead-letters?limit=1000")["data"]
+            events = gateway.get_json(f"/v1/events?community={COMMUNITY}&limit=1000")["data"]
+            letters = gateway.get_json("/v1/dead-letters?limit=1000")["data"]
             metrics = gateway.get("/metrics").decode()
             served = json.dumps([events, letters], ensure_ascii=False)
         finally:
             gateway.stop()
 
         assert [letter["reason"] for letter in letters] == ["pii_in_identifier"] * refused_count
-        rejections = samples(metrics, "scgw_rejections_total")
+        rejections = metric_samples(metrics, "scgw_rejections_total")
         assert rejections[(("reason", "pii_in_identifier"),)] == refused_count
 
         dropped = {
@@ -176,7 +159,7 @@ class TestPersonalNumbersInIdentifiersAndNames:
             ("access", "door", "pii_in_identifier"),
             ("vehicle_pass", "plate_no", "not_a_plate"),
         }
-        counted = samples(metrics, "scgw_event_fields_dropped_total")
+        counted = metric_samples(metrics, "scgw_event_fields_dropped_total")
         assert counted == {
             (("field", "zone"), ("reason", "pii_in_identifier")): 1,
             (("field", "zone"), ("reason", "markup")): 1,

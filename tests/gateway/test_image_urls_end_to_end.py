@@ -10,13 +10,10 @@ no login, name or number reaches the database or the API.
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from testkit.gateway_process import GatewayProcess
 from testkit.harness import mosquitto_pub, wait_until
-from testkit.inspection import database_dump
+from testkit.inspection import database_dump, metric_samples
 from testkit.services import MosquittoService
 
 COMMUNITY = "pictures"
@@ -51,19 +48,6 @@ def alarm(alarm_id: str, pic: str) -> bytes:
     return json.dumps(sent, ensure_ascii=False).encode()
 
 
-def samples(metrics_text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
-    return {
-        tuple(sorted(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(metrics_text)
-        for sample in family.samples
-        if sample.name == name
-    }
-
-
-def api_json(gateway: GatewayProcess, path: str) -> Any:
-    return json.loads(gateway.get(path))
-
-
 class TestPictureUrlsEndToEnd:
     """Both dialects keep the same URLs the same way, drop the same ones, and lose no event."""
 
@@ -81,11 +65,11 @@ class TestPictureUrlsEndToEnd:
             path = f"/v1/events?community={COMMUNITY}&limit=100"
 
             def settled() -> bool:
-                return len(api_json(gateway, path)["data"]) == 2 * len(urls)
+                return len(gateway.get_json(path)["data"]) == 2 * len(urls)
 
             await wait_until(settled, what="every event stored")
-            events = api_json(gateway, path)["data"]
-            letters = api_json(gateway, "/v1/dead-letters?limit=100")["data"]
+            events = gateway.get_json(path)["data"]
+            letters = gateway.get_json("/v1/dead-letters?limit=100")["data"]
             metrics = gateway.get("/metrics").decode()
             served = json.dumps([events, letters], ensure_ascii=False)
         finally:
@@ -102,7 +86,7 @@ class TestPictureUrlsEndToEnd:
             judged.sort(key=repr)
             expected.sort(key=repr)
             assert judged == expected, kind
-        counted = samples(metrics, "scgw_event_fields_dropped_total")
+        counted = metric_samples(metrics, "scgw_event_fields_dropped_total")
         assert counted == {
             (("field", "image_url"), ("reason", reason)): 2
             for _, reason in URLS.values()

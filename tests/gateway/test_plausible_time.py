@@ -70,8 +70,8 @@ class TestImplausibleTimesThroughAGateway:
 
             await wait_until(all_processed, timeout_s=90, what=f"{total} messages")
             metrics = gateway.get("/metrics").decode()
-            letters = json.loads(gateway.get("/v1/dead-letters?limit=1000"))["data"]
-            newest = json.loads(gateway.get("/v1/events?limit=1"))["data"]
+            letters = gateway.get_json("/v1/dead-letters?limit=1000")["data"]
+            newest = gateway.get_json("/v1/events?limit=1")["data"]
         finally:
             gateway.stop()
         assert Counter((letter["topic"], letter["reason"]) for letter in letters) == expected
@@ -109,7 +109,7 @@ class TestClockSkewThroughAGateway:
             return json.dumps({"status": "heartbeat", "ts": epoch_ms(device_time)}).encode()
 
         def record() -> dict[str, object]:
-            found: dict[str, object] = json.loads(gateway.get(f"/v1/devices/{device}"))
+            found: dict[str, object] = gateway.get_json(f"/v1/devices/{device}")
             return found
 
         def gauge() -> float:

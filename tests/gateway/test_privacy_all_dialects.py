@@ -100,7 +100,7 @@ class TestEveryDialectKeepsPersonalDataOut:
 
             await wait_until(all_processed, timeout_s=60, what="every fixture to be processed")
             served = " ".join(
-                json.dumps(json.loads(gateway.get(path)), ensure_ascii=False)
+                json.dumps(gateway.get_json(path), ensure_ascii=False)
                 for path in ("/v1/events?limit=1000", "/v1/dead-letters?limit=1000")
             )
         finally:

@@ -73,13 +73,13 @@ class TestNoPersonalDataAtRest:
             await publish([*traffic, *rejects], url=mosquitto.url)
 
             def all_processed() -> bool:
-                letters = json.loads(gateway.get("/v1/dead-letters"))["data"]
-                events = json.loads(gateway.get("/v1/events?limit=1000"))["data"]
+                letters = gateway.get_json("/v1/dead-letters")["data"]
+                events = gateway.get_json("/v1/events?limit=1000")["data"]
                 return len(letters) == len(rejects) and len(events) == len(traffic)
 
             await wait_until(all_processed, what="every message to be processed")
             api_text = " ".join(
-                json.dumps(json.loads(gateway.get(path)), ensure_ascii=False)
+                json.dumps(gateway.get_json(path), ensure_ascii=False)
                 for path in ("/v1/events?limit=1000", "/v1/dead-letters")
             )
         finally:

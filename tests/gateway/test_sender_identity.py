@@ -124,15 +124,15 @@ class TestSenderIdentityEndToEnd:
             await publish([*refused, *valid], mosquitto.port)
 
             def everything_processed() -> bool:
-                letters = json.loads(gateway.get("/v1/dead-letters?limit=100"))["data"]
-                events = json.loads(gateway.get("/v1/events?limit=1000"))["data"]
+                letters = gateway.get_json("/v1/dead-letters?limit=100")["data"]
+                events = gateway.get_json("/v1/events?limit=1000")["data"]
                 return len(letters) == len(refused) and len(events) == len(valid)
 
             await wait_until(everything_processed, what="every message to be processed")
-            letters = json.loads(gateway.get("/v1/dead-letters?limit=100"))["data"]
-            relayed = json.loads(gateway.get(f"/v1/events?device_id={CHILD}"))["data"]
-            account = json.loads(gateway.get(f"/v1/events?device_id={ACCOUNT}"))["data"]
-            door = json.loads(gateway.get(f"/v1/events?device_id={DOOR}"))["data"]
+            letters = gateway.get_json("/v1/dead-letters?limit=100")["data"]
+            relayed = gateway.get_json(f"/v1/events?device_id={CHILD}")["data"]
+            account = gateway.get_json(f"/v1/events?device_id={ACCOUNT}")["data"]
+            door = gateway.get_json(f"/v1/events?device_id={DOOR}")["data"]
             metrics = gateway.get("/metrics").decode()
         finally:
             gateway.stop()

@@ -57,14 +57,12 @@ def mqtt_port(mosquitto: MosquittoService) -> int:
 
 
 def dead_letters(gateway: GatewayProcess) -> list[dict[str, object]]:
-    letters: list[dict[str, object]] = json.loads(gateway.get("/v1/dead-letters?limit=1000"))[
-        "data"
-    ]
+    letters: list[dict[str, object]] = gateway.get_json("/v1/dead-letters?limit=1000")["data"]
     return letters
 
 
 def stored_events(gateway: GatewayProcess) -> int:
-    return len(json.loads(gateway.get("/v1/events?limit=1000"))["data"])
+    return len(gateway.get_json("/v1/events?limit=1000")["data"])
 
 
 async def send_stream(
