@@ -14,19 +14,9 @@ shared-subscription prefixes, which `SCGW_MQTT_SHARED_GROUP` adds itself."""
 
 
 def topic_matches(topic_filter: str, topic: str) -> bool:
-    """MQTT wildcard matching (`+` one level, `#` the rest), as the broker does it."""
-    if topic.startswith("$") and topic_filter.startswith(("+", "#")):
-        return False
-    filter_levels = topic_filter.split("/")
-    topic_levels = topic.split("/")
-    for index, level in enumerate(filter_levels):
-        if level == "#":
-            return True
-        if index >= len(topic_levels):
-            return False
-        if level not in ("+", topic_levels[index]):
-            return False
-    return len(filter_levels) == len(topic_levels)
+    """MQTT wildcard matching (`+` one level, `#` the rest), as the broker does it: a topic
+    is a filter without wildcards, so a filter matches it exactly when it covers it."""
+    return filter_covers(topic_filter, topic)
 
 
 def filter_covers(wider: str, narrower: str) -> bool:
