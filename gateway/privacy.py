@@ -38,11 +38,9 @@ MAX_TOKEN_CHARS: Final = 64
 MAX_CODE_CHARS: Final = 16
 MAX_KEY_CHARS: Final = 40
 
-SAFE_LEVEL: Final = re.compile(rf"[0-9A-Za-z_.:-]{{1,{MAX_TOKEN_CHARS}}}")
-"""A topic level that may be shown: a device id's alphabet, which names and numbers written
-with spaces or in other scripts cannot use."""
-
-_TOKEN: Final = re.compile(rf"[0-9A-Za-z_.:-]{{1,{MAX_TOKEN_CHARS}}}")
+SAFE_TOKEN: Final = re.compile(rf"[0-9A-Za-z_.:-]{{1,{MAX_TOKEN_CHARS}}}")
+"""A topic level or a value that may be shown: a device id's alphabet, which names and
+numbers written with spaces or in other scripts cannot use."""
 _DIGIT: Final = re.compile(r"[0-9]")
 _TIME: Final = re.compile(
     r"[0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}"
@@ -101,7 +99,7 @@ def is_shareable_value(value: str, kind: ShownValue) -> bool:
         longest = MAX_TOKEN_CHARS if kind == "id" else MAX_CODE_CHARS
         shaped = (
             len(value) <= longest
-            and _TOKEN.fullmatch(value) is not None
+            and SAFE_TOKEN.fullmatch(value) is not None
             and _DIGIT.search(value) is not None
         )
     return shaped and not holds_personal_number(value)
@@ -130,7 +128,7 @@ def is_shareable_key(key: str) -> bool:
 
 def is_shareable_level(level: str) -> bool:
     """Whether a topic level may be shown: a safe token holding no personal-looking number."""
-    return SAFE_LEVEL.fullmatch(level) is not None and not holds_personal_number(level)
+    return SAFE_TOKEN.fullmatch(level) is not None and not holds_personal_number(level)
 
 
 def shareable_topic(topic: str) -> str:

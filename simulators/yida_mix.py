@@ -178,20 +178,3 @@ class YidaTraffic:
         for record in self.records():
             counts.update(record.kinds)
         return {kind: counts[kind] for kind in EVENT_KINDS}
-
-    def windows(self, seconds: float) -> Iterator[list[tuple[str, bytes]]]:
-        """The messages in consecutive windows of `seconds` of event time, for publishing in
-        real time: window n holds the messages from start + n*seconds (maybe none)."""
-        if seconds <= 0:
-            raise ValueError("seconds must be positive")
-        step = timedelta(seconds=seconds)
-        records = self.records()
-        upcoming = next(records, None)
-        window_end = self.start + step
-        while upcoming is not None:
-            window: list[tuple[str, bytes]] = []
-            while upcoming is not None and upcoming.at < window_end:
-                window.append((upcoming.topic, upcoming.payload))
-                upcoming = next(records, None)
-            yield window
-            window_end += step

@@ -102,14 +102,6 @@ class TestMerge:
         others = [r for r in records if r.dialect != "camera-alarm"]
         assert list(quieter.records()) == others
 
-    def test_windows_cut_the_hour_in_event_time(
-        self, hour: YidaTraffic, records: list[SimMessage]
-    ) -> None:
-        windows = list(hour.windows(60))
-        assert len(windows) == 60
-        assert [m for window in windows for m in window] == [(r.topic, r.payload) for r in records]
-        assert sum(1 for r in records if r.at < START + timedelta(seconds=60)) == len(windows[0])
-
 
 class TestMix:
     """A realistic hour: the rates the issue names, give or take chance."""
