@@ -3,7 +3,8 @@
 People and devices write ID and phone numbers every way: `139 1234 5678`, `139_1234_5678`,
 `tel:139:1234:5678`, `(0731) 8888-1234`, `１３９１２３４５６７８`, `430112-1992-0315-451x`. So
 the text is first folded, one character for one (NFKC: full-width digits, letters and
-punctuation become ASCII; any other decimal digit becomes its ASCII digit), then cut into
+punctuation become ASCII; any other decimal digit, and a Chinese numeral written digit by
+digit (`一三九…`, `壹叁玖…`), becomes its ASCII digit), then cut into
 chains of digit groups: two groups belong to one chain when only a short run (at most
 `MAX_GAP` characters) of anything that is not a letter or a digit stands between them, so `_ :
 · — ／ . / ( ) +` and spaces all separate groups alike. A letter ends a chain: `ID4301…`
@@ -36,6 +37,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import date
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Final
 
 from schemas.identity import OLDEST_BIRTH_YEAR, gb11643_check_digit, is_resident_id_number
@@ -117,6 +119,17 @@ def number_spans(text: str, *, broad: bool, today: date | None = None) -> Iterat
         yield from _chain_spans(folded, chain, digits, lengths, judge, today)
 
 
+CHINESE_DIGITS: Final = MappingProxyType(
+    {
+        **{char: str(value) for value, char in enumerate("〇一二三四五六七八九")},
+        **{char: str(value) for value, char in enumerate("零壹贰叁肆伍陆柒捌玖")},
+        **{"貳": "2", "參": "3", "陸": "6"},
+    }
+)
+"""Chinese numerals read digit by digit, as a phone or ID number is spoken and sometimes
+written (`一三九一二三四五六七八`); they are letters to Unicode, digits to a reader."""
+
+
 def fold(text: str) -> str:
     """`text` with compatibility forms folded and every decimal digit made ASCII, one
     character for one, so positions in the result are positions in `text`."""
@@ -134,7 +147,7 @@ def _fold_char(char: str) -> str:
         return "a" if any(part.isalnum() for part in folded) else " "
     if folded.isdecimal():
         return str(unicodedata.decimal(folded))
-    return folded
+    return CHINESE_DIGITS.get(folded, folded)
 
 
 def _chains(folded: str) -> list[list[re.Match[str]]]:

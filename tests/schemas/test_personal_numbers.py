@@ -36,6 +36,8 @@ class TestFold:
             ("４３０１１２Ｘ", "430112X"),
             ("139／1234", "139/1234"),
             ("℡139", "a139"),
+            ("一三九〇", "1390"),
+            ("壹叁玖零", "1390"),
             ("abc", "abc"),
         ],
     )
@@ -46,6 +48,25 @@ class TestFold:
     @given(st.text())
     def test_length_is_kept(self, text: str) -> None:
         assert len(fold(text)) == len(text)
+
+
+class TestChineseNumerals:
+    """Numbers written digit by digit in Chinese numerals are numbers like any other."""
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "一三九一二三四五六七八",
+            "手机 壹叁玖 壹贰叁肆 伍陆柒捌",
+            "四三〇一一二一九九二〇三一五四五一二",
+        ],
+    )
+    def test_a_number_in_chinese_numerals_is_strict(self, text: str) -> None:
+        assert holds_strict_number(text)
+
+    @pytest.mark.parametrize("text", ["三栋一单元", "一号门 北", "二〇二六年十一月"])
+    def test_ordinary_chinese_labels_are_not_numbers(self, text: str) -> None:
+        assert not holds_broad_number(text)
 
 
 class TestWrittenForms:
