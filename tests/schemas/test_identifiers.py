@@ -14,6 +14,7 @@ from schemas.identifiers import (
     name_problem,
 )
 from schemas.identity import gb11643_check_digit
+from schemas.personal_numbers import fold
 
 TODAY = date.today()
 
@@ -65,13 +66,16 @@ def written_id_numbers(draw: st.DrawFn, separators: st.SearchStrategy[str] = SEP
 
 
 def _no_digit(char: str) -> bool:
-    return not any(part.isdigit() for part in unicodedata.normalize("NFKC", char))
+    """Neither a digit in any script nor a Chinese numeral (both fold to a digit)."""
+    folded = unicodedata.normalize("NFKC", char)
+    return not any(part.isdigit() for part in folded) and not fold(char).isdigit()
 
 
 CONTEXT = st.text(
     st.characters(codec="utf-8", categories=["L", "Zs", "P", "S"]).filter(_no_digit), max_size=12
 )
-"""Text around a planted number: anything but digits, which would make it another number."""
+"""Text around a planted number: anything but digits (numerals too), which would make it
+another number."""
 DEVICE_CONTEXT = st.text(st.sampled_from("ABCXYZabcxyz_.:-"), max_size=10)
 
 
