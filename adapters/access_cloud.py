@@ -73,7 +73,7 @@ from adapters.times import from_epoch_ms
 from schemas.codes import AccessResult, Direction, OpenMethod
 from schemas.errors import PayloadError
 from schemas.events import AccessEvent, DeviceEvent
-from schemas.privacy import Pseudonymizer, hash_id_number
+from schemas.privacy import Pseudonymizer, credential_ref
 from schemas.screening import NAME, kept
 
 DIALECT: Final = "access-cloud"
@@ -201,11 +201,11 @@ class AccessCloudAdapter:
     def _credential(self, record: _Record, code: OpenMethodCode) -> str | None:
         """A keyed hash of what the person presented; see the module's notes on personal data."""
         if code.method == "id_card" and record.id_card_no:
-            return hash_id_number(self._pseudonymizer, record.id_card_no)
+            return credential_ref(self._pseudonymizer, "id_number", record.id_card_no)
         if record.card_no:
-            return self._pseudonymizer.hash("card", record.card_no)
+            return credential_ref(self._pseudonymizer, "card", record.card_no)
         if record.user_id is not None and record.user_id != "":
-            return self._pseudonymizer.hash("cloud-user", str(record.user_id))
+            return credential_ref(self._pseudonymizer, "cloud_user", str(record.user_id))
         return None
 
 

@@ -31,7 +31,7 @@ from adapters.times import from_iso_with_offset
 from schemas.codes import AccessResult, Direction, DoorState, OpenMethod
 from schemas.errors import PayloadError
 from schemas.events import MAX_READER, AccessEvent, DeviceEvent, DoorStateEvent
-from schemas.privacy import Pseudonymizer
+from schemas.privacy import Pseudonymizer, credential_ref
 
 DIALECT: Final = "hik-isapi"
 
@@ -219,9 +219,9 @@ class HikIsapiAdapter:
     def _credential(self, detail: _AccessDetail) -> str | None:
         """The card joins best across doors; the employee number is the fallback for faces."""
         if detail.card_no:
-            return self._pseudonymizer.hash("card", detail.card_no)
+            return credential_ref(self._pseudonymizer, "card", detail.card_no)
         if detail.employee_no:
-            return self._pseudonymizer.hash("employee", detail.employee_no)
+            return credential_ref(self._pseudonymizer, "employee_no", detail.employee_no)
         return None
 
 

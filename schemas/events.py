@@ -65,8 +65,23 @@ IpAddress = Annotated[str | None, IP_ADDRESS]
 """A device's reported address, canonical, as `schemas.screening.judge_ip` keeps it (or drops it,
 listed)."""
 
-DERIVED_FIELDS: Final = frozenset({"plate_standard", "dropped_fields"})
-"""Fields the screen fills itself: no adapter or mapping sets them."""
+DERIVED_FIELDS: Final = frozenset(
+    {"plate_standard", "dropped_fields", "subject_key", "person_id", "vehicle_registered"}
+)
+"""Fields the gateway fills itself (the screen, the resolution step, a read): no adapter or
+mapping sets them."""
+
+SubjectKey = Annotated[str | None, Field(default=None, pattern=r"^s1:[0-9a-f]{32}$")]
+"""Whoever holds the event's credential (or a camera's stranger track), as a stable pseudonym
+of the community (`schemas.privacy.subject_key`); set by the gateway's resolution step."""
+PersonLink = Annotated[
+    str | None,
+    Field(
+        default=None,
+        description="The person the credential resolves to at the event's time,"
+        " filled when the event is read (null when unresolved); never stored.",
+    ),
+]
 
 
 class EventBase(BaseModel):
@@ -111,6 +126,8 @@ class AccessEvent(EventBase):
         default=None, description="Keyed hash of the card or employee number; never the raw value."
     )
     vendor_code: IdentifierText = Field(description="The device's own event code, kept for audits.")
+    subject_key: SubjectKey = None
+    person_id: PersonLink = None
 
 
 class DoorStateEvent(EventBase):
@@ -139,6 +156,8 @@ class FaceCapture(EventBase):
     gender: Gender | None = None
     image_url: Reference = None
     source_id: Name = Field(default=None, description="The device's id of the capture.")
+    subject_key: SubjectKey = None
+    person_id: PersonLink = None
 
 
 class VehiclePass(EventBase):
@@ -158,6 +177,11 @@ class VehiclePass(EventBase):
     lane: Name = None
     confidence: float | None = Field(default=None, ge=0, le=1)
     image_url: Reference = None
+    vehicle_registered: bool | None = Field(
+        default=None,
+        description="Whether the plate is a registered resident's vehicle, filled when the event"
+        " is read (null without a plate); never stored.",
+    )
 
 
 class BehaviourAlarm(EventBase):
@@ -197,6 +221,8 @@ class VisitorEvent(EventBase):
         default=None,
         description="Whether the plate follows the GA 36 grammar; None when there is no plate.",
     )
+    subject_key: SubjectKey = None
+    person_id: PersonLink = None
 
 
 class DeviceStatusEvent(EventBase):

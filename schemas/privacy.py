@@ -9,12 +9,28 @@ event exists, so these live below them, beside the contracts.
 
 import hashlib
 import hmac
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Final
+
+from schemas.codes import CredentialKind
 
 ID_NUMBER_NAMESPACE: Final = "id_number"
 """The namespace every dialect hashes ID numbers in, so one person joins across devices."""
 
+CREDENTIAL_NAMESPACES: Final[Mapping[CredentialKind, str]] = MappingProxyType(
+    {
+        "card": "card",
+        "employee_no": "employee",
+        "cloud_user": "cloud-user",
+        "id_number": ID_NUMBER_NAMESPACE,
+    }
+)
+"""The hashing namespace of each credential kind: the ones the adapters hash device reads in, so
+a credential imported from a property system hashes like the same credential read at a door."""
+
 _HASH_PREFIX = "h1:"
+_SUBJECT_PREFIX = "s1:"
 _HASH_HEX_CHARS = 32  # 128 bits: collision-free at any community's scale, short in indexes
 MIN_HASH_KEY_CHARS: Final = 16
 
@@ -44,6 +60,25 @@ def hash_id_number(pseudonymizer: Pseudonymizer, number: str) -> str:
     return pseudonymizer.hash(ID_NUMBER_NAMESPACE, normalise_id_number(number))
 
 
+def normalise_credential(kind: CredentialKind, value: str) -> str:
+    """A credential as it is hashed: no surrounding blanks; ID numbers also upper case."""
+    return normalise_id_number(value) if kind == "id_number" else value.strip()
+
+
+def credential_ref(pseudonymizer: Pseudonymizer, kind: CredentialKind, value: str) -> str:
+    """The keyed hash of a credential, as the adapters compute it for what a device read."""
+    return pseudonymizer.hash(CREDENTIAL_NAMESPACES[kind], normalise_credential(kind, value))
+
+
+def subject_key(community: str, ref: str) -> str:
+    """A stable pseudonym for whoever holds `ref` (a credential hash, or a camera's stranger
+    track) within one community: rules can count a stranger's visits without knowing who
+    they are, and the same card in two communities gives two unlinkable subjects. One-way:
+    derived from a keyed hash, it reveals neither the hash nor the credential."""
+    digest = hashlib.sha256(f"subject\x1f{community}\x1f{ref}".encode()).hexdigest()
+    return _SUBJECT_PREFIX + digest[:_HASH_HEX_CHARS]
+
+
 def mask_id_number(value: str) -> str:
     """Show an ID number as its region prefix and last four: `430112********1234`."""
     if len(value) <= 10:
@@ -59,12 +94,17 @@ def mask_phone(value: str) -> str:
 
 
 def mask_name(name: str | None) -> str | None:
-    """`张三丰` -> `张**`; a one-character name is fully masked; blank or absent gives None."""
+    """`张三` -> `张*`; three or more characters keep the first and the last: `雷小琴` -> `雷*琴`,
+    `欧阳锋锋` -> `欧**锋`; a one-character name is fully masked; blank or absent gives None.
+
+    The one name mask of every path (visitors, residents, API reads). Values stored before this
+    rule keep the form they were stored in.
+    """
     if name is None:
         return None
     stripped = name.strip()
     if not stripped:
         return None
-    if len(stripped) == 1:
-        return "*"
-    return stripped[0] + "*" * (len(stripped) - 1)
+    if len(stripped) <= 2:
+        return stripped[0] + "*" if len(stripped) == 2 else "*"
+    return stripped[0] + "*" * (len(stripped) - 2) + stripped[-1]

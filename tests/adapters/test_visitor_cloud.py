@@ -204,7 +204,7 @@ class TestRegistration:
             visitor_ref=ref("430112198806142030"),
             id_type="resident_id_card",
             id_masked="430112********2030",
-            name_masked="李**",
+            name_masked="李*国",
             phone_masked="138****5678",
             host_house="B03-U2-1102",
             valid_from=utc(2026, 11, 26, 2),
@@ -242,11 +242,11 @@ class TestRegistration:
                 ref("11010519491231002X"),
                 "resident_id_card",
                 "110105********002X",
-                "欧***",
+                "欧**娜",
                 "139****2266",
                 "decoration",
             ),
-            (ref("533380006"), "passport", "*********", "S*********", "+14*****0100", "colleague"),
+            (ref("533380006"), "passport", "*********", "S********N", "+14*****0100", "colleague"),
             (ref("C12345678"), "other", "*********", "陈*", None, "housekeeper"),
         ]
         assert [e.plate_no for e in events] == ["湘AD12345", None, None]
@@ -536,12 +536,13 @@ class TestMasks:
     @pytest.mark.parametrize(
         ("name", "masked"),
         [
-            ("张三丰", "张**"),
-            ("李建国", "李**"),
+            ("张三丰", "张*丰"),
+            ("李建国", "李*国"),
+            ("雷小琴", "雷*琴"),
             ("王伟", "王*"),
-            ("欧阳娜娜", "欧***"),
-            ("阿卜杜·热合曼", "阿******"),
-            ("SMITH JOHN", "S*********"),
+            ("欧阳锋锋", "欧**锋"),
+            ("阿卜杜·热合曼", "阿*****曼"),
+            ("SMITH JOHN", "S********N"),
             ("  王伟 ", "王*"),
             ("张", "*"),
             ("", None),
@@ -1167,7 +1168,7 @@ class TestRejectedPayloads:
         document["vendorExtra"] = {"anything": [1, 2, 3]}
         document["visitors"][0]["faceUrl"] = "https://example.invalid/face.jpg"
         document["visitors"][0]["gender"] = 1
-        assert parse_one(encode(document)).name_masked == "李**"
+        assert parse_one(encode(document)).name_masked == "李*国"
 
 
 class TestUnsupportedMessages:

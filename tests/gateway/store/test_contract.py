@@ -30,6 +30,7 @@ MIGRATIONS = [
     "0004_device_parent",
     "0005_device_clock_skew",
     "0006_screen_stored_rows",
+    "0007_master_data",
 ]
 
 

@@ -1,0 +1,155 @@
+-- Government-side models (issue 7): houses, persons, residencies, credentials and vehicles from
+-- property master data; what the events add (presence at doors, inferred residencies, vehicles
+-- only the gates know, visitor records); and the audit log. No raw personal values anywhere:
+-- ID numbers and credentials are keyed hashes, names and phones are masked, and sealed
+-- (AES-GCM, `gateway.pii`) for the audited unmasked read. `import_id` marks which import last
+-- listed a row, so a snapshot import can end what it no longer lists.
+
+CREATE TABLE houses (
+    house_code           text        PRIMARY KEY,
+    community            text        NOT NULL,
+    building             text        NOT NULL,
+    unit                 text,
+    floor                text,
+    room                 text,
+    area_m2              numeric(10, 2),
+    usage                text        NOT NULL,
+    grid_code            text,
+    registered_occupants integer     NOT NULL DEFAULT 0,
+    import_id            text,
+    created_at           timestamptz NOT NULL,
+    updated_at           timestamptz NOT NULL
+);
+CREATE INDEX houses_place ON houses (community, building, unit, house_code);
+CREATE INDEX houses_grid ON houses (grid_code, house_code);
+
+-- One record per person per community; visitors (population_type 'visitor') carry their visit.
+CREATE TABLE persons (
+    person_id       text        PRIMARY KEY,
+    community       text        NOT NULL,
+    id_hash         text        NOT NULL,
+    id_type         text,
+    id_masked       text,
+    nationality     text,
+    name_masked     text,
+    name_ref        text,
+    name_sealed     bytea,
+    phone_masked    text,
+    phone_ref       text,
+    phone_sealed    bytea,
+    gender          text        NOT NULL DEFAULT 'unknown',
+    birth_year      integer,
+    ethnicity       text,
+    population_type text        NOT NULL,
+    tags            jsonb       NOT NULL DEFAULT '[]',
+    visit_house     text,
+    visit_from      timestamptz,
+    visit_until     timestamptz,
+    import_id       text,
+    created_at      timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL,
+    UNIQUE (community, id_hash)
+);
+CREATE INDEX persons_type ON persons (community, population_type, person_id);
+CREATE INDEX persons_visit_until ON persons (visit_until) WHERE visit_until IS NOT NULL;
+
+-- Registered residencies (source 'property'); ended, never erased, so history stays answerable.
+CREATE TABLE residencies (
+    person_id  text        NOT NULL REFERENCES persons (person_id) ON DELETE CASCADE,
+    house_code text        NOT NULL REFERENCES houses (house_code),
+    relation   text        NOT NULL,
+    since      date,
+    until      date,
+    import_id  text,
+    updated_at timestamptz NOT NULL,
+    PRIMARY KEY (person_id, house_code)
+);
+CREATE INDEX residencies_house ON residencies (house_code);
+
+-- What devices know people by: `ref` is the keyed hash the adapters compute for a read.
+CREATE TABLE credentials (
+    community  text        NOT NULL,
+    ref        text        NOT NULL,
+    kind       text        NOT NULL,
+    person_id  text        NOT NULL REFERENCES persons (person_id) ON DELETE CASCADE,
+    since      date,
+    until      date,
+    import_id  text,
+    updated_at timestamptz NOT NULL,
+    PRIMARY KEY (community, ref)
+);
+CREATE INDEX credentials_person ON credentials (person_id);
+
+CREATE TABLE vehicles (
+    vehicle_id      text        PRIMARY KEY,
+    community       text        NOT NULL,
+    plate_no        text        NOT NULL,
+    plate_color     text        NOT NULL,
+    vehicle_type    text,
+    owner_person_id text        REFERENCES persons (person_id) ON DELETE SET NULL,
+    house_code      text        REFERENCES houses (house_code),
+    registered      boolean     NOT NULL,
+    until           date,
+    first_seen_at   timestamptz,
+    last_seen_at    timestamptz,
+    import_id       text,
+    created_at      timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL,
+    UNIQUE (community, plate_no, plate_color)
+);
+CREATE INDEX vehicles_plate ON vehicles (plate_no);
+CREATE INDEX vehicles_owner ON vehicles (owner_person_id);
+
+-- Who was seen at which door, one row per subject, place and local (China Standard Time) day;
+-- `night` when at least one sighting fell between 19:00 and 08:00. `ref` is the credential or
+-- ID hash the subject key came from (NULL for a camera's stranger track), to resolve it later.
+CREATE TABLE presence (
+    community   text        NOT NULL,
+    subject_key text        NOT NULL,
+    building    text        NOT NULL DEFAULT '',
+    unit        text        NOT NULL DEFAULT '',
+    day         date        NOT NULL,
+    night       boolean     NOT NULL,
+    ref         text,
+    first_at    timestamptz NOT NULL,
+    last_at     timestamptz NOT NULL,
+    PRIMARY KEY (community, subject_key, building, unit, day)
+);
+CREATE INDEX presence_day ON presence (day);
+CREATE INDEX presence_ref ON presence (community, ref) WHERE ref IS NOT NULL;
+
+-- Residencies inferred from repeated use of one unit door; never registered ones.
+CREATE TABLE inferred_residencies (
+    community      text             NOT NULL,
+    subject_key    text             NOT NULL,
+    building       text             NOT NULL,
+    unit           text             NOT NULL,
+    house_code     text,
+    person_id      text             REFERENCES persons (person_id) ON DELETE CASCADE,
+    confidence     double precision NOT NULL,
+    days           integer          NOT NULL,
+    night_days     integer          NOT NULL,
+    evidence_from  timestamptz      NOT NULL,
+    evidence_until timestamptz      NOT NULL,
+    since          date             NOT NULL,
+    until          date,
+    updated_at     timestamptz      NOT NULL,
+    PRIMARY KEY (community, subject_key, building, unit)
+);
+CREATE INDEX inferred_person ON inferred_residencies (person_id);
+
+CREATE TABLE audit_log (
+    id        bigserial   PRIMARY KEY,
+    at        timestamptz NOT NULL,
+    actor     text        NOT NULL,
+    action    text        NOT NULL,
+    community text,
+    records   jsonb       NOT NULL DEFAULT '[]',
+    reason    text,
+    details   jsonb       NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_log_at ON audit_log (at);
+
+-- Erasure strips a person's events of their credential hash and subject key.
+CREATE INDEX events_subject ON events (community, (body ->> 'subject_key'))
+    WHERE body ? 'subject_key';
