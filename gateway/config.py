@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -41,6 +41,7 @@ from schemas.devices import (
 )
 from schemas.identifiers import DeviceId
 
+M = TypeVar("M", bound=BaseModel)
 MIN_SECRET_CHARS = 24
 MIN_DEAD_LETTER_KEY_CHARS = 32
 MIN_DEAD_LETTER_KEY_DISTINCT = 12
@@ -83,6 +84,18 @@ class Settings(BaseSettings):
     """`encrypted` keeps each dead letter's raw payload, sealed (see `gateway.raw_payloads`)."""
     dead_letter_key: SecretStr | None = None
     dead_letter_raw_days: int = Field(default=7, ge=1, le=365)
+    grids: Path | None = None
+    """The grid map (`config/grids.toml` format); None: the pilot map shipped with the gateway."""
+    import_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+    """The largest property master-data file one `PUT /v1/property/...` accepts (streamed)."""
+    observed_window_days: int = Field(default=14, ge=1, le=366)
+    """How far back "observed occupants" look (houses, community summaries)."""
+    event_retention_days: int = Field(default=180, ge=1, le=100 * 366)
+    """Events, presence and derived records older than this are removed (PIPL retention)."""
+    audit_retention_days: int = Field(default=365, ge=180, le=100 * 366)
+    """The audit log is kept at least 180 days."""
+    housekeeping_interval_s: float = Field(default=600.0, gt=0, le=24 * 3600)
+    """How often residencies are inferred, visitors expired and retention enforced."""
 
     @field_validator("mqtt_url")
     @classmethod
@@ -268,6 +281,11 @@ def load_config(path: Path | None) -> GatewayConfig:
     """Read and validate the TOML file; errors name the file, the key and its line."""
     if path is None:
         return GatewayConfig()
+    return read_toml_model(path, GatewayConfig)
+
+
+def read_toml_model(path: Path, model: type[M]) -> M:
+    """A TOML file validated into `model`; a `ConfigError` names the file, the key and its line."""
     try:
         text = path.read_text(encoding="utf-8")
         document = tomllib.loads(text)
@@ -278,7 +296,7 @@ def load_config(path: Path | None) -> GatewayConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     try:
-        return GatewayConfig.model_validate(document)
+        return model.model_validate(document)
     except ValidationError as exc:
         lines = toml_key_lines(text)
         problems = "; ".join(

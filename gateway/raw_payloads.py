@@ -1,62 +1,45 @@
 """Raw payloads of dead letters, kept only when an operator turns it on, and only sealed.
 
 With `SCGW_DEAD_LETTER_RAW=encrypted` each dead letter also keeps its payload encrypted with
-AES-256-GCM under a key derived (HKDF-SHA256) from `SCGW_DEAD_LETTER_KEY`, for
+AES-256-GCM (`gateway.sealing`) under a key derived from `SCGW_DEAD_LETTER_KEY`, for
 `SCGW_DEAD_LETTER_RAW_DAYS` days. Nobody holding the database alone can read it; the API
 decrypts it for an admin only (`GET /v1/dead-letters/{id}/raw`), and `RawPayloadPurge` erases
-expired ones. A sealed payload is `version (1 byte) | nonce (12 bytes) | ciphertext + tag`.
+expired ones.
 """
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from gateway.errors import StoreError
+from gateway.sealing import Sealer, UnreadableSealError
 
 logger = logging.getLogger(__name__)
 
 PURGE_INTERVAL_S: Final = 600.0
-_VERSION: Final = b"\x01"
-_NONCE_BYTES: Final = 12
 _KEY_INFO: Final = b"scgw dead-letter raw payload v1"
 _ASSOCIATED_DATA: Final = b"scgw-dead-letter-raw"
 
 
-class UnreadableRawPayloadError(Exception):
-    """A sealed payload this vault cannot open: another key sealed it, or it was altered."""
+UnreadableRawPayloadError = UnreadableSealError
+"""A sealed payload this vault cannot open: another key sealed it, or it was altered."""
 
 
 class RawPayloadVault:
     """Seals and opens raw payloads; `retention` says how long a sealed payload is kept."""
 
     def __init__(self, key: str, retention: timedelta) -> None:
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_KEY_INFO).derive(
-            key.encode()
-        )
-        self._aead = AESGCM(derived)
+        self._sealer = Sealer(key, _KEY_INFO)
         self.retention = retention
 
     def seal(self, payload: bytes) -> bytes:
-        nonce = os.urandom(_NONCE_BYTES)
-        return _VERSION + nonce + self._aead.encrypt(nonce, payload, _ASSOCIATED_DATA)
+        return self._sealer.seal(payload, _ASSOCIATED_DATA)
 
     def open(self, sealed: bytes) -> bytes:
         """The payload, or `UnreadableRawPayloadError` (wrong key, unknown version, tampering)."""
-        if not sealed.startswith(_VERSION) or len(sealed) < 1 + _NONCE_BYTES:
-            raise UnreadableRawPayloadError("not a sealed payload of this version")
-        nonce, ciphertext = sealed[1 : 1 + _NONCE_BYTES], sealed[1 + _NONCE_BYTES :]
-        try:
-            return self._aead.decrypt(nonce, ciphertext, _ASSOCIATED_DATA)
-        except InvalidTag:
-            raise UnreadableRawPayloadError("the key does not open it") from None
+        return self._sealer.open(sealed, _ASSOCIATED_DATA)
 
 
 class RawPayloadStore(Protocol):
