@@ -17,9 +17,11 @@ from gateway.config import GatewayConfig, Settings, check_device_parents
 from gateway.dead_letters import DeadLetterFactory
 from gateway.device_status import DeviceWatch
 from gateway.devices import DeviceRegistry, load_devices
+from gateway.grids import GridMap
 from gateway.ingest import Ingest
 from gateway.metrics import Metrics
 from gateway.mqtt import BrokerAddress, SessionOptions
+from gateway.pii import ContactVault
 from gateway.pipeline import CheckSender, Enrich, Parse, Pipeline, PlausibleTime, RouteMessage
 from gateway.raw_payloads import RawPayloadPurge, RawPayloadVault
 from gateway.routing import TopicRouter
@@ -52,6 +54,10 @@ class Runtime:
     devices: DeviceRegistry = field(default_factory=DeviceRegistry)
     raw_payloads: RawPayloadVault | None = None
     """Opens sealed raw dead-letter payloads; None when no `SCGW_DEAD_LETTER_KEY` is set."""
+    grids: GridMap = field(default_factory=GridMap)
+    """The grid map (`SCGW_GRIDS`, else the pilot map)."""
+    contacts: ContactVault | None = None
+    """Seals and opens residents' names and phones (a key derived from the ID hash key)."""
 
     @property
     def alive(self) -> bool:
@@ -117,6 +123,7 @@ async def running_gateway(
 ) -> AsyncIterator[Runtime]:
     """Open the store, migrate, start ingest; close all of it in reverse order on exit."""
     vault = raw_payload_vault(settings)
+    grids = GridMap.load(settings.grids)
     store = open_store(settings.database_url, pool_size=settings.database_pool_size)
     await store.open()
     try:
@@ -163,7 +170,19 @@ async def running_gateway(
         watch_task = asyncio.create_task(watch.run(), name="device-watch")
         purge_task = asyncio.create_task(RawPayloadPurge(store).run(), name="raw-payload-purge")
         try:
-            yield Runtime(settings, config, secrets, store, metrics, ingest, task, devices, vault)
+            yield Runtime(
+                settings,
+                config,
+                secrets,
+                store,
+                metrics,
+                ingest,
+                task,
+                devices,
+                vault,
+                grids,
+                ContactVault(secrets.id_hash_key),
+            )
         finally:
             for running in (purge_task, watch_task, task):
                 running.cancel()
