@@ -7,6 +7,7 @@ masked; the sealed names and phones come out only through `sealed_contacts`, for
 audited unmasked read.
 """
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,6 +23,16 @@ from schemas.population import (
     ResidentRecord,
 )
 from schemas.vehicles import VehiclePublic, VehicleRecord
+
+
+def new_person_id() -> str:
+    """An opaque person id: random, so it reveals neither order nor count nor identity."""
+    return "p_" + uuid.uuid4().hex
+
+
+def new_vehicle_id() -> str:
+    return "v_" + uuid.uuid4().hex
+
 
 Applied = Literal["accepted", "updated", "unchanged"]
 """What happened to a valid row: newly inserted, changed a stored record, or identical to it."""

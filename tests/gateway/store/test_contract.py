@@ -31,6 +31,7 @@ MIGRATIONS = [
     "0005_device_clock_skew",
     "0006_screen_stored_rows",
     "0007_master_data",
+    "0008_observations",
 ]
 
 

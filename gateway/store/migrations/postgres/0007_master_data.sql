@@ -1,6 +1,6 @@
 -- Government-side models (issue 7): houses, persons, residencies, credentials and vehicles from
--- property master data; what the events add (presence at doors, inferred residencies, vehicles
--- only the gates know, visitor records); and the audit log. No raw personal values anywhere:
+-- property master data and from what the events add (vehicles only the gates know, visitor
+-- records: population_type 'visitor'); and the audit log. No raw personal values anywhere:
 -- ID numbers and credentials are keyed hashes, names and phones are masked, and sealed
 -- (AES-GCM, `gateway.pii`) for the audited unmasked read. `import_id` marks which import last
 -- listed a row, so a snapshot import can end what it no longer lists.
@@ -100,44 +100,6 @@ CREATE TABLE vehicles (
 CREATE INDEX vehicles_plate ON vehicles (plate_no);
 CREATE INDEX vehicles_owner ON vehicles (owner_person_id);
 
--- Who was seen at which door, one row per subject, place and local (China Standard Time) day;
--- `night` when at least one sighting fell between 19:00 and 08:00. `ref` is the credential or
--- ID hash the subject key came from (NULL for a camera's stranger track), to resolve it later.
-CREATE TABLE presence (
-    community   text        NOT NULL,
-    subject_key text        NOT NULL,
-    building    text        NOT NULL DEFAULT '',
-    unit        text        NOT NULL DEFAULT '',
-    day         date        NOT NULL,
-    night       boolean     NOT NULL,
-    ref         text,
-    first_at    timestamptz NOT NULL,
-    last_at     timestamptz NOT NULL,
-    PRIMARY KEY (community, subject_key, building, unit, day)
-);
-CREATE INDEX presence_day ON presence (day);
-CREATE INDEX presence_ref ON presence (community, ref) WHERE ref IS NOT NULL;
-
--- Residencies inferred from repeated use of one unit door; never registered ones.
-CREATE TABLE inferred_residencies (
-    community      text             NOT NULL,
-    subject_key    text             NOT NULL,
-    building       text             NOT NULL,
-    unit           text             NOT NULL,
-    house_code     text,
-    person_id      text             REFERENCES persons (person_id) ON DELETE CASCADE,
-    confidence     double precision NOT NULL,
-    days           integer          NOT NULL,
-    night_days     integer          NOT NULL,
-    evidence_from  timestamptz      NOT NULL,
-    evidence_until timestamptz      NOT NULL,
-    since          date             NOT NULL,
-    until          date,
-    updated_at     timestamptz      NOT NULL,
-    PRIMARY KEY (community, subject_key, building, unit)
-);
-CREATE INDEX inferred_person ON inferred_residencies (person_id);
-
 CREATE TABLE audit_log (
     id        bigserial   PRIMARY KEY,
     at        timestamptz NOT NULL,
@@ -149,7 +111,3 @@ CREATE TABLE audit_log (
     details   jsonb       NOT NULL DEFAULT '{}'
 );
 CREATE INDEX audit_log_at ON audit_log (at);
-
--- Erasure strips a person's events of their credential hash and subject key.
-CREATE INDEX events_subject ON events (community, (body ->> 'subject_key'))
-    WHERE body ? 'subject_key';
