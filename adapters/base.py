@@ -41,6 +41,9 @@ class RawMessage:
     community: str
     device_id: str | None
     """The device code from the topic, when the topic layout carries one."""
+    retained: bool = False
+    """The broker replayed this message from its retained store (`gateway.messages`): it
+    reports a state kept since some earlier moment, not something that just happened."""
 
 
 ValueKind = Literal["time", "code", "id", "device_id", "number", "ip"]

@@ -52,6 +52,8 @@ class BatchCommitter:
         isolate = False
         while True:
             try:
+                if batch.replayed:  # idempotent: a retry or a redelivery seeds nothing new
+                    await self._store.record_replayed_status(batch.replayed)
                 if isolate:
                     return await self._write_isolating(batch)
                 return await self._store.write_batch(batch.events, batch.dead_letters)

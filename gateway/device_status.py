@@ -2,11 +2,32 @@
 
 The rules, which both stores apply (the SQL in `gateway/store/*.py` only executes them):
 - A device is `unknown` until the gateway first hears from it.
-- Every message a device sends makes it `online`, in the transaction that stores the message,
-  except a `device_status` event saying `offline` (often the device's MQTT last will); within
-  a batch the last event in arrival order decides (`device_activity`).
+- `last_seen` follows event time: the newest `occurred_at` of the device's messages, capped
+  at their arrival (a clock running fast cannot put it in the future) and, in the store,
+  corrected by the clock skew estimate stored before the batch when the clock runs behind (a
+  slow clock must not make a live device look silent). Arrival would be wrong: a backlog
+  drained after an outage arrives now, and would make every device in it look alive now.
+  Not the batch's own observation: a backlog's status messages look exactly like a slow
+  clock, and the stored estimate, made from the least delayed message, ignores them (see
+  below). The price: a device's first message, with no estimate yet, is taken at face value,
+  so a clock running behind by more than `offline_after_s` shows online from its second
+  batch on; and a device whose very first estimate comes from a backlog may look online
+  while the backlog drains, until the watch's `offline_after_s` runs out.
 - `last_seen` only moves forward: a batch applies its status unless the store already holds
-  a later message (another gateway process sharing the subscription may have written it).
+  a later word from the device (another gateway process sharing the subscription may have
+  written it, or the batch is a late upload of older events).
+- The device's newest word decides its status (`device_activity`): `online` for any message,
+  except a `device_status` event saying `offline` (often its MQTT last will). A word older
+  than the device's `offline_after_s` when it arrived cannot make a device `online`: a
+  backlog of hours-old heartbeats says the device was alive hours ago, not now; it moves
+  `last_seen`, and a fresher message, if the device is alive, follows in the backlog. An
+  `offline` word always applies when it is the newest.
+- A retained status message (the broker's replay at each start, see `gateway.pipeline`) is
+  not an event. It only seeds a device whose status is still `unknown` (`replayed_status`):
+  `offline` at once (the broker still holds the device's will: its last connection ended
+  and nothing replaced it); `online` only when the message carries the device's own time
+  and that time is within `offline_after_s` of the replay, like any other word. Its device
+  time, if any, moves `last_seen` forward; a will timed by its arrival leaves it alone.
 - Silence longer than the device's `offline_after_s` (per kind by default, see
   `schemas.devices.OFFLINE_AFTER_S_BY_KIND`) makes it `offline` (`DeviceWatch`); silence is
   counted from the last message, or from registration, but never from before this process
@@ -67,16 +88,35 @@ class ClockObservation:
 
 @dataclass(frozen=True, slots=True)
 class DeviceActivity:
-    """What one batch says about one device: latest arrival, resulting status, reported facts,
-    and the batch's best observation of the device's clock (None without one)."""
+    """What one batch says about one device: its newest word (`seen`, event time capped at
+    arrival; `arrived`, when that word arrived) and the status it gives, reported facts, and
+    the batch's best observation of the device's clock (None without one)."""
 
     device_id: str
     community: str
     seen: datetime
+    arrived: datetime
     status: Literal["online", "offline"]
     firmware: str | None
     ip: str | None
     clock: ClockObservation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayedStatus:
+    """A device's status as the broker replayed it from a retained message (see the module):
+    `at` is the device's own time of it (capped at arrival), None for an arrival-timed will."""
+
+    device_id: str
+    community: str
+    status: Literal["online", "offline"]
+    at: datetime | None
+    arrived: datetime
+
+
+def event_time(event: DeviceEvent) -> datetime:
+    """When the event says its device last spoke: `occurred_at`, never after its arrival."""
+    return min(event.occurred_at, event.received_at)
 
 
 def clock_observation(event: DeviceEvent) -> ClockObservation | None:
@@ -111,17 +151,19 @@ def accepts_skew(
 def device_activity(events: Sequence[DeviceEvent]) -> list[DeviceActivity]:
     """Each device's activity in a batch, in `device_id` order (a stable lock order).
 
-    Any message means the device is online, except a `device_status` event saying `offline`
-    (often the device's MQTT last will); the last event in arrival order decides. Firmware
-    and address come from the last status event that reports them; the clock observation is
-    the batch's highest (the least delayed message). Devices are keyed by (device, community):
-    an event arriving under another community says nothing about the device registered under
-    that id.
+    The device's newest word by event time (`event_time`; on a tie, the later arrival)
+    decides: `online`, except a `device_status` event saying `offline` (often the device's
+    MQTT last will). Firmware and address come from the last status event in arrival order
+    that reports them; the clock observation is the batch's highest (the least delayed
+    message). Devices are keyed by (device, community): an event arriving under another
+    community says nothing about the device registered under that id.
     """
     found: dict[tuple[str, str], DeviceActivity] = {}
     for event in events:
         key = (event.device_id, event.community)
         before = found.get(key)
+        seen = event_time(event)
+        newest = before is None or seen >= before.seen
         status: Literal["online", "offline"] = "online"
         firmware = before.firmware if before else None
         ip = before.ip if before else None
@@ -133,9 +175,27 @@ def device_activity(events: Sequence[DeviceEvent]) -> list[DeviceActivity]:
             observed = clock_observation(event)
             if observed is not None and (clock is None or observed.skew_s > clock.skew_s):
                 clock = observed
-        seen = event.received_at if before is None else max(before.seen, event.received_at)
+        if before is not None and not newest:
+            seen, status, arrived = before.seen, before.status, before.arrived
+        else:
+            arrived = event.received_at
         found[key] = DeviceActivity(
-            event.device_id, event.community, seen, status, firmware, ip, clock
+            event.device_id, event.community, seen, arrived, status, firmware, ip, clock
+        )
+    return [found[key] for key in sorted(found)]
+
+
+def replayed_status(events: Sequence[DeviceStatusEvent]) -> list[ReplayedStatus]:
+    """What retained status messages say, one per device (the last replayed), in
+    `device_id` order; see the module for what the store makes of it."""
+    found: dict[tuple[str, str], ReplayedStatus] = {}
+    for event in events:
+        found[(event.device_id, event.community)] = ReplayedStatus(
+            event.device_id,
+            event.community,
+            "offline" if event.status == "offline" else "online",
+            event_time(event) if event.time_source == "device" else None,
+            event.received_at,
         )
     return [found[key] for key in sorted(found)]
 

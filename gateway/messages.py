@@ -13,13 +13,19 @@ DETAIL_CHARS = 1024
 
 @dataclass(slots=True)
 class InboundMessage:
-    """One MQTT message awaiting processing; `ack` is called only once its batch is committed."""
+    """One MQTT message awaiting processing; `ack` is called only once its batch is committed.
+
+    `retained` is the RETAIN flag as delivered: set only when the broker replays a message it
+    kept for the topic because our subscription is new (every gateway start subscribes anew),
+    never on a message forwarded live (MQTT 3.1.1 3.3.1.3, MQTT 5 without Retain As Published).
+    """
 
     topic: str
     payload: bytes
     received_at: datetime
     received_monotonic: float
     ack: Callable[[], object] = field(default=lambda: None)
+    retained: bool = False
 
 
 @dataclass(frozen=True, slots=True)

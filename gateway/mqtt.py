@@ -267,6 +267,7 @@ class MqttSubscriber:
                 received_at=datetime.now(UTC),
                 received_monotonic=time.monotonic(),
                 ack=ack,
+                retained=bool(message.retain),
             )
         )
         self._arrived.set()

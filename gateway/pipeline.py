@@ -26,7 +26,7 @@ from gateway.messages import DeadLetter, InboundMessage
 from gateway.privacy import shareable_topic
 from gateway.routing import TopicRouter
 from schemas.devices import STATUS_DIALECT, DeviceRegistration
-from schemas.events import AccessEvent, DeviceEvent
+from schemas.events import AccessEvent, DeviceEvent, DeviceStatusEvent
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class RouteMessage:
             received_at=message.received_at,
             community=route.community,
             device_id=route.device_id,
+            retained=message.retained,
         )
         return Routed(route.dialect, raw)
 
@@ -241,11 +242,16 @@ def _span(delta: timedelta) -> str:
 
 @dataclass(slots=True)
 class ProcessedBatch:
-    """What one batch of messages became."""
+    """What one batch of messages became.
+
+    `replayed` holds the status events of retained messages (see `Pipeline`): not events to
+    store, only what the broker kept of each device's state.
+    """
 
     events: list[DeviceEvent] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     duplicates: int = 0
+    replayed: list[DeviceStatusEvent] = field(default_factory=list)
 
 
 class Pipeline:
@@ -253,6 +259,15 @@ class Pipeline:
 
     A rejected message becomes a dead letter built by `letters` (by default: each dialect's
     declared fields, no raw payloads kept), with the dialect routing chose, if any.
+
+    A retained message's status events go to `replayed`, not `events`. The broker replays a
+    device's retained status (typically its last will, `offline`) at every gateway start,
+    because every start subscribes anew: it is the state the broker kept, not a new event,
+    and a will timed by its arrival would otherwise be stored again as a fresh `offline` at
+    each start. The store only seeds a device whose status is still unknown from it
+    (`gateway.device_status.replayed_status`). Retained messages of other kinds stay events:
+    they carry their own times and ids, so a replay is stored once and, being old, does not
+    make its device look online (`gateway.device_status.device_activity`).
     """
 
     def __init__(
@@ -293,6 +308,9 @@ class Pipeline:
                 detail = f"adapter raised {type(exc).__name__}"
                 batch.dead_letters.append(self._letter(message, routed, "internal_error", detail))
                 continue
+            if routed.message.retained:
+                batch.replayed.extend(e for e in events if isinstance(e, DeviceStatusEvent))
+                events = [e for e in events if not isinstance(e, DeviceStatusEvent)]
             for event in events:
                 if event.event_id in seen:
                     batch.duplicates += 1

@@ -110,17 +110,19 @@ async def mosquitto_pub(
     *,
     qos: int = 1,
     account: Account | None = None,
+    retain: bool = False,
 ) -> None:
     """Publish with the real `mosquitto_pub` client (a client we did not write), one per line.
 
     Asynchronous on purpose: the embedded broker runs in the test's own event loop.
-    `account` logs in (the embedded broker refuses anonymous clients).
+    `account` logs in (the embedded broker refuses anonymous clients); `retain` asks the
+    broker to keep the (last) message for the topic and replay it to new subscriptions.
     """
     lines = b"".join(payload.replace(b"\n", b" ") + b"\n" for payload in payloads)
     login = () if account is None else ("-u", account.username, "-P", account.password)
     process = await asyncio.create_subprocess_exec(
         *("mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), *login),
-        *("-q", str(qos), "-t", topic, "-l"),
+        *("-q", str(qos), "-t", topic, *(("-r",) if retain else ()), "-l"),
         stdin=subprocess.PIPE,
     )
     async with asyncio.timeout(120):

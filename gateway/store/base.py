@@ -18,7 +18,7 @@ from gateway.errors import PayloadError
 from gateway.messages import DeadLetter
 from gateway.privacy import is_shareable_key
 from schemas.devices import Device, DeviceRegistration, DeviceState
-from schemas.events import DeviceEvent, EventKind
+from schemas.events import DeviceEvent, DeviceStatusEvent, EventKind
 
 if TYPE_CHECKING:
     from gateway.store.upgrade import RowRules
@@ -193,6 +193,10 @@ class Store(Protocol):
     async def clock_skews(self, min_abs_s: float, limit: int) -> ClockSkewReport:
         """Devices whose estimated clock skew is at least `min_abs_s` either way: their number,
         and up to `limit` of them, largest skew (either way) first, then by device id."""
+
+    async def record_replayed_status(self, replayed: Sequence[DeviceStatusEvent]) -> None:
+        """Seed the status of devices still `unknown` from retained status messages the broker
+        replayed (`gateway.device_status.replayed_status`); stores no event. Idempotent."""
 
     async def mark_silent_devices_offline(
         self, now: datetime, *, listening_since: datetime | None = None

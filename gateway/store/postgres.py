@@ -16,7 +16,7 @@ from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from gateway.device_status import SKEW_HORIZON, SKEW_TOLERANCE_S, device_activity
+from gateway.device_status import SKEW_HORIZON, SKEW_TOLERANCE_S, device_activity, replayed_status
 from gateway.errors import StoreError
 from gateway.messages import DeadLetter
 from gateway.store.base import (
@@ -47,7 +47,7 @@ from gateway.store.upgrade import (
     screen_event,
 )
 from schemas.devices import Device, DeviceRegistration, DeviceState
-from schemas.events import DeviceEvent, device_event_adapter
+from schemas.events import DeviceEvent, DeviceStatusEvent, device_event_adapter
 
 _MIGRATION_LOCK_ID = 0x5C6A_0001  # pg_advisory_lock key: one migrator at a time
 # connection exception, transaction rollback (serialisation, deadlock), insufficient
@@ -86,29 +86,47 @@ WHERE (devices.kind, devices.dialect, devices.community, devices.building, devic
     excluded.unit, excluded.gate, excluded.door, excluded.readers, excluded.location,
     coalesce(excluded.firmware, devices.firmware), excluded.parent, excluded.offline_after_s)
 """
-# One statement per batch for every device in it. `last_seen` only moves forward; the
-# batch's status applies unless a later message (from another gateway process sharing the
-# subscription) has already been recorded. Its clock observation replaces the estimate as
-# `gateway.device_status.accepts_skew` says.
+# One statement per batch for every device in it; the rules are `gateway.device_status`'s.
+# `last_seen` only moves forward, to the batch's newest event time corrected by the stored
+# clock skew estimate when the clock runs behind (capped at arrival); the batch's status
+# applies unless a later word has already been recorded, and an `online` word older than
+# `offline_after_s` when it arrived applies not at all. Its clock observation replaces the
+# estimate as `gateway.device_status.accepts_skew` says.
 _ACCEPT_SKEW = """a.skew IS NOT NULL AND (d.clock_skew_measured_at IS NULL
     OR (a.skew_at > d.clock_skew_measured_at AND (a.skew >= d.clock_skew_s - %(tolerance)s
         OR a.skew_at - d.clock_skew_measured_at > %(horizon)s)))"""
+_SEEN = """least(a.seen - least(coalesce(d.clock_skew_s, 0), 0) * interval '1 second',
+    a.arrived)"""
+_APPLIES = f"""((d.last_seen IS NULL OR {_SEEN} >= d.last_seen)
+    AND (a.status = 'offline' OR {_SEEN} + d.offline_after_s * interval '1 second' >= a.arrived))"""
 _RECORD_ACTIVITY = f"""
 UPDATE devices AS d SET
     clock_skew_s = CASE WHEN {_ACCEPT_SKEW} THEN a.skew ELSE d.clock_skew_s END,
     clock_skew_measured_at = CASE WHEN {_ACCEPT_SKEW} THEN a.skew_at
         ELSE d.clock_skew_measured_at END,
-    status = CASE WHEN d.last_seen IS NULL OR a.seen >= d.last_seen
-        THEN a.status ELSE d.status END,
-    status_since = CASE WHEN (d.last_seen IS NULL OR a.seen >= d.last_seen)
-        AND d.status <> a.status THEN a.seen ELSE d.status_since END,
-    last_seen = greatest(d.last_seen, a.seen),
+    status = CASE WHEN {_APPLIES} THEN a.status ELSE d.status END,
+    status_since = CASE WHEN {_APPLIES} AND d.status <> a.status THEN {_SEEN}
+        ELSE d.status_since END,
+    last_seen = greatest(d.last_seen, {_SEEN}),
     firmware = coalesce(a.firmware, d.firmware),
     ip = coalesce(a.ip, d.ip)
 FROM unnest(%(device_id)s::text[], %(community)s::text[], %(seen)s::timestamptz[],
-    %(status)s::text[], %(firmware)s::text[], %(ip)s::text[], %(skew)s::double precision[],
-    %(skew_at)s::timestamptz[])
-    AS a (device_id, community, seen, status, firmware, ip, skew, skew_at)
+    %(arrived)s::timestamptz[], %(status)s::text[], %(firmware)s::text[], %(ip)s::text[],
+    %(skew)s::double precision[], %(skew_at)s::timestamptz[])
+    AS a (device_id, community, seen, arrived, status, firmware, ip, skew, skew_at)
+WHERE d.device_id = a.device_id AND d.community = a.community
+"""
+# A retained status replay seeds an unknown device only (`gateway.device_status`).
+_SEEDS = """d.status = 'unknown' AND (a.status = 'offline'
+    OR a.at + d.offline_after_s * interval '1 second' >= a.arrived)"""
+_RECORD_REPLAYED = f"""
+UPDATE devices AS d SET
+    status = CASE WHEN {_SEEDS} THEN a.status ELSE d.status END,
+    status_since = CASE WHEN {_SEEDS} THEN coalesce(a.at, a.arrived) ELSE d.status_since END,
+    last_seen = greatest(d.last_seen, a.at)
+FROM unnest(%(device_id)s::text[], %(community)s::text[], %(status)s::text[],
+    %(at)s::timestamptz[], %(arrived)s::timestamptz[])
+    AS a (device_id, community, status, at, arrived)
 WHERE d.device_id = a.device_id AND d.community = a.community
 """
 _MARK_SILENT = """
@@ -279,6 +297,7 @@ class PostgresStore:
                         "device_id": [a.device_id for a in activity],
                         "community": [a.community for a in activity],
                         "seen": [a.seen for a in activity],
+                        "arrived": [a.arrived for a in activity],
                         "status": [a.status for a in activity],
                         "firmware": [a.firmware for a in activity],
                         "ip": [a.ip for a in activity],
@@ -378,6 +397,22 @@ class PostgresStore:
             rows = await cursor.fetchall()
         worst = [ClockSkew(str(row[0]), str(row[1]), float(str(row[2]))) for row in rows]
         return ClockSkewReport(int(str(total)), worst)
+
+    async def record_replayed_status(self, replayed: Sequence[DeviceStatusEvent]) -> None:
+        seeds = replayed_status(replayed)
+        if not seeds:
+            return
+        async with self._connection() as db, db.transaction():
+            await db.execute(
+                _RECORD_REPLAYED,
+                {
+                    "device_id": [r.device_id for r in seeds],
+                    "community": [r.community for r in seeds],
+                    "status": [r.status for r in seeds],
+                    "at": [r.at for r in seeds],
+                    "arrived": [r.arrived for r in seeds],
+                },
+            )
 
     async def mark_silent_devices_offline(
         self, now: datetime, *, listening_since: datetime | None = None

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gateway.device_status import SKEW_HORIZON, SKEW_TOLERANCE_S, device_activity
+from gateway.device_status import SKEW_HORIZON, SKEW_TOLERANCE_S, device_activity, replayed_status
 from gateway.errors import StoreError
 from gateway.messages import DeadLetter
 from gateway.store.base import (
@@ -47,7 +47,7 @@ from gateway.store.upgrade import (
     screen_event,
 )
 from schemas.devices import Device, DeviceRegistration, DeviceState
-from schemas.events import DeviceEvent, device_event_adapter
+from schemas.events import DeviceEvent, DeviceStatusEvent, device_event_adapter
 
 logger = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -78,24 +78,39 @@ WHERE (devices.kind, devices.dialect, devices.community, devices.building, devic
     excluded.unit, excluded.gate, excluded.door, excluded.readers, excluded.location,
     coalesce(excluded.firmware, devices.firmware), excluded.parent, excluded.offline_after_s)
 """
-# A batch moves `last_seen` forward only; its status applies unless a later message (from
-# another gateway process sharing the subscription) has already been recorded. Its clock
+# The rules are `gateway.device_status`'s. A batch moves `last_seen` forward only, to its
+# newest event time corrected by the stored clock skew estimate when the clock runs behind
+# (capped at arrival); its status applies unless a later word has already been recorded, and
+# an `online` word older than `offline_after_s` when it arrived applies not at all. Its clock
 # observation replaces the estimate as `gateway.device_status.accepts_skew` says.
 _ACCEPT_SKEW = """:skew IS NOT NULL AND (clock_skew_measured_us IS NULL
     OR (:skew_at > clock_skew_measured_us AND (:skew >= clock_skew_s - :tolerance
         OR :skew_at - clock_skew_measured_us > :horizon)))"""
+_SEEN = """min(:seen - CAST(min(coalesce(clock_skew_s, 0), 0) * 1000000 AS INTEGER), :arrived)"""
+_APPLIES = f"""((last_seen_us IS NULL OR {_SEEN} >= last_seen_us)
+    AND (:status = 'offline' OR {_SEEN} + offline_after_s * 1000000 >= :arrived))"""
 _RECORD_ACTIVITY = f"""
 UPDATE devices SET
     clock_skew_s = CASE WHEN {_ACCEPT_SKEW} THEN :skew ELSE clock_skew_s END,
     clock_skew_measured_us = CASE WHEN {_ACCEPT_SKEW} THEN :skew_at
         ELSE clock_skew_measured_us END,
-    status = CASE WHEN last_seen_us IS NULL OR :seen >= last_seen_us
-        THEN :status ELSE status END,
-    status_since_us = CASE WHEN (last_seen_us IS NULL OR :seen >= last_seen_us)
-        AND status <> :status THEN :seen ELSE status_since_us END,
-    last_seen_us = max(coalesce(last_seen_us, :seen), :seen),
+    status = CASE WHEN {_APPLIES} THEN :status ELSE status END,
+    status_since_us = CASE WHEN {_APPLIES} AND status <> :status THEN {_SEEN}
+        ELSE status_since_us END,
+    last_seen_us = max(coalesce(last_seen_us, {_SEEN}), {_SEEN}),
     firmware = coalesce(:firmware, firmware),
     ip = coalesce(:ip, ip)
+WHERE device_id = :device_id AND community = :community
+"""
+# A retained status replay seeds an unknown device only (`gateway.device_status`).
+_SEEDS = """status = 'unknown' AND (:status = 'offline'
+    OR (:at IS NOT NULL AND :at + offline_after_s * 1000000 >= :arrived))"""
+_RECORD_REPLAYED = f"""
+UPDATE devices SET
+    status = CASE WHEN {_SEEDS} THEN :status ELSE status END,
+    status_since_us = CASE WHEN {_SEEDS} THEN coalesce(:at, :arrived) ELSE status_since_us END,
+    last_seen_us = CASE WHEN :at IS NULL THEN last_seen_us
+        ELSE max(coalesce(last_seen_us, :at), :at) END
 WHERE device_id = :device_id AND community = :community
 """
 _MARK_SILENT = """
@@ -266,6 +281,7 @@ class SqliteStore:
                 "device_id": a.device_id,
                 "community": a.community,
                 "seen": to_micros(a.seen),
+                "arrived": to_micros(a.arrived),
                 "status": a.status,
                 "firmware": a.firmware,
                 "ip": a.ip,
@@ -403,6 +419,20 @@ class SqliteStore:
             return ClockSkewReport(total, [ClockSkew(*row) for row in rows])
 
         return await self._run(read)
+
+    async def record_replayed_status(self, replayed: Sequence[DeviceStatusEvent]) -> None:
+        rows: list[dict[str, object]] = [
+            {
+                "device_id": r.device_id,
+                "community": r.community,
+                "status": r.status,
+                "at": None if r.at is None else to_micros(r.at),
+                "arrived": to_micros(r.arrived),
+            }
+            for r in replayed_status(replayed)
+        ]
+        if rows:
+            await self._run(lambda: self._in_transaction(_RECORD_REPLAYED, rows))
 
     async def mark_silent_devices_offline(
         self, now: datetime, *, listening_since: datetime | None = None

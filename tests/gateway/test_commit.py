@@ -37,7 +37,7 @@ from gateway.store.base import (
 )
 from gateway.store.upgrade import RowRules
 from schemas.devices import Device, DeviceRegistration, DeviceState
-from schemas.events import DeviceEvent
+from schemas.events import DeviceEvent, DeviceStatusEvent
 from schemas.privacy import Pseudonymizer
 from simulators.community import Community, generate_community
 from simulators.hik_isapi import HikDoorStream, hik_topic
@@ -201,6 +201,9 @@ class FlakyStore:
         status: DeviceState | None = None,
     ) -> Page[Device]:
         return await self.inner.list_devices(limit, cursor, community=community, status=status)
+
+    async def record_replayed_status(self, replayed: Sequence[DeviceStatusEvent]) -> None:
+        await self.inner.record_replayed_status(replayed)
 
     async def mark_silent_devices_offline(
         self, now: datetime, *, listening_since: datetime | None = None

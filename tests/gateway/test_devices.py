@@ -23,9 +23,11 @@ from gateway.device_status import (
     ClockObservation,
     DeviceActivity,
     DeviceWatch,
+    ReplayedStatus,
     accepts_skew,
     clock_observation,
     device_activity,
+    replayed_status,
 )
 from gateway.devices import DeviceRegistry
 from gateway.errors import ConfigError, PayloadError
@@ -75,12 +77,13 @@ def access(
     received_at: datetime = T0,
     community: str = YIDA,
     reader: int | None = 2,
+    occurred_at: datetime | None = None,
 ) -> AccessEvent:
     return AccessEvent(
         event_id=f"evt-{number:06d}",
         community=community,
         device_id=device_id,
-        occurred_at=received_at,
+        occurred_at=received_at if occurred_at is None else occurred_at,
         received_at=received_at,
         dialect="hik-isapi",
         direction="unknown",
@@ -230,12 +233,31 @@ class TestDeviceTable:
 class TestDeviceActivity:
     """A batch tells the store, per device, when it was last heard and how it is doing."""
 
-    def test_any_message_means_online_at_its_latest_arrival(self) -> None:
+    def test_any_message_means_online_at_its_newest_event_time(self) -> None:
         later = T0 + timedelta(seconds=9)
         events: list[DeviceEvent] = [access(number=2, received_at=later), access(number=1)]
         assert device_activity(events) == [
-            DeviceActivity(UNIT_DOOR, YIDA, later, "online", None, None)
+            DeviceActivity(UNIT_DOOR, YIDA, later, later, "online", None, None)
         ]
+
+    def test_last_seen_is_event_time_not_arrival(self) -> None:
+        arrived = T0 + timedelta(hours=3)
+        hours_ago = [
+            access(number=1, received_at=arrived, occurred_at=T0),
+            access(number=2, received_at=arrived, occurred_at=T0 + timedelta(minutes=1)),
+        ]
+        (activity,) = device_activity(hours_ago)
+        assert (activity.seen, activity.arrived) == (T0 + timedelta(minutes=1), arrived)
+
+    def test_a_clock_running_fast_is_capped_at_arrival(self) -> None:
+        (activity,) = device_activity([access(occurred_at=T0 + timedelta(minutes=5))])
+        assert activity.seen == T0
+
+    def test_the_newest_word_by_event_time_decides_not_the_last_to_arrive(self) -> None:
+        will = status("offline", number=1, received_at=T0)
+        backlog = status("heartbeat", number=2, received_at=T0 + timedelta(seconds=1), skew_s=-7200)
+        (activity,) = device_activity([will, backlog])
+        assert (activity.status, activity.seen, activity.arrived) == ("offline", T0, T0)
 
     @pytest.mark.parametrize(
         ("kinds", "expected"),
@@ -289,6 +311,34 @@ class TestDeviceActivity:
     def test_no_clock_observation_without_the_device_s_time(self) -> None:
         (activity,) = device_activity([status("offline"), access(number=2)])
         assert activity.clock is None
+
+
+class TestReplayedStatus:
+    """What retained status messages say, per device, for the store to seed unknown devices."""
+
+    def test_a_will_replayed_is_offline_at_no_known_time(self) -> None:
+        assert replayed_status([status("offline")]) == [
+            ReplayedStatus(UNIT_DOOR, YIDA, "offline", None, T0)
+        ]
+
+    def test_a_heartbeat_with_the_device_s_time_is_online_at_that_time(self) -> None:
+        (replayed,) = replayed_status([status("heartbeat", skew_s=-60)])
+        assert (replayed.status, replayed.at) == ("online", T0 - timedelta(seconds=60))
+
+    def test_the_device_s_time_is_capped_at_arrival(self) -> None:
+        (replayed,) = replayed_status([status("online", skew_s=90)])
+        assert replayed.at == T0
+
+    def test_one_per_device_the_last_replayed_in_id_order(self) -> None:
+        events = [
+            status("online", number=1, device_id=GATE),
+            status("online", number=2),
+            status("offline", number=3),
+        ]
+        assert [(r.device_id, r.status) for r in replayed_status(events)] == [
+            (UNIT_DOOR, "offline"),
+            (GATE, "online"),
+        ]
 
 
 class TestClockSkewRule:

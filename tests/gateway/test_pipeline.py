@@ -100,8 +100,14 @@ def build_pipeline(
     )
 
 
-def inbound(topic: str, payload: bytes) -> InboundMessage:
-    return InboundMessage(topic=topic, payload=payload, received_at=RECEIVED, received_monotonic=0)
+def inbound(topic: str, payload: bytes, *, retained: bool = False) -> InboundMessage:
+    return InboundMessage(
+        topic=topic,
+        payload=payload,
+        received_at=RECEIVED,
+        received_monotonic=0,
+        retained=retained,
+    )
 
 
 def door_event(
@@ -205,6 +211,12 @@ class TestRouteMessage:
         assert routed.message.community == COMMUNITY.code
         assert routed.message.device_id == UNIT_DOOR.device_id
         assert (routed.message.payload, routed.message.received_at) == (message.payload, RECEIVED)
+
+    @pytest.mark.parametrize("retained", [True, False])
+    def test_the_retain_flag_travels_with_the_message(self, retained: bool) -> None:
+        message = hik_message(door_event())
+        message.retained = retained
+        assert self.route()(message).message.retained is retained
 
     def test_payload_over_the_limit_is_refused_as_oversized(self) -> None:
         message = hik_message(door_event())
@@ -509,6 +521,32 @@ class TestPipelineDuplicates:
         batch = build_pipeline()([hik_message(door_event(serial=n)) for n in range(5)])
         assert len(batch.events) == 5
         assert batch.duplicates == 0
+
+
+class TestPipelineRetainedMessages:
+    """A retained message's status is a replay of kept state, set apart from the events."""
+
+    def status_topic(self) -> str:
+        return f"{COMMUNITY.code}/status/{UNIT_DOOR.device_id}"
+
+    def test_a_retained_will_is_replayed_state_not_an_event(self) -> None:
+        batch = build_pipeline()([inbound(self.status_topic(), b"offline", retained=True)])
+        assert (batch.events, batch.dead_letters) == ([], [])
+        (replayed,) = batch.replayed
+        assert (replayed.device_id, replayed.status) == (UNIT_DOOR.device_id, "offline")
+
+    def test_a_live_will_is_an_event(self) -> None:
+        batch = build_pipeline()([inbound(self.status_topic(), b"offline")])
+        assert batch.replayed == []
+        event = only_event(batch)
+        assert isinstance(event, DeviceStatusEvent) and event.status == "offline"
+
+    def test_a_retained_door_event_stays_an_event(self) -> None:
+        message = hik_message(door_event())
+        message.retained = True
+        batch = build_pipeline()([message])
+        assert batch.replayed == []
+        assert only_event(batch).kind == "access"
 
 
 class TestPipelineAdapterBugs:

@@ -138,9 +138,11 @@ async def get(gateway: RunningGateway, device_id: str) -> dict[str, Any]:
     return found
 
 
-async def publish_door_event(port: int, device: SimulatedDevice, serial: int) -> None:
+async def publish_door_event(
+    port: int, device: SimulatedDevice, serial: int, at: datetime = AT
+) -> None:
     resident = COMMUNITY.unit_residents(device.building or "", device.unit or "")[0]
-    event = DoorEvent(device, Minor.CARD_PASSED, AT, serial, resident, 1, None, verify_no=serial)
+    event = DoorEvent(device, Minor.CARD_PASSED, at, serial, resident, 1, None, verify_no=serial)
     topic = hik_topic(COMMUNITY.code, device.device_id)
     await mosquitto_pub(port, topic, [hik_payload(event)], account=YIDA_DEVICES)
 
@@ -542,12 +544,12 @@ class TestStatusAndLastSeen:
     async def test_a_message_makes_the_device_online_and_seen(
         self, gateway: RunningGateway, broker_port: int
     ) -> None:
-        await publish_door_event(broker_port, IN_CONFIG, serial=7)
+        await publish_door_event(broker_port, IN_CONFIG, serial=7, at=datetime.now(UTC))
         (event,) = await event_with_serial(gateway, IN_CONFIG.device_id, 1)
         found = await get(gateway, IN_CONFIG.device_id)
         assert found["status"] == "online"
-        assert found["last_seen"] == event["received_at"]
-        assert found["status_since"] == event["received_at"]
+        assert found["last_seen"] == event["occurred_at"]  # event time, not arrival
+        assert found["status_since"] == event["occurred_at"]
 
     async def test_status_events_move_status_firmware_and_address(
         self, gateway: RunningGateway
@@ -577,7 +579,7 @@ class TestStatusAndLastSeen:
             unit=NOT_IN_CONFIG.unit,
             offline_after_s=3,  # long enough to read "online" first on a loaded machine
         )
-        await publish_door_event(broker_port, NOT_IN_CONFIG, serial=3)
+        await publish_door_event(broker_port, NOT_IN_CONFIG, serial=3, at=datetime.now(UTC))
         await event_with_serial(gateway, device_id, 1)
         assert (await get(gateway, device_id))["status"] == "online"
 

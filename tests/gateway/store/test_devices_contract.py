@@ -15,7 +15,7 @@ from gateway.device_status import (
 )
 from gateway.errors import PayloadError, StoreError
 from gateway.store import Store, open_store
-from gateway.store.base import ClockSkew, EventCursor
+from gateway.store.base import ClockSkew, EventCursor, EventQuery
 from schemas.codes import DeviceStatus
 from schemas.devices import Device, DeviceRegistration
 from schemas.events import AccessEvent, DeviceStatusEvent
@@ -73,12 +73,14 @@ def access(
     *,
     device_id: str = UNIT_DOOR,
     community: str = YIDA,
+    occurred_at: datetime | None = None,
 ) -> AccessEvent:
+    """A door event, occurring when it arrives unless `occurred_at` says otherwise."""
     return AccessEvent(
         event_id=f"evt-{number:06d}",
         community=community,
         device_id=device_id,
-        occurred_at=received_at - timedelta(seconds=1),
+        occurred_at=received_at if occurred_at is None else occurred_at,
         received_at=received_at,
         dialect="hik-isapi",
         direction="in",
@@ -372,6 +374,166 @@ class TestDeviceActivity:
             await store.write_batch([access(1, T0)], [letter(1, reason="poison")])
         stored = await device(store)
         assert (stored.status, stored.last_seen) == ("unknown", None)
+
+
+RECENT = datetime.now(UTC).replace(microsecond=0)
+"""An arrival time for the event-time rules: a backlog's events lie hours before it."""
+HOURS = timedelta(hours=1)
+
+
+def heartbeat(number: int, *, occurred_at: datetime, arrived: datetime) -> DeviceStatusEvent:
+    """A heartbeat stamped by the device at `occurred_at`, arriving at `arrived`."""
+    return status_event(number, "heartbeat", arrived, skew=occurred_at - arrived)
+
+
+class TestEventTime:
+    """`last_seen` follows event time, capped at arrival, and a backlog never means online."""
+
+    @pytest.fixture(autouse=True)
+    async def registered(self, store: Store) -> None:
+        await store.upsert_devices([registration(offline_after_s=600), gate()])
+
+    async def test_last_seen_is_the_newest_event_time_not_the_arrival(self, store: Store) -> None:
+        backlog = [
+            access(1, RECENT, occurred_at=RECENT - 3 * HOURS),
+            access(2, RECENT, occurred_at=RECENT - 2 * HOURS),
+        ]
+        await store.write_batch(backlog, [])
+        assert (await device(store)).last_seen == RECENT - 2 * HOURS
+
+    async def test_a_drained_backlog_does_not_make_a_device_online(self, store: Store) -> None:
+        beats = [
+            heartbeat(n, occurred_at=RECENT - HOURS + n * seconds(60), arrived=RECENT)
+            for n in range(5)
+        ]
+        await store.write_batch(beats, [])
+        stored = await device(store)
+        assert (stored.status, stored.last_seen) == ("unknown", RECENT - HOURS + seconds(240))
+
+    async def test_a_backlog_does_not_bring_back_a_device_its_will_took_offline(
+        self, store: Store
+    ) -> None:
+        await store.write_batch([status_event(1, "offline", RECENT - 5 * HOURS)], [])
+        later = heartbeat(2, occurred_at=RECENT - 4 * HOURS, arrived=RECENT)
+        await store.write_batch([later], [])
+        stored = await device(store)
+        assert (stored.status, stored.status_since) == ("offline", RECENT - 5 * HOURS)
+        assert stored.last_seen == RECENT - 4 * HOURS
+
+    async def test_a_fresh_word_after_the_backlog_brings_it_online(self, store: Store) -> None:
+        await store.write_batch([heartbeat(1, occurred_at=RECENT - HOURS, arrived=RECENT)], [])
+        await store.write_batch([heartbeat(2, occurred_at=RECENT, arrived=RECENT)], [])
+        stored = await device(store)
+        assert (stored.status, stored.status_since, stored.last_seen) == ("online", RECENT, RECENT)
+
+    @pytest.mark.parametrize(("age_s", "status"), [(600, "online"), (601, "unknown")])
+    async def test_a_word_is_fresh_for_the_device_s_offline_after(
+        self, store: Store, age_s: int, status: str
+    ) -> None:
+        aged = access(1, RECENT, occurred_at=RECENT - seconds(age_s))
+        await store.write_batch([aged], [])
+        assert (await device(store)).status == status
+
+    async def test_a_clock_running_fast_is_capped_at_arrival(self, store: Store) -> None:
+        await store.write_batch([access(1, RECENT, occurred_at=RECENT + seconds(300))], [])
+        stored = await device(store)
+        assert (stored.status, stored.last_seen) == ("online", RECENT)
+
+    async def test_a_clock_running_behind_is_corrected_by_its_stored_skew(
+        self, store: Store
+    ) -> None:
+        behind = seconds(1200)  # twice the device's offline_after_s
+        await store.write_batch([heartbeat(1, occurred_at=RECENT - behind, arrived=RECENT)], [])
+        first = await device(store)  # no estimate yet: indistinguishable from a backlog
+        assert (first.status, first.last_seen) == ("unknown", RECENT - behind)
+        next_minute = RECENT + seconds(60)
+        await store.write_batch([access(2, next_minute, occurred_at=next_minute - behind)], [])
+        stored = await device(store)
+        assert (stored.status, stored.last_seen) == ("online", next_minute)
+
+    async def test_an_old_offline_word_applies_when_it_is_the_newest(self, store: Store) -> None:
+        await store.write_batch([access(1, RECENT - 2 * HOURS)], [])
+        went = RECENT - HOURS
+        await store.write_batch([status_event(2, "offline", RECENT, skew=went - RECENT)], [])
+        stored = await device(store)
+        assert (stored.status, stored.status_since, stored.last_seen) == ("offline", went, went)
+
+    async def test_silence_counts_from_the_newest_event_time(self, store: Store) -> None:
+        await store.write_batch([access(1, RECENT, occurred_at=RECENT - seconds(100))], [])
+        since = RECENT - HOURS
+        early = await store.mark_silent_devices_offline(
+            RECENT + seconds(500), listening_since=since
+        )
+        assert UNIT_DOOR not in early
+        late = await store.mark_silent_devices_offline(RECENT + seconds(501), listening_since=since)
+        assert UNIT_DOOR in late
+
+    async def test_a_device_known_only_from_a_backlog_goes_offline_after_the_restart(
+        self, store: Store
+    ) -> None:
+        restart = RECENT  # the backlog drained at once; the watch counts from the restart
+        await store.write_batch([access(1, restart, occurred_at=restart - 3 * HOURS)], [])
+        assert (
+            await store.mark_silent_devices_offline(restart + seconds(600), listening_since=restart)
+            == []
+        )
+        assert UNIT_DOOR in await store.mark_silent_devices_offline(
+            restart + seconds(601), listening_since=restart
+        )
+        assert (await device(store)).status == "offline"
+
+
+class TestReplayedStatus:
+    """A retained status replay seeds a device whose status is unknown, and nothing else."""
+
+    @pytest.fixture(autouse=True)
+    async def registered(self, store: Store) -> None:
+        await store.upsert_devices([registration(offline_after_s=600), gate()])
+
+    async def test_a_replayed_will_seeds_an_unknown_device_offline(self, store: Store) -> None:
+        await store.record_replayed_status([status_event(1, "offline", RECENT)])
+        stored = await device(store)
+        assert (stored.status, stored.status_since, stored.last_seen) == ("offline", RECENT, None)
+        assert (await device(store, GATE)).status == "unknown"
+
+    async def test_it_stores_no_event(self, store: Store) -> None:
+        await store.record_replayed_status([status_event(1, "offline", RECENT)])
+        assert (await store.list_events(EventQuery())).data == []
+
+    async def test_a_device_already_known_keeps_its_status(self, store: Store) -> None:
+        await store.write_batch([access(1, RECENT - seconds(30))], [])
+        await store.record_replayed_status([status_event(2, "offline", RECENT)])
+        stored = await device(store)
+        assert (stored.status, stored.status_since) == ("online", RECENT - seconds(30))
+
+    async def test_a_fresh_replayed_heartbeat_seeds_online_at_the_device_s_time(
+        self, store: Store
+    ) -> None:
+        said = RECENT - seconds(600)
+        await store.record_replayed_status([heartbeat(1, occurred_at=said, arrived=RECENT)])
+        stored = await device(store)
+        assert (stored.status, stored.status_since, stored.last_seen) == ("online", said, said)
+
+    async def test_a_stale_replayed_heartbeat_only_moves_last_seen(self, store: Store) -> None:
+        said = RECENT - seconds(601)
+        await store.record_replayed_status([heartbeat(1, occurred_at=said, arrived=RECENT)])
+        stored = await device(store)
+        assert (stored.status, stored.last_seen) == ("unknown", said)
+
+    async def test_replaying_again_changes_nothing(self, store: Store) -> None:
+        replay = [status_event(1, "offline", RECENT)]
+        await store.record_replayed_status(replay)
+        first = await device(store)
+        await store.record_replayed_status(
+            [status_event(1, "offline", RECENT + HOURS), status_event(2, "offline", RECENT)]
+        )
+        assert await device(store) == first
+
+    async def test_an_unregistered_device_is_not_registered_by_a_replay(self, store: Store) -> None:
+        await store.record_replayed_status(
+            [status_event(1, "offline", RECENT, device_id=UNREGISTERED)]
+        )
+        assert await store.get_device(UNREGISTERED) is None
 
 
 def seconds(value: float) -> timedelta:
