@@ -23,6 +23,7 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from adapters.mapping import SpecError
 from gateway.config import read_toml_model
 from schemas.housing import Community, Grid
 
@@ -33,7 +34,8 @@ PILOT_GRID_MAP: Final = Path(__file__).resolve().parent.parent / "config" / "gri
 class GridMapFile(BaseModel):
     """The file's shape, and the rules that make it a map: unique community codes, grid codes
     that begin with their community's admin division and are unique, and no building or gate
-    covered by two grids."""
+    covered by two grids. A broken rule names the offending key (`SpecError`), so the
+    `ConfigError` of `GridMap.load` gives its file and line."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -41,29 +43,33 @@ class GridMapFile(BaseModel):
 
     @model_validator(mode="after")
     def _is_a_map(self) -> "GridMapFile":
-        codes = [community.code for community in self.communities]
-        if len(set(codes)) != len(codes):
-            raise ValueError("a community is listed twice")
+        codes: set[str] = set()
         grid_codes: set[str] = set()
-        for community in self.communities:
+        for c, community in enumerate(self.communities):
+            where: tuple[str | int, ...] = ("communities", c)
+            if community.code in codes:
+                raise SpecError((*where, "code"), f"community {community.code} is listed twice")
+            codes.add(community.code)
             places: set[tuple[str, str]] = set()
-            for grid in community.grids:
+            for g, grid in enumerate(community.grids):
+                at = (*where, "grids", g)
                 if not grid.code.startswith(community.admin_division):
-                    raise ValueError(
+                    raise SpecError(
+                        (*at, "code"),
                         f"grid {grid.code} of {community.code} does not begin with its"
-                        f" admin division {community.admin_division}"
+                        f" admin division {community.admin_division}",
                     )
                 if grid.code in grid_codes:
-                    raise ValueError(f"grid {grid.code} is listed twice")
+                    raise SpecError((*at, "code"), f"grid {grid.code} is listed twice")
                 grid_codes.add(grid.code)
-                for place in [("building", b) for b in grid.buildings] + [
-                    ("gate", g) for g in grid.gates
-                ]:
-                    if place in places:
-                        raise ValueError(
-                            f"{place[0]} {place[1]!r} of {community.code} is in two grids"
-                        )
-                    places.add(place)
+                for kind, names in (("building", grid.buildings), ("gate", grid.gates)):
+                    for n, name in enumerate(names):
+                        if (kind, name) in places:
+                            raise SpecError(
+                                (*at, f"{kind}s", n),
+                                f"{kind} {name!r} of {community.code} is in two grids",
+                            )
+                        places.add((kind, name))
         return self
 
 
