@@ -131,6 +131,20 @@ async def mosquitto_pub(
         raise AssertionError(f"mosquitto_pub exited with {process.returncode}")
 
 
+async def clear_retained(port: int, topic: str, *, account: Account | None = None) -> None:
+    """Remove the topic's retained message (an empty retained publish), so that later
+    subscriptions to a shared broker get no replay of it."""
+    login = () if account is None else ("-u", account.username, "-P", account.password)
+    process = await asyncio.create_subprocess_exec(
+        *("mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), *login),
+        *("-q", "1", "-t", topic, "-r", "-n"),
+    )
+    async with asyncio.timeout(60):
+        returncode = await process.wait()
+    if returncode != 0:
+        raise AssertionError(f"mosquitto_pub exited with {returncode}")
+
+
 async def wait_until(
     condition: Callable[[], "asyncio.Future[bool] | bool"] | Callable[[], object],
     *,

@@ -8,7 +8,6 @@ gateway has never heard of learns its status from the replay
 (`gateway.device_status.replayed_status`).
 """
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ import pytest
 from gateway.config import DeviceSpec, GatewayConfig, Settings
 from testkit.harness import (
     RunningGateway,
+    clear_retained,
     gateway_settings,
     mosquitto_pub,
     running_gateway,
@@ -61,16 +61,6 @@ def heartbeat(at: datetime) -> bytes:
     return json.dumps({"status": "heartbeat", "ts": int(at.timestamp() * 1000)}).encode()
 
 
-async def clear_retained(port: int, device_id: str) -> None:
-    """Remove the topic's retained message (an empty retained publish), so that later tests
-    subscribing to `#` on the shared broker get no replay of it."""
-    process = await asyncio.create_subprocess_exec(
-        *("mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1"),
-        *("-t", topic(device_id), "-r", "-n"),
-    )
-    assert await process.wait() == 0
-
-
 async def status_events(gateway: RunningGateway, device_id: str) -> list[dict[str, object]]:
     return await gateway.events(device_id=device_id, kind="device_status")
 
@@ -98,7 +88,7 @@ async def settings(mosquitto: MosquittoService, database: str) -> AsyncIterator[
         yield gateway_settings(mosquitto.url, database)
     finally:
         for device_id in DEVICES:
-            await clear_retained(mosquitto.port, device_id)
+            await clear_retained(mosquitto.port, topic(device_id))
 
 
 class TestRetainedStatusEndToEnd:
