@@ -11,9 +11,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from gateway.store.base import Page
 from schemas.codes import HouseUsage, PopulationType
 from schemas.housing import CommunitySummary, Grid, HousePublic, HouseRecord
 from schemas.population import (
@@ -23,6 +22,9 @@ from schemas.population import (
     ResidentRecord,
 )
 from schemas.vehicles import VehiclePublic, VehicleRecord
+
+if TYPE_CHECKING:  # base.py's `Store` inherits this protocol, so Page cannot be imported here
+    from gateway.store.base import Page
 
 
 def new_person_id() -> str:
@@ -162,19 +164,19 @@ class MasterDataStore(Protocol):
     ) -> list[RowOutcome]:
         """End registered residencies (kept, with `until`); an unknown one is rejected."""
 
-    async def list_persons(self, query: PersonQuery) -> Page[PersonPublic]: ...
+    async def list_persons(self, query: PersonQuery) -> "Page[PersonPublic]": ...
 
     async def get_person(self, person_id: str) -> PersonPublic | None: ...
 
     async def sealed_contacts(self, person_ids: Sequence[str]) -> list[SealedContact]: ...
 
-    async def list_houses(self, query: HouseQuery, observed_since: datetime) -> Page[HousePublic]:
+    async def list_houses(self, query: HouseQuery, observed_since: datetime) -> "Page[HousePublic]":
         """Houses with occupants; `observed_occupants` counts who was seen since
         `observed_since`."""
 
     async def get_house(self, house_code: str, observed_since: datetime) -> HousePublic | None: ...
 
-    async def list_vehicles(self, query: VehicleQuery) -> Page[VehiclePublic]: ...
+    async def list_vehicles(self, query: VehicleQuery) -> "Page[VehiclePublic]": ...
 
     async def get_vehicle(self, vehicle_id: str) -> VehiclePublic | None: ...
 
@@ -187,12 +189,16 @@ class MasterDataStore(Protocol):
 
     async def write_audit(self, entry: AuditEntry) -> int: ...
 
-    async def list_audit(self, limit: int, cursor: str | None) -> Page[AuditEntry]: ...
+    async def list_audit(self, limit: int, cursor: str | None) -> "Page[AuditEntry]": ...
 
     async def erase_person(self, person_id: str, audit: AuditEntry) -> bool:
         """Remove the person, their credentials and residencies, strip their events of the
         person link, credential hash and subject key, and write `audit`, atomically; False
         when there is no such person."""
+
+
+class Resolver(Protocol):
+    """Read-time resolution of events to persons and vehicles."""
 
     async def resolve_refs(self, refs: Sequence[tuple[str, str]]) -> list[CredentialMatch]:
         """The persons the (community, credential-or-ID hash) pairs belong to, with validity."""

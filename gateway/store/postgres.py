@@ -35,6 +35,7 @@ from gateway.store.base import (
     parsed_device,
 )
 from gateway.store.migrations import load_migrations
+from gateway.store.postgres_masterdata import PostgresMasterData
 from gateway.store.upgrade import (
     CHUNK,
     FIXABLE_DEVICE_FIELDS,
@@ -162,7 +163,7 @@ def _describe(exc: psycopg.Error) -> str:
     return f"postgresql {exc.sqlstate or 'client'}: {type(exc).__name__}"
 
 
-class PostgresStore:
+class PostgresStore(PostgresMasterData):
     """`Store` on PostgreSQL + TimescaleDB."""
 
     def __init__(self, conninfo: str, *, pool_size: int = 4) -> None:

@@ -34,7 +34,9 @@ from gateway.store.base import (
     event_page_of_rows,
     parsed_device,
 )
+from gateway.store.micros import EPOCH, from_micros, maybe_time, to_micros
 from gateway.store.migrations import load_migrations
+from gateway.store.sqlite_masterdata import SqliteMasterData
 from gateway.store.upgrade import (
     CHUNK,
     FIXABLE_DEVICE_FIELDS,
@@ -52,7 +54,6 @@ from schemas.events import DeviceEvent, DeviceStatusEvent, device_event_adapter
 logger = logging.getLogger(__name__)
 R = TypeVar("R")
 _Row = tuple[object, ...]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DEVICE_COLUMNS = (
     "device_id, kind, dialect, community, building, unit, gate, door, readers, location,"
     " firmware, parent, offline_after_s, status, status_since_us, last_seen_us, ip,"
@@ -151,17 +152,7 @@ def _make_private(path: Path) -> None:
             continue
 
 
-def to_micros(value: datetime) -> int:
-    """Exact integer microseconds since the epoch (float timestamps lose microseconds)."""
-    delta = value - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(value: int) -> datetime:
-    return datetime.fromtimestamp(value // 1_000_000, UTC).replace(microsecond=value % 1_000_000)
-
-
-class SqliteStore:
+class SqliteStore(SqliteMasterData):
     """`Store` on a single SQLite file."""
 
     def __init__(self, path: str) -> None:
@@ -181,6 +172,8 @@ class SqliteStore:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA busy_timeout=5000")
+        # Residencies and credentials go with their person (erasure), never dangle.
+        connection.execute("PRAGMA foreign_keys=ON")
         # What a migration or purge deletes is overwritten, not left in free pages of the file.
         connection.execute("PRAGMA secure_delete=ON")
         self._connection = connection
@@ -288,7 +281,7 @@ class SqliteStore:
                 "skew": a.clock.skew_s if a.clock else None,
                 "skew_at": to_micros(a.clock.at) if a.clock else None,
                 "tolerance": SKEW_TOLERANCE_S,
-                "horizon": to_micros(_EPOCH + SKEW_HORIZON),
+                "horizon": to_micros(EPOCH + SKEW_HORIZON),
             }
             for a in device_activity(events)
         ]
@@ -347,7 +340,7 @@ class SqliteStore:
                 detail=row[4],
                 payload_excerpt=row[5],
                 payload_bytes=row[6],
-                raw_expires_at=_maybe_time(row[7]),
+                raw_expires_at=maybe_time(row[7]),
             )
             for row in rows
         ]
@@ -497,18 +490,14 @@ def _device_fields(row: Sequence[Any]) -> dict[str, Any]:
         "parent": parent,
         "offline_after_s": offline_after_s,
         "status": status,
-        "status_since": _maybe_time(status_since_us),
-        "last_seen": _maybe_time(last_seen_us),
+        "status_since": maybe_time(status_since_us),
+        "last_seen": maybe_time(last_seen_us),
         "ip": ip,
-        "registered_at": _maybe_time(registered_us),
-        "updated_at": _maybe_time(updated_us),
+        "registered_at": maybe_time(registered_us),
+        "updated_at": maybe_time(updated_us),
         "clock_skew_s": clock_skew_s,
-        "clock_skew_measured_at": _maybe_time(clock_skew_measured_us),
+        "clock_skew_measured_at": maybe_time(clock_skew_measured_us),
     }
-
-
-def _maybe_time(value: int | None) -> datetime | None:
-    return None if value is None else from_micros(value)
 
 
 def _describe(exc: sqlite3.Error) -> str:

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from gateway.logs import TextFormatter
-from gateway.store.sqlite import to_micros
+from gateway.store.micros import to_micros
 from gateway.store.upgrade import (
     OLD_EXCERPT_MARKER,
     REFUSED_ON_UPGRADE,

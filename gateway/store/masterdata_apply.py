@@ -1,0 +1,269 @@
+"""What an import chunk does to the stored master data, decided once for every backend.
+
+A backend reads the stored state of the chunk's keys (one query per table), hands it here, and
+gets back each row's outcome and the set-based writes to run: upserts of what is new or
+changed, import marks for what is identical. Rows are compared by values (masks and the keyed
+hashes of names and phones, never the seals, whose nonces differ each time), so the same file
+sent twice is `unchanged` row for row. Rows repeating a key within the chunk see the earlier
+row's values, as if applied one after another.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from gateway.store.masterdata import (
+    Applied,
+    RowOutcome,
+    RowRejected,
+    new_person_id,
+    new_vehicle_id,
+)
+from schemas.housing import HouseRecord
+from schemas.population import CredentialRecord, PersonRecord, ResidentRecord
+from schemas.vehicles import VehicleRecord
+
+HouseValues = tuple[str, str | None, str | None, str | None, Decimal | None, str, str | None, int]
+"""building, unit, floor, room, area_m2, usage, grid_code, registered_occupants."""
+
+PersonValues = tuple[object, ...]
+ResidencyValues = tuple[str, date | None, date | None]
+"""relation, since, until."""
+
+VehicleValues = tuple[str, str | None, str | None, str | None, bool, date | None]
+"""plate_color, vehicle_type, owner_person_id, house_code, registered, until."""
+
+CredentialValues = tuple[str, str, date | None, date | None]
+"""kind, person_id, since, until."""
+
+UNKNOWN_HOUSE = RowRejected("house_code", "names no house of this community")
+HOUSE_ELSEWHERE = RowRejected("house_code", "is held by another community")
+UNKNOWN_OWNER = RowRejected("owner_id_number", "names no resident of this community")
+UNKNOWN_RESIDENCY = RowRejected("id_number", "names no registered residency of that house")
+ENDS_BEFORE_START = RowRejected("until", "is before the residency began")
+
+
+def house_values(row: HouseRecord) -> HouseValues:
+    return (
+        row.building,
+        row.unit,
+        row.floor,
+        row.room,
+        row.area_m2,
+        row.usage,
+        row.grid_code,
+        row.registered_occupants,
+    )
+
+
+def person_values(person: PersonRecord) -> PersonValues:
+    """What makes a person record differ: everything but the seals."""
+    return (
+        person.id_type,
+        person.id_masked,
+        person.nationality,
+        person.name_masked,
+        person.name_ref,
+        person.phone_masked,
+        person.phone_ref,
+        person.gender,
+        person.birth_year,
+        person.ethnicity,
+        person.population_type,
+        tuple(person.tags),
+    )
+
+
+def _classify(old: object | None, new: object) -> Applied:
+    if old is None:
+        return "accepted"
+    return "unchanged" if old == new else "updated"
+
+
+@dataclass
+class HousePlan:
+    outcomes: list[RowOutcome] = field(default_factory=list)
+    upserts: dict[str, HouseRecord] = field(default_factory=dict)
+    marks: set[str] = field(default_factory=set)
+
+
+def plan_houses(
+    community: str, rows: Sequence[HouseRecord], stored: Mapping[str, tuple[str, HouseValues]]
+) -> HousePlan:
+    """`stored`: house_code -> (community, values) for the chunk's codes that exist."""
+    plan = HousePlan()
+    state = dict(stored)
+    for row in rows:
+        held = state.get(row.house_code)
+        if held is not None and held[0] != community:
+            plan.outcomes.append(HOUSE_ELSEWHERE)
+            continue
+        values = house_values(row)
+        outcome = _classify(held[1] if held else None, values)
+        plan.outcomes.append(outcome)
+        state[row.house_code] = (community, values)
+        if outcome == "unchanged":
+            plan.marks.add(row.house_code)
+        else:
+            plan.upserts[row.house_code] = row
+    plan.marks -= plan.upserts.keys()
+    return plan
+
+
+@dataclass
+class ResidentPlan:
+    outcomes: list[RowOutcome] = field(default_factory=list)
+    persons: dict[str, tuple[str, PersonRecord]] = field(default_factory=dict)
+    """id_hash -> (person_id, record): new or changed persons."""
+    residencies: dict[tuple[str, str], ResidentRecord] = field(default_factory=dict)
+    """(person_id, house_code) -> row: new or changed (and reopened) residencies."""
+    marks: set[tuple[str, str]] = field(default_factory=set)
+    """(person_id, house_code) listed again unchanged: only their import mark moves."""
+
+
+def plan_residents(
+    community: str,
+    rows: Sequence[ResidentRecord],
+    houses: Mapping[str, str],
+    persons: Mapping[str, tuple[str, PersonValues]],
+    residencies: Mapping[tuple[str, str], ResidencyValues],
+) -> ResidentPlan:
+    """`houses`: house_code -> community; `persons`: id_hash -> (person_id, values) of the
+    community; `residencies`: (person_id, house_code) -> values of those persons.
+
+    A row is `accepted` when its residency is new, `updated` when it changes the person or
+    the residency (a residency listed again after it ended is reopened), else `unchanged`."""
+    plan = ResidentPlan()
+    person_state = dict(persons)
+    residency_state = dict(residencies)
+    for row in rows:
+        if houses.get(row.house_code) != community:
+            plan.outcomes.append(UNKNOWN_HOUSE)
+            continue
+        values = person_values(row.person)
+        known = person_state.get(row.person.id_hash)
+        person_id = known[0] if known else new_person_id()
+        person_changed = known is None or known[1] != values
+        key = (person_id, row.house_code)
+        residency: ResidencyValues = (row.relation, row.since, None)
+        outcome = _classify(residency_state.get(key), residency)
+        person_state[row.person.id_hash] = (person_id, values)
+        residency_state[key] = residency
+        if person_changed:
+            plan.persons[row.person.id_hash] = (person_id, row.person)
+        if outcome == "unchanged":
+            plan.marks.add(key)
+            outcome = "updated" if person_changed else "unchanged"
+        else:
+            plan.residencies[key] = row
+        plan.outcomes.append(outcome)
+    plan.marks -= plan.residencies.keys()
+    return plan
+
+
+@dataclass
+class VehiclePlan:
+    outcomes: list[RowOutcome] = field(default_factory=list)
+    upserts: dict[str, tuple[VehicleRecord, str | None]] = field(default_factory=dict)
+    """vehicle_id -> (row, owner person_id): new or changed vehicles."""
+    marks: set[str] = field(default_factory=set)
+
+
+def plan_vehicles(
+    community: str,
+    rows: Sequence[VehicleRecord],
+    houses: Mapping[str, str],
+    owners: Mapping[str, str],
+    stored: Mapping[tuple[str, str], tuple[str, VehicleValues]],
+) -> VehiclePlan:
+    """`owners`: id_hash -> person_id of the community; `stored`: (plate, colour) ->
+    (vehicle_id, values) of the community's vehicles with the chunk's plates.
+
+    A plate the gates saw in an unknown colour (an unregistered record) becomes the imported
+    vehicle when no record of the imported colour exists."""
+    plan = VehiclePlan()
+    state = dict(stored)
+    for row in rows:
+        owner = None
+        if row.owner_id_hash is not None:
+            owner = owners.get(row.owner_id_hash)
+            if owner is None:
+                plan.outcomes.append(UNKNOWN_OWNER)
+                continue
+        if row.house_code is not None and houses.get(row.house_code) != community:
+            plan.outcomes.append(UNKNOWN_HOUSE)
+            continue
+        key = (row.plate_no, row.plate_color)
+        held = state.get(key)
+        if held is None:
+            seen = state.get((row.plate_no, "unknown"))
+            if seen is not None and not seen[1][4]:
+                held = state.pop((row.plate_no, "unknown"))
+        values: VehicleValues = (
+            row.plate_color,
+            row.vehicle_type,
+            owner,
+            row.house_code,
+            True,
+            None,
+        )
+        vehicle_id = held[0] if held else new_vehicle_id()
+        outcome = _classify(held[1] if held else None, values)
+        plan.outcomes.append(outcome)
+        state[key] = (vehicle_id, values)
+        if outcome == "unchanged":
+            plan.marks.add(vehicle_id)
+        else:
+            plan.upserts[vehicle_id] = (row, owner)
+    plan.marks -= plan.upserts.keys()
+    return plan
+
+
+@dataclass
+class CredentialPlan:
+    outcomes: list[RowOutcome] = field(default_factory=list)
+    upserts: dict[str, tuple[CredentialRecord, str]] = field(default_factory=dict)
+    """ref -> (row, person_id): new or changed credentials."""
+    marks: set[str] = field(default_factory=set)
+
+
+def plan_credentials(
+    rows: Sequence[CredentialRecord],
+    owners: Mapping[str, str],
+    stored: Mapping[str, CredentialValues],
+) -> CredentialPlan:
+    """`owners`: id_hash -> person_id of the community; `stored`: ref -> values."""
+    plan = CredentialPlan()
+    state = dict(stored)
+    for row in rows:
+        person_id = owners.get(row.owner_id_hash)
+        if person_id is None:
+            plan.outcomes.append(UNKNOWN_OWNER)
+            continue
+        values: CredentialValues = (row.kind, person_id, row.since, row.until)
+        outcome = _classify(state.get(row.ref), values)
+        plan.outcomes.append(outcome)
+        state[row.ref] = values
+        if outcome == "unchanged":
+            plan.marks.add(row.ref)
+        else:
+            plan.upserts[row.ref] = (row, person_id)
+    plan.marks -= plan.upserts.keys()
+    return plan
+
+
+def plan_residency_ends(
+    items: Sequence[tuple[str | None, date | None, date | None, date]],
+) -> list[RowOutcome]:
+    """Each item: (person_id or None, since, stored until, requested until) of the named
+    registered residency; ending it again on the same day is `unchanged`."""
+    outcomes: list[RowOutcome] = []
+    for person_id, since, until, requested in items:
+        if person_id is None:
+            outcomes.append(UNKNOWN_RESIDENCY)
+        elif since is not None and requested < since:
+            outcomes.append(ENDS_BEFORE_START)
+        else:
+            outcomes.append("unchanged" if until == requested else "updated")
+    return outcomes

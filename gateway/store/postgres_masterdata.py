@@ -1,0 +1,364 @@
+"""`MasterDataStore` on PostgreSQL: a mixin of `PostgresStore`, on its pooled connections.
+
+Each method is one transaction. What to write is decided in `gateway.store.masterdata_apply`,
+the same for both backends; this module only reads the chunk's stored state (`= ANY` of the
+chunk's keys) and runs the writes set-based (`executemany`, pipelined by psycopg).
+"""
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from gateway.store.masterdata import Dataset, RowOutcome
+from gateway.store.masterdata_apply import (
+    CredentialValues,
+    HouseValues,
+    ResidencyValues,
+    VehicleValues,
+    plan_credentials,
+    plan_houses,
+    plan_residency_ends,
+    plan_residents,
+    plan_vehicles,
+)
+from schemas.housing import HouseRecord
+from schemas.population import CredentialRecord, ResidencyEnd, ResidentRecord
+from schemas.vehicles import VehicleRecord
+
+Connection = psycopg.AsyncConnection[tuple[Any, ...]]
+
+_UPSERT_HOUSE = """
+INSERT INTO houses (house_code, community, building, unit, floor, room, area_m2, usage,
+    grid_code, registered_occupants, import_id, created_at, updated_at)
+VALUES (%(house_code)s, %(community)s, %(building)s, %(unit)s, %(floor)s, %(room)s, %(area_m2)s,
+    %(usage)s, %(grid_code)s, %(registered_occupants)s, %(import_id)s, %(now)s, %(now)s)
+ON CONFLICT (house_code) DO UPDATE SET
+    building = excluded.building, unit = excluded.unit, floor = excluded.floor,
+    room = excluded.room, area_m2 = excluded.area_m2, usage = excluded.usage,
+    grid_code = excluded.grid_code, registered_occupants = excluded.registered_occupants,
+    import_id = excluded.import_id, updated_at = excluded.updated_at
+WHERE houses.community = excluded.community
+"""
+_UPSERT_PERSON = """
+INSERT INTO persons (person_id, community, id_hash, id_type, id_masked, nationality,
+    name_masked, name_ref, name_sealed, phone_masked, phone_ref, phone_sealed, gender,
+    birth_year, ethnicity, population_type, tags, import_id, created_at, updated_at)
+VALUES (%(person_id)s, %(community)s, %(id_hash)s, %(id_type)s, %(id_masked)s, %(nationality)s,
+    %(name_masked)s, %(name_ref)s, %(name_sealed)s, %(phone_masked)s, %(phone_ref)s,
+    %(phone_sealed)s, %(gender)s, %(birth_year)s, %(ethnicity)s, %(population_type)s, %(tags)s,
+    %(import_id)s, %(now)s, %(now)s)
+ON CONFLICT (person_id) DO UPDATE SET
+    id_type = excluded.id_type, id_masked = excluded.id_masked,
+    nationality = excluded.nationality, name_masked = excluded.name_masked,
+    name_ref = excluded.name_ref, name_sealed = excluded.name_sealed,
+    phone_masked = excluded.phone_masked, phone_ref = excluded.phone_ref,
+    phone_sealed = excluded.phone_sealed, gender = excluded.gender,
+    birth_year = excluded.birth_year, ethnicity = excluded.ethnicity,
+    population_type = excluded.population_type, tags = excluded.tags,
+    import_id = excluded.import_id, updated_at = excluded.updated_at
+"""
+_UPSERT_RESIDENCY = """
+INSERT INTO residencies (person_id, house_code, relation, since, until, import_id, updated_at)
+VALUES (%(person_id)s, %(house_code)s, %(relation)s, %(since)s, NULL, %(import_id)s, %(now)s)
+ON CONFLICT (person_id, house_code) DO UPDATE SET
+    relation = excluded.relation, since = excluded.since, until = NULL,
+    import_id = excluded.import_id, updated_at = excluded.updated_at
+"""
+_UPSERT_VEHICLE = """
+INSERT INTO vehicles (vehicle_id, community, plate_no, plate_color, vehicle_type,
+    owner_person_id, house_code, registered, until, import_id, created_at, updated_at)
+VALUES (%(vehicle_id)s, %(community)s, %(plate_no)s, %(plate_color)s, %(vehicle_type)s, %(owner)s,
+    %(house_code)s, true, NULL, %(import_id)s, %(now)s, %(now)s)
+ON CONFLICT (vehicle_id) DO UPDATE SET
+    plate_color = excluded.plate_color, vehicle_type = excluded.vehicle_type,
+    owner_person_id = excluded.owner_person_id, house_code = excluded.house_code,
+    registered = true, until = NULL, import_id = excluded.import_id,
+    updated_at = excluded.updated_at
+"""
+_UPSERT_CREDENTIAL = """
+INSERT INTO credentials (community, ref, kind, person_id, since, until, import_id, updated_at)
+VALUES (%(community)s, %(ref)s, %(kind)s, %(person_id)s, %(since)s, %(until)s, %(import_id)s,
+    %(now)s)
+ON CONFLICT (community, ref) DO UPDATE SET
+    kind = excluded.kind, person_id = excluded.person_id, since = excluded.since,
+    until = excluded.until, import_id = excluded.import_id, updated_at = excluded.updated_at
+"""
+# Snapshot ends: what the community has that the import did not list, and is not ended yet.
+_END_UNLISTED: dict[str, str] = {
+    "residents": """
+UPDATE residencies SET until = %(until)s, updated_at = %(now)s
+WHERE import_id IS DISTINCT FROM %(import_id)s AND (until IS NULL OR until > %(until)s)
+    AND house_code IN (SELECT house_code FROM houses WHERE community = %(community)s)""",
+    "vehicles": """
+UPDATE vehicles SET registered = false, until = %(until)s, updated_at = %(now)s
+WHERE community = %(community)s AND registered = true
+    AND import_id IS DISTINCT FROM %(import_id)s""",
+    "credentials": """
+UPDATE credentials SET until = %(until)s, updated_at = %(now)s
+WHERE community = %(community)s AND import_id IS DISTINCT FROM %(import_id)s
+    AND (until IS NULL OR until > %(until)s)""",
+}
+
+_PERSON_FIELDS = (
+    "id_type, id_masked, nationality, name_masked, name_ref, phone_masked, phone_ref, gender,"
+    " birth_year, ethnicity, population_type, tags"
+)
+
+
+async def _fetch(db: Connection, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    cursor = await db.execute(sql.encode(), params)
+    return await cursor.fetchall()
+
+
+async def _owners(db: Connection, community: str, id_hashes: Iterable[str]) -> dict[str, str]:
+    rows = await _fetch(
+        db,
+        "SELECT id_hash, person_id FROM persons WHERE community = %s AND id_hash = ANY(%s)",
+        community,
+        list(set(id_hashes)),
+    )
+    return {id_hash: person_id for id_hash, person_id in rows}
+
+
+async def _house_communities(db: Connection, codes: Iterable[str | None]) -> dict[str, str]:
+    rows = await _fetch(
+        db,
+        "SELECT house_code, community FROM houses WHERE house_code = ANY(%s)",
+        list({code for code in codes if code is not None}),
+    )
+    return {code: community for code, community in rows}
+
+
+async def _many(db: Connection, sql: str, rows: Sequence[Any]) -> None:
+    if rows:
+        await db.cursor().executemany(sql.encode(), rows)
+
+
+class PostgresMasterData:
+    """The master-data methods of `PostgresStore`."""
+
+    if TYPE_CHECKING:
+
+        def _connection(self) -> AbstractAsyncContextManager[Connection]: ...
+
+    async def apply_houses(
+        self, community: str, rows: Sequence[HouseRecord], now: datetime, import_id: str
+    ) -> list[RowOutcome]:
+        async with self._connection() as db, db.transaction():
+            found = await _fetch(
+                db,
+                "SELECT house_code, community, building, unit, floor, room, area_m2, usage,"
+                " grid_code, registered_occupants FROM houses WHERE house_code = ANY(%s)",
+                list({row.house_code for row in rows}),
+            )
+            stored: dict[str, tuple[str, HouseValues]] = {
+                row[0]: (row[1], tuple(row[2:])) for row in found
+            }
+            plan = plan_houses(community, rows, stored)
+            await _many(
+                db,
+                _UPSERT_HOUSE,
+                [
+                    {**row.model_dump(), "community": community, "import_id": import_id, "now": now}
+                    for row in plan.upserts.values()
+                ],
+            )
+            await _many(
+                db,
+                "UPDATE houses SET import_id = %s WHERE house_code = %s",
+                [(import_id, code) for code in plan.marks],
+            )
+            return plan.outcomes
+
+    async def apply_residents(
+        self, community: str, rows: Sequence[ResidentRecord], now: datetime, import_id: str
+    ) -> list[RowOutcome]:
+        async with self._connection() as db, db.transaction():
+            houses = await _house_communities(db, (row.house_code for row in rows))
+            found = await _fetch(
+                db,
+                f"SELECT id_hash, person_id, {_PERSON_FIELDS} FROM persons"
+                " WHERE community = %s AND id_hash = ANY(%s)",
+                community,
+                list({row.person.id_hash for row in rows}),
+            )
+            persons = {row[0]: (row[1], (*row[2:13], tuple(row[13]))) for row in found}
+            lived = await _fetch(
+                db,
+                "SELECT person_id, house_code, relation, since, until FROM residencies"
+                " WHERE person_id = ANY(%s)",
+                [person_id for person_id, _ in persons.values()],
+            )
+            residencies: dict[tuple[str, str], ResidencyValues] = {
+                (p, h): (rel, since, until) for p, h, rel, since, until in lived
+            }
+            plan = plan_residents(community, rows, houses, persons, residencies)
+            await _many(
+                db,
+                _UPSERT_PERSON,
+                [
+                    {
+                        **person.model_dump(),
+                        "tags": Jsonb(list(person.tags)),
+                        "person_id": person_id,
+                        "community": community,
+                        "import_id": import_id,
+                        "now": now,
+                    }
+                    for person_id, person in plan.persons.values()
+                ],
+            )
+            await _many(
+                db,
+                _UPSERT_RESIDENCY,
+                [
+                    {
+                        "person_id": person_id,
+                        "house_code": house_code,
+                        "relation": row.relation,
+                        "since": row.since,
+                        "import_id": import_id,
+                        "now": now,
+                    }
+                    for (person_id, house_code), row in plan.residencies.items()
+                ],
+            )
+            await _many(
+                db,
+                "UPDATE residencies SET import_id = %s WHERE person_id = %s AND house_code = %s",
+                [(import_id, *key) for key in plan.marks],
+            )
+            return plan.outcomes
+
+    async def apply_vehicles(
+        self, community: str, rows: Sequence[VehicleRecord], now: datetime, import_id: str
+    ) -> list[RowOutcome]:
+        async with self._connection() as db, db.transaction():
+            houses = await _house_communities(db, (row.house_code for row in rows))
+            owners = await _owners(
+                db, community, (r.owner_id_hash for r in rows if r.owner_id_hash)
+            )
+            found = await _fetch(
+                db,
+                "SELECT plate_no, plate_color, vehicle_id, vehicle_type, owner_person_id,"
+                " house_code, registered, until FROM vehicles"
+                " WHERE community = %s AND plate_no = ANY(%s)",
+                community,
+                list({row.plate_no for row in rows}),
+            )
+            stored: dict[tuple[str, str], tuple[str, VehicleValues]] = {
+                (plate, colour): (vid, (colour, kind, owner, house, reg, until))
+                for plate, colour, vid, kind, owner, house, reg, until in found
+            }
+            plan = plan_vehicles(community, rows, houses, owners, stored)
+            await _many(
+                db,
+                _UPSERT_VEHICLE,
+                [
+                    {
+                        **row.model_dump(exclude={"owner_id_hash"}),
+                        "vehicle_id": vehicle_id,
+                        "community": community,
+                        "owner": owner,
+                        "import_id": import_id,
+                        "now": now,
+                    }
+                    for vehicle_id, (row, owner) in plan.upserts.items()
+                ],
+            )
+            await _many(
+                db,
+                "UPDATE vehicles SET import_id = %s WHERE vehicle_id = %s",
+                [(import_id, vehicle_id) for vehicle_id in plan.marks],
+            )
+            return plan.outcomes
+
+    async def apply_credentials(
+        self, community: str, rows: Sequence[CredentialRecord], now: datetime, import_id: str
+    ) -> list[RowOutcome]:
+        async with self._connection() as db, db.transaction():
+            owners = await _owners(db, community, (row.owner_id_hash for row in rows))
+            found = await _fetch(
+                db,
+                "SELECT ref, kind, person_id, since, until FROM credentials"
+                " WHERE community = %s AND ref = ANY(%s)",
+                community,
+                list({row.ref for row in rows}),
+            )
+            stored: dict[str, CredentialValues] = {
+                ref: (kind, person_id, since, until) for ref, kind, person_id, since, until in found
+            }
+            plan = plan_credentials(rows, owners, stored)
+            await _many(
+                db,
+                _UPSERT_CREDENTIAL,
+                [
+                    {
+                        "community": community,
+                        "ref": ref,
+                        "kind": row.kind,
+                        "person_id": person_id,
+                        "since": row.since,
+                        "until": row.until,
+                        "import_id": import_id,
+                        "now": now,
+                    }
+                    for ref, (row, person_id) in plan.upserts.items()
+                ],
+            )
+            await _many(
+                db,
+                "UPDATE credentials SET import_id = %s WHERE community = %s AND ref = %s",
+                [(import_id, community, ref) for ref in plan.marks],
+            )
+            return plan.outcomes
+
+    async def end_unlisted(
+        self, community: str, dataset: Dataset, import_id: str, until: date
+    ) -> int:
+        sql = _END_UNLISTED.get(dataset)
+        if sql is None:  # houses are never ended: a flat does not stop existing
+            return 0
+        values = {
+            "community": community,
+            "import_id": import_id,
+            "until": until,
+            "now": datetime.now(UTC),
+        }
+        async with self._connection() as db, db.transaction():
+            cursor = await db.execute(sql.encode(), values)
+            return max(cursor.rowcount, 0)
+
+    async def end_residencies(
+        self, community: str, items: Sequence[ResidencyEnd], now: datetime
+    ) -> list[RowOutcome]:
+        async with self._connection() as db, db.transaction():
+            owners = await _owners(db, community, (item.id_hash for item in items))
+            found = await _fetch(
+                db,
+                "SELECT person_id, house_code, since, until FROM residencies"
+                " WHERE person_id = ANY(%s)",
+                list(owners.values()),
+            )
+            stored = {(p, h): (since, until) for p, h, since, until in found}
+            named = []
+            for item in items:
+                person_id = owners.get(item.id_hash)
+                held = stored.get((person_id or "", item.house_code))
+                named.append((person_id if held else None, *(held or (None, None)), item.until))
+            outcomes = plan_residency_ends(named)
+            await _many(
+                db,
+                "UPDATE residencies SET until = %s, updated_at = %s"
+                " WHERE person_id = %s AND house_code = %s",
+                [
+                    (item.until, now, ends[0], item.house_code)
+                    for item, ends, outcome in zip(items, named, outcomes, strict=True)
+                    if outcome == "updated"
+                ],
+            )
+            return outcomes

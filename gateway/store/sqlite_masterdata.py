@@ -1,0 +1,411 @@
+"""`MasterDataStore` on SQLite: a mixin of `SqliteStore`, run on its worker thread.
+
+Each method is one transaction (`BEGIN IMMEDIATE` for writes, a deferred one for reads, so
+a read's statements see one snapshot). What to write is decided in
+`gateway.store.masterdata_apply`, the same for both backends; this module only reads the
+chunk's stored state and runs the writes set-based (`executemany`).
+"""
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from gateway.store.masterdata import Dataset, RowOutcome
+from gateway.store.masterdata_apply import (
+    CredentialValues,
+    HouseValues,
+    PersonValues,
+    ResidencyValues,
+    VehicleValues,
+    plan_credentials,
+    plan_houses,
+    plan_residency_ends,
+    plan_residents,
+    plan_vehicles,
+)
+from gateway.store.micros import to_micros
+from schemas.housing import HouseRecord
+from schemas.population import CredentialRecord, ResidencyEnd, ResidentRecord
+from schemas.vehicles import VehicleRecord
+
+R = TypeVar("R")
+
+_UPSERT_HOUSE = """
+INSERT INTO houses (house_code, community, building, unit, floor, room, area_m2, usage,
+    grid_code, registered_occupants, import_id, created_us, updated_us)
+VALUES (:house_code, :community, :building, :unit, :floor, :room, :area_m2, :usage,
+    :grid_code, :registered_occupants, :import_id, :now, :now)
+ON CONFLICT (house_code) DO UPDATE SET
+    building = excluded.building, unit = excluded.unit, floor = excluded.floor,
+    room = excluded.room, area_m2 = excluded.area_m2, usage = excluded.usage,
+    grid_code = excluded.grid_code, registered_occupants = excluded.registered_occupants,
+    import_id = excluded.import_id, updated_us = excluded.updated_us
+WHERE houses.community = excluded.community
+"""
+_UPSERT_PERSON = """
+INSERT INTO persons (person_id, community, id_hash, id_type, id_masked, nationality,
+    name_masked, name_ref, name_sealed, phone_masked, phone_ref, phone_sealed, gender,
+    birth_year, ethnicity, population_type, tags, import_id, created_us, updated_us)
+VALUES (:person_id, :community, :id_hash, :id_type, :id_masked, :nationality, :name_masked,
+    :name_ref, :name_sealed, :phone_masked, :phone_ref, :phone_sealed, :gender, :birth_year,
+    :ethnicity, :population_type, :tags, :import_id, :now, :now)
+ON CONFLICT (person_id) DO UPDATE SET
+    id_type = excluded.id_type, id_masked = excluded.id_masked,
+    nationality = excluded.nationality, name_masked = excluded.name_masked,
+    name_ref = excluded.name_ref, name_sealed = excluded.name_sealed,
+    phone_masked = excluded.phone_masked, phone_ref = excluded.phone_ref,
+    phone_sealed = excluded.phone_sealed, gender = excluded.gender,
+    birth_year = excluded.birth_year, ethnicity = excluded.ethnicity,
+    population_type = excluded.population_type, tags = excluded.tags,
+    import_id = excluded.import_id, updated_us = excluded.updated_us
+"""
+_UPSERT_RESIDENCY = """
+INSERT INTO residencies (person_id, house_code, relation, since, until, import_id, updated_us)
+VALUES (:person_id, :house_code, :relation, :since, NULL, :import_id, :now)
+ON CONFLICT (person_id, house_code) DO UPDATE SET
+    relation = excluded.relation, since = excluded.since, until = NULL,
+    import_id = excluded.import_id, updated_us = excluded.updated_us
+"""
+_UPSERT_VEHICLE = """
+INSERT INTO vehicles (vehicle_id, community, plate_no, plate_color, vehicle_type,
+    owner_person_id, house_code, registered, until, import_id, created_us, updated_us)
+VALUES (:vehicle_id, :community, :plate_no, :plate_color, :vehicle_type, :owner, :house_code,
+    1, NULL, :import_id, :now, :now)
+ON CONFLICT (vehicle_id) DO UPDATE SET
+    plate_color = excluded.plate_color, vehicle_type = excluded.vehicle_type,
+    owner_person_id = excluded.owner_person_id, house_code = excluded.house_code,
+    registered = 1, until = NULL, import_id = excluded.import_id,
+    updated_us = excluded.updated_us
+"""
+_UPSERT_CREDENTIAL = """
+INSERT INTO credentials (community, ref, kind, person_id, since, until, import_id, updated_us)
+VALUES (:community, :ref, :kind, :person_id, :since, :until, :import_id, :now)
+ON CONFLICT (community, ref) DO UPDATE SET
+    kind = excluded.kind, person_id = excluded.person_id, since = excluded.since,
+    until = excluded.until, import_id = excluded.import_id, updated_us = excluded.updated_us
+"""
+# Snapshot ends: what the community has that the import did not list, and is not ended yet.
+_END_UNLISTED: dict[str, str] = {
+    "residents": """
+UPDATE residencies SET until = :until, updated_us = :now
+WHERE import_id IS NOT :import_id AND (until IS NULL OR until > :until)
+    AND house_code IN (SELECT house_code FROM houses WHERE community = :community)""",
+    "vehicles": """
+UPDATE vehicles SET registered = 0, until = :until, updated_us = :now
+WHERE community = :community AND registered = 1 AND import_id IS NOT :import_id""",
+    "credentials": """
+UPDATE credentials SET until = :until, updated_us = :now
+WHERE community = :community AND import_id IS NOT :import_id
+    AND (until IS NULL OR until > :until)""",
+}
+_PERSON_FIELDS = (
+    "id_type, id_masked, nationality, name_masked, name_ref, phone_masked, phone_ref, gender,"
+    " birth_year, ethnicity, population_type, tags"
+)
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def _select_in(
+    db: sqlite3.Connection, sql: str, keys: Iterable[object], *before: object
+) -> list[Any]:
+    """Run `sql` with its `{}` replaced by one placeholder per key (and `before` first)."""
+    values = list(dict.fromkeys(keys))
+    if not values:
+        return []
+    return db.execute(sql.format(_marks(len(values))), [*before, *values]).fetchall()
+
+
+def _day(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def _iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _person_values(row: Sequence[Any]) -> PersonValues:
+    return (*row[:11], tuple(json.loads(row[11])))
+
+
+def _owners(db: sqlite3.Connection, community: str, id_hashes: Iterable[str]) -> dict[str, str]:
+    rows = _select_in(
+        db,
+        "SELECT id_hash, person_id FROM persons WHERE community = ? AND id_hash IN ({})",
+        id_hashes,
+        community,
+    )
+    return {id_hash: person_id for id_hash, person_id in rows}
+
+
+def _house_communities(db: sqlite3.Connection, codes: Iterable[str | None]) -> dict[str, str]:
+    rows = _select_in(
+        db,
+        "SELECT house_code, community FROM houses WHERE house_code IN ({})",
+        (code for code in codes if code is not None),
+    )
+    return {code: community for code, community in rows}
+
+
+def _in_write(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], R]) -> R:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(db)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _in_read(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], R]) -> R:
+    db.execute("BEGIN")
+    try:
+        return work(db)
+    finally:
+        db.execute("COMMIT")
+
+
+class SqliteMasterData:
+    """The master-data methods of `SqliteStore`."""
+
+    if TYPE_CHECKING:
+
+        async def _run(self, function: Callable[[], R]) -> R: ...
+
+        @property
+        def _db(self) -> sqlite3.Connection: ...
+
+    async def _write_tx(self, work: Callable[[sqlite3.Connection], R]) -> R:
+        return await self._run(lambda: _in_write(self._db, work))
+
+    async def _read_tx(self, work: Callable[[sqlite3.Connection], R]) -> R:
+        return await self._run(lambda: _in_read(self._db, work))
+
+    async def apply_houses(
+        self, community: str, rows: Sequence[HouseRecord], now: datetime, import_id: str
+    ) -> list[RowOutcome]:
+        def work(db: sqlite3.Connection) -> list[RowOutcome]:
+            found = _select_in(
+                db,
+                "SELECT house_code, community, building, unit, floor, room, area_m2, usage,"
+                " grid_code, registered_occupants FROM houses WHERE house_code IN ({})",
+                (row.house_code for row in rows),
+            )
+            stored: dict[str, tuple[str, HouseValues]] = {
+                code: (held_by, (b, u, f, r, None if a is None else Decimal(a), us, g, o))
+                for code, held_by, b, u, f, r, a, us, g, o in found
+            }
+            plan = plan_houses(community, rows, stored)
+            db.executemany(
+                _UPSERT_HOUSE,
+                [
+                    {
+                        **row.model_dump(),
+                        "area_m2": None if row.area_m2 is None else str(row.area_m2),
+                        "community": community,
+                        "import_id": import_id,
+                        "now": to_micros(now),
+                    }
+                    for row in plan.upserts.values()
+                ],
+            )
+            db.executemany(
+                "UPDATE houses SET import_id = ? WHERE house_code = ?",
+                [(import_id, code) for code in plan.marks],
+            )
+            return plan.outcomes
+
+        return await self._write_tx(work)
+
+    async def apply_residents(
+        self, community: str, rows: Sequence[ResidentRecord], now: datetime, import_id: str
+    ) -> list[RowOutcome]:
+        def work(db: sqlite3.Connection) -> list[RowOutcome]:
+            houses = _house_communities(db, (row.house_code for row in rows))
+            found = _select_in(
+                db,
+                f"SELECT id_hash, person_id, {_PERSON_FIELDS} FROM persons"
+                " WHERE community = ? AND id_hash IN ({})",
+                (row.person.id_hash for row in rows),
+                community,
+            )
+            persons = {row[0]: (row[1], _person_values(row[2:])) for row in found}
+            lived = _select_in(
+                db,
+                "SELECT person_id, house_code, relation, since, until FROM residencies"
+                " WHERE person_id IN ({})",
+                (person_id for person_id, _ in persons.values()),
+            )
+            residencies: dict[tuple[str, str], ResidencyValues] = {
+                (p, h): (rel, _day(since), _day(until)) for p, h, rel, since, until in lived
+            }
+            plan = plan_residents(community, rows, houses, persons, residencies)
+            now_us = to_micros(now)
+            db.executemany(
+                _UPSERT_PERSON,
+                [
+                    {
+                        **person.model_dump(),
+                        "tags": json.dumps(list(person.tags), ensure_ascii=False),
+                        "person_id": person_id,
+                        "community": community,
+                        "import_id": import_id,
+                        "now": now_us,
+                    }
+                    for person_id, person in plan.persons.values()
+                ],
+            )
+            db.executemany(
+                _UPSERT_RESIDENCY,
+                [
+                    {
+                        "person_id": person_id,
+                        "house_code": house_code,
+                        "relation": row.relation,
+                        "since": _iso(row.since),
+                        "import_id": import_id,
+                        "now": now_us,
+                    }
+                    for (person_id, house_code), row in plan.residencies.items()
+                ],
+            )
+            db.executemany(
+                "UPDATE residencies SET import_id = ? WHERE person_id = ? AND house_code = ?",
+                [(import_id, *key) for key in plan.marks],
+            )
+            return plan.outcomes
+
+        return await self._write_tx(work)
+
+    async def apply_vehicles(
+        self, community: str, rows: Sequence[VehicleRecord], now: datetime, import_id: str
+    ) -> list[RowOutcome]:
+        def work(db: sqlite3.Connection) -> list[RowOutcome]:
+            houses = _house_communities(db, (row.house_code for row in rows))
+            owners = _owners(db, community, (r.owner_id_hash for r in rows if r.owner_id_hash))
+            found = _select_in(
+                db,
+                "SELECT plate_no, plate_color, vehicle_id, vehicle_type, owner_person_id,"
+                " house_code, registered, until FROM vehicles"
+                " WHERE community = ? AND plate_no IN ({})",
+                (row.plate_no for row in rows),
+                community,
+            )
+            stored: dict[tuple[str, str], tuple[str, VehicleValues]] = {
+                (plate, colour): (vid, (colour, kind, owner, house, bool(reg), _day(until)))
+                for plate, colour, vid, kind, owner, house, reg, until in found
+            }
+            plan = plan_vehicles(community, rows, houses, owners, stored)
+            db.executemany(
+                _UPSERT_VEHICLE,
+                [
+                    {
+                        **row.model_dump(exclude={"owner_id_hash"}),
+                        "vehicle_id": vehicle_id,
+                        "community": community,
+                        "owner": owner,
+                        "import_id": import_id,
+                        "now": to_micros(now),
+                    }
+                    for vehicle_id, (row, owner) in plan.upserts.items()
+                ],
+            )
+            db.executemany(
+                "UPDATE vehicles SET import_id = ? WHERE vehicle_id = ?",
+                [(import_id, vehicle_id) for vehicle_id in plan.marks],
+            )
+            return plan.outcomes
+
+        return await self._write_tx(work)
+
+    async def apply_credentials(
+        self, community: str, rows: Sequence[CredentialRecord], now: datetime, import_id: str
+    ) -> list[RowOutcome]:
+        def work(db: sqlite3.Connection) -> list[RowOutcome]:
+            owners = _owners(db, community, (row.owner_id_hash for row in rows))
+            found = _select_in(
+                db,
+                "SELECT ref, kind, person_id, since, until FROM credentials"
+                " WHERE community = ? AND ref IN ({})",
+                (row.ref for row in rows),
+                community,
+            )
+            stored: dict[str, CredentialValues] = {
+                ref: (kind, person_id, _day(since), _day(until))
+                for ref, kind, person_id, since, until in found
+            }
+            plan = plan_credentials(rows, owners, stored)
+            db.executemany(
+                _UPSERT_CREDENTIAL,
+                [
+                    {
+                        "community": community,
+                        "ref": ref,
+                        "kind": row.kind,
+                        "person_id": person_id,
+                        "since": _iso(row.since),
+                        "until": _iso(row.until),
+                        "import_id": import_id,
+                        "now": to_micros(now),
+                    }
+                    for ref, (row, person_id) in plan.upserts.items()
+                ],
+            )
+            db.executemany(
+                "UPDATE credentials SET import_id = ? WHERE community = ? AND ref = ?",
+                [(import_id, community, ref) for ref in plan.marks],
+            )
+            return plan.outcomes
+
+        return await self._write_tx(work)
+
+    async def end_unlisted(
+        self, community: str, dataset: Dataset, import_id: str, until: date
+    ) -> int:
+        sql = _END_UNLISTED.get(dataset)
+        if sql is None:  # houses are never ended: a flat does not stop existing
+            return 0
+        values = {
+            "community": community,
+            "import_id": import_id,
+            "until": until.isoformat(),
+            "now": to_micros(datetime.now().astimezone()),
+        }
+        return await self._write_tx(lambda db: db.execute(sql, values).rowcount)
+
+    async def end_residencies(
+        self, community: str, items: Sequence[ResidencyEnd], now: datetime
+    ) -> list[RowOutcome]:
+        def work(db: sqlite3.Connection) -> list[RowOutcome]:
+            owners = _owners(db, community, (item.id_hash for item in items))
+            found = _select_in(
+                db,
+                "SELECT person_id, house_code, since, until FROM residencies"
+                " WHERE person_id IN ({})",
+                owners.values(),
+            )
+            stored = {(p, h): (_day(since), _day(until)) for p, h, since, until in found}
+            named = []
+            for item in items:
+                person_id = owners.get(item.id_hash)
+                held = stored.get((person_id or "", item.house_code))
+                named.append((person_id if held else None, *(held or (None, None)), item.until))
+            outcomes = plan_residency_ends(named)
+            db.executemany(
+                "UPDATE residencies SET until = ?, updated_us = ?"
+                " WHERE person_id = ? AND house_code = ?",
+                [
+                    (item.until.isoformat(), to_micros(now), ends[0], item.house_code)
+                    for item, ends, outcome in zip(items, named, outcomes, strict=True)
+                    if outcome == "updated"
+                ],
+            )
+            return outcomes
+
+        return await self._write_tx(work)
