@@ -11,9 +11,18 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from gateway.store.masterdata import Dataset, RowOutcome
+from gateway.store.base import Page
+from gateway.store.masterdata import (
+    Dataset,
+    HouseQuery,
+    PersonQuery,
+    RowOutcome,
+    SealedContact,
+    VehicleQuery,
+)
 from gateway.store.masterdata_apply import (
     CredentialValues,
     HouseValues,
@@ -25,9 +34,24 @@ from gateway.store.masterdata_apply import (
     plan_residents,
     plan_vehicles,
 )
-from schemas.housing import HouseRecord
-from schemas.population import CredentialRecord, ResidencyEnd, ResidentRecord
-from schemas.vehicles import VehicleRecord
+from gateway.store.masterdata_read import (
+    house_where,
+    houses_with_occupants,
+    local_day,
+    page_of,
+    person_where,
+    persons_with_residencies,
+    vehicle_public,
+    vehicle_where,
+)
+from schemas.housing import HousePublic, HouseRecord
+from schemas.population import (
+    CredentialRecord,
+    PersonPublic,
+    ResidencyEnd,
+    ResidentRecord,
+)
+from schemas.vehicles import VehiclePublic, VehicleRecord
 
 Connection = psycopg.AsyncConnection[tuple[Any, ...]]
 
@@ -362,3 +386,137 @@ class PostgresMasterData:
                 ],
             )
             return outcomes
+
+    async def list_persons(self, query: PersonQuery) -> Page[PersonPublic]:
+        where = person_where(
+            query, "%s", "p.tags @> jsonb_build_array(?::text)", local_day(datetime.now(UTC))
+        )
+        sql = f"SELECT {_PERSON_COLUMNS} FROM persons p {where.sql()} ORDER BY p.person_id LIMIT %s"
+        async with self._connection() as db, db.transaction():
+            persons = await _persons(db, sql, [*where.params, query.limit + 1])
+        return page_of(persons, query.limit, "person", lambda found: found.person_id)
+
+    async def get_person(self, person_id: str) -> PersonPublic | None:
+        sql = f"SELECT {_PERSON_COLUMNS} FROM persons p WHERE p.person_id = %s"
+        async with self._connection() as db, db.transaction():
+            persons = await _persons(db, sql, [person_id])
+        return persons[0] if persons else None
+
+    async def sealed_contacts(self, person_ids: Sequence[str]) -> list[SealedContact]:
+        async with self._connection() as db:
+            rows = await _fetch(
+                db,
+                "SELECT person_id, name_sealed, phone_sealed FROM persons"
+                " WHERE person_id = ANY(%s) ORDER BY person_id",
+                list(person_ids),
+            )
+        return [SealedContact(*row) for row in rows]
+
+    async def list_houses(self, query: HouseQuery, observed_since: datetime) -> Page[HousePublic]:
+        where = house_where(query, "%s")
+        sql = f"SELECT {_HOUSE_COLUMNS} FROM houses {where.sql()} ORDER BY house_code LIMIT %s"
+        async with self._connection() as db, db.transaction():
+            houses = await _houses(db, sql, [*where.params, query.limit + 1], observed_since)
+        return page_of(houses, query.limit, "house", lambda found: found.house_code)
+
+    async def get_house(self, house_code: str, observed_since: datetime) -> HousePublic | None:
+        sql = f"SELECT {_HOUSE_COLUMNS} FROM houses WHERE house_code = %s"
+        async with self._connection() as db, db.transaction():
+            houses = await _houses(db, sql, [house_code], observed_since)
+        return houses[0] if houses else None
+
+    async def list_vehicles(self, query: VehicleQuery) -> Page[VehiclePublic]:
+        where = vehicle_where(query, "%s", query.registered)
+        sql = f"SELECT {_VEHICLE_COLUMNS} FROM vehicles {where.sql()} ORDER BY vehicle_id LIMIT %s"
+        async with self._connection() as db:
+            rows = await _dicts(db, sql, [*where.params, query.limit + 1])
+        vehicles = [vehicle_public(row) for row in rows]
+        return page_of(vehicles, query.limit, "vehicle", lambda found: found.vehicle_id)
+
+    async def get_vehicle(self, vehicle_id: str) -> VehiclePublic | None:
+        sql = f"SELECT {_VEHICLE_COLUMNS} FROM vehicles WHERE vehicle_id = %s"
+        async with self._connection() as db:
+            rows = await _dicts(db, sql, [vehicle_id])
+        return vehicle_public(rows[0]) if rows else None
+
+
+_PERSON_COLUMNS = (
+    "p.person_id, p.community, p.id_type, p.id_masked, p.name_masked, p.phone_masked,"
+    " p.nationality, p.gender, p.birth_year, p.ethnicity, p.population_type, p.tags,"
+    " p.visit_house, p.visit_from, p.visit_until, p.updated_at"
+)
+_HOUSE_COLUMNS = (
+    "house_code, community, building, unit, floor, room, area_m2::float8 AS area_m2, usage,"
+    " grid_code, registered_occupants"
+)
+_VEHICLE_COLUMNS = (
+    "vehicle_id, community, plate_no, plate_color, vehicle_type, owner_person_id, house_code,"
+    " registered, first_seen_at, last_seen_at"
+)
+
+
+async def _dicts(db: Connection, sql: str, params: Sequence[object]) -> list[dict[str, Any]]:
+    cursor = db.cursor(row_factory=dict_row)
+    await cursor.execute(sql.encode(), params)
+    return await cursor.fetchall()
+
+
+async def _persons(db: Connection, sql: str, params: Sequence[object]) -> list[PersonPublic]:
+    rows = await _dicts(db, sql, params)
+    ids = [row["person_id"] for row in rows]
+    if not ids:
+        return []
+    lived = await _dicts(
+        db,
+        "SELECT person_id, house_code, relation, since, until FROM residencies"
+        " WHERE person_id = ANY(%s)",
+        [ids],
+    )
+    lived += await _dicts(
+        db,
+        "SELECT person_id, house_code, building, unit, confidence, since, until, evidence_from,"
+        " evidence_until FROM inferred_residencies WHERE person_id = ANY(%s)",
+        [ids],
+    )
+    return persons_with_residencies(rows, lived)
+
+
+async def _houses(
+    db: Connection, sql: str, params: Sequence[object], observed_since: datetime
+) -> list[HousePublic]:
+    rows = await _dicts(db, sql, params)
+    codes = [row["house_code"] for row in rows]
+    if not codes:
+        return []
+    today = local_day(datetime.now(UTC))
+    occupants = await _dicts(
+        db,
+        "SELECT r.house_code, r.person_id, NULL AS subject_key, p.name_masked, r.relation,"
+        " NULL::float8 AS confidence FROM residencies r"
+        " JOIN persons p ON p.person_id = r.person_id"
+        " WHERE r.house_code = ANY(%s) AND (r.since IS NULL OR r.since <= %s)"
+        " AND (r.until IS NULL OR r.until >= %s)"
+        " UNION ALL SELECT i.house_code, i.person_id, i.subject_key, p.name_masked, NULL,"
+        " i.confidence FROM inferred_residencies i"
+        " LEFT JOIN persons p ON p.person_id = i.person_id"
+        " WHERE i.house_code = ANY(%s) AND i.until IS NULL"
+        " ORDER BY 1, 6 NULLS FIRST, 2, 3",
+        [codes, today, today, codes],
+    )
+    persons = [o["person_id"] for o in occupants if o["confidence"] is None]
+    subjects = [o["subject_key"] for o in occupants if o["confidence"] is not None]
+    seen = await _fetch(
+        db,
+        "SELECT p.person_id, max(pr.last_at) FROM persons p JOIN LATERAL ("
+        " SELECT p.id_hash AS ref UNION ALL"
+        " SELECT c.ref FROM credentials c WHERE c.person_id = p.person_id) refs ON true"
+        " JOIN presence pr ON pr.community = p.community AND pr.ref = refs.ref"
+        " WHERE p.person_id = ANY(%s) GROUP BY p.person_id"
+        " UNION ALL SELECT subject_key, max(last_at) FROM presence"
+        " WHERE community = ANY(%s) AND subject_key = ANY(%s) GROUP BY subject_key",
+        persons,
+        list({row["community"] for row in rows}),
+        subjects,
+    )
+    last_seen = {str(key): at for key, at in seen}
+    return houses_with_occupants(rows, occupants, last_seen, observed_since)

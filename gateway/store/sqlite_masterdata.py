@@ -9,11 +9,19 @@ chunk's stored state and runs the writes set-based (`executemany`).
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gateway.store.masterdata import Dataset, RowOutcome
+from gateway.store.base import Page
+from gateway.store.masterdata import (
+    Dataset,
+    HouseQuery,
+    PersonQuery,
+    RowOutcome,
+    SealedContact,
+    VehicleQuery,
+)
 from gateway.store.masterdata_apply import (
     CredentialValues,
     HouseValues,
@@ -26,10 +34,25 @@ from gateway.store.masterdata_apply import (
     plan_residents,
     plan_vehicles,
 )
-from gateway.store.micros import to_micros
-from schemas.housing import HouseRecord
-from schemas.population import CredentialRecord, ResidencyEnd, ResidentRecord
-from schemas.vehicles import VehicleRecord
+from gateway.store.masterdata_read import (
+    house_where,
+    houses_with_occupants,
+    local_day,
+    page_of,
+    person_where,
+    persons_with_residencies,
+    vehicle_public,
+    vehicle_where,
+)
+from gateway.store.micros import from_micros, maybe_time, to_micros
+from schemas.housing import HousePublic, HouseRecord
+from schemas.population import (
+    CredentialRecord,
+    PersonPublic,
+    ResidencyEnd,
+    ResidentRecord,
+)
+from schemas.vehicles import VehiclePublic, VehicleRecord
 
 R = TypeVar("R")
 
@@ -375,7 +398,7 @@ class SqliteMasterData:
             "community": community,
             "import_id": import_id,
             "until": until.isoformat(),
-            "now": to_micros(datetime.now().astimezone()),
+            "now": to_micros(datetime.now(UTC)),
         }
         return await self._write_tx(lambda db: db.execute(sql, values).rowcount)
 
@@ -409,3 +432,193 @@ class SqliteMasterData:
             return outcomes
 
         return await self._write_tx(work)
+
+    async def list_persons(self, query: PersonQuery) -> Page[PersonPublic]:
+        where = person_where(
+            query,
+            "?",
+            "EXISTS (SELECT 1 FROM json_each(p.tags) WHERE value = ?)",
+            local_day(datetime.now(UTC)).isoformat(),
+        )
+        sql = f"SELECT {_PERSON_COLUMNS} FROM persons p {where.sql()} ORDER BY p.person_id LIMIT ?"
+        persons = await self._read_tx(
+            lambda db: _persons(db, sql, [*where.params, query.limit + 1])
+        )
+        return page_of(persons, query.limit, "person", lambda found: found.person_id)
+
+    async def get_person(self, person_id: str) -> PersonPublic | None:
+        sql = f"SELECT {_PERSON_COLUMNS} FROM persons p WHERE p.person_id = ?"
+        persons = await self._read_tx(lambda db: _persons(db, sql, [person_id]))
+        return persons[0] if persons else None
+
+    async def sealed_contacts(self, person_ids: Sequence[str]) -> list[SealedContact]:
+        def read(db: sqlite3.Connection) -> list[SealedContact]:
+            rows = _select_in(
+                db,
+                "SELECT person_id, name_sealed, phone_sealed FROM persons"
+                " WHERE person_id IN ({}) ORDER BY person_id",
+                person_ids,
+            )
+            return [SealedContact(*row) for row in rows]
+
+        return await self._read_tx(read)
+
+    async def list_houses(self, query: HouseQuery, observed_since: datetime) -> Page[HousePublic]:
+        where = house_where(query, "?")
+        sql = f"SELECT {_HOUSE_COLUMNS} FROM houses {where.sql()} ORDER BY house_code LIMIT ?"
+        values = [*where.params, query.limit + 1]
+        houses = await self._read_tx(lambda db: _houses(db, sql, values, observed_since))
+        return page_of(houses, query.limit, "house", lambda found: found.house_code)
+
+    async def get_house(self, house_code: str, observed_since: datetime) -> HousePublic | None:
+        sql = f"SELECT {_HOUSE_COLUMNS} FROM houses WHERE house_code = ?"
+        houses = await self._read_tx(lambda db: _houses(db, sql, [house_code], observed_since))
+        return houses[0] if houses else None
+
+    async def list_vehicles(self, query: VehicleQuery) -> Page[VehiclePublic]:
+        where = vehicle_where(query, "?", int(bool(query.registered)))
+        sql = f"SELECT {_VEHICLE_COLUMNS} FROM vehicles {where.sql()} ORDER BY vehicle_id LIMIT ?"
+        values = [*where.params, query.limit + 1]
+        rows = await self._run(lambda: self._db.execute(sql, values).fetchall())
+        vehicles = [_vehicle(row) for row in rows]
+        return page_of(vehicles, query.limit, "vehicle", lambda found: found.vehicle_id)
+
+    async def get_vehicle(self, vehicle_id: str) -> VehiclePublic | None:
+        sql = f"SELECT {_VEHICLE_COLUMNS} FROM vehicles WHERE vehicle_id = ?"
+        row = await self._run(lambda: self._db.execute(sql, (vehicle_id,)).fetchone())
+        return None if row is None else _vehicle(row)
+
+
+_PERSON_COLUMNS = (
+    "p.person_id, p.community, p.id_type, p.id_masked, p.name_masked, p.phone_masked,"
+    " p.nationality, p.gender, p.birth_year, p.ethnicity, p.population_type, p.tags,"
+    " p.visit_house, p.visit_from_us, p.visit_until_us, p.updated_us"
+)
+_HOUSE_COLUMNS = (
+    "house_code, community, building, unit, floor, room, area_m2, usage, grid_code,"
+    " registered_occupants"
+)
+_VEHICLE_COLUMNS = (
+    "vehicle_id, community, plate_no, plate_color, vehicle_type, owner_person_id, house_code,"
+    " registered, first_seen_us, last_seen_us"
+)
+
+
+def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    """Times (`*_us`) as datetimes under their PostgreSQL names, ISO dates as dates."""
+    out: dict[str, Any] = {}
+    for name, value in row.items():
+        if name.endswith("_us"):
+            out[_TIME_NAMES.get(name, name.removesuffix("_us"))] = maybe_time(value)
+        elif name in ("since", "until"):
+            out[name] = _day(value)
+        elif name == "tags":
+            out[name] = json.loads(value)
+        else:
+            out[name] = value
+    return out
+
+
+_TIME_NAMES = {
+    "updated_us": "updated_at",
+    "first_seen_us": "first_seen_at",
+    "last_seen_us": "last_seen_at",
+    "at_us": "at",
+}
+
+
+def _persons(db: sqlite3.Connection, sql: str, values: Sequence[object]) -> list[PersonPublic]:
+    rows = [_decoded(row) for row in _rows(db.execute(sql, values))]
+    ids = [row["person_id"] for row in rows]
+    if not ids:
+        return []
+    marks = _marks(len(ids))
+    registered = db.execute(
+        "SELECT person_id, house_code, relation, since, until FROM residencies"
+        f" WHERE person_id IN ({marks})",
+        ids,
+    )
+    inferred = db.execute(
+        "SELECT person_id, house_code, building, unit, confidence, since, until,"
+        " evidence_from_us, evidence_until_us FROM inferred_residencies"
+        f" WHERE person_id IN ({marks})",
+        ids,
+    )
+    lived = [_decoded(row) for row in _rows(registered) + _rows(inferred)]
+    return persons_with_residencies(rows, lived)
+
+
+def _houses(
+    db: sqlite3.Connection, sql: str, values: Sequence[object], observed_since: datetime
+) -> list[HousePublic]:
+    rows = _rows(db.execute(sql, values))
+    for row in rows:
+        row["area_m2"] = None if row["area_m2"] is None else float(row["area_m2"])
+    codes = [row["house_code"] for row in rows]
+    if not codes:
+        return []
+    today = local_day(datetime.now(UTC)).isoformat()
+    marks = _marks(len(codes))
+    occupants = _rows(
+        db.execute(
+            "SELECT r.house_code, r.person_id, NULL AS subject_key, p.name_masked, r.relation,"
+            " NULL AS confidence FROM residencies r JOIN persons p ON p.person_id = r.person_id"
+            f" WHERE r.house_code IN ({marks}) AND (r.since IS NULL OR r.since <= ?)"
+            " AND (r.until IS NULL OR r.until >= ?)"
+            " UNION ALL SELECT i.house_code, i.person_id, i.subject_key, p.name_masked, NULL,"
+            " i.confidence FROM inferred_residencies i"
+            " LEFT JOIN persons p ON p.person_id = i.person_id"
+            f" WHERE i.house_code IN ({marks}) AND i.until IS NULL"
+            " ORDER BY 1, 6, 2, 3",
+            [*codes, today, today, *codes],
+        )
+    )
+    last_seen: dict[str, datetime] = {}
+    persons = [o["person_id"] for o in occupants if o["confidence"] is None]
+    if persons:
+        person_marks = _marks(len(persons))
+        for person_id, last_us in db.execute(
+            "SELECT person_id, max(last_us) FROM ("
+            " SELECT p.person_id, pr.last_us FROM persons p JOIN presence pr"
+            " ON pr.community = p.community AND pr.ref = p.id_hash"
+            f" WHERE p.person_id IN ({person_marks})"
+            " UNION ALL SELECT c.person_id, pr.last_us FROM credentials c JOIN presence pr"
+            " ON pr.community = c.community AND pr.ref = c.ref"
+            f" WHERE c.person_id IN ({person_marks})) GROUP BY person_id",
+            [*persons, *persons],
+        ):
+            last_seen[person_id] = from_micros(last_us)
+    subjects = [o["subject_key"] for o in occupants if o["confidence"] is not None]
+    if subjects:
+        communities = list({row["community"] for row in rows})
+        for subject, last_us in db.execute(
+            "SELECT subject_key, max(last_us) FROM presence"
+            f" WHERE community IN ({_marks(len(communities))})"
+            f" AND subject_key IN ({_marks(len(subjects))}) GROUP BY subject_key",
+            [*communities, *subjects],
+        ):
+            last_seen[subject] = from_micros(last_us)
+    return houses_with_occupants(rows, occupants, last_seen, observed_since)
+
+
+def _vehicle(row: Sequence[Any]) -> VehiclePublic:
+    (vehicle_id, community, plate, colour, kind, owner, house, registered, first, last) = row
+    return vehicle_public(
+        {
+            "vehicle_id": vehicle_id,
+            "community": community,
+            "plate_no": plate,
+            "plate_color": colour,
+            "vehicle_type": kind,
+            "owner_person_id": owner,
+            "house_code": house,
+            "registered": registered,
+            "first_seen_at": maybe_time(first),
+            "last_seen_at": maybe_time(last),
+        }
+    )

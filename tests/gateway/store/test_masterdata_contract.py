@@ -2,27 +2,131 @@
 with exact outcomes, snapshot and explicit ends that keep history, the government reads with
 their filters and cursors, the community summary, the audit log and erasure."""
 
-from collections.abc import AsyncIterator
+import sqlite3
+from base64 import urlsafe_b64encode
+from collections.abc import AsyncIterator, Sequence
+from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import pytest
 
+from gateway.errors import PayloadError
 from gateway.store import open_store
-from gateway.store.masterdata import RowRejected
+from gateway.store.masterdata import HouseQuery, PersonQuery, RowRejected, VehicleQuery
+from gateway.store.micros import to_micros
 from gateway.store.postgres import PostgresStore
 from gateway.store.sqlite import SqliteStore
 from schemas.housing import HouseRecord
 from schemas.population import CredentialRecord, PersonRecord, ResidencyEnd, ResidentRecord
+from schemas.privacy import subject_key
 from schemas.times import CHINA_STANDARD_TIME
 from schemas.vehicles import VehicleRecord
 
 YIDA = "yida"
 JIAXIN = "jiaxin"
 TODAY = datetime.now(CHINA_STANDARD_TIME).date()
+SEEN_ONLY = "v_" + "e" * 32
 
 MasterData = SqliteStore | PostgresStore
+
+
+def sql(database: str, statement: str, values: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+    """Run one statement on a connection of our own, outside the store (`?` placeholders)."""
+    if database.startswith("sqlite:///"):
+        with closing(sqlite3.connect(database.removeprefix("sqlite:///"))) as lite, lite:
+            return lite.execute(statement, values).fetchall()
+    with psycopg.connect(database, autocommit=True) as pg:
+        cursor = pg.execute(statement.replace("?", "%s").encode(), values)
+        return cursor.fetchall() if cursor.description else []
+
+
+def sqlite(database: str) -> bool:
+    return database.startswith("sqlite:///")
+
+
+def at(database: str, when: datetime) -> object:
+    """A time as the store keeps it: microseconds on SQLite, timestamptz on PostgreSQL."""
+    return to_micros(when) if sqlite(database) else when
+
+
+def seen(
+    database: str,
+    subject: str,
+    when: datetime,
+    *,
+    ref: str | None = None,
+    community: str = YIDA,
+    place: tuple[str, str] = ("B01", "U1"),
+) -> None:
+    """A presence row as the observation step writes it (helper C's table)."""
+    times = "first_us, last_us" if sqlite(database) else "first_at, last_at"
+    day = when.astimezone(CHINA_STANDARD_TIME).date()
+    sql(
+        database,
+        f"INSERT INTO presence (community, subject_key, building, unit, day, night, ref, {times})"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            community,
+            subject,
+            *place,
+            day.isoformat() if sqlite(database) else day,
+            False,
+            ref,
+            at(database, when),
+            at(database, when),
+        ),
+    )
+
+
+def inferred(
+    database: str,
+    subject: str,
+    *,
+    person_id: str | None = None,
+    house_code: str | None = "yida-1-1-301",
+    place: tuple[str, str] = ("B01", "U1"),
+) -> None:
+    """A live inferred residency as housekeeping writes it (helper C's table)."""
+    columns = (
+        "evidence_from_us, evidence_until_us, updated_us"
+        if sqlite(database)
+        else "evidence_from, evidence_until, updated_at"
+    )
+    start = TODAY - timedelta(days=13)
+    sql(
+        database,
+        "INSERT INTO inferred_residencies (community, subject_key, building, unit, house_code,"
+        f" person_id, confidence, days, night_days, since, {columns})"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            YIDA,
+            subject,
+            *place,
+            house_code,
+            person_id,
+            0.8,
+            7,
+            3,
+            start.isoformat() if sqlite(database) else start,
+            at(database, now() - timedelta(days=13)),
+            at(database, now() - timedelta(hours=1)),
+            at(database, now()),
+        ),
+    )
+
+
+def gate_seen(database: str, vehicle_id: str, community: str, plate: str, colour: str) -> None:
+    """An unregistered vehicle as the gates' ingest records it (helper C's step)."""
+    stamp = "created_us, updated_us" if sqlite(database) else "created_at, updated_at"
+    sql(
+        database,
+        "INSERT INTO vehicles (vehicle_id, community, plate_no, plate_color, registered,"
+        f" {stamp}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (vehicle_id, community, plate, colour, False, at(database, now()), at(database, now())),
+    )
 
 
 @pytest.fixture
@@ -45,7 +149,8 @@ def id_hash(number: int) -> str:
 
 
 def ref(number: int) -> str:
-    return f"c1:{number:032x}"
+    """A stand-in for a card's keyed hash (another range than the ID hashes)."""
+    return f"h1:{number + 1_000_000:032x}"
 
 
 def house(code: str, building: str = "B01", **fields: Any) -> HouseRecord:
@@ -375,3 +480,302 @@ class TestEndResidencies:
             RowRejected("until", "is before the residency began"),
         ]
         assert again == ["unchanged"]
+
+
+async def person_of(store: MasterData, community: str, number: int) -> str:
+    """The person_id the community's record of ID number `number` got."""
+    page = await store.list_persons(PersonQuery(community=community, limit=1000))
+    ids = [p.person_id for p in page.data if p.id_masked == f"430112********{number:04d}"]
+    assert len(ids) == 1
+    return ids[0]
+
+
+async def all_pages(fetch: Any, limit: int) -> list[list[str]]:
+    """Every page's keys, following `next_cursor` to the end."""
+    pages: list[list[str]] = []
+    cursor = None
+    while True:
+        page = await fetch(limit, cursor)
+        pages.append([_key(item) for item in page.data])
+        cursor = page.next_cursor
+        if cursor is None:
+            return pages
+
+
+def _key(item: Any) -> str:
+    for name in ("person_id", "house_code", "vehicle_id"):
+        if hasattr(item, name):
+            return str(getattr(item, name))
+    return str(item.id)
+
+
+class TestPersons:
+    """Persons read masked, per community, with every residency they had."""
+
+    async def test_a_person_reads_masked_with_residencies(self, store: MasterData) -> None:
+        await seed(store)
+        person_id = await person_of(store, YIDA, 1)
+
+        found = await store.get_person(person_id)
+
+        assert found is not None
+        assert (found.community, found.id_masked, found.name_masked, found.phone_masked) == (
+            YIDA,
+            "430112********0001",
+            "张*",
+            "138****5678",
+        )
+        assert (found.name, found.phone, found.tags, found.gender) == (
+            None,
+            None,
+            ["key_care"],
+            "male",
+        )
+        assert [(r.house_code, r.relation, r.source, r.until) for r in found.residencies] == [
+            ("yida-1-1-301", "owner", "property", None)
+        ]
+        assert await store.get_person("p_" + "0" * 32) is None
+
+    async def test_the_same_id_hash_in_two_communities_is_never_visible_across(
+        self, store: MasterData
+    ) -> None:
+        await seed(store)
+        await store.apply_residents(JIAXIN, [resident(1, "jiaxin-1-1-101")], now(), "j1")
+
+        yida = await store.list_persons(PersonQuery(community=YIDA))
+        jiaxin = await store.list_persons(PersonQuery(community=JIAXIN))
+
+        assert len(yida.data) == 2
+        assert len(jiaxin.data) == 1
+        assert jiaxin.data[0].person_id not in {p.person_id for p in yida.data}
+        assert [r.house_code for r in jiaxin.data[0].residencies] == ["jiaxin-1-1-101"]
+
+    async def test_an_ended_residency_stays_answerable_but_no_longer_places_the_person(
+        self, store: MasterData
+    ) -> None:
+        await seed(store)
+        moved_in = TODAY - timedelta(days=250)
+        moved_out = TODAY - timedelta(days=200)
+        await store.apply_residents(
+            YIDA, [resident(3, "yida-4-1-101", since=moved_in)], now(), "i1"
+        )
+        await store.end_residencies(
+            YIDA,
+            [ResidencyEnd(id_hash=id_hash(3), house_code="yida-4-1-101", until=moved_out)],
+            now(),
+        )
+        person_id = await person_of(store, YIDA, 3)
+
+        found = await store.get_person(person_id)
+        in_b04 = await store.list_persons(PersonQuery(building="B04"))
+
+        assert found is not None
+        assert [(r.house_code, r.since, r.until) for r in found.residencies] == [
+            ("yida-4-1-101", moved_in, moved_out)
+        ]
+        assert in_b04.data == []
+
+    async def test_filters_by_type_tag_building_and_grid(
+        self, store: MasterData, database: str
+    ) -> None:
+        await seed(store)
+        await store.apply_residents(
+            YIDA,
+            [
+                resident(
+                    3, "yida-4-1-101", population_type="floating", tags=("elderly_living_alone",)
+                ),
+                resident(4, "yida-4-1-101", population_type="floating", tags=()),
+            ],
+            now(),
+            "i1",
+        )
+        await store.apply_residents(
+            JIAXIN, [resident(5, "jiaxin-1-1-101", population_type="floating")], now(), "j1"
+        )
+        lodger = await person_of(store, YIDA, 4)
+        inferred(database, subject_key(YIDA, ref(40)), person_id=lodger, house_code=None)
+
+        async def masks(**filters: Any) -> list[str]:
+            page = await store.list_persons(PersonQuery(**filters))
+            return sorted(str(p.id_masked)[-4:] for p in page.data)
+
+        assert await masks(population_type="floating") == ["0003", "0004", "0005"]
+        assert await masks(community=YIDA, population_type="floating") == ["0003", "0004"]
+        assert await masks(tag="key_care") == ["0001", "0002", "0005"]
+        assert await masks(tag="elderly_living_alone") == ["0003"]
+        assert await masks(building="B04") == ["0003", "0004"]
+        assert await masks(building="B01") == ["0001", "0002", "0004", "0005"]
+        assert await masks(community=YIDA, building="B01") == ["0001", "0002", "0004"]
+        assert await masks(grid="430112003001001") == ["0001", "0002"]
+        assert await masks(grid="430112001002001") == ["0005"]
+        found = await store.get_person(lodger)
+        assert found is not None
+        assert [(r.source, r.building, r.unit, r.confidence) for r in found.residencies] == [
+            ("property", None, None, None),
+            ("inferred", "B01", "U1", 0.8),
+        ]
+
+    async def test_pages_cover_everyone_once_in_a_stable_order(self, store: MasterData) -> None:
+        await seed(store)
+        await store.apply_residents(
+            YIDA, [resident(n, "yida-4-1-101") for n in range(3, 8)], now(), "i1"
+        )
+
+        async def fetch(limit: int, cursor: str | None) -> Any:
+            return await store.list_persons(PersonQuery(community=YIDA, limit=limit, cursor=cursor))
+
+        pages = await all_pages(fetch, 3)
+        everyone = [key for page in pages for key in page]
+
+        assert [len(page) for page in pages] == [3, 3, 1]
+        assert everyone == sorted(everyone)
+        assert len(set(everyone)) == 7
+        assert await all_pages(fetch, 3) == pages
+
+    async def test_edited_or_foreign_cursors_are_refused(self, store: MasterData) -> None:
+        await seed(store)
+        first = await store.list_persons(PersonQuery(limit=1))
+        assert first.next_cursor is not None
+        edited = urlsafe_b64encode(b"person|p_' OR 1=1 --").decode()
+        house_cursor = urlsafe_b64encode(b"house|yida-1-1-301").decode()
+
+        for cursor in (edited, house_cursor, first.next_cursor[:-2], "not base64!"):
+            with pytest.raises(PayloadError) as refused:
+                await store.list_persons(PersonQuery(cursor=cursor))
+            assert refused.value.reason == "bad_cursor"
+
+    async def test_sealed_contacts_are_the_stored_seals(self, store: MasterData) -> None:
+        await seed(store)
+        person_id = await person_of(store, YIDA, 1)
+
+        contacts = await store.sealed_contacts([person_id, "p_" + "0" * 32])
+
+        assert [(c.person_id, c.name_sealed, c.phone_sealed) for c in contacts] == [
+            (person_id, b"sealed-name-\x01", b"sealed-phone")
+        ]
+
+
+class TestHouses:
+    """Houses read with their occupants, who of them were seen lately, and the last activity."""
+
+    async def test_occupants_observed_and_last_activity(
+        self, store: MasterData, database: str
+    ) -> None:
+        await seed(store)
+        await store.apply_residents(
+            YIDA, [resident(3, "yida-1-1-301", relation="child")], now(), "i1"
+        )
+        await store.apply_credentials(YIDA, [credential(1, 1)], now(), "i1")
+        await store.end_residencies(
+            YIDA,
+            [
+                ResidencyEnd(
+                    id_hash=id_hash(3), house_code="yida-1-1-301", until=TODAY - timedelta(days=1)
+                )
+            ],
+            now(),
+        )
+        card_seen = now() - timedelta(days=2)
+        lodger_seen = now() - timedelta(hours=3)
+        seen(database, subject_key(YIDA, ref(1)), card_seen, ref=ref(1))
+        seen(database, subject_key(YIDA, id_hash(2)), now() - timedelta(days=30), ref=id_hash(2))
+        seen(
+            database,
+            subject_key(YIDA, id_hash(2)),
+            now() - timedelta(hours=1),
+            ref=id_hash(2),
+            community=JIAXIN,
+        )
+        lodger = subject_key(YIDA, "track:cam-1:77")
+        seen(database, lodger, lodger_seen)
+        inferred(database, lodger)
+
+        found = await store.get_house("yida-1-1-301", now() - timedelta(days=14))
+
+        assert found is not None
+        assert [(o.relation, o.source, o.subject_key) for o in found.occupants] == [
+            (o.relation, "property", None) for o in found.occupants[:2]
+        ] + [(None, "inferred", lodger)]
+        assert sorted(str(o.relation) for o in found.occupants[:2]) == ["owner", "spouse"]
+        assert found.observed_occupants == 2
+        assert found.last_activity_at == lodger_seen
+        assert (found.registered_occupants, found.usage, found.area_m2) == (
+            2,
+            "self_occupied",
+            89.5,
+        )
+        assert await store.get_house("nowhere", now()) is None
+
+    async def test_filters_and_pages(self, store: MasterData) -> None:
+        await store.apply_houses(
+            YIDA,
+            [house(f"yida-1-1-{n}", usage="rented" if n % 2 else "vacant") for n in range(301, 306)]
+            + [house("yida-4-1-101", "B04", grid_code="430112003001002")],
+            now(),
+            "i1",
+        )
+        await store.apply_houses(
+            JIAXIN, [house("jiaxin-1-1-101", grid_code="430112001002001")], now(), "j1"
+        )
+
+        async def codes(**filters: Any) -> list[str]:
+            page = await store.list_houses(HouseQuery(**filters), now())
+            return [h.house_code for h in page.data]
+
+        async def fetch(limit: int, cursor: str | None) -> Any:
+            return await store.list_houses(
+                HouseQuery(community=YIDA, limit=limit, cursor=cursor), now()
+            )
+
+        assert await codes(usage="vacant") == ["yida-1-1-302", "yida-1-1-304"]
+        assert await codes(building="B04") == ["yida-4-1-101"]
+        assert await codes(grid="430112001002001") == ["jiaxin-1-1-101"]
+        assert await codes(community=JIAXIN) == ["jiaxin-1-1-101"]
+        assert await all_pages(fetch, 4) == [
+            ["yida-1-1-301", "yida-1-1-302", "yida-1-1-303", "yida-1-1-304"],
+            ["yida-1-1-305", "yida-4-1-101"],
+        ]
+
+
+class TestVehicles:
+    """Vehicles read by plate in every colour, registered or only seen at the gates."""
+
+    async def test_plate_filter_finds_every_colour(self, store: MasterData, database: str) -> None:
+        await seed(store)
+        await store.apply_vehicles(
+            YIDA,
+            [
+                vehicle("湘A8K2C6"),
+                vehicle("湘A8K2C6", plate_color="green"),
+                vehicle("湘A12345", owner=2),
+            ],
+            now(),
+            "i1",
+        )
+        gate_seen(database, SEEN_ONLY, JIAXIN, "湘A8K2C6", "yellow")
+
+        everywhere = await store.list_vehicles(VehicleQuery(plate_no="湘A8K2C6"))
+        unregistered = await store.list_vehicles(VehicleQuery(registered=False))
+        yida = await store.list_vehicles(VehicleQuery(community=YIDA, registered=True))
+        one = await store.get_vehicle(yida.data[0].vehicle_id)
+
+        assert sorted(v.plate_color for v in everywhere.data) == ["blue", "green", "yellow"]
+        assert [(v.community, v.registered) for v in unregistered.data] == [(JIAXIN, False)]
+        assert len(yida.data) == 3
+        assert one == yida.data[0]
+        assert one.owner_person_id is not None and one.house_code == "yida-1-1-301"
+        assert await store.get_vehicle("v_" + "0" * 32) is None
+
+    async def test_an_unregistered_record_becomes_the_imported_vehicle(
+        self, store: MasterData, database: str
+    ) -> None:
+        await seed(store)
+        gate_seen(database, SEEN_ONLY, YIDA, "湘A8K2C6", "unknown")
+
+        outcome = await store.apply_vehicles(YIDA, [vehicle("湘A8K2C6")], now(), "i1")
+        found = await store.get_vehicle(SEEN_ONLY)
+
+        assert outcome == ["updated"]
+        assert found is not None
+        assert (found.plate_color, found.registered) == ("blue", True)
