@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from gateway.errors import PayloadError
 from gateway.messages import DeadLetter
 from gateway.privacy import is_shareable_key
+from gateway.store.masterdata import MasterDataStore
 from schemas.devices import Device, DeviceRegistration, DeviceState
 from schemas.events import DeviceEvent, DeviceStatusEvent, EventKind
 
@@ -133,8 +134,9 @@ class StoredDeadLetter(BaseModel):
     raw_expires_at: datetime | None = None
 
 
-class Store(Protocol):
-    """Persistence for events and dead letters; every write is one transaction."""
+class Store(MasterDataStore, Protocol):
+    """Persistence for events, dead letters, devices and master data; every write is one
+    transaction."""
 
     async def open(self) -> None:
         """Connect and check the connection; nothing connects before this."""

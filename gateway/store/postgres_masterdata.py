@@ -7,7 +7,7 @@ chunk's keys) and runs the writes set-based (`executemany`, pipelined by psycopg
 
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 
 from gateway.store.base import Page
 from gateway.store.masterdata import (
+    AuditEntry,
     Dataset,
     HouseQuery,
     PersonQuery,
@@ -35,6 +36,7 @@ from gateway.store.masterdata_apply import (
     plan_vehicles,
 )
 from gateway.store.masterdata_read import (
+    decode_cursor,
     house_where,
     houses_with_occupants,
     local_day,
@@ -44,13 +46,15 @@ from gateway.store.masterdata_read import (
     vehicle_public,
     vehicle_where,
 )
-from schemas.housing import HousePublic, HouseRecord
+from gateway.store.masterdata_summary import assemble_summary, figures_of, summary_sql
+from schemas.housing import CommunitySummary, Grid, HousePublic, HouseRecord
 from schemas.population import (
     CredentialRecord,
     PersonPublic,
     ResidencyEnd,
     ResidentRecord,
 )
+from schemas.privacy import subject_key
 from schemas.vehicles import VehiclePublic, VehicleRecord
 
 Connection = psycopg.AsyncConnection[tuple[Any, ...]]
@@ -439,6 +443,80 @@ class PostgresMasterData:
             rows = await _dicts(db, sql, [vehicle_id])
         return vehicle_public(rows[0]) if rows else None
 
+    async def community_summary(
+        self, community: str, at: datetime, observed_window_days: int, grids: Sequence[Grid]
+    ) -> CommunitySummary | None:
+        values = {
+            "community": community,
+            "day": local_day(at),
+            "at": at,
+            "cutoff": at - timedelta(days=observed_window_days),
+        }
+        rows: dict[str, list[Any]] = {}
+        async with self._connection() as db, db.transaction():
+            for part, sql in _SUMMARY.items():
+                cursor = await db.execute(sql.encode(), values)
+                rows[part] = await cursor.fetchall()
+        return assemble_summary(community, at, observed_window_days, grids, figures_of(rows))
+
+    async def write_audit(self, entry: AuditEntry) -> int:
+        async with self._connection() as db, db.transaction():
+            return await _write_audit(db, entry)
+
+    async def list_audit(self, limit: int, cursor: str | None) -> Page[AuditEntry]:
+        where, values = "", [limit + 1]
+        if cursor is not None:
+            where, values = "WHERE id < %s", [int(decode_cursor("audit", cursor)), limit + 1]
+        async with self._connection() as db:
+            rows = await _fetch(
+                db,
+                "SELECT id, at, actor, action, community, records, reason, details FROM audit_log"
+                f" {where} ORDER BY id DESC LIMIT %s",
+                *values,
+            )
+        entries = [
+            AuditEntry(
+                id=entry_id,
+                at=at,
+                actor=actor,
+                action=action,
+                community=community,
+                records=tuple(records),
+                reason=reason,
+                details=details,
+            )
+            for entry_id, at, actor, action, community, records, reason, details in rows
+        ]
+        return page_of(entries, limit, "audit", lambda entry: str(entry.id))
+
+    async def erase_person(self, person_id: str, audit: AuditEntry) -> bool:
+        async with self._connection() as db, db.transaction():
+            found = await _fetch(
+                db,
+                "SELECT community, id_hash FROM persons WHERE person_id = %s FOR UPDATE",
+                person_id,
+            )
+            if not found:
+                return False
+            community, id_hash = found[0]
+            held = await _fetch(db, "SELECT ref FROM credentials WHERE person_id = %s", person_id)
+            refs = [id_hash, *(ref for (ref,) in held)]
+            keys = [subject_key(community, ref) for ref in refs]
+            for sql, keyed in (
+                ("DELETE FROM presence WHERE community = %s AND ref = ANY(%s)", refs),
+                ("DELETE FROM presence WHERE community = %s AND subject_key = ANY(%s)", keys),
+                (
+                    "DELETE FROM inferred_residencies WHERE community = %s"
+                    " AND subject_key = ANY(%s)",
+                    keys,
+                ),
+                (_STRIP_EVENTS, keys),
+            ):
+                await db.execute(sql.encode(), (community, keyed))
+            await db.execute(b"DELETE FROM persons WHERE person_id = %s", (person_id,))
+            await _write_audit(db, audit)
+            return True
+
 
 _PERSON_COLUMNS = (
     "p.person_id, p.community, p.id_type, p.id_masked, p.name_masked, p.phone_masked,"
@@ -453,6 +531,35 @@ _VEHICLE_COLUMNS = (
     "vehicle_id, community, plate_no, plate_color, vehicle_type, owner_person_id, house_code,"
     " registered, first_seen_at, last_seen_at"
 )
+
+
+_SUMMARY = summary_sql(
+    {"last": "last_at", "visit_from": "visit_from", "visit_until": "visit_until"}, "%({})s"
+)
+# Erasure: the events stay, without anything that links them to the person.
+_STRIP_EVENTS = """
+UPDATE events SET body = body - 'credential' - 'matched_person_ref' - 'visitor_ref'
+    - 'subject_key'
+WHERE community = %s AND body ? 'subject_key' AND body ->> 'subject_key' = ANY(%s)"""
+
+
+async def _write_audit(db: Connection, entry: AuditEntry) -> int:
+    cursor = await db.execute(
+        b"INSERT INTO audit_log (at, actor, action, community, records, reason, details)"
+        b" VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (
+            entry.at,
+            entry.actor,
+            entry.action,
+            entry.community,
+            Jsonb(list(entry.records)),
+            entry.reason,
+            Jsonb(entry.details),
+        ),
+    )
+    row = await cursor.fetchone()
+    assert row is not None  # RETURNING always gives the row
+    return int(row[0])
 
 
 async def _dicts(db: Connection, sql: str, params: Sequence[object]) -> list[dict[str, Any]]:

@@ -9,12 +9,13 @@ chunk's stored state and runs the writes set-based (`executemany`).
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gateway.store.base import Page
 from gateway.store.masterdata import (
+    AuditEntry,
     Dataset,
     HouseQuery,
     PersonQuery,
@@ -35,6 +36,7 @@ from gateway.store.masterdata_apply import (
     plan_vehicles,
 )
 from gateway.store.masterdata_read import (
+    decode_cursor,
     house_where,
     houses_with_occupants,
     local_day,
@@ -44,14 +46,16 @@ from gateway.store.masterdata_read import (
     vehicle_public,
     vehicle_where,
 )
+from gateway.store.masterdata_summary import assemble_summary, figures_of, summary_sql
 from gateway.store.micros import from_micros, maybe_time, to_micros
-from schemas.housing import HousePublic, HouseRecord
+from schemas.housing import CommunitySummary, Grid, HousePublic, HouseRecord
 from schemas.population import (
     CredentialRecord,
     PersonPublic,
     ResidencyEnd,
     ResidentRecord,
 )
+from schemas.privacy import subject_key
 from schemas.vehicles import VehiclePublic, VehicleRecord
 
 R = TypeVar("R")
@@ -488,6 +492,76 @@ class SqliteMasterData:
         row = await self._run(lambda: self._db.execute(sql, (vehicle_id,)).fetchone())
         return None if row is None else _vehicle(row)
 
+    async def community_summary(
+        self, community: str, at: datetime, observed_window_days: int, grids: Sequence[Grid]
+    ) -> CommunitySummary | None:
+        values = {
+            "community": community,
+            "day": local_day(at).isoformat(),
+            "at": to_micros(at),
+            "cutoff": to_micros(at - timedelta(days=observed_window_days)),
+        }
+
+        def read(db: sqlite3.Connection) -> dict[str, list[Any]]:
+            return {part: db.execute(sql, values).fetchall() for part, sql in _SUMMARY.items()}
+
+        rows = await self._read_tx(read)
+        return assemble_summary(community, at, observed_window_days, grids, figures_of(rows))
+
+    async def write_audit(self, entry: AuditEntry) -> int:
+        return await self._write_tx(lambda db: _write_audit(db, entry))
+
+    async def list_audit(self, limit: int, cursor: str | None) -> Page[AuditEntry]:
+        where, values = "", [limit + 1]
+        if cursor is not None:
+            where, values = "WHERE id < ?", [int(decode_cursor("audit", cursor)), limit + 1]
+        sql = (
+            "SELECT id, at_us, actor, action, community, records, reason, details FROM audit_log"
+            f" {where} ORDER BY id DESC LIMIT ?"
+        )
+        rows = await self._run(lambda: self._db.execute(sql, values).fetchall())
+        entries = [
+            AuditEntry(
+                id=entry_id,
+                at=from_micros(at_us),
+                actor=actor,
+                action=action,
+                community=community,
+                records=tuple(json.loads(records)),
+                reason=reason,
+                details=json.loads(details),
+            )
+            for entry_id, at_us, actor, action, community, records, reason, details in rows
+        ]
+        return page_of(entries, limit, "audit", lambda entry: str(entry.id))
+
+    async def erase_person(self, person_id: str, audit: AuditEntry) -> bool:
+        def work(db: sqlite3.Connection) -> bool:
+            found = db.execute(
+                "SELECT community, id_hash FROM persons WHERE person_id = ?", (person_id,)
+            ).fetchone()
+            if found is None:
+                return False
+            community, id_hash = found
+            held = db.execute("SELECT ref FROM credentials WHERE person_id = ?", (person_id,))
+            refs = [id_hash, *(ref for (ref,) in held)]
+            keys = [subject_key(community, ref) for ref in refs]
+            for sql, keyed in (
+                ("DELETE FROM presence WHERE community = ? AND ref IN ({})", refs),
+                ("DELETE FROM presence WHERE community = ? AND subject_key IN ({})", keys),
+                (
+                    "DELETE FROM inferred_residencies WHERE community = ? AND subject_key IN ({})",
+                    keys,
+                ),
+                (_STRIP_EVENTS, keys),
+            ):
+                db.execute(sql.format(_marks(len(keyed))), [community, *keyed])
+            db.execute("DELETE FROM persons WHERE person_id = ?", (person_id,))
+            _write_audit(db, audit)
+            return True
+
+        return await self._write_tx(work)
+
 
 _PERSON_COLUMNS = (
     "p.person_id, p.community, p.id_type, p.id_masked, p.name_masked, p.phone_masked,"
@@ -502,6 +576,34 @@ _VEHICLE_COLUMNS = (
     "vehicle_id, community, plate_no, plate_color, vehicle_type, owner_person_id, house_code,"
     " registered, first_seen_us, last_seen_us"
 )
+
+
+_SUMMARY = summary_sql(
+    {"last": "last_us", "visit_from": "visit_from_us", "visit_until": "visit_until_us"}
+)
+# Erasure: the events stay, without anything that links them to the person.
+_STRIP_EVENTS = """
+UPDATE events SET body = json_remove(body, '$.credential', '$.matched_person_ref',
+    '$.visitor_ref', '$.subject_key')
+WHERE community = ? AND json_extract(body, '$.subject_key') IS NOT NULL
+    AND json_extract(body, '$.subject_key') IN ({})"""
+
+
+def _write_audit(db: sqlite3.Connection, entry: AuditEntry) -> int:
+    row = db.execute(
+        "INSERT INTO audit_log (at_us, actor, action, community, records, reason, details)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (
+            to_micros(entry.at),
+            entry.actor,
+            entry.action,
+            entry.community,
+            json.dumps(list(entry.records), ensure_ascii=False),
+            entry.reason,
+            json.dumps(entry.details, sort_keys=True),
+        ),
+    ).fetchone()
+    return int(row[0])
 
 
 def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:

@@ -14,12 +14,20 @@ import psycopg
 import pytest
 
 from gateway.errors import PayloadError
-from gateway.store import open_store
-from gateway.store.masterdata import HouseQuery, PersonQuery, RowRejected, VehicleQuery
+from gateway.grids import GridMap
+from gateway.store import Store, open_store
+from gateway.store.base import EventQuery
+from gateway.store.masterdata import (
+    AuditEntry,
+    HouseQuery,
+    PersonQuery,
+    RowRejected,
+    VehicleQuery,
+)
 from gateway.store.micros import to_micros
-from gateway.store.postgres import PostgresStore
-from gateway.store.sqlite import SqliteStore
-from schemas.housing import HouseRecord
+from schemas.devices import DeviceRegistration
+from schemas.events import AccessEvent, FaceCapture
+from schemas.housing import HouseRecord, Occupancy
 from schemas.population import CredentialRecord, PersonRecord, ResidencyEnd, ResidentRecord
 from schemas.privacy import subject_key
 from schemas.times import CHINA_STANDARD_TIME
@@ -30,7 +38,7 @@ JIAXIN = "jiaxin"
 TODAY = datetime.now(CHINA_STANDARD_TIME).date()
 SEEN_ONLY = "v_" + "e" * 32
 
-MasterData = SqliteStore | PostgresStore
+MasterData = Store
 
 
 def sql(database: str, statement: str, values: Sequence[object] = ()) -> list[tuple[Any, ...]]:
@@ -132,7 +140,6 @@ def gate_seen(database: str, vehicle_id: str, community: str, plate: str, colour
 @pytest.fixture
 async def store(database: str) -> AsyncIterator[MasterData]:
     opened = open_store(database)
-    assert isinstance(opened, SqliteStore | PostgresStore)
     await opened.open()
     await opened.migrate()
     yield opened
@@ -779,3 +786,276 @@ class TestVehicles:
         assert outcome == ["updated"]
         assert found is not None
         assert (found.plate_color, found.registered) == ("blue", True)
+
+
+def visitor(
+    database: str, number: int, host: str, valid_from: datetime, valid_until: datetime
+) -> None:
+    """A visitor record as the visitor step writes it (helper C's step)."""
+    visit = "visit_from_us, visit_until_us" if sqlite(database) else "visit_from, visit_until"
+    stamp = "created_us, updated_us" if sqlite(database) else "created_at, updated_at"
+    sql(
+        database,
+        "INSERT INTO persons (person_id, community, id_hash, population_type, visit_house,"
+        f" {visit}, {stamp}) VALUES (?, ?, ?, 'visitor', ?, ?, ?, ?, ?)",
+        (
+            f"p_{number:032x}",
+            YIDA,
+            id_hash(number),
+            host,
+            at(database, valid_from),
+            at(database, valid_until),
+            at(database, now()),
+            at(database, now()),
+        ),
+    )
+
+
+def device(device_id: str, **place: str) -> DeviceRegistration:
+    return DeviceRegistration.model_validate(
+        {"device_id": device_id, "dialect": "hik-isapi", "community": YIDA, **place}
+    )
+
+
+class TestCommunitySummary:
+    """The summary counts the community's master data and observations, and each grid's."""
+
+    async def test_figures_of_the_community_and_its_grids(
+        self, store: MasterData, database: str
+    ) -> None:
+        await seed(store)
+        await store.apply_houses(YIDA, [house("yida-1-1-302", usage="rented")], now(), "i1")
+        await store.apply_residents(
+            YIDA,
+            [
+                resident(3, "yida-4-1-101", population_type="floating"),
+                resident(4, "yida-1-1-302", population_type="floating"),
+            ],
+            now(),
+            "i1",
+        )
+        await store.end_residencies(
+            YIDA,
+            [
+                ResidencyEnd(
+                    id_hash=id_hash(4), house_code="yida-1-1-302", until=TODAY - timedelta(days=3)
+                )
+            ],
+            now(),
+        )
+        await store.apply_residents(JIAXIN, [resident(5, "jiaxin-1-1-101")], now(), "j1")
+        await store.apply_credentials(YIDA, [credential(1, 1)], now(), "i1")
+        await store.apply_vehicles(
+            YIDA, [vehicle("湘A8K2C6"), vehicle("湘A12345", owner=2)], now(), "i1"
+        )
+        gate_seen(database, SEEN_ONLY, YIDA, "湘B00001", "blue")
+        visitor(
+            database, 90, "yida-1-1-301", now() - timedelta(hours=1), now() + timedelta(hours=3)
+        )
+        visitor(database, 91, "yida-1-1-301", now() - timedelta(days=2), now() - timedelta(days=1))
+        seen(database, subject_key(YIDA, ref(1)), now() - timedelta(days=2), ref=ref(1))
+        seen(database, subject_key(YIDA, id_hash(2)), now() - timedelta(days=30), ref=id_hash(2))
+        seen(database, subject_key(YIDA, id_hash(3)), now() - timedelta(hours=2), ref=id_hash(3))
+        inferred(database, subject_key(YIDA, "track:cam-1:77"))
+        await store.upsert_devices(
+            [
+                device("43011200001320000001", building="B01", unit="U1"),
+                device("43011200001320000013", gate="South gate"),
+                device("43011200001320000099"),
+            ]
+        )
+        sql(
+            database,
+            "UPDATE devices SET status = 'online' WHERE device_id = '43011200001320000001'",
+        )
+        sql(
+            database,
+            "UPDATE devices SET status = 'offline' WHERE device_id = '43011200001320000099'",
+        )
+        community = GridMap.load().community(YIDA)
+        assert community is not None
+
+        summary = await store.community_summary(YIDA, now(), 14, community.grids)
+
+        assert summary is not None
+        assert (summary.community, summary.observed_window_days) == (YIDA, 14)
+        assert summary.houses_by_usage == {"rented": 1, "self_occupied": 2}
+        assert summary.persons_by_population_type == {"floating": 1, "registered": 2}
+        assert summary.current_visitors == 1
+        assert (summary.vehicles_registered, summary.vehicles_unregistered) == (2, 1)
+        assert summary.occupancy == Occupancy(registered=3, observed=3)
+        assert (summary.devices_online, summary.devices_offline, summary.devices_unknown) == (
+            1,
+            1,
+            1,
+        )
+        first, second = summary.grids
+        assert (first.grid_code, first.name) == ("430112003001001", "亿达小镇第一网格")
+        assert first.houses_by_usage == {"rented": 1, "self_occupied": 1}
+        assert first.persons_by_population_type == {"registered": 2}
+        assert (first.current_visitors, first.vehicles_registered, first.vehicles_unregistered) == (
+            1,
+            2,
+            0,
+        )
+        assert first.occupancy == Occupancy(registered=2, observed=2)
+        assert (first.devices_online, first.devices_unknown) == (1, 0)
+        assert second.grid_code == "430112003001002"
+        assert second.houses_by_usage == {"self_occupied": 1}
+        assert second.persons_by_population_type == {"floating": 1}
+        assert (second.current_visitors, second.vehicles_registered) == (0, 0)
+        assert second.occupancy == Occupancy(registered=1, observed=1)
+        assert (second.devices_online, second.devices_unknown) == (0, 1)
+
+    async def test_a_community_without_data_has_no_summary(self, store: MasterData) -> None:
+        await seed(store)
+
+        assert await store.community_summary("nowhere", now(), 14, ()) is None
+
+
+class TestAudit:
+    """Audit entries are kept as written and read newest first, page by page."""
+
+    async def test_entries_round_trip_and_page(self, store: MasterData) -> None:
+        written = [
+            AuditEntry(
+                at=now() - timedelta(minutes=10 - n),
+                actor="admin",
+                action="person.unmask",
+                community=YIDA,
+                records=(f"p_{n:032x}",),
+                reason="case 2026-17",
+                details={"rows": n},
+            )
+            for n in range(5)
+        ]
+        ids = [await store.write_audit(entry) for entry in written]
+
+        async def fetch(limit: int, cursor: str | None) -> Any:
+            return await store.list_audit(limit, cursor)
+
+        pages = await all_pages(fetch, 2)
+        first = await store.list_audit(1, None)
+
+        assert pages == [
+            [str(i) for i in ids[::-1][:2]],
+            [str(i) for i in ids[::-1][2:4]],
+            [str(ids[0])],
+        ]
+        entry = first.data[0]
+        assert (entry.id, entry.at, entry.actor, entry.action, entry.community) == (
+            ids[4],
+            written[4].at,
+            "admin",
+            "person.unmask",
+            YIDA,
+        )
+        assert (entry.records, entry.reason, entry.details) == (
+            written[4].records,
+            "case 2026-17",
+            {"rows": 4},
+        )
+        with pytest.raises(PayloadError):
+            await store.list_audit(2, urlsafe_b64encode(b"audit|0").decode())
+
+
+def door(number: int, credential: str | None, key: str | None) -> AccessEvent:
+    when = now() - timedelta(hours=number)
+    return AccessEvent(
+        event_id=f"evt-{number:06d}",
+        community=YIDA,
+        device_id="43011200001320000001",
+        occurred_at=when,
+        received_at=when + timedelta(seconds=1),
+        dialect="hik-isapi",
+        building="B01",
+        unit="U1",
+        direction="in",
+        method="card",
+        result="granted",
+        credential=credential,
+        subject_key=key,
+        vendor_code="5/0x1",
+    )
+
+
+def face(number: int, matched: str, key: str) -> FaceCapture:
+    when = now() - timedelta(hours=number)
+    return FaceCapture(
+        event_id=f"face-{number:06d}",
+        community=YIDA,
+        device_id="43011200001310000001",
+        occurred_at=when,
+        received_at=when + timedelta(seconds=1),
+        dialect="hik-isapi",
+        matched_person_ref=matched,
+        subject_key=key,
+    )
+
+
+class TestErasure:
+    """Erasing a person removes them and what links events to them, and nothing else."""
+
+    async def test_erasure_removes_exactly_the_person(
+        self, store: MasterData, database: str
+    ) -> None:
+        await seed(store)
+        await store.apply_credentials(YIDA, [credential(1, 1), credential(2, 2)], now(), "i1")
+        await store.apply_vehicles(YIDA, [vehicle("湘A8K2C6")], now(), "i1")
+        await store.apply_residents(JIAXIN, [resident(1, "jiaxin-1-1-101")], now(), "j1")
+        erased = await person_of(store, YIDA, 1)
+        kept = await person_of(store, YIDA, 2)
+        twin = await person_of(store, JIAXIN, 1)
+        mine, theirs = subject_key(YIDA, ref(1)), subject_key(YIDA, ref(2))
+        by_id = subject_key(YIDA, id_hash(1))
+        await store.write_batch(
+            [
+                door(1, ref(1), mine),
+                face(2, id_hash(1), by_id),
+                door(3, ref(2), theirs),
+            ],
+            [],
+        )
+        seen(database, mine, now() - timedelta(hours=1), ref=ref(1))
+        seen(database, by_id, now() - timedelta(hours=2), ref=id_hash(1))
+        seen(database, theirs, now() - timedelta(hours=3), ref=ref(2))
+        inferred(
+            database, subject_key(YIDA, id_hash(1)), person_id=erased, house_code="yida-4-1-101"
+        )
+        audit = AuditEntry(
+            at=now(),
+            actor="admin",
+            action="person.erase",
+            community=YIDA,
+            records=(erased,),
+            reason="PIPL request",
+        )
+
+        assert await store.erase_person(erased, audit) is True
+
+        assert await store.get_person(erased) is None
+        assert await store.get_person(kept) is not None
+        assert await store.get_person(twin) is not None
+        events = {e.event_id: e for e in (await store.list_events(EventQuery())).data}
+        assert len(events) == 3
+        stripped = events["evt-000001"]
+        assert isinstance(stripped, AccessEvent)
+        assert (stripped.credential, stripped.subject_key, stripped.building) == (None, None, "B01")
+        matched = events["face-000002"]
+        assert isinstance(matched, FaceCapture)
+        assert (matched.matched_person_ref, matched.subject_key) == (None, None)
+        other = events["evt-000003"]
+        assert isinstance(other, AccessEvent)
+        assert (other.credential, other.subject_key) == (ref(2), theirs)
+        assert sql(database, "SELECT subject_key FROM presence") == [(theirs,)]
+        assert sql(database, "SELECT count(*) FROM inferred_residencies") == [(0,)]
+        assert sql(database, "SELECT count(*) FROM credentials") == [(1,)]
+        assert sql(database, "SELECT count(*) FROM residencies") == [(2,)]
+        vehicles = await store.list_vehicles(VehicleQuery())
+        assert [(v.plate_no, v.owner_person_id) for v in vehicles.data] == [("湘A8K2C6", None)]
+        entries = await store.list_audit(10, None)
+        assert [(e.action, e.records, e.reason) for e in entries.data] == [
+            ("person.erase", (erased,), "PIPL request")
+        ]
+        assert await store.erase_person(erased, audit) is False
+        assert len((await store.list_audit(10, None)).data) == 1
