@@ -21,7 +21,7 @@ from gateway.store.masterdata import (
     new_vehicle_id,
 )
 from schemas.housing import HouseRecord
-from schemas.population import CredentialRecord, PersonRecord, ResidentRecord
+from schemas.population import CredentialRecord, PersonRecord, ResidencyEnd, ResidentRecord
 from schemas.vehicles import VehicleRecord
 
 HouseValues = tuple[str, str | None, str | None, str | None, Decimal | None, str, str | None, int]
@@ -254,16 +254,28 @@ def plan_credentials(
 
 
 def plan_residency_ends(
-    items: Sequence[tuple[str | None, date | None, date | None, date]],
-) -> list[RowOutcome]:
-    """Each item: (person_id or None, since, stored until, requested until) of the named
-    registered residency; ending it again on the same day is `unchanged`."""
+    items: Sequence[ResidencyEnd],
+    owners: Mapping[str, str],
+    stored: Mapping[tuple[str, str], tuple[date | None, date | None]],
+) -> tuple[list[RowOutcome], dict[tuple[str, str], date]]:
+    """Outcomes of ending registered residencies, and the ends to write ((person_id,
+    house_code) -> until). `owners`: id_hash -> person_id of the community; `stored`:
+    (person_id, house_code) -> (since, until). Ending one again on the same day is
+    `unchanged`; a residency the community does not have is rejected."""
     outcomes: list[RowOutcome] = []
-    for person_id, since, until, requested in items:
-        if person_id is None:
+    ends: dict[tuple[str, str], date] = {}
+    state = dict(stored)
+    for item in items:
+        key = (owners.get(item.id_hash, ""), item.house_code)
+        held = state.get(key)
+        if held is None:
             outcomes.append(UNKNOWN_RESIDENCY)
-        elif since is not None and requested < since:
+        elif held[0] is not None and item.until < held[0]:
             outcomes.append(ENDS_BEFORE_START)
+        elif held[1] == item.until:
+            outcomes.append("unchanged")
         else:
-            outcomes.append("unchanged" if until == requested else "updated")
-    return outcomes
+            outcomes.append("updated")
+            state[key] = (held[0], item.until)
+            ends[key] = item.until
+    return outcomes, ends

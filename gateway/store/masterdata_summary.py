@@ -6,7 +6,6 @@ gate the grid map places it in; rows the map does not place count for the commun
 person living in two houses counts once in the community and once in each grid.
 """
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,60 +13,6 @@ from datetime import datetime
 from typing import Any, Final
 
 from schemas.housing import CommunitySummary, Grid, GridSummary, Occupancy, PlaceSummary
-
-_CURRENT = "(r.since IS NULL OR r.since <= :day) AND (r.until IS NULL OR r.until >= :day)"
-_SEEN = """(EXISTS (SELECT 1 FROM presence pr WHERE pr.community = p.community
-        AND pr.ref = p.id_hash AND pr.{last} >= :cutoff)
-    OR EXISTS (SELECT 1 FROM credentials c JOIN presence pr
-        ON pr.community = c.community AND pr.ref = c.ref
-        WHERE c.person_id = p.person_id AND pr.{last} >= :cutoff))"""
-SUMMARY_SQL: Final = {
-    "houses": """
-SELECT grid_code, building, NULL, usage, count(*) FROM houses WHERE community = :community
-GROUP BY grid_code, building, usage""",
-    "residents": f"""
-SELECT h.grid_code, h.building, NULL, p.person_id, p.population_type
-FROM residencies r JOIN houses h ON h.house_code = r.house_code
-    JOIN persons p ON p.person_id = r.person_id
-WHERE h.community = :community AND {_CURRENT} AND p.population_type <> 'visitor'
-UNION
-SELECT h.grid_code, i.building, NULL, p.person_id, p.population_type
-FROM inferred_residencies i JOIN persons p ON p.person_id = i.person_id
-    LEFT JOIN houses h ON h.house_code = i.house_code
-WHERE i.community = :community AND i.until IS NULL AND p.population_type <> 'visitor'""",
-    "visitors": """
-SELECT h.grid_code, h.building, NULL, p.person_id
-FROM persons p LEFT JOIN houses h ON h.house_code = p.visit_house
-WHERE p.community = :community AND p.population_type = 'visitor'
-    AND p.{visit_from} <= :at AND p.{visit_until} >= :at""",
-    "vehicles": """
-SELECT h.grid_code, h.building, NULL, v.registered, count(*)
-FROM vehicles v LEFT JOIN houses h ON h.house_code = v.house_code
-WHERE v.community = :community GROUP BY h.grid_code, h.building, v.registered""",
-    "residencies": f"""
-SELECT h.grid_code, h.building, NULL, count(*), sum(CASE WHEN {_SEEN} THEN 1 ELSE 0 END)
-FROM residencies r JOIN houses h ON h.house_code = r.house_code
-    JOIN persons p ON p.person_id = r.person_id
-WHERE h.community = :community AND {_CURRENT} GROUP BY h.grid_code, h.building""",
-    "inferred": """
-SELECT h.grid_code, i.building, NULL, count(*)
-FROM inferred_residencies i LEFT JOIN houses h ON h.house_code = i.house_code
-WHERE i.community = :community AND i.until IS NULL GROUP BY h.grid_code, i.building""",
-    "devices": """
-SELECT NULL, building, gate, status, count(*) FROM devices WHERE community = :community
-GROUP BY building, gate, status""",
-}
-"""One query per part of `Figures`, each row beginning with its place; `:name` parameters
-(community, day, at, cutoff) and `{column}` names for the backend's time columns."""
-
-
-def summary_sql(columns: Mapping[str, str], named: str = ":{}") -> dict[str, str]:
-    """The queries with the backend's time columns (`last`, `visit_from`, `visit_until`) and
-    parameter style (`%({})s` for psycopg)."""
-    return {
-        part: re.sub(r":(\w+)", lambda m: named.format(m.group(1)), sql.format(**columns))
-        for part, sql in SUMMARY_SQL.items()
-    }
 
 
 def figures_of(rows: Mapping[str, Sequence[Sequence[object]]]) -> "Figures":

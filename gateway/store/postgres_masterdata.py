@@ -14,6 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from gateway.store import masterdata_sql as shared
 from gateway.store.base import Page
 from gateway.store.masterdata import (
     AuditEntry,
@@ -46,7 +47,7 @@ from gateway.store.masterdata_read import (
     vehicle_public,
     vehicle_where,
 )
-from gateway.store.masterdata_summary import assemble_summary, figures_of, summary_sql
+from gateway.store.masterdata_summary import assemble_summary, figures_of
 from schemas.housing import CommunitySummary, Grid, HousePublic, HouseRecord
 from schemas.population import (
     CredentialRecord,
@@ -59,78 +60,12 @@ from schemas.vehicles import VehiclePublic, VehicleRecord
 
 Connection = psycopg.AsyncConnection[tuple[Any, ...]]
 
-_UPSERT_HOUSE = """
-INSERT INTO houses (house_code, community, building, unit, floor, room, area_m2, usage,
-    grid_code, registered_occupants, import_id, created_at, updated_at)
-VALUES (%(house_code)s, %(community)s, %(building)s, %(unit)s, %(floor)s, %(room)s, %(area_m2)s,
-    %(usage)s, %(grid_code)s, %(registered_occupants)s, %(import_id)s, %(now)s, %(now)s)
-ON CONFLICT (house_code) DO UPDATE SET
-    building = excluded.building, unit = excluded.unit, floor = excluded.floor,
-    room = excluded.room, area_m2 = excluded.area_m2, usage = excluded.usage,
-    grid_code = excluded.grid_code, registered_occupants = excluded.registered_occupants,
-    import_id = excluded.import_id, updated_at = excluded.updated_at
-WHERE houses.community = excluded.community
-"""
-_UPSERT_PERSON = """
-INSERT INTO persons (person_id, community, id_hash, id_type, id_masked, nationality,
-    name_masked, name_ref, name_sealed, phone_masked, phone_ref, phone_sealed, gender,
-    birth_year, ethnicity, population_type, tags, import_id, created_at, updated_at)
-VALUES (%(person_id)s, %(community)s, %(id_hash)s, %(id_type)s, %(id_masked)s, %(nationality)s,
-    %(name_masked)s, %(name_ref)s, %(name_sealed)s, %(phone_masked)s, %(phone_ref)s,
-    %(phone_sealed)s, %(gender)s, %(birth_year)s, %(ethnicity)s, %(population_type)s, %(tags)s,
-    %(import_id)s, %(now)s, %(now)s)
-ON CONFLICT (person_id) DO UPDATE SET
-    id_type = excluded.id_type, id_masked = excluded.id_masked,
-    nationality = excluded.nationality, name_masked = excluded.name_masked,
-    name_ref = excluded.name_ref, name_sealed = excluded.name_sealed,
-    phone_masked = excluded.phone_masked, phone_ref = excluded.phone_ref,
-    phone_sealed = excluded.phone_sealed, gender = excluded.gender,
-    birth_year = excluded.birth_year, ethnicity = excluded.ethnicity,
-    population_type = excluded.population_type, tags = excluded.tags,
-    import_id = excluded.import_id, updated_at = excluded.updated_at
-"""
-_UPSERT_RESIDENCY = """
-INSERT INTO residencies (person_id, house_code, relation, since, until, import_id, updated_at)
-VALUES (%(person_id)s, %(house_code)s, %(relation)s, %(since)s, NULL, %(import_id)s, %(now)s)
-ON CONFLICT (person_id, house_code) DO UPDATE SET
-    relation = excluded.relation, since = excluded.since, until = NULL,
-    import_id = excluded.import_id, updated_at = excluded.updated_at
-"""
-_UPSERT_VEHICLE = """
-INSERT INTO vehicles (vehicle_id, community, plate_no, plate_color, vehicle_type,
-    owner_person_id, house_code, registered, until, import_id, created_at, updated_at)
-VALUES (%(vehicle_id)s, %(community)s, %(plate_no)s, %(plate_color)s, %(vehicle_type)s, %(owner)s,
-    %(house_code)s, true, NULL, %(import_id)s, %(now)s, %(now)s)
-ON CONFLICT (vehicle_id) DO UPDATE SET
-    plate_color = excluded.plate_color, vehicle_type = excluded.vehicle_type,
-    owner_person_id = excluded.owner_person_id, house_code = excluded.house_code,
-    registered = true, until = NULL, import_id = excluded.import_id,
-    updated_at = excluded.updated_at
-"""
-_UPSERT_CREDENTIAL = """
-INSERT INTO credentials (community, ref, kind, person_id, since, until, import_id, updated_at)
-VALUES (%(community)s, %(ref)s, %(kind)s, %(person_id)s, %(since)s, %(until)s, %(import_id)s,
-    %(now)s)
-ON CONFLICT (community, ref) DO UPDATE SET
-    kind = excluded.kind, person_id = excluded.person_id, since = excluded.since,
-    until = excluded.until, import_id = excluded.import_id, updated_at = excluded.updated_at
-"""
-# Snapshot ends: what the community has that the import did not list, and is not ended yet.
-_END_UNLISTED: dict[str, str] = {
-    "residents": """
-UPDATE residencies SET until = %(until)s, updated_at = %(now)s
-WHERE import_id IS DISTINCT FROM %(import_id)s AND (until IS NULL OR until > %(until)s)
-    AND house_code IN (SELECT house_code FROM houses WHERE community = %(community)s)""",
-    "vehicles": """
-UPDATE vehicles SET registered = false, until = %(until)s, updated_at = %(now)s
-WHERE community = %(community)s AND registered = true
-    AND import_id IS DISTINCT FROM %(import_id)s""",
-    "credentials": """
-UPDATE credentials SET until = %(until)s, updated_at = %(now)s
-WHERE community = %(community)s AND import_id IS DISTINCT FROM %(import_id)s
-    AND (until IS NULL OR until > %(until)s)""",
-}
-
+_UPSERT_HOUSE = shared.POSTGRES(shared.UPSERT_HOUSE)
+_UPSERT_PERSON = shared.POSTGRES(shared.UPSERT_PERSON)
+_UPSERT_RESIDENCY = shared.POSTGRES(shared.UPSERT_RESIDENCY)
+_UPSERT_VEHICLE = shared.POSTGRES(shared.UPSERT_VEHICLE)
+_UPSERT_CREDENTIAL = shared.POSTGRES(shared.UPSERT_CREDENTIAL)
+_END_UNLISTED = {dataset: shared.POSTGRES(sql) for dataset, sql in shared.END_UNLISTED.items()}
 _PERSON_FIELDS = (
     "id_type, id_masked, nationality, name_masked, name_ref, phone_masked, phone_ref, gender,"
     " birth_year, ethnicity, population_type, tags"
@@ -373,21 +308,12 @@ class PostgresMasterData:
                 list(owners.values()),
             )
             stored = {(p, h): (since, until) for p, h, since, until in found}
-            named = []
-            for item in items:
-                person_id = owners.get(item.id_hash)
-                held = stored.get((person_id or "", item.house_code))
-                named.append((person_id if held else None, *(held or (None, None)), item.until))
-            outcomes = plan_residency_ends(named)
+            outcomes, ends = plan_residency_ends(items, owners, stored)
             await _many(
                 db,
                 "UPDATE residencies SET until = %s, updated_at = %s"
                 " WHERE person_id = %s AND house_code = %s",
-                [
-                    (item.until, now, ends[0], item.house_code)
-                    for item, ends, outcome in zip(items, named, outcomes, strict=True)
-                    if outcome == "updated"
-                ],
+                [(until, now, *key) for key, until in ends.items()],
             )
             return outcomes
 
@@ -533,9 +459,7 @@ _VEHICLE_COLUMNS = (
 )
 
 
-_SUMMARY = summary_sql(
-    {"last": "last_at", "visit_from": "visit_from", "visit_until": "visit_until"}, "%({})s"
-)
+_SUMMARY = {part: shared.POSTGRES(sql) for part, sql in shared.SUMMARY_SQL.items()}
 # Erasure: the events stay, without anything that links them to the person.
 _STRIP_EVENTS = """
 UPDATE events SET body = body - 'credential' - 'matched_person_ref' - 'visitor_ref'

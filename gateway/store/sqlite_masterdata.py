@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from gateway.store import masterdata_sql as shared
 from gateway.store.base import Page
 from gateway.store.masterdata import (
     AuditEntry,
@@ -46,7 +47,7 @@ from gateway.store.masterdata_read import (
     vehicle_public,
     vehicle_where,
 )
-from gateway.store.masterdata_summary import assemble_summary, figures_of, summary_sql
+from gateway.store.masterdata_summary import assemble_summary, figures_of
 from gateway.store.micros import from_micros, maybe_time, to_micros
 from schemas.housing import CommunitySummary, Grid, HousePublic, HouseRecord
 from schemas.population import (
@@ -59,79 +60,20 @@ from schemas.privacy import subject_key
 from schemas.vehicles import VehiclePublic, VehicleRecord
 
 R = TypeVar("R")
+_UPSERT_HOUSE = shared.SQLITE(shared.UPSERT_HOUSE)
+_UPSERT_PERSON = shared.SQLITE(shared.UPSERT_PERSON)
+_UPSERT_RESIDENCY = shared.SQLITE(shared.UPSERT_RESIDENCY)
+_UPSERT_VEHICLE = shared.SQLITE(shared.UPSERT_VEHICLE)
+_UPSERT_CREDENTIAL = shared.SQLITE(shared.UPSERT_CREDENTIAL)
+_END_UNLISTED = {dataset: shared.SQLITE(sql) for dataset, sql in shared.END_UNLISTED.items()}
 
-_UPSERT_HOUSE = """
-INSERT INTO houses (house_code, community, building, unit, floor, room, area_m2, usage,
-    grid_code, registered_occupants, import_id, created_us, updated_us)
-VALUES (:house_code, :community, :building, :unit, :floor, :room, :area_m2, :usage,
-    :grid_code, :registered_occupants, :import_id, :now, :now)
-ON CONFLICT (house_code) DO UPDATE SET
-    building = excluded.building, unit = excluded.unit, floor = excluded.floor,
-    room = excluded.room, area_m2 = excluded.area_m2, usage = excluded.usage,
-    grid_code = excluded.grid_code, registered_occupants = excluded.registered_occupants,
-    import_id = excluded.import_id, updated_us = excluded.updated_us
-WHERE houses.community = excluded.community
-"""
-_UPSERT_PERSON = """
-INSERT INTO persons (person_id, community, id_hash, id_type, id_masked, nationality,
-    name_masked, name_ref, name_sealed, phone_masked, phone_ref, phone_sealed, gender,
-    birth_year, ethnicity, population_type, tags, import_id, created_us, updated_us)
-VALUES (:person_id, :community, :id_hash, :id_type, :id_masked, :nationality, :name_masked,
-    :name_ref, :name_sealed, :phone_masked, :phone_ref, :phone_sealed, :gender, :birth_year,
-    :ethnicity, :population_type, :tags, :import_id, :now, :now)
-ON CONFLICT (person_id) DO UPDATE SET
-    id_type = excluded.id_type, id_masked = excluded.id_masked,
-    nationality = excluded.nationality, name_masked = excluded.name_masked,
-    name_ref = excluded.name_ref, name_sealed = excluded.name_sealed,
-    phone_masked = excluded.phone_masked, phone_ref = excluded.phone_ref,
-    phone_sealed = excluded.phone_sealed, gender = excluded.gender,
-    birth_year = excluded.birth_year, ethnicity = excluded.ethnicity,
-    population_type = excluded.population_type, tags = excluded.tags,
-    import_id = excluded.import_id, updated_us = excluded.updated_us
-"""
-_UPSERT_RESIDENCY = """
-INSERT INTO residencies (person_id, house_code, relation, since, until, import_id, updated_us)
-VALUES (:person_id, :house_code, :relation, :since, NULL, :import_id, :now)
-ON CONFLICT (person_id, house_code) DO UPDATE SET
-    relation = excluded.relation, since = excluded.since, until = NULL,
-    import_id = excluded.import_id, updated_us = excluded.updated_us
-"""
-_UPSERT_VEHICLE = """
-INSERT INTO vehicles (vehicle_id, community, plate_no, plate_color, vehicle_type,
-    owner_person_id, house_code, registered, until, import_id, created_us, updated_us)
-VALUES (:vehicle_id, :community, :plate_no, :plate_color, :vehicle_type, :owner, :house_code,
-    1, NULL, :import_id, :now, :now)
-ON CONFLICT (vehicle_id) DO UPDATE SET
-    plate_color = excluded.plate_color, vehicle_type = excluded.vehicle_type,
-    owner_person_id = excluded.owner_person_id, house_code = excluded.house_code,
-    registered = 1, until = NULL, import_id = excluded.import_id,
-    updated_us = excluded.updated_us
-"""
-_UPSERT_CREDENTIAL = """
-INSERT INTO credentials (community, ref, kind, person_id, since, until, import_id, updated_us)
-VALUES (:community, :ref, :kind, :person_id, :since, :until, :import_id, :now)
-ON CONFLICT (community, ref) DO UPDATE SET
-    kind = excluded.kind, person_id = excluded.person_id, since = excluded.since,
-    until = excluded.until, import_id = excluded.import_id, updated_us = excluded.updated_us
-"""
-# Snapshot ends: what the community has that the import did not list, and is not ended yet.
-_END_UNLISTED: dict[str, str] = {
-    "residents": """
-UPDATE residencies SET until = :until, updated_us = :now
-WHERE import_id IS NOT :import_id AND (until IS NULL OR until > :until)
-    AND house_code IN (SELECT house_code FROM houses WHERE community = :community)""",
-    "vehicles": """
-UPDATE vehicles SET registered = 0, until = :until, updated_us = :now
-WHERE community = :community AND registered = 1 AND import_id IS NOT :import_id""",
-    "credentials": """
-UPDATE credentials SET until = :until, updated_us = :now
-WHERE community = :community AND import_id IS NOT :import_id
-    AND (until IS NULL OR until > :until)""",
-}
 _PERSON_FIELDS = (
     "id_type, id_masked, nationality, name_masked, name_ref, phone_masked, phone_ref, gender,"
     " birth_year, ethnicity, population_type, tags"
 )
+
+
+_SLICE = 900
 
 
 def _marks(count: int) -> str:
@@ -141,11 +83,14 @@ def _marks(count: int) -> str:
 def _select_in(
     db: sqlite3.Connection, sql: str, keys: Iterable[object], *before: object
 ) -> list[Any]:
-    """Run `sql` with its `{}` replaced by one placeholder per key (and `before` first)."""
+    """Run `sql` with its `{}` replaced by one placeholder per key (and `before` first), in
+    slices that stay under old SQLite builds' limit of 999 parameters."""
     values = list(dict.fromkeys(keys))
-    if not values:
-        return []
-    return db.execute(sql.format(_marks(len(values))), [*before, *values]).fetchall()
+    found: list[Any] = []
+    for start in range(0, len(values), _SLICE):
+        part = values[start : start + _SLICE]
+        found += db.execute(sql.format(_marks(len(part))), [*before, *part]).fetchall()
+    return found
 
 
 def _day(value: str | None) -> date | None:
@@ -418,20 +363,11 @@ class SqliteMasterData:
                 owners.values(),
             )
             stored = {(p, h): (_day(since), _day(until)) for p, h, since, until in found}
-            named = []
-            for item in items:
-                person_id = owners.get(item.id_hash)
-                held = stored.get((person_id or "", item.house_code))
-                named.append((person_id if held else None, *(held or (None, None)), item.until))
-            outcomes = plan_residency_ends(named)
+            outcomes, ends = plan_residency_ends(items, owners, stored)
             db.executemany(
                 "UPDATE residencies SET until = ?, updated_us = ?"
                 " WHERE person_id = ? AND house_code = ?",
-                [
-                    (item.until.isoformat(), to_micros(now), ends[0], item.house_code)
-                    for item, ends, outcome in zip(items, named, outcomes, strict=True)
-                    if outcome == "updated"
-                ],
+                [(until.isoformat(), to_micros(now), *key) for key, until in ends.items()],
             )
             return outcomes
 
@@ -578,9 +514,7 @@ _VEHICLE_COLUMNS = (
 )
 
 
-_SUMMARY = summary_sql(
-    {"last": "last_us", "visit_from": "visit_from_us", "visit_until": "visit_until_us"}
-)
+_SUMMARY = {part: shared.SQLITE(sql) for part, sql in shared.SUMMARY_SQL.items()}
 # Erasure: the events stay, without anything that links them to the person.
 _STRIP_EVENTS = """
 UPDATE events SET body = json_remove(body, '$.credential', '$.matched_person_ref',
