@@ -274,6 +274,16 @@ class TestApplyHouses:
         assert outcome == [RowRejected("house_code", "is held by another community")]
         assert mine == ["unchanged"]
 
+    async def test_a_chunk_of_two_thousand_rows_applies_in_one_call(
+        self, store: MasterData
+    ) -> None:
+        rows = [house(f"yida-9-{n:04d}") for n in range(2000)]
+
+        first = await store.apply_houses(YIDA, rows, now(), "i1")
+        again = await store.apply_houses(YIDA, rows, now(), "i2")
+
+        assert (first.count("accepted"), again.count("unchanged")) == (2000, 2000)
+
     async def test_a_code_repeated_in_one_chunk_sees_the_earlier_row(
         self, store: MasterData
     ) -> None:
@@ -341,6 +351,24 @@ class TestApplyResidents:
         outcomes = await store.apply_residents(JIAXIN, [resident(1, "jiaxin-1-1-101")], now(), "i1")
 
         assert outcomes == ["accepted"]
+
+
+class TestVisitorBecomesResident:
+    """A visitor record becomes the resident an import brings, keeping its person_id."""
+
+    async def test_the_visitor_record_is_taken_over(self, store: MasterData, database: str) -> None:
+        await seed(store)
+        visitor(database, 7, "yida-1-1-301", now() - timedelta(days=3), now() - timedelta(days=2))
+
+        outcome = await store.apply_residents(
+            YIDA, [resident(7, "yida-4-1-101", population_type="floating")], now(), "i1"
+        )
+        found = await store.get_person(f"p_{7:032x}")
+
+        assert outcome == ["accepted"]
+        assert found is not None
+        assert (found.population_type, found.id_masked) == ("floating", "430112********0007")
+        assert [r.house_code for r in found.residencies] == ["yida-4-1-101"]
 
 
 class TestApplyVehicles:
@@ -416,6 +444,25 @@ class TestApplyCredentials:
         await store.apply_credentials(YIDA, [credential(1, 1)], now(), "i1")
 
         assert await store.apply_credentials(YIDA, [credential(1, 2)], now(), "i2") == ["updated"]
+
+
+class TestIdempotency:
+    """Every dataset sent twice is unchanged row for row."""
+
+    async def test_each_file_twice(self, store: MasterData) -> None:
+        await seed(store)
+        residents = [resident(n, "yida-4-1-101", relation="tenant") for n in range(3, 6)]
+        vehicles = [vehicle("湘A8K2C6"), vehicle("湘A12345", owner=None, house_code=None)]
+        credentials = [credential(1, 1), credential(2, 2, since=TODAY - timedelta(days=9))]
+        files: list[tuple[Any, Sequence[Any]]] = [
+            (store.apply_residents, residents),
+            (store.apply_vehicles, vehicles),
+            (store.apply_credentials, credentials),
+        ]
+
+        for apply, rows in files:
+            assert set(await apply(YIDA, rows, now(), "i1")) == {"accepted"}
+            assert set(await apply(YIDA, rows, now(), "i2")) == {"unchanged"}
 
 
 class TestSnapshot:
