@@ -80,6 +80,8 @@ CREATE TABLE credentials (
 );
 CREATE INDEX credentials_person ON credentials (person_id);
 
+-- Registered vehicles come from imports; unregistered ones from the gates (first/last seen).
+-- A registration a snapshot import no longer lists ends: `registered` false, `until` its day.
 CREATE TABLE vehicles (
     vehicle_id      text        PRIMARY KEY,
     community       text        NOT NULL,
