@@ -86,3 +86,13 @@ def require_admin(caller: Annotated[Caller, Depends(require_api_key)]) -> Caller
 
 
 AdminCaller = Annotated[Caller, Depends(require_admin)]
+
+KeyCaller = Annotated[Caller, Depends(require_api_key)]
+"""Any caller holding a key, for endpoints that decide per request what the caller may see."""
+
+
+def can_unmask(caller: Caller) -> bool:
+    """Whether the caller may read residents' names and phones unmasked (always audited).
+
+    Admins only for now; the keys issue grants a `pii` role, added here and nowhere else."""
+    return ADMIN_ROLE in caller.roles
