@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from gateway.api import devices, gov, ops
+from gateway.api import audit, devices, gov, ops, population
 from gateway.api.errors import ERROR_RESPONSES, install_error_handlers
 from gateway.api.guards import BodyLimit, ServerErrors
 from gateway.api.params import reject_unknown_parameters
@@ -47,4 +47,6 @@ def create_app(settings: Settings, config: GatewayConfig, secrets: Secrets) -> F
     app.include_router(ops.router)
     app.include_router(gov.router)
     app.include_router(devices.router)
+    app.include_router(population.router)
+    app.include_router(audit.router)
     return app

@@ -1,7 +1,8 @@
 """The device registry for property systems and operators: list, read and register devices.
 
 A PUT is stored first and then put into the running pipeline's registry, so the device's
-next message is placed in its building without a restart.
+next message is placed in its building without a restart; every PUT stored is audited
+(`device.put`, the device id, `details.created` 1 for a new device).
 """
 
 from typing import Annotated
@@ -10,7 +11,8 @@ from fastapi import APIRouter, Path, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from gateway.api.deps import ApiKey, RuntimeDep, StoreDep
+from gateway.api.audit import entry
+from gateway.api.deps import ApiKey, KeyCaller, RuntimeDep, StoreDep
 from gateway.api.errors import ApiError
 from gateway.devices import load_devices
 from gateway.errors import StoreError
@@ -29,6 +31,7 @@ from schemas.identifiers import DeviceId
 router = APIRouter(prefix="/v1/devices", tags=["property"], dependencies=[ApiKey])
 
 MAX_PAGE = 1000
+DEVICE_PUT_ACTION = "device.put"
 
 PathDeviceId = Annotated[
     DeviceId, Path(description="0-9 A-Z a-z _ . : -, 1 to 64, no '..', no ID or mobile number")
@@ -78,6 +81,7 @@ async def get_device(store: StoreDep, device_id: PathDeviceId) -> Device:
 )
 async def put_device(
     runtime: RuntimeDep,
+    caller: KeyCaller,
     response: Response,
     device_id: PathDeviceId,
     body: DevicePut,
@@ -114,6 +118,9 @@ async def put_device(
     existed = await store.get_device(device_id) is not None
     await store.upsert_devices([registration])
     runtime.devices.put(registration)
+    created = {"created": 0 if existed else 1}
+    audit = entry(caller, DEVICE_PUT_ACTION, registration.community, (device_id,), details=created)
+    await store.write_audit(audit)
     stored = await store.get_device(device_id)
     if stored is None:
         raise StoreError(f"device {device_id} vanished after it was stored", transient=True)
