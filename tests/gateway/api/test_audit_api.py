@@ -13,6 +13,7 @@ from schemas.events import AccessEvent
 from schemas.privacy import credential_ref, subject_key
 from testkit.harness import RunningGateway, gateway_settings, running_gateway
 from testkit.services import MosquittoService
+from tests.gateway.api.pages import every
 from tests.gateway.api.population_seed import (
     OWNER,
     PSEUDONYMIZER,
@@ -58,15 +59,7 @@ def door_event(credential: str) -> AccessEvent:
 
 async def audit_log(gateway: RunningGateway) -> list[dict[str, Any]]:
     """The whole audit log through the API, one entry a page."""
-    found: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"limit": 1}
-    while True:
-        response = await gateway.http.get("/v1/audit", params=params)
-        assert response.status_code == 200, response.text
-        found.extend(response.json()["data"])
-        if response.json()["next_cursor"] is None:
-            return found
-        params["cursor"] = response.json()["next_cursor"]
+    return await every(gateway.http, "/v1/audit")
 
 
 def device_body() -> dict[str, Any]:

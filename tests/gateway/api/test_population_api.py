@@ -8,8 +8,11 @@ import httpx
 import pytest
 
 from gateway.api.deps import ADMIN_ROLE, Caller, can_unmask
+from gateway.config import CommunitySpec, GatewayConfig
 from schemas.privacy import mask_phone
-from testkit.harness import RunningGateway
+from testkit.harness import RunningGateway, gateway_settings, running_gateway
+from testkit.services import MosquittoService
+from tests.gateway.api.pages import every
 from tests.gateway.api.population_seed import (
     FOREIGNER,
     HOUSES,
@@ -33,18 +36,6 @@ async def get(http: httpx.AsyncClient, path: str, **params: Any) -> Any:
     response = await http.get(path, params=params)
     assert response.status_code == 200, response.text
     return response.json()
-
-
-async def every(http: httpx.AsyncClient, path: str, **params: Any) -> list[dict[str, Any]]:
-    """Every item of a list endpoint, following cursors with pages of `limit` (default 1)."""
-    found: list[dict[str, Any]] = []
-    query: dict[str, Any] = {"limit": 1, **params}
-    while True:
-        page = await get(http, path, **query)
-        found.extend(page["data"])
-        if page["next_cursor"] is None:
-            return found
-        query["cursor"] = page["next_cursor"]
 
 
 def assert_no_raw_values(text: str, *, contacts: bool = True) -> None:
@@ -377,6 +368,21 @@ class TestCommunitySummary:
             "registered": 2,
             "floating": 1,
         }
+
+    async def test_a_configured_community_without_data_has_zero_figures(
+        self, mosquitto: MosquittoService, database: str
+    ) -> None:
+        config = GatewayConfig(communities=[CommunitySpec(code="xinhe")])
+        settings = gateway_settings(mosquitto.url, database)
+        async with running_gateway(settings, config) as gateway:
+            summary = await get(gateway.http, "/v1/communities/xinhe/summary")
+            jiaxin = await get(gateway.http, "/v1/communities/jiaxin/summary")
+        assert (summary["community"], summary["grids"]) == ("xinhe", [])
+        assert (summary["houses_by_usage"], summary["devices_unknown"]) == ({}, 0)
+        assert [(g["grid_code"], g["name"]) for g in jiaxin["grids"]] == [
+            ("430112001002001", "嘉新时代广场第一网格"),
+            ("430112001002002", "嘉新时代广场第二网格"),
+        ]
 
     async def test_an_unknown_community_is_404(self, seeded: Seed) -> None:
         gateway, _ = seeded
