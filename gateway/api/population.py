@@ -32,8 +32,12 @@ router = APIRouter(prefix="/v1", tags=["government"], dependencies=[ApiKey])
 MAX_PAGE = 1000
 ERASE_ACTION = "person.erase"
 
-PersonId = Annotated[str, Path(pattern=r"^p_[0-9a-f]{32}$", description="`p_` and 32 hex digits")]
-VehicleId = Annotated[str, Path(pattern=r"^v_[0-9a-f]{32}$", description="`v_` and 32 hex digits")]
+PERSON_ID_PATTERN = r"^p_[0-9a-f]{32}$"
+"""What `gateway.store.masterdata.new_person_id` makes: any other id in a path is a 422."""
+VEHICLE_ID_PATTERN = r"^v_[0-9a-f]{32}$"
+
+PersonId = Annotated[str, Path(pattern=PERSON_ID_PATTERN, description="`p_` and 32 hex digits")]
+VehicleId = Annotated[str, Path(pattern=VEHICLE_ID_PATTERN, description="`v_` and 32 hex digits")]
 Building = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]

@@ -2,13 +2,16 @@
 API, on both stores: filters, cursors, masking by default, the audited unmasked read, the
 community summary, 404s and refused parameters."""
 
+import re
 from typing import Any
 
 import httpx
 import pytest
 
 from gateway.api.deps import ADMIN_ROLE, Caller, can_unmask
+from gateway.api.population import PERSON_ID_PATTERN, VEHICLE_ID_PATTERN
 from gateway.config import CommunitySpec, GatewayConfig
+from gateway.store.masterdata import new_person_id, new_vehicle_id
 from schemas.privacy import mask_phone
 from testkit.harness import RunningGateway, gateway_settings, running_gateway
 from testkit.services import MosquittoService
@@ -235,6 +238,14 @@ class TestUnmask:
         )
         assert response.status_code == 404
         assert await newest_audit(gateway.http) == before
+
+
+class TestIdPatterns:
+    """The path patterns admit every id the store makes."""
+
+    def test_person_and_vehicle_ids_match(self) -> None:
+        assert re.fullmatch(PERSON_ID_PATTERN, new_person_id())
+        assert re.fullmatch(VEHICLE_ID_PATTERN, new_vehicle_id())
 
 
 class TestCanUnmask:
