@@ -65,8 +65,9 @@ class TestImplausibleTimesThroughAGateway:
             total = len(records) + sum(expected.values()) + len(FORMATS)
 
             def all_processed() -> bool:
+                # Acknowledged, not merely received: counters move when a batch commits.
                 metrics = gateway.get("/metrics").decode()
-                return metric(metrics, "scgw_messages_received_total") >= total
+                return metric(metrics, "scgw_ack_latency_seconds_count") >= total
 
             await wait_until(all_processed, timeout_s=90, what=f"{total} messages")
             metrics = gateway.get("/metrics").decode()
