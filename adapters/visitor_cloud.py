@@ -12,7 +12,7 @@ e.g. `yida/visitor-cloud/vc-yida-01`. Every message has an envelope:
 
 A registration adds `startTime` and `endTime` (ISO 8601 with offset; end after start) and
 `visitors`, 1 to `MAX_VISITORS` objects, each with `idType` (GA/T 517 code as a string, see
-`ID_TYPES`), `idNumber`, and optionally `name`, `phone`, `purpose` (integer, see
+`schemas.identity.ID_TYPES`), `idNumber`, and optionally `name`, `phone`, `purpose` (integer, see
 `VISIT_PURPOSES`) and `plateNo`. It becomes one `VisitorEvent` per visitor, all sharing the
 visit id and the service as device. A check-in or check-out adds `gateDeviceId` (the gate's
 device code, which becomes the event's device, so enrichment places the event at the gate) and
@@ -53,7 +53,7 @@ Decisions:
 """
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -79,7 +79,8 @@ from adapters.times import from_iso_with_offset
 from schemas.codes import IdType, VisitorAction, VisitPurpose
 from schemas.errors import PayloadError
 from schemas.events import DeviceEvent, VisitorEvent
-from schemas.identity import gb11643_problem
+from schemas.identity import ID_TYPES
+from schemas.phones import normalise_phone
 from schemas.privacy import (
     Pseudonymizer,
     hash_id_number,
@@ -94,41 +95,6 @@ DIALECT: Final = "visitor-cloud"
 MAX_VISITORS: Final = 50
 """Visitors one registration may carry; more is refused as `oversized`."""
 
-
-@dataclass(frozen=True, slots=True)
-class IdTypeCode:
-    """A GA/T 517 certificate type: its canonical name and how its numbers are checked."""
-
-    description: str
-    id_type: IdType
-    problem: Callable[[str], str | None]
-    """Why a number (upper case, surrounding blanks removed) is not valid, or None if it is."""
-
-
-def _shaped(pattern: str, shape: str) -> Callable[[str], str | None]:
-    """A check for numbers that have a shape but no check digit (passports, other papers)."""
-    compiled = re.compile(pattern)
-
-    def problem(number: str) -> str | None:
-        return None if compiled.fullmatch(number) else f"is not {shape}"
-
-    return problem
-
-
-ID_TYPES: Final[Mapping[str, IdTypeCode]] = MappingProxyType(
-    {
-        "111": IdTypeCode("居民身份证 resident ID card", "resident_id_card", gb11643_problem),
-        "414": IdTypeCode(
-            "普通护照 passport", "passport", _shaped(r"[A-Z0-9]{5,20}", "5 to 20 letters or digits")
-        ),
-        "990": IdTypeCode(
-            "其他证件 other certificate",
-            "other",
-            _shaped(r"(?:[^\W_]|-){4,32}", "4 to 32 letters, digits or hyphens"),
-        ),
-    }
-)
-"""GA/T 517 `idType` code -> canonical type; any other code is refused as `unknown_code`."""
 
 VISIT_PURPOSES: Final[Mapping[int, VisitPurpose]] = MappingProxyType(
     {
@@ -166,21 +132,9 @@ MESSAGE_TYPES: Final[Mapping[str, MessageType]] = MappingProxyType(
 )
 """`msgType` -> meaning; any other type is refused as `unsupported_event`."""
 
-_PHONE_SEPARATORS: Final = re.compile(r"[\s\-()]+")
-_PHONE: Final = re.compile(r"\+?[0-9]{5,20}")
-_MAINLAND_MOBILE_PREFIX: Final = re.compile(r"\A(?:\+86|0086|86)(?=1[3-9][0-9]{9}\Z)")
 _MSG_TYPE_WORD: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,39}")
 """An unknown `msgType` an error text may name (with no run of four digits)."""
 _SHORT_CODE: Final = re.compile(r"[0-9]{1,4}")
-
-
-def _phone(value: str) -> str:
-    """The phone without separators or a mainland +86 prefix (blank stays blank: no phone)."""
-    compact = _PHONE_SEPARATORS.sub("", value)
-    compact = _MAINLAND_MOBILE_PREFIX.sub("", compact, count=1)
-    if compact and not _PHONE.fullmatch(compact):
-        raise ValueError("not a phone number (5 to 20 digits, optional leading +)")
-    return compact
 
 
 _DeviceId = Annotated[str, Field(min_length=1)]
@@ -190,7 +144,7 @@ _HouseCode = Annotated[str, Field(min_length=1, max_length=64)]
 _IdTypeCode = Annotated[str, Field(max_length=16)]
 _IdNumber = Annotated[str, Field(min_length=1, max_length=40)]
 _Name = Annotated[str, Field(max_length=64)]
-_Phone = Annotated[str, Field(max_length=32), AfterValidator(_phone)]
+_Phone = Annotated[str, Field(max_length=32), AfterValidator(normalise_phone)]
 _Plate = Annotated[str, Field(max_length=16)]
 _VisitorIndex = Annotated[int, Field(ge=0, lt=MAX_VISITORS)]
 

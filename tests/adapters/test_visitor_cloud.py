@@ -292,11 +292,18 @@ class TestRegistration:
 
 
 class TestIdTypes:
-    """GA/T 517 codes 111, 414 and 990 map to ID types; any other code is refused."""
+    """GA/T 517 codes 111, 112, 113, 414, 554 and 990 map to ID types; any other is refused."""
 
     def test_table_is_exactly_the_documented_mapping(self) -> None:
         actual = {code: entry.id_type for code, entry in ID_TYPES.items()}
-        assert actual == {"111": "resident_id_card", "414": "passport", "990": "other"}
+        assert actual == {
+            "111": "resident_id_card",
+            "112": "temporary_id_card",
+            "113": "household_register",
+            "414": "passport",
+            "554": "foreign_permanent_residence",
+            "990": "other",
+        }
 
     @pytest.mark.parametrize(
         ("code", "number", "id_type"),
@@ -315,10 +322,10 @@ class TestIdTypes:
         error = rejection(fixture_bytes("unknown_id_type"))
         assert (error.reason, error.detail) == (
             "unknown_code",
-            "visitors.1.idType '113' is not a GA/T 517 type this dialect maps",
+            "visitors.1.idType '516' is not a GA/T 517 type this dialect maps",
         )
 
-    @pytest.mark.parametrize("code", ["112", "516", "0", "9999", "11", ""])
+    @pytest.mark.parametrize("code", ["115", "516", "0", "9999", "11", ""])
     def test_other_short_codes_are_unknown(self, code: str) -> None:
         error = rejection(with_visitor_fields("registration_single", idType=code))
         assert error.reason == "unknown_code"
@@ -341,10 +348,10 @@ class TestIdTypes:
         assert (error.reason, error.detail.split(":")[0]) == ("schema", "visitors.0.idType")
 
     def test_unknown_code_on_a_gate_pass_is_refused(self) -> None:
-        error = rejection(with_fields("checkin_by_id_number", idType="113"))
+        error = rejection(with_fields("checkin_by_id_number", idType="516"))
         assert (error.reason, error.detail) == (
             "unknown_code",
-            "idType '113' is not a GA/T 517 type this dialect maps",
+            "idType '516' is not a GA/T 517 type this dialect maps",
         )
 
 
@@ -1226,7 +1233,7 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "houseCode": TEXTS,
     "gateDeviceId": TEXTS | st.text(min_size=60, max_size=70),
     "visitorIndex": st.integers(-1, MAX_VISITORS),
-    "idType": st.sampled_from([*ID_TYPES, "113"]),
+    "idType": st.sampled_from([*ID_TYPES, "516"]),
     "idNumber": ID_NUMBERS,
     "name": CHINESE_NAMES | TEXTS,
     "phone": MOBILES | TEXTS,
