@@ -1,0 +1,257 @@
+"""The importer: rows of a master-data file, validated, applied to the store in chunks, and one
+report of what happened to each, in input order.
+
+Every row is applied whole or rejected whole: validation rejects a row before it reaches the
+store, and the store rejects what only it can judge (a house or owner that does not exist, a
+house code another community holds). Rows are applied in chunks of `chunk_rows`, one store
+transaction each, so a file of any size streams through bounded memory.
+
+Snapshot mode (property exports are snapshots) also ends, with today's local date as `until`,
+the residencies, vehicles or credentials of the community that the file no longer lists. It
+does so only when no row was rejected: a rejected row may be a listed record whose key could
+not be read, and ending it would be wrong; the operator fixes the file and sends it again.
+Houses are never ended (they have no validity); a houses snapshot is a plain upsert.
+
+Every run writes one audit entry (`property.import`, records = the dataset, details = the
+counts); `end_residencies` writes `property.residencies_end`.
+"""
+
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, cast
+
+from gateway.grids import GridMap
+from gateway.masterdata.rows import Record, RowError, RowValidator
+from gateway.pii import ContactVault
+from gateway.store.masterdata import (
+    AuditEntry,
+    Dataset,
+    MasterDataStore,
+    RowOutcome,
+    RowRejected,
+)
+from schemas.housing import HouseRecord
+from schemas.population import CredentialRecord, ResidencyEnd, ResidentRecord
+from schemas.privacy import Pseudonymizer
+from schemas.times import CHINA_STANDARD_TIME
+from schemas.vehicles import VehicleRecord
+
+NumberedRows = (
+    Iterable[tuple[int, Mapping[str, object]]] | AsyncIterable[tuple[int, Mapping[str, object]]]
+)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A rejected row: its line, the field at fault and why (never the value)."""
+
+    line: int
+    field: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did: rows newly inserted, rows that changed a stored record, rows
+    identical to it, and the rejected rows in input order."""
+
+    accepted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """The API's and the CLI's response body."""
+        return {
+            "accepted": self.accepted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": [
+                {"line": r.line, "field": r.field, "reason": r.reason} for r in self.rejected
+            ],
+        }
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "accepted": self.accepted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": len(self.rejected),
+        }
+
+    def count(self, line: int, outcome: RowOutcome) -> None:
+        if isinstance(outcome, RowRejected):
+            self.rejected.append(Rejection(line, outcome.field, outcome.reason))
+        elif outcome == "accepted":
+            self.accepted += 1
+        elif outcome == "updated":
+            self.updated += 1
+        else:
+            self.unchanged += 1
+
+
+def local_today(clock: Callable[[], datetime]) -> date:
+    """Today's date in China Standard Time, the calendar of `since` and `until`."""
+    return clock().astimezone(CHINA_STANDARD_TIME).date()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Importer:
+    """Imports one dataset of one community from numbered rows."""
+
+    def __init__(
+        self,
+        store: MasterDataStore,
+        grids: GridMap,
+        pseudonymizer: Pseudonymizer,
+        contacts: ContactVault,
+        *,
+        clock: Callable[[], datetime] = _now,
+        chunk_rows: int = 1000,
+    ) -> None:
+        self._store = store
+        self._grids = grids
+        self._pseudonymizer = pseudonymizer
+        self._contacts = contacts
+        self._clock = clock
+        self._chunk_rows = chunk_rows
+
+    async def run(
+        self,
+        community: str,
+        dataset: Dataset,
+        rows: NumberedRows,
+        *,
+        snapshot: bool = False,
+        actor: str = "admin",
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """Validate and apply every row; end what a snapshot no longer lists; audit it."""
+        now = self._clock()
+        import_id = uuid.uuid4().hex
+        validator = self._validator(community)
+        report = ImportReport()
+        chunk: list[tuple[int, Record]] = []
+        seen = 0
+        async for line, row in _each(rows):
+            seen += 1
+            try:
+                chunk.append((line, validator.record(dataset, dict(row))))
+            except RowError as error:
+                report.rejected.append(Rejection(line, error.field, error.reason))
+            if len(chunk) >= self._chunk_rows:
+                await self._apply(community, dataset, chunk, now, import_id, report)
+                chunk = []
+                if progress is not None:
+                    progress(seen)
+        await self._apply(community, dataset, chunk, now, import_id, report)
+        if progress is not None:
+            progress(seen)
+        report.rejected.sort(key=lambda rejection: rejection.line)
+        ended = 0
+        if snapshot and dataset != "houses" and not report.rejected:
+            ended = await self._store.end_unlisted(
+                community, dataset, import_id, local_today(self._clock)
+            )
+        details = {**report.counts(), "snapshot": int(snapshot), "ended": ended}
+        await self._store.write_audit(
+            AuditEntry(
+                at=now,
+                actor=actor,
+                action="property.import",
+                community=community,
+                records=(dataset,),
+                details=details,
+            )
+        )
+        return report
+
+    async def end_residencies(
+        self, community: str, items: Sequence[object], *, actor: str = "admin"
+    ) -> ImportReport:
+        """End registered residencies (`{id_number, house_code, until}` items, numbered from
+        1 like a JSON import); they are kept with their `until`, never erased."""
+        now = self._clock()
+        validator = self._validator(community)
+        report = ImportReport()
+        valid: list[tuple[int, ResidencyEnd]] = []
+        for line, item in enumerate(items, start=1):
+            try:
+                row = dict(item) if isinstance(item, dict) else {"\x00not_an_object": True}
+                valid.append((line, validator.residency_end(row)))
+            except RowError as error:
+                report.rejected.append(Rejection(line, error.field, error.reason))
+        if valid:
+            outcomes = await self._store.end_residencies(community, [e for _, e in valid], now)
+            for (line, _), outcome in zip(valid, outcomes, strict=True):
+                report.count(line, outcome)
+        report.rejected.sort(key=lambda rejection: rejection.line)
+        await self._store.write_audit(
+            AuditEntry(
+                at=now,
+                actor=actor,
+                action="property.residencies_end",
+                community=community,
+                records=tuple(sorted({end.house_code for _, end in valid})),
+                details=report.counts(),
+            )
+        )
+        return report
+
+    def _validator(self, community: str) -> RowValidator:
+        return RowValidator(
+            community,
+            self._grids,
+            self._pseudonymizer,
+            self._contacts,
+        )
+
+    async def _apply(
+        self,
+        community: str,
+        dataset: Dataset,
+        chunk: list[tuple[int, Record]],
+        now: datetime,
+        import_id: str,
+        report: ImportReport,
+    ) -> None:
+        if not chunk:
+            return
+        records = [record for _, record in chunk]
+        store = self._store
+        outcomes: list[RowOutcome]
+        if dataset == "houses":
+            outcomes = await store.apply_houses(
+                community, cast(list[HouseRecord], records), now, import_id
+            )
+        elif dataset == "residents":
+            outcomes = await store.apply_residents(
+                community, cast(list[ResidentRecord], records), now, import_id
+            )
+        elif dataset == "vehicles":
+            outcomes = await store.apply_vehicles(
+                community, cast(list[VehicleRecord], records), now, import_id
+            )
+        else:
+            outcomes = await store.apply_credentials(
+                community, cast(list[CredentialRecord], records), now, import_id
+            )
+        for (line, _), outcome in zip(chunk, outcomes, strict=True):
+            report.count(line, outcome)
+
+
+async def _each(
+    rows: NumberedRows,
+) -> AsyncIterator[tuple[int, Mapping[str, object]]]:
+    """Sync and async row sources alike."""
+    if isinstance(rows, AsyncIterable):
+        async for item in rows:
+            yield item
+    else:
+        for item in rows:
+            yield item
