@@ -1,7 +1,8 @@
 """`scgw`: the command line of the smart-community gateway.
 
 Subcommands: `run` (production: external broker and TimescaleDB), `demo` (everything embedded),
-`migrate` (apply schema migrations), `simulate` (publish Yida Town device traffic).
+`migrate` (apply schema migrations), `import` (property master data, `gateway.masterdata.command`),
+`simulate` (publish Yida Town device traffic).
 """
 
 import argparse
@@ -15,6 +16,8 @@ from gateway.api.app import create_app
 from gateway.config import Settings, load_config
 from gateway.errors import ConfigError, GatewayError
 from gateway.logs import configure_logging
+from gateway.masterdata.command import add_parser as add_import_parser
+from gateway.masterdata.command import run_import
 from gateway.runtime import Secrets
 from gateway.serve import api_server, serve
 from gateway.store import open_store
@@ -34,6 +37,7 @@ examples:
   SCGW_ADMIN_API_KEY=... SCGW_ID_HASH_KEY=... \\
     scgw run --mqtt-url mqtt://127.0.0.1:1883 --database-url postgresql://scgw@db/scgw
   scgw migrate --database-url postgresql://scgw@db/scgw
+  scgw import residents residents.csv --community yida --url http://127.0.0.1:8080
   scgw simulate --help
 """
 
@@ -100,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate.add_argument("--database-url", help="postgresql://... or sqlite:///path")
 
+    add_import_parser(commands)
+
     commands.add_parser(
         "simulate",
         help="publish simulated Yida Town device traffic (see scgw simulate --help)",
@@ -155,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.mqtt_host,
             )
             return asyncio.run(run_demo(options))
+        if args.command == "import":
+            return run_import(args)
         settings = _settings(args)
         configure_logging(settings.log_format, settings.log_level)
         if args.command == "migrate":

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from gateway.api import audit, devices, gov, ops, population
+from gateway.api import audit, devices, gov, ops, population, property
 from gateway.api.errors import ERROR_RESPONSES, install_error_handlers
 from gateway.api.guards import BodyLimit, ServerErrors
 from gateway.api.params import reject_unknown_parameters
@@ -42,11 +42,16 @@ def create_app(settings: Settings, config: GatewayConfig, secrets: Secrets) -> F
         responses=ERROR_RESPONSES,
     )
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.api_max_body_bytes,
+        larger=[property.import_bodies(settings.import_max_bytes)],
+    )
     app.add_middleware(ServerErrors)  # outermost: it also catches what BodyLimit lets out
     app.include_router(ops.router)
     app.include_router(gov.router)
     app.include_router(devices.router)
     app.include_router(population.router)
     app.include_router(audit.router)
+    app.include_router(property.router)
     return app

@@ -6,7 +6,10 @@ failed in a way nobody expected).
 """
 
 import logging
+import re
 import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,25 +32,46 @@ class BodyTooLargeError(ApiError):
         )
 
 
+@dataclass(frozen=True, slots=True)
+class LargerBodies:
+    """Requests that may send a larger body than the API's limit: one method on the paths
+    `path` matches in full (a route template cannot be matched yet: the middleware runs
+    before routing)."""
+
+    method: str
+    path: re.Pattern[str]
+    max_bytes: int
+
+
 class BodyLimit:
-    """Refuses a request body over `max_bytes` with 413.
+    """Refuses a request body over `max_bytes` (or the limit of the `larger` entry the request
+    matches) with 413.
 
     A declared Content-Length is judged before the app runs; a chunked body is counted as
     it streams, and reading past the limit raises `BodyTooLargeError`, which FastAPI passes on
     as an HTTP error (or, if something swallowed it, this middleware answers).
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: Sequence[LargerBodies] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = tuple(larger)
+
+    def limit(self, scope: Scope) -> int:
+        """The body limit of this request."""
+        for entry in self.larger:
+            if scope.get("method") == entry.method and entry.path.fullmatch(scope["path"]):
+                return entry.max_bytes
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit(scope)
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared.isdigit() and int(declared) > max_bytes:
+            await self._refuse(scope, receive, send, max_bytes)
             return
         received = 0
         started = False
@@ -57,9 +81,9 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     await _drain(receive, message)
-                    raise BodyTooLargeError(self.max_bytes)
+                    raise BodyTooLargeError(max_bytes)
             return message
 
         async def watching_send(message: Message) -> None:
@@ -72,10 +96,10 @@ class BodyLimit:
         except BodyTooLargeError:
             if started:
                 raise
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, max_bytes)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        refusal = BodyTooLargeError(self.max_bytes)
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
+        refusal = BodyTooLargeError(max_bytes)
         response = error_response(
             413, refusal.code, str(refusal.detail), refusal.details, refusal.headers
         )
