@@ -141,7 +141,7 @@ class Importer:
         async for line, row in _each(rows):
             seen += 1
             try:
-                chunk.append((line, validator.record(dataset, dict(row))))
+                chunk.append((line, validator.record(dataset, row)))
             except RowError as error:
                 report.rejected.append(Rejection(line, error.field, error.reason))
             if len(chunk) >= self._chunk_rows:
@@ -186,10 +186,13 @@ class Importer:
                 valid.append((line, validator.residency_end(row)))
             except RowError as error:
                 report.rejected.append(Rejection(line, error.field, error.reason))
+        ended: set[str] = set()
         if valid:
             outcomes = await self._store.end_residencies(community, [e for _, e in valid], now)
-            for (line, _), outcome in zip(valid, outcomes, strict=True):
+            for (line, end), outcome in zip(valid, outcomes, strict=True):
                 report.count(line, outcome)
+                if not isinstance(outcome, RowRejected):
+                    ended.add(end.house_code)
         report.rejected.sort(key=lambda rejection: rejection.line)
         await self._store.write_audit(
             AuditEntry(
@@ -197,7 +200,7 @@ class Importer:
                 actor=actor,
                 action="property.residencies_end",
                 community=community,
-                records=tuple(sorted({end.house_code for _, end in valid})),
+                records=tuple(sorted(ended)),
                 details=report.counts(),
             )
         )

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from adapters.plates import normalise_plate
 from gateway.grids import GridMap
-from gateway.masterdata.readers import EXTRA_FIELDS, NOT_AN_OBJECT, Row
+from gateway.masterdata.readers import EXTRA_FIELDS, NOT_AN_OBJECT
 from gateway.pii import ContactField, ContactVault
 from gateway.privacy import is_shareable_key
 from gateway.store.masterdata import Dataset
@@ -50,6 +50,9 @@ from schemas.privacy import (
 from schemas.vehicles import VehicleRecord
 
 _M = TypeVar("_M", bound=BaseModel)
+Row = Mapping[str, object]
+"""A raw row: CSV text, JSON values or Excel cells by field name."""
+
 Record = HouseRecord | ResidentRecord | VehicleRecord | CredentialRecord
 
 

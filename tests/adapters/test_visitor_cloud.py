@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from adapters.base import Adapter, RawMessage, stable_event_id
 from adapters.visitor_cloud import (
-    ID_TYPES,
     MAX_VISITORS,
     MESSAGE_TYPES,
     VISIT_PURPOSES,
@@ -21,7 +20,7 @@ from adapters.visitor_cloud import (
 )
 from gateway.errors import PayloadError
 from schemas.events import DeviceEvent, VisitorEvent, device_event_adapter
-from schemas.identity import gb11643_check_digit, gb11643_problem
+from schemas.identity import ID_TYPES, gb11643_check_digit, gb11643_problem
 from schemas.privacy import Pseudonymizer, mask_name
 from tests.adapters.support import (
     MARKUP_NAMES,

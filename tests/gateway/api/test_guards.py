@@ -5,6 +5,11 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
+import pytest
+from starlette.applications import Starlette
+
+from gateway.api.guards import BodyLimit, ServerErrors
+from gateway.api.property import import_bodies
 from testkit.harness import RunningGateway
 from tests.gateway.api.conftest import MAX_BODY_BYTES
 
@@ -65,3 +70,32 @@ class TestBodyLimit:
         response = await api.http.request("GET", "/v1/events", content=b" " * (MAX_BODY_BYTES + 1))
         assert response.status_code == 413
         assert response.json()["error"]["code"] == "payload_too_large"
+
+
+class TestLargerBodies:
+    """Only the requests a `LargerBodies` entry matches in full (method and path) get its limit."""
+
+    LIMITER = BodyLimit(
+        ServerErrors(Starlette()),
+        max_bytes=MAX_BODY_BYTES,
+        larger=[import_bodies(10 * MAX_BODY_BYTES)],
+    )
+
+    @pytest.mark.parametrize("dataset", ["houses", "residents", "vehicles", "credentials"])
+    def test_the_import_route(self, dataset: str) -> None:
+        scope = {"method": "PUT", "path": f"/v1/property/yida/{dataset}"}
+        assert self.LIMITER.limit(scope) == 10 * MAX_BODY_BYTES
+
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("POST", "/v1/property/yida/houses"),
+            ("GET", "/v1/property/yida/houses"),
+            ("PUT", "/v1/property/yida/pets"),
+            ("PUT", "/v1/property/yida/houses/extra"),
+            ("POST", "/v1/property/yida/residencies/end"),
+            ("PUT", "/v1/devices/43011200001399990001"),
+        ],
+    )
+    def test_every_other_request(self, method: str, path: str) -> None:
+        assert self.LIMITER.limit({"method": method, "path": path}) == MAX_BODY_BYTES

@@ -3,7 +3,7 @@ and lines, idempotency, store-level rejections, snapshots, explicit ends, the au
 no raw personal value anywhere in the database."""
 
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 
 import pytest
@@ -22,11 +22,11 @@ from testkit.inspection import database_dump
 from tests.gateway.masterdata.files import bad_check_digit, csv_bytes, id_number, json_bytes
 
 KEY = "importer-test-hash-key-0123456789"
-HOUSES = [
+HOUSES: list[dict[str, object]] = [
     {"house_code": f"yida-1-1-{room}", "building": "B01", "unit": "1", "room": str(room)}
     for room in (101, 102, 201)
 ]
-RESIDENTS = [
+RESIDENTS: list[dict[str, object]] = [
     {
         "id_number": id_number(n),
         "name": name,
@@ -60,11 +60,12 @@ def importer(store: SqliteStore | PostgresStore, chunk_rows: int = 2) -> Importe
 async def run_json(
     store: SqliteStore | PostgresStore,
     dataset: Dataset,
-    rows: list[dict[str, object]],
-    **options: bool,
+    rows: Sequence[Mapping[str, object]],
+    *,
+    snapshot: bool = False,
 ) -> ImportReport:
     table = open_table(io.BytesIO(json_bytes(rows)), "json")
-    return await importer(store).run("yida", dataset, table.rows(), **options)
+    return await importer(store).run("yida", dataset, table.rows(), snapshot=snapshot)
 
 
 def counts(report: ImportReport) -> tuple[int, int, int, list[Rejection]]:
@@ -109,7 +110,7 @@ class TestImport:
     async def test_missing_owners_are_rejected(self, store: SqliteStore | PostgresStore) -> None:
         await run_json(store, "houses", HOUSES)
         await run_json(store, "residents", RESIDENTS[:1])
-        vehicles = [
+        vehicles: list[dict[str, object]] = [
             {"plate_no": "湘A·8K2C6", "owner_id_number": RESIDENTS[0]["id_number"]},
             {"plate_no": "湘A12345", "owner_id_number": id_number(99)},
         ]
@@ -122,7 +123,7 @@ class TestImport:
         )
         page = await store.list_vehicles(VehicleQuery(community="yida"))
         assert [v.plate_no for v in page.data] == ["湘A8K2C6"]
-        credentials = [
+        credentials: list[dict[str, object]] = [
             {"kind": "card", "value": "0012345678", "owner_id_number": id_number(98)},
             {"kind": "card", "value": "0012345679", "owner_id_number": RESIDENTS[0]["id_number"]},
         ]

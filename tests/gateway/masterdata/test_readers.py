@@ -16,7 +16,9 @@ ROWS = [
 ]
 
 
-def read(data: bytes, file_format: str, charset: str | None = None) -> list[tuple[int, dict]]:
+def read(
+    data: bytes, file_format: str, charset: str | None = None
+) -> list[tuple[int, dict[str, object]]]:
     table = open_table(io.BytesIO(data), file_format, charset)  # type: ignore[arg-type]
     return list(table.rows())
 
