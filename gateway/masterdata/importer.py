@@ -16,8 +16,18 @@ Every run writes one audit entry (`property.import`, records = the dataset, deta
 counts); `end_residencies` writes `property.residencies_end`.
 """
 
+import asyncio
+import itertools
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, cast
@@ -38,9 +48,9 @@ from schemas.privacy import Pseudonymizer
 from schemas.times import CHINA_STANDARD_TIME
 from schemas.vehicles import VehicleRecord
 
-NumberedRows = (
-    Iterable[tuple[int, Mapping[str, object]]] | AsyncIterable[tuple[int, Mapping[str, object]]]
-)
+NumberedRow = tuple[int, Mapping[str, object]]
+"""A row and its line: CSV/Excel line (the header is line 1) or JSON index + 1."""
+NumberedRows = Iterable[NumberedRow] | AsyncIterable[NumberedRow]
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,10 @@ class Rejection:
     line: int
     field: str
     reason: str
+
+
+Checked = tuple[int, list[tuple[int, Record]], list[Rejection]]
+"""A chunk: rows read, the valid rows' records by line, the rejections of the others."""
 
 
 @dataclass
@@ -136,22 +150,13 @@ class Importer:
         import_id = uuid.uuid4().hex
         validator = self._validator(community)
         report = ImportReport()
-        chunk: list[tuple[int, Record]] = []
         seen = 0
-        async for line, row in _each(rows):
-            seen += 1
-            try:
-                chunk.append((line, validator.record(dataset, row)))
-            except RowError as error:
-                report.rejected.append(Rejection(line, error.field, error.reason))
-            if len(chunk) >= self._chunk_rows:
-                await self._apply(community, dataset, chunk, now, import_id, report)
-                chunk = []
-                if progress is not None:
-                    progress(seen)
-        await self._apply(community, dataset, chunk, now, import_id, report)
-        if progress is not None:
-            progress(seen)
+        async for read, chunk, rejected in self._chunks(rows, validator, dataset):
+            seen += read
+            report.rejected.extend(rejected)
+            await self._apply(community, dataset, chunk, now, import_id, report)
+            if progress is not None:
+                progress(seen)
         report.rejected.sort(key=lambda rejection: rejection.line)
         ended = 0
         if snapshot and dataset != "houses" and not report.rejected:
@@ -206,6 +211,33 @@ class Importer:
         )
         return report
 
+    async def _chunks(
+        self, rows: NumberedRows, validator: RowValidator, dataset: Dataset
+    ) -> AsyncIterator[Checked]:
+        """Chunks of `chunk_rows` rows, read and validated in a worker thread: parsing and
+        hashing are CPU work that would otherwise hold the event loop (and ingest) for the
+        whole chunk."""
+        if isinstance(rows, AsyncIterable):
+            batch: list[NumberedRow] = []
+            async for item in rows:
+                batch.append(item)
+                if len(batch) >= self._chunk_rows:
+                    yield await asyncio.to_thread(
+                        _checked, iter(batch), len(batch), validator, dataset
+                    )
+                    batch = []
+            if batch:
+                yield await asyncio.to_thread(_checked, iter(batch), len(batch), validator, dataset)
+            return
+        iterator = iter(rows)
+        while True:
+            checked = await asyncio.to_thread(
+                _checked, iterator, self._chunk_rows, validator, dataset
+            )
+            if checked[0] == 0:
+                return
+            yield checked
+
     def _validator(self, community: str) -> RowValidator:
         return RowValidator(
             community,
@@ -248,13 +280,18 @@ class Importer:
             report.count(line, outcome)
 
 
-async def _each(
-    rows: NumberedRows,
-) -> AsyncIterator[tuple[int, Mapping[str, object]]]:
-    """Sync and async row sources alike."""
-    if isinstance(rows, AsyncIterable):
-        async for item in rows:
-            yield item
-    else:
-        for item in rows:
-            yield item
+def _checked(
+    rows: Iterator[NumberedRow], count: int, validator: RowValidator, dataset: Dataset
+) -> Checked:
+    """Up to `count` rows of `rows`: how many were read, the valid ones' records, the
+    rejections of the others."""
+    read = 0
+    valid: list[tuple[int, Record]] = []
+    rejected: list[Rejection] = []
+    for line, row in itertools.islice(rows, count):
+        read += 1
+        try:
+            valid.append((line, validator.record(dataset, row)))
+        except RowError as error:
+            rejected.append(Rejection(line, error.field, error.reason))
+    return read, valid, rejected

@@ -58,12 +58,14 @@ Record = HouseRecord | ResidentRecord | VehicleRecord | CredentialRecord
 
 @dataclass(frozen=True, slots=True)
 class Fields:
+    """A dataset's columns: the ones every row needs, and the others it may have."""
+
     required: tuple[str, ...]
     optional: tuple[str, ...]
+    all: frozenset[str] = frozenset()
 
-    @property
-    def all(self) -> frozenset[str]:
-        return frozenset(self.required + self.optional)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "all", frozenset(self.required + self.optional))
 
 
 FIELDS: Final[Mapping[Dataset, Fields]] = {

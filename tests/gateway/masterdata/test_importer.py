@@ -141,6 +141,20 @@ class TestImport:
         await importer(store).run("yida", "houses", table.rows(), progress=seen.append)
         assert seen == [2, 3]
 
+    async def test_async_and_list_sources(self, store: SqliteStore | PostgresStore) -> None:
+        async def numbered() -> AsyncIterator[tuple[int, dict[str, object]]]:
+            for line, row in enumerate(HOUSES[:2], start=1):
+                yield line, row
+
+        assert counts(await importer(store).run("yida", "houses", numbered())) == (2, 0, 0, [])
+        listed: list[tuple[int, dict[str, object]]] = [
+            (1, HOUSES[0]),
+            (2, HOUSES[2]),
+            (3, {"building": "B01"}),
+        ]
+        report = await importer(store).run("yida", "houses", listed)
+        assert counts(report) == (1, 0, 1, [Rejection(3, "house_code", "is required")])
+
     async def test_one_audit_entry_per_import(self, store: SqliteStore | PostgresStore) -> None:
         await run_json(store, "houses", [*HOUSES, {"house_code": "bad code", "building": "B01"}])
         page = await store.list_audit(10, None)
