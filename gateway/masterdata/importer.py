@@ -33,6 +33,7 @@ from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from gateway.grids import GridMap
+from gateway.masterdata.readers import NOT_AN_OBJECT
 from gateway.masterdata.rows import Record, RowError, RowValidator
 from gateway.pii import ContactVault
 from gateway.store.masterdata import (
@@ -187,7 +188,7 @@ class Importer:
         valid: list[tuple[int, ResidencyEnd]] = []
         for line, item in enumerate(items, start=1):
             try:
-                row = dict(item) if isinstance(item, dict) else {"\x00not_an_object": True}
+                row = item if isinstance(item, dict) else {NOT_AN_OBJECT: True}
                 valid.append((line, validator.residency_end(row)))
             except RowError as error:
                 report.rejected.append(Rejection(line, error.field, error.reason))

@@ -91,20 +91,9 @@ class TestThroughTheApi:
     async def test_import_report_and_exit_status(
         self, gateway: RunningGateway, tmp_path: Path
     ) -> None:
-        url = f"http://127.0.0.1:{gateway.runtime.settings.api_port}"
         houses = tmp_path / "houses.csv"
         houses.write_bytes(csv_bytes(("house_code", "building", "unit", "room"), HOUSES))
-        result = await ascgw(
-            "import",
-            "houses",
-            str(houses),
-            "--community",
-            "yida",
-            "--url",
-            url,
-            "--api-key",
-            ADMIN_KEY,
-        )
+        result = await upload(gateway, "houses", houses)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout) == {
             "accepted": 2,
@@ -120,16 +109,7 @@ class TestThroughTheApi:
         ]
         residents = tmp_path / "residents.json"
         residents.write_bytes(json_bytes(rows))
-        result = await ascgw(
-            "import",
-            "residents",
-            str(residents),
-            "--community",
-            "yida",
-            "--url",
-            url,
-            env={"SCGW_ADMIN_API_KEY": ADMIN_KEY},
-        )
+        result = await upload(gateway, "residents", residents, key=None)  # from the environment
         assert result.returncode == 3, result.stderr
         assert json.loads(result.stdout)["rejected"] == [
             {"line": 2, "field": "id_number", "reason": "fails the GB 11643 check digit"}
@@ -138,39 +118,29 @@ class TestThroughTheApi:
             assert str(row["id_number"]) not in result.stdout + result.stderr
 
     async def test_a_refused_file_exits_1(self, gateway: RunningGateway, tmp_path: Path) -> None:
-        url = f"http://127.0.0.1:{gateway.runtime.settings.api_port}"
         bad = tmp_path / "houses.csv"
         bad.write_text("house_code,remark\ncli-9,x\n")
-        result = await ascgw(
-            "import",
-            "houses",
-            str(bad),
-            "--community",
-            "yida",
-            "--url",
-            url,
-            "--api-key",
-            ADMIN_KEY,
-        )
+        result = await upload(gateway, "houses", bad)
         assert result.returncode == 1
         assert "400 bad_columns" in result.stderr and result.stdout == ""
 
     async def test_a_wrong_key_exits_1(self, gateway: RunningGateway, tmp_path: Path) -> None:
-        url = f"http://127.0.0.1:{gateway.runtime.settings.api_port}"
         file = tmp_path / "houses.json"
         file.write_bytes(json_bytes(HOUSES))
-        result = await ascgw(
-            "import",
-            "houses",
-            str(file),
-            "--community",
-            "yida",
-            "--url",
-            url,
-            "--api-key",
-            "not-the-key-" * 3,
-        )
+        result = await upload(gateway, "houses", file, key="not-the-key-" * 3)
         assert (result.returncode, "401 unauthorized" in result.stderr) == (1, True)
+
+
+async def upload(
+    gateway: RunningGateway, dataset: str, file: Path, *, key: str | None = ADMIN_KEY
+) -> subprocess.CompletedProcess[str]:
+    """`scgw import` of `file` to the running gateway, the key as a flag (or, when None, in
+    SCGW_ADMIN_API_KEY)."""
+    url = f"http://127.0.0.1:{gateway.runtime.settings.api_port}"
+    args = ["import", dataset, str(file), "--community", "yida", "--url", url]
+    if key is None:
+        return await ascgw(*args, env={"SCGW_ADMIN_API_KEY": ADMIN_KEY})
+    return await ascgw(*args, "--api-key", key)
 
 
 async def ascgw(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
