@@ -18,6 +18,7 @@ counts); `end_residencies` writes `property.residencies_end`.
 
 import asyncio
 import itertools
+import logging
 import uuid
 from collections.abc import (
     AsyncIterable,
@@ -48,6 +49,8 @@ from schemas.population import CredentialRecord, ResidencyEnd, ResidentRecord
 from schemas.privacy import Pseudonymizer
 from schemas.times import CHINA_STANDARD_TIME
 from schemas.vehicles import VehicleRecord
+
+logger = logging.getLogger(__name__)
 
 NumberedRow = tuple[int, Mapping[str, object]]
 """A row and its line: CSV/Excel line (the header is line 1) or JSON index + 1."""
@@ -165,6 +168,7 @@ class Importer:
                 community, dataset, import_id, local_today(self._clock)
             )
         details = {**report.counts(), "snapshot": int(snapshot), "ended": ended}
+        logger.info("import of %s for %s by %s: %s", dataset, community, actor, details)
         await self._store.write_audit(
             AuditEntry(
                 at=now,

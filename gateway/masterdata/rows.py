@@ -147,7 +147,7 @@ class RowValidator:
         """One item of a residencies/end request, its ID number hashed."""
         _check_shape(RESIDENCY_END_FIELDS, row)
         return ResidencyEnd(
-            id_hash=self._id_hash(_required(row, "id_number")),
+            id_hash=self._id_hash(_required(row, "id_number"), "id_number"),
             house_code=_house_code(_required(row, "house_code")),
             until=_date(row, "until") or _missing("until"),
         )
@@ -226,7 +226,7 @@ class RowValidator:
             plate_no=plate,
             plate_color=_choice(row, "plate_color", PlateColor, "blue"),
             vehicle_type=_place(row, "vehicle_type", max_length=32),
-            owner_id_hash=self._id_hash(owner) if owner else None,
+            owner_id_hash=self._id_hash(owner, "owner_id_number") if owner else None,
             house_code=_house_code(house) if house else None,
         )
 
@@ -242,17 +242,17 @@ class RowValidator:
             CredentialRecord,
             kind=kind,
             ref=credential_ref(self._pseudonymizer, kind, value),
-            owner_id_hash=self._id_hash(_required(row, "owner_id_number")),
+            owner_id_hash=self._id_hash(_required(row, "owner_id_number"), "owner_id_number"),
             since=since,
             until=until,
         )
 
-    def _id_hash(self, number: str) -> str:
+    def _id_hash(self, number: str, field: str) -> str:
         """An owner's or resident's ID number as stored records name them: its keyed hash. Its
         type is not given here, so only its length is checked; an unknown hash is the store's
         `unknown owner`."""
         if len(number) > 40:
-            raise RowError("id_number", "must be at most 40 characters")
+            raise RowError(field, "must be at most 40 characters")
         return hash_id_number(self._pseudonymizer, number)
 
     def _contact(self, field: ContactField, value: str | None) -> dict[str, object]:

@@ -272,6 +272,7 @@ class TestCredentials:
             ({"kind": "iris"}, "kind", "must be one of card, employee_no, cloud_user, id_number"),
             ({"until": "2023-12-31"}, "until", "is before since"),
             ({"owner_id_number": ""}, "owner_id_number", "is required"),
+            ({"owner_id_number": "4" * 41}, "owner_id_number", "must be at most 40 characters"),
         ],
     )
     def test_rejections(self, change: dict[str, object], field: str, reason: str) -> None:
