@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.cli import main
+from gateway.masterdata.readers import open_table
 from testkit.harness import ADMIN_KEY, SECRETS, RunningGateway, gateway_settings, running_gateway
 from testkit.inspection import database_dump
 from testkit.services import MosquittoService
@@ -218,8 +220,6 @@ def parsed_whole_mb(residents: Path, sample_rows: int = 10_000) -> float:
     """What the residents file's rows take held in memory at once, extrapolated from the
     first `sample_rows` read by the importer's own reader (Python objects, as tracemalloc
     counts them; the validated records and their seals would add more)."""
-    from gateway.masterdata.readers import open_table
-
     with residents.open("rb") as file:
         table = open_table(file, "csv")
         tracemalloc.start()
@@ -271,3 +271,31 @@ class TestLargeFile:
         dump = database_dump(sqlite_url)
         for value in sample:
             assert value not in dump
+
+
+class TestHelp:
+    """`scgw import --help` names the formats, every dataset's fields, the modes and the exit
+    statuses."""
+
+    def test_help_teaches(self, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit) as exited:
+            main(["import", "--help"])
+        assert exited.value.code == 0
+        text = capsys.readouterr().out
+        for needle in (
+            ".json",
+            ".csv",
+            ".xlsx",
+            "GBK",
+            "--snapshot",
+            "--direct",
+            "--url",
+            "--api-key",
+            "house_code*",
+            "id_number*",
+            "plate_no*",
+            "owner_id_number*",
+            "Exit status: 0",
+            "3 some rows rejected",
+        ):
+            assert needle in text, needle
