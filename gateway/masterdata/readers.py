@@ -18,7 +18,7 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import IO, Final, Literal
@@ -153,14 +153,27 @@ def _csv_rows(file: IO[bytes], encoding: str) -> Iterator[NumberedRow]:
         return
     columns = _header(header[1])
     for line, record in records:
-        row: Row = dict(zip(columns, record, strict=False))
-        if len(record) > len(columns):
-            row[EXTRA_FIELDS] = len(record) - len(columns)
-        yield line, row
+        yield line, _row(columns, record)
+
+
+def _row(columns: tuple[str, ...], cells: Sequence[object]) -> Row:
+    """The cells by column name; values under no named column (beyond the header, or under
+    an empty header cell, as exports with a trailing separator have) are counted as extra
+    unless blank."""
+    row: Row = {}
+    extra = 0
+    for index, cell in enumerate(cells):
+        if index < len(columns) and columns[index]:
+            row[columns[index]] = cell
+        elif cell is not None and str(cell).strip():
+            extra += 1
+    if extra:
+        row[EXTRA_FIELDS] = extra
+    return row
 
 
 EXTRA_FIELDS: Final = "\x00extra"
-"""Key of a row that had more fields than its header: how many more (the row is rejected)."""
+"""Key of a row with values under no named column: how many (the row is rejected)."""
 
 
 def _json_rows(file: IO[bytes]) -> Iterator[NumberedRow]:
@@ -287,16 +300,7 @@ def _xlsx_rows(file: IO[bytes]) -> Iterator[NumberedRow]:
         return
     columns = _header([_cell_text(cell) for cell in header[1]])
     for line, cells in rows:
-        row: Row = {}
-        extra = 0
-        for index, cell in enumerate(cells):
-            if index < len(columns) and columns[index]:
-                row[columns[index]] = _cell_value(cell)
-            elif cell is not None and str(cell).strip():
-                extra += 1
-        if extra:
-            row[EXTRA_FIELDS] = extra
-        yield line, row
+        yield line, _row(columns, [_cell_value(cell) for cell in cells])
 
 
 def _cell_text(cell: object) -> str:

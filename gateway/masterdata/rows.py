@@ -103,12 +103,13 @@ def shown_name(name: str, position: int) -> str:
 
 
 def columns_problem(dataset: Dataset, columns: tuple[str, ...]) -> dict[str, list[str]] | None:
-    """The unknown and missing columns of a table's header, or None when it fits `dataset`."""
+    """The unknown, missing and repeated columns of a table's header, or None when it fits
+    `dataset`. Columns without a name are ignored (a row with a value there is rejected)."""
     fields = FIELDS[dataset]
     unknown = [
         shown_name(name, index)
         for index, name in enumerate(columns, start=1)
-        if name not in fields.all
+        if name and name not in fields.all
     ]
     missing = [name for name in fields.required if name not in columns]
     duplicated = sorted({name for name in columns if name and columns.count(name) > 1})
@@ -268,7 +269,7 @@ def _check_shape(fields: Fields, row: Row) -> None:
     if NOT_AN_OBJECT in row:
         raise RowError("<row>", "is not a JSON object")
     if EXTRA_FIELDS in row:
-        raise RowError("<row>", "has more fields than the header has columns")
+        raise RowError("<row>", "has values under no named column of the header")
     for position, key in enumerate(row, start=1):
         if key not in fields.all:
             raise RowError(shown_name(str(key), position), "is not a field of this dataset")

@@ -59,6 +59,13 @@ class TestCsv:
         rows = read(b"house_code,building\nyida-1,B01,extra\n", "csv")
         assert rows[0][1][EXTRA_FIELDS] == 1
 
+    def test_a_nameless_column_is_dropped_when_blank(self) -> None:
+        rows = read(b"house_code,building,\nyida-1,B01,\nyida-2,B02,x\n", "csv")
+        assert rows == [
+            (2, {"house_code": "yida-1", "building": "B01"}),
+            (3, {"house_code": "yida-2", "building": "B02", EXTRA_FIELDS: 1}),
+        ]
+
     def test_header_cells_are_trimmed(self) -> None:
         table = open_table(io.BytesIO(b"\xef\xbb\xbf house_code , building\n"), "csv")
         assert table.columns == ("house_code", "building")

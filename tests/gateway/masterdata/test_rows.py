@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from gateway.grids import GridMap
+from gateway.masterdata.readers import EXTRA_FIELDS
 from gateway.masterdata.rows import RowError, RowValidator, columns_problem
 from gateway.pii import ContactVault
 from schemas.housing import HouseRecord
@@ -285,6 +286,13 @@ class TestColumns:
 
     def test_a_fitting_header(self) -> None:
         assert columns_problem("vehicles", ("plate_no",)) is None
+        assert columns_problem("vehicles", ("plate_no", "", "")) is None  # a trailing separator
+
+    def test_a_row_with_values_under_no_column_is_rejected(self) -> None:
+        assert rejection("vehicles", {"plate_no": "湘A12345", EXTRA_FIELDS: 1}) == (
+            "<row>",
+            "has values under no named column of the header",
+        )
 
     def test_unknown_missing_and_duplicated_columns(self) -> None:
         problem = columns_problem("houses", ("house_code", "room", "room", "remark", "13812345678"))
