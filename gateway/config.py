@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     """The audit log is kept at least 180 days."""
     housekeeping_interval_s: float = Field(default=600.0, gt=0, le=24 * 3600)
     """How often residencies are inferred, visitors expired and retention enforced."""
+    resolution: bool = True
+    """Off (`SCGW_RESOLUTION=off`) only for the ingest benchmark's baseline: no subject keys,
+    no presence, sightings or visitor records on write."""
 
     @field_validator("mqtt_url")
     @classmethod

@@ -18,6 +18,7 @@ from gateway.dead_letters import DeadLetterFactory
 from gateway.device_status import DeviceWatch
 from gateway.devices import DeviceRegistry, load_devices
 from gateway.grids import GridMap
+from gateway.housekeeping import Housekeeping
 from gateway.ingest import Ingest
 from gateway.metrics import Metrics
 from gateway.mqtt import BrokerAddress, SessionOptions
@@ -27,6 +28,7 @@ from gateway.raw_payloads import RawPayloadPurge, RawPayloadVault
 from gateway.routing import TopicRouter
 from gateway.store import Store, open_store
 from gateway.store.upgrade import RowRules
+from gateway.subjects import Resolve
 from schemas.privacy import Pseudonymizer
 
 logger = logging.getLogger(__name__)
@@ -77,8 +79,9 @@ def build_pipeline(
 
     The call order as it runs: `RouteMessage` (size check, `TopicRouter.route`), `CheckSender.admit`
     (the sender's dialect), `Parse` (the dialect's adapter), `CheckSender` (the devices the
-    events name), then per event `PlausibleTime` (the one window of event times) and `Enrich`
-    (device registry), then in-batch dedup. Rejected messages become dead letters; `vault`
+    events name), then per event `PlausibleTime` (the one window of event times), `Enrich`
+    (device registry) and `Resolve` (subject keys; left out only with `SCGW_RESOLUTION=off`,
+    the benchmark's baseline), then in-batch dedup. Rejected messages become dead letters; `vault`
     seals their raw payloads when the operator keeps them (`SCGW_DEAD_LETTER_RAW=encrypted`).
     """
     adapters = registry_with(config.dialects).build(Pseudonymizer(hash_key))
@@ -88,7 +91,11 @@ def build_pipeline(
         RouteMessage(router or build_router(config), settings.max_payload_bytes),
         CheckSender(registry),
         Parse(adapters),
-        [PlausibleTime.from_settings(settings), Enrich(registry, settings.unknown_device_policy)],
+        [
+            PlausibleTime.from_settings(settings),
+            Enrich(registry, settings.unknown_device_policy),
+            *([Resolve()] if settings.resolution else []),
+        ],
         DeadLetterFactory.for_adapters(
             adapters, max_payload_bytes=settings.max_payload_bytes, vault=keep_raw
         ),
@@ -124,7 +131,11 @@ async def running_gateway(
     """Open the store, migrate, start ingest; close all of it in reverse order on exit."""
     vault = raw_payload_vault(settings)
     grids = GridMap.load(settings.grids)
-    store = open_store(settings.database_url, pool_size=settings.database_pool_size)
+    store = open_store(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        observations=settings.resolution,
+    )
     await store.open()
     try:
         # SQL migrations, then the data migration re-checking old rows under this gateway's
@@ -169,6 +180,9 @@ async def running_gateway(
         )
         watch_task = asyncio.create_task(watch.run(), name="device-watch")
         purge_task = asyncio.create_task(RawPayloadPurge(store).run(), name="raw-payload-purge")
+        housekeeping_task = asyncio.create_task(
+            Housekeeping.from_settings(store, settings).run(), name="housekeeping"
+        )
         try:
             yield Runtime(
                 settings,
@@ -184,7 +198,7 @@ async def running_gateway(
                 ContactVault(secrets.id_hash_key),
             )
         finally:
-            for running in (purge_task, watch_task, task):
+            for running in (housekeeping_task, purge_task, watch_task, task):
                 running.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await running

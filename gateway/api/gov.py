@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 
 from gateway.api.deps import ApiKey, StoreDep
 from gateway.api.params import IsoDateTime, check_time_range
+from gateway.resolution import annotate, plates_of, refs_of
 from gateway.store.base import EventCursor, EventQuery, Page
 from schemas.devices import CommunityCode
 from schemas.events import DeviceEvent, EventKind
@@ -27,8 +28,17 @@ async def list_events(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> Page[DeviceEvent]:
-    """Events, newest first, with a stable cursor that stays valid while new events arrive."""
+    """Events, newest first, with a stable cursor that stays valid while new events arrive.
+
+    Access, face and visitor events carry `person_id` and vehicle passes `vehicle_registered`,
+    resolved from the current master data as the page is read (`gateway.resolution`).
+    """
     check_time_range(since, until)
     position = EventCursor.decode(cursor) if cursor else None  # bad_cursor: a 400
     query = EventQuery(kind, community, device_id, since, until, limit, position)
-    return await store.list_events(query)
+    page = await store.list_events(query)
+    matches = await store.resolve_refs(refs_of(page.data))
+    plates = await store.resolve_plates(plates_of(page.data))
+    return Page[DeviceEvent](
+        data=annotate(page.data, matches, plates), next_cursor=page.next_cursor
+    )

@@ -18,6 +18,7 @@ from gateway.errors import PayloadError
 from gateway.messages import DeadLetter
 from gateway.privacy import is_shareable_key
 from gateway.store.masterdata import MasterDataStore
+from gateway.store.observations import ObservationStore
 from schemas.devices import Device, DeviceRegistration, DeviceState
 from schemas.events import DeviceEvent, DeviceStatusEvent, EventKind
 
@@ -134,9 +135,9 @@ class StoredDeadLetter(BaseModel):
     raw_expires_at: datetime | None = None
 
 
-class Store(MasterDataStore, Protocol):
-    """Persistence for events, dead letters, devices and master data; every write is one
-    transaction."""
+class Store(MasterDataStore, ObservationStore, Protocol):
+    """Persistence for events, dead letters, devices, master data and the models the events add
+    (`ObservationStore`); every write is one transaction."""
 
     async def open(self) -> None:
         """Connect and check the connection; nothing connects before this."""

@@ -36,7 +36,9 @@ from gateway.store.base import (
 )
 from gateway.store.micros import EPOCH, from_micros, maybe_time, to_micros
 from gateway.store.migrations import load_migrations
+from gateway.store.observations import observe
 from gateway.store.sqlite_masterdata import SqliteMasterData
+from gateway.store.sqlite_observations import SqliteObservations, record_observations
 from gateway.store.upgrade import (
     CHUNK,
     FIXABLE_DEVICE_FIELDS,
@@ -120,6 +122,7 @@ WHERE status <> 'offline'
     AND max(coalesce(last_seen_us, registered_us), :since) + offline_after_s * 1000000 < :now
 RETURNING device_id
 """
+_INSERT_EVENT = "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)"
 _SKEWED_WHERE = "WHERE abs(clock_skew_s) >= ?"
 _SKEWED = f"""
 SELECT device_id, community, clock_skew_s FROM devices {_SKEWED_WHERE}
@@ -152,11 +155,16 @@ def _make_private(path: Path) -> None:
             continue
 
 
-class SqliteStore(SqliteMasterData):
-    """`Store` on a single SQLite file."""
+class SqliteStore(SqliteMasterData, SqliteObservations):
+    """`Store` on a single SQLite file.
 
-    def __init__(self, path: str) -> None:
+    `observations=False` skips recording presence, sightings and visitors on write (the ingest
+    benchmark's baseline only).
+    """
+
+    def __init__(self, path: str, *, observations: bool = True) -> None:
         self._path = path
+        self._observations = observations
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
 
@@ -285,20 +293,30 @@ class SqliteStore(SqliteMasterData):
             }
             for a in device_activity(events)
         ]
-        return await self._run(lambda: self._write(event_rows, letter_rows, activity_rows))
+        observed = events if self._observations else ()
+        return await self._run(
+            lambda: self._write(event_rows, letter_rows, activity_rows, observed)
+        )
 
     def _write(
         self,
         event_rows: Sequence[_Row],
         letter_rows: Sequence[_Row],
         activity_rows: Sequence[dict[str, object]],
+        observed: Sequence[DeviceEvent],
     ) -> WriteResult:
+        """One transaction; what the events add (`gateway.store.observations`) is recorded from
+        the newly inserted ones only, so a redelivered batch changes nothing."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", event_rows)
-            inserted = db.total_changes - before
+            if observed:
+                inserted, fresh = self._insert_events(db, event_rows, observed)
+                record_observations(db, observe(fresh), datetime.now(UTC))
+            else:
+                before = db.total_changes
+                db.executemany(_INSERT_EVENT, event_rows)
+                inserted = db.total_changes - before
             db.executemany(
                 "INSERT INTO dead_letters (received_us, topic, reason, detail, payload_excerpt,"
                 " payload_bytes, raw_payload, raw_expires_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -310,6 +328,30 @@ class SqliteStore(SqliteMasterData):
             db.execute("ROLLBACK")
             raise
         return WriteResult(inserted, len(event_rows) - inserted, len(letter_rows))
+
+    @staticmethod
+    def _insert_events(
+        db: sqlite3.Connection, event_rows: Sequence[_Row], events: Sequence[DeviceEvent]
+    ) -> tuple[int, list[DeviceEvent]]:
+        """Insert row by row, to know which events are new."""
+        fresh = [
+            event
+            for row, event in zip(event_rows, events, strict=True)
+            if db.execute(_INSERT_EVENT, row).rowcount
+        ]
+        return len(fresh), fresh
+
+    def _transaction(self, function: Callable[[sqlite3.Connection], R]) -> R:
+        """`function` on the connection inside one immediate transaction."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = function(db)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return result
 
     async def list_events(self, query: EventQuery) -> Page[DeviceEvent]:
         where, params = event_filter_sql(

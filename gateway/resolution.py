@@ -1,0 +1,83 @@
+"""Read-time resolution: which person an event's credential belongs to, whether a plate is a
+registered resident's vehicle — settled when `GET /v1/events` reads the events, never stored.
+
+Why at read time rather than back-filling stored events: property master data arrives late
+and changes (a card imported today must resolve last week's openings of that card; a
+credential ended or a person erased must stop resolving at once). Resolving at read time
+gets all of that from the current master data with no back-fill job over the event table,
+no window in which stored links are stale, and nothing personal to strip from old events on
+erasure but the subject key. It costs one `resolve_refs` and one `resolve_plates` query per
+page (index lookups on the page's distinct refs and plates), so a page of 1,000 events
+resolves in two statements. The functions here are pure: the API fetches the matches, these
+decide.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from gateway.store.masterdata import CredentialMatch, PlateMatch
+from gateway.store.observations import local_day, valid_on
+from schemas.events import AccessEvent, DeviceEvent, FaceCapture, VehiclePass, VisitorEvent
+
+
+def person_ref(event: DeviceEvent) -> str | None:
+    """The credential or ID hash an event resolves through: `access.credential`,
+    `face_capture.matched_person_ref`, `visitor.visitor_ref`; None for other kinds."""
+    if isinstance(event, AccessEvent):
+        return event.credential
+    if isinstance(event, FaceCapture):
+        return event.matched_person_ref
+    if isinstance(event, VisitorEvent):
+        return event.visitor_ref
+    return None
+
+
+def refs_of(events: Iterable[DeviceEvent]) -> list[tuple[str, str]]:
+    """The page's distinct (community, ref) pairs, for one `resolve_refs` call."""
+    return sorted({(e.community, ref) for e in events if (ref := person_ref(e)) is not None})
+
+
+def plates_of(events: Iterable[DeviceEvent]) -> list[tuple[str, str]]:
+    """The page's distinct (community, plate) pairs, for one `resolve_plates` call."""
+    return sorted(
+        {(e.community, e.plate_no) for e in events if isinstance(e, VehiclePass) and e.plate_no}
+    )
+
+
+def annotate(
+    events: Sequence[DeviceEvent],
+    matches: Iterable[CredentialMatch],
+    plates: Iterable[PlateMatch],
+) -> list[DeviceEvent]:
+    """`events` with `person_id` (the person whose credential was valid on the event's local
+    day; null when none) and `vehicle_registered` (a registered vehicle of that plate, in the
+    event's colour or any colour when it is unknown; null without a plate) filled in."""
+    by_ref: dict[tuple[str, str], list[CredentialMatch]] = defaultdict(list)
+    for match in matches:
+        by_ref[(match.community, match.ref)].append(match)
+    registered: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for plate in plates:
+        if plate.registered:
+            registered[(plate.community, plate.plate_no)].add(plate.plate_color)
+    return [_annotated(event, by_ref, registered) for event in events]
+
+
+def _annotated(
+    event: DeviceEvent,
+    by_ref: dict[tuple[str, str], list[CredentialMatch]],
+    registered: dict[tuple[str, str], set[str]],
+) -> DeviceEvent:
+    if isinstance(event, VehiclePass):
+        if not event.plate_no:
+            return event
+        colours = registered.get((event.community, event.plate_no), set())
+        known = event.plate_color in colours or (event.plate_color == "unknown" and bool(colours))
+        return event.model_copy(update={"vehicle_registered": known})
+    ref = person_ref(event)
+    if ref is None:
+        return event
+    day = local_day(event.occurred_at)
+    persons = sorted(
+        m.person_id for m in by_ref.get((event.community, ref), ()) if valid_on(m, day)
+    )
+    return event.model_copy(update={"person_id": persons[0] if persons else None})

@@ -1,0 +1,345 @@
+"""What the events add to the government-side models, and the `ObservationStore` protocol.
+
+`write_batch` records, from the events it newly inserted (a redelivered event changes nothing):
+presence at doors and gates (one row per subject, place and local day), vehicle sightings
+(first/last seen; an unknown plate becomes an unregistered vehicle) and visitor records
+(persons with population type `visitor`). The rows are computed here, in pure functions both
+backends share, and aggregated per batch so each backend writes each table with one set-based
+statement. `infer_residencies` and `enforce_retention` are run by `gateway.housekeeping`.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from schemas.events import AccessEvent, DeviceEvent, FaceCapture, VehiclePass, VisitorEvent
+from schemas.times import CHINA_STANDARD_TIME
+
+if TYPE_CHECKING:
+    from gateway.store.masterdata import CredentialMatch, PlateMatch
+
+NIGHT_FROM_HOUR = 19
+NIGHT_UNTIL_HOUR = 8
+
+
+def local_day(at: datetime) -> date:
+    """The event's day: its time in China Standard Time."""
+    return at.astimezone(CHINA_STANDARD_TIME).date()
+
+
+def is_night(at: datetime) -> bool:
+    """Between 19:00 and 08:00 local time."""
+    hour = at.astimezone(CHINA_STANDARD_TIME).hour
+    return hour >= NIGHT_FROM_HOUR or hour < NIGHT_UNTIL_HOUR
+
+
+@dataclass(frozen=True, slots=True)
+class ResidencyRule:
+    """When repeated use of one unit door infers a residency: on at least `min_days` distinct
+    local days of the last `window_days`, at least `min_night_days` of them at night."""
+
+    window_days: int = 14
+    min_days: int = 5
+    min_night_days: int = 2
+
+    def window_start(self, now: datetime) -> date:
+        """The first local day of the evidence window ending today."""
+        return local_day(now) - timedelta(days=self.window_days - 1)
+
+    def confidence(self, days: int, night_days: int) -> float:
+        """In (0, 1]: how much of the window the subject used the door, weighted 0.6, and how
+        much of that at night, 0.4. The bare minimum (5 days, 2 nights in 14) gives 0.37."""
+        share = min(days / self.window_days, 1.0)
+        nights = min(night_days / days, 1.0) if days else 0.0
+        return round(max(0.6 * share + 0.4 * nights, 0.01), 3)
+
+
+@dataclass(slots=True)
+class PresenceRow:
+    """One (community, subject, building, unit, local day); building and unit are '' at gates."""
+
+    community: str
+    subject_key: str
+    building: str
+    unit: str
+    day: date
+    night: bool
+    ref: str | None
+    first_at: datetime
+    last_at: datetime
+
+
+@dataclass(slots=True)
+class PlateSighting:
+    """A plate seen in a batch: `plate_color` 'unknown' matches the plate in any colour."""
+
+    community: str
+    plate_no: str
+    plate_color: str
+    first_at: datetime
+    last_at: datetime
+
+
+@dataclass(slots=True)
+class VisitorSighting:
+    """The newest visitor event of a batch per (community, visitor hash)."""
+
+    community: str
+    id_hash: str
+    id_type: str | None
+    id_masked: str | None
+    name_masked: str | None
+    phone_masked: str | None
+    visit_house: str | None
+    visit_from: datetime | None
+    visit_until: datetime | None
+    at: datetime
+
+
+@dataclass(slots=True)
+class Observations:
+    """What one batch's new events add, aggregated per table key."""
+
+    presence: list[PresenceRow] = field(default_factory=list)
+    plates: list[PlateSighting] = field(default_factory=list)
+    visitors: list[VisitorSighting] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.presence or self.plates or self.visitors)
+
+
+def _presence_ref(event: AccessEvent | FaceCapture | VisitorEvent) -> str | None:
+    """The credential or ID hash behind the subject key (None for a stranger track)."""
+    if isinstance(event, AccessEvent):
+        return event.credential
+    if isinstance(event, FaceCapture):
+        return event.matched_person_ref
+    return event.visitor_ref
+
+
+def observe(events: Iterable[DeviceEvent]) -> Observations:
+    """The presence, plate and visitor rows of `events` (the newly stored ones), aggregated."""
+    presence: dict[tuple[str, str, str, str, date], PresenceRow] = {}
+    plates: dict[tuple[str, str, str], PlateSighting] = {}
+    visitors: dict[tuple[str, str], VisitorSighting] = {}
+    for event in events:
+        if isinstance(event, (AccessEvent, FaceCapture, VisitorEvent)):
+            if event.subject_key is not None and (event.building or event.gate):
+                _add_presence(presence, event)
+            if isinstance(event, VisitorEvent) and event.visitor_ref:
+                _add_visitor(visitors, event)
+        elif isinstance(event, VehiclePass) and event.plate_no:
+            key = (event.community, event.plate_no, event.plate_color)
+            seen = plates.get(key)
+            if seen is None:
+                plates[key] = PlateSighting(*key, event.occurred_at, event.occurred_at)
+            else:
+                seen.first_at = min(seen.first_at, event.occurred_at)
+                seen.last_at = max(seen.last_at, event.occurred_at)
+    return Observations(list(presence.values()), list(plates.values()), list(visitors.values()))
+
+
+def _add_presence(
+    rows: dict[tuple[str, str, str, str, date], PresenceRow],
+    event: AccessEvent | FaceCapture | VisitorEvent,
+) -> None:
+    assert event.subject_key is not None
+    at = event.occurred_at
+    building, unit = ("", "") if event.gate or not event.building else (event.building, event.unit)
+    key = (event.community, event.subject_key, building, unit or "", local_day(at))
+    row = rows.get(key)
+    if row is None:
+        rows[key] = PresenceRow(*key, is_night(at), _presence_ref(event), at, at)
+        return
+    row.night = row.night or is_night(at)
+    row.ref = row.ref or _presence_ref(event)
+    row.first_at = min(row.first_at, at)
+    row.last_at = max(row.last_at, at)
+
+
+def _add_visitor(rows: dict[tuple[str, str], VisitorSighting], event: VisitorEvent) -> None:
+    assert event.visitor_ref is not None
+    key = (event.community, event.visitor_ref)
+    known = rows.get(key)
+    if known is not None and known.at > event.occurred_at:
+        return
+    rows[key] = VisitorSighting(
+        community=event.community,
+        id_hash=event.visitor_ref,
+        id_type=event.id_type,
+        id_masked=event.id_masked,
+        name_masked=event.name_masked,
+        phone_masked=event.phone_masked,
+        visit_house=event.host_house,
+        visit_from=event.valid_from,
+        visit_until=_visit_until(event),
+        at=event.occurred_at,
+    )
+
+
+def _visit_until(event: VisitorEvent) -> datetime | None:
+    """A checked-out or cancelled visit ends then (or at its planned end, if earlier)."""
+    if event.action in ("checked_out", "cancelled"):
+        if event.valid_until is None:
+            return event.occurred_at
+        return min(event.valid_until, event.occurred_at)
+    return event.valid_until
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceTally:
+    """A subject's use of one unit door over the evidence window, as the store counted it."""
+
+    community: str
+    subject_key: str
+    building: str
+    unit: str
+    ref: str | None
+    days: int
+    night_days: int
+    first_at: datetime
+    last_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Inference:
+    """An inferred residency that qualifies now."""
+
+    community: str
+    subject_key: str
+    building: str
+    unit: str
+    house_code: str | None
+    person_id: str | None
+    confidence: float
+    days: int
+    night_days: int
+    evidence_from: datetime
+    evidence_until: datetime
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.community, self.subject_key, self.building, self.unit)
+
+
+def valid_on(match: "CredentialMatch", day: date) -> bool:
+    """A credential (or ID hash) is valid on `day` when `since <= day <= until` (open ends)."""
+    return (match.since is None or match.since <= day) and (
+        match.until is None or day <= match.until
+    )
+
+
+def persons_on(matches: Iterable["CredentialMatch"], day: date) -> dict[tuple[str, str], str]:
+    """(community, ref) -> person_id for the matches valid on `day`."""
+    return {(m.community, m.ref): m.person_id for m in matches if valid_on(m, day)}
+
+
+def inferences(
+    tallies: Iterable[PresenceTally],
+    rule: ResidencyRule,
+    persons: dict[tuple[str, str], str],
+    registered: set[tuple[str, str, str]],
+    single_houses: dict[tuple[str, str, str], str],
+) -> list[Inference]:
+    """The residencies `tallies` infer under `rule`.
+
+    `persons`: (community, ref) -> person_id valid today; `registered`: (person_id, building,
+    unit) of current registered residencies; `single_houses`: (community, building, unit) ->
+    the unit's house code when the unit has exactly one house.
+    """
+    found = []
+    for tally in tallies:
+        if tally.days < rule.min_days or tally.night_days < rule.min_night_days:
+            continue
+        person = None if tally.ref is None else persons.get((tally.community, tally.ref))
+        if person is not None and (person, tally.building, tally.unit) in registered:
+            continue
+        found.append(
+            Inference(
+                community=tally.community,
+                subject_key=tally.subject_key,
+                building=tally.building,
+                unit=tally.unit,
+                house_code=single_houses.get((tally.community, tally.building, tally.unit)),
+                person_id=person,
+                confidence=rule.confidence(tally.days, tally.night_days),
+                days=tally.days,
+                night_days=tally.night_days,
+                evidence_from=tally.first_at,
+                evidence_until=tally.last_at,
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class InferenceReport:
+    """What one inference pass did: residencies inferred anew, refreshed, and lapsed."""
+
+    inferred: int = 0
+    refreshed: int = 0
+    lapsed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionReport:
+    """How many rows one retention pass removed, per kind; `event_chunks`: whole TimescaleDB
+    chunks dropped (their rows are not counted in `events`)."""
+
+    event_chunks: int = 0
+    events: int = 0
+    presence: int = 0
+    inferred_residencies: int = 0
+    vehicles: int = 0
+    visitors: int = 0
+    audit_entries: int = 0
+
+    @property
+    def total(self) -> int:
+        return (
+            self.event_chunks
+            + self.events
+            + self.presence
+            + self.inferred_residencies
+            + self.vehicles
+            + self.visitors
+            + self.audit_entries
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionCutoffs:
+    """The instants and local day before which each kind of row is removed."""
+
+    events_before: datetime
+    day_before: date
+    audit_before: datetime
+
+    @classmethod
+    def of(cls, now: datetime, event_days: int, audit_days: int) -> "RetentionCutoffs":
+        events_before = now - timedelta(days=event_days)
+        return cls(events_before, local_day(events_before), now - timedelta(days=audit_days))
+
+
+class ObservationStore(Protocol):
+    """Models derived from events: recorded on write, inferred and aged out periodically,
+    resolved at read time."""
+
+    async def infer_residencies(self, now: datetime, rule: ResidencyRule) -> InferenceReport:
+        """Re-evaluate inferred residencies from presence in the window ending `now`: insert or
+        refresh the qualifying ones, lapse (`until` = today) live ones that no longer qualify."""
+
+    async def enforce_retention(
+        self, now: datetime, event_days: int, audit_days: int
+    ) -> RetentionReport:
+        """Remove events and presence older than `event_days`, inferred residencies lapsed,
+        unregistered vehicles last seen and visitor records whose visit ended before then, and
+        audit entries older than `audit_days`."""
+
+    async def resolve_refs(self, refs: Sequence[tuple[str, str]]) -> list["CredentialMatch"]:
+        """The persons the (community, credential-or-ID hash) pairs belong to, with validity:
+        credentials, and persons' own `id_hash` (open-ended)."""
+
+    async def resolve_plates(self, plates: Sequence[tuple[str, str]]) -> list["PlateMatch"]:
+        """The vehicles of the (community, plate) pairs, in every colour."""
