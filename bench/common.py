@@ -14,7 +14,9 @@ Message = tuple[str, bytes]
 JsonDict = dict[str, Any]
 
 PHASES = ("transport", "sustained", "prequeue", "latency")
-"""The phases a run may have, in their default order; each is a key of the result JSON."""
+"""The phases of a default run, in order; each is a key of the result JSON."""
+EXTRA_PHASES = ("resolution",)
+"""Phases run only when asked for (`--phases resolution`)."""
 PROGRESS_EVERY_S = 2.0
 
 

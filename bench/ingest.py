@@ -13,6 +13,8 @@ Phases (see bench/README.md for what each number means):
 3. pre-queued - the backlog is queued while the gateway is stopped, then it is started: the
    gateway's own speed, without the publishers competing for the two cores.
 4. latency - a paced rate; publish-to-commit latency per event via commit timestamps.
+5. resolution (only when asked for) - pre-queued drains with resolution (subject keys,
+   presence and sightings recorded on write) off and on, interleaved: what it costs.
 
 The pieces: `bench.procstats` (CPU from /proc), `bench.environment` (machine, versions,
 settings), `bench.transport` (bare subscribers), `bench.commits` (following and checking
@@ -26,6 +28,7 @@ import contextlib
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,7 +49,15 @@ from bench.commits import (
     scalar,
     store_checks,
 )
-from bench.common import PHASES, PROGRESS_EVERY_S, BenchError, JsonDict, Message, log
+from bench.common import (
+    EXTRA_PHASES,
+    PHASES,
+    PROGRESS_EVERY_S,
+    BenchError,
+    JsonDict,
+    Message,
+    log,
+)
 from bench.environment import gateway_settings, library_versions, machine_info, mosquitto_version
 from bench.procstats import CpuMeter, peak_rss_mib
 from bench.profiling import Profiler
@@ -97,6 +108,7 @@ class Options:
     phases: list[str]
     overrides: dict[str, str]
     durable: bool
+    rounds: int
     profile: bool
     keep_workdir: bool
     quick: bool
@@ -128,17 +140,22 @@ class Bench:
     def database(self, phase: str) -> str:
         return self.postgres.create_database(f"bench_{phase}")
 
-    def gateway(self, broker: MosquittoService, dsn: str, phase: str) -> GatewayProcess:
-        settings = {"config": str(self.toml_path), **self.options.overrides}
+    def gateway(
+        self, broker: MosquittoService, dsn: str, phase: str, extra: dict[str, str] | None = None
+    ) -> GatewayProcess:
+        settings = {"config": str(self.toml_path), **self.options.overrides, **(extra or {})}
         gateway = GatewayProcess(broker.url, dsn, self.workdir / f"gateway-{phase}.log", **settings)
         self.cleanups.append(lambda: _stop_gateway(gateway))
         return gateway
 
-    async def start_gateway(self, phase: str) -> tuple[MosquittoService, str, GatewayProcess]:
-        """A fresh broker and database for `phase`, and a gateway on them, started."""
+    async def start_gateway(
+        self, phase: str, extra: dict[str, str] | None = None
+    ) -> tuple[MosquittoService, str, GatewayProcess]:
+        """A fresh broker and database for `phase`, and a gateway on them (with `extra`
+        settings on top of the run's), started."""
         broker = self.broker(phase)
         dsn = self.database(phase)
-        gateway = self.gateway(broker, dsn, phase)
+        gateway = self.gateway(broker, dsn, phase, extra)
         await asyncio.to_thread(gateway.start)
         return broker, dsn, gateway
 
@@ -240,11 +257,17 @@ class Bench:
         broker.stop()
         return result
 
-    async def prequeue(self, *, profile: bool = False) -> JsonDict:
+    async def prequeue(
+        self,
+        *,
+        profile: bool = False,
+        label: str | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> JsonDict:
         """Queue the backlog while the gateway is down, then time its drain alone."""
         n = len(self.messages)
-        phase = "profile" if profile else "prequeue"
-        broker, dsn, gateway = await self.start_gateway(phase)
+        phase = label or ("profile" if profile else "prequeue")
+        broker, dsn, gateway = await self.start_gateway(phase, extra)
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as db:
             await self.probe(broker, db)  # the session and its subscription now exist
             _stop_gateway(gateway)
@@ -261,6 +284,7 @@ class Bench:
             cpu1 = meter.snapshot()
             commits = await commit_profile(db)
             checks = await store_checks(db, n)
+            presence_rows = await scalar(db, "SELECT count(*) FROM presence")
         drain_rate = (n - commits.first_batch) / max(commits.last - commits.first, 1e-9)
         cpu: dict[str, float | None] = {**CpuMeter.per_message_us(cpu0, cpu1, n)}
         cpu["gateway_during_drain"] = drain_cpu(samples)
@@ -277,12 +301,44 @@ class Bench:
             "gateway_peak_rss_mib": rounded(peak_rss_mib(_pid(gateway))),
             "batches": commits.as_json(),
             "checks": checks,
+            "presence_rows": presence_rows,
         }
         if pyspy is not None:
             result["py_spy"] = pyspy
         _stop_gateway(gateway)
         broker.stop()
         return result
+
+    async def resolution(self) -> JsonDict:
+        """What resolution costs: pre-queued drains with `SCGW_RESOLUTION` off and on,
+        interleaved (off on, on off, off on, ...) so that drift of a noisy machine hits both
+        alike; per setting the medians, and on / off for each."""
+        runs: list[JsonDict] = []
+        for round_ in range(self.options.rounds):
+            for mode in ("off", "on") if round_ % 2 == 0 else ("on", "off"):
+                log(f"resolution: round {round_ + 1}/{self.options.rounds}, resolution {mode}")
+                drained = await self.prequeue(
+                    label=f"resolution_{mode}_{round_}", extra={"resolution": mode}
+                )
+                if not drained["checks"]["ok"]:
+                    raise BenchError(f"resolution {mode}: not stored exactly once")
+                runs.append({"resolution": mode, "round": round_ + 1, **_drain_figures(drained)})
+        summary = {
+            mode: _medians([r for r in runs if r["resolution"] == mode]) for mode in ("off", "on")
+        }
+        ratios = {
+            key: round(summary["on"][key] / summary["off"][key], 3)
+            for key in summary["on"]
+            if summary["off"][key]
+        }
+        return {
+            "method": "pre-queued drains, resolution off/on interleaved; medians per setting",
+            "rounds": self.options.rounds,
+            "runs": runs,
+            **summary,
+            "on_over_off": ratios,
+            "other_processes_cores": max(r["other_processes_cores"] for r in runs),
+        }
 
     async def latency(self) -> JsonDict:
         """A fixed, paced rate; per-event publish time against the commit timestamp."""
@@ -348,6 +404,31 @@ class Bench:
             "gateway_cpu_utilisation": round((cpu1["gateway"] - cpu0["gateway"]) / wall, 3),
             "checks": checks,
         }
+
+
+def _drain_figures(drained: JsonDict) -> JsonDict:
+    """The numbers of a pre-queued drain that the resolution comparison sets side by side."""
+    cpu = drained["cpu_us_per_msg"]
+    return {
+        "msg_per_s": drained["msg_per_s"],
+        "gateway_during_drain_us": cpu["gateway_during_drain"],
+        "gateway_us": cpu["gateway"],
+        "postgres_us": cpu["postgres"],
+        "gateway_plus_postgres_us": round(cpu["gateway"] + cpu["postgres"], 1),
+        "presence_rows": drained["presence_rows"],
+        "other_processes_cores": drained["other_processes_cores"],
+    }
+
+
+def _medians(runs: Sequence[JsonDict]) -> JsonDict:
+    keys = (
+        "msg_per_s",
+        "gateway_during_drain_us",
+        "gateway_us",
+        "postgres_us",
+        "gateway_plus_postgres_us",
+    )
+    return {key: round(statistics.median(r[key] for r in runs), 1) for key in keys}
 
 
 def _pid(gateway: GatewayProcess) -> int:
@@ -474,6 +555,8 @@ phases:
   sustained  publishers flat out while the gateway runs: time to the last commit
   prequeue   backlog queued while the gateway is stopped, then it starts: its own speed
   latency    paced publishing at --latency-rate; publish time vs commit timestamp per event
+  resolution (only when named) pre-queued drains with SCGW_RESOLUTION off and on, interleaved
+             --rounds times: the cost of subject keys and presence/sighting recording
 
 Progress goes to stderr; the Markdown summary to stdout; the full result to --output.
 """
@@ -484,6 +567,7 @@ examples:
   python -m bench.ingest --quick                 # smoke run, well under a minute
   python -m bench.ingest --phases prequeue --profile   # where does the gateway spend CPU?
   python -m bench.ingest --set batch_max_rows=2000 --phases sustained prequeue
+  python -m bench.ingest --durable --phases resolution --rounds 3   # resolution's cost
 """
 
 
@@ -553,10 +637,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--phases",
         nargs="+",
-        choices=PHASES,
+        choices=PHASES + EXTRA_PHASES,
         default=list(PHASES),
         metavar="PHASE",
-        help=f"phases to run, in order (default: all: {' '.join(PHASES)})",
+        help=f"phases to run, in order (default: {' '.join(PHASES)}; also:"
+        f" {' '.join(EXTRA_PHASES)})",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=_positive_int,
+        default=3,
+        metavar="R",
+        help="resolution phase: pairs of drains, resolution off and on (default 3)",
     )
     parser.add_argument(
         "--buildings",
@@ -608,6 +700,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         phases=list(dict.fromkeys(args.phases)),
         overrides=dict(args.set),
         durable=args.durable,
+        rounds=args.rounds,
         profile=args.profile,
         keep_workdir=args.keep_workdir,
         quick=args.quick,

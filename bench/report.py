@@ -7,7 +7,7 @@ measuring so either can change without the other.
 
 from collections.abc import Iterator
 
-from bench.common import PHASES, JsonDict
+from bench.common import EXTRA_PHASES, PHASES, JsonDict
 
 NOISY_OTHER_CORES = 0.3
 """Above this much foreign CPU load in a phase, the summary warns that the run was disturbed."""
@@ -29,7 +29,11 @@ def _cpu(cpu: dict[str, float | None]) -> str:
 
 def max_other_load(r: JsonDict) -> float:
     """The most CPU that processes outside the benchmark took during any phase."""
-    loads = [r[p].get("other_processes_cores", 0.0) for p in PHASES if isinstance(r.get(p), dict)]
+    loads = [
+        r[p].get("other_processes_cores", 0.0)
+        for p in PHASES + EXTRA_PHASES
+        if isinstance(r.get(p), dict)
+    ]
     loads += [
         d.get("other_processes_cores", 0.0)
         for d in r.get("transport", {}).values()
@@ -93,6 +97,7 @@ def _phase_rows(r: JsonDict) -> Iterator[tuple[str, str]]:
     yield from _gateway_rows(r.get("sustained"), sustained=True)
     yield from _gateway_rows(r.get("prequeue"), sustained=False)
     yield from _latency_rows(r.get("latency"))
+    yield from _resolution_rows(r.get("resolution"))
     prof = (r.get("profile") or {}).get("py_spy")
     if prof and "self" in prof:
         yield "**py-spy** (profiled pre-queued drain, self time)", ""
@@ -161,6 +166,31 @@ def _latency_rows(lat: JsonDict | None) -> Iterator[tuple[str, str]]:
     yield "gateway CPU utilisation", f"{lat['gateway_cpu_utilisation']:.2f} cores"
     yield "CPU µs/msg by process", _cpu(lat["cpu_us_per_msg"])
     yield "other processes on the machine", f"{lat['other_processes_cores']:.2f} cores"
+
+
+def _resolution_rows(res: JsonDict | None) -> Iterator[tuple[str, str]]:
+    if not res:
+        return
+    yield (
+        f"**4. Resolution off / on** ({res.get('rounds')} interleaved pairs of pre-queued"
+        " drains, medians)",
+        "",
+    )
+    if "error" in res:
+        yield "error", res["error"].splitlines()[0]
+        return
+    off, on, ratio = res["off"], res["on"], res["on_over_off"]
+    for key, label in (
+        ("msg_per_s", "gateway msg/s"),
+        ("gateway_during_drain_us", "gateway CPU µs/msg during drain"),
+        ("gateway_plus_postgres_us", "gateway + postgres CPU µs/msg"),
+    ):
+        yield label, f"{_n(off[key])} / {_n(on[key])} (on/off {ratio.get(key)})"
+    yield (
+        "runs msg/s (off, on in run order)",
+        ", ".join(f"{run['resolution']} {run['msg_per_s']:,}" for run in res["runs"]),
+    )
+    yield "other processes on the machine (max)", f"{res['other_processes_cores']:.2f} cores"
 
 
 def markdown(r: JsonDict) -> str:
