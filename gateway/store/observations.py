@@ -146,16 +146,20 @@ def _add_presence(
 ) -> None:
     assert event.subject_key is not None
     at = event.occurred_at
+    local = at.astimezone(CHINA_STANDARD_TIME)  # once per event: this runs for every event
+    night = local.hour >= NIGHT_FROM_HOUR or local.hour < NIGHT_UNTIL_HOUR
     building, unit = ("", "") if event.gate or not event.building else (event.building, event.unit)
-    key = (event.community, event.subject_key, building, unit or "", local_day(at))
+    key = (event.community, event.subject_key, building, unit or "", local.date())
     row = rows.get(key)
     if row is None:
-        rows[key] = PresenceRow(*key, is_night(at), _presence_ref(event), at, at)
+        rows[key] = PresenceRow(*key, night, _presence_ref(event), at, at)
         return
-    row.night = row.night or is_night(at)
+    row.night = row.night or night
     row.ref = row.ref or _presence_ref(event)
-    row.first_at = min(row.first_at, at)
-    row.last_at = max(row.last_at, at)
+    if at < row.first_at:
+        row.first_at = at
+    elif at > row.last_at:
+        row.last_at = at
 
 
 def _add_visitor(rows: dict[tuple[str, str], VisitorSighting], event: VisitorEvent) -> None:
@@ -185,6 +189,22 @@ def _visit_until(event: VisitorEvent) -> datetime | None:
             return event.occurred_at
         return min(event.valid_until, event.occurred_at)
     return event.valid_until
+
+
+def visitor_update_sql(visit_from: str, visit_until: str, updated: str) -> str:
+    """The `ON CONFLICT (community, id_hash) DO UPDATE` assignments of a visitor record, for
+    both backends (their time columns named): the masked forms change on visitor records only
+    (a resident keeps theirs), the visit columns always, the population type never."""
+    masked = [
+        f"{column} = CASE WHEN persons.population_type = 'visitor'"
+        f" THEN coalesce(excluded.{column}, persons.{column}) ELSE persons.{column} END"
+        for column in ("id_type", "id_masked", "name_masked", "phone_masked")
+    ]
+    visit = [
+        f"{column} = coalesce(excluded.{column}, persons.{column})"
+        for column in ("visit_house", visit_from, visit_until)
+    ]
+    return ",\n    ".join([*masked, *visit, f"{updated} = excluded.{updated}"])
 
 
 @dataclass(frozen=True, slots=True)

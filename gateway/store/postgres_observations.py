@@ -20,14 +20,15 @@ from gateway.store.observations import (
     inferences,
     local_day,
     persons_on,
+    visitor_update_sql,
 )
 
 Connection = psycopg.AsyncConnection[tuple[object, ...]]
 
 _UPSERT_PRESENCE = """
 INSERT INTO presence (community, subject_key, building, unit, day, night, ref, first_at, last_at)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::date[], %s::bool[],
-    %s::text[], %s::timestamptz[], %s::timestamptz[])
+SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::date[], %b::bool[],
+    %b::text[], %b::timestamptz[], %b::timestamptz[])
 ON CONFLICT (community, subject_key, building, unit, day) DO UPDATE SET
     night = presence.night OR excluded.night,
     ref = coalesce(presence.ref, excluded.ref),
@@ -38,7 +39,7 @@ ON CONFLICT (community, subject_key, building, unit, day) DO UPDATE SET
 # none of that matched, and the known-colour sightings, are upserted by (plate, colour).
 _SIGHT_ANY_COLOUR = """
 WITH seen AS (
-    SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[])
+    SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[])
         AS s(community, plate_no, first_at, last_at))
 UPDATE vehicles v SET
     first_seen_at = least(coalesce(v.first_seen_at, s.first_at), s.first_at),
@@ -51,39 +52,28 @@ INSERT INTO vehicles (vehicle_id, community, plate_no, plate_color, registered, 
     last_seen_at, created_at, updated_at)
 SELECT s.vehicle_id, s.community, s.plate_no, s.plate_color, false, s.first_at, s.last_at,
     %s, %s
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[],
-    %s::timestamptz[]) AS s(vehicle_id, community, plate_no, plate_color, first_at, last_at)
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::timestamptz[],
+    %b::timestamptz[]) AS s(vehicle_id, community, plate_no, plate_color, first_at, last_at)
 ON CONFLICT (community, plate_no, plate_color) DO UPDATE SET
     first_seen_at = least(coalesce(vehicles.first_seen_at, excluded.first_seen_at),
         excluded.first_seen_at),
     last_seen_at = greatest(coalesce(vehicles.last_seen_at, excluded.last_seen_at),
         excluded.last_seen_at)
 """
-_VISITOR_FIELD = (
-    "{0} = CASE WHEN persons.population_type = 'visitor'"
-    " THEN coalesce(excluded.{0}, persons.{0}) ELSE persons.{0} END"
-)
 _UPSERT_VISITOR = f"""
 INSERT INTO persons (person_id, community, id_hash, id_type, id_masked, name_masked,
     phone_masked, population_type, visit_house, visit_from, visit_until, created_at, updated_at)
 SELECT v.person_id, v.community, v.id_hash, v.id_type, v.id_masked, v.name_masked,
     v.phone_masked, 'visitor', v.visit_house, v.visit_from, v.visit_until, %s, %s
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-    %s::text[], %s::timestamptz[], %s::timestamptz[])
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+    %b::text[], %b::timestamptz[], %b::timestamptz[])
     AS v(person_id, community, id_hash, id_type, id_masked, name_masked, phone_masked,
         visit_house, visit_from, visit_until)
 ON CONFLICT (community, id_hash) DO UPDATE SET
-    {_VISITOR_FIELD.format("id_type")},
-    {_VISITOR_FIELD.format("id_masked")},
-    {_VISITOR_FIELD.format("name_masked")},
-    {_VISITOR_FIELD.format("phone_masked")},
-    visit_house = coalesce(excluded.visit_house, persons.visit_house),
-    visit_from = coalesce(excluded.visit_from, persons.visit_from),
-    visit_until = coalesce(excluded.visit_until, persons.visit_until),
-    updated_at = excluded.updated_at
+    {visitor_update_sql("visit_from", "visit_until", "updated_at")}
 """
 _RESOLVE_REFS = """
-WITH wanted AS (SELECT * FROM unnest(%s::text[], %s::text[]) AS w(community, ref))
+WITH wanted AS (SELECT * FROM unnest(%b::text[], %b::text[]) AS w(community, ref))
 SELECT c.community, c.ref, c.person_id, c.since, c.until FROM credentials c
     JOIN wanted w ON c.community = w.community AND c.ref = w.ref
 UNION ALL
@@ -91,7 +81,7 @@ SELECT p.community, p.id_hash, p.person_id, NULL::date, NULL::date FROM persons 
     JOIN wanted w ON p.community = w.community AND p.id_hash = w.ref
 """
 _RESOLVE_PLATES = """
-WITH wanted AS (SELECT * FROM unnest(%s::text[], %s::text[]) AS w(community, plate_no))
+WITH wanted AS (SELECT * FROM unnest(%b::text[], %b::text[]) AS w(community, plate_no))
 SELECT v.community, v.plate_no, v.plate_color, v.registered FROM vehicles v
     JOIN wanted w ON v.community = w.community AND v.plate_no = w.plate_no
 """
@@ -116,9 +106,9 @@ GROUP BY community, building, unit HAVING count(*) = 1
 _UPSERT_INFERRED = """
 INSERT INTO inferred_residencies (community, subject_key, building, unit, house_code, person_id,
     confidence, days, night_days, evidence_from, evidence_until, since, until, updated_at)
-SELECT i.*, NULL, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-    %s::text[], %s::float8[], %s::int[], %s::int[], %s::timestamptz[], %s::timestamptz[],
-    %s::date[]) AS i
+SELECT i.*, NULL, %s FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+    %b::text[], %b::float8[], %b::int[], %b::int[], %b::timestamptz[], %b::timestamptz[],
+    %b::date[]) AS i
 ON CONFLICT (community, subject_key, building, unit) DO UPDATE SET
     house_code = excluded.house_code, person_id = excluded.person_id,
     confidence = excluded.confidence, days = excluded.days, night_days = excluded.night_days,
@@ -129,7 +119,7 @@ ON CONFLICT (community, subject_key, building, unit) DO UPDATE SET
 """
 _LAPSE = """
 UPDATE inferred_residencies i SET until = l.until, updated_at = %s
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::date[])
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::date[])
     AS l(community, subject_key, building, unit, until)
 WHERE i.community = l.community AND i.subject_key = l.subject_key
     AND i.building = l.building AND i.unit = l.unit

@@ -4,7 +4,7 @@ retention and the resolvers. Times are integer microseconds (UTC), days ISO text
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gateway.store.masterdata import CredentialMatch, PlateMatch, new_person_id, new_vehicle_id
 from gateway.store.observations import (
@@ -17,6 +17,7 @@ from gateway.store.observations import (
     inferences,
     local_day,
     persons_on,
+    visitor_update_sql,
 )
 
 R = TypeVar("R")
@@ -49,10 +50,6 @@ UPDATE vehicles SET
     last_seen_us = max(coalesce(last_seen_us, :last), :last)
 WHERE community = :community AND plate_no = :plate_no
 """
-_VISITOR_FIELD = (
-    "{0} = CASE WHEN persons.population_type = 'visitor'"
-    " THEN coalesce(excluded.{0}, persons.{0}) ELSE persons.{0} END"
-)
 _UPSERT_VISITOR = f"""
 INSERT INTO persons (person_id, community, id_hash, id_type, id_masked, name_masked,
     phone_masked, population_type, visit_house, visit_from_us, visit_until_us, created_us,
@@ -60,14 +57,7 @@ INSERT INTO persons (person_id, community, id_hash, id_type, id_masked, name_mas
 VALUES (:person_id, :community, :id_hash, :id_type, :id_masked, :name_masked, :phone_masked,
     'visitor', :visit_house, :visit_from, :visit_until, :now, :now)
 ON CONFLICT (community, id_hash) DO UPDATE SET
-    {_VISITOR_FIELD.format("id_type")},
-    {_VISITOR_FIELD.format("id_masked")},
-    {_VISITOR_FIELD.format("name_masked")},
-    {_VISITOR_FIELD.format("phone_masked")},
-    visit_house = coalesce(excluded.visit_house, persons.visit_house),
-    visit_from_us = coalesce(excluded.visit_from_us, persons.visit_from_us),
-    visit_until_us = coalesce(excluded.visit_until_us, persons.visit_until_us),
-    updated_us = excluded.updated_us
+    {visitor_update_sql("visit_from_us", "visit_until_us", "updated_us")}
 """
 _TALLIES = """
 SELECT community, subject_key, building, unit, max(ref), count(*), sum(night), min(first_us),
@@ -156,38 +146,43 @@ def _chunks(items: Sequence[R]) -> list[Sequence[R]]:
     return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
 
 
-def resolve_refs(db: sqlite3.Connection, refs: Sequence[tuple[str, str]]) -> list[CredentialMatch]:
-    matches = []
-    for chunk in _chunks(sorted(set(refs))):
+def _for_pairs(
+    db: sqlite3.Connection, pairs: Sequence[tuple[str, str]], names: str, select: str
+) -> list[tuple[Any, ...]]:
+    """`select` joined to the distinct `pairs` as the CTE `wanted(names)`, chunked."""
+    found: list[tuple[Any, ...]] = []
+    for chunk in _chunks(sorted(set(pairs))):
         values = ", ".join("(?, ?)" for _ in chunk)
-        sql = (
-            f"WITH wanted(community, ref) AS (VALUES {values})"
-            " SELECT c.community, c.ref, c.person_id, c.since, c.until FROM credentials c"
-            " JOIN wanted w ON c.community = w.community AND c.ref = w.ref"
-            " UNION ALL SELECT p.community, p.id_hash, p.person_id, NULL, NULL FROM persons p"
-            " JOIN wanted w ON p.community = w.community AND p.id_hash = w.ref"
-        )
         params = [value for pair in chunk for value in pair]
-        for community, ref, person_id, since, until in db.execute(sql, params):
-            matches.append(
-                CredentialMatch(community, ref, person_id, _maybe_day(since), _maybe_day(until))
-            )
-    return matches
+        found += db.execute(f"WITH wanted({names}) AS (VALUES {values}) {select}", params)
+    return found
+
+
+def resolve_refs(db: sqlite3.Connection, refs: Sequence[tuple[str, str]]) -> list[CredentialMatch]:
+    rows = _for_pairs(
+        db,
+        refs,
+        "community, ref",
+        "SELECT c.community, c.ref, c.person_id, c.since, c.until FROM credentials c"
+        " JOIN wanted w ON c.community = w.community AND c.ref = w.ref"
+        " UNION ALL SELECT p.community, p.id_hash, p.person_id, NULL, NULL FROM persons p"
+        " JOIN wanted w ON p.community = w.community AND p.id_hash = w.ref",
+    )
+    return [
+        CredentialMatch(community, ref, person, _maybe_day(since), _maybe_day(until))
+        for community, ref, person, since, until in rows
+    ]
 
 
 def resolve_plates(db: sqlite3.Connection, plates: Sequence[tuple[str, str]]) -> list[PlateMatch]:
-    matches = []
-    for chunk in _chunks(sorted(set(plates))):
-        values = ", ".join("(?, ?)" for _ in chunk)
-        sql = (
-            f"WITH wanted(community, plate_no) AS (VALUES {values})"
-            " SELECT v.community, v.plate_no, v.plate_color, v.registered FROM vehicles v"
-            " JOIN wanted w ON v.community = w.community AND v.plate_no = w.plate_no"
-        )
-        params = [value for pair in chunk for value in pair]
-        for community, plate_no, colour, registered in db.execute(sql, params):
-            matches.append(PlateMatch(community, plate_no, colour, bool(registered)))
-    return matches
+    rows = _for_pairs(
+        db,
+        plates,
+        "community, plate_no",
+        "SELECT v.community, v.plate_no, v.plate_color, v.registered FROM vehicles v"
+        " JOIN wanted w ON v.community = w.community AND v.plate_no = w.plate_no",
+    )
+    return [PlateMatch(c, plate, colour, bool(registered)) for c, plate, colour, registered in rows]
 
 
 def _maybe_day(value: str | None) -> date | None:

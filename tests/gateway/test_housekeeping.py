@@ -12,8 +12,8 @@ import pytest
 from gateway.housekeeping import Housekeeping
 from gateway.store import Store, open_store
 from testkit.harness import wait_until
+from tests.gateway.observed_events import access, local
 from tests.gateway.store.master_rows import MasterRows
-from tests.gateway.store.test_observations_contract import access, local
 
 
 class Clock:

@@ -5,44 +5,10 @@ from datetime import UTC, datetime, timedelta
 from gateway.resolution import annotate, plates_of, refs_of
 from gateway.store.masterdata import CredentialMatch, PlateMatch
 from gateway.store.observations import local_day
-from schemas.events import AccessEvent, DeviceEvent, FaceCapture, VehiclePass, VisitorEvent
+from schemas.events import DeviceEvent
+from tests.gateway.observed_events import CARD, ID_HASH, PLATE, access, face, vehicle, visit
 
 NOW = datetime.now(UTC)
-CARD = "h1:" + "a" * 32
-ID_HASH = "h1:" + "c" * 32
-PLATE = "湘A8K2C6"
-
-
-def access(
-    at: datetime = NOW, credential: str | None = CARD, community: str = "yida"
-) -> AccessEvent:
-    return AccessEvent(
-        event_id="acc-000001",
-        community=community,
-        device_id="43011200001320000001",
-        occurred_at=at,
-        received_at=at,
-        dialect="hik-isapi",
-        direction="in",
-        method="card",
-        result="granted",
-        credential=credential,
-        vendor_code="5/0x1",
-    )
-
-
-def vehicle(plate: str | None = PLATE, colour: str = "blue") -> VehiclePass:
-    return VehiclePass(
-        event_id="veh-000001",
-        community="yida",
-        device_id="43011200001320000013",
-        occurred_at=NOW,
-        received_at=NOW,
-        dialect="hik-isapi",
-        plate_no=plate,
-        has_plate=plate is not None,
-        plate_color=colour,
-    )
 
 
 def person_of(event: DeviceEvent, matches: list[CredentialMatch]) -> object:
@@ -60,39 +26,21 @@ class TestRefsAndPlates:
 
     def test_refs_come_from_access_face_and_visitor_events_once_each(self) -> None:
         """Credential, matched ref and visitor ref; duplicates and other kinds left out."""
-        face = FaceCapture(
-            event_id="face-000001",
-            community="yida",
-            device_id="43011200001310000021",
-            occurred_at=NOW,
-            received_at=NOW,
-            dialect="hik-isapi",
-            matched_person_ref=ID_HASH,
-        )
-        visitor = VisitorEvent(
-            event_id="vis-000001",
-            community="jiaxin",
-            device_id="visitor-cloud-jiaxin",
-            occurred_at=NOW,
-            received_at=NOW,
-            dialect="visitor-cloud",
-            action="registered",
-            visit_id="V1",
-            visitor_ref=ID_HASH,
-        )
         events: list[DeviceEvent] = [
-            access(),
-            access(),
-            face,
-            visitor,
-            vehicle(),
-            access(credential=None),
+            access(1, NOW),
+            access(2, NOW),
+            face(3, NOW, ref=ID_HASH),
+            visit(4, NOW, community="jiaxin"),
+            vehicle(5, NOW),
+            access(6, NOW, credential=None),
         ]
         assert refs_of(events) == [("jiaxin", ID_HASH), ("yida", CARD), ("yida", ID_HASH)]
 
     def test_plates_come_from_vehicle_passes_with_a_plate(self) -> None:
         """A pass without a plate asks nothing."""
-        assert plates_of([vehicle(), vehicle(), vehicle(None), access()]) == [("yida", PLATE)]
+        assert plates_of(
+            [vehicle(1, NOW), vehicle(2, NOW), vehicle(3, NOW, plate=None), access(4, NOW)]
+        ) == [("yida", PLATE)]
 
 
 class TestAnnotate:
@@ -101,52 +49,61 @@ class TestAnnotate:
     def test_a_credential_valid_that_day_resolves(self) -> None:
         """Open-ended and dated credentials covering the day give the person."""
         day = local_day(NOW)
-        assert person_of(access(), [CredentialMatch("yida", CARD, "p_1", None, None)]) == "p_1"
-        assert person_of(access(), [CredentialMatch("yida", CARD, "p_1", day, day)]) == "p_1"
+        assert (
+            person_of(access(1, NOW), [CredentialMatch("yida", CARD, "p_1", None, None)]) == "p_1"
+        )
+        assert person_of(access(1, NOW), [CredentialMatch("yida", CARD, "p_1", day, day)]) == "p_1"
 
     def test_a_credential_not_valid_that_day_does_not(self) -> None:
         """A card that started the day after, or ended the day before, leaves it unresolved."""
         day = local_day(NOW)
         later = CredentialMatch("yida", CARD, "p_1", day + timedelta(days=1), None)
         ended = CredentialMatch("yida", CARD, "p_1", None, day - timedelta(days=1))
-        assert person_of(access(), [later]) is None
-        assert person_of(access(), [ended]) is None
+        assert person_of(access(1, NOW), [later]) is None
+        assert person_of(access(1, NOW), [ended]) is None
 
     def test_the_day_is_the_local_day(self) -> None:
         """An event at 23:30 UTC is the next day in China: a card starting then covers it."""
         at = datetime(NOW.year, NOW.month, NOW.day, 23, 30, tzinfo=UTC) - timedelta(days=2)
         since = local_day(at)
         assert since == at.date() + timedelta(days=1)
-        assert person_of(access(at), [CredentialMatch("yida", CARD, "p_1", since, None)]) == "p_1"
+        assert (
+            person_of(access(1, at), [CredentialMatch("yida", CARD, "p_1", since, None)]) == "p_1"
+        )
 
     def test_another_communitys_match_does_not_resolve(self) -> None:
         """A match for the card in jiaxin says nothing about yida."""
-        assert person_of(access(), [CredentialMatch("jiaxin", CARD, "p_9", None, None)]) is None
+        assert (
+            person_of(access(1, NOW), [CredentialMatch("jiaxin", CARD, "p_9", None, None)]) is None
+        )
 
     def test_a_registered_vehicle_of_the_colour_is_registered(self) -> None:
         """Same plate and colour, registered: True; only another colour registered: False."""
         blue = PlateMatch("yida", PLATE, "blue", True)
         yellow = PlateMatch("yida", PLATE, "yellow", True)
-        assert registered_of(vehicle(), [blue]) is True
-        assert registered_of(vehicle(), [yellow]) is False
+        assert registered_of(vehicle(1, NOW), [blue]) is True
+        assert registered_of(vehicle(1, NOW), [yellow]) is False
 
     def test_an_unknown_colour_matches_any_registered_colour(self) -> None:
         """A pass read without a colour is registered when any colour of the plate is."""
         assert (
-            registered_of(vehicle(colour="unknown"), [PlateMatch("yida", PLATE, "yellow", True)])
+            registered_of(vehicle(1, NOW, "unknown"), [PlateMatch("yida", PLATE, "yellow", True)])
             is True
         )
 
     def test_an_unregistered_or_unknown_plate_is_not_registered(self) -> None:
         """An unregistered record or none at all: False."""
-        assert registered_of(vehicle(), [PlateMatch("yida", PLATE, "blue", False)]) is False
-        assert registered_of(vehicle(), []) is False
+        assert registered_of(vehicle(1, NOW), [PlateMatch("yida", PLATE, "blue", False)]) is False
+        assert registered_of(vehicle(1, NOW), []) is False
 
     def test_a_pass_without_a_plate_stays_null(self) -> None:
         """No plate, nothing to say."""
-        assert registered_of(vehicle(None), [PlateMatch("yida", PLATE, "blue", True)]) is None
+        assert (
+            registered_of(vehicle(1, NOW, plate=None), [PlateMatch("yida", PLATE, "blue", True)])
+            is None
+        )
 
     def test_the_pages_order_is_kept(self) -> None:
         """Annotated events come back in the order given."""
-        events = [access(NOW - timedelta(minutes=n)) for n in range(3)]
+        events = [access(n, NOW - timedelta(minutes=n)) for n in range(3)]
         assert [e.occurred_at for e in annotate(events, [], [])] == [e.occurred_at for e in events]

@@ -6,31 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from schemas.events import VehiclePass
 from schemas.privacy import subject_key
 from testkit.harness import RunningGateway, gateway_settings, running_gateway
 from testkit.services import MosquittoService
+from tests.gateway.observed_events import CARD, ID_HASH, YIDA, access, vehicle
 from tests.gateway.store.master_rows import MasterRows
-from tests.gateway.store.test_observations_contract import CARD, GATE, ID_HASH, PLATE, YIDA, access
 
 
 @pytest.fixture
 async def gateway(mosquitto: MosquittoService, database: str) -> AsyncIterator[RunningGateway]:
     async with running_gateway(gateway_settings(mosquitto.url, database)) as running:
         yield running
-
-
-def plate_pass(number: int, at: datetime, colour: str = "blue") -> VehiclePass:
-    return VehiclePass(
-        event_id=f"veh-{number:06d}",
-        community=YIDA,
-        device_id=GATE,
-        occurred_at=at,
-        received_at=at,
-        dialect="hik-isapi",
-        plate_no=PLATE,
-        plate_color=colour,
-    )
 
 
 async def by_id(gateway: RunningGateway, kind: str) -> dict[str, dict[str, object]]:
@@ -71,7 +57,7 @@ class TestEventResolution:
     ) -> None:
         """A pass of a plate imported as registered afterwards reads as registered."""
         now = datetime.now(UTC)
-        await gateway.runtime.store.write_batch([plate_pass(1, now - timedelta(hours=2))], [])
+        await gateway.runtime.store.write_batch([vehicle(1, now - timedelta(hours=2))], [])
         assert (await by_id(gateway, "vehicle_pass"))["veh-000001"]["vehicle_registered"] is False
         MasterRows(database).sql("UPDATE vehicles SET registered = true")
         assert (await by_id(gateway, "vehicle_pass"))["veh-000001"]["vehicle_registered"] is True

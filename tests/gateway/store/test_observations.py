@@ -13,52 +13,13 @@ from gateway.store.observations import (
     local_day,
     observe,
 )
-from gateway.subjects import Resolve
-from schemas.events import AccessEvent, DeviceEvent, VehiclePass
-from schemas.times import CHINA_STANDARD_TIME
+from tests.gateway.observed_events import CARD, access, local, vehicle
 
 NOW = datetime.now(UTC)
-CARD = "h1:" + "a" * 32
-resolve = Resolve()
 
 
 def at_local(hour: int, minute: int = 0) -> datetime:
-    day = local_day(NOW) - timedelta(days=1)
-    return datetime(
-        day.year, day.month, day.day, hour, minute, tzinfo=CHINA_STANDARD_TIME
-    ).astimezone(UTC)
-
-
-def access(number: int, at: datetime, **place: str | None) -> DeviceEvent:
-    return resolve(
-        AccessEvent(
-            event_id=f"acc-{number:06d}",
-            community="yida",
-            device_id="43011200001320000001",
-            occurred_at=at,
-            received_at=at,
-            dialect="hik-isapi",
-            direction="in",
-            method="card",
-            result="granted",
-            credential=CARD,
-            vendor_code="5/0x1",
-            **({"building": "B01", "unit": "U1"} | place),
-        )
-    )
-
-
-def vehicle(number: int, at: datetime) -> VehiclePass:
-    return VehiclePass(
-        event_id=f"veh-{number:06d}",
-        community="yida",
-        device_id="43011200001320000013",
-        occurred_at=at,
-        received_at=at,
-        dialect="hik-isapi",
-        plate_no="湘A8K2C6",
-        plate_color="blue",
-    )
+    return local(NOW, 1, hour, minute)
 
 
 class TestNight:
@@ -96,7 +57,7 @@ class TestObserve:
 
     def test_a_gate_has_an_empty_place(self) -> None:
         """Gate events are placed at ('', '') even when the device names a building."""
-        [row] = observe([access(1, at_local(12), gate="North gate")]).presence
+        [row] = observe([access(1, at_local(12), building="B01", gate="North gate")]).presence
         assert (row.building, row.unit) == ("", "")
 
     def test_events_without_a_place_or_key_add_no_presence(self) -> None:

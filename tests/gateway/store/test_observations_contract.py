@@ -9,111 +9,24 @@ import pytest
 
 from gateway.store import Store, open_store
 from gateway.store.observations import ResidencyRule, local_day
-from gateway.subjects import Resolve
-from schemas.events import AccessEvent, DeviceEvent, FaceCapture, VehiclePass, VisitorEvent
+from schemas.events import DeviceEvent
 from schemas.privacy import subject_key
-from schemas.times import CHINA_STANDARD_TIME
+from tests.gateway.observed_events import (
+    CAMERA,
+    CARD,
+    ID_HASH,
+    OTHER_CARD,
+    PLATE,
+    YIDA,
+    access,
+    face,
+    local,
+    vehicle,
+    visit,
+)
 from tests.gateway.store.master_rows import MasterRows
 
-YIDA = "yida"
-DOOR = "43011200001320000001"
-GATE = "43011200001320000013"
-CAMERA = "43011200001310000021"
-CARD = "h1:" + "a" * 32
-OTHER_CARD = "h1:" + "b" * 32
-ID_HASH = "h1:" + "c" * 32
-PLATE = "湘A8K2C6"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-resolve = Resolve()
-
-
-def local(now: datetime, days_ago: int, hour: int) -> datetime:
-    """`hour` o'clock local time, `days_ago` local days before `now`'s, in UTC."""
-    day = local_day(now) - timedelta(days=days_ago)
-    return datetime(day.year, day.month, day.day, hour, tzinfo=CHINA_STANDARD_TIME).astimezone(UTC)
-
-
-def access(
-    number: int,
-    at: datetime,
-    *,
-    credential: str = CARD,
-    building: str | None = "B01",
-    unit: str | None = "U1",
-    gate: str | None = None,
-) -> DeviceEvent:
-    return resolve(
-        AccessEvent(
-            event_id=f"acc-{number:06d}",
-            community=YIDA,
-            device_id=GATE if gate else DOOR,
-            occurred_at=at,
-            received_at=at + timedelta(seconds=1),
-            dialect="hik-isapi",
-            building=building,
-            unit=unit,
-            gate=gate,
-            direction="in",
-            method="card",
-            result="granted",
-            credential=credential,
-            vendor_code="5/0x1",
-        )
-    )
-
-
-def stranger(number: int, at: datetime, track: str) -> DeviceEvent:
-    return resolve(
-        FaceCapture(
-            event_id=f"face-{number:06d}",
-            community=YIDA,
-            device_id=CAMERA,
-            occurred_at=at,
-            received_at=at + timedelta(seconds=1),
-            dialect="hik-isapi",
-            building="B01",
-            unit="U1",
-            stranger=True,
-            track_id=track,
-        )
-    )
-
-
-def vehicle(number: int, at: datetime, colour: str = "blue") -> VehiclePass:
-    return VehiclePass(
-        event_id=f"veh-{number:06d}",
-        community=YIDA,
-        device_id=GATE,
-        occurred_at=at,
-        received_at=at + timedelta(seconds=1),
-        dialect="hik-isapi",
-        gate="North car park ramp",
-        plate_no=PLATE,
-        plate_color=colour,
-    )
-
-
-def visit(number: int, at: datetime, *, action: str = "registered") -> DeviceEvent:
-    return resolve(
-        VisitorEvent(
-            event_id=f"vis-{number:06d}",
-            community=YIDA,
-            device_id="visitor-cloud-yida",
-            occurred_at=at,
-            received_at=at + timedelta(seconds=1),
-            dialect="visitor-cloud",
-            action=action,
-            visit_id=f"V{number}",
-            visitor_ref=ID_HASH,
-            id_type="resident_id_card",
-            id_masked="430112********123X",
-            name_masked="张*",
-            phone_masked="138****5678",
-            host_house="yida-B01-U1-1702",
-            valid_from=at,
-            valid_until=at + timedelta(hours=4),
-        )
-    )
 
 
 def when(value: object) -> datetime:
@@ -229,7 +142,7 @@ class TestPresence:
         self, store: Store, rows: MasterRows, now: datetime
     ) -> None:
         """A stranger's capture is keyed by its track and carries no ref."""
-        await store.write_batch([stranger(1, local(now, 1, 12), "T9")], [])
+        await store.write_batch([face(1, local(now, 1, 12), track="T9")], [])
         [(key, *_place, _day, _night, ref, _first, _last)] = presence(rows)
         assert (key, ref) == (subject_key(YIDA, f"track:{CAMERA}:T9"), None)
 
