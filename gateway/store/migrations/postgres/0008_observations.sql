@@ -39,8 +39,9 @@ CREATE TABLE inferred_residencies (
 );
 CREATE INDEX inferred_person ON inferred_residencies (person_id);
 
--- Erasure strips a person's events of their credential hash and subject key. Only events with
+-- Erasure strips a person's events of their credential hash and subject key (a subject key is
+-- already per community, so the community is not indexed). Only events with
 -- a subject key are indexed (every access event's body has the key, null when unkeyed); a query
 -- `body ->> 'subject_key' = ...` implies the predicate, so the planner uses the index.
-CREATE INDEX events_subject ON events (community, (body ->> 'subject_key'))
+CREATE INDEX events_subject ON events ((body ->> 'subject_key'))
     WHERE (body ->> 'subject_key') IS NOT NULL;

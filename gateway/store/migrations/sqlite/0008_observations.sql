@@ -35,5 +35,5 @@ CREATE TABLE inferred_residencies (
 ) WITHOUT ROWID;
 CREATE INDEX inferred_person ON inferred_residencies (person_id);
 
-CREATE INDEX events_subject ON events (community, json_extract(body, '$.subject_key'))
+CREATE INDEX events_subject ON events (json_extract(body, '$.subject_key'))
     WHERE json_extract(body, '$.subject_key') IS NOT NULL;
