@@ -55,6 +55,13 @@ class ResidencyRule:
         return round(max(0.6 * share + 0.4 * nights, 0.01), 3)
 
 
+PRESENCE_LAST_STEP = timedelta(minutes=15)
+"""A stored presence row's `last_at` moves only when a later batch's sighting is this much
+later (or brings the first night sighting, or an earlier one): residents pass their door all
+day, and rewriting the day's row at every pass was most of what resolution cost the database.
+`last_at` (last activity, evidence windows) is therefore exact to a quarter of an hour."""
+
+
 @dataclass(slots=True)
 class PresenceRow:
     """One (community, subject, building, unit, local day); building and unit are '' at gates."""

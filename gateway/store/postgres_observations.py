@@ -11,6 +11,7 @@ import psycopg
 
 from gateway.store.masterdata import CredentialMatch, PlateMatch, new_person_id, new_vehicle_id
 from gateway.store.observations import (
+    PRESENCE_LAST_STEP,
     InferenceReport,
     Observations,
     PresenceTally,
@@ -25,7 +26,7 @@ from gateway.store.observations import (
 
 Connection = psycopg.AsyncConnection[tuple[object, ...]]
 
-_UPSERT_PRESENCE = """
+_UPSERT_PRESENCE = f"""
 INSERT INTO presence (community, subject_key, building, unit, day, night, ref, first_at, last_at)
 SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::date[], %b::bool[],
     %b::text[], %b::timestamptz[], %b::timestamptz[])
@@ -34,6 +35,9 @@ ON CONFLICT (community, subject_key, building, unit, day) DO UPDATE SET
     ref = coalesce(presence.ref, excluded.ref),
     first_at = least(presence.first_at, excluded.first_at),
     last_at = greatest(presence.last_at, excluded.last_at)
+WHERE (excluded.night AND NOT presence.night) OR excluded.first_at < presence.first_at
+    OR excluded.last_at > presence.last_at
+        + interval '{PRESENCE_LAST_STEP.total_seconds():.0f} seconds'
 """
 # Any-colour sightings (colour 'unknown') first update every colour of their plate; the plates
 # none of that matched, and the known-colour sightings, are upserted by (plate, colour).

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from gateway.store.masterdata import CredentialMatch, PlateMatch, new_person_id, new_vehicle_id
 from gateway.store.observations import (
+    PRESENCE_LAST_STEP,
     InferenceReport,
     Observations,
     PresenceTally,
@@ -25,7 +26,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _CHUNK = 400  # pairs per statement: well under SQLite's bound-variable limit
 
-_UPSERT_PRESENCE = """
+_UPSERT_PRESENCE = f"""
 INSERT INTO presence (community, subject_key, building, unit, day, night, ref, first_us, last_us)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (community, subject_key, building, unit, day) DO UPDATE SET
@@ -33,6 +34,8 @@ ON CONFLICT (community, subject_key, building, unit, day) DO UPDATE SET
     ref = coalesce(presence.ref, excluded.ref),
     first_us = min(presence.first_us, excluded.first_us),
     last_us = max(presence.last_us, excluded.last_us)
+WHERE excluded.night > presence.night OR excluded.first_us < presence.first_us
+    OR excluded.last_us > presence.last_us + {PRESENCE_LAST_STEP // _MICROSECOND}
 """
 _UPSERT_SIGHTING = """
 INSERT INTO vehicles (vehicle_id, community, plate_no, plate_color, registered, first_seen_us,

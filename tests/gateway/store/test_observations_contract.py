@@ -129,6 +129,18 @@ class TestPresence:
         [(*_, is_night, _ref, first, last)] = presence(rows)
         assert (is_night, first, last) == (True, early, night)
 
+    async def test_last_seen_moves_in_quarter_hours_across_batches(
+        self, store: Store, rows: MasterRows, now: datetime
+    ) -> None:
+        """A later batch's sighting within 15 minutes of the stored last one leaves the row; one
+        beyond moves `last_at` to it."""
+        noon = local(now, 1, 12)
+        await store.write_batch([access(1, noon)], [])
+        await store.write_batch([access(2, noon + timedelta(minutes=14))], [])
+        assert presence(rows)[0][-1] == noon
+        await store.write_batch([access(3, noon + timedelta(minutes=16))], [])
+        assert presence(rows)[0][-1] == noon + timedelta(minutes=16)
+
     async def test_gate_sightings_have_an_empty_place(
         self, store: Store, rows: MasterRows, now: datetime
     ) -> None:
