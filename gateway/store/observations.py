@@ -8,16 +8,14 @@ backends share, and aggregated per batch so each backend writes each table with 
 statement. `infer_residencies` and `enforce_retention` are run by `gateway.housekeeping`.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from gateway.store.masterdata import CredentialMatch, Resolver
 from schemas.events import AccessEvent, DeviceEvent, FaceCapture, VehiclePass, VisitorEvent
 from schemas.times import CHINA_STANDARD_TIME
-
-if TYPE_CHECKING:
-    from gateway.store.masterdata import CredentialMatch, PlateMatch
 
 NIGHT_FROM_HOUR = 19
 NIGHT_UNTIL_HOUR = 8
@@ -250,14 +248,14 @@ class Inference:
         return (self.community, self.subject_key, self.building, self.unit)
 
 
-def valid_on(match: "CredentialMatch", day: date) -> bool:
+def valid_on(match: CredentialMatch, day: date) -> bool:
     """A credential (or ID hash) is valid on `day` when `since <= day <= until` (open ends)."""
     return (match.since is None or match.since <= day) and (
         match.until is None or day <= match.until
     )
 
 
-def persons_on(matches: Iterable["CredentialMatch"], day: date) -> dict[tuple[str, str], str]:
+def persons_on(matches: Iterable[CredentialMatch], day: date) -> dict[tuple[str, str], str]:
     """(community, ref) -> person_id for the matches valid on `day`."""
     return {(m.community, m.ref): m.person_id for m in matches if valid_on(m, day)}
 
@@ -349,9 +347,10 @@ class RetentionCutoffs:
         return cls(events_before, local_day(events_before), now - timedelta(days=audit_days))
 
 
-class ObservationStore(Protocol):
+class ObservationStore(Resolver, Protocol):
     """Models derived from events: recorded on write, inferred and aged out periodically,
-    resolved at read time."""
+    resolved at read time (`Resolver`: `resolve_refs` also resolves persons' own `id_hash`,
+    open-ended)."""
 
     async def infer_residencies(self, now: datetime, rule: ResidencyRule) -> InferenceReport:
         """Re-evaluate inferred residencies from presence in the window ending `now`: insert or
@@ -363,10 +362,3 @@ class ObservationStore(Protocol):
         """Remove events and presence older than `event_days`, inferred residencies lapsed,
         unregistered vehicles last seen and visitor records whose visit ended before then, and
         audit entries older than `audit_days`."""
-
-    async def resolve_refs(self, refs: Sequence[tuple[str, str]]) -> list["CredentialMatch"]:
-        """The persons the (community, credential-or-ID hash) pairs belong to, with validity:
-        credentials, and persons' own `id_hash` (open-ended)."""
-
-    async def resolve_plates(self, plates: Sequence[tuple[str, str]]) -> list["PlateMatch"]:
-        """The vehicles of the (community, plate) pairs, in every colour."""

@@ -3,10 +3,11 @@ retention and the resolvers. Times are integer microseconds (UTC), days ISO text
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gateway.store.masterdata import CredentialMatch, PlateMatch, new_person_id, new_vehicle_id
+from gateway.store.micros import from_micros, to_micros
 from gateway.store.observations import (
     PRESENCE_LAST_STEP,
     InferenceReport,
@@ -22,7 +23,6 @@ from gateway.store.observations import (
 )
 
 R = TypeVar("R")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _CHUNK = 400  # pairs per statement: well under SQLite's bound-variable limit
 
@@ -84,11 +84,6 @@ ON CONFLICT (community, subject_key, building, unit) DO UPDATE SET
 """
 
 
-def us(at: datetime) -> int:
-    """Exact integer microseconds since the epoch."""
-    return (at - _EPOCH) // _MICROSECOND
-
-
 def record_observations(db: sqlite3.Connection, seen: Observations, now: datetime) -> None:
     """Write what a batch's new events add, inside the caller's transaction."""
     if seen.presence:
@@ -103,21 +98,21 @@ def record_observations(db: sqlite3.Connection, seen: Observations, now: datetim
                     p.day.isoformat(),
                     int(p.night),
                     p.ref,
-                    us(p.first_at),
-                    us(p.last_at),
+                    to_micros(p.first_at),
+                    to_micros(p.last_at),
                 )
                 for p in seen.presence
             ],
         )
-    stamp = us(now)
+    stamp = to_micros(now)
     for plate in seen.plates:
         row = {
             "vehicle_id": new_vehicle_id(),
             "community": plate.community,
             "plate_no": plate.plate_no,
             "plate_color": plate.plate_color,
-            "first": us(plate.first_at),
-            "last": us(plate.last_at),
+            "first": to_micros(plate.first_at),
+            "last": to_micros(plate.last_at),
             "now": stamp,
         }
         # An unknown colour matches the plate in any colour; only an unseen plate is inserted.
@@ -136,8 +131,8 @@ def record_observations(db: sqlite3.Connection, seen: Observations, now: datetim
                     "name_masked": v.name_masked,
                     "phone_masked": v.phone_masked,
                     "visit_house": v.visit_house,
-                    "visit_from": None if v.visit_from is None else us(v.visit_from),
-                    "visit_until": None if v.visit_until is None else us(v.visit_until),
+                    "visit_from": None if v.visit_from is None else to_micros(v.visit_from),
+                    "visit_until": None if v.visit_until is None else to_micros(v.visit_until),
                     "now": stamp,
                 }
                 for v in seen.visitors
@@ -199,7 +194,17 @@ def infer_residencies(
     transaction."""
     today = local_day(now)
     tallies = [
-        PresenceTally(community, subject, building, unit, ref, days, nights, _at(first), _at(last))
+        PresenceTally(
+            community,
+            subject,
+            building,
+            unit,
+            ref,
+            days,
+            nights,
+            from_micros(first),
+            from_micros(last),
+        )
         for community, subject, building, unit, ref, days, nights, first, last in db.execute(
             _TALLIES,
             (
@@ -226,7 +231,7 @@ def infer_residencies(
             " FROM inferred_residencies WHERE until IS NULL"
         )
     }
-    stamp = us(now)
+    stamp = to_micros(now)
     db.executemany(
         _UPSERT_INFERRED,
         [
@@ -240,8 +245,8 @@ def infer_residencies(
                 "confidence": f.confidence,
                 "days": f.days,
                 "night_days": f.night_days,
-                "evidence_from": us(f.evidence_from),
-                "evidence_until": us(f.evidence_until),
+                "evidence_from": to_micros(f.evidence_from),
+                "evidence_until": to_micros(f.evidence_until),
                 "since": local_day(f.evidence_from).isoformat(),
                 "now": stamp,
             }
@@ -253,14 +258,10 @@ def infer_residencies(
     db.executemany(
         "UPDATE inferred_residencies SET until = ?, updated_us = ?"
         " WHERE community = ? AND subject_key = ? AND building = ? AND unit = ?",
-        [(local_day(_at(live[key])).isoformat(), stamp, *key) for key in lapsed],
+        [(local_day(from_micros(live[key])).isoformat(), stamp, *key) for key in lapsed],
     )
     fresh = len(qualifying - live.keys())
     return InferenceReport(inferred=fresh, refreshed=len(found) - fresh, lapsed=len(lapsed))
-
-
-def _at(value: int) -> datetime:
-    return _EPOCH + value * _MICROSECOND
 
 
 def _registered(
@@ -303,7 +304,7 @@ def enforce_retention(
     """One retention pass (see `ObservationStore.enforce_retention`): range deletes, in the
     caller's transaction."""
     cut = RetentionCutoffs.of(now, event_days, audit_days)
-    before, day = us(cut.events_before), cut.day_before.isoformat()
+    before, day = to_micros(cut.events_before), cut.day_before.isoformat()
 
     def delete(sql: str, *params: object) -> int:
         return db.execute(sql, params).rowcount
@@ -322,7 +323,7 @@ def enforce_retention(
             "DELETE FROM persons WHERE population_type = 'visitor' AND visit_until_us < ?",
             before,
         ),
-        audit_entries=delete("DELETE FROM audit_log WHERE at_us < ?", us(cut.audit_before)),
+        audit_entries=delete("DELETE FROM audit_log WHERE at_us < ?", to_micros(cut.audit_before)),
     )
 
 

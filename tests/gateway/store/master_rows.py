@@ -4,11 +4,11 @@ elsewhere."""
 
 import sqlite3
 from contextlib import closing
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import psycopg
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from gateway.store.micros import to_micros
 
 
 class MasterRows:
@@ -36,7 +36,7 @@ class MasterRows:
     @staticmethod
     def _lite(value: object) -> object:
         if isinstance(value, datetime):
-            return (value - _EPOCH) // timedelta(microseconds=1)
+            return to_micros(value)
         if isinstance(value, date):
             return value.isoformat()
         if isinstance(value, bool):

@@ -74,7 +74,9 @@ def seen(
     sql(
         database,
         f"INSERT INTO presence (community, subject_key, building, unit, day, night, ref, {times})"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        # write_batch records the events' own presence (helper C): keep that row when it exists.
+        " ON CONFLICT (community, subject_key, building, unit, day) DO NOTHING",
         (
             community,
             subject,
