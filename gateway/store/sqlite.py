@@ -341,18 +341,6 @@ class SqliteStore(SqliteMasterData, SqliteObservations):
         ]
         return len(fresh), fresh
 
-    def _transaction(self, function: Callable[[sqlite3.Connection], R]) -> R:
-        """`function` on the connection inside one immediate transaction."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            result = function(db)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return result
-
     async def list_events(self, query: EventQuery) -> Page[DeviceEvent]:
         where, params = event_filter_sql(
             query, time_column="occurred_us", placeholder="?", to_db_time=to_micros

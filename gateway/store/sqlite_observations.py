@@ -328,29 +328,25 @@ def enforce_retention(
 
 
 class SqliteObservations:
-    """The `ObservationStore` methods of `SqliteStore` (which supplies `_run`, `_transaction`
-    and `_db`)."""
+    """The `ObservationStore` methods of `SqliteStore` (which supplies `_run`, `_db`, and
+    `_write_tx` from `SqliteMasterData`)."""
 
     if TYPE_CHECKING:
 
         async def _run(self, function: Callable[[], R]) -> R: ...
 
-        def _transaction(self, function: Callable[[sqlite3.Connection], R]) -> R: ...
+        async def _write_tx(self, work: Callable[[sqlite3.Connection], R]) -> R: ...
 
         @property
         def _db(self) -> sqlite3.Connection: ...
 
     async def infer_residencies(self, now: datetime, rule: ResidencyRule) -> InferenceReport:
-        return await self._run(
-            lambda: self._transaction(lambda db: infer_residencies(db, now, rule))
-        )
+        return await self._write_tx(lambda db: infer_residencies(db, now, rule))
 
     async def enforce_retention(
         self, now: datetime, event_days: int, audit_days: int
     ) -> RetentionReport:
-        return await self._run(
-            lambda: self._transaction(lambda db: enforce_retention(db, now, event_days, audit_days))
-        )
+        return await self._write_tx(lambda db: enforce_retention(db, now, event_days, audit_days))
 
     async def resolve_refs(self, refs: Sequence[tuple[str, str]]) -> list[CredentialMatch]:
         if not refs:
