@@ -10,6 +10,12 @@ erasure but the subject key. It costs one `resolve_refs` and one `resolve_plates
 page (index lookups on the page's distinct refs and plates), so a page of 1,000 events
 resolves in two statements. The functions here are pure: the API fetches the matches, these
 decide.
+
+The government platform sees no credential or ID hash: those are keyed hashes of one namespace
+for the whole gateway, so the same card in two communities would give the same value and link
+two communities' records of one person. A read replaces them with the event's `subject_key`,
+which is scoped to its community (computed from the hash for events stored before the gateway
+set it).
 """
 
 from collections import defaultdict
@@ -18,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from gateway.store.masterdata import CredentialMatch, PlateMatch
 from gateway.store.observations import local_day, valid_on
 from schemas.events import AccessEvent, DeviceEvent, FaceCapture, VehiclePass, VisitorEvent
+from schemas.privacy import subject_key
 
 
 def person_ref(event: DeviceEvent) -> str | None:
@@ -51,7 +58,8 @@ def annotate(
 ) -> list[DeviceEvent]:
     """`events` with `person_id` (the person whose credential was valid on the event's local
     day; null when none) and `vehicle_registered` (a registered vehicle of that plate, in the
-    event's colour or any colour when it is unknown; null without a plate) filled in."""
+    event's colour or any colour when it is unknown; null without a plate) filled in, and
+    their credential or ID hash replaced by the community's `subject_key`."""
     by_ref: dict[tuple[str, str], list[CredentialMatch]] = defaultdict(list)
     for match in matches:
         by_ref[(match.community, match.ref)].append(match)
@@ -74,10 +82,24 @@ def _annotated(
         known = event.plate_color in colours or (event.plate_color == "unknown" and bool(colours))
         return event.model_copy(update={"vehicle_registered": known})
     ref = person_ref(event)
-    if ref is None:
+    if ref is None or not isinstance(event, AccessEvent | FaceCapture | VisitorEvent):
         return event
     day = local_day(event.occurred_at)
     persons = sorted(
         m.person_id for m in by_ref.get((event.community, ref), ()) if valid_on(m, day)
     )
-    return event.model_copy(update={"person_id": persons[0] if persons else None})
+    return event.model_copy(
+        update={
+            "person_id": persons[0] if persons else None,
+            "subject_key": event.subject_key or subject_key(event.community, ref),
+            _REF_FIELDS[event.kind]: None,
+        }
+    )
+
+
+_REF_FIELDS: dict[str, str] = {
+    "access": "credential",
+    "face_capture": "matched_person_ref",
+    "visitor": "visitor_ref",
+}
+"""The field holding each kind's credential or ID hash (see `person_ref`)."""

@@ -14,7 +14,7 @@ import pytest
 
 from gateway.broker import Account, EmbeddedBroker, embedded_broker
 from gateway.config import GatewayConfig, load_config
-from schemas.privacy import Pseudonymizer
+from schemas.privacy import Pseudonymizer, subject_key
 from simulators.community import Community, generate_community
 from simulators.config_toml import community_config_toml
 from simulators.hik_isapi import DoorEvent, Minor, hik_payload, hik_topic
@@ -100,13 +100,15 @@ def assert_events_match(served: list[dict[str, object]], scenario: Scenario) -> 
     assert card["kind"] == "access"
     assert (card["direction"], card["method"], card["result"]) == ("in", "card", "granted")
     assert card["door"] == "1" and card["reader"] == 1
-    assert card["credential"] == hasher.hash("card", resident.card_no)
+    # The platform sees the card as the community's subject, never the gateway-wide hash.
+    assert card["credential"] is None
+    assert card["subject_key"] == subject_key("yida", hasher.hash("card", resident.card_no))
     assert card["vendor_code"] == "5/0x1"
     # No attendance status: the direction comes from reader 2's configured direction.
     assert (face["direction"], face["method"], face["result"]) == ("out", "face", "granted")
     assert face["occurred_at"] == (first + timedelta(seconds=5)).astimezone(UTC).isoformat()
     assert (unknown_card["method"], unknown_card["result"]) == ("card", "denied")
-    assert unknown_card["credential"] == hasher.hash("card", "9988776655")
+    assert unknown_card["subject_key"] == subject_key("yida", hasher.hash("card", "9988776655"))
     assert forced["kind"] == "door_state" and forced["state"] == "forced_open"
     assert len({e["event_id"] for e in served}) == 4
 

@@ -6,6 +6,7 @@ from gateway.resolution import annotate, plates_of, refs_of
 from gateway.store.masterdata import CredentialMatch, PlateMatch
 from gateway.store.observations import local_day
 from schemas.events import DeviceEvent
+from schemas.privacy import subject_key
 from tests.gateway.observed_events import CARD, ID_HASH, PLATE, access, face, vehicle, visit
 
 NOW = datetime.now(UTC)
@@ -107,3 +108,31 @@ class TestAnnotate:
         """Annotated events come back in the order given."""
         events = [access(n, NOW - timedelta(minutes=n)) for n in range(3)]
         assert [e.occurred_at for e in annotate(events, [], [])] == [e.occurred_at for e in events]
+
+
+class TestNoGatewayWideHashes:
+    """A read shows the community's subject key in place of a credential or ID hash, so the
+    same card or person in two communities cannot be linked through the API."""
+
+    def test_each_kinds_hash_is_replaced_by_its_subject_key(self) -> None:
+        """Access, face and visitor events lose their hash and carry the subject key."""
+        events: list[DeviceEvent] = [
+            access(1, NOW),
+            face(2, NOW, ref=ID_HASH),
+            visit(3, NOW, community="jiaxin"),
+        ]
+        card, seen, visitor = annotate(events, [], [])
+        assert card.credential is None
+        assert seen.matched_person_ref is None
+        assert visitor.visitor_ref is None
+        assert card.subject_key == subject_key("yida", CARD)
+        assert seen.subject_key == subject_key("yida", ID_HASH)
+        assert visitor.subject_key == subject_key("jiaxin", ID_HASH)
+
+    def test_one_card_in_two_communities_reads_as_two_subjects(self) -> None:
+        """Stored events without a subject key (older ones) get one computed per community."""
+        yida = access(1, NOW).model_copy(update={"subject_key": None})
+        jiaxin = access(2, NOW, community="jiaxin").model_copy(update={"subject_key": None})
+        first, second = annotate([yida, jiaxin], [], [])
+        assert first.subject_key != second.subject_key
+        assert {first.credential, second.credential} == {None}
