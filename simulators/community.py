@@ -21,12 +21,17 @@ The visitor service reports visitors passing the gates under the gates' door con
 those controllers name it as their `parent`: the one other device that may speak for them.
 
 Residents' cars are drawn from a generator of their own, so adding them changed none of the
-people an earlier version generated for the same seed.
+people an earlier version generated for the same seed; so are the few foreign residents, whose
+papers (a passport, or a foreign permanent residence card) replace the drawn ID number.
+
+Two pilot communities are generated (`PILOT_LAYOUTS`): Yida Town (`yida`) and Jiaxin Times
+Square (`jiaxin`). Their device codes differ in the grassroots-unit digits (`STATIONS`) and
+their house codes carry the community (`yida-B01-U1-0302`), so both can share one gateway.
 """
 
 import random
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from schemas.identity import gb11643_check_digit
@@ -34,13 +39,18 @@ from schemas.identity import gb11643_check_digit
 ADMIN_DIVISION = "430112"
 """Wangcheng district, Changsha: the prefix of every ID number and device code generated here."""
 
-DEVICE_CODE_PREFIX = ADMIN_DIVISION + "0000" + "132"
+DEFAULT_STATION = "0000"
+STATIONS = {"yida": DEFAULT_STATION, "jiaxin": "0001"}
+"""Each community's 4-digit grassroots-unit digits in its GB/T 28181 device codes, so two
+communities on one gateway never share a device code."""
+
+DEVICE_CODE_PREFIX = ADMIN_DIVISION + DEFAULT_STATION + "132"
 """GB/T 28181 code head: admin division + 4-digit grassroots unit + type 132 (access controller).
 
 A 7-digit serial completes the 20-digit device code.
 """
 
-CAMERA_CODE_PREFIX = ADMIN_DIVISION + "0000" + "131"
+CAMERA_CODE_PREFIX = ADMIN_DIVISION + DEFAULT_STATION + "131"
 """GB/T 28181 code head of the community's cameras: type 131 (camera)."""
 
 HIK_DIALECT = "hik-isapi"
@@ -94,6 +104,25 @@ _RESIDENTS_PER_HOUSE = (1, 2, 3, 4)
 _RESIDENTS_WEIGHTS = (20, 35, 28, 17)
 _BIRTH_FIRST = date(1940, 1, 1).toordinal()
 _BIRTH_LAST = date(2018, 12, 31).toordinal()
+FOREIGN_SHARE = 0.02
+"""Share of residents who are foreign nationals (境外人员), with a passport or a 554 card."""
+NATIONALITIES: tuple[tuple[str, str], ...] = (
+    ("KOR", "410"),
+    ("JPN", "392"),
+    ("USA", "840"),
+    ("GBR", "826"),
+    ("DEU", "276"),
+    ("RUS", "643"),
+    ("SGP", "702"),
+    ("MYS", "458"),
+    ("VNM", "704"),
+    ("AUS", "036"),
+)
+"""Foreign residents' nationalities: GB/T 2659 alpha-3 and numeric codes."""
+PASSPORT = "414"
+FOREIGN_PERMANENT_RESIDENCE = "554"
+RESIDENT_ID_CARD = "111"
+"""GA/T 517 certificate type codes the generated people hold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +136,17 @@ class Resident:
     employee_no: str
     """The controller's person id (ISAPI `employeeNoString`)."""
     id_number: str
-    """18-digit resident ID number (GB 11643) with a valid check digit."""
+    """The number of the person's papers: an 18-digit resident ID number (GB 11643) with a
+    valid check digit; for foreign residents a passport or foreign permanent residence card."""
     phone: str
+    id_type: str = RESIDENT_ID_CARD
+    """GA/T 517 code of the papers: 111 resident ID card, 414 passport, 554 permanent residence."""
+    nationality: str | None = None
+    """GB/T 2659 alpha-3 code of a foreign resident; None for Chinese citizens."""
+    born: date | None = None
+    """Birth date, kept only when the papers do not carry it (passports)."""
+    male: bool | None = None
+    """Sex, kept only when the papers do not carry it (passports)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +170,8 @@ class Vehicle:
 
 @dataclass(frozen=True, slots=True)
 class House:
-    """One dwelling, coded building-unit-floor+number (`B01-U1-0302`)."""
+    """One dwelling, coded community-building-unit-floor+number (`yida-B01-U1-0302`): the
+    community's standard address code, unique across the gateway."""
 
     code: str
     floor: int
@@ -220,6 +259,15 @@ class Community:
                         return tuple(r for h in u.houses for r in h.residents)
         return ()
 
+    def unit_houses(self, building: str, unit: str) -> tuple[House, ...]:
+        """The houses behind one unit door (empty for unknown codes)."""
+        for b in self.buildings:
+            if b.code == building:
+                for u in b.units:
+                    if u.code == unit:
+                        return u.houses
+        return ()
+
     def device(self, device_id: str) -> Device:
         """The device with this code; KeyError if the community has none."""
         for device in self.devices:
@@ -228,18 +276,33 @@ class Community:
         raise KeyError(device_id)
 
 
-def device_code(serial: int) -> str:
+def _gb28181_code(station: str, device_type: str, serial: int) -> str:
+    if not 0 <= serial <= 9_999_999:
+        raise ValueError("serial must fit in 7 digits")
+    if len(station) != 4 or not station.isdigit():
+        raise ValueError("station must be 4 digits")
+    return f"{ADMIN_DIVISION}{station}{device_type}{serial:07d}"
+
+
+def device_code(serial: int, station: str = DEFAULT_STATION) -> str:
     """The 20-digit GB/T 28181 code of the access controller with this 7-digit serial."""
-    if not 0 <= serial <= 9_999_999:
-        raise ValueError("serial must fit in 7 digits")
-    return f"{DEVICE_CODE_PREFIX}{serial:07d}"
+    return _gb28181_code(station, "132", serial)
 
 
-def camera_code(serial: int) -> str:
+def camera_code(serial: int, station: str = DEFAULT_STATION) -> str:
     """The 20-digit GB/T 28181 code of the camera with this 7-digit serial."""
-    if not 0 <= serial <= 9_999_999:
-        raise ValueError("serial must fit in 7 digits")
-    return f"{CAMERA_CODE_PREFIX}{serial:07d}"
+    return _gb28181_code(station, "131", serial)
+
+
+def station_of(community_code: str) -> str:
+    """The community's grassroots-unit digits in device codes (`0000` when not a pilot one)."""
+    return STATIONS.get(community_code, DEFAULT_STATION)
+
+
+def house_code(community_code: str, building: str, unit: str, floor: int, number: int) -> str:
+    """The standard address code of a flat: `yida-B01-U1-0302` (community, building, unit,
+    floor and number on the floor), unique across the gateway."""
+    return f"{community_code}-{building}-{unit}-{floor:02d}{number:02d}"
 
 
 def short_code(community_code: str) -> str:
@@ -290,7 +353,7 @@ def draw_plate(rng: random.Random, prefix: str, new_energy: bool) -> str:
 
 
 def birth_date(id_number: str) -> date:
-    """The birth date written in an 18-digit resident ID number."""
+    """The birth date written in an 18-digit resident ID number (or 554 card number)."""
     return date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
 
 
@@ -299,11 +362,35 @@ def is_male(id_number: str) -> bool:
     return int(id_number[16]) % 2 == 1
 
 
+def born_on(resident: Resident) -> date:
+    """A resident's birth date, from their papers or, for a passport, as recorded."""
+    return resident.born if resident.born is not None else birth_date(resident.id_number)
+
+
+def resident_is_male(resident: Resident) -> bool:
+    """A resident's sex, from their papers or, for a passport, as recorded."""
+    return resident.male if resident.male is not None else is_male(resident.id_number)
+
+
+def foreign_papers(rng: random.Random, id_number: str) -> tuple[str, str, str]:
+    """(GA/T 517 type, number, nationality) of a foreign resident born and sexed as the drawn
+    `id_number` says: a passport (a letter and eight digits) or, for one in three, a 2023
+    foreign permanent residence card (`9`, province 43, the nationality's numeric code, the
+    birth date, a sequence whose last digit gives the sex, the GB 11643 check character)."""
+    nationality, numeric = rng.choice(NATIONALITIES)
+    if rng.random() < 1 / 3:
+        first17 = f"943{numeric}{id_number[6:14]}{id_number[14:17]}"
+        return FOREIGN_PERMANENT_RESIDENCE, first17 + gb11643_check_digit(first17), nationality
+    number = rng.choice(_PLATE_LETTERS) + "".join(rng.choices("0123456789", k=8))
+    return PASSPORT, number, nationality
+
+
 class _PeopleFactory:
     """Draws residents with unique cards, ID numbers and phones from one shared generator."""
 
-    def __init__(self, rng: random.Random, community_code: str) -> None:
+    def __init__(self, rng: random.Random, community_code: str, foreign: random.Random) -> None:
         self._rng = rng
+        self._foreign = foreign
         self._code = community_code
         self._count = 0
         self._used: set[str] = set()
@@ -335,13 +422,27 @@ class _PeopleFactory:
 
     def resident(self) -> Resident:
         self._count += 1
-        return Resident(
+        resident = Resident(
             person_ref=f"{self._code}-p{self._count:05d}",
             name=self._name(),
             card_no=self._digits(str(self._rng.randint(1, 9)), 10),
             employee_no=f"{100000 + self._count}",
             id_number=self._id_number(),
             phone=self._digits(self._rng.choice(_MOBILE_PREFIXES), 11),
+        )
+        if self._foreign.random() >= FOREIGN_SHARE:
+            return resident
+        id_type, number, nationality = foreign_papers(self._foreign, resident.id_number)
+        if not self._unique(number):
+            return resident
+        keep = id_type == PASSPORT  # a passport carries neither birth date nor sex
+        return replace(
+            resident,
+            id_type=id_type,
+            id_number=number,
+            nationality=nationality,
+            born=birth_date(resident.id_number) if keep else None,
+            male=is_male(resident.id_number) if keep else None,
         )
 
 
@@ -364,7 +465,7 @@ class _CarFactory:
     def cars(self, house: str, residents: tuple[Resident, ...]) -> tuple[Vehicle, ...]:
         """None, one or (rarely) two cars for a household, owned by its adults."""
         rng = self._rng
-        drivers = [r for r in residents if birth_date(r.id_number) < _DRIVING_AGE_BORN_BEFORE]
+        drivers = [r for r in residents if born_on(r) < _DRIVING_AGE_BORN_BEFORE]
         if not drivers or rng.random() >= _CAR_SHARE:
             return ()
         count = 2 if rng.random() < _SECOND_CAR_SHARE else 1
@@ -387,12 +488,13 @@ class _CarFactory:
 def _equipment(code: str, buildings: list[Building]) -> list[Device]:
     """Every device but the hik-isapi door controllers; the layout alone decides them."""
     devices: list[Device] = []
+    station = station_of(code)
     serial = FACE_CAMERA_SERIAL
     for gate in GATES:
         for facing in ("in", "out"):
             devices.append(
                 Device(
-                    device_id=camera_code(serial),
+                    device_id=camera_code(serial, station),
                     dialect=GAT1400_DIALECT,
                     kind=CAPTURE_CAMERA,
                     building=None,
@@ -407,7 +509,7 @@ def _equipment(code: str, buildings: list[Building]) -> list[Device]:
     for index, (tag, ramp) in enumerate(RAMPS):
         devices.append(
             Device(
-                device_id=camera_code(VEHICLE_CAMERA_SERIAL + index),
+                device_id=camera_code(VEHICLE_CAMERA_SERIAL + index, station),
                 dialect=GAT1400_DIALECT,
                 kind=CAPTURE_CAMERA,
                 building=None,
@@ -434,7 +536,7 @@ def _equipment(code: str, buildings: list[Building]) -> list[Device]:
         for unit in building.units:
             devices.append(
                 Device(
-                    device_id=camera_code(serial),
+                    device_id=camera_code(serial, station),
                     dialect=CAMERA_ALARM_DIALECT,
                     kind=CAMERA,
                     building=building.code,
@@ -448,7 +550,7 @@ def _equipment(code: str, buildings: list[Building]) -> list[Device]:
     for first in buildings[::2]:
         devices.append(
             Device(
-                device_id=camera_code(serial),
+                device_id=camera_code(serial, station),
                 dialect=CAMERA_ALARM_DIALECT,
                 kind=CAMERA,
                 building=first.code,
@@ -461,7 +563,7 @@ def _equipment(code: str, buildings: list[Building]) -> list[Device]:
     middle = buildings[len(buildings) // 2]
     devices.append(
         Device(
-            device_id=device_code(CLOUD_DOOR_SERIAL),
+            device_id=device_code(CLOUD_DOOR_SERIAL, station),
             dialect=ACCESS_CLOUD_DIALECT,
             kind=DOOR_CONTROLLER,
             building=None,
@@ -472,7 +574,7 @@ def _equipment(code: str, buildings: list[Building]) -> list[Device]:
     )
     devices.append(
         Device(
-            device_id=device_code(CLOUD_DOOR_SERIAL + 1),
+            device_id=device_code(CLOUD_DOOR_SERIAL + 1, station),
             dialect=ACCESS_CLOUD_DIALECT,
             kind=DOOR_CONTROLLER,
             building=middle.code,
@@ -517,8 +619,11 @@ def generate_community(
         raise ValueError("every layout dimension must be at least 1")
     if buildings > 99 or houses_per_floor > 99 or floors > 99:
         raise ValueError("codes have room for at most 99 buildings, floors and houses per floor")
-    rng = random.Random(seed)
-    people = _PeopleFactory(rng, code)
+    # Yida keeps the plain seed, so its people are those earlier versions generated; any
+    # other community mixes its code in, so two communities never share people.
+    rng = random.Random(seed if code == "yida" else f"{code}:{seed}")
+    people = _PeopleFactory(rng, code, random.Random(f"{code}:{seed}:foreign"))
+    station = station_of(code)
     cars = _CarFactory(random.Random(f"{code}:{seed}:vehicles"))
     built: list[Building] = []
     devices: list[Device] = []
@@ -535,14 +640,14 @@ def generate_community(
                     if rng.random() >= _EMPTY_HOUSE_SHARE:
                         count = rng.choices(_RESIDENTS_PER_HOUSE, _RESIDENTS_WEIGHTS)[0]
                         occupants = tuple(people.resident() for _ in range(count))
-                    house_code = f"{building_code}-{unit_code}-{floor:02d}{number:02d}"
-                    vehicles = cars.cars(house_code, occupants)
-                    houses.append(House(house_code, floor, occupants, vehicles))
+                    code_of_house = house_code(code, building_code, unit_code, floor, number)
+                    vehicles = cars.cars(code_of_house, occupants)
+                    houses.append(House(code_of_house, floor, occupants, vehicles))
             units.append(Unit(unit_code, tuple(houses)))
             serial += 1
             devices.append(
                 Device(
-                    device_id=device_code(serial),
+                    device_id=device_code(serial, station),
                     dialect=HIK_DIALECT,
                     kind=DOOR_CONTROLLER,
                     building=building_code,
@@ -556,7 +661,7 @@ def generate_community(
         serial += 1
         devices.append(
             Device(
-                device_id=device_code(serial),
+                device_id=device_code(serial, station),
                 dialect=HIK_DIALECT,
                 kind=DOOR_CONTROLLER,
                 building=None,
@@ -569,3 +674,27 @@ def generate_community(
         )
     devices.extend(_equipment(code, built))
     return Community(code=code, name=name, buildings=tuple(built), devices=tuple(devices))
+
+
+def generate_jiaxin(seed: int = 7) -> Community:
+    """Jiaxin Times Square (嘉新时代广场): four taller buildings, two units each."""
+    return generate_community(
+        seed, buildings=4, units_per_building=2, floors=16, code="jiaxin", name="嘉新时代广场"
+    )
+
+
+def generate_yida(seed: int = 7) -> Community:
+    """Yida Town (亿达小镇): six buildings of two units and eleven floors."""
+    return generate_community(seed)
+
+
+PILOT_LAYOUTS: dict[str, Callable[[int], Community]] = {
+    "yida": generate_yida,
+    "jiaxin": generate_jiaxin,
+}
+"""The pilot communities by code; each builds its layout from a seed."""
+
+
+def pilot_community(code: str, seed: int = 7) -> Community:
+    """The pilot community of this code (KeyError when there is none)."""
+    return PILOT_LAYOUTS[code](seed)

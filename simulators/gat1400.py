@@ -8,7 +8,8 @@ the object type (`06` face, `02` motor vehicle) and the sequence again. Times ar
 `YYYYMMDDhhmmss`, China Standard Time. Codes are strings, as the standard types them.
 
 Faces: a face the camera matched against the property's face library carries the resident's
-`IDType` 111, `IDNumber`, `Name` and `Similaritydegree` (0-100); strangers carry none of them.
+`IDType` (111; 414 or 554 for foreign residents), `IDNumber`, `Name` and `Similaritydegree`
+(0-100); strangers carry none of them.
 Gender and age range are the camera's estimate. Each face has two sub-images, the scene (type
 14) and the face crop (type 11, with a tiny inline base64 `Data`, as cameras send it and the
 adapter must drop). Vehicles: `PlateNo` without separator, `PlateClass` 02 (small car) or 52
@@ -35,8 +36,8 @@ from simulators.community import (
     Device,
     Resident,
     Vehicle,
-    birth_date,
-    is_male,
+    born_on,
+    resident_is_male,
 )
 from simulators.hik_isapi import device_network
 from simulators.traffic import PlannedStream, SimMessage, compact_local, weighted
@@ -148,7 +149,7 @@ def face_object(device_id: str, sequence: int, face: FaceSighting) -> dict[str, 
         ),
     }
     if face.matched is not None and face.similarity is not None:
-        document["IDType"] = "111"
+        document["IDType"] = face.matched.id_type
         document["IDNumber"] = face.matched.id_number
         document["Name"] = face.matched.name
         document["Similaritydegree"] = f"{face.similarity:g}"
@@ -295,8 +296,8 @@ class GateFaceStream(PlannedStream):
         today = moment.astimezone(CST).date()
         if rng.random() < RESIDENT_SHARE:
             resident = rng.choice(self._residents)
-            age = _age(birth_date(resident.id_number), today)
-            gender = "1" if is_male(resident.id_number) else "2"
+            age = _age(born_on(resident), today)
+            gender = "1" if resident_is_male(resident) else "2"
             matched = rng.random() < MATCH_SHARE
             suspicious = 0
         else:

@@ -11,11 +11,18 @@ from schemas.devices import DEVICE_KINDS_BY_DIALECT, DeviceRegistration, Dialect
 from schemas.identity import gb11643_check_digit
 from schemas.plates import is_standard_plate
 from simulators.community import (
+    FOREIGN_PERMANENT_RESIDENCE,
+    NATIONALITIES,
+    PASSPORT,
+    PILOT_LAYOUTS,
+    RESIDENT_ID_CARD,
     Community,
-    birth_date,
+    born_on,
     camera_code,
     device_code,
     generate_community,
+    generate_jiaxin,
+    pilot_community,
 )
 from simulators.hik_isapi import HikDoorStream
 
@@ -55,10 +62,11 @@ class TestLayout:
         for building in yida.buildings:
             for unit in building.units:
                 for house in unit.houses:
-                    assert re.fullmatch(rf"{building.code}-{unit.code}-\d{{4}}", house.code)
+                    pattern = rf"yida-{building.code}-{unit.code}-\d{{4}}"
+                    assert re.fullmatch(pattern, house.code)
                     assert int(house.code[-4:-2]) == house.floor
                     assert 1 <= house.floor <= 11
-        assert "B01-U1-0302" in {h.code for h in yida.houses()}
+        assert "yida-B01-U1-0302" in {h.code for h in yida.houses()}
 
     def test_dimensions_are_honoured(self) -> None:
         small = generate_community(buildings=2, units_per_building=3, floors=4, houses_per_floor=1)
@@ -110,6 +118,9 @@ class TestIdNumbers:
 
     def test_every_resident_has_a_valid_number(self, yida: Community) -> None:
         for resident in yida.residents():
+            if resident.nationality is not None:
+                continue
+            assert resident.id_type == RESIDENT_ID_CARD
             number = resident.id_number
             assert re.fullmatch(r"430112\d{11}[\dX]", number)
             assert number[17] == gb11643_check_digit(number[:17])
@@ -259,7 +270,7 @@ class TestVehicles:
             owners = {r.person_ref: r for r in house.residents}
             for car in house.vehicles:
                 assert car.house == house.code
-                assert birth_date(owners[car.owner].id_number) < date(2006, 1, 1)
+                assert born_on(owners[car.owner]) < date(2006, 1, 1)
         assert all(not h.vehicles for h in yida.houses() if not h.residents)
 
     def test_same_seed_same_cars(self) -> None:
@@ -269,15 +280,17 @@ class TestVehicles:
 
 
 class TestStability:
-    """Adding the equipment and the cars changed nothing an earlier version generated."""
+    """Adding the equipment, the cars and foreign residents' papers changed nothing else an
+    earlier version generated."""
 
     def test_residents_are_unchanged(self) -> None:
         residents = [
-            (r.person_ref, r.name, r.card_no, r.employee_no, r.id_number, r.phone)
+            (r.person_ref, r.name, r.card_no, r.employee_no, r.phone)
+            + ((r.id_number,) if r.nationality is None else ())
             for r in generate_community(seed=7).residents()
         ]
         digest = hashlib.sha256(repr(residents).encode()).hexdigest()
-        assert digest == "ae5de421032952f49c6651999d89fd1bc48c649352331b979bc4e51717af35bd"
+        assert digest == "f3e130fd1b4b7f02e4abd645a19776b272500e1a38eaa20157a1bb223dd1ea48"
 
     def test_door_stream_is_unchanged(self) -> None:
         start = datetime(2026, 11, 26, 8, tzinfo=timezone(timedelta(hours=8)))
@@ -288,3 +301,68 @@ class TestStability:
             digest.update(payload)
         expected = "c383bd0017594df132ec6f25b86e640e5f067cfac9715dd8eee297e03e38609b"
         assert digest.hexdigest() == expected
+
+
+class TestForeignResidents:
+    """A few residents are foreign nationals, with a passport or a 554 card and a nationality."""
+
+    def test_a_few_foreigners_with_papers_of_their_type(self, yida: Community) -> None:
+        foreigners = [r for r in yida.residents() if r.nationality is not None]
+        assert 3 <= len(foreigners) <= 30
+        nationalities = {code for code, _ in NATIONALITIES}
+        for person in foreigners:
+            assert person.nationality in nationalities
+            if person.id_type == PASSPORT:
+                assert re.fullmatch(r"[A-Z]\d{8}", person.id_number)
+                assert person.born is not None
+                assert person.male is not None
+            else:
+                assert person.id_type == FOREIGN_PERMANENT_RESIDENCE
+                number = person.id_number
+                assert re.fullmatch(r"943\d{14}[\dX]", number)
+                assert number[17] == gb11643_check_digit(number[:17])
+                assert person.born is None
+
+    def test_both_kinds_of_papers_occur_in_the_pilot(self) -> None:
+        kinds = {
+            r.id_type
+            for code in PILOT_LAYOUTS
+            for r in pilot_community(code).residents()
+            if r.nationality is not None
+        }
+        assert kinds == {PASSPORT, FOREIGN_PERMANENT_RESIDENCE}
+
+    def test_birth_dates_are_plausible_for_every_resident(self, yida: Community) -> None:
+        assert all(date(1940, 1, 1) <= born_on(r) <= date(2018, 12, 31) for r in yida.residents())
+
+
+class TestPilotCommunities:
+    """Both pilot communities can share one gateway: no device code or house code in common."""
+
+    def test_jiaxin_layout(self) -> None:
+        jiaxin = generate_jiaxin()
+        assert (jiaxin.code, jiaxin.name) == ("jiaxin", "嘉新时代广场")
+        assert [b.code for b in jiaxin.buildings] == ["B01", "B02", "B03", "B04"]
+        assert all(house.code.startswith("jiaxin-B0") for house in jiaxin.houses())
+
+    def test_no_shared_device_or_house_codes(self) -> None:
+        yida, jiaxin = pilot_community("yida"), pilot_community("jiaxin")
+        assert not {d.device_id for d in yida.devices} & {d.device_id for d in jiaxin.devices}
+        assert not {h.code for h in yida.houses()} & {h.code for h in jiaxin.houses()}
+
+    def test_jiaxin_devices_carry_its_station(self) -> None:
+        codes = [d.device_id for d in generate_jiaxin().devices if d.device_id.isdigit()]
+        assert codes
+        assert all(code.startswith("4301120001") for code in codes)
+        assert device_code(1, "0001") == "43011200011320000001"
+
+    def test_communities_share_no_people(self) -> None:
+        yida, jiaxin = pilot_community("yida"), pilot_community("jiaxin")
+        assert not {r.id_number for r in yida.residents()} & {
+            r.id_number for r in jiaxin.residents()
+        }
+
+    def test_the_default_community_is_yida(self) -> None:
+        assert [h.code for h in pilot_community("yida").houses()] == [
+            h.code for h in generate_community().houses()
+        ]

@@ -10,7 +10,12 @@ from itertools import islice, takewhile
 import pytest
 
 from schemas.events import FaceCapture
-from simulators.community import GAT1400_DIALECT, Community, generate_community
+from simulators.community import (
+    GAT1400_DIALECT,
+    Community,
+    generate_community,
+    resident_is_male,
+)
 from simulators.gat1400 import (
     THUMBNAIL,
     FaceSighting,
@@ -118,7 +123,8 @@ class TestContract:
                         "id_number", resident.id_number
                     )
                     assert event.similarity is not None and 0.8 <= event.similarity <= 0.995
-                    assert event.gender == ("male" if int(resident.id_number[16]) % 2 else "female")
+                    assert face["IDType"] == resident.id_type
+                    assert event.gender == ("male" if resident_is_male(resident) else "female")
                     kinds["matched"] += 1
                 else:
                     assert event.stranger and event.matched_person_ref is None
