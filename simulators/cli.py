@@ -1,4 +1,5 @@
-"""Command line for the simulators: publish a community's device traffic, or write its config.
+"""Command line for the simulators: publish a community's device traffic, write its config, or
+export its property master data (`scgw simulate masterdata ...`).
 
 Kept apart from `simulators.__main__` so tests can call `main([...])` directly.
 """
@@ -13,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
-from simulators.community import Community, generate_community
+from simulators.community import PILOT_LAYOUTS, Community
 from simulators.config_toml import community_config_toml
+from simulators.export import CSV_ENCODINGS, FORMATS, export_master_data
 from simulators.hik_isapi import HikDoorStream
+from simulators.masterdata import community_master_data
 from simulators.publisher import DEFAULT_URL, PublishError, parse_mqtt_url, publish
 from simulators.traffic import SimMessage
 from simulators.yida_mix import HourlyRates, YidaTraffic, door_records
@@ -24,10 +27,9 @@ SECOND = timedelta(seconds=1)
 ENDING_ROUNDS = 3
 """Dry runs `ending_now` may take to place the last message at the present."""
 
-PILOT_COMMUNITIES: dict[str, Callable[[int], Community]] = {
-    "yida": generate_community,
-}
+PILOT_COMMUNITIES: dict[str, Callable[[int], Community]] = PILOT_LAYOUTS
 """Communities the command knows by code; each builds its layout from a seed."""
+MASTERDATA_COMMAND = "masterdata"
 
 _DESCRIPTION = """\
 Simulate the devices of a pilot community and publish their messages to an MQTT broker.
@@ -195,10 +197,53 @@ def ending_now(community: Community, args: argparse.Namespace, now: datetime) ->
     return start
 
 
+def build_masterdata_parser() -> argparse.ArgumentParser:
+    """`scgw simulate masterdata`: the property master data of the simulated communities."""
+    parser = argparse.ArgumentParser(
+        prog=f"scgw simulate {MASTERDATA_COMMAND}",
+        description="Write the property master data (houses, residents, vehicles, credentials) "
+        "of a simulated community, consistent with its device traffic for the same --seed, as "
+        "files the importer takes: one file per dataset, {community}-{dataset}.{format}. Import "
+        "them in that order (houses first), e.g. scgw import houses DIR/yida-houses.csv "
+        "--community yida. The data is made up: no real person's.",
+    )
+    parser.add_argument(
+        "--community",
+        choices=[*sorted(PILOT_COMMUNITIES), "all"],
+        default="all",
+        help="community code (default: all pilot communities)",
+    )
+    parser.add_argument("--format", choices=FORMATS, default="csv", help="default csv")
+    parser.add_argument(
+        "--encoding",
+        choices=CSV_ENCODINGS,
+        default="utf-8",
+        help="CSV text encoding (default utf-8; utf-8-sig adds a BOM; gbk as many property "
+        "systems export)",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="directory to write to")
+    parser.add_argument("--seed", type=int, default=7, help="community seed (default 7)")
+    return parser
+
+
+def masterdata_main(argv: list[str]) -> int:
+    """Export master data files; returns the exit status."""
+    args = build_masterdata_parser().parse_args(argv)
+    codes = sorted(PILOT_COMMUNITIES) if args.community == "all" else [args.community]
+    for code in codes:
+        data = community_master_data(PILOT_COMMUNITIES[code](args.seed), args.seed)
+        for path in export_master_data(data, args.out, args.format, encoding=args.encoding):
+            print(path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command; returns the process exit status."""
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == [MASTERDATA_COMMAND]:
+        return masterdata_main(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if args.events_per_hour <= 0:
         parser.error("--events-per-hour must be positive")
     if args.connections < 1:

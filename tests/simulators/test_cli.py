@@ -1,6 +1,7 @@
 """The simulator command: writes the gateway config and publishes door events."""
 
 import asyncio
+import csv
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -8,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from simulators.cli import main
-from simulators.community import generate_community
+from simulators.community import generate_community, generate_jiaxin
 from simulators.config_toml import community_config_toml
+from simulators.masterdata import DATASETS, community_master_data
 from testkit.services import MosquittoService, free_port
 from tests.simulators.parsing import GatewayParser
 from tests.simulators.subscriber import mosquitto_sub
@@ -107,3 +109,36 @@ class TestPublish:
         url = f"mqtt://127.0.0.1:{free_port()}"
         assert main(["yida", "--url", url, "--count", "3"]) == 1
         assert "error:" in capsys.readouterr().err
+
+
+class TestMasterDataExport:
+    """`masterdata` writes each community's four datasets in the format asked for."""
+
+    def test_writes_csv_for_one_community(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        argv = ["masterdata", "--community", "jiaxin", "--format", "csv", "--out", str(tmp_path)]
+        assert main(argv) == 0
+        names = sorted(p.name for p in tmp_path.iterdir())
+        assert names == [f"jiaxin-{d}.csv" for d in sorted(DATASETS)]
+        assert capsys.readouterr().out.split() == [
+            str(tmp_path / f"jiaxin-{d}.csv") for d in DATASETS
+        ]
+        data = community_master_data(generate_jiaxin())
+        with (tmp_path / "jiaxin-houses.csv").open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert [row["house_code"] for row in rows] == [h.house.code for h in data.houses]
+
+    def test_writes_every_community_by_default(self, tmp_path: Path) -> None:
+        assert main(["masterdata", "--format", "json", "--out", str(tmp_path)]) == 0
+        assert len(list(tmp_path.glob("*.json"))) == 2 * len(DATASETS)
+
+    def test_help_names_the_order(self, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit):
+            main(["masterdata", "--help"])
+        assert "houses first" in capsys.readouterr().out
+
+    def test_unknown_community_is_refused(self, tmp_path: Path) -> None:
+        with pytest.raises(SystemExit) as exited:
+            main(["masterdata", "--community", "nowhere", "--out", str(tmp_path)])
+        assert exited.value.code == 2
