@@ -76,6 +76,12 @@ def _status_binding_lines(community_code: str) -> Iterable[str]:
     yield f"device_id_level = {STATUS_DEVICE_LEVEL}"
 
 
+def communities_config_toml(communities: Iterable[Community]) -> str:
+    """One configuration for several communities: each one's tables, one after another (TOML
+    arrays of tables may be continued anywhere in a document)."""
+    return "\n".join(community_config_toml(community) for community in communities)
+
+
 def community_config_toml(community: Community) -> str:
     """The `[[communities]]`, `[[devices]]` and `[[topics]]` tables the gateway needs.
 
