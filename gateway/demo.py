@@ -1,7 +1,12 @@
 """`scgw demo`: the whole gateway in one process with nothing installed.
 
-An embedded broker, a SQLite store under the data folder, the Yida Town simulator publishing
-door events in real time, and the API. Secrets are generated once per data folder and kept
+An embedded broker, a SQLite store under the data folder, the simulators of both pilot
+communities (Yida Town and Jiaxin Times Square) publishing their devices' traffic in real time,
+and the API. At start the communities' property master data (houses, residents, vehicles,
+credentials) is imported through the same importer as `PUT /v1/property/...`, so persons,
+houses, vehicles and the community summary are there at once; the simulators then publish the
+last two weeks of life behind two unit doors of each community (so an unregistered tenant can
+be inferred) before the live traffic. Secrets are generated once per data folder and kept
 there (mode 0600), so restarts keep the same API key and, more importantly, the same ID hash
 key: hashes made yesterday must still join with today's.
 """
@@ -10,12 +15,15 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import heapq
 import hmac
+import itertools
 import json
 import logging
 import os
 import secrets
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,12 +36,17 @@ from gateway.api.app import create_app
 from gateway.broker import Account, BrokerAccounts, DeviceAccount, EmbeddedBroker, embedded_broker
 from gateway.config import Settings, load_config
 from gateway.logs import configure_logging
+from gateway.masterdata.importer import Importer
 from gateway.runtime import Runtime, Secrets
 from gateway.serve import api_server, serve, wait_started
 from schemas.devices import DeviceRegistration
-from simulators.community import HIK_DIALECT, generate_community
-from simulators.config_toml import community_config_toml
+from schemas.privacy import Pseudonymizer
+from simulators.community import HIK_DIALECT, PILOT_LAYOUTS, Community, pilot_community
+from simulators.config_toml import communities_config_toml
+from simulators.masterdata import DATASETS, community_master_data
 from simulators.publisher import Login, publish
+from simulators.residency import ResidencyScenario
+from simulators.traffic import SimMessage
 from simulators.yida_mix import HourlyRates, YidaTraffic
 
 logger = logging.getLogger("scgw.demo")
@@ -43,6 +56,11 @@ GATEWAY_MQTT_USER = "scgw-gateway"
 DEVICE_SECRET = "mqtt_device_secret"
 """secrets.json's key for the secret every device's broker password is derived from."""
 SIMULATOR_RETRY_S = 5
+DEMO_SEED = 7
+"""The simulators' seed: the demo's people, devices and traffic are always the same."""
+DEMO_CONFIG = "pilot.toml"
+DEMO_HOUSEKEEPING_S = 60.0
+"""The demo's housekeeping interval: a newcomer sees the tenant inferred within a minute."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,14 +144,55 @@ def _write_private(path: Path, content: dict[str, Any]) -> None:
     os.replace(staging, path)
 
 
+def demo_communities() -> list[Community]:
+    """The pilot communities the demo simulates, in code order."""
+    return [pilot_community(code, DEMO_SEED) for code in sorted(PILOT_LAYOUTS)]
+
+
 def demo_config_path(data_dir: Path) -> Path:
-    """The generated Yida Town configuration: its communities and every simulated device.
+    """The generated configuration of both pilot communities and every simulated device.
 
     Written at every start, so a data folder from an older version gets today's devices.
     """
-    path = data_dir / "yida.toml"
-    path.write_text(community_config_toml(generate_community()), encoding="utf-8")
+    path = data_dir / DEMO_CONFIG
+    path.write_text(communities_config_toml(demo_communities()), encoding="utf-8")
     return path
+
+
+async def import_master_data(
+    runtime: Runtime, communities: Iterable[Community], *, actor: str = "demo"
+) -> dict[str, dict[str, int]]:
+    """Import each community's simulated master data through the importer, dataset by
+    dataset in dependency order (houses first); return the counts per community and dataset.
+
+    At a restart the same rows come again and count as unchanged: nothing is duplicated.
+    """
+    if runtime.contacts is None:
+        raise RuntimeError("the runtime has no contact vault")
+    importer = Importer(
+        runtime.store,
+        runtime.grids,
+        Pseudonymizer(runtime.secrets.id_hash_key),
+        runtime.contacts,
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for community in communities:
+        data = community_master_data(community, DEMO_SEED)
+        for dataset in DATASETS:
+            report = await importer.run(
+                community.code, dataset, data.numbered(dataset), actor=actor
+            )
+            counts.setdefault(community.code, {})[dataset] = (
+                report.accepted + report.updated + report.unchanged
+            )
+            if report.rejected:
+                logger.warning(
+                    "demo import of %s %s: %d rows rejected",
+                    community.code,
+                    dataset,
+                    len(report.rejected),
+                )
+    return counts
 
 
 async def run_demo(options: DemoOptions) -> int:
@@ -153,6 +212,8 @@ async def run_demo(options: DemoOptions) -> int:
             api_port=options.api_port,
             config=config_path,
             log_format="text",
+            # Infer residencies soon after the simulated history is stored, not in 10 minutes.
+            housekeeping_interval_s=DEMO_HOUSEKEEPING_S,
         )
         app = create_app(settings, config, demo_keys)
         server = api_server(app, settings.api_host, settings.api_port)
@@ -181,6 +242,16 @@ async def _announce(
     # The broker shares this process: its refusals are served with the gateway's metrics.
     runtime: Runtime = app.state.runtime
     runtime.metrics.registry.register(broker.metrics.registry)
+    started = time.monotonic()
+    counts = await import_master_data(runtime, demo_communities())
+    logger.info(
+        "imported the pilot master data in %.1f s: %s",
+        time.monotonic() - started,
+        "; ".join(
+            f"{code} " + ", ".join(f"{n} {dataset}" for dataset, n in datasets.items())
+            for code, datasets in counts.items()
+        ),
+    )
     print(demo_banner(options, keys, broker, accounts), flush=True)
 
 
@@ -207,11 +278,17 @@ def demo_banner(
             f"\n{pad}any device's password: scgw demo --data-dir {options.data_dir}"
             " --device-password ID"
         )
+    key = f"-H 'X-API-Key: {keys.admin_api_key}'"
     return f"""
-  Smart-community gateway demo (Yida Town 亿达小镇) is running.
+  Smart-community gateway demo (Yida Town 亿达小镇, Jiaxin Times Square 嘉新时代广场) is running.
 
     API docs      {base}/docs
-    Events        curl -H 'X-API-Key: {keys.admin_api_key}' '{base}/v1/events?limit=5'
+    Events        curl {key} '{base}/v1/events?limit=5'
+    Summary       curl {key} {base}/v1/communities/yida/summary
+    Persons       curl {key} '{base}/v1/persons?community=yida&limit=5'
+    Houses        curl {key} '{base}/v1/houses?community=jiaxin&limit=5'
+    Vehicles      curl {key} '{base}/v1/vehicles?registered=false'
+    Master data   scgw simulate masterdata --format csv --out DIR  (files to try scgw import)
     Dead letters  curl -H 'X-API-Key: {keys.admin_api_key}' '{base}/v1/dead-letters'
     Metrics       curl -H 'X-API-Key: {keys.admin_api_key}' {base}/metrics
     Health        {base}/healthz   {base}/readyz
@@ -238,31 +315,55 @@ def device_login(accounts: BrokerAccounts) -> Callable[[str], Login]:
     return login
 
 
+def demo_traffic(
+    communities: Iterable[Community], rate: float, now: datetime
+) -> Iterator[SimMessage]:
+    """What the demo publishes: the last two weeks behind two unit doors of each community
+    (`ResidencyScenario`, all in the past, so published at once), then every community's live
+    traffic from `now` on, merged in event-time order.
+
+    `rate` is door events per second per community; every other family but the heartbeats
+    (which keep their real intervals) is scaled by the same factor from its hourly rate.
+    """
+    pilot = list(communities)
+    door_rate = HourlyRates().door_events / 3600
+    factor = rate / door_rate if rate > 0 else 1.0
+    history = heapq.merge(
+        *(
+            ResidencyScenario(community_master_data(c, DEMO_SEED), now, seed=DEMO_SEED).records()
+            for c in pilot
+        ),
+        key=lambda record: record.at,
+    )
+    live = heapq.merge(
+        *(
+            YidaTraffic(
+                community,
+                DEMO_SEED,
+                now,
+                None,
+                HourlyRates().scaled(factor),
+                power_on=True,  # the devices come online with the demo
+            ).records()
+            for community in pilot
+        ),
+        key=lambda record: record.at,
+    )
+    return itertools.chain(history, live)
+
+
 async def _simulate(
     server: uvicorn.Server, broker: EmbeddedBroker, accounts: BrokerAccounts, rate: float
 ) -> None:
-    """Publish the whole community's traffic in real time, from now on, until cancelled.
+    """Publish the pilot communities' traffic (`demo_traffic`) until cancelled.
 
     Each device publishes over a connection of its own, with its own account, as a real one
-    would: the broker lets it speak only for itself.
-
-    `rate` is door events per second; every other family but the heartbeats (which keep
-    their real intervals) is scaled by the same factor from its hourly rate. The publisher
-    holds each message until its event time has come, so the demo's events are never ahead
-    of the present; after a broker hiccup it goes on where it stopped, catching up.
+    would: the broker lets it speak only for itself. The publisher holds each message until
+    its event time has come, so the demo's events are never ahead of the present; after a
+    broker hiccup it goes on where it stopped, catching up.
     """
     await wait_started(server)
-    door_rate = HourlyRates().door_events / 3600
-    factor = rate / door_rate if rate > 0 else 1.0
-    traffic = YidaTraffic(
-        generate_community(),
-        7,
-        datetime.now(UTC),
-        None,
-        HourlyRates().scaled(factor),
-        power_on=True,  # the devices come online with the demo
-    )
-    records = traffic.records()
+    records = demo_traffic(demo_communities(), rate, datetime.now(UTC))
     while True:
         try:
             await publish(records, url=broker.url(), login_for=device_login(accounts))

@@ -13,20 +13,29 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 
 import pytest
 
 from gateway.broker import EmbeddedBroker
+from gateway.config import load_config
 from gateway.demo import (
     DemoOptions,
     demo_banner,
     demo_broker_accounts,
+    demo_communities,
+    demo_config_path,
     demo_secrets,
+    demo_traffic,
     device_login,
     device_password,
 )
 from schemas.devices import DeviceRegistration
+from schemas.times import CHINA_STANDARD_TIME
+from simulators.community import pilot_community
+from simulators.masterdata import community_master_data
 from testkit.services import free_port
 
 DOOR = DeviceRegistration(device_id="43011200001320000001", dialect="hik-isapi", community="yida")
@@ -101,6 +110,32 @@ class TestDemoBrokerAccounts:
         door = accounts.devices[0].account
         assert login(f"yida/hik-isapi/{DOOR.device_id}") == (door.username, door.password)
         assert login(f"yida/status/{DOOR.device_id}") == (door.username, door.password)
+
+
+class TestDemoCommunities:
+    """The demo carries both pilot communities: their devices, their history, their traffic."""
+
+    def test_config_registers_both_communities(self, tmp_path: Path) -> None:
+        """The generated configuration registers every device of Yida Town and Jiaxin."""
+        config = load_config(demo_config_path(tmp_path))
+        assert [c.code for c in config.communities] == ["jiaxin", "yida"]
+        expected = sum(len(c.devices) for c in demo_communities())
+        assert len(config.devices) == expected
+        assert {d.community for d in config.devices} == {"jiaxin", "yida"}
+
+    def test_history_first_then_live_traffic_of_both(self) -> None:
+        """Two weeks of past events come first, in time order, then the live streams."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        records = list(islice(demo_traffic(demo_communities(), 5.0, now), 9000))
+        past = [r for r in records if r.at < now]
+        assert records[: len(past)] == past
+        assert [r.at for r in past] == sorted(r.at for r in past)
+        first_day = past[0].at.astimezone(CHINA_STANDARD_TIME).date()
+        assert (now.astimezone(CHINA_STANDARD_TIME).date() - first_day).days == 13
+        live = records[len(past) :]
+        assert live
+        for part in (past, live):
+            assert {r.topic.split("/", 1)[0] for r in part} == {"jiaxin", "yida"}
 
 
 class TestDemoBanner:
@@ -211,6 +246,20 @@ class TestDemoProcess:
 
         demo.wait_for(lambda: len(dialects()) >= 2, "events of two dialects")
         assert demo.refused_publishes() == 0
+
+    def test_master_data_is_there_at_once(self, demo: RunningDemo) -> None:
+        """When the banner shows, both communities' master data is imported: the summaries'
+        figures are the generator's ground truth."""
+        for code in ("yida", "jiaxin"):
+            truth = community_master_data(pilot_community(code)).counts()
+            summary = json.loads(demo.get(f"/v1/communities/{code}/summary"))
+            assert summary["houses_by_usage"] == truth.houses_by_usage
+            assert summary["persons_by_population_type"] == truth.persons_by_population_type
+            assert summary["vehicles_registered"] == truth.vehicles_registered
+            assert summary["occupancy"]["registered"] == truth.registered_occupancy
+        persons = json.loads(demo.get("/v1/persons?community=jiaxin&limit=5"))
+        assert len(persons["data"]) == 5
+        assert "imported the pilot master data" in log_of(demo.data_dir)
 
     def test_a_device_posing_as_another_is_refused_and_counted(self, demo: RunningDemo) -> None:
         """The issue's reproduction: a device's login on another device's topics is refused."""
