@@ -36,6 +36,7 @@ from testkit.harness import (
     wait_until,
     write_file,
 )
+from testkit.inspection import database_dump
 from testkit.services import MosquittoService, PostgresService
 
 YIDA, JIAXIN = "yida", "jiaxin"
@@ -363,3 +364,19 @@ class TestSummary:
         jiaxin = await world.get(f"/v1/communities/{JIAXIN}/summary")
         assert jiaxin["occupancy"]["observed"] == 0
         assert jiaxin["vehicles_unregistered"] == 0
+
+
+class TestPrivacy:
+    """After importing and resolving, no raw personal value of any simulated person is stored."""
+
+    async def test_database_dump_holds_no_id_number_name_phone_or_card(self, world: World) -> None:
+        """Residents', the tenant's and visitors' ID numbers, names, phones and cards: absent."""
+        dump = database_dump(world.dsn)
+        assert "yida-B01-U1-0101" in dump  # the dump is the real one
+        people = [o.resident for data in world.data.values() for o in data.occupants]
+        people.append(world.yida.tenant.person)
+        values = {v for p in people for v in (p.id_number, p.name, p.phone, p.card_no)}
+        for visit in world.scenario.visits():
+            values.update(v for x in visit.visit.visitors for v in (x.id_number, x.name, x.phone))
+        leaked = sorted(value for value in values if value and value in dump)
+        assert leaked == []
