@@ -117,7 +117,7 @@ def barrier_payload(gate_id: str, read: PlateRead) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-class _Ramp:
+class Ramp:
     """A car-park entrance: its barrier gate, its capture camera if any, its record counter."""
 
     def __init__(
@@ -167,13 +167,13 @@ class VehicleStream(PlannedStream):
             for device in community.devices_of(GAT1400_DIALECT)
             if device.gate is not None and device.facing is None
         }
-        self._ramps: list[_Ramp] = []
+        self._ramps: list[Ramp] = []
         for barrier in community.devices_of(BARRIER_GATE_DIALECT):
             camera_device = cameras.get(barrier.gate) if barrier.gate is not None else None
             camera = None
             if camera_device is not None:
                 camera = Gat1400Camera(community.code, camera_device, rng.randint(1, 50_000))
-            self._ramps.append(_Ramp(community.code, barrier, camera, rng.randint(1, 500)))
+            self._ramps.append(Ramp(community.code, barrier, camera, rng.randint(1, 500)))
         if not self._ramps:
             raise ValueError("the community has no barrier gates")
         self._ramp_weights = tuple(1.5 if i == 0 else 1.0 for i in range(len(self._ramps)))
@@ -233,7 +233,7 @@ class VehicleStream(PlannedStream):
             if car.plate not in self._away_from and car.plate not in self._parked:
                 return car
 
-    def _pass(self, at: float, ramp: _Ramp, car: Vehicle, direction: str) -> None:
+    def _pass(self, at: float, ramp: Ramp, car: Vehicle, direction: str) -> None:
         """Plan the gate's read and, most of the time, the ramp camera's capture."""
         rng = self.rng
         read = rng.random() >= UNREAD_SHARE

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from schemas.times import CHINA_STANDARD_TIME as CST
-from simulators.barrier_gate import PlateRead, barrier_payload, barrier_topic
+from simulators.barrier_gate import Ramp
 from simulators.community import (
     BARRIER_GATE_DIALECT,
     GAT1400_DIALECT,
@@ -38,7 +38,6 @@ from simulators.community import (
     draw_mobile,
     draw_name,
     resident_is_male,
-    short_code,
     visitor_service_id,
 )
 from simulators.gat1400 import FaceSighting, Gat1400Camera
@@ -65,7 +64,9 @@ UNREGISTERED_VISITS = 2
 CURRENT_VISITS = 2
 PAST_VISITS = 3
 _SERIAL_BASE = 5_000_000
-"""Door serial numbers of the scenario start here: far from the live streams' counters."""
+_RECORD_BASE = 800_000
+"""Door serial numbers and barrier record numbers of the scenario start here: far from the
+live streams' counters, so no event of the scenario shares an id with a live one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,32 +279,17 @@ class ResidencyScenario:
 
     def _car_passes(self) -> Iterator[Sighting]:
         rng = random.Random(self._seed("cars"))
-        gates = self.community.devices_of(BARRIER_GATE_DIALECT)
-        if not gates:
+        ramps = [
+            Ramp(self.community.code, barrier, None, _RECORD_BASE)
+            for barrier in self.community.devices_of(BARRIER_GATE_DIALECT)
+        ]
+        if not ramps:
             return
-        records: dict[str, int] = {}
 
         def read(car: Vehicle, at: datetime, direction: str) -> Sighting:
-            gate = rng.choice(gates)
-            records[gate.device_id] = records.get(gate.device_id, 800_000) + 1
-            day = at.astimezone(CST).strftime("%Y%m%d")
-            tag = gate.device_id.rsplit("-", 1)[-1]
-            plate_read = PlateRead(
-                moment=at,
-                record_id=f"{short_code(self.community.code)}-{tag}-{day}-{records[gate.device_id]:06d}",
-                vehicle=car,
-                direction=direction,
-                lane=1 if direction == "in" else 2,
-                confidence=round(rng.uniform(0.9, 0.99), 2),
-                picture=f"http://10.43.0.9/pic/{day}/{records[gate.device_id]:06d}.jpg",
-            )
-            message = SimMessage(
-                at,
-                barrier_topic(self.community.code, gate.device_id),
-                barrier_payload(gate.device_id, plate_read),
-                ("vehicle_pass",),
-                BARRIER_GATE_DIALECT,
-            )
+            ramp = rng.choice(ramps)
+            confidence = round(rng.uniform(0.9, 0.99), 2)
+            message = ramp.read_message(at, car, direction, confidence)
             return Sighting(message, car.owner or None, plate=car.plate)
 
         for car in self.cars():
