@@ -64,6 +64,10 @@ examples:
     scgw simulate yida --url {DEFAULT_URL} --rate 0 --count 1900
   write the config, then publish until Ctrl-C:
     scgw simulate yida --write-config yida.toml --url {DEFAULT_URL} --count 0
+  Jiaxin Times Square, the other pilot community, at 20 messages/s:
+    scgw simulate jiaxin --write-config jiaxin.toml --url {DEFAULT_URL} --rate 20
+  both communities' property master data as CSV files, to try scgw import by hand:
+    scgw simulate masterdata --format csv --out masterdata/
   flat out, 100k door events (a throughput run; one process is CPU-bound, about 9k msg/s
   on a 2-core box, and more --connections rarely help it):
     scgw simulate yida --url mqtt://user:pass@broker:1883 --mix doors --rate 0 --count 100000

@@ -39,6 +39,13 @@ class TestWriteConfig:
         assert text == community_config_toml(generate_community(3))
         assert len(tomllib.loads(text)["devices"]) == len(generate_community(3).devices) == 40
 
+    def test_jiaxin_is_a_pilot_community_too(self, tmp_path: Path) -> None:
+        path = tmp_path / "jiaxin.toml"
+        assert main(["jiaxin", "--write-config", str(path)]) == 0
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        assert [c["code"] for c in document["communities"]] == ["jiaxin"]
+        assert len(document["devices"]) == len(generate_jiaxin().devices) == 31
+
 
 class TestArguments:
     """Nonsense is refused with usage errors (exit status 2)."""
