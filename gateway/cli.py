@@ -2,7 +2,7 @@
 
 Subcommands: `run` (production: external broker and TimescaleDB), `demo` (everything embedded),
 `migrate` (apply schema migrations), `import` (property master data, `gateway.masterdata.command`),
-`simulate` (publish Yida Town device traffic).
+`simulate` (publish the pilot communities' simulated device traffic, or export their master data).
 """
 
 import argparse
@@ -70,9 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="everything embedded: broker, SQLite store, Yida Town simulator, API",
+        help="everything embedded: broker, SQLite store, the pilot communities' simulators, API",
         description="One process with an embedded MQTT broker, a SQLite store under --data-dir,"
-        " a Yida Town simulator publishing every device dialect, and the API. Ctrl-C stops it"
+        " the master data of Yida Town and Jiaxin Times Square imported at start, their"
+        " simulators publishing every device dialect, and the API. Ctrl-C stops it"
         " all.",
     )
     demo.add_argument("--api-port", type=int, default=8080, help="API port (default 8080)")
@@ -87,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate",
         type=float,
         default=5.0,
-        help="simulated door events per second; the other devices scale with it (default 5)",
+        help="simulated door events per second per community; the other devices scale with it"
+        " (default 5)",
     )
     demo.add_argument("--no-simulator", action="store_true", help="start without the simulator")
     demo.add_argument(
@@ -108,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser(
         "simulate",
-        help="publish simulated Yida Town device traffic (see scgw simulate --help)",
+        help="publish a pilot community's simulated device traffic, or export the simulated"
+        " property master data (see scgw simulate --help)",
         add_help=False,
     )
     return parser
