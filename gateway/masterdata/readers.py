@@ -19,11 +19,14 @@ import csv
 import io
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import closing
+from decimal import Decimal
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import IO, Final, Literal
 
 from openpyxl import load_workbook
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 FileFormat = Literal["json", "csv", "xlsx"]
 Row = dict[str, object]
@@ -40,8 +43,34 @@ SUFFIXES: Final[dict[str, FileFormat]] = {".json": "json", ".csv": "csv", ".xlsx
 
 _SCAN_BYTES: Final = 1 << 16
 _GBK: Final = "gb18030"
-_CHARSET_ALIASES: Final = {"utf-8": "utf-8-sig", "utf8": "utf-8-sig", "gbk": _GBK, "gb2312": _GBK}
-"""UTF-8 may carry a BOM either way; GBK and GB 2312 files are read with their superset."""
+_CHARSETS: Final = {
+    "utf-8": "utf-8-sig",
+    "utf8": "utf-8-sig",
+    "utf-8-sig": "utf-8-sig",
+    "gbk": _GBK,
+    "gb2312": _GBK,
+    "gb18030": _GBK,
+    "ascii": "ascii",
+    "us-ascii": "ascii",
+    "latin-1": "latin-1",
+    "latin1": "latin-1",
+    "iso-8859-1": "latin-1",
+    "iso8859-1": "latin-1",
+}
+"""The charsets a CSV may declare, and the codec each is read with: real text encodings only
+(Python's codec registry also knows rot13, base64, bz2, utf-16 and others that no property
+export uses and whose errors are not decode errors). UTF-8 may carry a BOM either way; GBK
+and GB 2312 files are read with their superset."""
+_JSON_CHARSETS: Final = frozenset({"utf-8", "utf8", "utf-8-sig", "ascii", "us-ascii"})
+"""A JSON body is UTF-8 (RFC 8259); ASCII is a subset of it."""
+
+MAX_COLUMNS: Final = 64
+"""Columns read from a sheet: the datasets have at most 10, and a workbook may declare (and
+openpyxl then pad every row to) 16,384."""
+
+_SMALL_INT_DIGITS: Final = 18
+"""A JSON integer with more digits is kept as a `Decimal`: `int()` of a 5,000-digit one raises,
+and no field takes one (identifier fields refuse numbers)."""
 
 
 class FileError(Exception):
@@ -78,20 +107,28 @@ class Table:
 
 
 def open_table(file: IO[bytes], file_format: FileFormat, charset: str | None = None) -> Table:
-    """The table in `file`, with its header read (`FileError` when it has none)."""
+    """The table in `file`, with its header read (`FileError` when it has none, or when it
+    declares a charset that is not a text encoding this format may have)."""
+    file.seek(0)
+    if not file.read(1):
+        raise FileError("empty_file", "the body is empty")
     if file_format == "json":
+        if charset and charset.strip().lower() not in _JSON_CHARSETS:
+            raise _unsupported_charset()
         return Table(file, "json", None)
     if file_format == "csv":
         encoding = _csv_encoding(file, charset)
         file.seek(0)
-        header = next(_csv_records(file, encoding), None)
+        with closing(_csv_records(file, encoding)) as records:
+            header = next(records, None)
         if header is None:
             raise FileError("empty_file", "the CSV file has no header row")
         return Table(file, "csv", _header(header[1]), encoding)
-    header_cells = next(_sheet_rows(file), None)
+    with closing(_sheet_rows(file)) as sheet_rows:
+        header_cells = next(sheet_rows, None)
     if header_cells is None:
         raise FileError("empty_file", "the workbook's first sheet has no header row")
-    return Table(file, "xlsx", _header([_cell_text(cell) for cell in header_cells[1]]))
+    return Table(file, "xlsx", _sheet_header(header_cells[1]))
 
 
 def _header(names: list[str]) -> tuple[str, ...]:
@@ -101,13 +138,9 @@ def _header(names: list[str]) -> tuple[str, ...]:
 def _csv_encoding(file: IO[bytes], charset: str | None) -> str:
     """The codec to read the CSV with: the declared charset, else UTF-8 or GB 18030."""
     if charset:
-        name = _CHARSET_ALIASES.get(charset.strip().lower(), charset.strip().lower())
-        try:
-            codecs.lookup(name)
-        except LookupError:
-            raise FileError(
-                "unsupported_charset", "the declared charset is not one the gateway can read"
-            ) from None
+        name = _CHARSETS.get(charset.strip().lower())
+        if name is None:
+            raise _unsupported_charset()
         return name
     file.seek(0)
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -118,6 +151,15 @@ def _csv_encoding(file: IO[bytes], charset: str | None) -> str:
     except UnicodeDecodeError:
         return _GBK
     return "utf-8-sig"
+
+
+def _unsupported_charset() -> FileError:
+    return FileError(
+        "unsupported_charset",
+        "the declared charset is not one the gateway reads: UTF-8, GBK, GB 18030, GB 2312,"
+        " ASCII or Latin-1 (JSON: UTF-8)",
+        {"accepted": sorted(_CHARSETS)},
+    )
 
 
 def _csv_records(file: IO[bytes], encoding: str) -> Iterator[tuple[int, list[str]]]:
@@ -139,7 +181,14 @@ def _csv_records(file: IO[bytes], encoding: str) -> Iterator[tuple[int, list[str
     except csv.Error:
         raise FileError("bad_csv", f"line {start} is not valid CSV", {"line": start}) from None
     finally:
-        text.detach()  # the caller owns the binary file
+        _detach(text)
+
+
+def _detach(text: io.TextIOWrapper) -> None:
+    """Let go of the binary file, which the caller owns; a generator dropped unfinished runs
+    this late, maybe after the caller closed the file: nothing is left to release then."""
+    if not text.buffer.closed:
+        text.detach()
 
 
 def _encoding_name(encoding: str) -> str:
@@ -185,7 +234,7 @@ def _json_rows(file: IO[bytes]) -> Iterator[NumberedRow]:
     except UnicodeDecodeError:
         raise FileError("bad_encoding", "the JSON body is not UTF-8") from None
     finally:
-        text.detach()  # the caller owns the binary file
+        _detach(text)
 
 
 class _JsonArray:
@@ -198,7 +247,9 @@ class _JsonArray:
         self._text = text
         self._buffer = ""
         self._position = 0
-        self._decoder = json.JSONDecoder()
+        self._decoder = json.JSONDecoder(
+            parse_int=_json_int, parse_constant=_json_constant, object_pairs_hook=_json_object
+        )
 
     def __iter__(self) -> Iterator[object]:
         if self._peek() != "[":
@@ -262,6 +313,34 @@ class _JsonArray:
 _BLANKS: Final = " \t\r\n"
 
 
+def _json_int(text: str) -> int | Decimal:
+    return int(text) if len(text) <= _SMALL_INT_DIGITS else Decimal(text)
+
+
+def _json_constant(name: str) -> object:
+    """NaN and Infinity (which Python's JSON reads though JSON has neither): a value no field
+    takes, so the row is rejected for its field."""
+    return {NOT_A_NUMBER: name}
+
+
+NOT_A_NUMBER: Final = "\x00not_a_number"
+
+
+def _json_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """An object; one naming a key twice gets `DUPLICATE_KEY` (the row is rejected: which of
+    the two values the sender meant cannot be known)."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        result[DUPLICATE_KEY] = duplicate
+    return result
+
+
+DUPLICATE_KEY: Final = "\x00duplicate_key"
+"""Key of a JSON object that names a key twice; its value is that key."""
+
+
 def _json_error(element: int) -> FileError:
     return FileError(
         "bad_json", f"element {element} of the JSON array is not valid JSON", {"line": element}
@@ -286,7 +365,10 @@ def _sheet_rows(file: IO[bytes]) -> Iterator[tuple[int, tuple[object, ...]]]:
         raise FileError("bad_xlsx", "the body is not an Excel (.xlsx) workbook") from error
     try:
         sheet = workbook.worksheets[0]
-        for line, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+        if isinstance(sheet, ReadOnlyWorksheet):
+            sheet.reset_dimensions()  # a declared A1:XFD1048576 would pad every row
+        rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
+        for line, cells in enumerate(rows, start=1):
             if any(cell is not None and str(cell).strip() for cell in cells):
                 yield line, cells
     finally:
@@ -298,9 +380,17 @@ def _xlsx_rows(file: IO[bytes]) -> Iterator[NumberedRow]:
     header = next(rows, None)
     if header is None:
         return
-    columns = _header([_cell_text(cell) for cell in header[1]])
+    columns = _sheet_header(header[1])
     for line, cells in rows:
         yield line, _row(columns, [_cell_value(cell) for cell in cells])
+
+
+def _sheet_header(cells: Sequence[object]) -> tuple[str, ...]:
+    """The header row's names, without the empty cells after the last one."""
+    names = list(_header([_cell_text(cell) for cell in cells]))
+    while names and not names[-1]:
+        names.pop()
+    return tuple(names)
 
 
 def _cell_text(cell: object) -> str:
@@ -309,7 +399,8 @@ def _cell_text(cell: object) -> str:
 
 def _cell_value(cell: object) -> object:
     """A cell as the row validators take it: numbers an integer when whole (Excel stores
-    `1702` as 1702.0), dates as ISO dates."""
+    `1702` as 1702.0), dates as ISO dates. Numbers stay numbers: identifier fields refuse
+    them (Excel keeps 15 digits and no leading zero)."""
     if isinstance(cell, float) and cell.is_integer():
         return int(cell)
     if isinstance(cell, datetime):

@@ -1,12 +1,21 @@
 """Specification of the master-data readers (`gateway.masterdata.readers`): rows and line
 numbers of JSON, CSV (UTF-8, BOM, GBK) and XLSX, and files refused whole."""
 
+import gc
 import io
+import sys
+import zipfile
 from datetime import date
 
 import pytest
 
-from gateway.masterdata.readers import EXTRA_FIELDS, NOT_AN_OBJECT, FileError, open_table
+from gateway.masterdata.readers import (
+    DUPLICATE_KEY,
+    EXTRA_FIELDS,
+    NOT_AN_OBJECT,
+    FileError,
+    open_table,
+)
 from tests.gateway.masterdata.files import csv_bytes, json_bytes, xlsx_bytes
 
 COLUMNS = ("house_code", "building", "room")
@@ -104,7 +113,7 @@ class TestJson:
         ("data", "message"),
         [
             (b'{"a": 1}', "the body is not a JSON array"),
-            (b"", "the body is not a JSON array"),
+            (b" ", "the body is not a JSON array"),
             (b'[{"a": 1}, {"a": ]', "element 2 of the JSON array is not valid JSON"),
             (b'[{"a": 1} {"a": 2}]', "element 2 of the JSON array is not valid JSON"),
             (b'[{"a": 1},]', "element 2 of the JSON array is not valid JSON"),
@@ -151,3 +160,84 @@ class TestXlsx:
         with pytest.raises(FileError) as refused:
             open_table(io.BytesIO(b"house_code\nyida-1\n"), "xlsx")
         assert refused.value.code == "bad_xlsx"
+
+
+class TestRefusedFiles:
+    """Empty bodies and declared charsets that are not text encodings are refused up front."""
+
+    @pytest.mark.parametrize("file_format", ["json", "csv", "xlsx"])
+    def test_an_empty_body_is_an_empty_file(self, file_format: str) -> None:
+        with pytest.raises(FileError) as refused:
+            open_table(io.BytesIO(b""), file_format)  # type: ignore[arg-type]
+        assert refused.value.code == "empty_file"
+
+    @pytest.mark.parametrize(
+        "charset", ["rot13", "base64", "hex", "bz2", "uu", "utf-16", "punycode", "nonsense"]
+    )
+    def test_codecs_that_are_not_text_encodings_are_refused(self, charset: str) -> None:
+        data = csv_bytes(COLUMNS, ROWS)
+        with pytest.raises(FileError) as refused:
+            open_table(io.BytesIO(data), "csv", charset)
+        assert refused.value.code == "unsupported_charset"
+
+    @pytest.mark.parametrize("charset", ["utf-8", "UTF8", "gbk", "GB2312", "gb18030", "ascii"])
+    def test_text_encodings_are_read(self, charset: str) -> None:
+        rows = [{**row, "room": "101"} for row in ROWS]
+        assert len(read(csv_bytes(COLUMNS, rows), "csv", charset)) == 2
+
+    def test_json_declared_in_another_charset_is_refused(self) -> None:
+        with pytest.raises(FileError) as refused:
+            open_table(io.BytesIO(json_bytes(ROWS)), "json", "gbk")
+        assert refused.value.code == "unsupported_charset"
+
+    def test_a_reader_dropped_after_its_file_closed_warns_nothing(self) -> None:
+        file = io.BytesIO(csv_bytes(COLUMNS, ROWS))
+        rows = open_table(file, "csv").rows()
+        next(rows)
+        file.close()
+        unraisable: list[object] = []
+        previous, sys.unraisablehook = sys.unraisablehook, unraisable.append
+        try:
+            del rows
+            gc.collect()
+        finally:
+            sys.unraisablehook = previous
+        assert unraisable == []
+
+
+class TestJsonValues:
+    """JSON values no field can take are marked, never raised."""
+
+    def test_a_duplicate_key_is_marked(self) -> None:
+        assert read(b'[{"room": "1", "room": "2"}]', "json")[0][1][DUPLICATE_KEY] == "room"
+
+    def test_a_5000_digit_integer_is_read(self) -> None:
+        value = read(b'[{"room": ' + b"9" * 5000 + b"}]", "json")[0][1]["room"]
+        assert len(str(value)) == 5000
+
+    def test_nan_is_not_a_number(self) -> None:
+        assert not isinstance(read(b'[{"area_m2": NaN}]', "json")[0][1]["area_m2"], float)
+
+
+class TestXlsxDimensions:
+    """A sheet declaring the largest dimension is read at the size of what it holds."""
+
+    def test_a_declared_a1_xfd1048576_sheet_reads_its_cells_only(self) -> None:
+        data = _with_dimension(xlsx_bytes(COLUMNS, ROWS), "A1:XFD1048576")
+        table = open_table(io.BytesIO(data), "xlsx")
+        assert table.columns == COLUMNS
+        assert [len(row) for _, row in table.rows()] == [3, 3]
+
+
+def _with_dimension(data: bytes, ref: str) -> bytes:
+    """The workbook with its first sheet's `<dimension ref>` replaced."""
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            content = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                start = content.index(b"<dimension ref=")
+                end = content.index(b"/>", start) + 2
+                content = content[:start] + f'<dimension ref="{ref}"/>'.encode() + content[end:]
+            target.writestr(item, content)
+    return out.getvalue()
