@@ -6,7 +6,11 @@ then only their keyed hash and mask go on; names and phones are masked, sealed f
 unmasked read and fingerprinted so a re-import can tell unchanged from changed; credentials
 become their keyed hash in the namespace the adapters use. Reasons name the rule, never the
 value. Values arrive as text (CSV), JSON values or Excel cells: a whole number is taken as
-its digits, a list is only allowed for `tags`.
+its digits, a list is only allowed for `tags`. Identifiers (ID numbers, credential values,
+phones, house codes, plates) must be text: as a number they have already lost digits (Excel
+keeps 15) or leading zeros, and may even pass a check digit as someone else's. Place fields
+may not start like a spreadsheet formula (`=`, `+`, `-`, `@`; a plain negative floor number
+is allowed): they travel into exports that people open in Excel.
 
 Columns: each dataset has required and optional fields (`FIELDS`). A table whose header lacks a
 required column or has a column no dataset field names is refused whole before any row is
@@ -15,6 +19,7 @@ data from every row in silence. A JSON object names its own fields, so there the
 reject the row.
 """
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,13 +31,13 @@ from pydantic import BaseModel, ValidationError
 
 from adapters.plates import normalise_plate
 from gateway.grids import GridMap
-from gateway.masterdata.readers import EXTRA_FIELDS, NOT_AN_OBJECT
+from gateway.masterdata.readers import DUPLICATE_KEY, EXTRA_FIELDS, NOT_AN_OBJECT
 from gateway.pii import ContactField, ContactVault
 from gateway.privacy import is_shareable_key
 from gateway.store.masterdata import Dataset
 from schemas.codes import CredentialKind, HouseUsage, PlateColor, PopulationType, Relation
 from schemas.countries import is_country_code
-from schemas.housing import HouseRecord
+from schemas.housing import Grid, HouseRecord
 from schemas.identifiers import NAME_PROBLEMS, name_problem
 from schemas.identity import birth_facts, id_type_code
 from schemas.phones import PHONE_RULE, normalise_phone
@@ -85,6 +90,12 @@ FIELDS: Final[Mapping[Dataset, Fields]] = {
 """Each dataset's columns (JSON keys): the required ones first."""
 
 RESIDENCY_END_FIELDS: Final = Fields(("id_number", "house_code", "until"), ())
+
+IDENTIFIER_FIELDS: Final = frozenset(
+    {"id_number", "owner_id_number", "value", "phone", "house_code", "plate_no"}
+)
+"""Fields refused as numbers (JSON numbers, Excel number cells): see the module docstring."""
+NUMBER_IDENTIFIER: Final = "is a number, not text: store identifiers as text (in Excel, text cells)"
 
 
 class RowError(Exception):
@@ -156,6 +167,10 @@ class RowValidator:
     def _house(self, row: Row) -> HouseRecord:
         building = _place(row, "building", required=True)
         assert building is not None
+        if self._grids.grid_of_building(self._community, building) is None and any(
+            grid.buildings for grid in self._community_grids()
+        ):
+            raise RowError("building", "is not a building of this community in the grid map")
         grid_code, problem = self._grids.house_grid(
             self._community, building, _text(row, "grid_code")
         )
@@ -248,6 +263,10 @@ class RowValidator:
             until=until,
         )
 
+    def _community_grids(self) -> tuple[Grid, ...]:
+        community = self._grids.community(self._community)
+        return community.grids if community is not None else ()
+
     def _id_hash(self, number: str, field: str) -> str:
         """An owner's or resident's ID number as stored records name them: its keyed hash. Its
         type is not given here, so only its length is checked; an unknown hash is the store's
@@ -268,6 +287,8 @@ class RowValidator:
 def _check_shape(fields: Fields, row: Row) -> None:
     if NOT_AN_OBJECT in row:
         raise RowError("<row>", "is not a JSON object")
+    if DUPLICATE_KEY in row:
+        raise RowError(shown_name(str(row[DUPLICATE_KEY]), 0), "duplicate_key: named twice")
     if EXTRA_FIELDS in row:
         raise RowError("<row>", "has values under no named column of the header")
     for position, key in enumerate(row, start=1):
@@ -289,6 +310,13 @@ def _text(row: Row, field: str) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal | float):
         raise RowError(field, "must be text or a number")
+    if not isinstance(value, str) and field in IDENTIFIER_FIELDS:
+        raise RowError(field, NUMBER_IDENTIFIER)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise RowError(field, "must be text or a finite number")
+        if value.is_integer():  # JSON 3.0 as Excel's 3.0 (which the reader makes 3)
+            return str(int(value))
     text = str(value).strip()
     return text or None
 
@@ -319,7 +347,14 @@ def _place(row: Row, field: str, *, required: bool = False, max_length: int = 64
     if problem is not None:
         reason = NAME_PROBLEMS[problem] if problem != "too_long" else None
         raise RowError(field, reason or f"must be at most {max_length} characters")
+    if text[0] in _FORMULA_STARTS and not (field == "floor" and _NEGATIVE_FLOOR.fullmatch(text)):
+        raise RowError(field, "must not start with = + - or @ (a spreadsheet formula)")
     return text
+
+
+_FORMULA_STARTS: Final = frozenset("=+-@")
+_NEGATIVE_FLOOR: Final = re.compile(r"-[0-9]{1,3}")
+"""A basement floor (`-1`): a number in a spreadsheet, never a formula."""
 
 
 def _choice(row: Row, field: str, literal: object, default: str | None) -> str:
@@ -330,6 +365,7 @@ def _choice(row: Row, field: str, literal: object, default: str | None) -> str:
         if default is None:
             raise RowError(field, "is required")
         return default
+    text = text.lower()
     if text not in allowed:
         raise RowError(field, f"must be one of {', '.join(allowed)}")
     return text
@@ -340,7 +376,10 @@ def _area(row: Row) -> Decimal | None:
     if text is None:
         return None
     try:
-        area = Decimal(text).quantize(Decimal("0.01"))
+        area = Decimal(text)
+        if not area.is_finite():
+            raise InvalidOperation
+        area = area.quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError):
         raise RowError("area_m2", "must be a number of square metres") from None
     if not Decimal(0) < area < Decimal(100_000):
@@ -352,9 +391,13 @@ def _count(row: Row, field: str) -> int:
     text = _text(row, field)
     if text is None:
         return 0
-    if not text.isdigit() or int(text) > 1000:
+    if not _COUNT.fullmatch(text) or int(text) > 1000:
         raise RowError(field, "must be a whole number from 0 to 1000")
     return int(text)
+
+
+_COUNT: Final = re.compile(r"[0-9]{1,4}")
+"""ASCII digits only: `str.isdigit` also takes `²`, which `int` refuses."""
 
 
 def _date(row: Row, field: str) -> date | None:
@@ -404,12 +447,14 @@ def _nationality(row: Row, required: bool) -> str | None:
     return code
 
 
-_TAG: Final = re.compile(r"[^\W\d][\w\-]{0,31}")
+_TAG: Final = re.compile(r"[a-z][a-z0-9_]{0,31}")
+MAX_TAGS: Final = 16
 
 
 def _tags(row: Row) -> tuple[str, ...]:
-    """`;`-separated text (CSV, Excel) or a list of texts (JSON); each a word of at most 32
-    characters starting with a letter, so no number can hide in one."""
+    """`;`-separated text (CSV, Excel) or a list of texts (JSON); each a snake_case ASCII
+    token (`elderly_living_alone`), at most 16: tags are categories, and a free-text tag is
+    where a name or a note about a person would end up stored unmasked."""
     value = row.get("tags")
     if value is None:
         return ()
@@ -423,9 +468,14 @@ def _tags(row: Row) -> tuple[str, ...]:
         raise RowError("tags", "must be ;-separated text or a list")
     tags = [item.strip() for item in items if item.strip()]
     for tag in tags:
-        if not _TAG.fullmatch(tag) or any(char.isdigit() for char in tag):
-            raise RowError("tags", "each tag must be a word of letters, _ or - (at most 32)")
-    return tuple(dict.fromkeys(tags))
+        if not _TAG.fullmatch(tag):
+            raise RowError(
+                "tags", "each tag must be snake_case: a-z first, then a-z 0-9 _ (at most 32)"
+            )
+    unique = tuple(dict.fromkeys(tags))
+    if len(unique) > MAX_TAGS:
+        raise RowError("tags", f"must be at most {MAX_TAGS} tags")
+    return unique
 
 
 def _model(model: type[_M], **values: Any) -> _M:

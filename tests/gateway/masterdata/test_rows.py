@@ -7,8 +7,13 @@ from decimal import Decimal
 import pytest
 
 from gateway.grids import GridMap
-from gateway.masterdata.readers import EXTRA_FIELDS
-from gateway.masterdata.rows import RowError, RowValidator, columns_problem
+from gateway.masterdata.readers import DUPLICATE_KEY, EXTRA_FIELDS
+from gateway.masterdata.rows import (
+    NUMBER_IDENTIFIER,
+    RowError,
+    RowValidator,
+    columns_problem,
+)
 from gateway.pii import ContactVault
 from schemas.housing import HouseRecord
 from schemas.population import CredentialRecord, ResidentRecord
@@ -144,7 +149,7 @@ class TestResidents:
             (
                 {"tags": "key_care;13812345678"},
                 "tags",
-                "each tag must be a word of letters, _ or - (at most 32)",
+                "each tag must be snake_case: a-z first, then a-z 0-9 _ (at most 32)",
             ),
             ({"tags": [1]}, "tags", "must be a list of texts"),
             ({"name": ["雷小琴"]}, "name", "must be text or a number"),
@@ -301,3 +306,105 @@ class TestColumns:
             "missing": ["building"],
             "duplicated": ["room"],
         }
+
+
+CREDENTIAL = {"kind": "card", "value": "0012345678", "owner_id_number": NUMBER}
+
+
+class TestNumbersAsIdentifiers:
+    """Identifiers given as numbers (JSON numbers, Excel number cells) are rejected."""
+
+    @pytest.mark.parametrize(
+        ("dataset", "row", "field"),
+        [
+            ("residents", {**RESIDENT, "id_number": int(NUMBER[:17] + "0")}, "id_number"),
+            ("residents", {**RESIDENT, "id_number": float(NUMBER[:17] + "0")}, "id_number"),
+            ("residents", {**RESIDENT, "phone": 13812345678}, "phone"),
+            ("residents", {**RESIDENT, "house_code": 31702}, "house_code"),
+            ("credentials", {**CREDENTIAL, "value": 12345678}, "value"),
+            (
+                "credentials",
+                {**CREDENTIAL, "owner_id_number": Decimal(NUMBER[:17])},
+                "owner_id_number",
+            ),
+            ("vehicles", {"plate_no": 12345}, "plate_no"),
+            ("houses", {"house_code": 101, "building": "B01"}, "house_code"),
+        ],
+    )
+    def test_an_identifier_number_is_rejected(
+        self, dataset: str, row: dict[str, object], field: str
+    ) -> None:
+        assert rejection(dataset, row) == (field, NUMBER_IDENTIFIER)
+
+    def test_other_fields_take_numbers(self) -> None:
+        row = {**HOUSE, "unit": 2, "room": 1702, "area_m2": 88.5, "registered_occupants": 3.0}
+        record = VALIDATOR.record("houses", row)
+        assert isinstance(record, HouseRecord)
+        assert (record.unit, record.room, record.registered_occupants) == ("2", "1702", 3)
+
+
+class TestOddValues:
+    """Values whose conversion raises become the row's rejection, naming the field."""
+
+    @pytest.mark.parametrize(
+        ("change", "field"),
+        [
+            ({"area_m2": "NaN"}, "area_m2"),
+            ({"area_m2": "Infinity"}, "area_m2"),
+            ({"area_m2": "-inf"}, "area_m2"),
+            ({"area_m2": "1e999999"}, "area_m2"),
+            ({"area_m2": float("nan")}, "area_m2"),
+            ({"registered_occupants": "²"}, "registered_occupants"),
+            ({"registered_occupants": "١٢"}, "registered_occupants"),
+            ({"registered_occupants": Decimal("9" * 5000)}, "registered_occupants"),
+            ({"registered_occupants": {"\x00not_a_number": "NaN"}}, "registered_occupants"),
+        ],
+    )
+    def test_rejected(self, change: dict[str, object], field: str) -> None:
+        assert rejection("houses", {**HOUSE, **change})[0] == field
+
+    def test_a_duplicate_key_rejects_the_row(self) -> None:
+        assert rejection("houses", {**HOUSE, DUPLICATE_KEY: "room"}) == (
+            "room",
+            "duplicate_key: named twice",
+        )
+
+    def test_choices_ignore_case(self) -> None:
+        record = VALIDATOR.record("vehicles", {"plate_no": "湘A12345", "plate_color": "BLUE"})
+        assert isinstance(record, VehicleRecord)
+        assert record.plate_color == "blue"
+
+
+class TestTags:
+    """Tags are snake_case ASCII tokens, at most 16 to a row."""
+
+    @pytest.mark.parametrize("tags", ["雷小琴", "Key_care", "key-care", "_x", "a" * 33, "a b"])
+    def test_a_tag_that_is_not_a_token_is_rejected(self, tags: str) -> None:
+        assert rejection("residents", {**RESIDENT, "tags": tags})[0] == "tags"
+
+    def test_at_most_16(self) -> None:
+        many = ";".join(f"tag{n}" for n in range(17))
+        assert rejection("residents", {**RESIDENT, "tags": many}) == (
+            "tags",
+            "must be at most 16 tags",
+        )
+
+
+class TestPlaces:
+    """Buildings the grid map does not list, and formula-like places, are rejected."""
+
+    def test_a_building_the_map_does_not_list(self) -> None:
+        assert rejection("houses", {**HOUSE, "building": "B99"}) == (
+            "building",
+            "is not a building of this community in the grid map",
+        )
+
+    @pytest.mark.parametrize("field", ["building", "unit", "floor", "room"])
+    @pytest.mark.parametrize("value", ["=1+1", "+1", "-2+3", "@SUM(A1)"])
+    def test_formula_like_values(self, field: str, value: str) -> None:
+        assert rejection("houses", {**HOUSE, field: value})[0] == field
+
+    def test_a_basement_floor(self) -> None:
+        record = VALIDATOR.record("houses", {**HOUSE, "floor": -1})
+        assert isinstance(record, HouseRecord)
+        assert record.floor == "-1"
