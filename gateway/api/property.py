@@ -7,7 +7,7 @@ The body streams to a temporary file (in memory up to `SPOOL_BYTES`, on disk bey
 is read through once to refuse an unreadable file before anything is applied, and is then
 imported row by row in chunks (`gateway.masterdata.importer`). The answer comes when the
 import is done: `{"accepted", "updated", "unchanged", "rejected": [{"line", "field",
-"reason"}]}`.
+"reason"}]}`, plus `"ended"` for a snapshot. Imports of one community run one at a time.
 """
 
 import asyncio
@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from gateway.api.deps import AdminCaller, RuntimeDep
 from gateway.api.errors import ApiError
 from gateway.api.guards import LargerBodies
-from gateway.masterdata.importer import Importer
+from gateway.masterdata.importer import EmptySnapshotError, Importer
 from gateway.masterdata.readers import MEDIA_TYPES, FileError, Table, open_table
 from gateway.masterdata.rows import columns_problem
 from gateway.runtime import Runtime
@@ -55,6 +55,9 @@ class ReportBody(BaseModel):
     updated: int = Field(description="rows that changed a stored record")
     unchanged: int = Field(description="rows identical to the stored record")
     rejected: list[RejectionBody]
+    ended: int | None = Field(
+        None, description="snapshots only: residencies, vehicles or credentials ended"
+    )
 
 
 _REPORT_EXAMPLE: Final = {
@@ -65,15 +68,26 @@ _REPORT_EXAMPLE: Final = {
 }
 _RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     200: {"content": {"application/json": {"example": _REPORT_EXAMPLE}}},
-    400: {"description": "The file cannot be read, or its header lacks or adds columns."},
+    400: {
+        "description": "The file cannot be read or is empty, its header lacks or adds columns,"
+        " or a snapshot has no valid row (`empty_snapshot`)."
+    },
     404: {"description": "The community is not in the grid map."},
-    415: {"description": "The body is not JSON, CSV or an Excel workbook."},
+    415: {
+        "description": "The body is not JSON, CSV or an Excel workbook, or its charset is not"
+        " a text encoding the gateway reads."
+    },
 }
 
 CommunityPath = Annotated[str, Path(description="community code, as in the grid map")]
 
 
-@router.put("/{community}/{dataset}", response_model=ReportBody, responses=_RESPONSES)
+@router.put(
+    "/{community}/{dataset}",
+    response_model=ReportBody,
+    response_model_exclude_none=True,
+    responses=_RESPONSES,
+)
 async def put_dataset(
     request: Request,
     runtime: RuntimeDep,
@@ -95,13 +109,26 @@ async def put_dataset(
         async for chunk in request.stream():
             body.write(chunk)
         table = await asyncio.to_thread(_checked_table, body, file_format, charset, dataset)
-        report = await _importer(runtime).run(
-            community, dataset, table.rows(), snapshot=mode == "snapshot", actor=caller.name
-        )
+        try:
+            report = await _importer(runtime).run(
+                community, dataset, table.rows(), snapshot=mode == "snapshot", actor=caller.name
+            )
+        except EmptySnapshotError as error:
+            raise ApiError(
+                400,
+                "empty_snapshot",
+                "a snapshot needs at least one valid row: nothing was applied or ended",
+                {"rejected": error.report.as_json()["rejected"]},
+            ) from None
     return report.as_json()
 
 
-@router.post("/{community}/residencies/end", response_model=ReportBody, responses=_RESPONSES)
+@router.post(
+    "/{community}/residencies/end",
+    response_model=ReportBody,
+    response_model_exclude_none=True,
+    responses=_RESPONSES,
+)
 async def end_residencies(
     runtime: RuntimeDep,
     caller: AdminCaller,
@@ -145,7 +172,8 @@ def _format(content_type: str) -> tuple[Any, str | None]:
         raise ApiError(
             415,
             "unsupported_media_type",
-            "send application/json, text/csv or an xlsx workbook",
+            "send application/json, text/csv or"
+            " application/vnd.openxmlformats-officedocument.spreadsheetml.sheet (.xlsx)",
             {"accepted": sorted(MEDIA_TYPES)},
         )
     charset = None

@@ -12,14 +12,26 @@ does so only when no row was rejected: a rejected row may be a listed record who
 not be read, and ending it would be wrong; the operator fixes the file and sends it again.
 Houses are never ended (they have no validity); a houses snapshot is a plain upsert.
 
+A snapshot with no valid row is refused (`EmptySnapshotError`, nothing ended): an empty
+export is far likelier a failed export than a community whose residents all left.
+
+One import at a time per community (in this process: an asyncio lock per community and event
+loop). Two concurrent snapshots of one community would otherwise each end what the other
+marked, and two imports of the same new people would race on their unique keys. Imports of
+one community must therefore go through one gateway process (or `scgw import --direct` while
+no gateway imports for it); the store has no cross-process import lock yet.
+
 Every run writes one audit entry (`property.import`, records = the dataset, details = the
-counts); `end_residencies` writes `property.residencies_end`.
+counts, `snapshot`, `ended`, and `aborted` = 1 when it did not finish: written in a `finally`,
+so an import that fails halfway is audited with what it applied); `end_residencies` writes
+`property.residencies_end`. A row whose validation raises anything is that row's rejection.
 """
 
 import asyncio
 import itertools
 import logging
 import uuid
+import weakref
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -31,7 +43,7 @@ from collections.abc import (
 )
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from gateway.grids import GridMap
 from gateway.masterdata.readers import NOT_AN_OBJECT
@@ -79,10 +91,12 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    ended: int | None = None
+    """Records a snapshot ended (None when the import was not a snapshot)."""
 
     def as_json(self) -> dict[str, Any]:
-        """The API's and the CLI's response body."""
-        return {
+        """The API's and the CLI's response body (`ended` for snapshots only)."""
+        body: dict[str, Any] = {
             "accepted": self.accepted,
             "updated": self.updated,
             "unchanged": self.unchanged,
@@ -90,6 +104,14 @@ class ImportReport:
                 {"line": r.line, "field": r.field, "reason": r.reason} for r in self.rejected
             ],
         }
+        if self.ended is not None:
+            body["ended"] = self.ended
+        return body
+
+    @property
+    def applied(self) -> int:
+        """Rows that reached the store and stand (inserted, changed or identical)."""
+        return self.accepted + self.updated + self.unchanged
 
     def counts(self) -> dict[str, int]:
         return {
@@ -108,6 +130,29 @@ class ImportReport:
             self.updated += 1
         else:
             self.unchanged += 1
+
+
+class EmptySnapshotError(Exception):
+    """A snapshot had no valid row: nothing was ended. `report` holds its rejections."""
+
+    def __init__(self, report: "ImportReport") -> None:
+        super().__init__("the snapshot has no valid row: nothing was ended")
+        self.report = report
+
+
+ROW_FAILED: Final = "could not be read"
+"""The reason of a row whose validation failed in a way no rule foresaw."""
+
+_LOCKS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def community_lock(community: str) -> asyncio.Lock:
+    """The lock serialising one community's imports in this process (per event loop: an
+    asyncio lock belongs to one)."""
+    locks = _LOCKS.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(community, asyncio.Lock())
 
 
 def local_today(clock: Callable[[], datetime]) -> date:
@@ -149,25 +194,66 @@ class Importer:
         actor: str = "admin",
         progress: Callable[[int], None] | None = None,
     ) -> ImportReport:
-        """Validate and apply every row; end what a snapshot no longer lists; audit it."""
+        """Validate and apply every row; end what a snapshot no longer lists; audit it (also
+        when it fails halfway). `EmptySnapshotError` for a snapshot without a valid row."""
+        async with community_lock(community):
+            return await self._run(community, dataset, rows, snapshot, actor, progress)
+
+    async def _run(
+        self,
+        community: str,
+        dataset: Dataset,
+        rows: NumberedRows,
+        snapshot: bool,
+        actor: str,
+        progress: Callable[[int], None] | None,
+    ) -> ImportReport:
         now = self._clock()
         import_id = uuid.uuid4().hex
         validator = self._validator(community)
-        report = ImportReport()
-        seen = 0
-        async for read, chunk, rejected in self._chunks(rows, validator, dataset):
-            seen += read
-            report.rejected.extend(rejected)
-            await self._apply(community, dataset, chunk, now, import_id, report)
-            if progress is not None:
-                progress(seen)
-        report.rejected.sort(key=lambda rejection: rejection.line)
-        ended = 0
-        if snapshot and dataset != "houses" and not report.rejected:
-            ended = await self._store.end_unlisted(
-                community, dataset, import_id, local_today(self._clock)
-            )
-        details = {**report.counts(), "snapshot": int(snapshot), "ended": ended}
+        report = ImportReport(ended=0 if snapshot else None)
+        finished = False
+        try:
+            seen = 0
+            async for read, chunk, rejected in self._chunks(rows, validator, dataset):
+                seen += read
+                report.rejected.extend(rejected)
+                await self._apply(community, dataset, chunk, now, import_id, report)
+                if progress is not None:
+                    progress(seen)
+            report.rejected.sort(key=lambda rejection: rejection.line)
+            if snapshot and report.applied == 0:
+                raise EmptySnapshotError(report)
+            if snapshot and dataset != "houses" and not report.rejected:
+                report.ended = await self._store.end_unlisted(
+                    community, dataset, import_id, local_today(self._clock)
+                )
+            finished = True
+        finally:
+            close = getattr(rows, "close", None) or getattr(rows, "aclose", None)
+            if close is not None:
+                closed = close()
+                if asyncio.iscoroutine(closed):
+                    await closed
+            await self._audit(now, actor, community, dataset, snapshot, report, finished)
+        return report
+
+    async def _audit(
+        self,
+        now: datetime,
+        actor: str,
+        community: str,
+        dataset: Dataset,
+        snapshot: bool,
+        report: ImportReport,
+        finished: bool,
+    ) -> None:
+        details = {
+            **report.counts(),
+            "snapshot": int(snapshot),
+            "ended": report.ended or 0,
+            "aborted": int(not finished),
+        }
         logger.info("import of %s for %s by %s: %s", dataset, community, actor, details)
         await self._store.write_audit(
             AuditEntry(
@@ -179,13 +265,18 @@ class Importer:
                 details=details,
             )
         )
-        return report
 
     async def end_residencies(
         self, community: str, items: Sequence[object], *, actor: str = "admin"
     ) -> ImportReport:
         """End registered residencies (`{id_number, house_code, until}` items, numbered from
         1 like a JSON import); they are kept with their `until`, never erased."""
+        async with community_lock(community):
+            return await self._end_residencies(community, items, actor)
+
+    async def _end_residencies(
+        self, community: str, items: Sequence[object], actor: str
+    ) -> ImportReport:
         now = self._clock()
         validator = self._validator(community)
         report = ImportReport()
@@ -196,6 +287,11 @@ class Importer:
                 valid.append((line, validator.residency_end(row)))
             except RowError as error:
                 report.rejected.append(Rejection(line, error.field, error.reason))
+            except Exception as error:  # as in `_checked`: the item's failure, not the request's
+                logger.warning(
+                    "item %d of a residencies end failed: %s", line, type(error).__name__
+                )
+                report.rejected.append(Rejection(line, "<row>", ROW_FAILED))
         ended: set[str] = set()
         if valid:
             outcomes = await self._store.end_residencies(community, [e for _, e in valid], now)
@@ -299,4 +395,7 @@ def _checked(
             valid.append((line, validator.record(dataset, row)))
         except RowError as error:
             rejected.append(Rejection(line, error.field, error.reason))
+        except Exception as error:  # a rule no check foresaw: the row's, never the import's
+            logger.warning("line %d of a %s import failed: %s", line, dataset, type(error).__name__)
+            rejected.append(Rejection(line, "<row>", ROW_FAILED))
     return read, valid, rejected

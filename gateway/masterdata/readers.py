@@ -18,11 +18,11 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import closing
-from decimal import Decimal
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import IO, Final, Literal
 
 from openpyxl import load_workbook
@@ -162,7 +162,7 @@ def _unsupported_charset() -> FileError:
     )
 
 
-def _csv_records(file: IO[bytes], encoding: str) -> Iterator[tuple[int, list[str]]]:
+def _csv_records(file: IO[bytes], encoding: str) -> Generator[tuple[int, list[str]]]:
     """(first line, fields) of each non-blank CSV record."""
     text = io.TextIOWrapper(file, encoding=encoding, newline="")
     reader = csv.reader(text)
@@ -331,9 +331,8 @@ def _json_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
     the two values the sender meant cannot be known)."""
     result = dict(pairs)
     if len(result) != len(pairs):
-        seen: set[str] = set()
-        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
-        result[DUPLICATE_KEY] = duplicate
+        keys = [key for key, _ in pairs]
+        result[DUPLICATE_KEY] = next(key for key in keys if keys.count(key) > 1)
     return result
 
 
@@ -357,7 +356,7 @@ def _json_row(value: object) -> Row:
     return {NOT_AN_OBJECT: True}
 
 
-def _sheet_rows(file: IO[bytes]) -> Iterator[tuple[int, tuple[object, ...]]]:
+def _sheet_rows(file: IO[bytes]) -> Generator[tuple[int, tuple[object, ...]]]:
     """(line, cells) of each non-empty row of the workbook's first sheet."""
     try:
         workbook = load_workbook(file, read_only=True, data_only=True)
@@ -368,11 +367,23 @@ def _sheet_rows(file: IO[bytes]) -> Iterator[tuple[int, tuple[object, ...]]]:
         if isinstance(sheet, ReadOnlyWorksheet):
             sheet.reset_dimensions()  # a declared A1:XFD1048576 would pad every row
         rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
-        for line, cells in enumerate(rows, start=1):
+        for line, cells in enumerate(_sheet_cells(rows), start=1):
             if any(cell is not None and str(cell).strip() for cell in cells):
                 yield line, cells
     finally:
         workbook.close()
+
+
+def _sheet_cells(rows: Iterator[tuple[object, ...]]) -> Iterator[tuple[object, ...]]:
+    """The sheet's rows; a sheet whose XML breaks halfway is a file that cannot be read."""
+    while True:
+        try:
+            cells = next(rows, None)
+        except Exception as error:  # XML, zip and openpyxl errors alike
+            raise FileError("bad_xlsx", "the workbook's first sheet cannot be read") from error
+        if cells is None:
+            return
+        yield cells
 
 
 def _xlsx_rows(file: IO[bytes]) -> Iterator[NumberedRow]:

@@ -2,9 +2,11 @@
 every format, exact reports, refusals before anything is applied, the import route's own body
 limit, and no raw personal value in responses, logs or the database."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from testkit.harness import RunningGateway, gateway_settings, running_gateway
@@ -42,9 +44,9 @@ async def gateway(
         yield running, database
 
 
-def houses(prefix: str, count: int = 3) -> list[dict[str, object]]:
+def houses(prefix: str, count: int = 3, building: str = "B01") -> list[dict[str, object]]:
     return [
-        {"house_code": f"{prefix}-{n}", "building": "B01", "unit": "1", "room": str(100 + n)}
+        {"house_code": f"{prefix}-{n}", "building": building, "unit": "1", "room": str(100 + n)}
         for n in range(1, count + 1)
     ]
 
@@ -200,6 +202,139 @@ class TestRefusals:
         assert (response.status_code, response.json()["error"]["code"]) == (400, "bad_json")
         report = await put(api, "houses", good, "application/json")
         assert report["accepted"] == 3  # none of them was applied by the refused file
+
+
+class TestOddFiles:
+    """Odd charsets, empty bodies and values that break conversions never give a 500."""
+
+    @pytest.mark.parametrize("charset", ["rot13", "base64", "hex", "bz2", "utf-16", "punycode"])
+    async def test_a_charset_that_is_not_a_text_encoding(
+        self, gateway: tuple[RunningGateway, str], charset: str
+    ) -> None:
+        api, _ = gateway
+        response = await api.http.put(
+            "/v1/property/yida/houses",
+            content=csv_bytes(HOUSE_COLUMNS, houses("rot")),
+            headers={"Content-Type": f"text/csv; charset={charset}"},
+        )
+        assert (response.status_code, response.json()["error"]["code"]) == (
+            415,
+            "unsupported_charset",
+        )
+        assert (await api.http.get("/v1/houses/rot-1")).status_code == 404
+
+    @pytest.mark.parametrize("content_type", ["application/json", "text/csv", XLSX])
+    async def test_an_empty_body(
+        self, gateway: tuple[RunningGateway, str], content_type: str
+    ) -> None:
+        api, _ = gateway
+        response = await api.http.put(
+            "/v1/property/yida/houses", content=b"", headers={"Content-Type": content_type}
+        )
+        assert (response.status_code, response.json()["error"]["code"]) == (400, "empty_file")
+
+    async def test_values_that_break_conversions_reject_their_rows(
+        self, gateway: tuple[RunningGateway, str]
+    ) -> None:
+        api, _ = gateway
+        body = (
+            b'[{"house_code": "odd-1", "building": "B01", "area_m2": NaN},'
+            b' {"house_code": "odd-2", "building": "B01", "area_m2": Infinity},'
+            b' {"house_code": "odd-3", "building": "B01", "registered_occupants": "\\u00b2"},'
+            b' {"house_code": "odd-4", "building": "B01", "room": ' + b"9" * 5000 + b"},"
+            b' {"house_code": "odd-5", "building": "B01", "building": "B02"},'
+            b' {"house_code": 6, "building": "B01"},'
+            b' {"house_code": "odd-7", "building": "B01", "registered_occupants": 3.0}]'
+        )
+        report = await put(api, "houses", body, "application/json")
+        assert (report["accepted"], [r["line"] for r in report["rejected"]]) == (  # type: ignore[union-attr]
+            1,
+            [1, 2, 3, 4, 5, 6],
+        )
+
+
+class TestSnapshots:
+    """A snapshot reports what it ended, refuses to be empty, and runs one at a time."""
+
+    async def test_ended_and_empty(self, gateway: tuple[RunningGateway, str]) -> None:
+        api, _ = gateway
+        await snapshot_setup(api, "snapa", 100)
+        rows = residents("snapa", 100)
+        report = await put_jiaxin(api, json_bytes(rows[:2]), mode="snapshot")
+        assert (report.status_code, report.json()["unchanged"], report.json()["ended"]) == (
+            200,
+            2,
+            1,
+        )
+        upsert = await put_jiaxin(api, json_bytes(rows[:2]))
+        assert "ended" not in upsert.json()
+        header = b"id_number,population_type,house_code\n"
+        for body, content_type in ((b"[]", "application/json"), (header, "text/csv")):
+            refused = await put_jiaxin(api, body, content_type, mode="snapshot")
+            assert (refused.status_code, refused.json()["error"]["code"]) == (
+                400,
+                "empty_snapshot",
+            )
+        assert await open_residencies(api, "snapa") == 2
+
+    async def test_concurrent_snapshots_of_one_file_end_nothing(
+        self, gateway: tuple[RunningGateway, str]
+    ) -> None:
+        api, _ = gateway
+        await snapshot_setup(api, "snapc", 110)
+        body = json_bytes(residents("snapc", 110))
+        answers = await asyncio.gather(*(put_jiaxin(api, body, mode="snapshot") for _ in range(4)))
+        assert [a.status_code for a in answers] == [200] * 4
+        ended = sorted(a.json()["ended"] for a in answers)
+        assert ended[:3] == [0, 0, 0]  # only the first ends what earlier tests left open
+        assert await open_residencies(api, "snapc") == 3
+
+    async def test_concurrent_imports_of_the_same_new_residents(
+        self, gateway: tuple[RunningGateway, str]
+    ) -> None:
+        api, _ = gateway
+        await put_jiaxin(api, json_bytes(houses("snapn", building="B02")), dataset="houses")
+        body = json_bytes(residents("snapn", 120))
+        answers = await asyncio.gather(put_jiaxin(api, body), put_jiaxin(api, body))
+        assert [a.status_code for a in answers] == [200, 200]
+        counts = sorted((a.json()["accepted"], a.json()["unchanged"]) for a in answers)
+        assert counts == [(0, 3), (3, 0)]
+
+
+async def put_jiaxin(
+    api: RunningGateway,
+    body: bytes,
+    content_type: str = "application/json",
+    *,
+    dataset: str = "residents",
+    **params: str,
+) -> httpx.Response:
+    """A PUT to community jiaxin, whose snapshots end nothing the yida tests rely on."""
+    return await api.http.put(
+        f"/v1/property/jiaxin/{dataset}",
+        content=body,
+        headers={"Content-Type": content_type},
+        params=params,
+    )
+
+
+async def snapshot_setup(api: RunningGateway, prefix: str, first: int) -> None:
+    """Houses and three residents of jiaxin, imported as an upsert."""
+    response = await put_jiaxin(api, json_bytes(houses(prefix)), dataset="houses")
+    assert response.status_code == 200, response.text
+    response = await put_jiaxin(api, json_bytes(residents(prefix, first)))
+    assert response.json()["accepted"] == 3, response.text
+
+
+async def open_residencies(api: RunningGateway, prefix: str) -> int:
+    """Residencies of houses `prefix-*` without an end date."""
+    persons = await api.http.get("/v1/persons", params={"community": "jiaxin", "limit": 1000})
+    return sum(
+        1
+        for person in persons.json()["data"]
+        for residency in person["residencies"]
+        if residency["house_code"].startswith(f"{prefix}-") and residency["until"] is None
+    )
 
 
 class TestBodyLimits:

@@ -3,13 +3,13 @@ and lines, idempotency, store-level rejections, snapshots, explicit ends, the au
 no raw personal value anywhere in the database."""
 
 import io
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import datetime
 
 import pytest
 
 from gateway.grids import GridMap
-from gateway.masterdata.importer import Importer, ImportReport, Rejection
+from gateway.masterdata.importer import EmptySnapshotError, Importer, ImportReport, Rejection
 from gateway.masterdata.readers import open_table
 from gateway.pii import ContactVault
 from gateway.store import open_store
@@ -172,7 +172,34 @@ class TestImport:
             "rejected": 1,
             "snapshot": 0,
             "ended": 0,
+            "aborted": 0,
         }
+
+    async def test_an_import_that_fails_halfway_is_audited(
+        self, store: SqliteStore | PostgresStore
+    ) -> None:
+        def rows() -> Iterator[tuple[int, dict[str, object]]]:
+            yield from enumerate(HOUSES, start=1)
+            raise OSError("the upload broke off")
+
+        with pytest.raises(OSError):
+            await importer(store).run("yida", "houses", rows())
+        [entry] = (await store.list_audit(10, None)).data
+        assert entry.details is not None
+        assert (entry.details["accepted"], entry.details["aborted"]) == (2, 1)
+
+
+class TestEmptySnapshot:
+    """A snapshot without a valid row is refused and ends nothing."""
+
+    async def test_refused(self, store: SqliteStore | PostgresStore) -> None:
+        await run_json(store, "houses", HOUSES)
+        await run_json(store, "residents", RESIDENTS)
+        for rows in ([], [{**RESIDENTS[0], "id_number": "1"}]):
+            with pytest.raises(EmptySnapshotError) as refused:
+                await run_json(store, "residents", rows, snapshot=True)
+            assert len(refused.value.report.rejected) == len(rows)
+        assert await current_residents(store) == 3
 
 
 class TestSnapshot:
