@@ -5,7 +5,9 @@ store (`--direct`, for the operator of the gateway's host).
 Output: the report as JSON on stdout (the API's response body), a one-line summary and a
 progress bar on stderr. Exit status: 0 when every row was applied, 3 when some rows were
 rejected (the others are applied; the report lists the rejected lines), 1 when the import did
-not run (file refused, gateway unreachable, key refused), 2 for a configuration error.
+not run (file refused, gateway unreachable, key refused, empty snapshot, any failure), 2 for a
+configuration error. A failure is reported by its kind only: no traceback, no value of the
+file (a traceback may quote a row).
 """
 
 import argparse
@@ -22,7 +24,7 @@ import httpx
 from gateway.config import Settings, load_config
 from gateway.errors import ConfigError, GatewayError
 from gateway.grids import GridMap
-from gateway.masterdata.importer import Importer, ImportReport, Rejection
+from gateway.masterdata.importer import EmptySnapshotError, Importer, ImportReport, Rejection
 from gateway.masterdata.readers import MEDIA_TYPES, SUFFIXES, FileError, FileFormat, open_table
 from gateway.masterdata.rows import columns_problem
 from gateway.pii import ContactVault
@@ -106,7 +108,7 @@ def run_import(args: argparse.Namespace) -> int:
             report = asyncio.run(_direct(args, file_format, progress))
         else:
             report = _through_api(args, file_format, progress)
-    except (FileError, ImportRefusedError) as error:
+    except (FileError, ImportRefusedError, EmptySnapshotError) as error:
         print(f"scgw import: {error}", file=sys.stderr)
         return EXIT_FAILED
     except OSError as error:
@@ -119,6 +121,13 @@ def run_import(args: argparse.Namespace) -> int:
         raise
     except GatewayError as error:
         print(f"scgw import: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as error:  # anything else: its kind, never its text (it may quote a row)
+        print(
+            f"scgw import: the import failed ({type(error).__name__}); rows applied before"
+            " the failure stay applied and the audit log has the counts",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
     counts = report.counts()
@@ -201,7 +210,9 @@ def _through_api(
     if response.status_code != 200:
         raise ImportRefusedError(_error_text(response))
     body = response.json()
-    report = ImportReport(body["accepted"], body["updated"], body["unchanged"])
+    report = ImportReport(
+        body["accepted"], body["updated"], body["unchanged"], ended=body.get("ended")
+    )
     report.rejected.extend(_rejections(body["rejected"]))
     return report
 

@@ -247,10 +247,8 @@ class TestOddFiles:
             b' {"house_code": "odd-7", "building": "B01", "registered_occupants": 3.0}]'
         )
         report = await put(api, "houses", body, "application/json")
-        assert (report["accepted"], [r["line"] for r in report["rejected"]]) == (  # type: ignore[union-attr]
-            1,
-            [1, 2, 3, 4, 5, 6],
-        )
+        rejected: list[dict[str, object]] = report["rejected"]  # type: ignore[assignment]
+        assert (report["accepted"], [r["line"] for r in rejected]) == (1, [1, 2, 3, 4, 5, 6])
 
 
 class TestSnapshots:

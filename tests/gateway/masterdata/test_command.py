@@ -190,6 +190,19 @@ class TestDirect:
         assert "not in the grid map" in result.stderr
 
 
+class TestFailures:
+    """Refusals and failures exit 1 with a one-line reason: no traceback, no value."""
+
+    def test_an_empty_snapshot_is_refused(self, sqlite_url: str, tmp_path: Path) -> None:
+        empty = tmp_path / "residents.json"
+        empty.write_bytes(b"[]")
+        args = ("import", "residents", str(empty), "--community", "yida", "--direct")
+        result = scgw(*args, "--snapshot", env=direct_env(sqlite_url))
+        assert (result.returncode, result.stdout) == (1, "")
+        assert result.stderr.startswith("scgw import: the snapshot has no valid row")
+        assert "Traceback" not in result.stderr
+
+
 def write_big_files(folder: Path) -> tuple[Path, Path, list[str]]:
     """A houses file and a 200,000-row residents CSV (GBK, as property systems export it),
     written row by row; a sample of the ID numbers, names and phones it holds."""
