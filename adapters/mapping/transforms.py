@@ -10,8 +10,15 @@ from decimal import Decimal
 from typing import Final, Literal
 
 from adapters.mapping.values import as_decimal, as_text
+from schemas.codes import CredentialKind
 from schemas.errors import PayloadError
-from schemas.privacy import Pseudonymizer, mask_id_number, mask_phone
+from schemas.privacy import (
+    CREDENTIAL_NAMESPACES,
+    Pseudonymizer,
+    credential_ref,
+    mask_id_number,
+    mask_phone,
+)
 
 MaskKind = Literal["id_number", "phone", "name"]
 
@@ -33,11 +40,19 @@ def scale(value: object, factor: Decimal, field: str, label: str) -> float:
 def pseudonymize(
     pseudonymizer: Pseudonymizer, namespace: str, value: object, field: str, label: str
 ) -> str:
-    """The keyed hash of the value in `namespace`; ID numbers upper-cased and trimmed first."""
+    """The keyed hash of the value in `namespace`. A credential kind's namespace (`card`,
+    `employee`, `cloud-user`, `id_number`) hashes as `schemas.privacy.credential_ref` does, so a
+    mapped device's read joins the imported credential; any other namespace hashes the text."""
     text = as_text(value, field, label)
-    if namespace == "id_number":
-        text = text.strip().upper()
-    return pseudonymizer.hash(namespace, text)
+    kind = _CREDENTIAL_KINDS.get(namespace)
+    if kind is None:
+        return pseudonymizer.hash(namespace, text)
+    return credential_ref(pseudonymizer, kind, text)
+
+
+_CREDENTIAL_KINDS: Final[dict[str, CredentialKind]] = {
+    namespace: kind for kind, namespace in CREDENTIAL_NAMESPACES.items()
+}
 
 
 def mask(kind: MaskKind, text: str, field: str, label: str) -> str | None:

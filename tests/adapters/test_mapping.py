@@ -39,7 +39,7 @@ from schemas.events import (
     VehiclePass,
     VisitorEvent,
 )
-from schemas.privacy import Pseudonymizer
+from schemas.privacy import Pseudonymizer, credential_ref
 from tests.adapters.support import (
     MARKUP_NAMES,
     PII_DEVICE_IDS,
@@ -604,6 +604,12 @@ class TestPersonalData:
     def test_id_numbers_are_hashed_trimmed_and_upper_cased(self) -> None:
         event = visitor({"idNo": f" {ID_NUMBER.lower()} "})
         assert event.visitor_ref == PSEUDONYMIZER.hash("id_number", ID_NUMBER)
+
+    def test_a_card_hashes_like_an_imported_card(self) -> None:
+        event = access(
+            access_dialect(credential={"path": "card", "hash": "card"}), {"card": " 0012345678 "}
+        )
+        assert event.credential == credential_ref(PSEUDONYMIZER, "card", "0012345678")
 
     def test_masks(self) -> None:
         event = visitor({"idNo": ID_NUMBER, "phone": "+86 138-0013-8000", "name": "张三丰"})
