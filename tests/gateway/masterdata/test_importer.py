@@ -2,6 +2,7 @@
 and lines, idempotency, store-level rejections, snapshots, explicit ends, the audit entry, and
 no raw personal value anywhere in the database."""
 
+import asyncio
 import io
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -187,6 +188,31 @@ class TestImport:
         [entry] = (await store.list_audit(10, None)).data
         assert entry.details is not None
         assert (entry.details["accepted"], entry.details["aborted"]) == (2, 1)
+
+
+class TestConcurrency:
+    """Imports of one community run one at a time, on both stores."""
+
+    async def test_concurrent_imports_of_the_same_new_residents(
+        self, store: SqliteStore | PostgresStore
+    ) -> None:
+        await run_json(store, "houses", HOUSES)
+        reports = await asyncio.gather(*(run_json(store, "residents", RESIDENTS) for _ in range(3)))
+        assert sorted(counts(report) for report in reports) == [
+            (0, 0, 3, []),
+            (0, 0, 3, []),
+            (3, 0, 0, []),
+        ]
+
+    async def test_concurrent_snapshots_of_one_file_end_nothing(
+        self, store: SqliteStore | PostgresStore
+    ) -> None:
+        await run_json(store, "houses", HOUSES)
+        await run_json(store, "residents", RESIDENTS)
+        runs = (run_json(store, "residents", RESIDENTS, snapshot=True) for _ in range(3))
+        reports = await asyncio.gather(*runs)
+        assert [report.ended for report in reports] == [0, 0, 0]
+        assert await current_residents(store) == 3
 
 
 class TestEmptySnapshot:
