@@ -6,8 +6,11 @@ Line numbers are what a person opening the file sees: CSV and Excel count the he
 1. Blank CSV lines and empty sheet rows are skipped (their numbers are not reused).
 
 CSV text is UTF-8 (with or without a BOM) or GBK, as Chinese property systems export it. A
-declared charset is honoured; without one the file is read as UTF-8 when every byte of it
-decodes so (one streaming pass), else as GB 18030 (a superset of GBK and GB 2312).
+declared charset is honoured when it is a text encoding of `_CHARSETS` (any other is refused
+before a byte is read); without one the file is read as UTF-8 when every byte of it decodes so
+(one streaming pass), else as GB 18030 (a superset of GBK and GB 2312). An empty body, JSON
+or sheet values no field can take (duplicate keys, NaN, integers beyond 18 digits) and sheets
+declaring huge dimensions are handled here so that no later step raises on them.
 
 The readers work on a seekable binary file (the API spools a request body to one, the CLI opens
 the file), so `Table.check` can read the whole file once before anything is applied: a file
