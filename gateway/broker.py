@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote
 
 from amqtt.broker import Broker
@@ -352,6 +352,22 @@ def _quiet_start_failure() -> Iterator[None]:
         amqtt_logger.setLevel(level)
 
 
+BROKER_SHUTDOWN_S: Final = 5.0
+"""How long the embedded broker may take to close its sessions when the demo stops."""
+
+
+async def _shut_down(broker: Broker) -> None:
+    """Stop the broker, but never hang the process on it: amqtt's shutdown can wait without
+    end for acknowledgements from clients that are already gone (seen under load when the
+    demo stops while simulated devices are still publishing)."""
+    try:
+        await asyncio.wait_for(broker.shutdown(), BROKER_SHUTDOWN_S)
+    except TimeoutError:
+        logger.warning(
+            "the embedded broker did not close within %.0f s; stopping anyway", BROKER_SHUTDOWN_S
+        )
+
+
 @contextlib.asynccontextmanager
 async def embedded_broker(
     accounts: BrokerAccounts, port: int, host: str = LOOPBACK
@@ -377,4 +393,4 @@ async def embedded_broker(
         try:
             yield running
         finally:
-            await broker.shutdown()
+            await _shut_down(broker)

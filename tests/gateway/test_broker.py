@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import aiomqtt
 import pytest
 
+import gateway.broker as broker_module
 from gateway.broker import (
     Account,
     BrokerAccounts,
@@ -455,3 +456,22 @@ class TestSessionOwnership:
         )
         assert "Connection Refused: identifier rejected" in done.stderr
         assert await collect(broker, 1) == [f"{YIDA_TOPIC} queued"]
+
+
+class TestShutdownIsBounded:
+    """Stopping the demo never hangs on a broker that waits for clients already gone."""
+
+    async def test_a_shutdown_that_never_ends_is_abandoned_with_a_warning(
+        self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The broker gets BROKER_SHUTDOWN_S to close; after that the demo stops anyway."""
+        never = asyncio.Event()
+
+        class HangingBroker:
+            async def shutdown(self) -> None:
+                await never.wait()
+
+        monkeypatch.setattr(broker_module, "BROKER_SHUTDOWN_S", 0.01)
+        with caplog.at_level(logging.WARNING, logger="gateway.broker"):
+            await broker_module._shut_down(HangingBroker())
+        assert "did not close" in caplog.text
