@@ -80,10 +80,24 @@ def subject_key(community: str, ref: str) -> str:
 
 
 def mask_id_number(value: str) -> str:
-    """Show an ID number as its region prefix and last four: `430112********1234`."""
-    if len(value) <= 10:
-        return "*" * len(value)
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+    """Show an ID number as much as identifies its kind and no more.
+
+    18 characters (resident ID): the region prefix and the last four, `430112********1234`;
+    15 characters (old IDs): the prefix and the last three, `430112******123`; any other
+    length (passports, permits): the first character and the last two, `E******78`, never
+    showing more than half of the characters, so a short number is never mostly readable.
+    Values stored before this rule keep the form they were stored in.
+    """
+    length = len(value)
+    if length == 18:
+        head, tail = 6, 4
+    elif length == 15:
+        head, tail = 6, 3
+    else:
+        shown = length // 2  # at least half always masked
+        head = min(1, shown)
+        tail = min(2, shown - head)
+    return value[:head] + "*" * (length - head - tail) + value[length - tail :]
 
 
 def mask_phone(value: str) -> str:

@@ -245,8 +245,8 @@ class TestRegistration:
                 "139****2266",
                 "decoration",
             ),
-            (ref("533380006"), "passport", "*********", "S********N", "+14*****0100", "colleague"),
-            (ref("C12345678"), "other", "*********", "陈*", None, "housekeeper"),
+            (ref("533380006"), "passport", "5******06", "S********N", "+14*****0100", "colleague"),
+            (ref("C12345678"), "other", "C******78", "陈*", None, "housekeeper"),
         ]
         assert [e.plate_no for e in events] == ["湘AD12345", None, None]
 
@@ -500,9 +500,9 @@ class TestOtherIdNumbers:
         error = rejection(payload)
         assert (error.reason, error.detail) == ("bad_id_number", f"visitors.0.idNumber {problem}")
 
-    def test_short_numbers_are_masked_entirely(self) -> None:
+    def test_short_numbers_keep_only_the_first_and_last_two(self) -> None:
         payload = with_visitor_fields("registration_single", idType="414", idNumber="E12345678")
-        assert parse_one(payload).id_masked == "*********"
+        assert parse_one(payload).id_masked == "E******78"
 
 
 class TestVisitorRef:

@@ -73,7 +73,7 @@ class TestPseudonymizer:
 
 
 class TestMaskIdNumber:
-    """An ID number shows only its region prefix and its last four characters."""
+    """An ID number shows its kind's prefix and tail, never most of a short number."""
 
     def test_18_digit_number_keeps_region_and_last_four(self) -> None:
         assert mask_id_number(ID_NUMBER) == "430112********1234"
@@ -81,15 +81,32 @@ class TestMaskIdNumber:
     def test_check_digit_x_is_kept_as_the_last_character(self) -> None:
         assert mask_id_number(ID_NUMBER_X) == "430112********123X"
 
-    def test_15_digit_number_keeps_region_and_last_four(self) -> None:
-        assert mask_id_number(LEGACY_ID_NUMBER) == "430112*****1123"
+    def test_15_digit_number_keeps_region_and_last_three(self) -> None:
+        assert mask_id_number(LEGACY_ID_NUMBER) == "430112******123"
 
     def test_mask_keeps_the_length(self) -> None:
         assert len(mask_id_number(ID_NUMBER)) == len(ID_NUMBER)
 
-    @pytest.mark.parametrize("value", ["", "1", "1234567890"])
-    def test_short_values_are_masked_entirely(self, value: str) -> None:
-        assert mask_id_number(value) == "*" * len(value)
+    @pytest.mark.parametrize(
+        ("value", "masked"),
+        [
+            ("H0123456789", "H********89"),
+            ("E12345678", "E******78"),
+            ("1234567890", "1*******90"),
+            ("123456", "1***56"),
+            ("1234", "1**4"),
+            ("123", "1**"),
+            ("12", "1*"),
+            ("1", "*"),
+            ("", ""),
+        ],
+    )
+    def test_other_lengths_keep_the_first_and_last_two(self, value: str, masked: str) -> None:
+        assert mask_id_number(value) == masked
+
+    @pytest.mark.parametrize("length", [*range(0, 15), 16, 17, *range(19, 40)])
+    def test_at_least_half_of_other_lengths_is_masked(self, length: int) -> None:
+        assert mask_id_number("A" * length).count("*") * 2 >= length
 
 
 class TestMaskPhone:
