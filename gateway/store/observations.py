@@ -360,5 +360,7 @@ class ObservationStore(Resolver, Protocol):
         self, now: datetime, event_days: int, audit_days: int
     ) -> RetentionReport:
         """Remove events and presence older than `event_days`, inferred residencies lapsed,
-        unregistered vehicles last seen and visitor records whose visit ended before then, and
-        audit entries older than `audit_days`."""
+        vehicles never registered (no import listed them: `registered` false and no `until`)
+        last seen and visitor records whose visit ended before then, and audit entries older
+        than `audit_days`. Ended registrations (a snapshot no longer listed the vehicle) are
+        kept, like ended residencies: "whose car was this in March" stays answerable."""

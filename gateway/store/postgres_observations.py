@@ -272,7 +272,8 @@ async def enforce_retention(
             cut.day_before,
         ),
         vehicles=await delete(
-            "DELETE FROM vehicles WHERE NOT registered AND coalesce(last_seen_at, created_at) < %s",
+            "DELETE FROM vehicles WHERE NOT registered AND until IS NULL"
+            " AND coalesce(last_seen_at, created_at) < %s",
             cut.events_before,
         ),
         visitors=await delete(

@@ -316,7 +316,8 @@ def enforce_retention(
             "DELETE FROM inferred_residencies WHERE until IS NOT NULL AND until < ?", day
         ),
         vehicles=delete(
-            "DELETE FROM vehicles WHERE registered = 0 AND coalesce(last_seen_us, created_us) < ?",
+            "DELETE FROM vehicles WHERE registered = 0 AND until IS NULL"
+            " AND coalesce(last_seen_us, created_us) < ?",
             before,
         ),
         visitors=delete(

@@ -125,18 +125,20 @@ class MasterRows:
         *,
         registered: bool,
         last_seen: datetime | None = None,
+        until: date | None = None,
     ) -> None:
         self.sql(
             "INSERT INTO vehicles (vehicle_id, community, plate_no, plate_color, registered,"
-            f" {self.t('first_seen_at')}, {self.t('last_seen_at')}, {self.t('created_at')},"
+            f" until, {self.t('first_seen_at')}, {self.t('last_seen_at')}, {self.t('created_at')},"
             f" {self.t('updated_at')}) VALUES (%(v)s, %(c)s, %(plate)s, %(colour)s, %(reg)s,"
-            " %(seen)s, %(seen)s, %(created)s, %(created)s)",
+            " %(until)s, %(seen)s, %(seen)s, %(created)s, %(created)s)",
             {
                 "v": vehicle_id,
                 "c": community,
                 "plate": plate_no,
                 "colour": plate_color,
                 "reg": registered,
+                "until": until,
                 "seen": last_seen,
                 "created": last_seen or datetime.now(UTC),
             },

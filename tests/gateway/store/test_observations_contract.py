@@ -490,6 +490,21 @@ class TestRetention:
             report.audit_entries,
         ) == (2, 1, 1, 1, 1)
 
+    async def test_an_ended_registration_is_kept(
+        self, store: Store, rows: MasterRows, now: datetime
+    ) -> None:
+        """A vehicle a snapshot ended long ago and not seen since stays; a never-registered
+        one of the same age goes."""
+        old = now - timedelta(days=40)
+        ended = local_day(old) - timedelta(days=1)
+        rows.vehicle(
+            YIDA, "v_ended", "湘A11111", "blue", registered=False, last_seen=old, until=ended
+        )
+        rows.vehicle(YIDA, "v_stranger", "湘A22222", "blue", registered=False, last_seen=old)
+        report = await store.enforce_retention(now, 30, 180)
+        assert [str(r[0]) for r in rows.sql("SELECT vehicle_id FROM vehicles")] == ["v_ended"]
+        assert report.vehicles == 1
+
     async def test_a_second_pass_removes_nothing(
         self, store: Store, rows: MasterRows, now: datetime
     ) -> None:
