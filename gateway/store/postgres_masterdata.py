@@ -416,6 +416,10 @@ class PostgresMasterData:
         return page_of(entries, limit, "audit", lambda entry: str(entry.id))
 
     async def erase_person(self, person_id: str, audit: AuditEntry) -> bool:
+        """See `MasterDataStore.erase_person`. The deleted and rewritten rows stay on disk as
+        dead tuples until (auto)VACUUM reclaims them; VACUUM cannot run inside this transaction,
+        and no SQL reads dead tuples, so it is left to autovacuum (run `VACUUM` on persons,
+        credentials, presence and events to clear them at once)."""
         async with self._connection() as db, db.transaction():
             found = await _fetch(
                 db,

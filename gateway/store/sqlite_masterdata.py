@@ -496,7 +496,11 @@ class SqliteMasterData:
             _write_audit(db, audit)
             return True
 
-        return await self._write_tx(work)
+        erased = await self._write_tx(work)
+        if erased:  # secure_delete (set at connect) zeroed the freed cells; the WAL's older
+            # frames still hold them until a checkpoint copies the pages back and truncates it
+            await self._run(lambda: self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
+        return erased
 
 
 _PERSON_COLUMNS = (

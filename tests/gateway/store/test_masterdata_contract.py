@@ -33,6 +33,7 @@ from schemas.population import CredentialRecord, PersonRecord, ResidencyEnd, Res
 from schemas.privacy import subject_key
 from schemas.times import CHINA_STANDARD_TIME
 from schemas.vehicles import VehicleRecord
+from testkit.inspection import database_dump
 
 YIDA = "yida"
 JIAXIN = "jiaxin"
@@ -1081,3 +1082,26 @@ class TestErasure:
         ]
         assert await store.erase_person(erased, audit) is False
         assert len((await store.list_audit(10, None)).data) == 1
+
+    async def test_nothing_of_the_erased_person_stays_in_the_files(
+        self, store: Store, database: str
+    ) -> None:
+        """After erasure, no masked name, ID mask, hash, card ref or subject key of the person
+        is left in the database: rows, and for SQLite the raw file and its WAL."""
+        await seed(store)
+        await store.apply_residents(
+            YIDA, [resident(7, "yida-4-1-101", name_masked="欧**锋")], now(), "i1"
+        )
+        await store.apply_credentials(YIDA, [credential(7, 7)], now(), "i1")
+        erased = await person_of(store, YIDA, 7)
+        keys = [subject_key(YIDA, ref(7)), subject_key(YIDA, id_hash(7))]
+        await store.write_batch([door(1, ref(7), keys[0]), face(2, id_hash(7), keys[1])], [])
+        seen(database, keys[0], now() - timedelta(hours=1), ref=ref(7))
+        audit = AuditEntry(
+            at=now(), actor="admin", action="person.erase", community=YIDA, records=(erased,)
+        )
+        assert await store.erase_person(erased, audit) is True
+        dump = database_dump(database)
+        planted = ["欧**锋", "430112********0007", id_hash(7), ref(7), *keys]
+        assert [value for value in planted if value in dump] == []
+        assert "张*" in dump  # the other residents are still there: the dump reads the data
