@@ -10,7 +10,7 @@ row's values, as if applied one after another.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from gateway.store.masterdata import (
@@ -37,11 +37,15 @@ VehicleValues = tuple[str, str | None, str | None, str | None, bool, date | None
 CredentialValues = tuple[str, str, date | None, date | None]
 """kind, person_id, since, until."""
 
+CredentialKey = tuple[str, int]
+"""ref, holder period: one row per holder of a credential, numbered from 1 in time order."""
+
 UNKNOWN_HOUSE = RowRejected("house_code", "names no house of this community")
 HOUSE_ELSEWHERE = RowRejected("house_code", "is held by another community")
 UNKNOWN_OWNER = RowRejected("owner_id_number", "names no resident of this community")
 UNKNOWN_RESIDENCY = RowRejected("id_number", "names no registered residency of that house")
 ENDS_BEFORE_START = RowRejected("until", "is before the residency began")
+BEFORE_HOLDER = RowRejected("since", "is not after the previous holder's since")
 
 
 def house_values(row: HouseRecord) -> HouseValues:
@@ -223,34 +227,84 @@ def plan_vehicles(
 @dataclass
 class CredentialPlan:
     outcomes: list[RowOutcome] = field(default_factory=list)
-    upserts: dict[str, tuple[CredentialRecord, str]] = field(default_factory=dict)
-    """ref -> (row, person_id): new or changed credentials."""
-    marks: set[str] = field(default_factory=set)
+    upserts: dict[CredentialKey, tuple[str, CredentialValues]] = field(default_factory=dict)
+    """(ref, period) -> (kind, values): holder rows inserted or changed."""
+    ends: dict[CredentialKey, date] = field(default_factory=dict)
+    """(ref, period) -> until: earlier holders' rows ended by a handover."""
+    marks: set[CredentialKey] = field(default_factory=set)
 
 
 def plan_credentials(
     rows: Sequence[CredentialRecord],
     owners: Mapping[str, str],
-    stored: Mapping[str, CredentialValues],
+    stored: Mapping[str, Sequence[tuple[int, CredentialValues]]],
+    today: date,
 ) -> CredentialPlan:
-    """`owners`: id_hash -> person_id of the community; `stored`: ref -> values."""
+    """`owners`: id_hash -> person_id of the community; `stored`: ref -> its holder rows
+    (period, values) in period order; `today`: the local day a handover without a `since`
+    starts.
+
+    Holder history is kept, so an event resolves to whoever held the card on its day: the
+    current holder re-imported updates their row; another person taking the card ends the
+    current holder's row the day before the new holder's `since` and adds a row for them."""
     plan = CredentialPlan()
-    state = dict(stored)
+    state = {ref: list(held) for ref, held in stored.items()}
     for row in rows:
         person_id = owners.get(row.owner_id_hash)
         if person_id is None:
             plan.outcomes.append(UNKNOWN_OWNER)
             continue
-        values: CredentialValues = (row.kind, person_id, row.since, row.until)
-        outcome = _classify(state.get(row.ref), values)
+        held = state.setdefault(row.ref, [])
+        outcome = _hand_credential(plan, row, person_id, held, today)
         plan.outcomes.append(outcome)
-        state[row.ref] = values
-        if outcome == "unchanged":
-            plan.marks.add(row.ref)
-        else:
-            plan.upserts[row.ref] = (row, person_id)
     plan.marks -= plan.upserts.keys()
     return plan
+
+
+def _hand_credential(
+    plan: CredentialPlan,
+    row: CredentialRecord,
+    person_id: str,
+    held: list[tuple[int, CredentialValues]],
+    today: date,
+) -> RowOutcome:
+    """Apply one row to the ref's holder rows `held` (updated in place) and the plan."""
+    current = held[-1] if held else None
+    if current is not None and current[1][1] == person_id:
+        period, values = current
+        previous = held[-2][1] if len(held) > 1 else None
+        since = row.since if row.since is not None or previous is None else values[2]
+        new: CredentialValues = (row.kind, person_id, since, row.until)
+        if previous is not None and not _ends_before(previous, since):
+            return BEFORE_HOLDER
+        outcome = _classify(values, new)
+        held[-1] = (period, new)
+    else:
+        since = row.since
+        if current is not None:
+            since = since or today
+            if not _ends_before(current[1], since):
+                return BEFORE_HOLDER
+        period = current[0] + 1 if current is not None else 1
+        new = (row.kind, person_id, since, row.until)
+        outcome = "accepted" if current is None else "updated"  # a handover changes the card
+        held.append((period, new))
+    if len(held) > 1 and since is not None:
+        previous_period, previous = held[-2]
+        if previous[3] is None or previous[3] >= since:
+            end = since - timedelta(days=1)
+            held[-2] = (previous_period, (*previous[:3], end))
+            plan.ends[(row.ref, previous_period)] = end
+    if outcome == "unchanged":
+        plan.marks.add((row.ref, period))
+    else:
+        plan.upserts[(row.ref, period)] = (row.kind, new)
+    return outcome
+
+
+def _ends_before(previous: CredentialValues, since: date | None) -> bool:
+    """Whether an earlier holder's row can end the day before `since` (it began before)."""
+    return since is not None and (previous[2] is None or previous[2] < since)
 
 
 def plan_residency_ends(

@@ -90,9 +90,10 @@ ON CONFLICT (vehicle_id) DO UPDATE SET
     {updated} = excluded.{updated}
 """
 UPSERT_CREDENTIAL = """
-INSERT INTO credentials (community, ref, kind, person_id, since, until, import_id, {updated})
-VALUES (:community, :ref, :kind, :person_id, :since, :until, :import_id, :now)
-ON CONFLICT (community, ref) DO UPDATE SET
+INSERT INTO credentials (community, ref, period, kind, person_id, since, until, import_id,
+    {updated})
+VALUES (:community, :ref, :period, :kind, :person_id, :since, :until, :import_id, :now)
+ON CONFLICT (community, ref, period) DO UPDATE SET
     kind = excluded.kind, person_id = excluded.person_id, since = excluded.since,
     until = excluded.until, import_id = excluded.import_id, {updated} = excluded.{updated}
 """
@@ -116,7 +117,9 @@ _SEEN = """(EXISTS (SELECT 1 FROM presence pr WHERE pr.community = p.community
         AND pr.ref = p.id_hash AND pr.{last} >= :cutoff)
     OR EXISTS (SELECT 1 FROM credentials c JOIN presence pr
         ON pr.community = c.community AND pr.ref = c.ref
-        WHERE c.person_id = p.person_id AND pr.{last} >= :cutoff))"""
+        WHERE c.person_id = p.person_id AND pr.{last} >= :cutoff
+            AND (c.since IS NULL OR pr.day >= c.since)
+            AND (c.until IS NULL OR pr.day <= c.until)))"""
 SUMMARY_SQL: Final = {
     "houses": """
 SELECT grid_code, building, NULL, usage, count(*) FROM houses WHERE community = :community

@@ -5,6 +5,7 @@ the same for both backends; this module only reads the chunk's stored state (`= 
 chunk's keys) and runs the writes set-based (`executemany`, pipelined by psycopg).
 """
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime, timedelta
@@ -16,6 +17,7 @@ from psycopg.types.json import Jsonb
 
 from gateway.store import masterdata_sql as shared
 from gateway.store.base import Page
+from gateway.store.erasure import erasure_scopes
 from gateway.store.masterdata import (
     AuditEntry,
     Dataset,
@@ -55,7 +57,6 @@ from schemas.population import (
     ResidencyEnd,
     ResidentRecord,
 )
-from schemas.privacy import subject_key
 from schemas.vehicles import VehiclePublic, VehicleRecord
 
 Connection = psycopg.AsyncConnection[tuple[Any, ...]]
@@ -247,15 +248,15 @@ class PostgresMasterData:
             owners = await _owners(db, community, (row.owner_id_hash for row in rows))
             found = await _fetch(
                 db,
-                "SELECT ref, kind, person_id, since, until FROM credentials"
-                " WHERE community = %s AND ref = ANY(%s)",
+                "SELECT ref, period, kind, person_id, since, until FROM credentials"
+                " WHERE community = %s AND ref = ANY(%s) ORDER BY ref, period FOR UPDATE",
                 community,
                 list({row.ref for row in rows}),
             )
-            stored: dict[str, CredentialValues] = {
-                ref: (kind, person_id, since, until) for ref, kind, person_id, since, until in found
-            }
-            plan = plan_credentials(rows, owners, stored)
+            stored: dict[str, list[tuple[int, CredentialValues]]] = defaultdict(list)
+            for ref, period, kind, person_id, since, until in found:
+                stored[ref].append((period, (kind, person_id, since, until)))
+            plan = plan_credentials(rows, owners, stored, local_day(now))
             await _many(
                 db,
                 _UPSERT_CREDENTIAL,
@@ -263,20 +264,31 @@ class PostgresMasterData:
                     {
                         "community": community,
                         "ref": ref,
-                        "kind": row.kind,
+                        "period": period,
+                        "kind": kind,
                         "person_id": person_id,
-                        "since": row.since,
-                        "until": row.until,
+                        "since": since,
+                        "until": until,
                         "import_id": import_id,
                         "now": now,
                     }
-                    for ref, (row, person_id) in plan.upserts.items()
+                    for (ref, period), (kind, (_, person_id, since, until)) in plan.upserts.items()
                 ],
             )
             await _many(
                 db,
-                "UPDATE credentials SET import_id = %s WHERE community = %s AND ref = %s",
-                [(import_id, community, ref) for ref in plan.marks],
+                "UPDATE credentials SET until = %s, updated_at = %s"
+                " WHERE community = %s AND ref = %s AND period = %s",
+                [
+                    (until, now, community, ref, period)
+                    for (ref, period), until in plan.ends.items()
+                ],
+            )
+            await _many(
+                db,
+                "UPDATE credentials SET import_id = %s"
+                " WHERE community = %s AND ref = %s AND period = %s",
+                [(import_id, community, ref, period) for ref, period in plan.marks],
             )
             return plan.outcomes
 
@@ -429,20 +441,15 @@ class PostgresMasterData:
             if not found:
                 return False
             community, id_hash = found[0]
-            held = await _fetch(db, "SELECT ref FROM credentials WHERE person_id = %s", person_id)
-            refs = [id_hash, *(ref for (ref,) in held)]
-            keys = [subject_key(community, ref) for ref in refs]
-            for sql, keyed in (
-                ("DELETE FROM presence WHERE community = %s AND ref = ANY(%s)", refs),
-                ("DELETE FROM presence WHERE community = %s AND subject_key = ANY(%s)", keys),
-                (
-                    "DELETE FROM inferred_residencies WHERE community = %s"
-                    " AND subject_key = ANY(%s)",
-                    keys,
-                ),
-                (_STRIP_EVENTS, keys),
-            ):
-                await db.execute(sql.encode(), (community, keyed))
+            held = await _fetch(
+                db, "SELECT ref, since, until FROM credentials WHERE person_id = %s", person_id
+            )
+            for scope in erasure_scopes(community, id_hash, held):
+                key, span = scope.subject_key, (scope.start, scope.end)
+                days = (scope.first_day, scope.last_day)
+                await db.execute(_ERASE_PRESENCE, (community, scope.ref, key, *days))
+                await db.execute(_ERASE_INFERRED, (community, key, *span))
+                await db.execute(_STRIP_EVENTS, (community, key, *span))
             await db.execute(b"DELETE FROM persons WHERE person_id = %s", (person_id,))
             await _write_audit(db, audit)
             return True
@@ -465,10 +472,17 @@ _VEHICLE_COLUMNS = (
 
 _SUMMARY = {part: shared.POSTGRES(sql) for part, sql in shared.SUMMARY_SQL.items()}
 # Erasure: the events stay, without anything that links them to the person.
-_STRIP_EVENTS = """
+_STRIP_EVENTS = b"""
 UPDATE events SET body = body - 'credential' - 'matched_person_ref' - 'visitor_ref'
     - 'subject_key'
-WHERE community = %s AND body ? 'subject_key' AND body ->> 'subject_key' = ANY(%s)"""
+WHERE community = %s AND body ? 'subject_key' AND body ->> 'subject_key' = %s
+    AND occurred_at >= %s AND occurred_at < %s"""
+_ERASE_PRESENCE = b"""
+DELETE FROM presence WHERE community = %s AND (ref = %s OR subject_key = %s)
+    AND day >= %s AND day <= %s"""
+_ERASE_INFERRED = b"""
+DELETE FROM inferred_residencies WHERE community = %s AND subject_key = %s
+    AND evidence_until >= %s AND evidence_from < %s"""
 
 
 async def _write_audit(db: Connection, entry: AuditEntry) -> int:
@@ -543,9 +557,12 @@ async def _houses(
     seen = await _fetch(
         db,
         "SELECT p.person_id, max(pr.last_at) FROM persons p JOIN LATERAL ("
-        " SELECT p.id_hash AS ref UNION ALL"
-        " SELECT c.ref FROM credentials c WHERE c.person_id = p.person_id) refs ON true"
+        " SELECT p.id_hash AS ref, NULL::date AS since, NULL::date AS until UNION ALL"
+        " SELECT c.ref, c.since, c.until FROM credentials c WHERE c.person_id = p.person_id"
+        ") refs ON true"
         " JOIN presence pr ON pr.community = p.community AND pr.ref = refs.ref"
+        " AND (refs.since IS NULL OR pr.day >= refs.since)"
+        " AND (refs.until IS NULL OR pr.day <= refs.until)"
         " WHERE p.person_id = ANY(%s) GROUP BY p.person_id"
         " UNION ALL SELECT subject_key, max(last_at) FROM presence"
         " WHERE community = ANY(%s) AND subject_key = ANY(%s) GROUP BY subject_key",

@@ -8,6 +8,7 @@ chunk's stored state and runs the writes set-based (`executemany`).
 
 import json
 import sqlite3
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from gateway.store import masterdata_sql as shared
 from gateway.store.base import Page
+from gateway.store.erasure import erasure_scopes
 from gateway.store.masterdata import (
     AuditEntry,
     Dataset,
@@ -56,7 +58,6 @@ from schemas.population import (
     ResidencyEnd,
     ResidentRecord,
 )
-from schemas.privacy import subject_key
 from schemas.vehicles import VehiclePublic, VehicleRecord
 
 R = TypeVar("R")
@@ -303,35 +304,44 @@ class SqliteMasterData:
             owners = _owners(db, community, (row.owner_id_hash for row in rows))
             found = _select_in(
                 db,
-                "SELECT ref, kind, person_id, since, until FROM credentials"
-                " WHERE community = ? AND ref IN ({})",
+                "SELECT ref, period, kind, person_id, since, until FROM credentials"
+                " WHERE community = ? AND ref IN ({}) ORDER BY ref, period",
                 (row.ref for row in rows),
                 community,
             )
-            stored: dict[str, CredentialValues] = {
-                ref: (kind, person_id, _day(since), _day(until))
-                for ref, kind, person_id, since, until in found
-            }
-            plan = plan_credentials(rows, owners, stored)
+            stored: dict[str, list[tuple[int, CredentialValues]]] = defaultdict(list)
+            for ref, period, kind, person_id, since, until in found:
+                stored[ref].append((period, (kind, person_id, _day(since), _day(until))))
+            plan = plan_credentials(rows, owners, stored, local_day(now))
             db.executemany(
                 _UPSERT_CREDENTIAL,
                 [
                     {
                         "community": community,
                         "ref": ref,
-                        "kind": row.kind,
+                        "period": period,
+                        "kind": kind,
                         "person_id": person_id,
-                        "since": _iso(row.since),
-                        "until": _iso(row.until),
+                        "since": _iso(since),
+                        "until": _iso(until),
                         "import_id": import_id,
                         "now": to_micros(now),
                     }
-                    for ref, (row, person_id) in plan.upserts.items()
+                    for (ref, period), (kind, (_, person_id, since, until)) in plan.upserts.items()
                 ],
             )
             db.executemany(
-                "UPDATE credentials SET import_id = ? WHERE community = ? AND ref = ?",
-                [(import_id, community, ref) for ref in plan.marks],
+                "UPDATE credentials SET until = ?, updated_us = ?"
+                " WHERE community = ? AND ref = ? AND period = ?",
+                [
+                    (_iso(until), to_micros(now), community, ref, period)
+                    for (ref, period), until in plan.ends.items()
+                ],
+            )
+            db.executemany(
+                "UPDATE credentials SET import_id = ?"
+                " WHERE community = ? AND ref = ? AND period = ?",
+                [(import_id, community, ref, period) for ref, period in plan.marks],
             )
             return plan.outcomes
 
@@ -479,19 +489,18 @@ class SqliteMasterData:
             if found is None:
                 return False
             community, id_hash = found
-            held = db.execute("SELECT ref FROM credentials WHERE person_id = ?", (person_id,))
-            refs = [id_hash, *(ref for (ref,) in held)]
-            keys = [subject_key(community, ref) for ref in refs]
-            for sql, keyed in (
-                ("DELETE FROM presence WHERE community = ? AND ref IN ({})", refs),
-                ("DELETE FROM presence WHERE community = ? AND subject_key IN ({})", keys),
-                (
-                    "DELETE FROM inferred_residencies WHERE community = ? AND subject_key IN ({})",
-                    keys,
-                ),
-                (_STRIP_EVENTS, keys),
-            ):
-                db.execute(sql.format(_marks(len(keyed))), [community, *keyed])
+            held = db.execute(
+                "SELECT ref, since, until FROM credentials WHERE person_id = ?", (person_id,)
+            ).fetchall()
+            scopes = erasure_scopes(
+                community, id_hash, ((ref, _day(a), _day(b)) for ref, a, b in held)
+            )
+            for scope in scopes:
+                key, start, end = scope.subject_key, to_micros(scope.start), to_micros(scope.end)
+                days = (scope.first_day.isoformat(), scope.last_day.isoformat())
+                db.execute(_ERASE_PRESENCE, (community, scope.ref, key, *days))
+                db.execute(_ERASE_INFERRED, (community, key, start, end))
+                db.execute(_STRIP_EVENTS, (community, key, start, end))
             db.execute("DELETE FROM persons WHERE person_id = ?", (person_id,))
             _write_audit(db, audit)
             return True
@@ -524,7 +533,13 @@ _STRIP_EVENTS = """
 UPDATE events SET body = json_remove(body, '$.credential', '$.matched_person_ref',
     '$.visitor_ref', '$.subject_key')
 WHERE community = ? AND json_extract(body, '$.subject_key') IS NOT NULL
-    AND json_extract(body, '$.subject_key') IN ({})"""
+    AND json_extract(body, '$.subject_key') = ? AND occurred_us >= ? AND occurred_us < ?"""
+_ERASE_PRESENCE = """
+DELETE FROM presence WHERE community = ? AND (ref = ? OR subject_key = ?)
+    AND day >= ? AND day <= ?"""
+_ERASE_INFERRED = """
+DELETE FROM inferred_residencies WHERE community = ? AND subject_key = ?
+    AND evidence_until_us >= ? AND evidence_from_us < ?"""
 
 
 def _write_audit(db: sqlite3.Connection, entry: AuditEntry) -> int:
@@ -629,6 +644,7 @@ def _houses(
             f" WHERE p.person_id IN ({person_marks})"
             " UNION ALL SELECT c.person_id, pr.last_us FROM credentials c JOIN presence pr"
             " ON pr.community = c.community AND pr.ref = c.ref"
+            " AND (c.since IS NULL OR pr.day >= c.since) AND (c.until IS NULL OR pr.day <= c.until)"
             f" WHERE c.person_id IN ({person_marks})) GROUP BY person_id",
             [*persons, *persons],
         ):

@@ -77,6 +77,17 @@ class TestAnnotate:
             person_of(access(1, at), [CredentialMatch("yida", CARD, "p_1", since, None)]) == "p_1"
         )
 
+    def test_a_handed_over_card_resolves_to_the_holder_of_the_day(self) -> None:
+        """With two holder rows, last week's event goes to the first holder, today's to the
+        second."""
+        today = local_day(NOW)
+        rows = [
+            CredentialMatch("yida", CARD, "p_new", today, None),
+            CredentialMatch("yida", CARD, "p_old", None, today - timedelta(days=1)),
+        ]
+        assert person_of(access(1, NOW - timedelta(days=7)), rows) == "p_old"
+        assert person_of(access(1, NOW), rows) == "p_new"
+
     def test_another_communitys_match_does_not_resolve(self) -> None:
         """A match for the card in jiaxin says nothing about yida."""
         assert (

@@ -101,14 +101,16 @@ class MasterRows:
         person_id: str,
         since: date | None = None,
         until: date | None = None,
+        period: int = 1,
     ) -> None:
         self.sql(
-            "INSERT INTO credentials (community, ref, kind, person_id, since, until,"
-            f" {self.t('updated_at')}) VALUES (%(c)s, %(ref)s, 'card', %(p)s, %(since)s,"
-            " %(until)s, %(now)s)",
+            "INSERT INTO credentials (community, ref, period, kind, person_id, since, until,"
+            f" {self.t('updated_at')}) VALUES (%(c)s, %(ref)s, %(period)s, 'card', %(p)s,"
+            " %(since)s, %(until)s, %(now)s)",
             {
                 "c": community,
                 "ref": ref,
+                "period": period,
                 "p": person_id,
                 "since": since,
                 "until": until,

@@ -16,16 +16,19 @@ import pytest
 
 from gateway.errors import PayloadError
 from gateway.grids import GridMap
+from gateway.resolution import annotate
 from gateway.store import Store, open_store
 from gateway.store.base import EventQuery
 from gateway.store.masterdata import (
     AuditEntry,
+    CredentialMatch,
     HouseQuery,
     PersonQuery,
     RowRejected,
     VehicleQuery,
 )
 from gateway.store.micros import to_micros
+from gateway.store.observations import local_day
 from schemas.devices import DeviceRegistration
 from schemas.events import AccessEvent, FaceCapture
 from schemas.housing import HouseRecord, Occupancy
@@ -440,6 +443,81 @@ class TestApplyCredentials:
         await store.apply_credentials(YIDA, [credential(1, 1)], now(), "i1")
 
         assert await store.apply_credentials(YIDA, [credential(1, 2)], now(), "i2") == ["updated"]
+
+
+def holders(matches: Sequence[CredentialMatch]) -> list[tuple[str, date | None, date | None]]:
+    return sorted(((m.person_id, m.since, m.until) for m in matches), key=lambda h: h[0])
+
+
+class TestHolderHistory:
+    """A card handed to another person keeps its earlier holder for the earlier days."""
+
+    async def test_a_handover_without_since_starts_today(self, store: Store) -> None:
+        """The first holder's row ends yesterday; the new holder's starts today; last week's
+        event still resolves to the first holder."""
+        await seed(store)
+        first, second = await person_of(store, YIDA, 1), await person_of(store, YIDA, 2)
+        await store.apply_credentials(YIDA, [credential(1, 1)], now(), "i1")
+        await store.apply_credentials(YIDA, [credential(1, 2)], now(), "i2")
+
+        matches = await store.resolve_refs([(YIDA, ref(1))])
+        assert holders(matches) == sorted(
+            [(first, None, TODAY - timedelta(days=1)), (second, TODAY, None)]
+        )
+        old, new = door(24 * 7, ref(1), None), door(0, ref(1), None)
+        annotated = annotate([old, new], matches, [])
+        assert [e.person_id for e in annotated if isinstance(e, AccessEvent)] == [first, second]
+
+    async def test_a_handover_with_since_ends_the_holder_the_day_before(self, store: Store) -> None:
+        """A dated handover ends the previous holder the day before it."""
+        await seed(store)
+        first, second = await person_of(store, YIDA, 1), await person_of(store, YIDA, 2)
+        start = TODAY - timedelta(days=3)
+        await store.apply_credentials(YIDA, [credential(1, 1)], now(), "i1")
+        await store.apply_credentials(YIDA, [credential(1, 2, since=start)], now(), "i2")
+        assert holders(await store.resolve_refs([(YIDA, ref(1))])) == sorted(
+            [(first, None, start - timedelta(days=1)), (second, start, None)]
+        )
+
+    async def test_the_same_holder_reimported_updates_its_own_row(self, store: Store) -> None:
+        """Re-importing the new holder leaves both rows; identical is unchanged, a changed
+        until updates the holder's row only."""
+        await seed(store)
+        await store.apply_credentials(YIDA, [credential(1, 1)], now(), "i1")
+        await store.apply_credentials(YIDA, [credential(1, 2)], now(), "i2")
+        assert await store.apply_credentials(YIDA, [credential(1, 2)], now(), "i3") == ["unchanged"]
+        until = TODAY + timedelta(days=9)
+        assert await store.apply_credentials(
+            YIDA, [credential(1, 2, until=until)], now(), "i4"
+        ) == ["updated"]
+        second = await person_of(store, YIDA, 2)
+        rows = holders(await store.resolve_refs([(YIDA, ref(1))]))
+        assert len(rows) == 2
+        assert (second, TODAY, until) in rows
+
+    async def test_a_since_before_the_previous_holders_is_rejected(self, store: Store) -> None:
+        """A handover dated before the current holder began is refused, nothing written."""
+        await seed(store)
+        begun = TODAY - timedelta(days=5)
+        await store.apply_credentials(YIDA, [credential(1, 1, since=begun)], now(), "i1")
+        outcome = await store.apply_credentials(
+            YIDA, [credential(1, 2, since=begun - timedelta(days=1))], now(), "i2"
+        )
+        assert outcome == [RowRejected("since", "is not after the previous holder's since")]
+        first = await person_of(store, YIDA, 1)
+        assert holders(await store.resolve_refs([(YIDA, ref(1))])) == [(first, begun, None)]
+
+    async def test_a_snapshot_ends_only_the_unlisted_holder_rows(self, store: Store) -> None:
+        """A snapshot listing the new holder keeps the old holder's ended row as it was."""
+        await seed(store)
+        first, second = await person_of(store, YIDA, 1), await person_of(store, YIDA, 2)
+        await store.apply_credentials(YIDA, [credential(1, 1), credential(2, 1)], now(), "i1")
+        await store.apply_credentials(YIDA, [credential(1, 2)], now(), "i2")
+        ended = await store.end_unlisted(YIDA, "credentials", "i2", TODAY)
+        assert ended == 1  # card 2; card 1's first holder had ended already
+        assert holders(await store.resolve_refs([(YIDA, ref(1))])) == sorted(
+            [(first, None, TODAY - timedelta(days=1)), (second, TODAY, None)]
+        )
 
 
 class TestIdempotency:
@@ -1082,6 +1160,36 @@ class TestErasure:
         ]
         assert await store.erase_person(erased, audit) is False
         assert len((await store.list_audit(10, None)).data) == 1
+
+    async def test_erasure_keeps_what_another_holder_of_the_card_left(
+        self, store: Store, database: str
+    ) -> None:
+        """Erasing a card's second holder strips the card's events and presence from their
+        holding on, and leaves the first holder's earlier ones linked."""
+        await seed(store)
+        await store.apply_credentials(YIDA, [credential(1, 1)], now(), "i1")
+        await store.apply_credentials(YIDA, [credential(1, 2)], now(), "i2")
+        erased = await person_of(store, YIDA, 2)
+        key = subject_key(YIDA, ref(1))
+        earlier, later = door(24 * 7, ref(1), key), door(0, ref(1), key)
+        await store.write_batch([earlier, later], [])
+        audit = AuditEntry(
+            at=now(), actor="admin", action="person.erase", community=YIDA, records=(erased,)
+        )
+
+        assert await store.erase_person(erased, audit) is True
+
+        events = {e.event_id: e for e in (await store.list_events(EventQuery())).data}
+        kept, stripped = events[earlier.event_id], events[later.event_id]
+        assert isinstance(kept, AccessEvent) and isinstance(stripped, AccessEvent)
+        assert (kept.credential, kept.subject_key) == (ref(1), key)
+        assert (stripped.credential, stripped.subject_key) == (None, None)
+        days = [str(d) for (d,) in sql(database, "SELECT day FROM presence")]
+        assert days == [str(local_day(earlier.occurred_at))]
+        first = await person_of(store, YIDA, 1)
+        assert holders(await store.resolve_refs([(YIDA, ref(1))])) == [
+            (first, None, TODAY - timedelta(days=1))
+        ]
 
     async def test_nothing_of_the_erased_person_stays_in_the_files(
         self, store: Store, database: str

@@ -67,16 +67,20 @@ CREATE TABLE residencies (
 CREATE INDEX residencies_house ON residencies (house_code);
 
 -- What devices know people by: `ref` is the keyed hash the adapters compute for a read.
+-- One row per holder period of a credential (`period` 1, 2, ... in time order), so a card
+-- handed to another person keeps resolving its earlier events to the earlier holder: the
+-- handover ends the previous row the day before the new holder's `since`.
 CREATE TABLE credentials (
     community  text        NOT NULL,
     ref        text        NOT NULL,
+    period     integer     NOT NULL,
     kind       text        NOT NULL,
     person_id  text        NOT NULL REFERENCES persons (person_id) ON DELETE CASCADE,
     since      date,
     until      date,
     import_id  text,
     updated_at timestamptz NOT NULL,
-    PRIMARY KEY (community, ref)
+    PRIMARY KEY (community, ref, period)
 );
 CREATE INDEX credentials_person ON credentials (person_id);
 

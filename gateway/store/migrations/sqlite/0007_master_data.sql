@@ -64,13 +64,14 @@ CREATE INDEX residencies_house ON residencies (house_code);
 CREATE TABLE credentials (
     community  TEXT    NOT NULL,
     ref        TEXT    NOT NULL,
+    period     INTEGER NOT NULL,
     kind       TEXT    NOT NULL,
     person_id  TEXT    NOT NULL REFERENCES persons (person_id) ON DELETE CASCADE,
     since      TEXT,
     until      TEXT,
     import_id  TEXT,
     updated_us INTEGER NOT NULL,
-    PRIMARY KEY (community, ref)
+    PRIMARY KEY (community, ref, period)
 ) WITHOUT ROWID;
 CREATE INDEX credentials_person ON credentials (person_id);
 
