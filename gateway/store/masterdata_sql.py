@@ -61,7 +61,7 @@ INSERT INTO persons (person_id, community, id_hash, id_type, id_masked, national
 VALUES (:person_id, :community, :id_hash, :id_type, :id_masked, :nationality, :name_masked,
     :name_ref, :name_sealed, :phone_masked, :phone_ref, :phone_sealed, :gender, :birth_year,
     :ethnicity, :population_type, :tags, :import_id, :now, :now)
-ON CONFLICT (person_id) DO UPDATE SET
+ON CONFLICT (community, id_hash) DO UPDATE SET
     id_type = excluded.id_type, id_masked = excluded.id_masked,
     nationality = excluded.nationality, name_masked = excluded.name_masked,
     name_ref = excluded.name_ref, name_sealed = excluded.name_sealed,

@@ -28,6 +28,7 @@ from gateway.store.masterdata import (
     VehicleQuery,
 )
 from gateway.store.masterdata_apply import (
+    HOUSE_ELSEWHERE,
     CredentialValues,
     HouseValues,
     ResidencyValues,
@@ -54,6 +55,7 @@ from schemas.housing import CommunitySummary, Grid, HousePublic, HouseRecord
 from schemas.population import (
     CredentialRecord,
     PersonPublic,
+    PersonRecord,
     ResidencyEnd,
     ResidentRecord,
 )
@@ -102,6 +104,33 @@ async def _many(db: Connection, sql: str, rows: Sequence[Any]) -> None:
         await db.cursor().executemany(sql.encode(), rows)
 
 
+_APPLY_LOCK = 0x5C6D_0007  # one advisory lock key for every master-data write
+
+
+async def _serialise(db: Connection) -> None:
+    """Make the transaction's read-plan-write atomic against concurrent imports: they queue
+    on one advisory lock (released at commit), so each plans from what the other committed
+    (read committed: every statement after the lock sees it). Imports are rare and chunked;
+    the ingest path never takes this lock."""
+    await db.execute(b"SELECT pg_advisory_xact_lock(%s)", (_APPLY_LOCK,))
+
+
+async def _written_persons(
+    db: Connection, community: str, planned: dict[str, tuple[str, PersonRecord]]
+) -> dict[str, str]:
+    """planned person_id -> the person_id actually stored for its (community, id_hash): the
+    same unless a visitor record of that ID arrived between the plan and the upsert (the
+    upsert then updated that record, keyed on (community, id_hash))."""
+    rows = await _fetch(
+        db,
+        "SELECT id_hash, person_id FROM persons WHERE community = %s AND id_hash = ANY(%s)",
+        community,
+        list(planned),
+    )
+    stored = {id_hash: person_id for id_hash, person_id in rows}
+    return {planned[h][0]: stored[h] for h in planned if h in stored}
+
+
 class PostgresMasterData:
     """The master-data methods of `PostgresStore`."""
 
@@ -113,6 +142,7 @@ class PostgresMasterData:
         self, community: str, rows: Sequence[HouseRecord], now: datetime, import_id: str
     ) -> list[RowOutcome]:
         async with self._connection() as db, db.transaction():
+            await _serialise(db)
             found = await _fetch(
                 db,
                 "SELECT house_code, community, building, unit, floor, room, area_m2, usage,"
@@ -136,12 +166,19 @@ class PostgresMasterData:
                 "UPDATE houses SET import_id = %s WHERE house_code = %s",
                 [(import_id, code) for code in plan.marks],
             )
-            return plan.outcomes
+            held = await _house_communities(db, (row.house_code for row in rows))
+            return [  # the upsert's guard writes nothing over another community's house
+                HOUSE_ELSEWHERE
+                if isinstance(outcome, str) and held.get(row.house_code) != community
+                else outcome
+                for row, outcome in zip(rows, plan.outcomes, strict=True)
+            ]
 
     async def apply_residents(
         self, community: str, rows: Sequence[ResidentRecord], now: datetime, import_id: str
     ) -> list[RowOutcome]:
         async with self._connection() as db, db.transaction():
+            await _serialise(db)
             houses = await _house_communities(db, (row.house_code for row in rows))
             found = await _fetch(
                 db,
@@ -176,12 +213,13 @@ class PostgresMasterData:
                     for person_id, person in plan.persons.values()
                 ],
             )
+            actual = await _written_persons(db, community, plan.persons)
             await _many(
                 db,
                 _UPSERT_RESIDENCY,
                 [
                     {
-                        "person_id": person_id,
+                        "person_id": actual.get(person_id, person_id),
                         "house_code": house_code,
                         "relation": row.relation,
                         "since": row.since,
@@ -202,6 +240,7 @@ class PostgresMasterData:
         self, community: str, rows: Sequence[VehicleRecord], now: datetime, import_id: str
     ) -> list[RowOutcome]:
         async with self._connection() as db, db.transaction():
+            await _serialise(db)
             houses = await _house_communities(db, (row.house_code for row in rows))
             owners = await _owners(
                 db, community, (r.owner_id_hash for r in rows if r.owner_id_hash)
@@ -245,6 +284,7 @@ class PostgresMasterData:
         self, community: str, rows: Sequence[CredentialRecord], now: datetime, import_id: str
     ) -> list[RowOutcome]:
         async with self._connection() as db, db.transaction():
+            await _serialise(db)
             owners = await _owners(db, community, (row.owner_id_hash for row in rows))
             found = await _fetch(
                 db,
@@ -312,6 +352,7 @@ class PostgresMasterData:
         self, community: str, items: Sequence[ResidencyEnd], now: datetime
     ) -> list[RowOutcome]:
         async with self._connection() as db, db.transaction():
+            await _serialise(db)
             owners = await _owners(db, community, (item.id_hash for item in items))
             found = await _fetch(
                 db,

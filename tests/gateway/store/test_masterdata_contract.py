@@ -2,6 +2,7 @@
 with exact outcomes, snapshot and explicit ends that keep history, the government reads with
 their filters and cursors, the community summary, the audit log and erasure."""
 
+import asyncio
 import sqlite3
 from base64 import urlsafe_b64encode
 from collections.abc import AsyncIterator, Sequence
@@ -1213,3 +1214,63 @@ class TestErasure:
         planted = ["欧**锋", "430112********0007", id_hash(7), ref(7), *keys]
         assert [value for value in planted if value in dump] == []
         assert "张*" in dump  # the other residents are still there: the dump reads the data
+
+
+@pytest.fixture
+async def rival_stores(pg_dsn: str) -> AsyncIterator[tuple[Store, Store]]:
+    """Two stores on one PostgreSQL database: two gateways importing at once."""
+    first, second = open_store(pg_dsn), open_store(pg_dsn)
+    await first.open()
+    await first.migrate()
+    await second.open()
+    yield first, second
+    await first.close()
+    await second.close()
+
+
+class TestConcurrentImports:
+    """Concurrent imports on PostgreSQL: no error, and each outcome says what was written."""
+
+    async def test_the_same_new_residents_imported_twice_at_once(
+        self, rival_stores: tuple[Store, Store]
+    ) -> None:
+        """One import inserts each resident, the other finds them unchanged; nothing fails."""
+        first, second = rival_stores
+        await seed(first)
+        for round_no in range(4):
+            numbers = range(100 + 200 * round_no, 300 + 200 * round_no)
+            rows = [resident(n, "yida-4-1-101") for n in numbers]
+            outcomes = await asyncio.gather(
+                first.apply_residents(YIDA, rows, now(), f"a{round_no}"),
+                second.apply_residents(YIDA, rows, now(), f"b{round_no}"),
+            )
+            assert sorted({tuple(set(o)) for o in outcomes}) == [("accepted",), ("unchanged",)]
+        page = await first.list_persons(PersonQuery(community=YIDA, limit=1000))
+        assert len(page.data) == 2 + 4 * 200
+
+    async def test_a_house_code_two_communities_take_at_once(
+        self, rival_stores: tuple[Store, Store], pg_dsn: str
+    ) -> None:
+        """Exactly one community gets each new code; the other's row is rejected, never
+        reported accepted."""
+        first, second = rival_stores
+        for round_no in range(4):
+            codes = [f"x-{round_no}-{n}" for n in range(200)]
+            yida, jiaxin = await asyncio.gather(
+                first.apply_houses(YIDA, [house(c) for c in codes], now(), f"y{round_no}"),
+                second.apply_houses(
+                    JIAXIN,
+                    [house(c, grid_code="430112001002001") for c in codes],
+                    now(),
+                    f"j{round_no}",
+                ),
+            )
+            elsewhere = RowRejected("house_code", "is held by another community")
+            winners = {YIDA: set(yida) == {"accepted"}, JIAXIN: set(jiaxin) == {"accepted"}}
+            assert sorted(winners.values()) == [False, True]
+            loser = jiaxin if winners[YIDA] else yida
+            assert set(loser) == {elsewhere}
+            held = sql(
+                pg_dsn, "SELECT DISTINCT community FROM houses WHERE house_code = ANY(?)", [codes]
+            )
+            assert held == [(YIDA if winners[YIDA] else JIAXIN,)]
