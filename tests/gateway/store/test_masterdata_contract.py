@@ -784,6 +784,25 @@ class TestPersons:
 class TestHouses:
     """Houses read with their occupants, who of them were seen lately, and the last activity."""
 
+    async def test_a_card_seen_counts_for_its_holder_of_that_day(
+        self, store: Store, database: str
+    ) -> None:
+        """A card seen before it passed to a resident of another house makes its earlier
+        holder observed, not the new one."""
+        await seed(store)
+        await store.apply_residents(YIDA, [resident(4, "yida-4-1-101")], now(), "i1")
+        await store.apply_credentials(YIDA, [credential(1, 1)], now(), "i1")
+        await store.apply_credentials(YIDA, [credential(1, 4)], now(), "i2")
+        seen(database, subject_key(YIDA, ref(1)), now() - timedelta(days=2), ref=ref(1))
+        since = now() - timedelta(days=14)
+
+        earlier = await store.get_house("yida-1-1-301", since)
+        later = await store.get_house("yida-4-1-101", since)
+
+        assert earlier is not None and later is not None
+        assert (earlier.observed_occupants, later.observed_occupants) == (1, 0)
+        assert later.last_activity_at is None
+
     async def test_occupants_observed_and_last_activity(self, store: Store, database: str) -> None:
         await seed(store)
         await store.apply_residents(
