@@ -241,6 +241,9 @@ class PostgresMasterData:
     ) -> list[RowOutcome]:
         async with self._connection() as db, db.transaction():
             await _serialise(db)
+            # The gates insert unregistered vehicles too: hold them off for this chunk, so a
+            # plate first seen between the plan and the upsert cannot collide with it.
+            await db.execute(b"LOCK TABLE vehicles IN SHARE ROW EXCLUSIVE MODE")
             houses = await _house_communities(db, (row.house_code for row in rows))
             owners = await _owners(
                 db, community, (r.owner_id_hash for r in rows if r.owner_id_hash)
