@@ -151,7 +151,11 @@ class MasterDataStore(Protocol):
     async def apply_credentials(
         self, community: str, rows: Sequence[CredentialRecord], now: datetime, import_id: str
     ) -> list[RowOutcome]:
-        """Upsert credentials by (community, ref); an unknown owner is rejected."""
+        """Upsert credentials by (community, ref), keeping holder history: the current
+        holder re-imported updates their row (`unchanged` when identical); another person
+        taking the ref ends the current holder's row the day before the new `since` (today,
+        China Standard Time, when not given) and adds the new holder's row (`updated`). An
+        unknown owner, or a `since` not after the current holder's, is rejected."""
 
     async def end_unlisted(
         self, community: str, dataset: Dataset, import_id: str, until: date
@@ -194,14 +198,18 @@ class MasterDataStore(Protocol):
     async def erase_person(self, person_id: str, audit: AuditEntry) -> bool:
         """Remove the person, their credentials and residencies, strip their events of the
         person link, credential hash and subject key, and write `audit`, atomically; False
-        when there is no such person."""
+        when there is no such person. Only what is theirs: events, presence and inferred
+        residencies keyed on one of their credentials within that credential's validity
+        for them (a card's other holders keep theirs), and everything keyed on their ID
+        hash. SQLite then checkpoints its WAL so nothing erased stays in the files."""
 
 
 class Resolver(Protocol):
     """Read-time resolution of events to persons and vehicles."""
 
     async def resolve_refs(self, refs: Sequence[tuple[str, str]]) -> list[CredentialMatch]:
-        """The persons the (community, credential-or-ID hash) pairs belong to, with validity."""
+        """The persons the (community, credential-or-ID hash) pairs belong to, with validity:
+        every holder row of a credential, for the caller to pick the one valid on its day."""
 
     async def resolve_plates(self, plates: Sequence[tuple[str, str]]) -> list[PlateMatch]:
         """The vehicles of the (community, plate) pairs, in every colour."""
