@@ -5,13 +5,13 @@ its usage and registered occupants) plus what the gateway derived from events (w
 living there, when it was last active); derived figures never overwrite registered ones.
 """
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Final
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from schemas.codes import HouseUsage, Relation, ResidencySource
+from schemas.events import UtcDatetime
 from schemas.identifiers import IdentifierText
 
 GRID_CODE_PATTERN: Final = r"^[0-9]{15}$"
@@ -100,7 +100,7 @@ class HousePublic(BaseModel):
     registered_occupants: int
     occupants: list[OccupantPublic] = []
     observed_occupants: int = 0
-    last_activity_at: AwareDatetime | None = None
+    last_activity_at: UtcDatetime | None = None
 
 
 class Occupancy(BaseModel):
@@ -137,6 +137,6 @@ class CommunitySummary(PlaceSummary):
     grid unless the grid map places their building or gate."""
 
     community: str
-    at: datetime
+    at: UtcDatetime
     observed_window_days: int
     grids: list[GridSummary] = []

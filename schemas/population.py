@@ -7,9 +7,9 @@ phones exist masked, and sealed (encrypted) for the audited unmasked read; their
 let an import tell an unchanged row from a changed one without opening the seal.
 """
 
-from datetime import date, datetime
+from datetime import date
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.codes import (
     CredentialKind,
@@ -20,6 +20,7 @@ from schemas.codes import (
     Relation,
     ResidencySource,
 )
+from schemas.events import UtcDatetime
 from schemas.housing import HouseCode
 
 Tag = str
@@ -97,8 +98,8 @@ class ResidencyPublic(BaseModel):
     since: date | None = None
     until: date | None = None
     confidence: float | None = None
-    evidence_from: AwareDatetime | None = None
-    evidence_until: AwareDatetime | None = None
+    evidence_from: UtcDatetime | None = None
+    evidence_until: UtcDatetime | None = None
 
 
 class VisitPublic(BaseModel):
@@ -107,8 +108,8 @@ class VisitPublic(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     host_house: str | None
-    valid_from: AwareDatetime | None
-    valid_until: AwareDatetime | None
+    valid_from: UtcDatetime | None
+    valid_until: UtcDatetime | None
 
 
 class PersonPublic(BaseModel):
@@ -133,4 +134,4 @@ class PersonPublic(BaseModel):
     tags: list[str] = []
     residencies: list[ResidencyPublic] = []
     visit: VisitPublic | None = None
-    updated_at: datetime | None = None
+    updated_at: UtcDatetime | None = None

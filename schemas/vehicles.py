@@ -1,9 +1,10 @@
 """Vehicles: the ones residents registered, and the ones only the barrier gates and capture
 cameras know (first and last seen, `registered` false)."""
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.codes import PlateColor
+from schemas.events import UtcDatetime
 from schemas.housing import HouseCode
 
 
@@ -32,5 +33,5 @@ class VehiclePublic(BaseModel):
     owner_person_id: str | None
     house_code: str | None
     registered: bool
-    first_seen_at: AwareDatetime | None
-    last_seen_at: AwareDatetime | None
+    first_seen_at: UtcDatetime | None
+    last_seen_at: UtcDatetime | None

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from gateway.api.deps import AdminCaller, ApiKey, Caller, StoreDep
 from gateway.store.base import Page
 from gateway.store.masterdata import AuditEntry
+from schemas.events import UtcDatetime
 
 router = APIRouter(prefix="/v1", tags=["government"], dependencies=[ApiKey])
 
@@ -26,7 +27,7 @@ class AuditPublic(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: int | None
-    at: datetime
+    at: UtcDatetime
     actor: str
     action: str
     community: str | None

@@ -451,3 +451,19 @@ class TestParameters:
         async with httpx.AsyncClient(base_url=gateway.http.base_url) as anonymous:
             response = await anonymous.get(path)
         assert response.status_code == 401
+
+
+class TestTimesReadAlike:
+    """Every instant the population reads serve is written as the events write theirs."""
+
+    async def test_instants_are_utc_with_an_explicit_offset(self, seeded: Seed) -> None:
+        """`…+00:00`, never `Z` or a naive time, so clients parse one format everywhere."""
+        gateway, _ = seeded
+        texts = [
+            (await gateway.http.get(path, params={"limit": 1000})).text
+            for path in ("/v1/persons", "/v1/houses", "/v1/vehicles", "/v1/audit")
+        ]
+        texts.append((await gateway.http.get("/v1/communities/yida/summary")).text)
+        instants = re.findall(r'"\d{4}-\d\d-\d\dT[^"]*"', "".join(texts))
+        assert instants, "the seed gives at least the summary's time"
+        assert all(instant.endswith('+00:00"') for instant in instants), instants
