@@ -184,8 +184,10 @@ async def mosquitto_pub_exact(port: int, topic: str, payload: bytes) -> None:
 
 
 def found(secret: str, text: str) -> bool:
-    """`secret` as a value of its own, not as digits inside a longer number (a timestamp)."""
-    return re.search(rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])", text) is not None
+    """`secret` as a value of its own, not as digits inside a longer number: a timestamp, or
+    the microseconds after its decimal point (`…:12.100501+00`, which an employee number
+    like `100501` would otherwise match now and then)."""
+    return re.search(rf"(?<![0-9A-Za-z.]){re.escape(secret)}(?![0-9A-Za-z])", text) is not None
 
 
 class TestHostilePayloadsLeaveNoPersonalData:
