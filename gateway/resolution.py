@@ -23,20 +23,17 @@ from collections.abc import Iterable, Sequence
 
 from gateway.store.masterdata import CredentialMatch, PlateMatch
 from gateway.store.observations import local_day, valid_on
+from gateway.subjects import TRACK_PREFIX, subject_ref
 from schemas.events import AccessEvent, DeviceEvent, FaceCapture, VehiclePass, VisitorEvent
 from schemas.privacy import subject_key
 
 
 def person_ref(event: DeviceEvent) -> str | None:
     """The credential or ID hash an event resolves through: `access.credential`,
-    `face_capture.matched_person_ref`, `visitor.visitor_ref`; None for other kinds."""
-    if isinstance(event, AccessEvent):
-        return event.credential
-    if isinstance(event, FaceCapture):
-        return event.matched_person_ref
-    if isinstance(event, VisitorEvent):
-        return event.visitor_ref
-    return None
+    `face_capture.matched_person_ref`, `visitor.visitor_ref` (what `gateway.subjects` keys
+    subjects on, less a camera's stranger track, which belongs to nobody); None otherwise."""
+    ref = subject_ref(event)
+    return None if ref is None or ref.startswith(TRACK_PREFIX) else ref
 
 
 def refs_of(events: Iterable[DeviceEvent]) -> list[tuple[str, str]]:

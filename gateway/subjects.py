@@ -11,6 +11,9 @@ from functools import lru_cache
 from schemas.events import AccessEvent, DeviceEvent, FaceCapture, VisitorEvent
 from schemas.privacy import subject_key
 
+TRACK_PREFIX = "track:"
+"""What a stranger track's ref begins with (a credential or ID hash begins with `h1:`)."""
+
 KEY_CACHE_SIZE = 65_536
 """Subject keys kept per process (about 10 MB at most): residents use the same cards every
 day, so most events find their key here instead of hashing again."""
@@ -25,7 +28,7 @@ def subject_ref(event: DeviceEvent) -> str | None:
         if event.matched_person_ref:
             return event.matched_person_ref
         if event.track_id:
-            return f"track:{event.device_id}:{event.track_id}"
+            return f"{TRACK_PREFIX}{event.device_id}:{event.track_id}"
         return None
     if isinstance(event, VisitorEvent):
         return event.visitor_ref

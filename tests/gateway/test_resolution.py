@@ -42,6 +42,14 @@ class TestRefsAndPlates:
         ]
         assert refs_of(events) == [("jiaxin", ID_HASH), ("yida", CARD), ("yida", ID_HASH)]
 
+    def test_a_strangers_track_asks_nothing(self) -> None:
+        """A camera's stranger track keys a subject but belongs to no person."""
+        stranger = face(1, NOW, track="T-17")
+        assert refs_of([stranger]) == []
+        [annotated] = annotate([stranger], [], [])
+        assert shown(annotated)["subject_key"] == shown(stranger)["subject_key"] is not None
+        assert shown(annotated)["person_id"] is None
+
     def test_plates_come_from_vehicle_passes_with_a_plate(self) -> None:
         """A pass without a plate asks nothing."""
         assert plates_of(
