@@ -103,7 +103,7 @@ def name_problem(text: str, *, max_length: int = MAX_NAME) -> FieldDropReason | 
     text = text.strip()
     if looks_like_personal_number(text):
         return "pii_in_identifier"
-    if not _printable(text):
+    if not is_printable(text):
         return "not_printable"
     if _MARKUP.search(text if text.isascii() else unicodedata.normalize("NFKC", text)):
         return "markup"
@@ -112,7 +112,9 @@ def name_problem(text: str, *, max_length: int = MAX_NAME) -> FieldDropReason | 
     return None
 
 
-def _printable(text: str) -> bool:
+def is_printable(text: str) -> bool:
+    """No control, format, surrogate, private-use or unassigned character: what names and any
+    other free text the gateway stores may hold."""
     if text.isascii():
         return _PRINTABLE_ASCII.fullmatch(text) is not None
     return all(unicodedata.category(char) not in _UNPRINTABLE_CATEGORIES for char in text)

@@ -301,6 +301,8 @@ class _JsonArray:
                 value, end = self._decoder.raw_decode(self._buffer, self._position)
             except json.JSONDecodeError:
                 value, end = None, -1
+            except RecursionError:  # nested past the interpreter's limit: no row is that deep
+                raise _json_error(index) from None
             if 0 <= end < len(self._buffer):
                 self._position = end
                 return value

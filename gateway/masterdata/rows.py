@@ -38,7 +38,7 @@ from gateway.store.masterdata import Dataset
 from schemas.codes import CredentialKind, HouseUsage, PlateColor, PopulationType, Relation
 from schemas.countries import is_country_code
 from schemas.housing import Grid, HouseRecord
-from schemas.identifiers import NAME_PROBLEMS, name_problem
+from schemas.identifiers import NAME_PROBLEMS, is_printable, name_problem
 from schemas.identity import birth_facts, id_type_code
 from schemas.phones import PHONE_RULE, normalise_phone
 from schemas.plates import plate_problem
@@ -318,6 +318,8 @@ def _text(row: Row, field: str) -> str | None:
         if value.is_integer():  # JSON 3.0 as Excel's 3.0 (which the reader makes 3)
             return str(int(value))
     text = str(value).strip()
+    if not is_printable(text):  # NUL would fail a PostgreSQL chunk; bidi overrides mislead
+        raise RowError(field, NAME_PROBLEMS["not_printable"])
     return text or None
 
 

@@ -185,6 +185,14 @@ class TestRefusedFiles:
         rows = [{**row, "room": "101"} for row in ROWS]
         assert len(read(csv_bytes(COLUMNS, rows), "csv", charset)) == 2
 
+    @pytest.mark.parametrize("depth", [100_000, 2_000_000])
+    def test_json_nested_past_the_interpreters_limit_is_bad_json(self, depth: int) -> None:
+        """A RecursionError in the decoder is the file's refusal, never a 500."""
+        body = b"[" * depth + b"]" * depth
+        with pytest.raises(FileError) as refused:
+            read(body, "json")
+        assert refused.value.code == "bad_json"
+
     def test_json_declared_in_another_charset_is_refused(self) -> None:
         with pytest.raises(FileError) as refused:
             open_table(io.BytesIO(json_bytes(ROWS)), "json", "gbk")

@@ -375,6 +375,32 @@ class TestOddValues:
         assert record.plate_color == "blue"
 
 
+class TestUnprintableText:
+    """Control and format characters are refused in every text field, as in names of places:
+    a NUL made PostgreSQL refuse a whole chunk of valid rows, and a bidi override misleads."""
+
+    @pytest.mark.parametrize("field", ["name", "phone", "relation", "since", "house_code"])
+    @pytest.mark.parametrize("character", ["\x00", "\u202e", "\x1b", "\ufeff"])
+    def test_a_resident_field_holding_one_is_rejected(self, field: str, character: str) -> None:
+        value = str(RESIDENT[field])
+        assert rejection("residents", {**RESIDENT, field: value[:1] + character + value[1:]}) == (
+            field,
+            "must be printable text, without control or format characters",
+        )
+
+    def test_credential_values_and_vehicle_types_too(self) -> None:
+        assert (
+            rejection(
+                "credentials", {"kind": "card", "value": "12\x0034", "owner_id_number": NUMBER}
+            )[0]
+            == "value"
+        )
+        assert (
+            rejection("vehicles", {"plate_no": "湘A12345", "vehicle_type": "K3\u200e3"})[0]
+            == "vehicle_type"
+        )
+
+
 class TestTags:
     """Tags are snake_case ASCII tokens, at most 16 to a row."""
 
