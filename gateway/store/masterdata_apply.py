@@ -246,7 +246,9 @@ def plan_credentials(
 
     Holder history is kept, so an event resolves to whoever held the card on its day: the
     current holder re-imported updates their row; another person taking the card ends the
-    current holder's row the day before the new holder's `since` and adds a row for them."""
+    current holder's row the day before the new holder's `since` and adds a row for them; a
+    holder named from the same `since` as the current holder's replaces them (a card given to
+    the wrong person is corrected the same day)."""
     plan = CredentialPlan()
     state = {ref: list(held) for ref, held in stored.items()}
     for row in rows:
@@ -283,6 +285,13 @@ def _hand_credential(
         since = row.since
         if current is not None:
             since = since or today
+            if current[1][2] == since:
+                # Handed to someone else from the very day the current holder's row begins:
+                # a correction of who got the card that day, not a second handover.
+                corrected: CredentialValues = (row.kind, person_id, since, row.until)
+                held[-1] = (current[0], corrected)
+                plan.upserts[(row.ref, current[0])] = (row.kind, corrected)
+                return "updated"
             if not _ends_before(current[1], since):
                 return BEFORE_HOLDER
         period = current[0] + 1 if current is not None else 1

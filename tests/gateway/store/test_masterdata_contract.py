@@ -496,6 +496,24 @@ class TestHolderHistory:
         assert len(rows) == 2
         assert (second, TODAY, until) in rows
 
+    async def test_a_card_given_to_the_wrong_person_is_corrected_the_same_day(
+        self, store: Store
+    ) -> None:
+        """Naming another holder from the day the current holder's row began replaces them:
+        the earlier holder keeps the days before, and nobody keeps the wrong hand-over."""
+        await seed(store)
+        await store.apply_residents(YIDA, [resident(3, "yida-1-1-301")], now(), "i0")
+        first, second, third = [await person_of(store, YIDA, n) for n in (1, 2, 3)]
+        await store.apply_credentials(YIDA, [credential(1, 1)], now(), "i1")
+        await store.apply_credentials(YIDA, [credential(1, 2)], now(), "i2")  # the wrong one
+        assert await store.apply_credentials(YIDA, [credential(1, 3)], now(), "i3") == ["updated"]
+        assert holders(await store.resolve_refs([(YIDA, ref(1))])) == sorted(
+            [(first, None, TODAY - timedelta(days=1)), (third, TODAY, None)]
+        )
+        assert second not in {
+            match.person_id for match in await store.resolve_refs([(YIDA, ref(1))])
+        }
+
     async def test_a_since_before_the_previous_holders_is_rejected(self, store: Store) -> None:
         """A handover dated before the current holder began is refused, nothing written."""
         await seed(store)
