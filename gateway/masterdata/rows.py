@@ -39,7 +39,7 @@ from schemas.codes import CredentialKind, HouseUsage, PlateColor, PopulationType
 from schemas.countries import is_country_code
 from schemas.housing import Grid, HouseRecord
 from schemas.identifiers import NAME_PROBLEMS, is_printable, name_problem
-from schemas.identity import birth_facts, id_type_code
+from schemas.identity import birth_facts, id_type_code, resident_id_problem
 from schemas.phones import PHONE_RULE, normalise_phone
 from schemas.plates import plate_problem
 from schemas.population import CredentialRecord, PersonRecord, ResidencyEnd, ResidentRecord
@@ -50,6 +50,7 @@ from schemas.privacy import (
     mask_id_number,
     mask_name,
     mask_phone,
+    normalise_credential,
     normalise_id_number,
 )
 from schemas.vehicles import VehicleRecord
@@ -251,6 +252,10 @@ class RowValidator:
         value = _required(row, "value")
         if len(value) > 64:
             raise RowError("value", "must be at most 64 characters")
+        if kind == "id_number":  # what ID-card readers read: GB 11643 cards (111, 2023's 554)
+            problem = resident_id_problem(normalise_credential(kind, value))
+            if problem is not None:
+                raise RowError("value", problem)
         since, until = _date(row, "since"), _date(row, "until")
         if since is not None and until is not None and until < since:
             raise RowError("until", "is before since")

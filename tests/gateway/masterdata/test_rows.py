@@ -285,6 +285,22 @@ class TestCredentials:
         row = {"kind": "card", "value": "1", "owner_id_number": NUMBER, "since": "2024-01-01"}
         assert rejection("credentials", {**row, **change}) == (field, reason)
 
+    @pytest.mark.parametrize(
+        "value", ["123456789012345678", NUMBER[:-1] + ("0" if NUMBER[-1] != "0" else "1"), "12345"]
+    )
+    def test_an_id_number_credential_is_checked_like_an_id_number(self, value: str) -> None:
+        """An ID-card reader reads GB 11643 numbers: anything else could never match a read."""
+        row: dict[str, object] = {"kind": "id_number", "value": value, "owner_id_number": NUMBER}
+        field, reason = rejection("credentials", row)
+        assert field == "value" and value not in reason
+
+    def test_a_valid_id_number_credential_hashes_like_the_person(self) -> None:
+        """Lower-case x and blanks normalised: the ref is the person's own ID hash."""
+        row = {"kind": "id_number", "value": f" {NUMBER.lower()} ", "owner_id_number": NUMBER}
+        record = VALIDATOR.record("credentials", row)
+        assert isinstance(record, CredentialRecord)
+        assert record.ref == hash_id_number(PSEUDONYMIZER, NUMBER)
+
 
 class TestColumns:
     """A header must hold every required column and no unknown one; nothing else is judged."""
