@@ -23,17 +23,9 @@ from collections.abc import Iterable, Sequence
 
 from gateway.store.masterdata import CredentialMatch, PlateMatch
 from gateway.store.observations import local_day, valid_on
-from gateway.subjects import TRACK_PREFIX, subject_ref
+from gateway.subjects import REF_FIELDS, person_ref
 from schemas.events import AccessEvent, DeviceEvent, FaceCapture, VehiclePass, VisitorEvent
 from schemas.privacy import subject_key
-
-
-def person_ref(event: DeviceEvent) -> str | None:
-    """The credential or ID hash an event resolves through: `access.credential`,
-    `face_capture.matched_person_ref`, `visitor.visitor_ref` (what `gateway.subjects` keys
-    subjects on, less a camera's stranger track, which belongs to nobody); None otherwise."""
-    ref = subject_ref(event)
-    return None if ref is None or ref.startswith(TRACK_PREFIX) else ref
 
 
 def refs_of(events: Iterable[DeviceEvent]) -> list[tuple[str, str]]:
@@ -89,14 +81,6 @@ def _annotated(
         update={
             "person_id": persons[0] if persons else None,
             "subject_key": event.subject_key or subject_key(event.community, ref),
-            _REF_FIELDS[event.kind]: None,
+            REF_FIELDS[event.kind]: None,
         }
     )
-
-
-_REF_FIELDS: dict[str, str] = {
-    "access": "credential",
-    "face_capture": "matched_person_ref",
-    "visitor": "visitor_ref",
-}
-"""The field holding each kind's credential or ID hash (see `person_ref`)."""

@@ -6,12 +6,20 @@ tables can count a subject's visits without knowing who they are. Who the subjec
 (`person_id`) is settled at read time (`gateway.resolution`), never here.
 """
 
+from collections.abc import Mapping
 from functools import lru_cache
+from types import MappingProxyType
+from typing import Final, cast
 
-from schemas.events import AccessEvent, DeviceEvent, FaceCapture, VisitorEvent
+from schemas.events import DeviceEvent, FaceCapture
 from schemas.privacy import subject_key
 
-TRACK_PREFIX = "track:"
+REF_FIELDS: Final[Mapping[str, str]] = MappingProxyType(
+    {"access": "credential", "face_capture": "matched_person_ref", "visitor": "visitor_ref"}
+)
+"""The field holding each kind's credential or ID hash: what resolves to a person."""
+
+TRACK_PREFIX: Final = "track:"
 """What a stranger track's ref begins with (a credential or ID hash begins with `h1:`)."""
 
 KEY_CACHE_SIZE = 65_536
@@ -19,20 +27,20 @@ KEY_CACHE_SIZE = 65_536
 day, so most events find their key here instead of hashing again."""
 
 
+def person_ref(event: DeviceEvent) -> str | None:
+    """The event's credential or ID hash (`REF_FIELDS`): what a person is resolved through and
+    presence is kept under; None for other kinds or when the event has none."""
+    field = REF_FIELDS.get(event.kind)
+    return cast(str | None, getattr(event, field)) if field is not None else None
+
+
 def subject_ref(event: DeviceEvent) -> str | None:
-    """What the event's subject is keyed on: the credential (access), the device's match or
-    else its track id (face capture), the visitor's ID hash (visitor); None otherwise."""
-    if isinstance(event, AccessEvent):
-        return event.credential
-    if isinstance(event, FaceCapture):
-        if event.matched_person_ref:
-            return event.matched_person_ref
-        if event.track_id:
-            return f"{TRACK_PREFIX}{event.device_id}:{event.track_id}"
-        return None
-    if isinstance(event, VisitorEvent):
-        return event.visitor_ref
-    return None
+    """What the event's subject is keyed on: its `person_ref`, else a face capture's stranger
+    track; None otherwise."""
+    ref = person_ref(event)
+    if ref is None and isinstance(event, FaceCapture) and event.track_id:
+        return f"{TRACK_PREFIX}{event.device_id}:{event.track_id}"
+    return ref
 
 
 class Resolve:

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from gateway.store.masterdata import CredentialMatch, Resolver
+from gateway.subjects import person_ref
 from schemas.events import AccessEvent, DeviceEvent, FaceCapture, VehiclePass, VisitorEvent
 from schemas.times import CHINA_STANDARD_TIME
 
@@ -114,15 +115,6 @@ class Observations:
         return bool(self.presence or self.plates or self.visitors)
 
 
-def _presence_ref(event: AccessEvent | FaceCapture | VisitorEvent) -> str | None:
-    """The credential or ID hash behind the subject key (None for a stranger track)."""
-    if isinstance(event, AccessEvent):
-        return event.credential
-    if isinstance(event, FaceCapture):
-        return event.matched_person_ref
-    return event.visitor_ref
-
-
 def observe(events: Iterable[DeviceEvent]) -> Observations:
     """The presence, plate and visitor rows of `events` (the newly stored ones), aggregated."""
     presence: dict[tuple[str, str, str, str, date], PresenceRow] = {}
@@ -157,10 +149,10 @@ def _add_presence(
     key = (event.community, event.subject_key, building, unit or "", local.date())
     row = rows.get(key)
     if row is None:
-        rows[key] = PresenceRow(*key, night, _presence_ref(event), at, at)
+        rows[key] = PresenceRow(*key, night, person_ref(event), at, at)
         return
     row.night = row.night or night
-    row.ref = row.ref or _presence_ref(event)
+    row.ref = row.ref or person_ref(event)
     if at < row.first_at:
         row.first_at = at
     elif at > row.last_at:
