@@ -99,6 +99,24 @@ class Settings(BaseSettings):
     resolution: bool = True
     """Off (`SCGW_RESOLUTION=off`) only for the ingest benchmark's baseline: no subject keys,
     no presence, sightings or visitor records on write."""
+    rules: bool = True
+    """Off (`SCGW_RULES=off`) only for the benchmark's baseline: no rule runs, no ticket opens."""
+    rules_lateness_s: int = Field(default=600, ge=0, le=7 * 24 * 3600)
+    """How late an event may arrive and still count for a deadline: a community's watermark
+    is its newest event time minus this."""
+    rules_interval_s: float = Field(default=30.0, gt=0, le=3600)
+    """How often the watermark rules of each community this process leads are evaluated."""
+    responsibility: Path | None = None
+    """The responsibility list (`config/responsibility.toml` format); None: the pilot's list."""
+    platform_url: str | None = None
+    """The grid platform's base URL (`POST {base}/tickets`); None: tickets stay local."""
+    platform_secret: SecretStr | None = None
+    """The HMAC-SHA256 secret shared with the platform; required with `SCGW_PLATFORM_URL`."""
+    platform_max_attempts: int = Field(default=20, ge=1, le=1000)
+    """Attempts per outbox row before it goes dead (an admin can retry it)."""
+    platform_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    forward_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    """How often the forwarder looks for due outbox rows when it has nothing in hand."""
 
     @field_validator("mqtt_url")
     @classmethod
@@ -227,6 +245,9 @@ class GatewayConfig(_Strict):
     topics: list[TopicBinding] = Field(default_factory=list)
     dialects: list[MappingSpec] = Field(default_factory=list)
     """JSON dialects described in the file instead of in code (see `adapters.mapping`)."""
+    rules: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """Threshold overrides per rule code, `[rules."care.no_activity"] hours = 72`; checked
+    against the rule catalogue at start (`gateway.rules.catalog`)."""
 
     @field_validator("dialects")
     @classmethod
