@@ -5,6 +5,7 @@ keeps every suite searching the same places (for SQLite, the raw file and its WA
 deleted or uncheckpointed row still lies).
 """
 
+import re
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -50,3 +51,11 @@ def metric(metrics_text: str, name: str, **labels: str) -> float:
     return sum(
         value for found, value in metric_samples(metrics_text, name).items() if wanted <= set(found)
     )
+
+
+def holds_value(secret: str, text: str) -> bool:
+    """Whether `text` holds `secret` as a value of its own, not as characters inside a longer
+    token: a hex digest, a number, or the microseconds after a timestamp's decimal point
+    (`…:12.100501+00`, which an employee number like `100501` would otherwise match now and
+    then: privacy tests searching logs and dumps failed at random on that)."""
+    return re.search(rf"(?<![0-9A-Za-z.]){re.escape(secret)}(?![0-9A-Za-z])", text) is not None

@@ -5,14 +5,24 @@ and stop at the end. A missing binary is a failure, never a skip.
 """
 
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from testkit.services import MosquittoService, PostgresService, start_mosquitto, start_postgres
 
 _database_numbers = itertools.count(1)
+
+# Property tests assert properties, never speed: Hypothesis's default 200 ms deadline per example
+# is a timing assertion that a loaded CI machine fails at random. `print_blob` makes any real
+# counterexample reproducible from the log (`@reproduce_failure`). `deep` explores harder:
+# `HYPOTHESIS_PROFILE=deep pytest tests/schemas tests/adapters`.
+hypothesis_settings.register_profile("scgw", deadline=None, print_blob=True)
+hypothesis_settings.register_profile("deep", deadline=None, print_blob=True, max_examples=3000)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "scgw"))
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ database is dumped and searched, and so is the log file.
 """
 
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,10 +14,9 @@ from simulators.hik_isapi import HikDoorStream
 from simulators.publisher import publish
 from testkit.gateway_process import GatewayProcess
 from testkit.harness import wait_until
-from testkit.inspection import database_dump
+from testkit.inspection import database_dump, holds_value
 from testkit.services import MosquittoService
 
-HEX_DIGEST = re.compile(r"[0-9a-f]{32}")
 LEAKY_ID_NUMBER = "43011219800101123X"
 LEAKY_PHONE = "13812345678"
 LEAKY_CARD = "5566778899"
@@ -91,15 +89,13 @@ class TestNoPersonalDataAtRest:
         assert "dead letter" in logs  # the rejects were logged, so the log was really searched
         secrets = secrets_in(traffic)
         assert len(secrets) > 50
-        # Event ids and credential hashes are 32 hex digits, and vary with the (relative) event
-        # times: a six-digit employee number turns up inside one now and then, by chance.
-        stored, logs, api_text = (
-            HEX_DIGEST.sub("<digest>", text) for text in (stored, logs, api_text)
-        )
+        # Event ids and credential hashes are 32 hex digits and log lines carry microseconds:
+        # a six-digit employee number turns up inside one now and then, by chance, so a secret
+        # counts only as a value of its own.
         for secret in secrets:
-            assert secret not in stored, "raw personal data in the database"
-            assert secret not in logs, "raw personal data in the logs"
-            assert secret not in api_text, "raw personal data served by the API"
+            assert not holds_value(secret, stored), "raw personal data in the database"
+            assert not holds_value(secret, logs), "raw personal data in the logs"
+            assert not holds_value(secret, api_text), "raw personal data served by the API"
         # The rejects were stored as shapes: the truncated one by size and character classes,
         # the other with its card number's length in place of the number.
         assert "<not JSON (character " in stored
