@@ -24,8 +24,10 @@ from simulators.traffic import SimMessage
 from simulators.yida_mix import HourlyRates, YidaTraffic, door_records
 
 SECOND = timedelta(seconds=1)
-ENDING_ROUNDS = 3
-"""Dry runs `ending_now` may take to place the last message at the present."""
+ENDING_ROUNDS = 4
+"""Dry runs `ending_now` takes to move the last message to the present by measured jumps."""
+ENDING_SCAN_S = 10
+"""Then the starts up to this many seconds either side are tried, one second apart."""
 
 PILOT_COMMUNITIES: dict[str, Callable[[int], Community]] = PILOT_LAYOUTS
 """Communities the command knows by code; each builds its layout from a seed."""
@@ -187,18 +189,44 @@ def ending_now(community: Community, args: argparse.Namespace, now: datetime) ->
     `--count 0`: `now`, and the stream runs in real time).
 
     The streams plan in offsets from a start on a whole second, so a dry run from `now`
-    measures how far to move back (rounded up to whole seconds) and a second dry run checks
-    it. Anything left ahead the publisher absorbs: it holds a message until its time has come.
+    measures how far to move back (rounded up to whole seconds) and further dry runs check it.
+    Rates follow the hour of day, so moving the start can reshape the stream's end: when the
+    jumps never land in that second, the start whose last message comes latest without
+    passing `now` is taken. Anything left ahead the publisher absorbs: it holds a message until
+    its time has come.
     """
+    if not args.count:
+        return now
+    best: tuple[datetime, datetime] | None = None  # (last message, start), last <= now
+    tried: set[datetime] = set()
     start = now
-    for _ in range(ENDING_ROUNDS if args.count else 0):
-        last = start
-        for record in _records(community, args, start):
-            last = record.at
+    for _ in range(ENDING_ROUNDS):
+        last = last_planned_at(community, args, start)
+        tried.add(start)
+        if last <= now and (best is None or last > best[0]):
+            best = (last, start)
         if now - SECOND < last <= now:
-            break
-        start -= timedelta(seconds=math.ceil((last - now).total_seconds()))
-    return start
+            return start
+        start -= timedelta(seconds=math.ceil((last - now).total_seconds()) or 1)
+    anchor = best[1] if best is not None else start
+    for offset in sorted(range(-ENDING_SCAN_S, ENDING_SCAN_S + 1), key=abs):
+        candidate = anchor + timedelta(seconds=offset)
+        if candidate in tried:
+            continue
+        last = last_planned_at(community, args, candidate)
+        if last <= now and (best is None or last > best[0]):
+            best = (last, candidate)
+            if now - SECOND < last:
+                break
+    return best[1] if best is not None else start
+
+
+def last_planned_at(community: Community, args: argparse.Namespace, start: datetime) -> datetime:
+    """The time of the last message planned from `start` (a dry run)."""
+    last = start
+    for record in _records(community, args, start):
+        last = record.at
+    return last
 
 
 def build_masterdata_parser() -> argparse.ArgumentParser:

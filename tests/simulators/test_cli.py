@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from simulators.cli import main
+from simulators.cli import (
+    ENDING_SCAN_S,
+    PILOT_COMMUNITIES,
+    build_parser,
+    ending_now,
+    last_planned_at,
+    main,
+)
 from simulators.community import generate_community, generate_jiaxin
 from simulators.config_toml import community_config_toml
 from simulators.masterdata import DATASETS, community_master_data
@@ -75,6 +82,19 @@ class TestArguments:
         assert "--start is in the future" in capsys.readouterr().err
 
 
+class TestEndingNow:
+    """Planned `--count` messages end at the present or seconds before it, never after it."""
+
+    def test_at_many_times_of_day(self) -> None:
+        args = build_parser().parse_args(["yida", "--rate", "0", "--count", "50", "--seed", "4"])
+        community = PILOT_COMMUNITIES["yida"](4)
+        base = datetime.now(UTC).replace(microsecond=0)
+        for step in range(48):  # a day, half-hourly, at varied seconds
+            now = base - timedelta(minutes=30 * step, seconds=7 * step)
+            last = last_planned_at(community, args, ending_now(community, args, now))
+            assert now - timedelta(seconds=ENDING_SCAN_S) < last <= now
+
+
 class TestPublish:
     """With `--url` it publishes `--count` messages and prints a summary without the password."""
 
@@ -92,8 +112,9 @@ class TestPublish:
         assert len(received) == 50
         parser = GatewayParser(generate_community(4))
         times = [event.occurred_at for t, p in received for event in parser.parse(t, p)]
-        # The run ends at the present (within the second before it), never past it.
-        assert before - timedelta(seconds=1) < max(times) <= after
+        # The run ends at the present (within seconds before it: rates follow the hour, so the
+        # last message's time jumps as the start moves), never past it.
+        assert before - timedelta(seconds=ENDING_SCAN_S) < max(times) <= after
         output = capsys.readouterr()
         assert "published 50 yida messages" in output.out
         assert "secret" not in output.out + output.err
