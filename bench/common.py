@@ -15,8 +15,8 @@ JsonDict = dict[str, Any]
 
 PHASES = ("transport", "sustained", "prequeue", "latency")
 """The phases of a default run, in order; each is a key of the result JSON."""
-EXTRA_PHASES = ("resolution",)
-"""Phases run only when asked for (`--phases resolution`)."""
+EXTRA_PHASES = ("resolution", "rules")
+"""Phases run only when asked for (`--phases resolution rules`)."""
 PROGRESS_EVERY_S = 2.0
 
 

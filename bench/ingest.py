@@ -13,8 +13,9 @@ Phases (see bench/README.md for what each number means):
 3. pre-queued - the backlog is queued while the gateway is stopped, then it is started: the
    gateway's own speed, without the publishers competing for the two cores.
 4. latency - a paced rate; publish-to-commit latency per event via commit timestamps.
-5. resolution (only when asked for) - pre-queued drains with resolution (subject keys,
-   presence and sightings recorded on write) off and on, interleaved: what it costs.
+5. resolution, rules (only when asked for) - pre-queued drains with resolution (subject keys,
+   presence and sightings recorded on write), or the rules (instant rules, watermarks and
+   the watermark rules' evaluations), off and on, interleaved: what each costs.
 
 The pieces: `bench.procstats` (CPU from /proc), `bench.environment` (machine, versions,
 settings), `bench.transport` (bare subscribers), `bench.commits` (following and checking
@@ -310,21 +311,32 @@ class Bench:
         return result
 
     async def resolution(self) -> JsonDict:
-        """What resolution costs: pre-queued drains with `SCGW_RESOLUTION` off and on,
-        interleaved (off on, on off, off on, ...) so that drift of a noisy machine hits both
-        alike; per setting the medians, and on / off for each."""
+        """What resolution costs (subject keys, presence and sightings recorded on write)."""
+        return await self.off_and_on("resolution")
+
+    async def rules(self) -> JsonDict:
+        """What the rules cost: the instant rules on every newly stored event and the
+        watermark in each batch's transaction, and the leader's watermark rules evaluated
+        every `SCGW_RULES_INTERVAL_S` while the backlog drains (the door stream carries forced
+        and held-open doors, so tickets open during the run)."""
+        return await self.off_and_on("rules")
+
+    async def off_and_on(self, setting: str) -> JsonDict:
+        """Pre-queued drains with the gateway `setting` off and on, interleaved (off on, on
+        off, off on, ...) so that drift of a noisy machine hits both alike; per setting the
+        medians, and on / off for each."""
         runs: list[JsonDict] = []
         for round_ in range(self.options.rounds):
             for mode in ("off", "on") if round_ % 2 == 0 else ("on", "off"):
-                log(f"resolution: round {round_ + 1}/{self.options.rounds}, resolution {mode}")
+                log(f"{setting}: round {round_ + 1}/{self.options.rounds}, {setting} {mode}")
                 drained = await self.prequeue(
-                    label=f"resolution_{mode}_{round_}", extra={"resolution": mode}
+                    label=f"{setting}_{mode}_{round_}", extra={setting: mode}
                 )
                 if not drained["checks"]["ok"]:
-                    raise BenchError(f"resolution {mode}: not stored exactly once")
-                runs.append({"resolution": mode, "round": round_ + 1, **_drain_figures(drained)})
+                    raise BenchError(f"{setting} {mode}: not stored exactly once")
+                runs.append({setting: mode, "round": round_ + 1, **_drain_figures(drained)})
         summary = {
-            mode: _medians([r for r in runs if r["resolution"] == mode]) for mode in ("off", "on")
+            mode: _medians([run for run in runs if run[setting] == mode]) for mode in ("off", "on")
         }
         ratios = {
             key: round(summary["on"][key] / summary["off"][key], 3)
@@ -332,7 +344,7 @@ class Bench:
             if summary["off"][key]
         }
         return {
-            "method": "pre-queued drains, resolution off/on interleaved; medians per setting",
+            "method": f"pre-queued drains, {setting} off/on interleaved; medians per setting",
             "rounds": self.options.rounds,
             "runs": runs,
             **summary,
@@ -407,7 +419,7 @@ class Bench:
 
 
 def _drain_figures(drained: JsonDict) -> JsonDict:
-    """The numbers of a pre-queued drain that the resolution comparison sets side by side."""
+    """The numbers of a pre-queued drain that an off/on comparison sets side by side."""
     cpu = drained["cpu_us_per_msg"]
     return {
         "msg_per_s": drained["msg_per_s"],
@@ -557,6 +569,7 @@ phases:
   latency    paced publishing at --latency-rate; publish time vs commit timestamp per event
   resolution (only when named) pre-queued drains with SCGW_RESOLUTION off and on, interleaved
              --rounds times: the cost of subject keys and presence/sighting recording
+  rules      (only when named) the same with SCGW_RULES off and on: the cost of the rules
 
 Progress goes to stderr; the Markdown summary to stdout; the full result to --output.
 """
@@ -568,6 +581,7 @@ examples:
   python -m bench.ingest --phases prequeue --profile   # where does the gateway spend CPU?
   python -m bench.ingest --set batch_max_rows=2000 --phases sustained prequeue
   python -m bench.ingest --durable --phases resolution --rounds 3   # resolution's cost
+  python -m bench.ingest --durable --phases rules --rounds 4        # the rules' cost
 """
 
 
@@ -648,7 +662,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=3,
         metavar="R",
-        help="resolution phase: pairs of drains, resolution off and on (default 3)",
+        help="resolution and rules phases: pairs of drains, off and on (default 3)",
     )
     parser.add_argument(
         "--buildings",

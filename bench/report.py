@@ -97,7 +97,8 @@ def _phase_rows(r: JsonDict) -> Iterator[tuple[str, str]]:
     yield from _gateway_rows(r.get("sustained"), sustained=True)
     yield from _gateway_rows(r.get("prequeue"), sustained=False)
     yield from _latency_rows(r.get("latency"))
-    yield from _resolution_rows(r.get("resolution"))
+    yield from _off_on_rows("resolution", "4. Resolution", r.get("resolution"))
+    yield from _off_on_rows("rules", "5. Rules", r.get("rules"))
     prof = (r.get("profile") or {}).get("py_spy")
     if prof and "self" in prof:
         yield "**py-spy** (profiled pre-queued drain, self time)", ""
@@ -168,11 +169,11 @@ def _latency_rows(lat: JsonDict | None) -> Iterator[tuple[str, str]]:
     yield "other processes on the machine", f"{lat['other_processes_cores']:.2f} cores"
 
 
-def _resolution_rows(res: JsonDict | None) -> Iterator[tuple[str, str]]:
+def _off_on_rows(setting: str, title: str, res: JsonDict | None) -> Iterator[tuple[str, str]]:
     if not res:
         return
     yield (
-        f"**4. Resolution off / on** ({res.get('rounds')} interleaved pairs of pre-queued"
+        f"**{title} off / on** ({res.get('rounds')} interleaved pairs of pre-queued"
         " drains, medians)",
         "",
     )
@@ -188,7 +189,7 @@ def _resolution_rows(res: JsonDict | None) -> Iterator[tuple[str, str]]:
         yield label, f"{_n(off[key])} / {_n(on[key])} (on/off {ratio.get(key)})"
     yield (
         "runs msg/s (off, on in run order)",
-        ", ".join(f"{run['resolution']} {run['msg_per_s']:,}" for run in res["runs"]),
+        ", ".join(f"{run[setting]} {run['msg_per_s']:,}" for run in res["runs"]),
     )
     yield "other processes on the machine (max)", f"{res['other_processes_cores']:.2f} cores"
 
