@@ -32,6 +32,7 @@ MIGRATIONS = [
     "0006_screen_stored_rows",
     "0007_master_data",
     "0008_observations",
+    "0009_tickets",
 ]
 
 
