@@ -19,6 +19,7 @@ from gateway.messages import DeadLetter
 from gateway.privacy import is_shareable_key
 from gateway.store.masterdata import MasterDataStore
 from gateway.store.observations import ObservationStore
+from gateway.store.tickets import InstantRules, TicketStore
 from schemas.devices import Device, DeviceRegistration, DeviceState
 from schemas.events import DeviceEvent, DeviceStatusEvent, EventKind
 
@@ -31,11 +32,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """What a committed batch changed: new events, events already stored, dead letters."""
+    """What a committed batch changed: new events, events already stored, dead letters, and
+    the tickets the instant rules opened or added to (`opened_rules`: one rule per opened)."""
 
     inserted: int
     duplicates: int
     dead_letters: int
+    tickets_opened: int = 0
+    tickets_updated: int = 0
+    opened_rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +140,10 @@ class StoredDeadLetter(BaseModel):
     raw_expires_at: datetime | None = None
 
 
-class Store(MasterDataStore, ObservationStore, Protocol):
-    """Persistence for events, dead letters, devices, master data and the models the events add
-    (`ObservationStore`); every write is one transaction."""
+class Store(MasterDataStore, ObservationStore, TicketStore, Protocol):
+    """Persistence for events, dead letters, devices, master data, the models the events add
+    (`ObservationStore`) and governance tickets (`TicketStore`); every write is one
+    transaction."""
 
     async def open(self) -> None:
         """Connect and check the connection; nothing connects before this."""
@@ -155,12 +161,18 @@ class Store(MasterDataStore, ObservationStore, Protocol):
         """Raise `StoreError` unless the database answers."""
 
     async def write_batch(
-        self, events: Sequence[DeviceEvent], dead_letters: Sequence[DeadLetter]
+        self,
+        events: Sequence[DeviceEvent],
+        dead_letters: Sequence[DeadLetter],
+        instant: InstantRules | None = None,
     ) -> WriteResult:
         """Store new events (ignoring ids already stored) and dead letters atomically.
 
         The same transaction records the devices' activity (see `gateway.device_status`): the
-        registry's `last_seen` and `status` never disagree with the events stored.
+        registry's `last_seen` and `status` never disagree with the events stored. It also
+        records the drafts `instant` makes of the newly inserted events (as `record_tickets`
+        does: a redelivered batch opens nothing) and moves each community's rule watermark
+        to the batch's newest event time capped at arrival (`TicketStore.watermarks`).
         """
 
     async def list_events(self, query: EventQuery) -> Page[DeviceEvent]: ...

@@ -38,6 +38,13 @@ from gateway.store.migrations import load_migrations
 from gateway.store.observations import observe
 from gateway.store.postgres_masterdata import PostgresMasterData
 from gateway.store.postgres_observations import PostgresObservations, record_observations
+from gateway.store.postgres_tickets import (
+    AdvisoryLeases,
+    PostgresTickets,
+    record_drafts,
+    record_watermarks,
+)
+from gateway.store.tickets import InstantRules, TicketChanges
 from gateway.store.upgrade import (
     CHUNK,
     FIXABLE_DEVICE_FIELDS,
@@ -169,7 +176,7 @@ def _describe(exc: psycopg.Error) -> str:
     return f"postgresql {exc.sqlstate or 'client'}: {type(exc).__name__}"
 
 
-class PostgresStore(PostgresMasterData, PostgresObservations):
+class PostgresStore(PostgresMasterData, PostgresObservations, PostgresTickets):
     """`Store` on PostgreSQL + TimescaleDB.
 
     `observations=False` skips recording presence, sightings and visitors on write (the ingest
@@ -181,6 +188,7 @@ class PostgresStore(PostgresMasterData, PostgresObservations):
         self._observations = observations
         self._pool_size = pool_size
         self._pool: AsyncConnectionPool | None = None
+        self._leases = AdvisoryLeases(conninfo)
 
     async def open(self) -> None:
         pool = AsyncConnectionPool(
@@ -204,6 +212,7 @@ class PostgresStore(PostgresMasterData, PostgresObservations):
         await connection.commit()
 
     async def close(self) -> None:
+        await self._leases.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -258,8 +267,13 @@ class PostgresStore(PostgresMasterData, PostgresObservations):
             await db.execute("SELECT 1")
 
     async def write_batch(
-        self, events: Sequence[DeviceEvent], dead_letters: Sequence[DeadLetter]
+        self,
+        events: Sequence[DeviceEvent],
+        dead_letters: Sequence[DeadLetter],
+        instant: InstantRules | None = None,
     ) -> WriteResult:
+        now = datetime.now(UTC)
+        changes = TicketChanges()
         async with self._connection() as db, db.transaction():
             inserted = 0
             if events:
@@ -277,15 +291,19 @@ class PostgresStore(PostgresMasterData, PostgresObservations):
                                 event.model_dump_json(),
                             )
                         )
-                if self._observations:
-                    # What the events add is recorded from the newly inserted ones only, so a
-                    # redelivered batch changes nothing (`gateway.store.observations`).
+                if self._observations or instant is not None:
+                    # What the events add (`gateway.store.observations`, the instant rules'
+                    # tickets) is recorded from the newly inserted ones only, so a redelivered
+                    # batch changes nothing.
                     await cursor.execute(_INSERT_EVENTS + " RETURNING event_id")
-                    fresh = {row[0] for row in await cursor.fetchall()}
-                    inserted = len(fresh)
-                    seen = observe(e for e in events if e.event_id in fresh)
+                    fresh_ids = {row[0] for row in await cursor.fetchall()}
+                    inserted = len(fresh_ids)
+                    fresh = [e for e in events if e.event_id in fresh_ids]
+                    seen = observe(fresh) if self._observations else None
                     if seen:
-                        await record_observations(db, seen, datetime.now(UTC))
+                        await record_observations(db, seen, now)
+                    if instant is not None and fresh:
+                        changes = await record_drafts(db, instant(fresh), now)
                 else:
                     await cursor.execute(_INSERT_EVENTS)
                     inserted = max(cursor.rowcount, 0)
@@ -326,7 +344,16 @@ class PostgresStore(PostgresMasterData, PostgresObservations):
                         "horizon": SKEW_HORIZON,
                     },
                 )
-        return WriteResult(inserted, len(events) - inserted, len(dead_letters))
+            # Last: the one row per community that concurrent writers share is held briefly.
+            await record_watermarks(db, events, now)
+        return WriteResult(
+            inserted,
+            len(events) - inserted,
+            len(dead_letters),
+            changes.opened,
+            changes.updated,
+            changes.opened_rules,
+        )
 
     async def list_events(self, query: EventQuery) -> Page[DeviceEvent]:
         where, params = event_filter_sql(

@@ -39,6 +39,8 @@ from gateway.store.migrations import load_migrations
 from gateway.store.observations import observe
 from gateway.store.sqlite_masterdata import SqliteMasterData
 from gateway.store.sqlite_observations import SqliteObservations, record_observations
+from gateway.store.sqlite_tickets import SqliteTickets, record_drafts, record_watermarks
+from gateway.store.tickets import InstantRules, TicketChanges
 from gateway.store.upgrade import (
     CHUNK,
     FIXABLE_DEVICE_FIELDS,
@@ -155,7 +157,7 @@ def _make_private(path: Path) -> None:
             continue
 
 
-class SqliteStore(SqliteMasterData, SqliteObservations):
+class SqliteStore(SqliteMasterData, SqliteObservations, SqliteTickets):
     """`Store` on a single SQLite file.
 
     `observations=False` skips recording presence, sightings and visitors on write (the ingest
@@ -250,7 +252,10 @@ class SqliteStore(SqliteMasterData, SqliteObservations):
         await self._run(lambda: self._db.execute("SELECT 1").fetchone())
 
     async def write_batch(
-        self, events: Sequence[DeviceEvent], dead_letters: Sequence[DeadLetter]
+        self,
+        events: Sequence[DeviceEvent],
+        dead_letters: Sequence[DeadLetter],
+        instant: InstantRules | None = None,
     ) -> WriteResult:
         event_rows = [
             (
@@ -293,26 +298,32 @@ class SqliteStore(SqliteMasterData, SqliteObservations):
             }
             for a in device_activity(events)
         ]
-        observed = events if self._observations else ()
         return await self._run(
-            lambda: self._write(event_rows, letter_rows, activity_rows, observed)
+            lambda: self._write(events, event_rows, letter_rows, activity_rows, instant)
         )
 
     def _write(
         self,
+        events: Sequence[DeviceEvent],
         event_rows: Sequence[_Row],
         letter_rows: Sequence[_Row],
         activity_rows: Sequence[dict[str, object]],
-        observed: Sequence[DeviceEvent],
+        instant: InstantRules | None,
     ) -> WriteResult:
-        """One transaction; what the events add (`gateway.store.observations`) is recorded from
-        the newly inserted ones only, so a redelivered batch changes nothing."""
+        """One transaction; what the events add (`gateway.store.observations`, the instant
+        rules' tickets) is recorded from the newly inserted ones only, so a redelivered batch
+        changes nothing."""
         db = self._db
+        now = datetime.now(UTC)
+        changes = TicketChanges()
         db.execute("BEGIN IMMEDIATE")
         try:
-            if observed:
-                inserted, fresh = self._insert_events(db, event_rows, observed)
-                record_observations(db, observe(fresh), datetime.now(UTC))
+            if self._observations or instant is not None:
+                inserted, fresh = self._insert_events(db, event_rows, events)
+                if self._observations:
+                    record_observations(db, observe(fresh), now)
+                if instant is not None and fresh:
+                    changes = record_drafts(db, instant(fresh), now)
             else:
                 before = db.total_changes
                 db.executemany(_INSERT_EVENT, event_rows)
@@ -323,11 +334,19 @@ class SqliteStore(SqliteMasterData, SqliteObservations):
                 letter_rows,
             )
             db.executemany(_RECORD_ACTIVITY, activity_rows)
+            record_watermarks(db, events, now)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return WriteResult(inserted, len(event_rows) - inserted, len(letter_rows))
+        return WriteResult(
+            inserted,
+            len(event_rows) - inserted,
+            len(letter_rows),
+            changes.opened,
+            changes.updated,
+            changes.opened_rules,
+        )
 
     @staticmethod
     def _insert_events(

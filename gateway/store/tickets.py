@@ -68,6 +68,8 @@ class TicketChanges:
     opened: int = 0
     updated: int = 0
     repeated: int = 0
+    opened_rules: tuple[str, ...] = ()
+    """The rule of each ticket opened (for the per-rule metric)."""
 
 
 @dataclass(frozen=True, slots=True)
