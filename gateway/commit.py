@@ -17,6 +17,7 @@ from gateway.messages import DeadLetter, InboundMessage
 from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline, ProcessedBatch
 from gateway.store.base import Store, WriteResult
+from gateway.store.tickets import InstantRules
 from schemas.events import DeviceEvent
 
 logger = logging.getLogger(__name__)
@@ -26,12 +27,22 @@ RETRY_MAX_DELAY_S = 5.0
 
 
 class BatchCommitter:
-    """Runs the pipeline over a batch, writes it, retries transient failures, then acks."""
+    """Runs the pipeline over a batch, writes it, retries transient failures, then acks.
 
-    def __init__(self, pipeline: Pipeline, store: Store, metrics: Metrics) -> None:
+    `instant` (the instant rules) goes to every write: the tickets it drafts from a batch's
+    new events commit with them."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        store: Store,
+        metrics: Metrics,
+        instant: InstantRules | None = None,
+    ) -> None:
         self._pipeline = pipeline
         self._store = store
         self._metrics = metrics
+        self._instant = instant
 
     async def __call__(self, messages: Sequence[InboundMessage]) -> WriteResult:
         self._metrics.messages_received.inc(len(messages))
@@ -56,7 +67,9 @@ class BatchCommitter:
                     await self._store.record_replayed_status(batch.replayed)
                 if isolate:
                     return await self._write_isolating(batch)
-                return await self._store.write_batch(batch.events, batch.dead_letters)
+                return await self._store.write_batch(
+                    batch.events, batch.dead_letters, self._instant
+                )
             except StoreError as exc:
                 if not exc.transient:
                     logger.warning("batch refused by the store, isolating bad rows: %s", exc)
@@ -69,11 +82,12 @@ class BatchCommitter:
 
     async def _write_isolating(self, batch: ProcessedBatch) -> WriteResult:
         """Write events one by one so one row the database refuses costs only itself."""
-        inserted = duplicates = 0
+        inserted = duplicates = opened = updated = 0
+        rules: list[str] = []
         refused: list[DeadLetter] = []
         for event in batch.events:
             try:
-                result = await self._store.write_batch([event], [])
+                result = await self._store.write_batch([event], [], self._instant)
             except StoreError as exc:
                 if exc.transient:
                     raise
@@ -81,6 +95,9 @@ class BatchCommitter:
                 continue
             inserted += result.inserted
             duplicates += result.duplicates
+            opened += result.tickets_opened
+            updated += result.tickets_updated
+            rules += result.opened_rules
         self._metrics.rejections.labels(reason="store_rejected").inc(len(refused))
         letters = [*batch.dead_letters, *refused]
         try:
@@ -91,8 +108,8 @@ class BatchCommitter:
             # Dead letters are built to be storable; if the store still refuses them, say so
             # loudly and move on rather than stop ingesting everyone else's events.
             logger.error("the store refused %d dead letters: %s", len(letters), exc)
-            return WriteResult(inserted, duplicates, 0)
-        return WriteResult(inserted, duplicates, len(letters))
+            return WriteResult(inserted, duplicates, 0, opened, updated, tuple(rules))
+        return WriteResult(inserted, duplicates, len(letters), opened, updated, tuple(rules))
 
     def _record(
         self, messages: Sequence[InboundMessage], batch: ProcessedBatch, result: WriteResult
@@ -104,6 +121,7 @@ class BatchCommitter:
             metrics.ack_latency.observe(now - message.received_monotonic)
         metrics.events_duplicate.inc(batch.duplicates + result.duplicates)
         metrics.events_stored.inc(result.inserted)
+        metrics.count_tickets(result.opened_rules, result.tickets_updated)
         for kind, count in Counter(event.kind for event in batch.events).items():
             metrics.events_parsed.labels(kind=kind).inc(count)
         metrics.events_unregistered.inc(sum(e.unregistered_device for e in batch.events))

@@ -4,6 +4,9 @@ Each instance owns its registry (not the process-global one), so tests and the d
 several gateways in one process without their counters mixing.
 """
 
+from collections import Counter as Counter_
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from gateway.store.base import ClockSkewReport
@@ -72,11 +75,31 @@ class Metrics:
             ["community", "device_id"],
             registry=self.registry,
         )
+        self.tickets_opened = Counter(
+            "scgw_tickets_opened", "Governance tickets opened", ["rule"], registry=self.registry
+        )
+        self.tickets_updated = Counter(
+            "scgw_tickets_updated",
+            "Open tickets given new evidence (a repeat of their rule and subject)",
+            registry=self.registry,
+        )
+        self.outbox_rows = Gauge(
+            "scgw_outbox_rows",
+            "Outbox rows for the grid platform by state (pending, delivered, dead)",
+            ["state"],
+            registry=self.registry,
+        )
         self.devices_clock_skewed = Gauge(
             "scgw_devices_clock_skewed",
             "Devices whose clock is off by SCGW_CLOCK_SKEW_REPORT_S or more",
             registry=self.registry,
         )
+
+    def count_tickets(self, opened_rules: Sequence[str], updated: int) -> None:
+        """Count tickets opened (one rule per ticket) and open tickets given new evidence."""
+        for rule, count in Counter_(opened_rules).items():
+            self.tickets_opened.labels(rule=rule).inc(count)
+        self.tickets_updated.inc(updated)
 
     def show_clock_skews(self, report: ClockSkewReport) -> None:
         """Replace the per-device skew series with the report's: a fixed clock drops out."""

@@ -36,6 +36,7 @@ from gateway.store.base import (
     StoredDeadLetter,
     WriteResult,
 )
+from gateway.store.tickets import InstantRules
 from gateway.store.upgrade import RowRules
 from schemas.devices import Device, DeviceRegistration, DeviceState
 from schemas.events import DeviceEvent, DeviceStatusEvent
@@ -165,7 +166,10 @@ class FlakyStore:
         await self.inner.ping()
 
     async def write_batch(
-        self, events: Sequence[DeviceEvent], dead_letters: Sequence[DeadLetter]
+        self,
+        events: Sequence[DeviceEvent],
+        dead_letters: Sequence[DeadLetter],
+        instant: InstantRules | None = None,
     ) -> WriteResult:
         self.calls.append(([e.event_id for e in events], len(dead_letters)))
         if len(self.calls) in self.transient_calls:
@@ -173,7 +177,7 @@ class FlakyStore:
         if any(e.event_id in self.refused_ids for e in events):
             cause = sqlite3.IntegrityError("CHECK constraint failed")
             raise StoreError("row refused", transient=False) from cause
-        return await self.inner.write_batch(events, dead_letters)
+        return await self.inner.write_batch(events, dead_letters, instant)
 
     async def list_events(self, query: EventQuery) -> Page[DeviceEvent]:
         return await self.inner.list_events(query)
