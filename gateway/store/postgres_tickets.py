@@ -340,25 +340,9 @@ class PostgresTickets:
         return shared.ticket_of(dict(zip(shared.TICKET_KEYS, found[0], strict=True)), now, steps)
 
     async def list_tickets(self, query: TicketQuery, now: datetime) -> Page[TicketPublic]:
-        where, values = shared.ticket_filter_sql(
-            status=query.status,
-            rule=query.rule,
-            category=query.category,
-            grid_code=query.grid_code,
-            community=query.community,
-            overdue=query.overdue,
-            since=query.since,
-            cursor=query.cursor,
-        )
-        if query.unit_type is not None:
-            where += f" AND {_UNIT_TYPE}"
-            values["unit_type"] = query.unit_type
-        sql = _SQL(
-            f"SELECT {shared.TICKET_COLUMNS} FROM tickets WHERE {where}"
-            " ORDER BY {created} DESC, ticket_id DESC LIMIT :limit"
-        )
+        sql, values = shared.list_tickets_sql(query, now, _UNIT_TYPE)
         async with self._connection() as db:
-            rows = await _rows(db, sql, {**values, "now": now, "limit": query.limit + 1})
+            rows = await _rows(db, _SQL(sql), values)
         tickets = [
             shared.ticket_of(dict(zip(shared.TICKET_KEYS, row, strict=True)), now) for row in rows
         ]

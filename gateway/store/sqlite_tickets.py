@@ -276,24 +276,9 @@ class SqliteTickets:
         return shared.ticket_of(_ticket_row(row), now, steps)
 
     async def list_tickets(self, query: TicketQuery, now: datetime) -> Page[TicketPublic]:
-        where, values = shared.ticket_filter_sql(
-            status=query.status,
-            rule=query.rule,
-            category=query.category,
-            grid_code=query.grid_code,
-            community=query.community,
-            overdue=query.overdue,
-            since=query.since,
-            cursor=query.cursor,
-        )
-        if query.unit_type is not None:
-            where += f" AND {_UNIT_TYPE}"
-            values["unit_type"] = query.unit_type
-        sql = _SQL(
-            f"SELECT {shared.TICKET_COLUMNS} FROM tickets WHERE {where}"
-            " ORDER BY {created} DESC, ticket_id DESC LIMIT :limit"
-        )
-        params = {k: _lite(v) for k, v in {**values, "now": now, "limit": query.limit + 1}.items()}
+        sql, values = shared.list_tickets_sql(query, now, _UNIT_TYPE)
+        params = {k: _lite(v) for k, v in values.items()}
+        sql = _SQL(sql)
         rows = await self._read_tx(lambda db: db.execute(sql, params).fetchall())
         tickets = [shared.ticket_of(_ticket_row(row), now) for row in rows]
         return shared.ticket_page(tickets, query.limit)

@@ -15,7 +15,7 @@ from typing import Any, Final
 from gateway.errors import PayloadError
 from gateway.store.base import Page
 from gateway.store.masterdata_sql import Dialect
-from gateway.store.tickets import StatsGroup, TicketDraft
+from gateway.store.tickets import StatsGroup, TicketDraft, TicketQuery
 from schemas.events import DeviceEvent
 from schemas.tickets import (
     MAX_EVIDENCE_IDS,
@@ -306,45 +306,43 @@ def outbox_row_of(row: Sequence[Any]) -> OutboxRowPublic:
     )
 
 
-def ticket_filter_sql(
-    *,
-    status: str | None,
-    rule: str | None,
-    category: str | None,
-    grid_code: str | None,
-    community: str | None,
-    overdue: bool | None,
-    since: datetime | None,
-    cursor: str | None,
+def list_tickets_sql(
+    query: TicketQuery, now: datetime, unit_type_test: str
 ) -> tuple[str, dict[str, object]]:
-    """The `WHERE` clauses (joined by AND, `:name` parameters, `{time}` columns) and values of
-    a ticket list, except the unit-type filter (its JSON test differs per backend). Times in
-    the values are datetimes; the backend converts them."""
+    """A ticket list's statement (`:name` parameters, `{time}` columns) and values (times as
+    datetimes; the backend converts them). `unit_type_test` is the backend's JSON test that one
+    of `responsible_units` has type `:unit_type`."""
     clauses: list[str] = []
-    values: dict[str, object] = {}
+    values: dict[str, object] = {"now": now, "limit": query.limit + 1}
     for column, value in (
-        ("status", status),
-        ("rule", rule),
-        ("category_code", category),
-        ("grid_code", grid_code),
-        ("community", community),
+        ("status", query.status),
+        ("rule", query.rule),
+        ("category_code", query.category),
+        ("grid_code", query.grid_code),
+        ("community", query.community),
+        ("unit_type", query.unit_type),
     ):
         if value is not None:
-            clauses.append(f"{column} = :{column}")
+            clauses.append(unit_type_test if column == "unit_type" else f"{column} = :{column}")
             values[column] = value
-    if overdue is not None:
+    if query.overdue is not None:
         test = "is_open AND {sla_due} < :now"
-        clauses.append(test if overdue else f"NOT ({test})")
-    if since is not None:
+        clauses.append(test if query.overdue else f"NOT ({test})")
+    if query.since is not None:
         clauses.append("{detected} >= :since")
-        values["since"] = since
-    if cursor is not None:
-        created_at, ticket_id = decode_ticket_cursor(cursor)
+        values["since"] = query.since
+    if query.cursor is not None:
+        created_at, ticket_id = decode_ticket_cursor(query.cursor)
         clauses.append(
             "({created} < :after_created OR ({created} = :after_created AND ticket_id < :after_id))"
         )
         values.update(after_created=created_at, after_id=ticket_id)
-    return " AND ".join(clauses) or "1 = 1", values
+    where = " AND ".join(clauses) or "1 = 1"
+    sql = (
+        f"SELECT {TICKET_COLUMNS} FROM tickets WHERE {where}"
+        " ORDER BY {created} DESC, ticket_id DESC LIMIT :limit"
+    )
+    return sql, values
 
 
 def _encode(*parts: str) -> str:

@@ -7,6 +7,7 @@ import itertools
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from gateway.errors import PayloadError
@@ -620,6 +621,27 @@ class TestLeases:
             assert await first.hold_lease("rules:yida")
             await first.close()
             assert await second.hold_lease("rules:yida")
+        finally:
+            await first.close()
+            await second.close()
+
+    async def test_a_lease_lost_with_its_connection_passes_on(self, pg_dsn: str) -> None:
+        """When the leader's lease connection breaks, its lock is gone: another store takes the
+        lease, and the old leader's next call says it no longer holds it."""
+        first, second = open_store(pg_dsn), open_store(pg_dsn)
+        await first.open()
+        await second.open()
+        try:
+            assert await first.hold_lease("forward")
+            with psycopg.connect(pg_dsn, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                    " WHERE locktype = 'advisory' AND granted"
+                )
+            assert await second.hold_lease("forward")
+            assert not await first.hold_lease("forward")
+            await second.close()
+            assert await first.hold_lease("forward")
         finally:
             await first.close()
             await second.close()
