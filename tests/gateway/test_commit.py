@@ -36,13 +36,14 @@ from gateway.store.base import (
     StoredDeadLetter,
     WriteResult,
 )
-from gateway.store.tickets import InstantRules
+from gateway.store.tickets import InstantRules, TicketDraft, TicketQuery
 from gateway.store.upgrade import RowRules
 from schemas.devices import Device, DeviceRegistration, DeviceState
 from schemas.events import DeviceEvent, DeviceStatusEvent
 from schemas.privacy import Pseudonymizer
 from simulators.community import Community, generate_community
 from simulators.hik_isapi import HikDoorStream, hik_topic
+from tests.gateway.store.ticket_drafts import draft
 
 PSEUDONYMIZER = Pseudonymizer("commit-test-key-0123456789")
 COMMUNITY: Community = generate_community(
@@ -299,6 +300,40 @@ class TestAckAfterCommit:
         for event in page.data:
             device = COMMUNITY.device(event.device_id)
             assert (event.building, event.unit) == (device.building, device.unit)
+
+
+def door_forced_rule(events: Sequence[DeviceEvent]) -> list[TicketDraft]:
+    """An instant rule drafting one occurrence of one dedup key per event."""
+    return [draft(occurrence=e.event_id, at=e.occurred_at, event_ids=(e.event_id,)) for e in events]
+
+
+class TestInstantRules:
+    """The instant rules' tickets commit with their batch and are counted."""
+
+    async def test_tickets_are_recorded_with_the_batch_and_counted(self, store: Store) -> None:
+        """A batch opens the ticket, a later one adds to it; the metrics count both per kind."""
+        metrics = Metrics()
+        committer = BatchCommitter(pipeline(), store, metrics, door_forced_rule)
+        first = await committer(AckLog().messages(door_messages(3)))
+        second = await committer(AckLog().messages(door_messages(2, seed=2)))
+        assert (first.tickets_opened, first.tickets_updated) == (1, 0)
+        assert (second.tickets_opened, second.tickets_updated) == (0, 1)
+        opened = sample(metrics, "scgw_tickets_opened_total", rule="safety.door_forced")
+        assert (opened, sample(metrics, "scgw_tickets_updated_total")) == (1, 1)
+        ticket = (await store.list_tickets(TicketQuery(), datetime.now(UTC))).data[0]
+        assert ticket.occurrences == 5
+
+    async def test_isolating_writes_still_run_the_rules(self, store: Store) -> None:
+        """When one event is refused, the others' occurrences are still recorded."""
+        pairs = door_messages(5)
+        refused = pipeline()(AckLog().messages(pairs)).events[2]
+        flaky = FlakyStore(store, refused_ids={refused.event_id})
+        committer = BatchCommitter(pipeline(), flaky, Metrics(), door_forced_rule)
+        result = await committer(AckLog().messages(pairs))
+        assert (result.tickets_opened, result.tickets_updated) == (1, 3)
+        assert result.opened_rules == ("safety.door_forced",)
+        ticket = (await store.list_tickets(TicketQuery(), datetime.now(UTC))).data[0]
+        assert ticket.occurrences == 4
 
 
 class TestTransientStoreErrors:
