@@ -96,7 +96,8 @@ INSERT INTO outbox (ticket_id, seq, kind, state, attempts, next_attempt_at, crea
 SELECT id, 1, 'create', 'pending', 0, %(now)s, %(now)s FROM unnest(%(forwarded)s::text[]) AS t(id)
 """
 # A ticket's pending evidence row absorbs later evidence (the forwarder sends the evidence as
-# it is at send time).
+# it is at send time). Two transactions adding to one ticket at once may each queue a row
+# (the second's NOT EXISTS reads its own snapshot): a repeated evidence update, harmless.
 _QUEUE_EVIDENCE = """
 WITH queued AS (
     UPDATE tickets t SET outbox_seq = t.outbox_seq + 1
@@ -462,9 +463,10 @@ class PostgresTickets:
         monthly: bool,
         now: datetime,
     ) -> list[TicketStatsRow]:
-        """Months are UTC calendar months (`time_bucket('1 month', ...)` on a timestamptz)."""
+        """Months are UTC calendar months (`time_bucket` told the time zone, whatever the
+        session's)."""
         where, values = shared.stats_filter_sql(since, until)
-        bucket = "time_bucket('1 month', created_at)" if monthly else "NULL::timestamptz"
+        bucket = "time_bucket('1 month', created_at, 'UTC')" if monthly else "NULL::timestamptz"
         sql = _SQL(
             "SELECT grid_code, category_code, community, responsible_units, created_at,"
             f" accepted_at, closed_at, status, sla_due_at, {bucket} FROM tickets WHERE {where}"
