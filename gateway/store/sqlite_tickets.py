@@ -95,9 +95,11 @@ def record_drafts(
     for merged in shared.merge_drafts(fresh):
         draft = merged.draft
         new_id = shared.new_ticket_id()
-        stored = db.execute(_OPEN_EVIDENCE, (draft.dedup_key,)).fetchone()
-        ids, urls = json.loads(stored[0]) if stored else [], json.loads(stored[2]) if stored else []
-        ticket_id, forward = db.execute(
+        stored = _one(db, _OPEN_EVIDENCE, (draft.dedup_key,))
+        ids: list[str] = json.loads(stored[0]) if stored else []
+        urls: list[str] = json.loads(stored[2]) if stored else []
+        ticket_id, forward = _one(
+            db,
             _UPSERT_TICKET,
             {
                 **_draft_row(merged, new_id, now),
@@ -111,7 +113,7 @@ def record_drafts(
                     shared.merged_ids(urls, merged.image_urls, shared.MAX_IMAGE_URLS)
                 ),
             },
-        ).fetchone()
+        )
         db.execute(
             "UPDATE ticket_occurrences SET ticket_id = ? WHERE dedup_key = ? AND ticket_id IS NULL",
             (ticket_id, draft.dedup_key),
@@ -123,7 +125,7 @@ def record_drafts(
                 _outbox(db, ticket_id, 1, "create", at)
             continue
         updated += 1
-        if forward and not db.execute(_PENDING_EVIDENCE, (ticket_id,)).fetchone():
+        if forward and not _one(db, _PENDING_EVIDENCE, (ticket_id,)):
             _queue(db, ticket_id, "evidence", at)
     return TicketChanges(
         opened=len(opened),
@@ -140,6 +142,13 @@ def record_watermarks(db: sqlite3.Connection, events: Sequence[DeviceEvent], now
         _UPSERT_WATERMARK,
         [(c, to_micros(newest), at) for c, newest in shared.batch_watermarks(events).items()],
     )
+
+
+def _one(db: sqlite3.Connection, sql: str, params: Any) -> Any:
+    """The first row, or None; read to the end, so no statement stays in progress (a
+    transaction cannot commit while one does)."""
+    rows = db.execute(sql, params).fetchall()
+    return rows[0] if rows else None
 
 
 def _draft_row(merged: shared.MergedDraft, ticket_id: str, now: datetime) -> dict[str, object]:
@@ -203,7 +212,7 @@ def _outbox(db: sqlite3.Connection, ticket_id: str, seq: int, kind: str, at: int
 
 def _queue(db: sqlite3.Connection, ticket_id: str, kind: str, at: int) -> None:
     """The ticket's next outbox row."""
-    (seq,) = db.execute(_SQL(shared.NEXT_OUTBOX_SEQ), {"ticket_id": ticket_id}).fetchone()
+    (seq,) = _one(db, _SQL(shared.NEXT_OUTBOX_SEQ), {"ticket_id": ticket_id})
     _outbox(db, ticket_id, seq, kind, at)
 
 
@@ -259,7 +268,7 @@ class SqliteTickets:
     async def get_ticket(self, ticket_id: str, now: datetime) -> TicketPublic | None:
         def read(db: sqlite3.Connection) -> tuple[Any, list[Any]]:
             sql = _SQL(f"SELECT {shared.TICKET_COLUMNS} FROM tickets WHERE ticket_id = :id")
-            row = db.execute(sql, {"id": ticket_id}).fetchone()
+            row = _one(db, sql, {"id": ticket_id})
             history = db.execute(
                 _SQL(
                     f"SELECT {shared.HISTORY_COLUMNS} FROM ticket_history"
@@ -298,7 +307,7 @@ class SqliteTickets:
         }
 
         def move(db: sqlite3.Connection) -> bool:
-            moved = db.execute(_SQL(shared.TRANSITION), values).fetchone()
+            moved = _one(db, _SQL(shared.TRANSITION), values)
             if moved is None:
                 return False
             at = to_micros(now)
@@ -348,7 +357,7 @@ class SqliteTickets:
             "next_attempt": None if next_attempt_at is None else to_micros(next_attempt_at),
             "dead": int(next_attempt_at is None),
         }
-        await self._write_tx(lambda db: db.execute(_SQL(shared.OUTBOX_FAILED), values))
+        await self._write_tx(lambda db: db.execute(_SQL(shared.OUTBOX_FAILED), values).rowcount)
 
     async def list_outbox(
         self, state: OutboxState | None, limit: int, cursor: str | None
@@ -383,7 +392,9 @@ class SqliteTickets:
             }
             for entry in entries
         ]
-        await self._write_tx(lambda db: db.executemany(_SQL(shared.UPSERT_WATCHLIST), rows))
+        await self._write_tx(
+            lambda db: db.executemany(_SQL(shared.UPSERT_WATCHLIST), rows).rowcount
+        )
         return len(rows)
 
     async def list_watchlist(self) -> list[WatchlistEntry]:

@@ -48,7 +48,6 @@ _TIMES = (
     "at",
     "next_attempt",
     "delivered",
-    "newest",
     "until",
     "added",
 )
