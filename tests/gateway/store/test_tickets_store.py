@@ -413,8 +413,9 @@ class TestListTickets:
                 break
             cursor = page.next_cursor
         assert seen == ["k0", "k1", "k2", "k3", "k4"]
-        with pytest.raises(PayloadError):
+        with pytest.raises(PayloadError) as refused:
             await store.list_tickets(TicketQuery(cursor="garbage!"), now)
+        assert refused.value.reason == "bad_cursor"
 
 
 def month_of(at: datetime) -> datetime:
@@ -504,6 +505,12 @@ class TestTicketStats:
             ("police_station", 1, 0),
             ("property", 3, 3),
         ]
+        police = rows[1]
+        assert (police.closure_rate, police.on_time_rate, police.mean_hours_to_close) == (
+            0.0,
+            None,
+            None,
+        )
         recent = await store.ticket_stats(
             "community",
             fixture_tickets - timedelta(days=2),
