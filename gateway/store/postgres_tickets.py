@@ -8,6 +8,7 @@ same key at the same instant make one ticket with every occurrence counted.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
@@ -293,8 +294,12 @@ class AdvisoryLeases:
             self._connection = None
 
     async def close(self) -> None:
-        """Release every lease (closing the session releases its locks)."""
+        """Release every lease now: the server frees a closed session's locks only once its
+        backend has exited, a moment later, so they are unlocked first."""
         async with self._lock:
+            if self._connection is not None and not self._connection.closed:
+                with contextlib.suppress(psycopg.Error):
+                    await self._connection.execute("SELECT pg_advisory_unlock_all()")
             await self._drop()
 
 

@@ -596,9 +596,11 @@ class TestLeases:
         try:
             assert await first.hold_lease("forward")
             with psycopg.connect(pg_dsn, autocommit=True) as admin:
+                # Waits (up to 10 s) until the backend has exited and its locks are gone.
                 admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks"
-                    " WHERE locktype = 'advisory' AND granted"
+                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks"
+                    " WHERE locktype = 'advisory' AND granted AND database ="
+                    " (SELECT oid FROM pg_database WHERE datname = current_database())"
                 )
             assert await second.hold_lease("forward")
             assert not await first.hold_lease("forward")
