@@ -508,7 +508,9 @@ class SqliteMasterData:
         erased = await self._write_tx(work)
         if erased:  # secure_delete (set at connect) zeroed the freed cells; the WAL's older
             # frames still hold them until a checkpoint copies the pages back and truncates it
-            await self._run(lambda: self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
+            # The pragma answers with a row: read it, or its statement stays in progress and
+            # the connection's next commit fails ("SQL statements in progress").
+            await self._run(lambda: self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
         return erased
 
 
