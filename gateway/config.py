@@ -135,6 +135,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"{topic_filter[:80]!r}: {problem}")
         return value
 
+    @field_validator("platform_url")
+    @classmethod
+    def _platform_url_is_http(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError("must look like https://host[:port][/path], without a query")
+        return value.rstrip("/")
+
     @field_validator("database_url")
     @classmethod
     def _database_url_is_supported(cls, value: str) -> str:
@@ -179,17 +189,45 @@ class Settings(BaseSettings):
                 )
             return None
         key = self.dead_letter_key.get_secret_value()
-        if len(key) < MIN_DEAD_LETTER_KEY_CHARS or len(set(key)) < MIN_DEAD_LETTER_KEY_DISTINCT:
-            raise ConfigError(
-                f"SCGW_DEAD_LETTER_KEY must be at least {MIN_DEAD_LETTER_KEY_CHARS} characters"
-                f" with {MIN_DEAD_LETTER_KEY_DISTINCT} distinct ones (openssl rand -base64 32)"
-            )
+        _require_strong_key("SCGW_DEAD_LETTER_KEY", key)
         others = (self.admin_api_key, self.id_hash_key)
         if any(other is not None and other.get_secret_value() == key for other in others):
             raise ConfigError(
                 "SCGW_DEAD_LETTER_KEY must differ from SCGW_ADMIN_API_KEY and SCGW_ID_HASH_KEY"
             )
         return key
+
+    def require_platform_secret(self) -> str | None:
+        """The secret shared with the grid platform, or None when tickets stay local.
+
+        Refuses `SCGW_PLATFORM_URL` without `SCGW_PLATFORM_SECRET`, and a weak secret: the
+        platform opens tickets on whatever carries a good signature, so the secret has the
+        strength asked of the dead-letter key, and differs from the gateway's own secrets.
+        """
+        if self.platform_url is None:
+            return None
+        if self.platform_secret is None:
+            raise ConfigError(
+                "SCGW_PLATFORM_URL needs SCGW_PLATFORM_SECRET (the HMAC secret shared with the"
+                f" platform, at least {MIN_DEAD_LETTER_KEY_CHARS} random characters)"
+            )
+        secret = self.platform_secret.get_secret_value()
+        _require_strong_key("SCGW_PLATFORM_SECRET", secret)
+        others = (self.admin_api_key, self.id_hash_key, self.dead_letter_key)
+        if any(other is not None and other.get_secret_value() == secret for other in others):
+            raise ConfigError(
+                "SCGW_PLATFORM_SECRET must differ from the admin, ID hash and dead-letter keys"
+            )
+        return secret
+
+
+def _require_strong_key(name: str, key: str) -> None:
+    """A key guarding sealed or signed data: 32+ characters with 12 distinct ones."""
+    if len(key) < MIN_DEAD_LETTER_KEY_CHARS or len(set(key)) < MIN_DEAD_LETTER_KEY_DISTINCT:
+        raise ConfigError(
+            f"{name} must be at least {MIN_DEAD_LETTER_KEY_CHARS} characters"
+            f" with {MIN_DEAD_LETTER_KEY_DISTINCT} distinct ones (openssl rand -base64 32)"
+        )
 
 
 class _Strict(BaseModel):

@@ -278,6 +278,62 @@ class TestRequireDeadLetterKey:
             Settings.model_validate({field: value})
 
 
+STRONG_PLATFORM_SECRET = "Pk7sW2nQ9xV4bM1cR8tY3uZ6aE0fH5jL"
+
+
+class TestRequirePlatformSecret:
+    """Tickets go to the grid platform only with a strong secret of their own to sign with."""
+
+    def test_no_platform_url_means_local_tickets(self) -> None:
+        """Without SCGW_PLATFORM_URL nothing is required and nothing is forwarded."""
+        assert Settings().require_platform_secret() is None
+
+    def test_a_strong_secret_is_returned(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """URL and secret from the environment; a trailing slash of the URL is dropped."""
+        monkeypatch.setenv("SCGW_PLATFORM_URL", "https://grid.example.gov.cn/scgw/")
+        monkeypatch.setenv("SCGW_PLATFORM_SECRET", STRONG_PLATFORM_SECRET)
+        settings = Settings()
+        assert settings.require_platform_secret() == STRONG_PLATFORM_SECRET
+        assert settings.platform_url == "https://grid.example.gov.cn/scgw"
+
+    def test_a_url_without_a_secret_is_refused(self) -> None:
+        """SCGW_PLATFORM_URL alone is a configuration error naming the missing secret."""
+        settings = Settings(platform_url="http://127.0.0.1:9100")
+        with pytest.raises(ConfigError, match="needs SCGW_PLATFORM_SECRET"):
+            settings.require_platform_secret()
+
+    @pytest.mark.parametrize("secret", [STRONG_PLATFORM_SECRET[:31], "ab" * 20], ids=["short", "2"])
+    def test_a_weak_secret_is_refused_without_echoing_it(self, secret: str) -> None:
+        """Short or repetitive secrets are refused; the message does not show them."""
+        settings = Settings.model_validate(
+            {"platform_url": "http://127.0.0.1:9100", "platform_secret": secret}
+        )
+        with pytest.raises(ConfigError) as info:
+            settings.require_platform_secret()
+        assert "SCGW_PLATFORM_SECRET must be at least 32 characters" in str(info.value)
+        assert secret not in str(info.value)
+
+    def test_a_secret_shared_with_another_key_is_refused(self) -> None:
+        """The platform secret must not double as the admin key."""
+        settings = Settings.model_validate(
+            {
+                "platform_url": "http://127.0.0.1:9100",
+                "platform_secret": STRONG_PLATFORM_SECRET,
+                "admin_api_key": STRONG_PLATFORM_SECRET,
+            }
+        )
+        with pytest.raises(ConfigError, match="must differ"):
+            settings.require_platform_secret()
+
+    @pytest.mark.parametrize(
+        "url", ["ftp://grid.example", "grid.example/scgw", "https://grid.example/x?a=1"]
+    )
+    def test_a_url_that_is_not_http_is_refused(self, url: str) -> None:
+        """Only http(s) base URLs without a query string."""
+        with pytest.raises(ValidationError, match="platform_url"):
+            Settings(platform_url=url)
+
+
 class TestLoadConfig:
     """A valid TOML file becomes a `GatewayConfig`; no file means an empty one."""
 
