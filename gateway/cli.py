@@ -2,11 +2,14 @@
 
 Subcommands: `run` (production: external broker and TimescaleDB), `demo` (everything embedded),
 `migrate` (apply schema migrations), `import` (property master data, `gateway.masterdata.command`),
-`simulate` (publish the pilot communities' simulated device traffic, or export their master data).
+`simulate` (publish the pilot communities' simulated device traffic, or export their master data),
+`platform-receiver` (the reference grid platform, `gateway.platform_receiver`) and
+`platform-schemas` (write the platform contract's JSON Schemas).
 """
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +21,8 @@ from gateway.errors import ConfigError, GatewayError
 from gateway.logs import configure_logging
 from gateway.masterdata.command import add_parser as add_import_parser
 from gateway.masterdata.command import run_import
+from gateway.platform_receiver import run_receiver
+from gateway.platform_schemas import write_platform_schemas
 from gateway.runtime import Secrets
 from gateway.serve import api_server, serve
 from gateway.store import open_store
@@ -39,6 +44,23 @@ examples:
   scgw migrate --database-url postgresql://scgw@db/scgw
   scgw import residents residents.csv --community yida --url http://127.0.0.1:8080
   scgw simulate --help
+  scgw platform-receiver --port 9100 --secret "$SCGW_PLATFORM_SECRET" --out received.jsonl
+"""
+
+_RECEIVER_EPILOG = """\
+what it does (docs/platform-contract.md is the full contract):
+  POST {base}/tickets                  a new ticket -> 201 {"platform_ticket_id": "gp-000001"}
+  POST {base}/tickets/{id}/updates     evidence or cancellation -> 201 {"update_id": "..."}
+  Any path prefix is accepted as {base}. Each request must carry X-Scgw-Timestamp (unix
+  seconds, within 300 s of this machine's clock), X-Scgw-Signature (hex HMAC-SHA256 of
+  METHOD\\nTARGET\\nTIMESTAMP\\nBODY under --secret) and Idempotency-Key; otherwise 401/400.
+  A repeated Idempotency-Key gets the first answer again with 200. Accepted messages are
+  appended to --out as JSON lines (read back at start, so ids survive a restart); one line
+  per ticket, update or refusal is printed.
+
+point a gateway at it:
+  scgw platform-receiver --port 9100 --secret "$SECRET" --out received.jsonl
+  SCGW_PLATFORM_URL=http://127.0.0.1:9100 SCGW_PLATFORM_SECRET="$SECRET" scgw run ...
 """
 
 
@@ -108,6 +130,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_import_parser(commands)
 
+    receiver = commands.add_parser(
+        "platform-receiver",
+        help="the reference grid platform: verifies, numbers and keeps the tickets sent to it",
+        description="A small HTTP server implementing the platform side of the ticket contract,"
+        " for tests, the demo and the platform vendor's integrators.",
+        epilog=_RECEIVER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    receiver.add_argument("--port", type=int, required=True, help="port to listen on")
+    receiver.add_argument(
+        "--secret",
+        help="the HMAC secret shared with the gateway (default: $SCGW_PLATFORM_SECRET)",
+    )
+    receiver.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    receiver.add_argument("--out", type=Path, help="JSON-lines file of what was accepted")
+
+    schemas = commands.add_parser(
+        "platform-schemas",
+        help="write the platform contract's JSON Schemas (docs/platform/*.schema.json)",
+        description="Generate the JSON Schemas of the messages to and from the grid platform"
+        " from the gateway's own models (schemas.platform).",
+    )
+    schemas.add_argument(
+        "--out", type=Path, default=Path("docs/platform"), help="folder (default docs/platform)"
+    )
+
     commands.add_parser(
         "simulate",
         help="publish a pilot community's simulated device traffic, or export the simulated"
@@ -126,6 +174,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 async def _run(settings: Settings) -> int:
     admin_key, hash_key = settings.require_secrets()
     settings.require_dead_letter_key()  # a weak or missing key stops us before anything opens
+    settings.require_platform_secret()
     config = load_config(settings.config)
     app = create_app(settings, config, Secrets(admin_key, hash_key))
     return await serve(api_server(app, settings.api_host, settings.api_port))
@@ -141,6 +190,13 @@ async def _migrate(settings: Settings) -> int:
         await store.close()
     print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
     return 0
+
+
+def _platform_receiver(args: argparse.Namespace) -> int:
+    secret = args.secret or os.environ.get("SCGW_PLATFORM_SECRET")
+    if not secret:
+        raise ConfigError("platform-receiver needs --secret (or SCGW_PLATFORM_SECRET)")
+    return run_receiver(secret, args.host, args.port, args.out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,6 +222,12 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(run_demo(options))
         if args.command == "import":
             return run_import(args)
+        if args.command == "platform-receiver":
+            return _platform_receiver(args)
+        if args.command == "platform-schemas":
+            for path in write_platform_schemas(args.out):
+                print(path)
+            return 0
         settings = _settings(args)
         configure_logging(settings.log_format, settings.log_level)
         if args.command == "migrate":
