@@ -9,7 +9,7 @@ importing the service; they are re-exported here so the service has one place to
 
 from schemas.errors import ConfigError, PayloadError
 
-__all__ = ["ConfigError", "GatewayError", "PayloadError", "StoreError"]
+__all__ = ["ConfigError", "ForwardError", "GatewayError", "PayloadError", "StoreError"]
 
 
 class GatewayError(Exception):
@@ -22,3 +22,15 @@ class StoreError(GatewayError):
     def __init__(self, message: str, *, transient: bool) -> None:
         super().__init__(message)
         self.transient = transient
+
+
+class ForwardError(GatewayError):
+    """One attempt to deliver an outbox row to the grid platform failed; `result` says how
+    (`refused`: a non-2xx answer, `unreachable`: no connection or no answer in time,
+    `bad_answer`: a 2xx outside the contract, `missing_ticket`). The message is short and
+    holds no ticket content: it is kept as the row's `last_error` and shown in
+    `GET /v1/outbox`."""
+
+    def __init__(self, result: str, message: str) -> None:
+        super().__init__(message)
+        self.result = result

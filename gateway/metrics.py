@@ -94,6 +94,14 @@ class Metrics:
             "Devices whose clock is off by SCGW_CLOCK_SKEW_REPORT_S or more",
             registry=self.registry,
         )
+        self.forward_attempts = Counter(
+            "scgw_forward_attempts",
+            "Deliveries of outbox rows to the grid platform tried, by result (delivered,"
+            " refused: a non-2xx answer, unreachable: connection error or timeout, bad_answer,"
+            " missing_ticket)",
+            ["result"],
+            registry=self.registry,
+        )
 
     def count_tickets(self, opened_rules: Sequence[str], updated: int) -> None:
         """Count tickets opened (one rule per ticket) and open tickets given new evidence."""

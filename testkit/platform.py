@@ -63,9 +63,14 @@ class PlatformReceiverProcess:
 
     def records(self) -> list[dict[str, Any]]:
         """What it accepted so far, from its JSON-lines file."""
-        if not self.out.exists():
-            return []
-        return [json.loads(line) for line in self.out.read_text(encoding="utf-8").splitlines()]
+        return read_records(self.out)
+
+
+def read_records(out: Path) -> list[dict[str, Any]]:
+    """The JSON lines a receiver kept (none if it kept nothing yet)."""
+    if not out.exists():
+        return []
+    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
 
 
 Fault = Callable[[str, bytes], tuple[int, bytes] | None]
@@ -77,7 +82,8 @@ class FaultyPlatform:
     `fault` answers instead of the receiver (500s), `hold()` keeps every request unanswered
     until `release()`, and `stop()`/`start()` take it down and up on the same port."""
 
-    def __init__(self, secret: str = PLATFORM_SECRET, out: Path | None = None) -> None:
+    def __init__(self, out: Path, secret: str = PLATFORM_SECRET) -> None:
+        self.out = out
         self.receiver = PlatformReceiver(secret, out)
         self.port = free_port()
         self.fault: Fault | None = None
@@ -135,6 +141,9 @@ class FaultyPlatform:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def records(self) -> list[dict[str, Any]]:
+        return read_records(self.out)
 
     def close(self) -> None:
         self.release()
