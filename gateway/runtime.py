@@ -17,6 +17,7 @@ from gateway.config import GatewayConfig, Settings, check_device_parents
 from gateway.dead_letters import DeadLetterFactory
 from gateway.device_status import DeviceWatch
 from gateway.devices import DeviceRegistry, load_devices
+from gateway.forward import Forwarder
 from gateway.grids import GridMap
 from gateway.housekeeping import Housekeeping
 from gateway.ingest import Ingest
@@ -60,6 +61,8 @@ class Runtime:
     """The grid map (`SCGW_GRIDS`, else the pilot map)."""
     contacts: ContactVault | None = None
     """Seals and opens residents' names and phones (a key derived from the ID hash key)."""
+    forwarding: bool = False
+    """Whether tickets go to the grid platform (`SCGW_PLATFORM_URL` set) or stay local."""
 
     @property
     def alive(self) -> bool:
@@ -130,6 +133,7 @@ async def running_gateway(
 ) -> AsyncIterator[Runtime]:
     """Open the store, migrate, start ingest; close all of it in reverse order on exit."""
     vault = raw_payload_vault(settings)
+    settings.require_platform_secret()  # a missing or weak secret stops us before anything opens
     grids = GridMap.load(settings.grids)
     store = open_store(
         settings.database_url,
@@ -183,6 +187,8 @@ async def running_gateway(
         housekeeping_task = asyncio.create_task(
             Housekeeping.from_settings(store, settings).run(), name="housekeeping"
         )
+        forwarder = Forwarder.from_settings(store, settings, metrics)
+        forward_tasks = [asyncio.create_task(forwarder.run(), name="forward")] if forwarder else []
         try:
             yield Runtime(
                 settings,
@@ -196,9 +202,10 @@ async def running_gateway(
                 vault,
                 grids,
                 ContactVault(secrets.id_hash_key),
+                forwarding=forwarder is not None,
             )
         finally:
-            for running in (housekeeping_task, purge_task, watch_task, task):
+            for running in (*forward_tasks, housekeeping_task, purge_task, watch_task, task):
                 running.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await running

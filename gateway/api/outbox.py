@@ -1,0 +1,81 @@
+"""The platform outbox for admins: what waits for the grid platform, what it got, what it
+refused for good (`dead`), and the call that tries a dead ticket's messages again.
+
+`forwarding` in the list answer says whether this gateway sends tickets at all: without
+`SCGW_PLATFORM_URL` tickets stay local and the outbox stays empty.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict
+
+from gateway.api.audit import entry
+from gateway.api.deps import AdminCaller, ApiKey, RuntimeDep, StoreDep
+from gateway.api.errors import ApiError
+from gateway.store.base import Page
+from schemas.tickets import OutboxRowPublic, OutboxState, TicketId
+
+router = APIRouter(prefix="/v1/outbox", tags=["government"], dependencies=[ApiKey])
+
+MAX_PAGE = 1000
+RETRY_ACTION = "outbox.retry"
+
+
+class OutboxPage(Page[OutboxRowPublic]):
+    """A page of outbox rows, and whether tickets are forwarded at all."""
+
+    forwarding: bool
+
+
+class OutboxRetryPublic(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: str
+    retried: int
+    """Dead rows made pending again, due now."""
+
+
+@router.get("", response_model=OutboxPage)
+async def list_outbox(
+    runtime: RuntimeDep,
+    caller: AdminCaller,
+    state: OutboxState | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> OutboxPage:
+    """Messages for the grid platform, optionally of one state (`pending`, `delivered`,
+    `dead`); admins only. `forwarding` is false when no platform is configured."""
+    page = await runtime.store.list_outbox(state, limit, cursor)
+    return OutboxPage(data=page.data, next_cursor=page.next_cursor, forwarding=runtime.forwarding)
+
+
+@router.post(
+    "/{ticket_id}/retry",
+    response_model=OutboxRetryPublic,
+    responses={
+        404: {"description": "No such ticket."},
+        409: {"description": "The ticket has no dead outbox row."},
+    },
+)
+async def retry_outbox(
+    store: StoreDep,
+    caller: AdminCaller,
+    ticket_id: Annotated[TicketId, Path(description="t- and 24 hex digits")],
+) -> OutboxRetryPublic:
+    """Make a ticket's dead outbox rows pending again, due now, with their attempts counted
+    from 0 (after the platform's fault was fixed, e.g. a rotated secret); audited."""
+    now = datetime.now(UTC)
+    retried = await store.retry_outbox(ticket_id, now)
+    if retried == 0:
+        ticket = await store.get_ticket(ticket_id, now)
+        if ticket is None:
+            raise ApiError(404, "not_found", "no ticket has this id")
+        raise ApiError(409, "not_dead", "this ticket has no dead outbox row to retry")
+    ticket = await store.get_ticket(ticket_id, now)
+    community = ticket.community if ticket is not None else None
+    await store.write_audit(
+        entry(caller, RETRY_ACTION, community, (ticket_id,), details={"rows": retried})
+    )
+    return OutboxRetryPublic(ticket_id=ticket_id, retried=retried)
