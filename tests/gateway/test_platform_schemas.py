@@ -2,11 +2,13 @@
 
 import json
 import re
+import time
 from pathlib import Path
+from typing import Any
 
 from gateway.cli import main
 from gateway.platform_schemas import rendered_platform_schemas
-from gateway.signing import sign
+from gateway.signing import sign, signed_headers
 from schemas.platform import PLATFORM_UPDATE, PlatformTicket
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,3 +61,18 @@ class TestContractDocument:
             "evidence",
             "cancelled",
         ]
+
+    def test_the_python_verify_sample_accepts_our_signatures(self) -> None:
+        """The vendor's sample `verify` accepts what the gateway signs now, and nothing else."""
+        block = re.search(r"```python\n(.*?)```", CONTRACT.read_text(encoding="utf-8"), re.S)
+        assert block is not None
+        namespace: dict[str, Any] = {}
+        exec(block.group(1), namespace)  # our own document's sample, nothing received
+        body = b'{"type":"cancelled"}'
+        headers = signed_headers(
+            "s3cret-of-the-sample", "POST", "/p/tickets", int(time.time()), body
+        )
+        verify = namespace["verify"]
+        assert verify(b"s3cret-of-the-sample", "POST", "/p/tickets", headers, body) is True
+        assert verify(b"another-secret", "POST", "/p/tickets", headers, body) is False
+        assert verify(b"s3cret-of-the-sample", "POST", "/q/tickets", headers, body) is False
