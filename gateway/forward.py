@@ -244,8 +244,9 @@ class Forwarder:
         stamp = int(self._clock().timestamp())
         request.headers.update(signed_headers(self._secret, "POST", target, stamp, message.body))
         try:
-            response = await self._client.send(request)
-        except httpx.TimeoutException:
+            async with asyncio.timeout(self._timeout_s):  # httpx's timeout is per phase
+                response = await self._client.send(request)
+        except (httpx.TimeoutException, TimeoutError):
             raise ForwardError("unreachable", f"no answer within {self._timeout_s:g} s") from None
         except httpx.TransportError as exc:
             raise ForwardError(
