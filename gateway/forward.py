@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final, Protocol
+from typing import Final, Protocol, get_args
 
 import httpx
 from pydantic import ValidationError
@@ -46,6 +46,7 @@ LEASE: Final = "forward"
 BATCH: Final = 100
 CONCURRENCY: Final = 8
 """Rows sent at once: each belongs to another ticket, so order per ticket is kept."""
+OUTBOX_STATES: Final[tuple[OutboxState, ...]] = get_args(OutboxState)
 _ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
@@ -188,14 +189,15 @@ class Forwarder:
         rows = await self._store.due_outbox(now, BATCH)
         gate = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(row: OutboxRow) -> OutboxState | None:
+        async def one(row: OutboxRow) -> OutboxState:
             async with gate:
                 return await self._forward(row, now)
 
         outcomes = await asyncio.gather(*(one(row) for row in rows))
         if self._metrics is not None:
-            for state, count in (await self._store.outbox_counts()).items():
-                self._metrics.outbox_rows.labels(state).set(count)
+            counts = await self._store.outbox_counts()
+            for state in OUTBOX_STATES:  # a state with no rows left shows 0, not its last count
+                self._metrics.outbox_rows.labels(state).set(counts.get(state, 0))
         return ForwardReport(
             delivered=outcomes.count("delivered"),
             failed=outcomes.count("pending"),

@@ -257,9 +257,11 @@ class TestForwarderFailures:
         assert metric(metrics, "scgw_outbox_rows", state="pending") == 1
         assert platform.records() == []  # every request was refused
         assert await store.retry_outbox(dead.ticket_id, now) == 1
-        async with make_forwarder(store, platform.url) as right:
+        async with make_forwarder(store, platform.url, metrics=metrics) as right:
             _, reports = await until_quiet(right, now)
         assert sum(r.delivered for r in reports) == 2
+        assert metric(metrics, "scgw_outbox_rows", state="dead") == 0
+        assert metric(metrics, "scgw_outbox_rows", state="delivered") == 2
 
     async def test_a_clock_beyond_300_s_is_refused_by_the_platform(
         self, store: Store, receiver: PlatformReceiverProcess
