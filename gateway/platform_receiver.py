@@ -137,7 +137,8 @@ class PlatformReceiver:
             return 200, earlier.answer
         if isinstance(message, PlatformTicket):
             answer = self._open(message)
-        elif update is not None:
+        else:
+            assert update is not None  # an update body was read for an update path only
             if self._tickets.get(update.group(1)) != message.ticket_id:
                 return _error(404, "unknown_ticket", "no such ticket, or another ticket's id")
             answer = self._update(update.group(1), message)

@@ -47,7 +47,9 @@ class PlatformTicket(_Message):
 
     The ticket as our API shows it, less what only the gateway needs: its dedup key (it
     names the subject, a plate or a pseudonymous person key, which the evidence already
-    references), its history and its forwarding flags.
+    references), its history and its forwarding flags. The fields are listed here, not
+    derived from `TicketPublic`, so that a change to our API cannot change the contract a
+    vendor implemented without this file (and the published schema) changing too.
     """
 
     ticket_id: TicketId = Field(description="The gateway's id; quote it in status pushes.")
