@@ -14,13 +14,13 @@ from gateway.config import Settings
 from gateway.forward import Backoff, Forwarder, ForwardReport
 from gateway.metrics import Metrics
 from gateway.store import Store, open_store
-from gateway.store.tickets import TicketQuery
+from gateway.store.tickets import TicketDraft, TicketQuery
 from schemas.platform import PlatformTicket
 from testkit.gateway_process import GatewayProcess
 from testkit.harness import wait_until
 from testkit.platform import PLATFORM_SECRET, FaultyPlatform, PlatformReceiverProcess
 from testkit.services import MosquittoService
-from tests.gateway.ticket_drafts import door_forced
+from tests.gateway.store.ticket_drafts import draft
 
 STEP = timedelta(minutes=5, seconds=1)
 """Longer than the longest backoff: every failed row is due again one step later."""
@@ -49,6 +49,16 @@ def platform(tmp_path: Path) -> Iterator[FaultyPlatform]:
     faulty.start()
     yield faulty
     faulty.close()
+
+
+def door_key(door: int) -> str:
+    return f"safety.door_forced:yida:door-{door}"
+
+
+def door_forced(door: int, occurrence: int = 1) -> TicketDraft:
+    """A forced door (one ticket per door), its `occurrence`-th time, minutes ago."""
+    at = datetime.now(UTC) - timedelta(minutes=30 - occurrence)
+    return draft(door_key(door), f"o{occurrence}", at=at, event_ids=(f"e{door}-{occurrence}",))
 
 
 def make_forwarder(store: Store, url: str, **options: object) -> Forwarder:
@@ -91,7 +101,7 @@ class TestForwarderDelivery:
         await store.record_tickets([door_forced(door) for door in range(1, 6)], now)
         await store.record_tickets([door_forced(2, 2), door_forced(4, 2)], now)
         tickets = (await store.list_tickets(TicketQuery(), now)).data
-        (cancelled,) = [t.ticket_id for t in tickets if t.location.device_id == "door-5"]
+        (cancelled,) = [t.ticket_id for t in tickets if t.dedup_key == door_key(5)]
         assert await store.transition_ticket(
             cancelled, "detected", "cancelled", "admin", "误报", now
         )

@@ -2,7 +2,7 @@
 the grid platform, on a running gateway."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -12,7 +12,7 @@ from gateway.store.tickets import TicketQuery
 from testkit.harness import RunningGateway, gateway_settings, running_gateway, wait_until
 from testkit.platform import PLATFORM_SECRET, PlatformReceiverProcess
 from testkit.services import MosquittoService
-from tests.gateway.ticket_drafts import door_forced
+from tests.gateway.store.ticket_drafts import draft
 
 GATEWAY_SECRET = "the-gateway-has-another-secret-0123456789"
 
@@ -28,9 +28,10 @@ def receiver(tmp_path: Path) -> Iterator[PlatformReceiverProcess]:
 async def ticket_id_of(gateway: RunningGateway, door: int, *, forward: bool = True) -> str:
     store = gateway.runtime.store
     now = datetime.now(UTC)
-    await store.record_tickets([door_forced(door, forward=forward)], now)
+    key = f"safety.door_forced:yida:door-{door}"
+    await store.record_tickets([draft(key, at=now - timedelta(minutes=5), forward=forward)], now)
     page = await store.list_tickets(TicketQuery(), now)
-    (ticket,) = [t for t in page.data if t.location.device_id == f"door-{door}"]
+    (ticket,) = [t for t in page.data if t.dedup_key == key]
     return ticket.ticket_id
 
 
