@@ -2,6 +2,7 @@
 process, and an in-process platform for the faults. Scheduling runs on an injected `now`, so
 backoff is stepped over instead of waited for."""
 
+import asyncio
 import random
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
@@ -301,6 +302,52 @@ class TestBackoff:
         ceiling = min(300.0, 2.0**failed)
         assert all(1.0 <= d <= ceiling for d in delays)
         assert max(delays) > ceiling / 2  # jitter reaches the upper half
+
+
+class TestForwarderLease:
+    """One process forwards at a time (the store lease `forward`); another takes over when
+    the leader's connection is gone."""
+
+    async def test_one_forwarder_sends_and_another_takes_over(
+        self, pg_dsn: str, receiver: PlatformReceiverProcess
+    ) -> None:
+        """Two running forwarders on one database: all deliveries by one; once its store
+        closes, the other delivers what comes next."""
+        receiver.start()
+        stores = [open_store(pg_dsn), open_store(pg_dsn)]
+        for each in stores:
+            await each.open()
+        await stores[0].migrate()
+        metrics = [Metrics(), Metrics()]
+        tasks = [
+            asyncio.create_task(
+                make_forwarder(each, receiver.url, metrics=counts, interval_s=0.05).run()
+            )
+            for each, counts in zip(stores, metrics, strict=True)
+        ]
+
+        def delivered() -> list[float]:
+            return [metric(m, "scgw_forward_attempts_total", result="delivered") for m in metrics]
+
+        try:
+            now = datetime.now(UTC)
+            await stores[0].record_tickets([door_forced(door) for door in range(1, 4)], now)
+            await wait_until(lambda: sum(delivered()) == 3, what="three deliveries")
+            assert sorted(delivered()) == [0, 3]
+            leader = delivered().index(3)
+            tasks[leader].cancel()
+            await asyncio.gather(tasks[leader], return_exceptions=True)
+            await stores[leader].close()
+            await stores[1 - leader].record_tickets([door_forced(4)], now)
+            await wait_until(lambda: delivered()[1 - leader] == 1, what="the other to take over")
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for each in stores:
+                await each.close()
+        assert len(receiver.records()) == 4
+        assert not [record for record in receiver.records() if record["repeat"]]
 
 
 class TestForwarderCrash:
