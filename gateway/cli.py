@@ -18,11 +18,13 @@ from pydantic import ValidationError
 from gateway.api.app import create_app
 from gateway.config import Settings, load_config
 from gateway.errors import ConfigError, GatewayError
+from gateway.grids import GridMap
 from gateway.logs import configure_logging
 from gateway.masterdata.command import add_parser as add_import_parser
 from gateway.masterdata.command import run_import
 from gateway.platform_receiver import run_receiver
 from gateway.platform_schemas import write_platform_schemas
+from gateway.responsibility import ResponsibilityList
 from gateway.runtime import Secrets
 from gateway.serve import api_server, serve
 from gateway.store import open_store
@@ -176,6 +178,10 @@ async def _run(settings: Settings) -> int:
     settings.require_dead_letter_key()  # a weak or missing key stops us before anything opens
     settings.require_platform_secret()
     config = load_config(settings.config)
+    # The data files are read here once more: uvicorn reports a failed start-up by the error's
+    # type only, and a broken file must stop the gateway with its file, line and reason.
+    GridMap.load(settings.grids)
+    ResponsibilityList.load(settings.responsibility)
     app = create_app(settings, config, Secrets(admin_key, hash_key))
     return await serve(api_server(app, settings.api_host, settings.api_port))
 

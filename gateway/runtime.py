@@ -26,6 +26,7 @@ from gateway.mqtt import BrokerAddress, SessionOptions
 from gateway.pii import ContactVault
 from gateway.pipeline import CheckSender, Enrich, Parse, Pipeline, PlausibleTime, RouteMessage
 from gateway.raw_payloads import RawPayloadPurge, RawPayloadVault
+from gateway.responsibility import ResponsibilityList
 from gateway.routing import TopicRouter
 from gateway.store import Store, open_store
 from gateway.store.upgrade import RowRules
@@ -63,6 +64,8 @@ class Runtime:
     """Seals and opens residents' names and phones (a key derived from the ID hash key)."""
     forwarding: bool = False
     """Whether tickets go to the grid platform (`SCGW_PLATFORM_URL` set) or stay local."""
+    responsibility: ResponsibilityList = field(default_factory=ResponsibilityList.load)
+    """The responsibility list (`SCGW_RESPONSIBILITY`, else the pilot's)."""
 
     @property
     def alive(self) -> bool:
@@ -135,6 +138,7 @@ async def running_gateway(
     vault = raw_payload_vault(settings)
     settings.require_platform_secret()  # a missing or weak secret stops us before anything opens
     grids = GridMap.load(settings.grids)
+    responsibility = ResponsibilityList.load(settings.responsibility)
     store = open_store(
         settings.database_url,
         pool_size=settings.database_pool_size,
@@ -203,6 +207,7 @@ async def running_gateway(
                 grids,
                 ContactVault(secrets.id_hash_key),
                 forwarding=forwarder is not None,
+                responsibility=responsibility,
             )
         finally:
             for running in (*forward_tasks, housekeeping_task, purge_task, watch_task, task):
