@@ -2,7 +2,6 @@
 category, severity, SLA and route from the responsibility list, its grid and units from the
 grid map, its address in Chinese and its texts from the rule's templates."""
 
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,11 +11,12 @@ from gateway.devices import DeviceRegistry
 from gateway.errors import ConfigError
 from gateway.grids import GridMap
 from gateway.responsibility import ResponsibilityList
-from gateway.rules.base import Finding, InstantContext, Rule
+from gateway.rules.base import Finding
 from gateway.tickets import TicketDrafter
 from schemas.devices import DeviceRegistration
-from schemas.events import DeviceEvent
 from testkit.harness import write_file
+from tests.gateway.ticket_rules import RULES, rule
+from tests.gateway.ticket_rules import finding as any_finding
 
 YIDA_FIRST = "430112003001001"
 YIDA_SECOND = "430112003001002"
@@ -25,40 +25,6 @@ GATE_DEVICE = "34020000001320000001"
 UNIT_DOOR = "34020000001320000002"
 LOOSE_CAMERA = "34020000001320000003"
 
-
-def never(event: DeviceEvent, thresholds: Mapping[str, float], context: InstantContext) -> None:
-    """An evaluate function the drafter never calls."""
-
-
-def rule(code: str, category: str, **texts: str) -> Rule:
-    """A rule as the catalogue declares one; texts default to templates over `address`."""
-    return Rule(
-        code=code,
-        category=category,
-        timing="instant",
-        thresholds={},
-        evaluate=never,
-        title=texts.get("title", "{address}发生告警"),
-        description=texts.get("description", "位置：{address}。"),
-        summary_en=texts.get("summary_en", "Alarm at {address}."),
-    )
-
-
-RULES = (
-    rule("safety.door_forced", "safety"),
-    rule("fire.lane_occupied", "fire_safety"),
-    rule("care.no_activity", "social_care"),
-    rule("housing.suspected_group_rental", "housing"),
-    rule("population.unregistered_frequent", "population"),
-    rule("device.offline", "device_operations"),
-    rule(
-        "visitor.overstay",
-        "visitor_management",
-        title="访客逾期未离开（{hours}小时）",
-        description="{address}登记的访客已超过有效期{hours}小时仍未离开，访客：{visitor}。",
-        summary_en="A visitor stayed {hours} h past check-out at {address}.",
-    ),
-)
 
 DEVICES = DeviceRegistry(
     [
@@ -85,15 +51,7 @@ def drafter() -> TicketDrafter:
 
 
 def finding(rule_code: str = "safety.door_forced", **fields: object) -> Finding:
-    values: dict[str, object] = {
-        "rule": rule_code,
-        "community": "yida",
-        "subject": "door:x",
-        "occurrence": "ev-1",
-        "detected_at": NOW,
-        **fields,
-    }
-    return Finding(**values)  # type: ignore[arg-type]
+    return any_finding(rule_code, detected_at=NOW, **fields)
 
 
 class TestCategory:
