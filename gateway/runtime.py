@@ -7,7 +7,7 @@ starts ingest, and on exit stops them in reverse order.
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +31,7 @@ from gateway.routing import TopicRouter
 from gateway.store import Store, open_store
 from gateway.store.upgrade import RowRules
 from gateway.subjects import Resolve
+from gateway.watchlist import WatchlistHolder
 from schemas.privacy import Pseudonymizer
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,10 @@ class Runtime:
     """Whether tickets go to the grid platform (`SCGW_PLATFORM_URL` set) or stay local."""
     responsibility: ResponsibilityList = field(default_factory=ResponsibilityList.load)
     """The responsibility list (`SCGW_RESPONSIBILITY`, else the pilot's)."""
+    watchlist: WatchlistHolder = field(default_factory=WatchlistHolder)
+    """This process's snapshot of the vehicle watch-list, for the instant rules."""
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """The gateway's wall clock (`now` of the API: overdue, transitions); tests set another."""
 
     @property
     def alive(self) -> bool:
