@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from gateway.api import audit, devices, gov, ops, outbox, population, property
+from gateway.api import audit, devices, gov, ops, outbox, population, property, tickets
 from gateway.api.errors import ERROR_RESPONSES, install_error_handlers
 from gateway.api.guards import BodyLimit, ServerErrors
 from gateway.api.params import reject_unknown_parameters
@@ -55,4 +55,5 @@ def create_app(settings: Settings, config: GatewayConfig, secrets: Secrets) -> F
     app.include_router(audit.router)
     app.include_router(property.router)
     app.include_router(outbox.router)
+    app.include_router(tickets.router)
     return app
