@@ -12,7 +12,17 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from gateway.api import audit, devices, gov, ops, outbox, population, property, tickets
+from gateway.api import (
+    audit,
+    devices,
+    gov,
+    ops,
+    outbox,
+    population,
+    property,
+    tickets,
+    watchlist,
+)
 from gateway.api.errors import ERROR_RESPONSES, install_error_handlers
 from gateway.api.guards import BodyLimit, ServerErrors
 from gateway.api.params import reject_unknown_parameters
@@ -56,4 +66,5 @@ def create_app(settings: Settings, config: GatewayConfig, secrets: Secrets) -> F
     app.include_router(property.router)
     app.include_router(outbox.router)
     app.include_router(tickets.router)
+    app.include_router(watchlist.router)
     return app

@@ -1,0 +1,139 @@
+"""The government's vehicle watch-list (`vehicle.watchlist` fires when a listed plate passes a
+gate or camera): add or replace plates, list them, remove one. Admins (the platform side) only;
+every change is audited (`watchlist.put`, `watchlist.delete`, the plates as records).
+
+Plates are normalised as everywhere else (`adapters.plates.normalise_plate`, then the plate
+alphabet of `schemas.plates`), so `湘a·12345` and `湘A12345` are one entry. After a change, this
+process's snapshot is reloaded at once (`gateway.watchlist.WatchlistHolder`); other processes
+reload theirs every `SCGW_RULES_INTERVAL_S`.
+"""
+
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Body, Path, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from adapters.plates import normalise_plate
+from gateway.api.audit import entry
+from gateway.api.deps import AdminCaller, ApiKey, RuntimeDep
+from gateway.api.errors import ApiError, RuleError
+from gateway.privacy import holds_personal_number
+from gateway.runtime import Runtime
+from gateway.store.base import Page
+from schemas.codes import PlateColor
+from schemas.events import UtcDatetime
+from schemas.plates import plate_problem
+from schemas.tickets import WatchlistEntry
+
+router = APIRouter(prefix="/v1/watchlist", tags=["government"], dependencies=[ApiKey])
+
+MAX_ENTRIES: Final = 10_000
+PUT_ACTION: Final = "watchlist.put"
+DELETE_ACTION: Final = "watchlist.delete"
+
+
+def _plate(value: object) -> str:
+    """The plate as rules compare it; a refusal states the rule, never the value."""
+    plate = normalise_plate(value) if isinstance(value, str) else None
+    if plate is None or plate_problem(plate) is not None:
+        raise RuleError("is not a licence plate (5 to 10 plate characters)")
+    return plate
+
+
+class WatchlistEntryIn(BaseModel):
+    """One plate as PUT: `plate_no` is normalised; `reason` holds no phone or ID number."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    plate_no: str = Field(min_length=1, max_length=32)
+    plate_color: PlateColor | None = None
+    reason: str = Field(min_length=1, max_length=200)
+    until: UtcDatetime | None = None
+
+    @field_validator("plate_no")
+    @classmethod
+    def _normalised(cls, value: str) -> str:
+        return _plate(value)
+
+    @field_validator("reason")
+    @classmethod
+    def _no_personal_numbers(cls, value: str) -> str:
+        if holds_personal_number(value):
+            raise RuleError("must not hold phone or ID numbers: name the case, not the person")
+        return value
+
+
+class StoredCount(BaseModel):
+    stored: int = Field(description="entries added or replaced")
+
+
+@router.put("/vehicles", response_model=StoredCount)
+async def put_vehicles(
+    runtime: RuntimeDep,
+    caller: AdminCaller,
+    entries: Annotated[
+        list[WatchlistEntryIn],
+        Body(description="`[{plate_no, plate_color?, reason, until?}]`", max_length=MAX_ENTRIES),
+    ],
+) -> StoredCount:
+    """Add plates to the watch-list, or replace the entries of plates already on it."""
+    seen: dict[str, int] = {}
+    for index, item in enumerate(entries):
+        if item.plate_no in seen:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "value_error",
+                        "loc": ("body", index, "plate_no"),
+                        "msg": f"is the same plate as entry {seen[item.plate_no]}",
+                    }
+                ]
+            )
+        seen[item.plate_no] = index
+    stored = await runtime.store.put_watchlist(
+        [WatchlistEntry.model_validate(item.model_dump()) for item in entries], runtime.clock()
+    )
+    plates = tuple(seen)
+    await runtime.store.write_audit(
+        entry(caller, PUT_ACTION, None, plates, details={"entries": len(plates)})
+    )
+    await _reload(runtime)
+    return StoredCount(stored=stored)
+
+
+@router.get("/vehicles", response_model=Page[WatchlistEntry])
+async def list_vehicles(runtime: RuntimeDep, caller: AdminCaller) -> Page[WatchlistEntry]:
+    """The whole watch-list (never paged: `next_cursor` is null)."""
+    return Page(data=await runtime.store.list_watchlist(), next_cursor=None)
+
+
+@router.delete(
+    "/vehicles/{plate_no}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={404: {"description": "The plate is not on the watch-list."}},
+)
+async def delete_vehicle(
+    runtime: RuntimeDep,
+    caller: AdminCaller,
+    plate_no: Annotated[str, Path(max_length=32, description="normalised as on PUT")],
+) -> Response:
+    """Take a plate off the watch-list."""
+    try:
+        plate = _plate(plate_no)
+    except RuleError as error:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("path", "plate_no"), "msg": str(error)}]
+        ) from None
+    if not await runtime.store.delete_watchlist(plate):
+        raise ApiError(404, "not_found", "this plate is not on the watch-list")
+    await runtime.store.write_audit(entry(caller, DELETE_ACTION, None, (plate,)))
+    await _reload(runtime)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _reload(runtime: Runtime) -> None:
+    """This process's snapshot, read again from the store (so it holds every process's
+    changes, not only this one)."""
+    await runtime.watchlist.refresh(runtime.store)
