@@ -11,19 +11,10 @@ import pytest
 
 from gateway.housekeeping import Housekeeping
 from gateway.store import Store, open_store
+from testkit.clocks import Clock
 from testkit.harness import wait_until
 from tests.gateway.observed_events import access, local
 from tests.gateway.store.master_rows import MasterRows
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

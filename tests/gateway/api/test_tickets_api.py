@@ -16,6 +16,7 @@ import pytest
 from gateway.rules.base import Finding
 from gateway.tickets import TicketDrafter
 from schemas.events import AccessEvent
+from testkit.clocks import Clock
 from testkit.harness import RunningGateway, gateway_settings, running_gateway
 from testkit.services import MosquittoService
 from tests.gateway.api.pages import every
@@ -25,16 +26,6 @@ UNIT_DOOR = "43011200001320000005"
 YIDA_FIRST = "430112003001001"
 YIDA_SECOND = "430112003001002"
 HOUR = timedelta(hours=1)
-
-
-class Clock:
-    """The gateway's clock under test: stands still until moved."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 @pytest.fixture
@@ -206,9 +197,9 @@ class TestClosedLoop:
         (door,) = await record(gateway, clock, finding(building="B01"))
         await report(gateway, clock, door)
         for to in ("accepted", "dispatched", "handled"):
-            clock.at += HOUR
+            clock.now += HOUR
             await move(gateway, door, to)
-        clock.at += HOUR
+        clock.now += HOUR
         closed = await move(gateway, door, "closed", comment="已修复门锁")
         assert closed["status"] == "closed"
         assert closed["platform_ticket_id"] == f"P-{door[-6:]}"
@@ -302,7 +293,7 @@ class TestOverdue:
             finding("device.offline", device_id=UNIT_DOOR),  # device operations: 24 h
         )
         await move(gateway, offline, "dispatched")
-        clock.at += 5 * HOUR
+        clock.now += 5 * HOUR
         overdue = await every(gateway.http, "/v1/tickets", overdue="true")
         assert [t["ticket_id"] for t in overdue] == [door]
         assert (await ticket(gateway, door))["overdue"] is True
@@ -332,19 +323,19 @@ class TestIndicators:
         )
         for forwarded in (a, b, c):
             await report(gateway, clock, forwarded)
-        clock.at = start + HOUR
+        clock.now = start + HOUR
         for accepted in (a, b):
             await move(gateway, accepted, "accepted")
             await move(gateway, accepted, "dispatched")
         await move(gateway, c, "false_alarm")
         await move(gateway, e, "dispatched")
         await move(gateway, e, "handled")
-        clock.at = start + 2 * HOUR
+        clock.now = start + 2 * HOUR
         await move(gateway, e, "closed")
-        clock.at = start + 3 * HOUR
+        clock.now = start + 3 * HOUR
         await move(gateway, a, "handled")
         await move(gateway, a, "closed")
-        clock.at = start + 6 * HOUR
+        clock.now = start + 6 * HOUR
         await move(gateway, b, "handled")
         await move(gateway, b, "closed")
         return start
