@@ -12,7 +12,7 @@ no grid: the community (居委会) then handles the ticket, added to its units.
 """
 
 import string
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from gateway.errors import ConfigError
@@ -42,21 +42,22 @@ _TEMPLATE_FIELDS: Final = string.Formatter()
 class TicketDrafter:
     """Turns findings into `TicketDraft`s; one per gateway process, shared by every rule runner.
 
-    Built from the responsibility list, the grid map, the rule catalogue and (optionally) the
-    device registry; refuses at construction a rule whose category the list lacks, so a rule
-    can never fire into a category nobody handles.
+    Built from the responsibility list, the grid map, the rule catalogue (code → rule, e.g.
+    `gateway.rules.catalog.Catalog`) and (optionally) the device registry's `get`; refuses at
+    construction a rule whose category the list lacks, so a rule can never fire into a category
+    nobody handles.
     """
 
     def __init__(
         self,
         responsibility: ResponsibilityList,
         grids: GridMap,
-        rules: Iterable[Rule],
+        rules: Mapping[str, Rule],
         devices: DeviceLookup | None = None,
     ) -> None:
         self._responsibility = responsibility
         self._grids = grids
-        self._rules = {rule.code: rule for rule in rules}
+        self._rules = rules
         self._devices = devices
         missing = sorted(
             f"{rule.code} → {rule.category}"

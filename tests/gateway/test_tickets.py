@@ -18,6 +18,7 @@ from testkit.harness import write_file
 from tests.gateway.ticket_rules import RULES, rule
 from tests.gateway.ticket_rules import finding as any_finding
 
+ONE_RULE = {"safety.door_forced": RULES["safety.door_forced"]}
 YIDA_FIRST = "430112003001001"
 YIDA_SECOND = "430112003001002"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -69,13 +70,15 @@ class TestCategory:
 
     def test_a_rule_without_a_listed_category_is_refused(self) -> None:
         with pytest.raises(ConfigError, match=r"responsibility.toml: no category for rules x\.y"):
-            TicketDrafter(ResponsibilityList.load(), GridMap.load(), [rule("x.y", "nowhere")])
+            TicketDrafter(
+                ResponsibilityList.load(), GridMap.load(), {"x.y": rule("x.y", "nowhere")}
+            )
 
     def test_a_district_list_serves_the_same_rules(self, tmp_path: Path) -> None:
         text = '[[categories]]\ncode = "safety"\nname = "安全生产隐患"\nunits = ["street"]\n'
         text += 'sla_hours = 8\nseverity = "critical"\nsend = "platform"\n'
         district = ResponsibilityList.load(write_file(tmp_path / "r.toml", text))
-        draft = TicketDrafter(district, GridMap.load(), RULES[:1]).draft(finding())
+        draft = TicketDrafter(district, GridMap.load(), ONE_RULE).draft(finding())
         assert (draft.category.name, draft.severity, draft.sla_hours) == (
             "安全生产隐患",
             "critical",
@@ -143,7 +146,7 @@ class TestUnits:
         text = '[[categories]]\ncode = "safety"\nname = "安全"\nunits = ["community", "grid"]\n'
         text += 'sla_hours = 8\nseverity = "minor"\nsend = "platform"\n'
         listed = ResponsibilityList.load(write_file(tmp_path / "r.toml", text))
-        draft = TicketDrafter(listed, GridMap.load(), RULES[:1]).draft(finding(building="B99"))
+        draft = TicketDrafter(listed, GridMap.load(), ONE_RULE).draft(finding(building="B99"))
         assert [u.type for u in draft.responsible_units] == ["community"]
 
 

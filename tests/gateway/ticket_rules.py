@@ -26,7 +26,7 @@ def rule(code: str, category: str, **texts: str) -> Rule:
     )
 
 
-RULES = (
+RULE_LIST = (
     rule("safety.door_forced", "safety"),
     rule("fire.lane_occupied", "fire_safety"),
     rule("care.no_activity", "social_care"),
@@ -41,6 +41,8 @@ RULES = (
         summary_en="A visitor stayed {hours} h past check-out at {address}.",
     ),
 )
+RULES = {r.code: r for r in RULE_LIST}
+"""The catalogue of these rules, code → rule, as `gateway.rules.catalog.Catalog` maps them."""
 
 
 def finding(
