@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from gateway.api.tickets import PlatformPublic
+from gateway.config import Settings
 from gateway.rules.base import Finding
 from gateway.tickets import TicketDrafter
 from schemas.events import AccessEvent
@@ -164,6 +166,20 @@ class TestList:
             response = await gateway.http.get("/v1/tickets", params=params)
             assert response.status_code == 400, params
             assert response.json()["error"]["code"] == "invalid_parameter"
+
+
+class TestPlatformField:
+    """The list's `platform` field follows `SCGW_PLATFORM_URL`, never showing the URL."""
+
+    def test_with_a_platform_url_tickets_are_forwarded(self) -> None:
+        url = "https://platform.example/api?token=secret-in-url"
+        settings = Settings(platform_url=url, platform_secret="s" * 32)
+        field = PlatformPublic.of(settings)
+        assert field.forwarding is True
+        assert "platform.example" not in field.message and "secret" not in field.message
+
+    def test_without_one_they_stay_local(self) -> None:
+        assert PlatformPublic.of(Settings()).forwarding is False
 
 
 class TestOneTicket:
