@@ -45,7 +45,8 @@ class TicketDrafter:
     Built from the responsibility list, the grid map, the rule catalogue (code → rule, e.g.
     `gateway.rules.catalog.Catalog`) and (optionally) the device registry's `get`; refuses at
     construction a rule whose category the list lacks, so a rule can never fire into a category
-    nobody handles.
+    nobody handles. `forwarding` False (no `SCGW_PLATFORM_URL`) keeps every ticket local: it
+    follows the local loop and is never queued for a platform that does not exist.
     """
 
     def __init__(
@@ -54,11 +55,14 @@ class TicketDrafter:
         grids: GridMap,
         rules: Mapping[str, Rule],
         devices: DeviceLookup | None = None,
+        *,
+        forwarding: bool = True,
     ) -> None:
         self._responsibility = responsibility
         self._grids = grids
         self._rules = rules
         self._devices = devices
+        self._forwarding = forwarding
         missing = sorted(
             f"{rule.code} → {rule.category}"
             for rule in self._rules.values()
@@ -98,7 +102,7 @@ class TicketDrafter:
             last_at=finding.last_at or max(first_at, finding.detected_at),
             detected_at=finding.detected_at,
             sla_hours=spec.sla_hours,
-            forward=spec.forward,
+            forward=spec.forward and self._forwarding,
         )
 
     def route(self, finding: Finding) -> Grid | None:

@@ -62,7 +62,8 @@ class PlatformPublic(BaseModel):
         if settings.platform_url is None:
             return cls(
                 forwarding=False,
-                message="SCGW_PLATFORM_URL is not set: tickets stay local, none is sent",
+                message="SCGW_PLATFORM_URL is not set: tickets stay local (detected → dispatched"
+                " → handled → closed), none is sent",
             )
         return cls(
             forwarding=True,

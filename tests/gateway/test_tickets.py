@@ -68,6 +68,12 @@ class TestCategory:
         assert draft.forward is False
         assert [unit.type for unit in draft.responsible_units] == ["property"]
 
+    def test_without_a_platform_every_ticket_stays_local(self) -> None:
+        drafter = TicketDrafter(
+            ResponsibilityList.load(), GridMap.load(), ONE_RULE, forwarding=False
+        )
+        assert drafter.draft(finding()).forward is False
+
     def test_a_rule_without_a_listed_category_is_refused(self) -> None:
         with pytest.raises(ConfigError, match=r"responsibility.toml: no category for rules x\.y"):
             TicketDrafter(

@@ -140,7 +140,8 @@ class TestList:
         assert response.status_code == 200
         assert response.json()["platform"] == {
             "forwarding": False,
-            "message": "SCGW_PLATFORM_URL is not set: tickets stay local, none is sent",
+            "message": "SCGW_PLATFORM_URL is not set: tickets stay local (detected → dispatched"
+            " → handled → closed), none is sent",
         }
 
     async def test_a_listed_ticket_carries_its_draft(
