@@ -6,7 +6,6 @@ Tickets are recorded as the rule runners record them (`TicketDrafter` → `recor
 times of an injected clock (`Runtime.clock`) that starts now."""
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,11 +16,11 @@ from gateway.api.tickets import PlatformPublic
 from gateway.config import Settings
 from gateway.rules.base import Finding
 from gateway.tickets import TicketDrafter
-from schemas.events import AccessEvent
 from testkit.clocks import Clock
 from testkit.harness import RunningGateway, gateway_settings, running_gateway
 from testkit.services import MosquittoService
 from tests.gateway.api.pages import every
+from tests.gateway.observed_events import access
 from tests.gateway.ticket_rules import RULES, finding
 
 UNIT_DOOR = "43011200001320000005"
@@ -89,24 +88,6 @@ async def ticket(gateway: RunningGateway, ticket_id: str) -> dict[str, Any]:
 
 def steps(body: dict[str, Any]) -> list[tuple[str | None, str, str]]:
     return [(s["from_status"], s["to_status"], s["actor"]) for s in body["history"]]
-
-
-def door_event(at: datetime) -> AccessEvent:
-    return AccessEvent(
-        event_id=uuid.uuid4().hex,
-        community="yida",
-        device_id=UNIT_DOOR,
-        occurred_at=at,
-        received_at=at + timedelta(seconds=1),
-        dialect="hik-isapi",
-        building="B03",
-        unit="U2",
-        direction="in",
-        method="card",
-        result="granted",
-        credential="h1:0123456789abcdef0123456789abcdef",
-        vendor_code="5/0x1",
-    )
 
 
 class TestList:
@@ -187,7 +168,7 @@ class TestOneTicket:
     """`GET /v1/tickets/{ticket_id}` adds the history and the evidence events."""
 
     async def test_history_and_evidence_events(self, gateway: RunningGateway, clock: Clock) -> None:
-        events = [door_event(clock() - 2 * HOUR), door_event(clock() - HOUR)]
+        events = [access(1, clock() - 2 * HOUR), access(2, clock() - HOUR)]
         await gateway.runtime.store.write_batch(events, [])
         ids = tuple(event.event_id for event in reversed(events))
         (door,) = await record(gateway, clock, finding(event_ids=(*ids, "removed-since")))
