@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.api.deps import ApiKey, Caller, KeyCaller, RuntimeDep
 from gateway.api.errors import ApiError
 from gateway.api.params import IsoDateTime, check_time_range
-from gateway.config import Settings
 from gateway.lifecycle import IllegalTransitionError, Side, check_transition, next_statuses
 from gateway.privacy import without_personal_numbers
 from gateway.runtime import Runtime
@@ -58,8 +57,9 @@ class PlatformPublic(BaseModel):
     message: str
 
     @classmethod
-    def of(cls, settings: Settings) -> "PlatformPublic":
-        if settings.platform_url is None:
+    def of(cls, forwarding: bool) -> "PlatformPublic":
+        """The field for a gateway that does (`Runtime.forwarding`) or does not forward."""
+        if not forwarding:
             return cls(
                 forwarding=False,
                 message="SCGW_PLATFORM_URL is not set: tickets stay local (detected → dispatched"
@@ -129,7 +129,7 @@ async def list_tickets(
     )
     page = await runtime.store.list_tickets(query, runtime.clock())
     return TicketPage(
-        data=page.data, next_cursor=page.next_cursor, platform=PlatformPublic.of(runtime.settings)
+        data=page.data, next_cursor=page.next_cursor, platform=PlatformPublic.of(runtime.forwarding)
     )
 
 

@@ -8,17 +8,16 @@ times of an injected clock (`Runtime.clock`) that starts now."""
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gateway.api.tickets import PlatformPublic
-from gateway.config import Settings
 from gateway.rules.base import Finding
 from gateway.tickets import TicketDrafter
 from testkit.clocks import Clock
 from testkit.harness import RunningGateway, gateway_settings, running_gateway
-from testkit.services import MosquittoService
+from testkit.services import MosquittoService, free_port
 from tests.gateway.api.pages import every
 from tests.gateway.observed_events import access
 from tests.gateway.ticket_rules import RULES, finding
@@ -151,17 +150,24 @@ class TestList:
 
 
 class TestPlatformField:
-    """The list's `platform` field follows `SCGW_PLATFORM_URL`, never showing the URL."""
+    """With `SCGW_PLATFORM_URL` set, the list says tickets are forwarded, never showing the URL."""
 
-    def test_with_a_platform_url_tickets_are_forwarded(self) -> None:
-        url = "https://platform.example/api?token=secret-in-url"
-        settings = Settings(platform_url=url, platform_secret="s" * 32)
-        field = PlatformPublic.of(settings)
-        assert field.forwarding is True
-        assert "platform.example" not in field.message and "secret" not in field.message
-
-    def test_without_one_they_stay_local(self) -> None:
-        assert PlatformPublic.of(Settings()).forwarding is False
+    async def test_a_forwarding_gateway_says_so(
+        self, mosquitto: MosquittoService, tmp_path: Path
+    ) -> None:
+        url = f"http://127.0.0.1:{free_port()}/platform-api"
+        settings = gateway_settings(
+            mosquitto.url,
+            f"sqlite:///{tmp_path / 'scgw.db'}",
+            platform_url=url,
+            platform_secret="platform-secret-0123456789abcdefghijk",
+        )
+        async with running_gateway(settings) as forwarding:
+            response = await forwarding.http.get("/v1/tickets")
+        assert response.status_code == 200
+        platform = response.json()["platform"]
+        assert platform["forwarding"] is True
+        assert "127.0.0.1" not in platform["message"] and "platform-api" not in platform["message"]
 
 
 class TestOneTicket:
