@@ -8,11 +8,14 @@ drafts (category, routing, texts) and the store turns into tickets, exactly once
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from schemas.devices import Device
-from schemas.events import DeviceEvent
+from schemas.events import DeviceEvent, EventKind
 from schemas.tickets import WatchlistEntry
+
+if TYPE_CHECKING:  # the store package is heavy, and the rules need only the type
+    from gateway.store.tickets import TicketDraft
 
 Timing = Literal["instant", "watermark", "clock"]
 """When a rule runs: on each newly stored event (`instant`), when a community's watermark
@@ -82,7 +85,9 @@ class Rule:
 
     `thresholds` are the defaults, overridable per rule in the TOML config under
     `[rules."<code>"]`; `title`, `description` (Chinese) and `summary_en` are `str.format`
-    templates over the finding's `facts` plus `address` (the location in Chinese).
+    templates over the finding's `facts` plus `address` (the location in Chinese). `kinds`
+    names the event kinds an instant rule looks at, so the ingest path calls it for those only
+    (empty: every kind).
     """
 
     code: str
@@ -93,3 +98,11 @@ class Rule:
     title: str
     description: str
     summary_en: str
+    kinds: frozenset[EventKind] = frozenset()
+
+
+class Drafter(Protocol):
+    """What turns findings into ticket drafts (`gateway.tickets.TicketDrafter`): category,
+    routing and texts."""
+
+    def draft(self, finding: Finding) -> "TicketDraft": ...
