@@ -383,10 +383,18 @@ def check_device_parents(
         for index, device in enumerate(config.devices)
         if (problem := rule.problem(device)) is not None
     ]
-    if not problems:
-        return
+    if problems:
+        raise located_error(path, problems)
+
+
+def located_error(
+    path: Path | None, problems: Sequence[tuple[Sequence[str | int], str]]
+) -> ConfigError:
+    """A `ConfigError` for problems found after the file loaded (checks that need more than
+    the file: the store, the rule catalogue), each as `file:line: dotted.key: message` like
+    `load_config`'s, the file read again for its lines."""
     lines = _key_lines_of(path)
-    raise ConfigError("; ".join(_located(path, lines, loc, message) for loc, message in problems))
+    return ConfigError("; ".join(_located(path, lines, loc, message) for loc, message in problems))
 
 
 def _key_lines_of(path: Path | None) -> dict[tuple[str, ...], int]:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from gateway.errors import PayloadError
 from gateway.messages import DeadLetter
 from gateway.privacy import is_shareable_key
+from gateway.store.eventfacts import EventFactStore
 from gateway.store.evidence import EvidenceStore
 from gateway.store.masterdata import MasterDataStore
 from gateway.store.observations import ObservationStore
@@ -141,10 +142,12 @@ class StoredDeadLetter(BaseModel):
     raw_expires_at: datetime | None = None
 
 
-class Store(MasterDataStore, ObservationStore, TicketStore, EvidenceStore, Protocol):
+class Store(
+    MasterDataStore, ObservationStore, EventFactStore, TicketStore, EvidenceStore, Protocol
+):
     """Persistence for events, dead letters, devices, master data, the models the events add
-    (`ObservationStore`) and governance tickets (`TicketStore`, `EvidenceStore`); every write
-    is one transaction."""
+    (`ObservationStore`), the rules' reads of events (`EventFactStore`) and governance tickets
+    (`TicketStore`, `EvidenceStore`); every write is one transaction."""
 
     async def open(self) -> None:
         """Connect and check the connection; nothing connects before this."""

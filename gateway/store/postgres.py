@@ -36,6 +36,7 @@ from gateway.store.base import (
 )
 from gateway.store.migrations import load_migrations
 from gateway.store.observations import observe
+from gateway.store.postgres_eventfacts import PostgresEventFacts
 from gateway.store.postgres_evidence import PostgresEvidence
 from gateway.store.postgres_masterdata import PostgresMasterData
 from gateway.store.postgres_observations import PostgresObservations, record_observations
@@ -177,7 +178,13 @@ def _describe(exc: psycopg.Error) -> str:
     return f"postgresql {exc.sqlstate or 'client'}: {type(exc).__name__}"
 
 
-class PostgresStore(PostgresMasterData, PostgresObservations, PostgresTickets, PostgresEvidence):
+class PostgresStore(
+    PostgresMasterData,
+    PostgresObservations,
+    PostgresEventFacts,
+    PostgresTickets,
+    PostgresEvidence,
+):
     """`Store` on PostgreSQL + TimescaleDB.
 
     `observations=False` skips recording presence, sightings and visitors on write (the ingest

@@ -37,6 +37,7 @@ from gateway.store.base import (
 from gateway.store.micros import EPOCH, from_micros, maybe_time, to_micros
 from gateway.store.migrations import load_migrations
 from gateway.store.observations import observe
+from gateway.store.sqlite_eventfacts import SqliteEventFacts
 from gateway.store.sqlite_evidence import SqliteEvidence
 from gateway.store.sqlite_masterdata import SqliteMasterData
 from gateway.store.sqlite_observations import SqliteObservations, record_observations
@@ -158,7 +159,13 @@ def _make_private(path: Path) -> None:
             continue
 
 
-class SqliteStore(SqliteMasterData, SqliteObservations, SqliteTickets, SqliteEvidence):
+class SqliteStore(
+    SqliteMasterData,
+    SqliteObservations,
+    SqliteEventFacts,
+    SqliteTickets,
+    SqliteEvidence,
+):
     """`Store` on a single SQLite file.
 
     `observations=False` skips recording presence, sightings and visitors on write (the ingest
