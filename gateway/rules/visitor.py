@@ -1,0 +1,120 @@
+"""Visitors: a visit whose visitors checked in and had not all checked out `hours` after the
+visit's pass expired (`valid_until`, from its registration).
+
+Gate passes name visitors by their position in the registration or by their ID hash, not
+always the same way in and out, so the rule counts: a visit is still inside at its deadline
+when it has more check-ins than check-outs by then and was not cancelled. The visit is the
+subject and the occurrence: one ticket per visit, however often it is evaluated.
+"""
+
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Final
+
+from gateway.rules.base import Finding, Rule
+from gateway.rules.evidence import local_time, number
+from gateway.rules.watermark import DEADLINE_SPAN
+from gateway.store.eventfacts import EventFactStore, VisitFact
+
+OVERSTAY: Final = "visitor.overstay"
+VISIT_HORIZON: Final = timedelta(days=30)
+"""The longest pass the rule follows (registration to `valid_until`); simulated and real
+passes run from hours to a few days."""
+EARLY_PASS: Final = timedelta(days=1)
+"""How long before its registration's event time a gate pass of the visit is still read (the
+visitor service's and the gate's clocks need not agree)."""
+
+
+async def overstay(
+    store: EventFactStore, community: str, watermark: datetime, thresholds: Mapping[str, float]
+) -> list[Finding]:
+    """Visits whose deadline (`valid_until` + `hours`) the watermark passed in the last
+    `DEADLINE_SPAN` with visitors still inside."""
+    grace = timedelta(hours=thresholds["hours"])
+    earliest = watermark - DEADLINE_SPAN
+    registrations = await store.visit_registrations(
+        community, earliest - grace - VISIT_HORIZON, watermark
+    )
+    latest: dict[str, VisitFact] = {}  # a re-registered visit counts with its last validity
+    for registration in sorted(registrations, key=lambda fact: (fact.at, fact.event_id)):
+        latest[registration.visit_id] = registration
+    due = {
+        visit_id: registration
+        for visit_id, registration in latest.items()
+        if registration.valid_until is not None
+        and earliest < registration.valid_until + grace <= watermark
+    }
+    if not due:
+        return []
+    since = min(registration.at for registration in due.values()) - EARLY_PASS
+    passes: defaultdict[str, list[VisitFact]] = defaultdict(list)
+    for gate_pass in await store.visit_passes(community, sorted(due), since, watermark):
+        passes[gate_pass.visit_id].append(gate_pass)
+    found = []
+    for visit_id, registration in sorted(due.items()):
+        assert registration.valid_until is not None
+        deadline = registration.valid_until + grace
+        before = [p for p in passes[visit_id] if p.at <= deadline]
+        finding = _overstay_finding(community, registration, before, deadline, grace)
+        if finding is not None:
+            found.append(finding)
+    return found
+
+
+def _overstay_finding(
+    community: str,
+    registration: VisitFact,
+    passes: list[VisitFact],
+    deadline: datetime,
+    grace: timedelta,
+) -> Finding | None:
+    """The finding when visitors are still inside at the deadline, placed at their last
+    check-in's gate and at the host's house."""
+    if any(p.action == "cancelled" for p in passes):
+        return None
+    check_ins = [p for p in passes if p.action == "checked_in"]
+    inside = len(check_ins) - sum(p.action == "checked_out" for p in passes)
+    if inside <= 0:
+        return None
+    assert registration.valid_until is not None
+    gate = check_ins[-1].place
+    return Finding(
+        rule=OVERSTAY,
+        community=community,
+        subject=registration.visit_id,
+        occurrence=registration.visit_id,
+        detected_at=deadline,
+        event_ids=(registration.event_id, *(p.event_id for p in passes)),
+        first_at=registration.at,
+        last_at=passes[-1].at,
+        building=gate.building,
+        unit=gate.unit,
+        house_code=registration.host_house,
+        gate=gate.gate,
+        device_id=gate.device_id,
+        facts={
+            "visit_id": registration.visit_id,
+            "valid_until": local_time(registration.valid_until),
+            "hours": number(grace.total_seconds() / 3600),
+            "inside": inside,
+        },
+    )
+
+
+RULES: Final = (
+    Rule(
+        code=OVERSTAY,
+        category="visitor_management",
+        timing="watermark",
+        thresholds={"hours": 2.0},
+        evaluate=overstay,
+        title="访客超时未离开：{address}",
+        description=(
+            "访客登记{visit_id}的通行有效期至{valid_until}，逾期{hours}小时后仍有{inside}名"
+            "访客入园未登记离开。请物业联系被访住户核实访客去向，并补登离开记录。"
+        ),
+        summary_en="Visit {visit_id}: {inside} visitor(s) still inside {hours} h after the pass"
+        " expired at {valid_until} ({address}).",
+    ),
+)
