@@ -1,0 +1,91 @@
+"""The visitor overstay rule (`gateway.rules.visitor`): still inside when the watermark passes
+the pass's expiry plus the grace hours."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gateway.rules.catalog import default_catalog
+from gateway.rules.visitor import OVERSTAY, overstay
+from gateway.store import Store
+from tests.gateway.rules.rule_events import GATE_DOOR, YIDA, texts, visit
+
+GRACE = {"hours": 2.0}
+HOUR = timedelta(hours=1)
+VISIT = "V20261126080000-0001"
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class TestOverstay:
+    async def test_a_visitor_still_inside_fires_at_the_deadline(
+        self, store: Store, now: datetime
+    ) -> None:
+        """Checked in, never out: fires at `valid_until` + 2 h once the watermark is there."""
+        until = now - 5 * HOUR
+        events = [
+            visit(1, now - 10 * HOUR, "registered", valid_until=until),
+            visit(2, now - 9 * HOUR, "checked_in"),
+        ]
+        await store.write_batch(events, [])
+        assert await overstay(store, YIDA, until + 2 * HOUR - timedelta(seconds=1), GRACE) == []
+        found = await overstay(store, YIDA, now, GRACE)
+        assert len(found) == 1
+        finding = found[0]
+        assert (finding.rule, finding.subject, finding.occurrence) == (OVERSTAY, VISIT, VISIT)
+        assert finding.detected_at == until + 2 * HOUR
+        assert finding.event_ids == ("visit-000001", "visit-000002")
+        assert (finding.house_code, finding.device_id) == ("yida-B01-U1-0301", GATE_DOOR)
+        title, description, _ = texts(default_catalog()[OVERSTAY], finding)
+        assert title.startswith("访客超时未离开")
+        assert "仍有1名" in description and "2小时" in description
+
+    async def test_visitors_who_left_or_were_cancelled_do_not(
+        self, store: Store, now: datetime
+    ) -> None:
+        """Every check-in matched by a check-out by the deadline, or a cancelled visit, is fine;
+        a check-out after the deadline is too late, and two in with one out is one inside."""
+        until = now - 5 * HOUR
+        await store.write_batch(
+            [
+                visit(1, now - 10 * HOUR, "registered", "V-left", valid_until=until),
+                visit(2, now - 9 * HOUR, "checked_in", "V-left"),
+                visit(3, until + HOUR, "checked_out", "V-left"),
+                visit(4, now - 10 * HOUR, "registered", "V-cancelled", valid_until=until),
+                visit(5, now - 9 * HOUR, "checked_in", "V-cancelled"),
+                visit(6, now - 8 * HOUR, "cancelled", "V-cancelled"),
+                visit(7, now - 10 * HOUR, "registered", "V-late", valid_until=until),
+                visit(8, now - 9 * HOUR, "checked_in", "V-late"),
+                visit(9, until + 3 * HOUR, "checked_out", "V-late"),
+                visit(10, now - 10 * HOUR, "registered", "V-pair", valid_until=until),
+                visit(11, now - 9 * HOUR, "checked_in", "V-pair"),
+                visit(12, now - 9 * HOUR, "checked_in", "V-pair"),
+                visit(13, now - 6 * HOUR, "checked_out", "V-pair"),
+                visit(14, now - 10 * HOUR, "registered", "V-never", valid_until=until),
+            ],
+            [],
+        )
+        found = await overstay(store, YIDA, now, GRACE)
+        assert sorted((f.subject, f.facts["inside"]) for f in found) == [
+            ("V-late", 1),
+            ("V-pair", 1),
+        ]
+
+    async def test_a_deadline_out_of_the_span_is_left(self, store: Store, now: datetime) -> None:
+        """A deadline more than the span behind the watermark was the midnight evaluation's;
+        evaluating again gives the same finding."""
+        until = now - 30 * HOUR
+        await store.write_batch(
+            [
+                visit(1, now - 40 * HOUR, "registered", valid_until=until),
+                visit(2, now - 39 * HOUR, "checked_in"),
+            ],
+            [],
+        )
+        assert await overstay(store, YIDA, now, GRACE) == []
+        at_midnight = await overstay(store, YIDA, until + 3 * HOUR, GRACE)
+        assert at_midnight == await overstay(store, YIDA, until + 4 * HOUR, GRACE)
+        assert [f.detected_at for f in at_midnight] == [until + 2 * HOUR]
