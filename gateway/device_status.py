@@ -54,7 +54,7 @@ back). Door events and captures are never used: devices buffer and upload those 
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, Literal
@@ -200,6 +200,10 @@ def replayed_status(events: Sequence[DeviceStatusEvent]) -> list[ReplayedStatus]
     return [found[key] for key in sorted(found)]
 
 
+OfflineHook = Callable[[Sequence[str], datetime], Awaitable[object]]
+"""What learns of the devices a round newly marked offline, and when (`device.offline`)."""
+
+
 class DeviceWatch:
     """Every interval: mark devices silent for too long offline, reload the registry, and show
     the devices whose clock is off by `skew_report_s` or more in `metrics`.
@@ -223,6 +227,7 @@ class DeviceWatch:
         listening_since: datetime,
         metrics: "Metrics | None" = None,
         skew_report_s: float = 30.0,
+        on_offline: OfflineHook | None = None,
     ) -> None:
         self._store = store
         self._registry = registry
@@ -230,6 +235,8 @@ class DeviceWatch:
         self._listening_since = listening_since
         self._metrics = metrics
         self._skew_report_s = skew_report_s
+        self._on_offline = on_offline
+        self._untold: list[str] = []
 
     async def run(self) -> None:
         """Run until cancelled; a failed round is logged and the next one runs on time."""
@@ -241,11 +248,14 @@ class DeviceWatch:
                 logger.exception("device check failed")
 
     async def check(self, now: datetime | None = None) -> list[str]:
-        """One round; returns the ids of the devices it marked offline."""
+        """One round; returns the ids of the devices it marked offline, after handing them to
+        `on_offline` (the `device.offline` rule)."""
+        now = now or datetime.now(UTC)
         try:
             marked = await self._store.mark_silent_devices_offline(
-                now or datetime.now(UTC), listening_since=self._listening_since
+                now, listening_since=self._listening_since
             )
+            await self._tell_offline(marked, now)
             await self._registry.reload(self._store)
             if self._metrics is not None:
                 skews = await self._store.clock_skews(self._skew_report_s, SKEW_REPORT_LIMIT)
@@ -260,3 +270,15 @@ class DeviceWatch:
                 extra={"device_ids": marked[:50]},
             )
         return marked
+
+    async def _tell_offline(self, marked: list[str], now: datetime) -> None:
+        """Hand the newly offline devices to `on_offline`; if the store fails meanwhile, they
+        are handed again next round (only this process marked them, so nobody else will)."""
+        if self._on_offline is None:
+            return
+        devices = list(dict.fromkeys([*self._untold, *marked]))
+        if not devices:
+            return
+        self._untold = devices
+        await self._on_offline(devices, now)
+        self._untold = []

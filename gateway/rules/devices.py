@@ -19,7 +19,8 @@ from gateway.rules.evidence import local_time, number
 from gateway.store.tickets import TicketChanges
 from schemas.devices import Device
 
-if TYPE_CHECKING:  # the store imports the device watch, which imports this
+if TYPE_CHECKING:
+    from gateway.metrics import Metrics
     from gateway.store.base import Store
 
 logger = logging.getLogger(__name__)
@@ -59,11 +60,14 @@ def device_offline(
 class OfflineTickets:
     """Turns the devices the watch newly marked offline into local tickets."""
 
-    def __init__(self, store: "Store", rule: Rule, drafter: Drafter) -> None:
+    def __init__(
+        self, store: "Store", rule: Rule, drafter: Drafter, metrics: "Metrics | None" = None
+    ) -> None:
         self._store = store
         self._rule = rule
         self._evaluate = cast(ClockEvaluate, rule.evaluate)
         self._drafter = drafter
+        self._metrics = metrics
 
     async def __call__(self, device_ids: Sequence[str], now: datetime) -> TicketChanges:
         findings: list[Finding] = []
@@ -76,7 +80,10 @@ class OfflineTickets:
         if not findings:
             return TicketChanges()
         drafts = [self._drafter.draft(finding) for finding in findings]
-        return await self._store.record_tickets(drafts, now)
+        changes = await self._store.record_tickets(drafts, now)
+        if self._metrics is not None:
+            self._metrics.count_tickets(changes.opened_rules, changes.updated)
+        return changes
 
 
 RULES: Final = (

@@ -1,0 +1,138 @@
+"""The watermark rules' runner: every `SCGW_RULES_INTERVAL_S`, each community this process
+leads is evaluated at the instants its watermark passed (`gateway.rules.watermark`).
+
+Leadership: a community's watermark rules run in one process at a time, the holder of the lease
+`rules:<community>` (`store.hold_lease`: on PostgreSQL a session advisory lock held on a
+connection kept for leases; SQLite has one process). When the holder dies or loses its
+database connection, the lock goes with the connection, and the next cycle of any other
+process takes the lease and evaluates the community from `CATCH_UP` back: what the old
+leader already recorded adds nothing, because firings are idempotent by (dedup key,
+occurrence) in the database.
+
+State: nothing but what is stored. The rules read stored events, presence and master data;
+tickets and their occurrences are in the database. The in-memory "evaluated up to" per
+community only saves work: after a restart (or a lost lease) the community is re-evaluated
+from `CATCH_UP` back, adding nothing already recorded.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, cast
+
+from gateway.errors import StoreError
+from gateway.rules.base import Drafter, Rule, WatermarkEvaluate
+from gateway.rules.catalog import Catalog
+from gateway.rules.watermark import community_watermarks, evaluation_points
+from gateway.store.tickets import TicketChanges, TicketDraft
+from gateway.watchlist import WatchlistHolder
+
+if TYPE_CHECKING:
+    from gateway.metrics import Metrics
+    from gateway.store.base import Store
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def lease_name(community: str) -> str:
+    """The lease a process holds to run a community's watermark rules."""
+    return f"rules:{community}"
+
+
+class RuleEngine:
+    """Evaluates the watermark rules of the communities this process leads, drafts what they
+    find and records it; refreshes the watch-list snapshot on the way."""
+
+    def __init__(
+        self,
+        store: "Store",
+        catalog: Catalog,
+        drafter: Drafter,
+        *,
+        lateness: timedelta,
+        interval_s: float,
+        watchlist: WatchlistHolder | None = None,
+        metrics: "Metrics | None" = None,
+        clock: Clock = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._rules = [
+            (rule, cast(WatermarkEvaluate, rule.evaluate)) for rule in catalog.timed("watermark")
+        ]
+        self._drafter = drafter
+        self._lateness = lateness
+        self._interval_s = interval_s
+        self._watchlist = watchlist
+        self._metrics = metrics
+        self._clock = clock
+        self._evaluated: dict[str, datetime] = {}
+
+    async def run(self) -> None:
+        """Run until cancelled; a failed cycle is logged and the next one runs on time."""
+        while True:
+            try:
+                await self.run_once(self._clock())
+            except StoreError as exc:
+                logger.warning("rules skipped a cycle, the store is unavailable: %s", exc)
+            except Exception:  # a bug here must not stop the rules for the process's life
+                logger.exception("rule cycle failed")
+            await asyncio.sleep(self._interval_s)
+
+    async def run_once(self, now: datetime) -> TicketChanges:
+        """One cycle at wall-clock `now` (when tickets are recorded; the rules use event time)."""
+        if self._watchlist is not None:
+            await self._watchlist.refresh(self._store)
+        newest = await self._store.watermarks()
+        total = TicketChanges()
+        for community, watermark in sorted(community_watermarks(newest, self._lateness).items()):
+            if not await self._store.hold_lease(lease_name(community)):
+                self._evaluated.pop(community, None)  # another process leads it now
+                continue
+            for point in evaluation_points(self._evaluated.get(community), watermark):
+                changes = await self._evaluate(community, point, now)
+                total = _sum(total, changes)
+                self._evaluated[community] = point
+        return total
+
+    async def _evaluate(self, community: str, watermark: datetime, now: datetime) -> TicketChanges:
+        """Every watermark rule at one instant. A rule (or its drafting) that fails is logged
+        and skipped at this instant, the others still record; a store failure ends the cycle
+        before the mark moves, so the next cycle evaluates the same instants again."""
+        drafts: list[TicketDraft] = []
+        for rule, evaluate in self._rules:
+            try:
+                found = await evaluate(self._store, community, watermark, rule.thresholds)
+                drafts.extend(self._drafter.draft(finding) for finding in found)
+            except StoreError:
+                raise
+            except Exception as exc:  # a bug in one rule must not silence the others
+                _log_failure(rule, community, exc)
+        if not drafts:
+            return TicketChanges()
+        changes = await self._store.record_tickets(drafts, now)
+        if self._metrics is not None:
+            self._metrics.count_tickets(changes.opened_rules, changes.updated)
+        return changes
+
+
+def _sum(one: TicketChanges, other: TicketChanges) -> TicketChanges:
+    return TicketChanges(
+        one.opened + other.opened,
+        one.updated + other.updated,
+        one.repeated + other.repeated,
+        one.opened_rules + other.opened_rules,
+    )
+
+
+def _log_failure(rule: Rule, community: str, exc: Exception) -> None:
+    logger.error(
+        "watermark rule %s failed for %s: %s",
+        rule.code,
+        community,
+        type(exc).__name__,
+        exc_info=exc,
+        extra={"rule": rule.code, "community": community},
+    )
