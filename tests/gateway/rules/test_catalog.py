@@ -50,7 +50,7 @@ class TestCatalog:
     def test_instant_rules_are_indexed_by_kind(self) -> None:
         """A kind lists the instant rules reading it; a rule naming no kinds reads them all."""
         catch_all = Rule("test.every", "safety", "instant", {}, print, "t", "d", "s")
-        catalog = Catalog([*default_catalog().values(), catch_all])
+        catalog = Catalog([*SAFETY_RULES, catch_all])
         index = catalog.instant_by_kind(["door_state", "access"])
         assert [rule.code for rule in index["door_state"]] == ["safety.door_forced", "test.every"]
         assert [rule.code for rule in index["access"]] == ["test.every"]
