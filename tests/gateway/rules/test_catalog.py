@@ -44,7 +44,7 @@ class TestCatalog:
 
     def test_a_duplicate_code_is_refused(self) -> None:
         """Two rules with one code cannot make a table."""
-        with pytest.raises(ValueError, match="safety.door_forced"):
+        with pytest.raises(ValueError, match=r"safety\.door_forced"):
             Catalog([*SAFETY_RULES, SAFETY_RULES[0]])
 
     def test_instant_rules_are_indexed_by_kind(self) -> None:
@@ -69,7 +69,8 @@ class TestConfiguredCatalog:
         """`enabled = 0` leaves the rule out; `enabled = 1` keeps it."""
         path = write_file(
             tmp_path / "gw.toml",
-            '[rules."visitor.overstay"]\nenabled = 0\n\n[rules."fire.lane_occupied"]\nenabled = 1\n',
+            '[rules."visitor.overstay"]\nenabled = 0\n\n'
+            '[rules."fire.lane_occupied"]\nenabled = 1\n',
         )
         catalog = configured_catalog(load_config(path), path)
         assert "visitor.overstay" not in catalog
