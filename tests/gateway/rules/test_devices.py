@@ -1,0 +1,98 @@
+"""`device.offline` (`gateway.rules.devices`): the devices the silent-device watch marks offline
+become local tickets, once per silence."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gateway.device_status import DeviceWatch
+from gateway.devices import DeviceRegistry
+from gateway.rules.catalog import default_catalog
+from gateway.rules.devices import OFFLINE, OfflineTickets, device_offline
+from gateway.store import Store
+from gateway.store.tickets import TicketQuery
+from schemas.devices import DeviceRegistration
+from tests.gateway.rules.drafting import pilot_drafter
+from tests.gateway.rules.rule_events import UNIT_DOOR, YIDA, heartbeat, texts
+
+MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+async def watch(store: Store, now: datetime) -> DeviceWatch:
+    await store.upsert_devices(
+        [
+            DeviceRegistration(
+                device_id=UNIT_DOOR,
+                dialect="hik-isapi",
+                community=YIDA,
+                building="B01",
+                unit="U1",
+                offline_after_s=120,
+            )
+        ]
+    )
+    catalog = default_catalog()
+    tickets = OfflineTickets(store, catalog[OFFLINE], pilot_drafter(catalog))
+    return DeviceWatch(
+        store,
+        await DeviceRegistry.load(store),
+        interval_s=30,
+        listening_since=now - timedelta(hours=1),
+        on_offline=tickets,
+    )
+
+
+class TestDeviceOffline:
+    async def test_a_silent_device_gets_one_local_ticket_per_silence(
+        self, store: Store, now: datetime
+    ) -> None:
+        """Marked offline → a ticket kept with the property; the next round adds nothing; back
+        and silent again → the same open ticket, a second occurrence."""
+        devices = await watch(store, now)
+        await store.write_batch([heartbeat(1, now - 10 * MINUTE)], [])
+        assert await devices.check(now) == [UNIT_DOOR]
+        assert await devices.check(now + MINUTE) == []
+        page = await store.list_tickets(TicketQuery(rule=OFFLINE), now)
+        [ticket] = page.data
+        assert (ticket.forward, ticket.status, ticket.category.code) == (
+            False,
+            "detected",
+            "device_operations",
+        )
+        assert ticket.location.device_id == UNIT_DOOR
+        assert ticket.detected_at == now
+        assert UNIT_DOOR in ticket.description and "2分钟" in ticket.description
+        await store.write_batch([heartbeat(2, now + 2 * MINUTE, received_at=now + 2 * MINUTE)], [])
+        assert await devices.check(now + 5 * MINUTE) == [UNIT_DOOR]
+        [again] = (await store.list_tickets(TicketQuery(rule=OFFLINE), now)).data
+        assert (again.ticket_id, again.occurrences) == (ticket.ticket_id, 2)
+
+    async def test_a_device_back_online_is_no_finding(self, store: Store, now: datetime) -> None:
+        """Read back online between the watch's update and the rule, a device is fine."""
+        await watch(store, now)
+        await store.write_batch([heartbeat(1, now)], [])
+        device = await store.get_device(UNIT_DOOR)
+        assert device is not None and device.status == "online"
+        assert device_offline(device, now, {}) is None
+
+    async def test_the_texts_name_the_device_and_its_limit(
+        self, store: Store, now: datetime
+    ) -> None:
+        """The finding's facts fill the templates: device, kind, last word, limit."""
+        await watch(store, now)
+        await store.write_batch([heartbeat(1, now - 10 * MINUTE)], [])
+        await store.mark_silent_devices_offline(now)
+        device = await store.get_device(UNIT_DOOR)
+        assert device is not None
+        finding = device_offline(device, now, {})
+        assert finding is not None
+        assert (finding.subject, finding.occurrence) == (UNIT_DOOR, now.isoformat())
+        title, _, summary = texts(default_catalog()[OFFLINE], finding)
+        assert title.startswith("设备离线")
+        assert f"Device {UNIT_DOOR} (door_controller)" in summary
+        assert "2-minute limit" in summary

@@ -1,0 +1,135 @@
+"""The watermark rules' runner (`gateway.rules.engine`): deadlines fire once, at their event
+time, when the watermark passes them; one process per community, by lease."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gateway.rules.catalog import default_catalog
+from gateway.rules.engine import RuleEngine
+from gateway.rules.watermark import evaluation_points, local_midnights
+from gateway.store import Store, open_store
+from gateway.store.tickets import TicketQuery
+from schemas.times import CHINA_STANDARD_TIME
+from tests.gateway.rules.drafting import pilot_drafter
+from tests.gateway.rules.rule_events import door_state, heartbeat
+
+LATENESS = timedelta(minutes=10)
+MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def engine(store: Store) -> RuleEngine:
+    catalog = default_catalog()
+    return RuleEngine(store, catalog, pilot_drafter(catalog), lateness=LATENESS, interval_s=30)
+
+
+async def held_open_tickets(store: Store, now: datetime) -> list[tuple[str, datetime, int]]:
+    page = await store.list_tickets(TicketQuery(rule="safety.door_held_open"), now)
+    return [(t.evidence.event_ids[0], t.detected_at, t.occurrences) for t in page.data]
+
+
+class TestEvaluationPoints:
+    def test_every_local_midnight_and_the_watermark(self) -> None:
+        """Between two evaluations, each China Standard Time midnight passed, then the mark."""
+        last = datetime(2026, 11, 28, 20, tzinfo=CHINA_STANDARD_TIME)
+        watermark = last + timedelta(days=2)
+        midnights = local_midnights(last, watermark)
+        assert [m.astimezone(CHINA_STANDARD_TIME).hour for m in midnights] == [0, 0]
+        assert evaluation_points(last, watermark) == [*midnights, watermark]
+        assert evaluation_points(watermark, watermark) == []
+        assert len(evaluation_points(None, watermark)) == 8  # a week back, then the mark
+
+
+class TestRuleEngine:
+    async def test_a_passed_deadline_fires_once_at_its_event_time(
+        self, store: Store, now: datetime
+    ) -> None:
+        """Nothing while the watermark is short of the deadline; once past it, one ticket dated
+        at the deadline; another cycle, or a restarted engine, adds nothing."""
+        opened = door_state(1, now - 40 * MINUTE, "opened")
+        await store.write_batch([opened, heartbeat(2, now - 33 * MINUTE)], [])
+        rules = engine(store)
+        early = await rules.run_once(now)
+        assert (early.opened, await held_open_tickets(store, now)) == (0, [])
+        await store.write_batch([heartbeat(3, now)], [])
+        assert (await rules.run_once(now)).opened == 1
+        assert await held_open_tickets(store, now) == [
+            ("door-000001", opened.occurred_at + 5 * MINUTE, 1)
+        ]
+        again = await rules.run_once(now)
+        assert (again.opened, again.updated, again.repeated) == (0, 0, 0)
+        restarted = await engine(store).run_once(now)  # a week back: a midnight may see it too
+        assert (restarted.opened, restarted.updated) == (0, 0)
+        assert restarted.repeated >= 1
+        assert await held_open_tickets(store, now) == [
+            ("door-000001", opened.occurred_at + 5 * MINUTE, 1)
+        ]
+
+    async def test_a_late_event_moves_no_deadline_back(self, store: Store, now: datetime) -> None:
+        """An event older than the watermark neither lowers it nor re-runs passed instants: a
+        door closed too late leaves the ticket it fired."""
+        opened = door_state(1, now - 40 * MINUTE, "opened")
+        await store.write_batch([opened, heartbeat(2, now)], [])
+        rules = engine(store)
+        assert (await rules.run_once(now)).opened == 1
+        newest = await store.watermarks()
+        await store.write_batch([door_state(3, now - 38 * MINUTE, "closed")], [])
+        assert await store.watermarks() == newest
+        late = await rules.run_once(now)
+        assert (late.opened, late.updated, late.repeated) == (0, 0, 0)
+        assert len(await held_open_tickets(store, now)) == 1
+
+    async def test_a_clock_ahead_cannot_drag_the_watermark(
+        self, store: Store, now: datetime
+    ) -> None:
+        """A heartbeat dated an hour ahead counts at its arrival: a deadline only that clock
+        would pass does not fire."""
+        await store.write_batch(
+            [
+                door_state(1, now - 12 * MINUTE, "opened"),
+                heartbeat(2, now + timedelta(hours=1), received_at=now),
+            ],
+            [],
+        )
+        assert (await engine(store).run_once(now)).opened == 0
+        assert await held_open_tickets(store, now) == []
+
+
+class TestLeadership:
+    async def test_only_the_lease_holder_evaluates_and_another_takes_over(
+        self, pg_dsn: str, now: datetime
+    ) -> None:
+        """Two gateways on one PostgreSQL: the first to try leads the community, the other
+        evaluates nothing; when the leader's connection closes, the other takes over at its
+        next cycle and finds what came after."""
+        first, second = open_store(pg_dsn), open_store(pg_dsn)
+        await first.open()
+        await second.open()
+        try:
+            await first.migrate()
+            await first.write_batch(
+                [door_state(1, now - 60 * MINUTE, "opened"), heartbeat(2, now - 30 * MINUTE)], []
+            )
+            leader, follower = engine(first), engine(second)
+            assert (await leader.run_once(now)).opened == 1
+            idle = await follower.run_once(now)
+            assert (idle.opened, idle.repeated) == (0, 0)
+            await first.close()
+            await second.write_batch(
+                [door_state(3, now - 25 * MINUTE, "opened", door="2"), heartbeat(4, now)], []
+            )
+            taken = await follower.run_once(now)
+            assert (taken.opened, taken.updated) == (1, 0)
+            assert taken.repeated >= 1  # the leader's ticket, found again
+            assert sorted(t[0] for t in await held_open_tickets(second, now)) == [
+                "door-000001",
+                "door-000003",
+            ]
+        finally:
+            await first.close()
+            await second.close()
