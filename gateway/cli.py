@@ -25,11 +25,13 @@ from gateway.masterdata.command import run_import
 from gateway.platform_receiver import run_receiver
 from gateway.platform_schemas import write_platform_schemas
 from gateway.responsibility import ResponsibilityList
+from gateway.rules.catalog import configured_catalog
 from gateway.runtime import Secrets
 from gateway.serve import api_server, serve
 from gateway.store import open_store
 from gateway.store.reach import check_reachable
 from gateway.store.upgrade import RowRules
+from gateway.tickets import TicketDrafter
 from simulators.cli import main as simulate
 
 EXIT_CONFIG_ERROR = 2
@@ -180,8 +182,10 @@ async def _run(settings: Settings) -> int:
     config = load_config(settings.config)
     # The data files are read here once more: uvicorn reports a failed start-up by the error's
     # type only, and a broken file must stop the gateway with its file, line and reason.
-    GridMap.load(settings.grids)
-    ResponsibilityList.load(settings.responsibility)
+    grids = GridMap.load(settings.grids)
+    responsibility = ResponsibilityList.load(settings.responsibility)
+    if settings.rules:  # the rules' overrides, and a category of the list for every rule
+        TicketDrafter(responsibility, grids, configured_catalog(config, settings.config))
     app = create_app(settings, config, Secrets(admin_key, hash_key))
     return await serve(api_server(app, settings.api_host, settings.api_port))
 

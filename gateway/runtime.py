@@ -28,6 +28,7 @@ from gateway.pipeline import CheckSender, Enrich, Parse, Pipeline, PlausibleTime
 from gateway.raw_payloads import RawPayloadPurge, RawPayloadVault
 from gateway.responsibility import ResponsibilityList
 from gateway.routing import TopicRouter
+from gateway.rules.runners import RuleRunners
 from gateway.store import Store, open_store
 from gateway.store.upgrade import RowRules
 from gateway.subjects import Resolve
@@ -68,9 +69,12 @@ class Runtime:
     responsibility: ResponsibilityList = field(default_factory=ResponsibilityList.load)
     """The responsibility list (`SCGW_RESPONSIBILITY`, else the pilot's)."""
     watchlist: WatchlistHolder = field(default_factory=WatchlistHolder)
-    """This process's snapshot of the vehicle watch-list, for the instant rules."""
+    """This process's snapshot of the vehicle watch-list, for the instant rules (the rule engine
+    reloads it from the store every `SCGW_RULES_INTERVAL_S` as well)."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     """The gateway's wall clock (`now` of the API: overdue, transitions); tests set another."""
+    rules: RuleRunners | None = None
+    """The rule runners (`gateway.rules.runners`); None with `SCGW_RULES=off`."""
 
     @property
     def alive(self) -> bool:
@@ -162,10 +166,24 @@ async def running_gateway(
         logger.info("device registry: %d devices", len(devices))
         metrics = Metrics()
         router = build_router(config)
+        forwarder = Forwarder.from_settings(store, settings, metrics)
+        watchlist = WatchlistHolder(await store.list_watchlist())
+        rules = RuleRunners.of_gateway(
+            settings,
+            config,
+            store,
+            responsibility,
+            grids,
+            devices,
+            watchlist,
+            metrics,
+            forwarding=forwarder is not None,
+        )
         commit = BatchCommitter(
             build_pipeline(settings, config, secrets.id_hash_key, devices, router, vault),
             store,
             metrics,
+            instant=rules.instant if rules else None,
         )
         ingest = Ingest(
             BrokerAddress.from_url(settings.mqtt_url),
@@ -190,14 +208,15 @@ async def running_gateway(
             listening_since=datetime.now(UTC),
             metrics=metrics,
             skew_report_s=settings.clock_skew_report_s,
+            on_offline=rules.offline if rules else None,
         )
         watch_task = asyncio.create_task(watch.run(), name="device-watch")
         purge_task = asyncio.create_task(RawPayloadPurge(store).run(), name="raw-payload-purge")
         housekeeping_task = asyncio.create_task(
             Housekeeping.from_settings(store, settings).run(), name="housekeeping"
         )
-        forwarder = Forwarder.from_settings(store, settings, metrics)
         forward_tasks = [asyncio.create_task(forwarder.run(), name="forward")] if forwarder else []
+        rule_tasks = [asyncio.create_task(rules.engine.run(), name="rules")] if rules else []
         try:
             yield Runtime(
                 settings,
@@ -213,9 +232,12 @@ async def running_gateway(
                 ContactVault(secrets.id_hash_key),
                 forwarding=forwarder is not None,
                 responsibility=responsibility,
+                watchlist=watchlist,
+                rules=rules,
             )
         finally:
-            for running in (*forward_tasks, housekeeping_task, purge_task, watch_task, task):
+            tasks = (*rule_tasks, *forward_tasks, housekeeping_task, purge_task, watch_task, task)
+            for running in tasks:
                 running.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await running

@@ -8,12 +8,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from gateway.config import Settings
+from gateway.config import GatewayConfig, Settings
+from gateway.devices import DeviceRegistry
+from gateway.grids import GridMap
+from gateway.responsibility import ResponsibilityList
 from gateway.rules.base import Drafter
-from gateway.rules.catalog import Catalog
+from gateway.rules.catalog import Catalog, configured_catalog
 from gateway.rules.devices import OFFLINE, OfflineTickets
 from gateway.rules.engine import RuleEngine
 from gateway.rules.instant import InstantEvaluator
+from gateway.tickets import TicketDrafter
 from gateway.watchlist import WatchlistHolder
 
 if TYPE_CHECKING:
@@ -30,6 +34,35 @@ class RuleRunners:
     instant: InstantEvaluator
     engine: RuleEngine
     offline: OfflineTickets | None
+
+    @classmethod
+    def of_gateway(
+        cls,
+        settings: Settings,
+        config: GatewayConfig,
+        store: "Store",
+        responsibility: ResponsibilityList,
+        grids: GridMap,
+        devices: DeviceRegistry,
+        watchlist: WatchlistHolder,
+        metrics: "Metrics | None" = None,
+        *,
+        forwarding: bool,
+    ) -> "RuleRunners | None":
+        """The runners of a gateway: the catalogue as the TOML file sets it, drafted by the
+        responsibility list and the grid map (local tickets only, unless `forwarding` to a
+        platform); None with `SCGW_RULES=off`."""
+        if not settings.rules:
+            return None
+        catalog = configured_catalog(config, settings.config)
+        drafter = TicketDrafter(
+            responsibility,
+            grids,
+            catalog,
+            devices.get,
+            forwarding=forwarding,
+        )
+        return cls.build(settings, store, catalog, drafter, watchlist, metrics)
 
     @classmethod
     def build(

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gateway.responsibility import PILOT_RESPONSIBILITY
+
 
 def scgw(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -65,6 +67,43 @@ class TestRunRefusesWeakSecrets:
         result = scgw("run", "--mqtt-url", "http://nope", env={"PATH": "/usr/bin:/bin"})
         assert result.returncode == 2
         assert "mqtt_url" in result.stderr and "Traceback" not in result.stderr
+
+
+def run_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """`scgw run`'s environment with strong secrets, a database in `tmp_path`, and `settings`."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "SCGW_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "SCGW_ADMIN_API_KEY": "admin-key-0123456789abcdefghij",
+        "SCGW_ID_HASH_KEY": "hash-key-0123456789abcdefghijk",
+        **settings,
+    }
+
+
+class TestRunRefusesBadRules:
+    """A rule threshold the catalogue does not know, or a rule whose category the responsibility
+    list lacks, stops `scgw run` before anything opens, saying where."""
+
+    def test_an_unknown_threshold_is_named(self, tmp_path: Path) -> None:
+        config = tmp_path / "gateway.toml"
+        config.write_text('[rules."safety.door_held_open"]\nseconds = 30\n', encoding="utf-8")
+        result = scgw("run", env=run_env(tmp_path, SCGW_CONFIG=str(config)))
+        assert result.returncode == 2
+        assert f"{config}:2: rules.safety.door_held_open.seconds:" in result.stderr
+        assert not (tmp_path / "x.db").exists()  # refused before anything opened
+
+    def test_a_rule_without_a_category_is_named(self, tmp_path: Path) -> None:
+        """A responsibility list lacking a rule's category stops the start, naming both."""
+        pilot = PILOT_RESPONSIBILITY.read_text(encoding="utf-8")
+        blocks = pilot.split("[[categories]]")
+        kept = [block for block in blocks if 'code = "safety"' not in block]
+        responsibility = tmp_path / "responsibility.toml"
+        responsibility.write_text("[[categories]]".join(kept), encoding="utf-8")
+        result = scgw("run", env=run_env(tmp_path, SCGW_RESPONSIBILITY=str(responsibility)))
+        assert result.returncode == 2
+        assert f"{responsibility}: no category for rules" in result.stderr
+        assert "safety.door_forced → safety" in result.stderr
+        assert not (tmp_path / "x.db").exists()
 
 
 class TestMigrate:
