@@ -10,6 +10,8 @@ from gateway.rules.engine import RuleEngine
 from gateway.rules.watermark import evaluation_points, local_midnights
 from gateway.store import Store, open_store
 from gateway.store.tickets import TicketQuery
+from gateway.watchlist import WatchlistHolder
+from schemas.tickets import WatchlistEntry
 from schemas.times import CHINA_STANDARD_TIME
 from tests.gateway.rules.drafting import pilot_drafter
 from tests.gateway.rules.rule_events import door_state, heartbeat
@@ -23,9 +25,12 @@ def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def engine(store: Store) -> RuleEngine:
+def engine(store: Store, watchlist: WatchlistHolder | None = None) -> RuleEngine:
     catalog = default_catalog()
-    return RuleEngine(store, catalog, pilot_drafter(catalog), lateness=LATENESS, interval_s=30)
+    drafter = pilot_drafter(catalog)
+    return RuleEngine(
+        store, catalog, drafter, lateness=LATENESS, interval_s=30, watchlist=watchlist
+    )
 
 
 async def held_open_tickets(store: Store, now: datetime) -> list[tuple[str, datetime, int]]:
@@ -98,6 +103,14 @@ class TestRuleEngine:
         )
         assert (await engine(store).run_once(now)).opened == 0
         assert await held_open_tickets(store, now) == []
+
+    async def test_each_cycle_reloads_the_watch_list(self, store: Store, now: datetime) -> None:
+        """A plate put on the list through another process is in this one's snapshot after a
+        cycle, and one taken off is gone."""
+        holder = WatchlistHolder([WatchlistEntry(plate_no="湘B00001", reason="旧")])
+        await store.put_watchlist([WatchlistEntry(plate_no="湘A12345", reason="协查")], now)
+        await engine(store, holder).run_once(now)
+        assert set(holder.snapshot) == {"湘A12345"}
 
 
 class TestLeadership:
