@@ -1,6 +1,8 @@
 """`device.offline` (`gateway.rules.devices`): the devices the silent-device watch marks offline
 become local tickets, once per silence."""
 
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,7 +11,7 @@ from gateway.device_status import DeviceWatch
 from gateway.devices import DeviceRegistry
 from gateway.rules.catalog import default_catalog
 from gateway.rules.devices import OFFLINE, OfflineTickets, device_offline
-from gateway.store import Store
+from gateway.store import Store, open_store
 from gateway.store.tickets import TicketQuery
 from schemas.devices import DeviceRegistration
 from tests.gateway.rules.drafting import pilot_drafter
@@ -71,6 +73,33 @@ class TestDeviceOffline:
         assert await devices.check(now + 5 * MINUTE) == [UNIT_DOOR]
         [again] = (await store.list_tickets(TicketQuery(rule=OFFLINE), now)).data
         assert (again.ticket_id, again.occurrences) == (ticket.ticket_id, 2)
+
+    async def test_a_ticket_the_store_refused_is_recorded_next_round(
+        self, sqlite_url: str, now: datetime
+    ) -> None:
+        """Only this process marked the device offline, so when recording its ticket fails the
+        watch keeps it and records it at its next round."""
+        store = open_store(sqlite_url)
+        await store.open()
+        try:
+            await store.migrate()
+            devices = await watch(store, now)
+            await store.write_batch([heartbeat(1, now - 10 * MINUTE)], [])
+            path = sqlite_url.removeprefix("sqlite:///")
+            refuse = (
+                "CREATE TRIGGER refuse BEFORE INSERT ON tickets"
+                " BEGIN SELECT RAISE(ABORT, 'no'); END"
+            )
+            with closing(sqlite3.connect(path)) as side, side:
+                side.execute(refuse)
+            assert await devices.check(now) == []  # marked, but the ticket was refused
+            with closing(sqlite3.connect(path)) as side, side:
+                side.execute("DROP TRIGGER refuse")
+            assert await devices.check(now + MINUTE) == []  # nothing newly silent
+            [ticket] = (await store.list_tickets(TicketQuery(rule=OFFLINE), now)).data
+            assert (ticket.location.device_id, ticket.detected_at) == (UNIT_DOOR, now)
+        finally:
+            await store.close()
 
     async def test_a_device_back_online_is_no_finding(self, store: Store, now: datetime) -> None:
         """Read back online between the watch's update and the rule, a device is fine."""
