@@ -6,12 +6,13 @@ and stop at the end. A missing binary is a failure, never a skip.
 
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from gateway.store import Store, open_store
 from testkit.services import MosquittoService, PostgresService, start_mosquitto, start_postgres
 
 _database_numbers = itertools.count(1)
@@ -59,3 +60,13 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'scgw.db'}"
     dsn: str = request.getfixturevalue("pg_dsn")
     return dsn
+
+
+@pytest.fixture
+async def store(database: str) -> AsyncIterator[Store]:
+    """A migrated store on each backend in turn (see `database`)."""
+    opened = open_store(database)
+    await opened.open()
+    await opened.migrate()
+    yield opened
+    await opened.close()

@@ -3,7 +3,6 @@ clock's time, and waits out an unavailable store."""
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,15 +14,6 @@ from testkit.clocks import Clock
 from testkit.harness import wait_until
 from tests.gateway.observed_events import access, local
 from tests.gateway.store.master_rows import MasterRows
-
-
-@pytest.fixture
-async def store(database: str) -> AsyncIterator[Store]:
-    opened = open_store(database)
-    await opened.open()
-    await opened.migrate()
-    yield opened
-    await opened.close()
 
 
 def residencies(rows: MasterRows) -> list[tuple[object, ...]]:

@@ -1,23 +1,11 @@
 """The `EvidenceStore` contract on both backends: a ticket's evidence events read back by id."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from gateway.store import Store, open_store
+from gateway.store import Store
 from tests.gateway.store.test_contract import access, door_state
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture
-async def store(database: str) -> AsyncIterator[Store]:
-    opened = open_store(database)
-    await opened.open()
-    await opened.migrate()
-    yield opened
-    await opened.close()
 
 
 class TestEventsById:

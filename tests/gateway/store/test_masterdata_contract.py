@@ -143,15 +143,6 @@ def gate_seen(database: str, vehicle_id: str, community: str, plate: str, colour
     )
 
 
-@pytest.fixture
-async def store(database: str) -> AsyncIterator[Store]:
-    opened = open_store(database)
-    await opened.open()
-    await opened.migrate()
-    yield opened
-    await opened.close()
-
-
 def now() -> datetime:
     return datetime.now(UTC)
 

@@ -2,12 +2,11 @@
 records recorded from newly stored events (redelivery changes nothing), the resolvers,
 inferred residencies, and retention. Times are relative to the real now."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from gateway.store import Store, open_store
+from gateway.store import Store
 from gateway.store.observations import ResidencyRule, local_day
 from schemas.events import DeviceEvent
 from schemas.privacy import subject_key
@@ -39,15 +38,6 @@ def when(value: object) -> datetime:
 
 def day_of(value: object) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value  # type: ignore[return-value]
-
-
-@pytest.fixture
-async def store(database: str) -> AsyncIterator[Store]:
-    opened = open_store(database)
-    await opened.open()
-    await opened.migrate()
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture

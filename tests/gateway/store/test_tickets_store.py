@@ -4,7 +4,7 @@ watch-list and leases. Times are relative to the real now, injected."""
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -23,15 +23,6 @@ from schemas.tickets import (
 )
 from tests.gateway.observed_events import YIDA, access
 from tests.gateway.store.ticket_drafts import GRID, JIAXIN, OTHER_GRID, draft
-
-
-@pytest.fixture
-async def store(database: str) -> AsyncIterator[Store]:
-    opened = open_store(database)
-    await opened.open()
-    await opened.migrate()
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture
