@@ -21,6 +21,7 @@ from gateway.store.eventfacts import EventFactStore
 from gateway.store.evidence import EvidenceStore
 from gateway.store.masterdata import MasterDataStore
 from gateway.store.observations import ObservationStore
+from gateway.store.residentfacts import ResidentFactStore
 from gateway.store.tickets import InstantRules, TicketStore
 from schemas.devices import Device, DeviceRegistration, DeviceState
 from schemas.events import DeviceEvent, DeviceStatusEvent, EventKind
@@ -143,11 +144,18 @@ class StoredDeadLetter(BaseModel):
 
 
 class Store(
-    MasterDataStore, ObservationStore, EventFactStore, TicketStore, EvidenceStore, Protocol
+    MasterDataStore,
+    ObservationStore,
+    EventFactStore,
+    TicketStore,
+    EvidenceStore,
+    ResidentFactStore,
+    Protocol,
 ):
     """Persistence for events, dead letters, devices, master data, the models the events add
-    (`ObservationStore`), the rules' reads of events (`EventFactStore`) and governance tickets
-    (`TicketStore`, `EvidenceStore`); every write is one transaction."""
+    (`ObservationStore`), the rules' reads of events (`EventFactStore`) and of residents
+    (`ResidentFactStore`), and governance tickets (`TicketStore`, `EvidenceStore`); every
+    write is one transaction."""
 
     async def open(self) -> None:
         """Connect and check the connection; nothing connects before this."""

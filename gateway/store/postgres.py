@@ -40,6 +40,7 @@ from gateway.store.postgres_eventfacts import PostgresEventFacts
 from gateway.store.postgres_evidence import PostgresEvidence
 from gateway.store.postgres_masterdata import PostgresMasterData
 from gateway.store.postgres_observations import PostgresObservations, record_observations
+from gateway.store.postgres_residentfacts import PostgresResidentFacts
 from gateway.store.postgres_tickets import (
     AdvisoryLeases,
     PostgresTickets,
@@ -184,6 +185,7 @@ class PostgresStore(
     PostgresEventFacts,
     PostgresTickets,
     PostgresEvidence,
+    PostgresResidentFacts,
 ):
     """`Store` on PostgreSQL + TimescaleDB.
 

@@ -41,6 +41,7 @@ from gateway.store.sqlite_eventfacts import SqliteEventFacts
 from gateway.store.sqlite_evidence import SqliteEvidence
 from gateway.store.sqlite_masterdata import SqliteMasterData
 from gateway.store.sqlite_observations import SqliteObservations, record_observations
+from gateway.store.sqlite_residentfacts import SqliteResidentFacts
 from gateway.store.sqlite_tickets import SqliteTickets, record_drafts, record_watermarks
 from gateway.store.tickets import InstantRules, TicketChanges
 from gateway.store.upgrade import (
@@ -165,6 +166,7 @@ class SqliteStore(
     SqliteEventFacts,
     SqliteTickets,
     SqliteEvidence,
+    SqliteResidentFacts,
 ):
     """`Store` on a single SQLite file.
 

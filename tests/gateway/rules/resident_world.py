@@ -1,0 +1,163 @@
+"""A small Yida Town for the resident rules' tests: houses, residents, cards and registered
+cars through the store's import methods, events through `write_batch`, at times relative to
+now (`tests.gateway.observed_events.local`)."""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta
+
+from gateway.store import Store, open_store
+from schemas.codes import Direction, HouseUsage, PlateColor
+from schemas.events import DeviceEvent, VehiclePass
+from schemas.housing import HouseRecord
+from schemas.population import CredentialRecord, PersonRecord, ResidentRecord
+from schemas.vehicles import VehicleRecord
+from tests.gateway.observed_events import GATE, YIDA, access
+from tests.gateway.store.master_rows import MasterRows
+
+IMPORT = "test-import"
+
+
+def card(n: int) -> str:
+    """A card's keyed hash (distinct per `n`)."""
+    return f"h1:{n:032x}"
+
+
+def id_hash(n: int) -> str:
+    """A person's ID-number hash (distinct per `n`)."""
+    return f"h1:{n + 10_000_000:032x}"
+
+
+class World:
+    """Master data and events of one community, written through the store."""
+
+    def __init__(self, store: Store, rows: MasterRows, now: datetime) -> None:
+        self.store = store
+        self.rows = rows
+        self.now = now
+        self._events = 0
+
+    async def house(
+        self,
+        code: str,
+        building: str = "B01",
+        unit: str = "U1",
+        usage: HouseUsage = "self_occupied",
+        occupants: int = 0,
+    ) -> None:
+        record = HouseRecord(
+            house_code=code,
+            building=building,
+            unit=unit,
+            usage=usage,
+            registered_occupants=occupants,
+        )
+        assert await self.store.apply_houses(YIDA, [record], self.now, IMPORT) == ["accepted"]
+
+    async def resident(
+        self,
+        n: int,
+        house_code: str,
+        *,
+        tags: Sequence[str] = (),
+        since: date | None = None,
+        registered: datetime | None = None,
+        cards: Sequence[int] = (),
+    ) -> str:
+        """Person `n` registered at the house (recorded at `registered`, default now), holding
+        `cards`; returns the person id."""
+        person = PersonRecord(
+            id_hash=id_hash(n),
+            id_type="resident_id_card",
+            id_masked="430112********0000",
+            population_type="registered",
+            tags=tuple(tags),
+        )
+        record = ResidentRecord(person=person, house_code=house_code, since=since)
+        outcome = await self.store.apply_residents(YIDA, [record], registered or self.now, IMPORT)
+        assert outcome[0] in ("accepted", "updated")
+        credentials = [
+            CredentialRecord(kind="card", ref=card(c), owner_id_hash=id_hash(n)) for c in cards
+        ]
+        if credentials:
+            await self.store.apply_credentials(YIDA, credentials, self.now, IMPORT)
+        [(person_id,)] = self.rows.sql(
+            "SELECT person_id FROM persons WHERE id_hash = %(h)s", {"h": id_hash(n)}
+        )
+        return str(person_id)
+
+    async def car(self, plate: str, colour: PlateColor = "blue") -> None:
+        record = VehicleRecord(plate_no=plate, plate_color=colour)
+        assert await self.store.apply_vehicles(YIDA, [record], self.now, IMPORT) == ["accepted"]
+
+    def number(self) -> int:
+        self._events += 1
+        return self._events
+
+    async def write(self, events: Sequence[DeviceEvent]) -> None:
+        await self.store.write_batch(events, [])
+
+    async def doors(
+        self,
+        card_n: int,
+        times: Sequence[datetime],
+        building: str | None = "B01",
+        unit: str | None = "U1",
+        gate: str | None = None,
+    ) -> None:
+        """Openings by card `card_n` at the unit door (or `gate`) at each of `times`."""
+        await self.write(
+            [
+                access(
+                    self.number(),
+                    at,
+                    credential=card(card_n),
+                    building=building,
+                    unit=unit,
+                    gate=gate,
+                )
+                for at in times
+            ]
+        )
+
+    async def passes(
+        self,
+        plate: str,
+        times: Sequence[datetime],
+        direction: Direction = "in",
+        colour: PlateColor = "blue",
+    ) -> list[str]:
+        """Passes of `plate` at the north ramp; returns their event ids."""
+        events = [vehicle_pass(self.number(), at, plate, direction, colour) for at in times]
+        await self.write(events)
+        return [event.event_id for event in events]
+
+
+def vehicle_pass(
+    number: int, at: datetime, plate: str, direction: Direction, colour: PlateColor = "blue"
+) -> VehiclePass:
+    return VehiclePass(
+        event_id=f"veh-{number:06d}",
+        community=YIDA,
+        device_id=GATE,
+        occurred_at=at,
+        received_at=at + timedelta(seconds=1),
+        dialect="barrier-gate",
+        gate="North car park ramp",
+        plate_no=plate,
+        plate_color=colour,
+        direction=direction,
+        image_url=f"https://img.example.com/{number}.jpg",
+    )
+
+
+@asynccontextmanager
+async def open_world(database: str) -> AsyncIterator[World]:
+    """A migrated store on `database`, as an empty world at the real now."""
+    store = open_store(database)
+    await store.open()
+    try:
+        await store.migrate()
+        yield World(store, MasterRows(database), datetime.now(UTC))
+    finally:
+        await store.close()
