@@ -51,7 +51,7 @@ class ResidentFactQueries:
         rows = await self._fact_rows(
             sql.TAGGED_ACTIVITY,
             {"community": community, "tag": tag, "day": local_day(at), "at": at},
-            "ssssttdt",
+            "sssstdt",
         )
         return [PersonActivity(*row) for row in rows]
 
