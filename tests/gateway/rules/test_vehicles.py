@@ -35,10 +35,9 @@ def keys(findings: list[Finding]) -> list[tuple[str, str]]:
     return sorted((f.dedup_key, f.occurrence) for f in findings)
 
 
-def listed(**entry: object) -> InstantContext:
-    return InstantContext(
-        watchlist={PLATE: WatchlistEntry(plate_no=PLATE, reason="布控", **entry)}  # type: ignore[arg-type]
-    )
+def listed(plate_color: str | None = None, until: datetime | None = None) -> InstantContext:
+    entry = WatchlistEntry(plate_no=PLATE, plate_color=plate_color, reason="布控", until=until)
+    return InstantContext(watchlist={PLATE: entry})
 
 
 class TestWatchlist:
