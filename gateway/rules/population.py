@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 from gateway.rules.base import Finding, Rule
-from gateway.rules.windows import DAY, count_in_window, episode_starts, judged_days
+from gateway.rules.windows import DAY, frequent_starts, judged_days
 from gateway.store.residentfacts import ResidentFactStore, SubjectDay, day_end
 
 UNREGISTERED_FREQUENT = "population.unregistered_frequent"
@@ -34,14 +34,7 @@ async def unregistered_frequent(
         seen[row.subject_key].append(row)
     findings = []
     for subject, rows in sorted(seen.items()):
-        days = {row.day for row in rows}
-        if len(days) < need:
-            continue
-
-        def qualifies(day: date, days: set[date] = days) -> bool:
-            return count_in_window(days, day, window) >= need
-
-        for start in episode_starts(qualifies, judged):
+        for start in frequent_starts({row.day for row in rows}, judged, window, need):
             findings.append(_finding(community, subject, rows, start, window))
     return findings
 

@@ -20,8 +20,7 @@ from gateway.rules.windows import (
     DAY,
     NIGHT_SHIFT,
     SLACK_DAYS,
-    count_in_window,
-    episode_starts,
+    frequent_starts,
     judged_days,
     night_end,
     night_of,
@@ -116,13 +115,7 @@ async def unregistered_frequent(
     findings = []
     for plate, entries in sorted(by_plate.items()):
         nights = {night_of(entry.occurred_at) for entry in entries}
-        if len(nights) < need:
-            continue
-
-        def qualifies(night: date, nights: set[date] = nights) -> bool:
-            return count_in_window(nights, night, window) >= need
-
-        for start in episode_starts(qualifies, judged):
+        for start in frequent_starts(nights, judged, window, need):
             findings.append(_frequent(community, plate, entries, start, window))
     return findings
 

@@ -10,7 +10,7 @@ doors every day for a month makes one ticket, not thirty. Each evaluation re-jud
 so no episode start is missed, and one already reported adds nothing.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 
 from gateway.store.observations import local_day
@@ -50,6 +50,16 @@ def count_in_window(days: Iterable[date], end: date, window_days: int) -> int:
     """How many of `days` (distinct) fall in the `window_days` days ending on `end`."""
     start = end - timedelta(days=window_days - 1)
     return len({day for day in days if start <= day <= end})
+
+
+def frequent_starts(
+    days: set[date], judged: Sequence[date], window_days: int, min_days: int
+) -> list[date]:
+    """The judged days on which an episode of at least `min_days` of `days` in
+    `window_days` begins."""
+    if len(days) < min_days:
+        return []
+    return episode_starts(lambda day: count_in_window(days, day, window_days) >= min_days, judged)
 
 
 def episode_starts(qualifies: Callable[[date], bool], candidates: Iterable[date]) -> list[date]:

@@ -29,9 +29,17 @@ _SUBJECTS_PER_READ = 400
 """Subject keys per events read: well under SQLite's bound-variable limit."""
 
 
-def window_ends(end_days: Sequence[date], window_days: int) -> dict[str, object]:
-    """Parameters of `residentfacts_sql._ends`: each window's end and first day."""
-    params: dict[str, object] = {}
+def window_params(
+    community: str, end_days: Sequence[date], window_days: int, min_users: int
+) -> dict[str, object]:
+    """Parameters of the door-user counts: the days read, and each window's end and first day
+    (`residentfacts_sql._ends`)."""
+    params: dict[str, object] = {
+        "community": community,
+        "first_day": min(end_days) - timedelta(days=window_days - 1),
+        "last_day": max(end_days),
+        "min_users": min_users,
+    }
     for n, end in enumerate(end_days):
         params[f"end_{n}"] = end
         params[f"start_{n}"] = end - timedelta(days=window_days - 1)
@@ -70,13 +78,7 @@ class ResidentFactQueries:
     ) -> list[UnitUsers]:
         if not end_days:
             return []
-        params = {
-            "community": community,
-            "first_day": min(end_days) - timedelta(days=window_days - 1),
-            "last_day": max(end_days),
-            "min_users": min_users,
-            **window_ends(end_days, window_days),
-        }
+        params = window_params(community, end_days, window_days, min_users)
         used = await self._fact_rows(sql.unit_users(len(end_days)), params, "dssi")
         if not used:
             return []
@@ -96,13 +98,7 @@ class ResidentFactQueries:
     ) -> list[HouseUsers]:
         if not end_days:
             return []
-        params = {
-            "community": community,
-            "first_day": min(end_days) - timedelta(days=window_days - 1),
-            "last_day": max(end_days),
-            "min_users": min_users,
-            **window_ends(end_days, window_days),
-        }
+        params = window_params(community, end_days, window_days, min_users)
         rows = await self._fact_rows(sql.house_users(len(end_days)), params, "dsssii")
         return [
             HouseUsers(end, code, building, unit, users, registered)

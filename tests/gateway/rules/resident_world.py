@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 
+from gateway.rules.base import Finding
 from gateway.store import Store, open_store
 from schemas.codes import Direction, HouseUsage, PlateColor
 from schemas.events import DeviceEvent, VehiclePass
@@ -16,6 +17,11 @@ from tests.gateway.observed_events import GATE, YIDA, access
 from tests.gateway.store.master_rows import MasterRows
 
 IMPORT = "test-import"
+
+
+def occurrences(findings: Sequence[Finding]) -> set[tuple[str, str]]:
+    """What the store would record of `findings`: (dedup key, occurrence) pairs."""
+    return {(f.dedup_key, f.occurrence) for f in findings}
 
 
 def card(n: int) -> str:

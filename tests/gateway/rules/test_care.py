@@ -9,7 +9,7 @@ import pytest
 from gateway.rules import care
 from gateway.rules.base import Finding
 from tests.gateway.observed_events import YIDA, face
-from tests.gateway.rules.resident_world import World, id_hash, open_world
+from tests.gateway.rules.resident_world import World, id_hash, occurrences, open_world
 
 HOUSE = "yida-B01-U1-0302"
 HOURS = dict(care.RULES[0].thresholds)
@@ -32,10 +32,6 @@ async def evaluate(world: World, watermark: datetime) -> list[Finding]:
     return await care.no_activity(world.store, YIDA, watermark, HOURS)
 
 
-def keys(findings: list[Finding]) -> set[tuple[str, str]]:
-    return {(f.dedup_key, f.occurrence) for f in findings}
-
-
 class TestNoActivity:
     """A tagged resident fires once per silent spell, when the watermark passes its end."""
 
@@ -56,7 +52,7 @@ class TestNoActivity:
         )
         assert (finding.house_code, finding.building, finding.unit) == (HOUSE, "B01", "U1")
         assert finding.facts["hours"] == 48
-        assert keys(await evaluate(world, now)) == keys([finding])
+        assert occurrences(await evaluate(world, now)) == occurrences([finding])
 
     async def test_a_face_capture_is_activity(self, world: World, now: datetime) -> None:
         """A capture matched to the person's ID hash after the last opening restarts the clock."""
@@ -98,8 +94,8 @@ class TestNoActivity:
         await world.resident(1, HOUSE, tags=["elderly_living_alone"], cards=[1])
         first, second = now - timedelta(hours=150), now - timedelta(hours=50)
         await world.doors(1, [first])
-        before = keys(await evaluate(world, first + QUIET))
+        before = occurrences(await evaluate(world, first + QUIET))
         await world.doors(1, [second])
-        after = keys(await evaluate(world, now))
+        after = occurrences(await evaluate(world, now))
         assert len(before) == len(after) == 1
         assert before != after

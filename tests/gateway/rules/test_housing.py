@@ -13,7 +13,7 @@ from gateway.store.observations import local_day
 from gateway.store.residentfacts import day_end
 from schemas.privacy import subject_key
 from tests.gateway.observed_events import YIDA, local
-from tests.gateway.rules.resident_world import World, card, open_world
+from tests.gateway.rules.resident_world import World, card, occurrences, open_world
 
 RENTAL = dict(housing.RULES[0].thresholds)
 VACANT = dict(housing.RULES[1].thresholds)
@@ -38,10 +38,6 @@ async def rental(world: World, watermark: datetime) -> list[Finding]:
 
 async def vacant(world: World, watermark: datetime) -> list[Finding]:
     return await housing.vacant_activity(world.store, YIDA, watermark, VACANT)
-
-
-def keys(findings: list[Finding]) -> set[tuple[str, str]]:
-    return {(f.dedup_key, f.occurrence) for f in findings}
 
 
 def day_ago(now: datetime, days: int) -> datetime:
@@ -71,7 +67,7 @@ class TestCrowdedHouse:
         )
         assert finding.house_code == HOUSE
         assert "6" in str(finding.facts["situation"])
-        assert keys(await rental(world, now)) == keys([finding])
+        assert occurrences(await rental(world, now)) == occurrences([finding])
 
     async def test_five_residents_give_nothing(self, world: World, now: datetime) -> None:
         """Five residents of a house declaring 2 are not more than 2 + 3."""
@@ -130,7 +126,7 @@ class TestSharedCard:
             local_day(local(now, 1, 7)).isoformat(),
             closes,
         )
-        assert keys(await rental(world, now)) == keys([finding])
+        assert occurrences(await rental(world, now)) == occurrences([finding])
 
     async def test_ten_a_day_or_a_broken_run_gives_nothing(
         self, world: World, now: datetime
@@ -165,7 +161,7 @@ class TestVacantInUse:
             closes,
         )
         assert len(finding.event_ids) == 3
-        assert keys(await vacant(world, now)) == keys([finding])
+        assert occurrences(await vacant(world, now)) == occurrences([finding])
 
     async def test_two_events_or_another_door_give_nothing(
         self, world: World, now: datetime
@@ -197,7 +193,7 @@ class TestOccupiedSilent:
             f"silent:{last.isoformat()}",
             deadline,
         )
-        assert keys(await vacant(world, now)) == keys([finding])
+        assert occurrences(await vacant(world, now)) == occurrences([finding])
 
     async def test_29_days_or_a_house_nobody_can_be_seen_in_gives_nothing(
         self, world: World, now: datetime

@@ -12,7 +12,7 @@ from gateway.store.observations import local_day
 from gateway.store.residentfacts import day_end
 from schemas.privacy import subject_key
 from tests.gateway.observed_events import YIDA, face, local
-from tests.gateway.rules.resident_world import World, card, open_world
+from tests.gateway.rules.resident_world import World, card, occurrences, open_world
 
 THRESHOLDS = dict(population.RULES[0].thresholds)
 HOUSE = "yida-B01-U1-0302"
@@ -34,10 +34,6 @@ async def evaluate(world: World, watermark: datetime) -> list[Finding]:
     return await population.unregistered_frequent(world.store, YIDA, watermark, THRESHOLDS)
 
 
-def keys(findings: list[Finding]) -> set[tuple[str, str]]:
-    return {(f.dedup_key, f.occurrence) for f in findings}
-
-
 class TestUnregisteredFrequent:
     """Unresolved subjects on 3 days of 7 fire once, when the third day closes."""
 
@@ -55,14 +51,14 @@ class TestUnregisteredFrequent:
         )
         assert (finding.building, finding.unit, finding.facts["days"]) == ("B01", "U1", 3)
         assert (finding.first_at, finding.last_at) == (local(now, 5, 9), local(now, 1, 9))
-        assert keys(await evaluate(world, now)) == keys([finding])
+        assert occurrences(await evaluate(world, now)) == occurrences([finding])
 
     async def test_a_run_of_days_is_one_episode(self, world: World, now: datetime) -> None:
         """Seen every day for six days, evaluated at every day's close: one occurrence."""
         await world.doors(9, [local(now, days, 9) for days in range(6, 0, -1)])
         found: set[tuple[str, str]] = set()
         for days in range(6, 0, -1):
-            found |= keys(await evaluate(world, day_end(local_day(local(now, days, 9)))))
+            found |= occurrences(await evaluate(world, day_end(local_day(local(now, days, 9)))))
         assert found == {
             (
                 f"population.unregistered_frequent:{YIDA}:{subject_key(YIDA, card(9))}",
