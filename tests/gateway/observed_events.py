@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from gateway.store.observations import local_day
 from gateway.subjects import Resolve
-from schemas.codes import PlateColor, VisitorAction
+from schemas.codes import Direction, PlateColor, VisitorAction
 from schemas.events import AccessEvent, DeviceEvent, FaceCapture, VehiclePass, VisitorEvent
 from schemas.times import CHINA_STANDARD_TIME
 
@@ -81,7 +81,11 @@ def face(
 
 
 def vehicle(
-    number: int, at: datetime, colour: PlateColor = "blue", plate: str | None = PLATE
+    number: int,
+    at: datetime,
+    colour: PlateColor = "blue",
+    plate: str | None = PLATE,
+    direction: Direction = "unknown",
 ) -> VehiclePass:
     """A pass at the north car-park ramp."""
     return VehiclePass(
@@ -95,6 +99,7 @@ def vehicle(
         plate_no=plate,
         has_plate=plate is not None,
         plate_color=colour,
+        direction=direction,
     )
 
 

@@ -4,16 +4,16 @@ now (`tests.gateway.observed_events.local`)."""
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from gateway.rules.base import Finding
 from gateway.store import Store, open_store
 from schemas.codes import Direction, HouseUsage, PlateColor
-from schemas.events import DeviceEvent, VehiclePass
+from schemas.events import DeviceEvent
 from schemas.housing import HouseRecord
 from schemas.population import CredentialRecord, PersonRecord, ResidentRecord
 from schemas.vehicles import VehicleRecord
-from tests.gateway.observed_events import GATE, YIDA, access
+from tests.gateway.observed_events import YIDA, access, vehicle
 from tests.gateway.store.master_rows import MasterRows
 
 IMPORT = "test-import"
@@ -134,27 +134,9 @@ class World:
         colour: PlateColor = "blue",
     ) -> list[str]:
         """Passes of `plate` at the north ramp; returns their event ids."""
-        events = [vehicle_pass(self.number(), at, plate, direction, colour) for at in times]
+        events = [vehicle(self.number(), at, colour, plate, direction) for at in times]
         await self.write(events)
         return [event.event_id for event in events]
-
-
-def vehicle_pass(
-    number: int, at: datetime, plate: str, direction: Direction, colour: PlateColor = "blue"
-) -> VehiclePass:
-    return VehiclePass(
-        event_id=f"veh-{number:06d}",
-        community=YIDA,
-        device_id=GATE,
-        occurred_at=at,
-        received_at=at + timedelta(seconds=1),
-        dialect="barrier-gate",
-        gate="North car park ramp",
-        plate_no=plate,
-        plate_color=colour,
-        direction=direction,
-        image_url=f"https://img.example.com/{number}.jpg",
-    )
 
 
 @asynccontextmanager

@@ -11,8 +11,8 @@ from gateway.rules.base import InstantContext
 from gateway.rules.windows import night_end
 from gateway.store.observations import local_day
 from schemas.tickets import WatchlistEntry
-from tests.gateway.observed_events import YIDA, local
-from tests.gateway.rules.resident_world import World, occurrences, open_world, vehicle_pass
+from tests.gateway.observed_events import YIDA, local, vehicle
+from tests.gateway.rules.resident_world import World, occurrences, open_world
 
 PLATE = "湘A8K2C6"
 RESIDENT = "湘A12345"
@@ -41,7 +41,8 @@ class TestWatchlist:
 
     def test_a_listed_plate_fires_on_its_pass(self, now: datetime) -> None:
         """The finding is the pass: its event, time, gate and picture, keyed by the plate."""
-        event = vehicle_pass(1, now, PLATE, "in")
+        picture = "https://img.example.com/1.jpg"
+        event = vehicle(1, now, "blue", PLATE, "in").model_copy(update={"image_url": picture})
         finding = vehicles.watchlist(event, {}, listed(plate_color="blue"))
         assert finding is not None
         assert (finding.dedup_key, finding.occurrence) == (
@@ -53,12 +54,12 @@ class TestWatchlist:
             (event.event_id,),
             "North car park ramp",
         )
-        assert finding.image_urls == (event.image_url,)
+        assert finding.image_urls == (picture,)
         assert finding.facts["plate"] == PLATE
 
     def test_the_same_pass_gives_the_same_occurrence(self, now: datetime) -> None:
         """Evaluating one pass twice gives one occurrence (the store records it once)."""
-        event = vehicle_pass(1, now, PLATE, "in")
+        event = vehicle(1, now, "blue", PLATE, "in")
         first = vehicles.watchlist(event, {}, listed())
         again = vehicles.watchlist(event, {}, listed())
         assert first == again
@@ -70,16 +71,18 @@ class TestWatchlist:
         plate give nothing."""
         assert (
             vehicles.watchlist(
-                vehicle_pass(1, now, PLATE, "in", "yellow"), {}, listed(plate_color="blue")
+                vehicle(1, now, "yellow", PLATE, "in"), {}, listed(plate_color="blue")
             )
             is None
         )
-        assert vehicles.watchlist(vehicle_pass(2, now, PLATE, "in"), {}, listed(until=now)) is None
-        assert vehicles.watchlist(vehicle_pass(3, now, RESIDENT, "in"), {}, listed()) is None
+        assert (
+            vehicles.watchlist(vehicle(2, now, "blue", PLATE, "in"), {}, listed(until=now)) is None
+        )
+        assert vehicles.watchlist(vehicle(3, now, "blue", RESIDENT, "in"), {}, listed()) is None
 
     def test_an_unknown_colour_matches_and_an_unexpired_entry_holds(self, now: datetime) -> None:
         """A pass whose colour the camera did not read matches the listed colour."""
-        event = vehicle_pass(1, now, PLATE, "out", "unknown")
+        event = vehicle(1, now, "unknown", PLATE, "out")
         context = listed(plate_color="blue", until=now + timedelta(seconds=1))
         assert vehicles.watchlist(event, {}, context) is not None
 
