@@ -109,8 +109,8 @@ async def unregistered_frequent(
     first = judged[0] - DAY - timedelta(days=window - 1)
     until = night_end(judged[-1])
     by_plate: dict[str, list[VehicleEntry]] = defaultdict(list)
-    for entry in await store.vehicle_entries(community, day_start(first), until, until):
-        if is_night(entry.occurred_at) and entry.occurred_at < until:
+    for entry in await store.night_entries(community, day_start(first), until):
+        if is_night(entry.occurred_at):  # the store's filter, stated where nights are defined
             by_plate[entry.plate_no].append(entry)
     findings = []
     for plate, entries in sorted(by_plate.items()):

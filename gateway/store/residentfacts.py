@@ -176,6 +176,12 @@ class ResidentFactStore(Protocol):
         day, at least one of whom holds a credential, with their residents' last sighting in
         [since, at]."""
 
+    async def night_entries(
+        self, community: str, since: datetime, until: datetime
+    ) -> list[VehicleEntry]:
+        """Entries in [since, until) between 19:00 and 08:00 local of plates that are no
+        registered vehicle of the community (`next_at` not looked for: None)."""
+
     async def vehicle_entries(
         self, community: str, since: datetime, entered_until: datetime, until: datetime
     ) -> list[VehicleEntry]:

@@ -163,6 +163,13 @@ class ResidentFactQueries:
                 )
         return list(houses.values())
 
+    async def night_entries(
+        self, community: str, since: datetime, until: datetime
+    ) -> list[VehicleEntry]:
+        params = {"community": community, "since": since, "until": until}
+        rows = await self._fact_rows(sql.NIGHT_ENTRIES, params, "ssstsss")
+        return [VehicleEntry(e, p, c, at, g, d, i, None) for e, p, c, at, g, d, i in rows]
+
     async def vehicle_entries(
         self, community: str, since: datetime, entered_until: datetime, until: datetime
     ) -> list[VehicleEntry]:
