@@ -239,7 +239,7 @@ RULES: tuple[Rule, ...] = (
         },
         evaluate=group_rental,
         title="疑似群租房",
-        description="{address}{situation}，疑似群租，请网格员会同派出所上门核查。",
+        description="{address}：{situation}，疑似群租，请网格员会同派出所上门核查。",
         summary_en="Suspected group rental at {address}: {situation_en}.",
     ),
     Rule(
@@ -249,7 +249,7 @@ RULES: tuple[Rule, ...] = (
         thresholds={"events": 3.0, "days": 3.0, "silent_days": 30.0},
         evaluate=vacant_activity,
         title="房屋使用状态与登记不符",
-        description="{address}{situation}，请网格员核实并更新房屋信息。",
+        description="{address}：{situation}，请网格员核实并更新房屋信息。",
         summary_en="House use differs from its registration at {address}: {situation_en}.",
     ),
 )

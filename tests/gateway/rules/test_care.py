@@ -9,7 +9,7 @@ import pytest
 from gateway.rules import care
 from gateway.rules.base import Finding
 from tests.gateway.observed_events import YIDA, face
-from tests.gateway.rules.resident_world import World, id_hash, occurrences, open_world
+from tests.gateway.rules.resident_world import World, id_hash, occurrences, open_world, render
 
 HOUSE = "yida-B01-U1-0302"
 HOURS = dict(care.RULES[0].thresholds)
@@ -52,6 +52,7 @@ class TestNoActivity:
         )
         assert (finding.house_code, finding.building, finding.unit) == (HOUSE, "B01", "U1")
         assert finding.facts["hours"] == 48
+        assert "48小时" in render(care.RULES[0], finding)
         assert occurrences(await evaluate(world, now)) == occurrences([finding])
 
     async def test_a_face_capture_is_activity(self, world: World, now: datetime) -> None:
@@ -76,6 +77,7 @@ class TestNoActivity:
             registered.isoformat(),
             registered + QUIET,
         )
+        assert "never seen" in render(care.RULES[0], finding)
 
     async def test_47_hours_of_silence_or_no_tag_gives_nothing(
         self, world: World, now: datetime

@@ -13,7 +13,7 @@ from gateway.store.observations import local_day
 from gateway.store.residentfacts import day_end
 from schemas.privacy import subject_key
 from tests.gateway.observed_events import YIDA, local
-from tests.gateway.rules.resident_world import World, card, occurrences, open_world
+from tests.gateway.rules.resident_world import World, card, occurrences, open_world, render
 
 RENTAL = dict(housing.RULES[0].thresholds)
 VACANT = dict(housing.RULES[1].thresholds)
@@ -66,7 +66,7 @@ class TestCrowdedHouse:
             closes,
         )
         assert finding.house_code == HOUSE
-        assert "6" in str(finding.facts["situation"])
+        assert "有6名登记居住人员" in render(housing.RULES[0], finding)
         assert occurrences(await rental(world, now)) == occurrences([finding])
 
     async def test_five_residents_give_nothing(self, world: World, now: datetime) -> None:
@@ -94,6 +94,7 @@ class TestCrowdedUnitDoor:
             local_day(local(now, 2, 9)).isoformat(),
         )
         assert finding.detected_at == day_ago(now, 2)
+        assert "7 people used the unit door" in render(housing.RULES[0], finding)
 
     async def test_users_within_occupants_plus_3_give_nothing(
         self, world: World, now: datetime
@@ -127,6 +128,7 @@ class TestSharedCard:
             closes,
         )
         assert occurrences(await rental(world, now)) == occurrences([finding])
+        assert "每天开启单元门均超过10次" in render(housing.RULES[0], finding)
 
     async def test_ten_a_day_or_a_broken_run_gives_nothing(
         self, world: World, now: datetime
@@ -161,6 +163,7 @@ class TestVacantInUse:
             closes,
         )
         assert len(finding.event_ids) == 3
+        assert "登记为空置，但3天内有3次出入记录" in render(housing.RULES[1], finding)
         assert occurrences(await vacant(world, now)) == occurrences([finding])
 
     async def test_two_events_or_another_door_give_nothing(
@@ -193,6 +196,7 @@ class TestOccupiedSilent:
             f"silent:{last.isoformat()}",
             deadline,
         )
+        assert "30天无住户出入记录" in render(housing.RULES[1], finding)
         assert occurrences(await vacant(world, now)) == occurrences([finding])
 
     async def test_29_days_or_a_house_nobody_can_be_seen_in_gives_nothing(

@@ -12,7 +12,7 @@ from gateway.store.observations import local_day
 from gateway.store.residentfacts import day_end
 from schemas.privacy import subject_key
 from tests.gateway.observed_events import YIDA, face, local
-from tests.gateway.rules.resident_world import World, card, occurrences, open_world
+from tests.gateway.rules.resident_world import World, card, occurrences, open_world, render
 
 THRESHOLDS = dict(population.RULES[0].thresholds)
 HOUSE = "yida-B01-U1-0302"
@@ -50,6 +50,7 @@ class TestUnregisteredFrequent:
             day_end(third),
         )
         assert (finding.building, finding.unit, finding.facts["days"]) == ("B01", "U1", 3)
+        assert "7天内有3天" in render(population.RULES[0], finding)
         assert (finding.first_at, finding.last_at) == (local(now, 5, 9), local(now, 1, 9))
         assert occurrences(await evaluate(world, now)) == occurrences([finding])
 

@@ -12,7 +12,7 @@ from gateway.rules.windows import night_end
 from gateway.store.observations import local_day
 from schemas.tickets import WatchlistEntry
 from tests.gateway.observed_events import YIDA, local, vehicle
-from tests.gateway.rules.resident_world import World, occurrences, open_world
+from tests.gateway.rules.resident_world import World, occurrences, open_world, render
 
 PLATE = "湘A8K2C6"
 RESIDENT = "湘A12345"
@@ -55,7 +55,7 @@ class TestWatchlist:
             "North car park ramp",
         )
         assert finding.image_urls == (picture,)
-        assert finding.facts["plate"] == PLATE
+        assert f"布控名单车辆{PLATE}于亿达小镇1栋1单元驶入" in render(vehicles.RULES[0], finding)
 
     def test_the_same_pass_gives_the_same_occurrence(self, now: datetime) -> None:
         """Evaluating one pass twice gives one occurrence (the store records it once)."""
@@ -108,6 +108,7 @@ class TestLongStay:
             deadline,
         )
         assert finding.event_ids == (event_id,)
+        assert f"{PLATE} entered" in render(vehicles.RULES[1], finding)
         later = await vehicles.long_stay(
             world.store, YIDA, deadline + timedelta(hours=20), LONG_STAY
         )
@@ -152,7 +153,7 @@ class TestUnregisteredFrequent:
             fourth.isoformat(),
             closes,
         )
-        assert finding.facts["nights"] == 4
+        assert "7晚内有4晚" in render(vehicles.RULES[2], finding)
         assert len(finding.event_ids) == 4
         for days in (1, 2, 3):
             later = await vehicles.unregistered_frequent(
