@@ -13,11 +13,13 @@ A subject that resolves to a registered resident (or to a visitor record) never 
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from gateway.rules.base import Finding, Rule
 from gateway.rules.windows import DAY, frequent_starts, judged_days
 from gateway.store.residentfacts import ResidentFactStore, SubjectDay, day_end
+from schemas.tickets import MAX_EVIDENCE_IDS
 
 UNREGISTERED_FREQUENT = "population.unregistered_frequent"
 
@@ -36,7 +38,30 @@ async def unregistered_frequent(
     for subject, rows in sorted(seen.items()):
         for start in frequent_starts({row.day for row in rows}, judged, window, need):
             findings.append(_finding(community, subject, rows, start, window))
-    return findings
+    return await _with_evidence(store, community, findings)
+
+
+async def _with_evidence(
+    store: ResidentFactStore, community: str, findings: list[Finding]
+) -> list[Finding]:
+    """The findings with the subject's events in their windows (the newest
+    `MAX_EVIDENCE_IDS`), read in one query for all of them."""
+    if not findings:
+        return findings
+    since = min(f.first_at or f.detected_at for f in findings)
+    until = max(f.detected_at for f in findings)
+    subjects = sorted({f.subject for f in findings})
+    events = await store.subject_events(community, subjects, since, until)
+
+    def evidence(finding: Finding) -> tuple[str, ...]:
+        start = finding.first_at or finding.detected_at
+        return tuple(
+            e.event_id
+            for e in events
+            if e.subject_key == finding.subject and start <= e.occurred_at < finding.detected_at
+        )[-MAX_EVIDENCE_IDS:]
+
+    return [replace(finding, event_ids=evidence(finding)) for finding in findings]
 
 
 def _finding(

@@ -91,6 +91,17 @@ class HeavyDay:
 
 
 @dataclass(frozen=True, slots=True)
+class SubjectEvent:
+    """An access or face event of a subject; building and unit as the event gives them."""
+
+    event_id: str
+    occurred_at: datetime
+    subject_key: str
+    building: str | None
+    unit: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class HouseEvent:
     """An access or face event at a house's unit door by a subject tied to the house."""
 
@@ -161,6 +172,12 @@ class ResidentFactStore(Protocol):
     ) -> list[HeavyDay]:
         """Credentials that opened one unit door (granted) more than `more_than` times on a
         local day of `first_day`..`last_day`."""
+
+    async def subject_events(
+        self, community: str, subject_keys: Sequence[str], since: datetime, until: datetime
+    ) -> list[SubjectEvent]:
+        """Access and face events in [since, until) of the subjects, in time order (the
+        evidence behind a finding about them)."""
 
     async def vacant_house_events(
         self, community: str, since: datetime, until: datetime

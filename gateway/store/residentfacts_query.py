@@ -15,6 +15,7 @@ from gateway.store.residentfacts import (
     HouseUsers,
     PersonActivity,
     SubjectDay,
+    SubjectEvent,
     UnitUsers,
     VehicleEntry,
     day_end,
@@ -127,18 +128,34 @@ class ResidentFactQueries:
         for house_code, building, unit, ref, subject in ties:
             key = subject if ref is None else subject_key(community, ref)
             houses.setdefault((building, unit, key), set()).add(house_code)
-        subjects = sorted({key for _, _, key in houses})
-        found: list[HouseEvent] = []
-        for n in range(0, len(subjects), _SUBJECTS_PER_READ):
-            chunk = subjects[n : n + _SUBJECTS_PER_READ]
+        found = [
+            HouseEvent(
+                house_code,
+                event.building or "",
+                event.unit or "",
+                event.event_id,
+                event.occurred_at,
+            )
+            for event in await self.subject_events(
+                community, sorted({key for _, _, key in houses}), since, until
+            )
+            for house_code in sorted(
+                houses.get((event.building or "", event.unit or "", event.subject_key), ())
+            )
+        ]
+        return found
+
+    async def subject_events(
+        self, community: str, subject_keys: Sequence[str], since: datetime, until: datetime
+    ) -> list[SubjectEvent]:
+        found: list[SubjectEvent] = []
+        for n in range(0, len(subject_keys), _SUBJECTS_PER_READ):
+            chunk = subject_keys[n : n + _SUBJECTS_PER_READ]
             params: dict[str, object] = {"community": community, "since": since, "until": until}
             params.update({f"s_{i}": key for i, key in enumerate(chunk)})
-            for event_id, at, key, building, unit in await self._fact_rows(
-                sql.subject_events(len(chunk)), params, "stsss"
-            ):
-                for house_code in sorted(houses.get((building, unit, key), ())):
-                    found.append(HouseEvent(house_code, building, unit, event_id, at))
-        return found
+            rows = await self._fact_rows(sql.subject_events(len(chunk)), params, "stsss")
+            found += [SubjectEvent(*row) for row in rows]
+        return sorted(found, key=lambda event: (event.occurred_at, event.event_id))
 
     async def occupied_house_activity(
         self, community: str, since: datetime, at: datetime

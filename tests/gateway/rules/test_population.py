@@ -52,6 +52,7 @@ class TestUnregisteredFrequent:
         assert (finding.building, finding.unit, finding.facts["days"]) == ("B01", "U1", 3)
         assert "7天内有3天" in render(population.RULES[0], finding)
         assert (finding.first_at, finding.last_at) == (local(now, 5, 9), local(now, 1, 9))
+        assert len(finding.event_ids) == 3
         assert occurrences(await evaluate(world, now)) == occurrences([finding])
 
     async def test_a_run_of_days_is_one_episode(self, world: World, now: datetime) -> None:
