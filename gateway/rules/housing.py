@@ -25,11 +25,15 @@ not looked for: it was reported when it ended its 30th day).
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from gateway.rules.base import Finding, Rule
 from gateway.rules.windows import DAY, SLACK_DAYS, episode_starts, judged_days
 from gateway.store.residentfacts import HouseEvent, ResidentFactStore, day_end, day_start
 from schemas.tickets import MAX_EVIDENCE_IDS
+
+K = TypeVar("K", bound=tuple[str, ...])
+V = TypeVar("V")
 
 GROUP_RENTAL = "housing.suspected_group_rental"
 VACANT_ACTIVITY = "housing.vacant_activity"
@@ -39,76 +43,97 @@ async def group_rental(
     store: ResidentFactStore, community: str, watermark: datetime, thresholds: Mapping[str, float]
 ) -> list[Finding]:
     """Episodes of crowded houses, crowded unit doors and shared cards."""
-    window, margin = int(thresholds["window_days"]), int(thresholds["margin"])
-    least = int(thresholds["min_users"])
     judged = judged_days(watermark)
-    ends = [judged[0] - DAY, *judged]
-    findings: list[Finding] = []
+    return [
+        *await _crowded_houses(store, community, judged, thresholds),
+        *await _crowded_doors(store, community, judged, thresholds),
+        *await _shared_cards(store, community, judged, thresholds),
+    ]
 
+
+async def _crowded_houses(
+    store: ResidentFactStore, community: str, judged: list[date], thresholds: Mapping[str, float]
+) -> list[Finding]:
+    window, margin = int(thresholds["window_days"]), int(thresholds["margin"])
+    ends = [judged[0] - DAY, *judged]
     crowded: dict[tuple[str, str, str], dict[date, tuple[int, int]]] = defaultdict(dict)
-    for house in await store.house_users(community, ends, window, least):
+    for house in await store.house_users(community, ends, window, int(thresholds["min_users"])):
         if house.users > house.registered_occupants + margin:
             key = (house.house_code, house.building, house.unit)
             crowded[key][house.end_day] = (house.users, house.registered_occupants)
-    for (code, building, unit), days in sorted(crowded.items()):
-        for start in episode_starts(days.__contains__, judged):
-            users, occupants = days[start]
-            findings.append(
-                _rental(
-                    community,
-                    f"house:{code}",
-                    start,
-                    (building, unit, code),
-                    f"{window}天内有{users}名登记居住人员使用单元门，"
-                    f"超过该户登记居住人数{occupants}人",
-                    f"{users} persons registered there used the unit door in {window} days;"
-                    f" the house declares {occupants} occupants",
-                )
-            )
+    return [
+        _rental(
+            community,
+            f"house:{code}",
+            start,
+            (building, unit, code),
+            f"{window}天内有{users}名登记居住人员使用单元门，超过该户登记居住人数{occupants}人",
+            f"{users} persons registered there used the unit door in {window} days; the house"
+            f" declares {occupants} occupants",
+        )
+        for (code, building, unit), start, (users, occupants) in _starts(crowded, judged)
+    ]
 
+
+async def _crowded_doors(
+    store: ResidentFactStore, community: str, judged: list[date], thresholds: Mapping[str, float]
+) -> list[Finding]:
+    window, margin = int(thresholds["window_days"]), int(thresholds["margin"])
+    ends = [judged[0] - DAY, *judged]
     doors: dict[tuple[str, str], dict[date, tuple[int, int]]] = defaultdict(dict)
-    for door in await store.unit_users(community, ends, window, least):
+    for door in await store.unit_users(community, ends, window, int(thresholds["min_users"])):
         if door.users > door.occupants + margin:
             doors[(door.building, door.unit)][door.end_day] = (door.users, door.occupants)
-    for (building, unit), days in sorted(doors.items()):
-        for start in episode_starts(days.__contains__, judged):
-            users, occupants = days[start]
-            findings.append(
-                _rental(
-                    community,
-                    f"unit:{building}:{unit}",
-                    start,
-                    (building, unit, None),
-                    f"{window}天内有{users}人使用单元门，超过本单元登记居住人数{occupants}人",
-                    f"{users} people used the unit door in {window} days; the unit's houses"
-                    f" have {occupants} occupants",
-                )
-            )
+    return [
+        _rental(
+            community,
+            f"unit:{building}:{unit}",
+            start,
+            (building, unit, None),
+            f"{window}天内有{users}人使用单元门，超过本单元登记居住人数{occupants}人",
+            f"{users} people used the unit door in {window} days; the unit's houses have"
+            f" {occupants} occupants",
+        )
+        for (building, unit), start, (users, occupants) in _starts(doors, judged)
+    ]
 
+
+def _starts(by_key: Mapping[K, Mapping[date, V]], judged: list[date]) -> list[tuple[K, date, V]]:
+    """(key, day, value) where a key's run of qualifying days (those it has a value for)
+    begins on a judged day."""
+    return [
+        (key, start, days[start])
+        for key, days in sorted(by_key.items())
+        for start in episode_starts(days.__contains__, judged)
+    ]
+
+
+async def _shared_cards(
+    store: ResidentFactStore, community: str, judged: list[date], thresholds: Mapping[str, float]
+) -> list[Finding]:
     run, opens = int(thresholds["heavy_days"]), int(thresholds["daily_opens"])
     heavy: dict[tuple[str, str, str], dict[date, int]] = defaultdict(dict)
     first = judged[0] - DAY - timedelta(days=run - 1)
     for day in await store.heavy_days(community, first, judged[-1], opens):
         heavy[(day.subject_key, day.building, day.unit)][day.day] = day.opens
-    for (subject, building, unit), counts in sorted(heavy.items()):
-
-        def qualifies(day: date, counts: dict[date, int] = counts) -> bool:
-            return all(day - timedelta(days=n) in counts for n in range(run))
-
-        for start in episode_starts(qualifies, judged):
-            least_opens = min(counts[start - timedelta(days=n)] for n in range(run))
-            findings.append(
-                _rental(
-                    community,
-                    f"card:{subject}",
-                    start,
-                    (building, unit, None),
-                    f"同一门禁卡连续{run}天每天开启单元门均超过{opens}次（最少一天{least_opens}次）",
-                    f"one card opened the unit door more than {opens} times a day on {run} days"
-                    f" running (at least {least_opens})",
-                )
-            )
-    return findings
+    running: dict[tuple[str, str, str], dict[date, int]] = defaultdict(dict)
+    for key, counts in heavy.items():
+        for end in [judged[0] - DAY, *judged]:
+            days = [counts.get(end - timedelta(days=n)) for n in range(run)]
+            if all(count is not None for count in days):
+                running[key][end] = min(count for count in days if count is not None)
+    return [
+        _rental(
+            community,
+            f"card:{subject}",
+            start,
+            (building, unit, None),
+            f"同一门禁卡连续{run}天每天开启单元门均超过{opens}次（最少一天{least}次）",
+            f"one card opened the unit door more than {opens} times a day on {run} days"
+            f" running (at least {least})",
+        )
+        for (subject, building, unit), start, least in _starts(running, judged)
+    ]
 
 
 def _rental(
