@@ -79,9 +79,11 @@ class World:
         since: date | None = None,
         registered: datetime | None = None,
         cards: Sequence[int] = (),
+        cards_since: date | None = None,
     ) -> str:
         """Person `n` registered at the house (recorded at `registered`, default now), holding
-        `cards`; returns the person id."""
+        `cards` from `cards_since` (a card another person held passes to them then); returns
+        the person id."""
         person = PersonRecord(
             id_hash=id_hash(n),
             id_type="resident_id_card",
@@ -93,10 +95,12 @@ class World:
         outcome = await self.store.apply_residents(YIDA, [record], registered or self.now, IMPORT)
         assert outcome[0] in ("accepted", "updated")
         credentials = [
-            CredentialRecord(kind="card", ref=card(c), owner_id_hash=id_hash(n)) for c in cards
+            CredentialRecord(kind="card", ref=card(c), owner_id_hash=id_hash(n), since=cards_since)
+            for c in cards
         ]
         if credentials:
-            await self.store.apply_credentials(YIDA, credentials, self.now, IMPORT)
+            outcomes = await self.store.apply_credentials(YIDA, credentials, self.now, IMPORT)
+            assert all(outcome in ("accepted", "updated") for outcome in outcomes), outcomes
         [(person_id,)] = self.rows.sql(
             "SELECT person_id FROM persons WHERE id_hash = %(h)s", {"h": id_hash(n)}
         )

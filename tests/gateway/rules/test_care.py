@@ -8,6 +8,7 @@ import pytest
 
 from gateway.rules import care
 from gateway.rules.base import Finding
+from gateway.store.observations import local_day
 from tests.gateway.observed_events import YIDA, face
 from tests.gateway.rules.resident_world import World, id_hash, occurrences, open_world, render
 
@@ -101,3 +102,22 @@ class TestNoActivity:
         after = occurrences(await evaluate(world, now))
         assert len(before) == len(after) == 1
         assert before != after
+
+    async def test_a_card_counts_only_while_the_person_holds_it(
+        self, world: World, now: datetime
+    ) -> None:
+        """Openings with a card before it was handed to the person are its earlier holder's:
+        the person, never seen, is silent from their registration."""
+        registered = now - timedelta(days=5)
+        await world.resident(2, HOUSE, cards=[1])
+        await world.doors(1, [now - timedelta(days=4)])
+        await world.resident(
+            1,
+            HOUSE,
+            tags=["elderly_living_alone"],
+            registered=registered,
+            cards=[1],
+            cards_since=local_day(now) - timedelta(days=1),
+        )
+        [finding] = await evaluate(world, now)
+        assert finding.occurrence == registered.isoformat()
