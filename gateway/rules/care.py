@@ -81,7 +81,7 @@ RULES: tuple[Rule, ...] = (
         evaluate=no_activity,
         title="独居老人{hours}小时无出入记录",
         description=(
-            "{address}登记的独居老人已连续{hours}小时无门禁或人脸通行记录"
+            "{address}：登记居住的独居老人已连续{hours}小时无门禁或人脸通行记录"
             "（{seen}时间：{since}），请社区工作人员尽快上门探视。"
         ),
         summary_en=(

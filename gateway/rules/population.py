@@ -96,7 +96,7 @@ RULES: tuple[Rule, ...] = (
         evaluate=unregistered_frequent,
         title="未登记人员频繁出入",
         description=(
-            "{address}有未登记的门禁卡或证件在{window_days}天内有{days}天出入小区，"
+            "{address}：有未登记的门禁卡或证件在{window_days}天内有{days}天出入小区，"
             "请网格员核实其身份并办理实有人口登记。"
         ),
         summary_en=(
