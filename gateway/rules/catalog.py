@@ -20,11 +20,21 @@ from pathlib import Path
 from typing import Final
 
 from gateway.config import GatewayConfig, located_error
-from gateway.rules import devices, fire, order, safety, visitor
+from gateway.rules import care, devices, fire, housing, order, population, safety, vehicles, visitor
 from gateway.rules.base import Rule, Timing
 from schemas.events import EventKind
 
-FAMILIES: Final = (safety.RULES, fire.RULES, order.RULES, visitor.RULES, devices.RULES)
+FAMILIES: Final = (
+    safety.RULES,
+    fire.RULES,
+    order.RULES,
+    visitor.RULES,
+    devices.RULES,
+    care.RULES,
+    population.RULES,
+    housing.RULES,
+    vehicles.RULES,
+)
 """Every family's rules, in the order the catalogue lists them."""
 
 ENABLED: Final = "enabled"

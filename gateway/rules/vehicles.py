@@ -156,6 +156,7 @@ RULES: tuple[Rule, ...] = (
         title="布控车辆{plate}出现",
         description="布控名单车辆{plate}于{address}{direction}，请派出所立即核查处置。",
         summary_en="Watch-listed vehicle {plate} passed {address}.",
+        kinds=frozenset({"vehicle_pass"}),
     ),
     Rule(
         code=LONG_STAY,
