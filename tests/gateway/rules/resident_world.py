@@ -2,12 +2,11 @@
 cars through the store's import methods, events through `write_batch`, at times relative to
 now (`tests.gateway.observed_events.local`)."""
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 
 from gateway.rules.base import Finding, Rule
-from gateway.store import Store, open_store
+from gateway.store import Store
 from schemas.codes import Direction, HouseUsage, PlateColor
 from schemas.events import DeviceEvent
 from schemas.housing import HouseRecord
@@ -151,15 +150,3 @@ class World:
         events = [vehicle(self.number(), at, colour, plate, direction) for at in times]
         await self.write(events)
         return [event.event_id for event in events]
-
-
-@asynccontextmanager
-async def open_world(database: str) -> AsyncIterator[World]:
-    """A migrated store on `database`, as an empty world at the real now."""
-    store = open_store(database)
-    await store.open()
-    try:
-        await store.migrate()
-        yield World(store, MasterRows(database), datetime.now(UTC))
-    finally:
-        await store.close()

@@ -1,16 +1,17 @@
 """`care.no_activity` on both stores: an elderly resident living alone, silent for 48 hours
 from their last door or face event (or from their registration). Times relative to now."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from gateway.rules import care
 from gateway.rules.base import Finding
+from gateway.store import Store
 from gateway.store.observations import local_day
 from tests.gateway.observed_events import YIDA, face
-from tests.gateway.rules.resident_world import World, id_hash, occurrences, open_world, render
+from tests.gateway.rules.resident_world import World, id_hash, occurrences, render
+from tests.gateway.store.master_rows import MasterRows
 
 HOUSE = "yida-B01-U1-0302"
 HOURS = dict(care.RULES[0].thresholds)
@@ -18,10 +19,10 @@ QUIET = timedelta(hours=48)
 
 
 @pytest.fixture
-async def world(database: str) -> AsyncIterator[World]:
-    async with open_world(database) as opened:
-        await opened.house(HOUSE)
-        yield opened
+async def world(store: Store, database: str) -> World:
+    opened = World(store, MasterRows(database), datetime.now(UTC))
+    await opened.house(HOUSE)
+    return opened
 
 
 @pytest.fixture

@@ -2,18 +2,19 @@
 a card passed around) and houses used against their registration (a vacant one in use, an
 occupied one silent for 30 days). Times relative to now."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from gateway.rules import housing
 from gateway.rules.base import Finding
+from gateway.store import Store
 from gateway.store.observations import local_day
 from gateway.store.residentfacts import day_end
 from schemas.privacy import subject_key
 from tests.gateway.observed_events import YIDA, local
-from tests.gateway.rules.resident_world import World, card, occurrences, open_world, render
+from tests.gateway.rules.resident_world import World, card, occurrences, render
+from tests.gateway.store.master_rows import MasterRows
 
 RENTAL = dict(housing.RULES[0].thresholds)
 VACANT = dict(housing.RULES[1].thresholds)
@@ -22,9 +23,9 @@ OTHER = "yida-B01-U1-0401"
 
 
 @pytest.fixture
-async def world(database: str) -> AsyncIterator[World]:
-    async with open_world(database) as opened:
-        yield opened
+async def world(store: Store, database: str) -> World:
+    opened = World(store, MasterRows(database), datetime.now(UTC))
+    return opened
 
 
 @pytest.fixture

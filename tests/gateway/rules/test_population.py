@@ -1,28 +1,29 @@
 """`population.unregistered_frequent` on both stores: a credential nobody registered, used at
 the doors on 3 local days in 7, reported once per episode when the day it began closes."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from gateway.rules import population
 from gateway.rules.base import Finding
+from gateway.store import Store
 from gateway.store.observations import local_day
 from gateway.store.residentfacts import day_end
 from schemas.privacy import subject_key
 from tests.gateway.observed_events import YIDA, face, local
-from tests.gateway.rules.resident_world import World, card, occurrences, open_world, render
+from tests.gateway.rules.resident_world import World, card, occurrences, render
+from tests.gateway.store.master_rows import MasterRows
 
 THRESHOLDS = dict(population.RULES[0].thresholds)
 HOUSE = "yida-B01-U1-0302"
 
 
 @pytest.fixture
-async def world(database: str) -> AsyncIterator[World]:
-    async with open_world(database) as opened:
-        await opened.house(HOUSE)
-        yield opened
+async def world(store: Store, database: str) -> World:
+    opened = World(store, MasterRows(database), datetime.now(UTC))
+    await opened.house(HOUSE)
+    return opened
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Vehicle rules on both stores: a watch-listed plate (instant), a non-resident car left in the
 car park, a non-resident plate coming on many nights. Times are relative to the real now."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,10 +8,12 @@ import pytest
 from gateway.rules import vehicles
 from gateway.rules.base import InstantContext
 from gateway.rules.windows import night_end
+from gateway.store import Store
 from gateway.store.observations import local_day
 from schemas.tickets import WatchlistEntry
 from tests.gateway.observed_events import YIDA, local, vehicle
-from tests.gateway.rules.resident_world import World, occurrences, open_world, render
+from tests.gateway.rules.resident_world import World, occurrences, render
+from tests.gateway.store.master_rows import MasterRows
 
 PLATE = "湘A8K2C6"
 RESIDENT = "湘A12345"
@@ -21,9 +22,9 @@ FREQUENT = dict(vehicles.RULES[2].thresholds)
 
 
 @pytest.fixture
-async def world(database: str) -> AsyncIterator[World]:
-    async with open_world(database) as opened:
-        yield opened
+async def world(store: Store, database: str) -> World:
+    opened = World(store, MasterRows(database), datetime.now(UTC))
+    return opened
 
 
 @pytest.fixture
