@@ -149,8 +149,19 @@ class Ramp:
         return SimMessage(moment, self.topic, payload, ("vehicle_pass",), BARRIER_GATE_DIALECT)
 
 
+CLEAN_OUTSIDER_HOURS = range(8, 17)
+"""Local hours in which outside cars arrive in a clean stream: by day only, so no outside car
+enters on many nights, whatever a rule counts as night."""
+
+
 class VehicleStream(PlannedStream):
-    """Cars through the car-park ramps, about `passes_per_hour` of them (see the module)."""
+    """Cars through the car-park ramps, about `passes_per_hour` of them (see the module).
+
+    `clean` leaves out what the rules turn into tickets: every outside car leaves again (none is
+    left in the car park) and every plate is read (an unread exit looks like a car that never
+    left), and outside cars come by day only (`CLEAN_OUTSIDER_HOURS`), so the regulars among
+    them never enter on many nights.
+    """
 
     def __init__(
         self,
@@ -158,10 +169,13 @@ class VehicleStream(PlannedStream):
         rng: random.Random,
         start: datetime,
         passes_per_hour: float = 120.0,
+        *,
+        clean: bool = False,
     ) -> None:
         # An outside car's visit is two passes: arrivals are fewer than passes.
         per_arrival = 1.0 + (1.0 - RESIDENT_CAR_SHARE) * OUTSIDER_RETURN_SHARE
         super().__init__(rng, start, passes_per_hour / per_arrival)
+        self.clean = clean
         cameras = {
             device.gate: device
             for device in community.devices_of(GAT1400_DIALECT)
@@ -211,9 +225,11 @@ class VehicleStream(PlannedStream):
             self._parked[car.plate] = not self._parked[car.plate]
             self._pass(at, ramp, car, direction)
             return
+        if self.clean and self.moment(at).astimezone(CST).hour not in CLEAN_OUTSIDER_HOURS:
+            return
         car = self._free_outsider(at)
         self._pass(at, ramp, car, "in")
-        if rng.random() < OUTSIDER_RETURN_SHARE:
+        if rng.random() < OUTSIDER_RETURN_SHARE or self.clean:
             leave = at + rng.uniform(600.0, 7200.0)
             self._away_from[car.plate] = leave + 1.0
             exit_ramp = rng.choices(self._ramps, self._ramp_weights)[0]
@@ -236,7 +252,7 @@ class VehicleStream(PlannedStream):
     def _pass(self, at: float, ramp: Ramp, car: Vehicle, direction: str) -> None:
         """Plan the gate's read and, most of the time, the ramp camera's capture."""
         rng = self.rng
-        read = rng.random() >= UNREAD_SHARE
+        read = rng.random() >= UNREAD_SHARE or self.clean
         confidence = round(rng.uniform(0.86, 0.99), 2) if read else 0.0
         seen = car if read else None
         self.plan(
@@ -250,7 +266,7 @@ class VehicleStream(PlannedStream):
                 self.moment(shot_at),
                 1 if direction == "in" else 2,
                 rng.randint(85, 99),
-                read=rng.random() >= UNREAD_SHARE,
+                read=rng.random() >= UNREAD_SHARE or self.clean,
             )
             self.plan(shot_at, _vehicle_render(camera, sighting))
 

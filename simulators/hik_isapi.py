@@ -369,6 +369,9 @@ class HikDoorStream:
     unit doors) and a scenario from `SCENARIOS`, which may plan follow-ups (door opened and
     closed, a held-open alarm, a retry after a failed face). Messages come out in event-time
     order; per device, `serialNo` increases by one per message. Same arguments, same stream.
+
+    `clean` leaves out the anomalies the rules turn into tickets (forced doors, doors held
+    open), so a clean stream raises none; the rest of the stream is drawn as usual.
     """
 
     def __init__(
@@ -377,12 +380,15 @@ class HikDoorStream:
         seed: int,
         start: datetime,
         events_per_hour: float = 600.0,
+        *,
+        clean: bool = False,
     ) -> None:
         if start.tzinfo is None or start.utcoffset() is None:
             raise ValueError("start must be timezone-aware")
         if not events_per_hour > 0:
             raise ValueError("events_per_hour must be positive")
         self.community = community
+        self.clean = clean
         self._start = start.replace(microsecond=0)
         self._rng = random.Random(seed)
         self._arrivals_per_second = events_per_hour / 3600.0 / _PER_ARRIVAL
@@ -502,7 +508,7 @@ class HikDoorStream:
         reader = rng.choice(door.readers) if scenario.at_reader else 0
 
         if scenario.minor == Minor.DOOR_FORCED_OPEN:
-            if at >= door.shut_from:  # a door already standing open cannot be forced
+            if at >= door.shut_from and not self.clean:  # an open door cannot be forced
                 self._plan(at, index, Minor.DOOR_FORCED_OPEN, None, 0)
                 door.shut_from = at + rng.uniform(5.0, 60.0)
                 self._plan(door.shut_from, index, Minor.DOOR_CLOSED, None, 0)
@@ -533,7 +539,7 @@ class HikDoorStream:
             return
         opened = at + rng.uniform(1.0, 3.0)
         self._plan(opened, index, Minor.DOOR_OPENED, None, 0)
-        if rng.random() < HELD_OPEN_SHARE:
+        if rng.random() < HELD_OPEN_SHARE and not self.clean:
             self._plan(opened + HOLD_SECONDS, index, Minor.DOOR_HELD_OPEN, None, 0)
             door.shut_from = opened + HOLD_SECONDS + rng.uniform(10.0, 240.0)
         else:

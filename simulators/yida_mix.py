@@ -87,7 +87,9 @@ class YidaTraffic:
     Iterating (`records()`, `messages()`) always starts over from `start`: the same arguments
     give the same messages every time. By default the community is in full swing at `start`;
     `power_on` has every device come online then instead (see `HeartbeatStream`).
-    `status_layout` picks the heartbeats' topics (`simulators.heartbeat`).
+    `status_layout` picks the heartbeats' topics (`simulators.heartbeat`). `clean` leaves out
+    every anomaly the rules turn into tickets (forced and held-open doors, outside cars left in
+    the car park or coming night after night, behaviour alarms): a clean week raises none.
     """
 
     def __init__(
@@ -101,6 +103,7 @@ class YidaTraffic:
         heartbeats: bool = True,
         status_layout: Layout = STATUS_LAYOUT,
         power_on: bool = False,
+        clean: bool = False,
     ) -> None:
         if start.tzinfo is None or start.utcoffset() is None:
             raise ValueError("start must be timezone-aware")
@@ -114,6 +117,7 @@ class YidaTraffic:
         self.heartbeats = heartbeats
         self.status_layout = status_layout
         self.power_on = power_on
+        self.clean = clean
 
     @property
     def end(self) -> datetime | None:
@@ -128,7 +132,7 @@ class YidaTraffic:
         community, start, rates = self.community, self.start, self.rates
         streams: list[Iterator[SimMessage]] = []
         if rates.door_events > 0:
-            doors = HikDoorStream(community, self.seed, start, rates.door_events)
+            doors = HikDoorStream(community, self.seed, start, rates.door_events, clean=self.clean)
             streams.append(door_records(doors))
         if rates.cloud_door_events > 0:
             cloud = CloudDoorStream(
@@ -138,11 +142,13 @@ class YidaTraffic:
         if rates.faces > 0:
             streams.append(iter(GateFaceStream(community, self._rng("faces"), start, rates.faces)))
         if rates.vehicle_passes > 0:
-            vehicles = VehicleStream(community, self._rng("vehicles"), start, rates.vehicle_passes)
+            vehicles = VehicleStream(
+                community, self._rng("vehicles"), start, rates.vehicle_passes, clean=self.clean
+            )
             streams.append(iter(vehicles))
         if rates.visits > 0:
             streams.append(iter(VisitorStream(community, self._rng("visits"), start, rates.visits)))
-        if rates.alarms > 0:
+        if rates.alarms > 0 and not self.clean:
             streams.append(iter(AlarmStream(community, self._rng("alarms"), start, rates.alarms)))
         if self.heartbeats:
             beats = HeartbeatStream(
