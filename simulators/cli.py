@@ -20,6 +20,8 @@ from simulators.export import CSV_ENCODINGS, FORMATS, export_master_data
 from simulators.hik_isapi import HikDoorStream
 from simulators.masterdata import community_master_data
 from simulators.publisher import DEFAULT_URL, PublishError, parse_mqtt_url, publish
+from simulators.scenario_cli import DemoAccessReader
+from simulators.scenario_cli import main as scenario_main
 from simulators.traffic import SimMessage
 from simulators.yida_mix import HourlyRates, YidaTraffic, door_records
 
@@ -32,6 +34,7 @@ ENDING_SCAN_S = 10
 PILOT_COMMUNITIES: dict[str, Callable[[int], Community]] = PILOT_LAYOUTS
 """Communities the command knows by code; each builds its layout from a seed."""
 MASTERDATA_COMMAND = "masterdata"
+SCENARIO_FLAG = "--scenario"
 
 _DESCRIPTION = """\
 Simulate the devices of a pilot community and publish their messages to an MQTT broker.
@@ -70,6 +73,8 @@ examples:
     scgw simulate jiaxin --write-config jiaxin.toml --url {DEFAULT_URL} --rate 20
   both communities' property master data as CSV files, to try scgw import by hand:
     scgw simulate masterdata --format csv --out masterdata/
+  the rules' scenarios in a simulated week, and a report of the tickets they raised:
+    scgw simulate --scenario all --clean          (see scgw simulate --scenario all --help)
   flat out, 100k door events (a throughput run; one process is CPU-bound, about 9k msg/s
   on a 2-core box, and more --connections rarely help it):
     scgw simulate yida --url mqtt://user:pass@broker:1883 --mix doors --rate 0 --count 100000
@@ -155,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--qos", type=int, choices=(0, 1, 2), default=1, help="default 1")
     parser.add_argument(
+        "--clean",
+        action="store_true",
+        help="leave out the anomalies the rules turn into tickets: forced and held-open doors, "
+        "behaviour alarms, outside cars left in the car park or coming night after night",
+    )
+    parser.add_argument(
         "--write-config",
         type=Path,
         metavar="PATH",
@@ -178,10 +189,11 @@ def _records(
     """The `--count` first messages of the chosen mix from `start` (all for `--count 0`)."""
     count = args.count or None
     if args.mix == "doors":
-        stream = HikDoorStream(community, args.seed, start, args.events_per_hour)
+        stream = HikDoorStream(community, args.seed, start, args.events_per_hour, clean=args.clean)
         return islice(door_records(stream), count)
     rates = HourlyRates().scaled(args.events_per_hour / HourlyRates().door_events)
-    return islice(YidaTraffic(community, args.seed, start, None, rates).records(), count)
+    traffic = YidaTraffic(community, args.seed, start, None, rates, clean=args.clean)
+    return islice(traffic.records(), count)
 
 
 def ending_now(community: Community, args: argparse.Namespace, now: datetime) -> datetime:
@@ -269,11 +281,14 @@ def masterdata_main(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command; returns the process exit status."""
+def main(argv: list[str] | None = None, demo_access: DemoAccessReader | None = None) -> int:
+    """Run the command; returns the process exit status. `demo_access` reads a demo's data
+    folder for the scenario mode (`simulators.scenario_cli`)."""
     arguments = sys.argv[1:] if argv is None else argv
     if arguments[:1] == [MASTERDATA_COMMAND]:
         return masterdata_main(arguments[1:])
+    if any(a == SCENARIO_FLAG or a.startswith(SCENARIO_FLAG + "=") for a in arguments):
+        return scenario_main(arguments, demo_access)
     parser = build_parser()
     args = parser.parse_args(arguments)
     if args.events_per_hour <= 0:

@@ -158,6 +158,7 @@ async def publish(
     client_id_prefix: str | None = None,
     clock: Clock = _wall_clock,
     login_for: LoginFor | None = None,
+    speed: float = 1.0,
 ) -> PublishReport:
     """Publish every (topic, payload) and return once the broker has acknowledged them all.
 
@@ -168,6 +169,9 @@ async def publish(
     to `connections` by first appearance, so each device's messages stay on one connection,
     in order. `progress` is called with the acknowledged count every `progress_interval`
     seconds and once at the end.
+    `speed` is how many seconds `clock` advances per wall second (an accelerated replay's
+    clock, `simulators.scenario_traffic.AcceleratedClock`): a wait for a message's time is
+    divided by it.
     `login_for`, instead of the URL's login and `connections`, gives each topic's login: each
     login gets a connection of its own, opened when its first message is due (and counted in
     `seconds`), for a broker where a device's account publishes only on its own topics.
@@ -177,6 +181,8 @@ async def publish(
         raise ValueError("qos must be 0, 1 or 2")
     if rate is not None and not rate > 0:
         raise ValueError("rate must be positive (or None for as fast as possible)")
+    if not speed > 0:
+        raise ValueError("speed must be positive")
     if connections < 1 or max_in_flight < 1:
         raise ValueError("connections and max_in_flight must be at least 1")
     if login_for is not None and connections != 1:
@@ -193,6 +199,7 @@ async def publish(
         times=[] if record_times else None,
         clock=clock,
         login_for=login_for,
+        speed=speed,
     )
     try:
         seconds = await run.run(messages, progress, progress_interval)
@@ -243,6 +250,7 @@ class _Run:
     times: list[tuple[int, float]] | None
     clock: Clock = _wall_clock
     login_for: LoginFor | None = None
+    speed: float = 1.0
     acked: int = 0
     opened: int = 0
     failure: aiomqtt.MqttError | None = None
@@ -359,7 +367,7 @@ class _Run:
     async def _until_due(self, at: datetime) -> None:
         """Wait until the clock has reached `at` (a sleep may end a little early: check again)."""
         while (wait := (at - self.clock()).total_seconds()) > 0:  # noqa: ASYNC110 - a deadline
-            await asyncio.sleep(wait)
+            await asyncio.sleep(wait / self.speed)
 
     async def _send(self, lane: _Lane, index: int, topic: str, payload: bytes) -> None:
         try:

@@ -19,6 +19,7 @@ from simulators.cli import (
 from simulators.community import generate_community, generate_jiaxin
 from simulators.config_toml import community_config_toml
 from simulators.masterdata import DATASETS, community_master_data
+from simulators.scenarios import SCENARIOS
 from testkit.services import MosquittoService, free_port
 from tests.simulators.parsing import GatewayParser
 from tests.simulators.subscriber import mosquitto_sub
@@ -170,3 +171,40 @@ class TestMasterDataExport:
         with pytest.raises(SystemExit) as exited:
             main(["masterdata", "--community", "nowhere", "--out", str(tmp_path)])
         assert exited.value.code == 2
+
+
+class TestScenarioMode:
+    """`--scenario` switches to the scenario mode: its own manual, its own checks."""
+
+    def test_help_lists_every_scenario(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """Its --help explains the report and names every scenario and rule."""
+        with pytest.raises(SystemExit) as exited:
+            main(["--scenario", "all", "--help"])
+        assert exited.value.code == 0
+        text = capsys.readouterr().out
+        assert "examples:" in text and "--speed" in text and "--clean" in text
+        assert all(spec.name in text and spec.rule in text for spec in SCENARIOS)
+
+    def test_unknown_scenario_refused(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """An unknown name is an argument error naming the valid ones."""
+        with pytest.raises(SystemExit) as exited:
+            main(["--scenario", "no-such"])
+        assert exited.value.code == 2
+        assert "forced-door" in capsys.readouterr().err
+
+    def test_speed_must_be_positive(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A zero speed is an argument error."""
+        with pytest.raises(SystemExit) as exited:
+            main(["--scenario", "all", "--speed", "0", "--api-key", "k"])
+        assert exited.value.code == 2
+        assert "--speed" in capsys.readouterr().err
+
+    def test_needs_an_api_key(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Without --api-key, $SCGW_ADMIN_API_KEY or a demo's data folder it stops at once."""
+        monkeypatch.delenv("SCGW_ADMIN_API_KEY", raising=False)
+        with pytest.raises(SystemExit) as exited:
+            main(["--scenario", "all", "--data-dir", str(tmp_path)])
+        assert exited.value.code == 2
+        assert "API key" in capsys.readouterr().err
