@@ -119,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--no-simulator", action="store_true", help="start without the simulator")
     demo.add_argument(
+        "--platform-port",
+        type=int,
+        default=8081,
+        help="port of the reference grid platform the demo starts and forwards tickets to"
+        " (default 8081; 0: none, tickets stay local)",
+    )
+    demo.add_argument(
         "--device-password",
         metavar="DEVICE_ID",
         help="print the embedded broker's password for this device (its user name) and exit",
@@ -212,7 +219,9 @@ def _platform_receiver(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["simulate"]:
-        return simulate(argv[1:])
+        from gateway.demo import demo_access  # noqa: PLC0415 - the demo's imports are heavy
+
+        return simulate(argv[1:], demo_access)
     args = build_parser().parse_args(argv)
     try:
         if args.command == "demo":
@@ -228,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.rate,
                 not args.no_simulator,
                 args.mqtt_host,
+                args.platform_port or None,
             )
             return asyncio.run(run_demo(options))
         if args.command == "import":

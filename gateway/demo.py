@@ -6,9 +6,14 @@ and the API. At start the communities' property master data (houses, residents, 
 credentials) is imported through the same importer as `PUT /v1/property/...`, so persons,
 houses, vehicles and the community summary are there at once; the simulators then publish the
 last two weeks of life behind two unit doors of each community (so an unregistered tenant can
-be inferred) before the live traffic. Secrets are generated once per data folder and kept
-there (mode 0600), so restarts keep the same API key and, more importantly, the same ID hash
-key: hashes made yesterday must still join with today's.
+be inferred) and a week of both communities with every rule's scenario in it (an elderly
+resident who stops going out, a watch-listed plate, a forced door, ...: `simulators.scenarios`),
+all in the past and published at once, before the live traffic; the rules turn the scenarios
+into tickets within a minute or two. The reference grid platform (`scgw platform-receiver`)
+runs beside the gateway, which forwards the tickets to it: it prints a line per ticket. Secrets
+are generated once per data folder and kept there (mode 0600), so restarts keep the same API
+key and, more importantly, the same ID hash key: hashes made yesterday must still join with
+today's.
 """
 
 import asyncio
@@ -22,13 +27,15 @@ import json
 import logging
 import os
 import secrets
+import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
@@ -46,6 +53,9 @@ from simulators.config_toml import communities_config_toml
 from simulators.masterdata import DATASETS, community_master_data
 from simulators.publisher import Login, publish
 from simulators.residency import ResidencyScenario
+from simulators.scenario_cli import DemoAccess
+from simulators.scenario_traffic import scenario_traffic, without_residents
+from simulators.scenarios import Scenario, build_scenarios
 from simulators.traffic import SimMessage
 from simulators.yida_mix import HourlyRates, YidaTraffic
 
@@ -61,6 +71,15 @@ DEMO_SEED = 7
 DEMO_CONFIG = "pilot.toml"
 DEMO_HOUSEKEEPING_S = 60.0
 """The demo's housekeeping interval: a newcomer sees the tenant inferred within a minute."""
+DEMO_SCENARIO_SCALE = 0.05
+"""The scenarios' week's normal traffic against a real community's density: about 16,000
+messages, stored in well under a minute, so the tickets come within two."""
+DEMO_RULES_INTERVAL_S = 10.0
+"""The demo's watermark-rule interval: the scenarios' tickets appear seconds after their week."""
+PLATFORM_SECRET = "platform_secret"
+"""secrets.json's key for the secret shared with the reference grid platform."""
+RECEIVED_FILE = "platform-received.jsonl"
+"""What the reference grid platform received, in the data folder."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +90,8 @@ class DemoOptions:
     rate: float
     simulator: bool
     mqtt_host: str = LOOPBACK
+    platform_port: int | None = None
+    """Where the reference grid platform listens (None: no platform, tickets stay local)."""
 
 
 def demo_secrets(data_dir: Path) -> Secrets:
@@ -111,6 +132,25 @@ def device_password(data_dir: Path, device_id: str) -> str:
     return _derived_password(_kept_secrets(data_dir)[DEVICE_SECRET], device_id)
 
 
+def demo_access(data_dir: Path) -> DemoAccess | None:
+    """What `scgw simulate --scenario` needs of a demo's data folder: the admin API key and
+    each device's broker login (user: the topic's last level, the device id); None when the
+    folder holds no demo secrets. Reads only: nothing is generated here."""
+    path = data_dir / "secrets.json"
+    if not path.is_file():
+        return None
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    key, secret = stored.get("admin_api_key"), stored.get(DEVICE_SECRET)
+    if not isinstance(key, str) or not isinstance(secret, str):
+        return None
+
+    def login(topic: str) -> Login:
+        device_id = topic.rsplit("/", 1)[-1]
+        return device_id, _derived_password(secret, device_id)
+
+    return DemoAccess(key, login)
+
+
 def _derived_password(secret: str, device_id: str) -> str:
     """HMAC-SHA256(secret, device id), 192 bits of it as 32 URL-safe characters."""
     digest = hmac.new(secret.encode(), device_id.encode(), hashlib.sha256).digest()
@@ -129,6 +169,7 @@ def _kept_secrets(data_dir: Path) -> dict[str, Any]:
     stored.setdefault("id_hash_key", secrets.token_urlsafe(32))
     stored.setdefault("mqtt_passwords", {}).setdefault(GATEWAY_MQTT_USER, secrets.token_urlsafe(24))
     stored.setdefault(DEVICE_SECRET, secrets.token_urlsafe(32))
+    stored.setdefault(PLATFORM_SECRET, secrets.token_urlsafe(32))
     if json.dumps(stored, sort_keys=True) != before:
         _write_private(path, stored)
     return stored
@@ -214,12 +255,19 @@ async def run_demo(options: DemoOptions) -> int:
             log_format="text",
             # Infer residencies soon after the simulated history is stored, not in 10 minutes.
             housekeeping_interval_s=DEMO_HOUSEKEEPING_S,
+            rules_interval_s=DEMO_RULES_INTERVAL_S,
+            **_platform_settings(options),
         )
+        receiver = await _start_receiver(options)
         app = create_app(settings, config, demo_keys)
         server = api_server(app, settings.api_host, settings.api_port)
         tasks = [asyncio.create_task(_announce(server, app, options, demo_keys, broker, accounts))]
         if options.simulator:
-            tasks.append(asyncio.create_task(_simulate(server, broker, accounts, options.rate)))
+            tasks.append(
+                asyncio.create_task(
+                    _simulate(server, broker, accounts, options.rate, demo_keys.admin_api_key)
+                )
+            )
         try:
             return await serve(server)
         finally:
@@ -228,6 +276,39 @@ async def run_demo(options: DemoOptions) -> int:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if receiver is not None:
+                receiver.terminate()
+                await receiver.wait()
+
+
+def _platform_settings(options: DemoOptions) -> dict[str, Any]:
+    """The gateway's platform client settings: the reference receiver's URL and secret."""
+    if options.platform_port is None:
+        return {}
+    return {
+        "platform_url": f"http://{LOOPBACK}:{options.platform_port}",
+        "platform_secret": _kept_secrets(options.data_dir)[PLATFORM_SECRET],
+    }
+
+
+async def _start_receiver(options: DemoOptions) -> asyncio.subprocess.Process | None:
+    """`scgw platform-receiver` as a child process printing to the demo's own output (a line
+    per ticket), keeping what it receives in the data folder; the secret goes by environment,
+    not by command line, where any user could read it."""
+    if options.platform_port is None:
+        return None
+    secret = _kept_secrets(options.data_dir)[PLATFORM_SECRET]
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "platform-receiver",
+        "--port",
+        str(options.platform_port),
+        "--out",
+        str(options.data_dir / RECEIVED_FILE),
+        env={**os.environ, "SCGW_PLATFORM_SECRET": secret},
+    )
 
 
 async def _announce(
@@ -279,6 +360,12 @@ def demo_banner(
             " --device-password ID"
         )
     key = f"-H 'X-API-Key: {keys.admin_api_key}'"
+    platform = "none (tickets stay local)"
+    if options.platform_port is not None:
+        platform = (
+            f"reference receiver on http://{LOOPBACK}:{options.platform_port}: a line per"
+            f" ticket above;\n{'':<18}all it received: {options.data_dir / RECEIVED_FILE}"
+        )
     return f"""
   Smart-community gateway demo (Yida Town 亿达小镇, Jiaxin Times Square 嘉新时代广场) is running.
 
@@ -289,6 +376,11 @@ def demo_banner(
     Houses        curl {key} '{base}/v1/houses?community=jiaxin&limit=5'
     Vehicles      curl {key} '{base}/v1/vehicles?registered=false'
     Master data   scgw simulate masterdata --format csv --out DIR  (files to try scgw import)
+    Tickets       curl {key} '{base}/v1/tickets?limit=20'
+                  (the rules' scenarios of the past week: tickets of eight rules and more
+                  within two minutes; a camera's device.offline after its five minutes)
+    Platform      {platform}
+    Scenarios     scgw simulate --scenario all --clean  (tells them again: expected vs produced)
     Dead letters  curl -H 'X-API-Key: {keys.admin_api_key}' '{base}/v1/dead-letters'
     Metrics       curl -H 'X-API-Key: {keys.admin_api_key}' {base}/metrics
     Health        {base}/healthz   {base}/readyz
@@ -315,30 +407,51 @@ def device_login(accounts: BrokerAccounts) -> Callable[[str], Login]:
     return login
 
 
+def demo_scenarios(now: datetime) -> tuple[Scenario, ...]:
+    """Every rule's scenario, told in the week before `now`."""
+    return build_scenarios(None, now, DEMO_SEED)
+
+
 def demo_traffic(
-    communities: Iterable[Community], rate: float, now: datetime
+    communities: Iterable[Community],
+    rate: float,
+    now: datetime,
+    scenarios: Sequence[Scenario] = (),
 ) -> Iterator[SimMessage]:
     """What the demo publishes: the last two weeks behind two unit doors of each community
-    (`ResidencyScenario`, all in the past, so published at once), then every community's live
-    traffic from `now` on, merged in event-time order.
+    (`ResidencyScenario`) and the last week of every community with the `scenarios` in it
+    (`scenario_traffic`, clean otherwise), all in the past, so published at once; then every
+    community's live traffic from `now` on, merged in event-time order.
 
-    `rate` is door events per second per community; every other family but the heartbeats
-    (which keep their real intervals) is scaled by the same factor from its hourly rate.
+    The scenarios' people and dead devices stay out of the live traffic and the history: the
+    elderly resident who stopped going out does not come back. `rate` is door events per
+    second per community; every other family but the heartbeats (which keep their real
+    intervals) is scaled by the same factor from its hourly rate.
     """
     pilot = list(communities)
+    quiet = frozenset().union(*(s.quiet_persons for s in scenarios))
+    dead = {device for s in scenarios for device in s.dead_devices}
     door_rate = HourlyRates().door_events / 3600
     factor = rate / door_rate if rate > 0 else 1.0
+    residency = (
+        ResidencyScenario(community_master_data(c, DEMO_SEED), now, seed=DEMO_SEED).sightings()
+        for c in pilot
+    )
     history = heapq.merge(
-        *(
-            ResidencyScenario(community_master_data(c, DEMO_SEED), now, seed=DEMO_SEED).records()
-            for c in pilot
+        *([s.message for s in sightings if s.person_ref not in quiet] for sightings in residency),
+        scenario_traffic(
+            scenarios,
+            now,
+            seed=DEMO_SEED,
+            communities=[c.code for c in pilot],
+            scale=DEMO_SCENARIO_SCALE,
         ),
         key=lambda record: record.at,
     )
     live = heapq.merge(
         *(
             YidaTraffic(
-                community,
+                without_residents(community, quiet),
                 DEMO_SEED,
                 now,
                 None,
@@ -349,13 +462,31 @@ def demo_traffic(
         ),
         key=lambda record: record.at,
     )
-    return itertools.chain(history, live)
+    alive = (record for record in live if record.topic.rsplit("/", 1)[-1] not in dead)
+    return itertools.chain(history, alive)
+
+
+async def put_watchlist(api_url: str, api_key: str, scenarios: Iterable[Scenario]) -> None:
+    """Put the scenarios' plates on the watch-list through the gateway's own API (audited,
+    and the instant rules reload it), before their cars drive in."""
+    plates = [plate.body() for s in scenarios for plate in s.watchlist]
+    if not plates:
+        return
+    async with httpx.AsyncClient(base_url=api_url, headers={"X-API-Key": api_key}) as client:
+        response = await client.put("/v1/watchlist/vehicles", json=plates, timeout=10.0)
+    if response.is_error:
+        logger.warning("demo watch-list refused: %s %s", response.status_code, response.text)
 
 
 async def _simulate(
-    server: uvicorn.Server, broker: EmbeddedBroker, accounts: BrokerAccounts, rate: float
+    server: uvicorn.Server,
+    broker: EmbeddedBroker,
+    accounts: BrokerAccounts,
+    rate: float,
+    api_key: str,
 ) -> None:
-    """Publish the pilot communities' traffic (`demo_traffic`) until cancelled.
+    """Publish the pilot communities' traffic (`demo_traffic`, the scenarios' week first, their
+    plates put on the watch-list before it) until cancelled.
 
     Each device publishes over a connection of its own, with its own account, as a real one
     would: the broker lets it speak only for itself. The publisher holds each message until
@@ -363,7 +494,11 @@ async def _simulate(
     broker hiccup it goes on where it stopped, catching up.
     """
     await wait_started(server)
-    records = demo_traffic(demo_communities(), rate, datetime.now(UTC))
+    now = datetime.now(UTC).replace(microsecond=0)
+    scenarios = demo_scenarios(now)
+    config = server.config
+    await put_watchlist(f"http://{config.host}:{config.port}", api_key, scenarios)
+    records = demo_traffic(demo_communities(), rate, now, scenarios)
     while True:
         try:
             await publish(records, url=broker.url(), login_for=device_login(accounts))

@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -23,10 +23,12 @@ from gateway.broker import EmbeddedBroker
 from gateway.config import load_config
 from gateway.demo import (
     DemoOptions,
+    demo_access,
     demo_banner,
     demo_broker_accounts,
     demo_communities,
     demo_config_path,
+    demo_scenarios,
     demo_secrets,
     demo_traffic,
     device_login,
@@ -36,6 +38,8 @@ from schemas.devices import DeviceRegistration
 from schemas.times import CHINA_STANDARD_TIME
 from simulators.community import pilot_community
 from simulators.masterdata import community_master_data
+from simulators.scenarios import Scenario
+from simulators.traffic import SimMessage
 from testkit.services import free_port
 
 DOOR = DeviceRegistration(device_id="43011200001320000001", dialect="hik-isapi", community="yida")
@@ -126,16 +130,68 @@ class TestDemoCommunities:
     def test_history_first_then_live_traffic_of_both(self) -> None:
         """Two weeks of past events come first, in time order, then the live streams."""
         now = datetime.now(UTC).replace(microsecond=0)
-        records = list(islice(demo_traffic(demo_communities(), 5.0, now), 9000))
-        past = [r for r in records if r.at < now]
-        assert records[: len(past)] == past
+        past, live = _history_and_live(now, demo_scenarios(now))
         assert [r.at for r in past] == sorted(r.at for r in past)
         first_day = past[0].at.astimezone(CHINA_STANDARD_TIME).date()
         assert (now.astimezone(CHINA_STANDARD_TIME).date() - first_day).days == 13
-        live = records[len(past) :]
-        assert live
+        assert live and all(r.at >= now for r in live)
         for part in (past, live):
             assert {r.topic.split("/", 1)[0] for r in part} == {"jiaxin", "yida"}
+
+    def test_every_scenario_in_the_history(self) -> None:
+        """Every rule's scenario is told in the past week, whole, before the live traffic."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        scenarios = demo_scenarios(now)
+        assert len({s.rule for s in scenarios}) == len(scenarios) >= 14
+        past, _ = _history_and_live(now, scenarios)
+        told = set(past)
+        assert all(m in told for s in scenarios for m in s.messages)
+        assert all(s.watchlist for s in scenarios if s.rule == "vehicle.watchlist")
+
+    def test_scenario_people_and_dead_devices_stay_out_of_the_rest(self) -> None:
+        """The elderly resident who stopped going out appears only in their story, history and
+        live traffic alike; the dead camera sends nothing live."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        scenarios = demo_scenarios(now)
+        past, live = _history_and_live(now, scenarios, live_count=20_000)
+        story = {m for s in scenarios for m in s.messages}
+        data = community_master_data(pilot_community("yida"))
+        (ref,) = {ref for s in scenarios for ref in s.quiet_persons}
+        card = data.person(ref).card_no.encode()
+        assert all(m in story for m in (*past, *live) if card in m.payload)
+        dead = {device for s in scenarios for device in s.dead_devices}
+        assert dead and not [m for m in live if m.topic.rsplit("/", 1)[-1] in dead]
+
+
+def _history_and_live(
+    now: datetime, scenarios: tuple[Scenario, ...], live_count: int = 500
+) -> tuple[list[SimMessage], list[SimMessage]]:
+    """The demo's past messages, and the first `live_count` live ones after them."""
+    records = demo_traffic(demo_communities(), 5.0, now, scenarios)
+    past: list[SimMessage] = []
+    for record in records:
+        if record.at >= now:
+            return past, [record, *islice(records, live_count - 1)]
+        past.append(record)
+    raise AssertionError("the demo's traffic ended")
+
+
+class TestDemoAccess:
+    """`scgw simulate --scenario` reads a demo's data folder for its API key and logins."""
+
+    def test_key_and_device_logins(self, tmp_path: Path) -> None:
+        """The admin key and each device's login are the demo's own."""
+        demo_broker_accounts(tmp_path, [DOOR])
+        access = demo_access(tmp_path)
+        assert access is not None
+        assert access.api_key == demo_secrets(tmp_path).admin_api_key
+        login = access.login_for(f"yida/hik-isapi/{DOOR.device_id}")
+        assert login == (DOOR.device_id, device_password(tmp_path, DOOR.device_id))
+
+    def test_not_a_demo_folder(self, tmp_path: Path) -> None:
+        """A folder without demo secrets gives nothing, and nothing is written to it."""
+        assert demo_access(tmp_path) is None
+        assert list(tmp_path.iterdir()) == []
 
 
 class TestDemoBanner:
@@ -159,6 +215,18 @@ class TestDemoBanner:
         assert expected in banner
         assert "--device-password ID" in banner
         assert "mqtt://127.0.0.1:11883" in banner
+
+    def test_banner_says_where_the_tickets_are(self, tmp_path: Path) -> None:
+        """The banner names the tickets endpoint and where the platform's copy goes."""
+        accounts = demo_broker_accounts(tmp_path, [DOOR])
+        keys = demo_secrets(tmp_path)
+        broker = EmbeddedBroker("127.0.0.1", 11883)
+        with_platform = replace(options(tmp_path), platform_port=18081)
+        banner = demo_banner(with_platform, keys, broker, accounts)
+        assert "http://127.0.0.1:18080/v1/tickets" in banner
+        assert "http://127.0.0.1:18081" in banner
+        assert str(tmp_path / "platform-received.jsonl") in banner
+        assert "tickets stay local" in demo_banner(options(tmp_path), keys, broker, accounts)
 
 
 def scgw(*args: str, data_dir: Path) -> subprocess.Popen[str]:
