@@ -10,7 +10,10 @@ in the import field names of the property interface (`PUT /v1/property/{communit
 It also keeps what the property system does not know, for the scenarios to play and the tests
 to check: one unregistered tenant who lives behind one unit door (a card the landlord had
 enrolled, no registration), cars that are nobody's, and the ground truth (who lives where,
-counts per population type, usage and grid).
+counts per population type, usage and grid). And one registration that no longer matches
+life: the absentee owner of a vacant house, registered there with their credentials but
+living elsewhere (the device traffic never plays them; `simulators.scenarios` has them come
+back to the house).
 
 Everything a property system would decide and the devices cannot tell (usage, area, relation,
 population type, ethnicity, tags, since) is drawn from a generator of its own, seeded with the
@@ -109,6 +112,7 @@ _SINCE_FIRST = date(2012, 1, 1).toordinal()
 _SINCE_LAST = date(2025, 6, 30).toordinal()
 """Households moved in between these dates: always in the past, so residencies are current."""
 _TENANT_EMPLOYEE_NO = "900001"
+_ABSENTEE_EMPLOYEE_NO = "900002"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +174,9 @@ class MasterData:
     occupants: tuple[Occupant, ...]
     vehicles: tuple[Vehicle, ...]
     tenant: Tenant
+    absentee: Occupant
+    """The owner of the community's last vacant house, registered there (the last of
+    `occupants`) but living elsewhere: no device of the community sees them."""
     unregistered_cars: tuple[Vehicle, ...]
     printed_plates: frozenset[str]
     """Registered plates whose row prints the plate with the vendor's separator."""
@@ -349,13 +356,17 @@ def community_master_data(community: Community, seed: int = 7) -> MasterData:
                 occupants.extend(_household(rng, house, building.code, unit.code, usage))
     vehicles = tuple(community.vehicles())
     printed = frozenset(car.plate for car in vehicles if rng.random() < PRINTED_PLATE_SHARE)
+    tenant = _tenant(rng, community)
+    unregistered_cars = _unregistered_cars(rng, {car.plate for car in vehicles})
+    absentee = _absentee(rng, community, houses, tenant.person.card_no)
     return MasterData(
         community=community,
         houses=tuple(houses),
-        occupants=tuple(occupants),
+        occupants=(*occupants, absentee),
         vehicles=vehicles,
-        tenant=_tenant(rng, community),
-        unregistered_cars=_unregistered_cars(rng, {car.plate for car in vehicles}),
+        tenant=tenant,
+        absentee=absentee,
+        unregistered_cars=unregistered_cars,
         printed_plates=printed,
         yields_grid_codes=community.code == "yida",
     )
@@ -459,6 +470,38 @@ def _tenant(rng: random.Random, community: Community) -> Tenant:
         phone=draw_mobile(rng),
     )
     return Tenant(person, building, unit)
+
+
+def _absentee(
+    rng: random.Random, community: Community, houses: list[HouseFacts], tenant_card: str
+) -> Occupant:
+    """The owner of the last vacant house: registered there, living elsewhere. Drawn last, so
+    every other row is what it was before they were added."""
+    facts = [f for f in houses if f.usage == "vacant"][-1]
+    known = {r.card_no for r in community.residents()} | {tenant_card}
+    while True:
+        card = str(rng.randint(1, 9)) + "".join(rng.choices("0123456789", k=9))
+        if card not in known:
+            break
+    person = Resident(
+        person_ref=f"{community.code}-a00001",
+        name=draw_name(rng),
+        card_no=card,
+        employee_no=_ABSENTEE_EMPLOYEE_NO,
+        id_number=draw_id_number(rng, "430102", date(1965, 1, 1), date(1990, 12, 31)),
+        phone=draw_mobile(rng),
+    )
+    return Occupant(
+        resident=person,
+        house_code=facts.house.code,
+        building=facts.building,
+        unit=facts.unit,
+        relation="owner",
+        population_type="registered",
+        ethnicity="01",
+        tags=(),
+        since=date.fromordinal(rng.randint(_SINCE_FIRST, _SINCE_LAST)),
+    )
 
 
 def _unregistered_cars(rng: random.Random, registered: set[str]) -> tuple[Vehicle, ...]:

@@ -81,6 +81,8 @@ class TestConsistencyWithTheDevices:
 
     def test_every_resident_is_registered_in_their_house(self, data: MasterData) -> None:
         expected = {(r.id_number, h.code) for h in data.community.houses() for r in h.residents}
+        absentee = data.absentee
+        expected.add((absentee.resident.id_number, absentee.house_code))
         rows = {(row["id_number"], row["house_code"]) for row in data.rows("residents")}
         assert rows == expected
 
@@ -88,11 +90,12 @@ class TestConsistencyWithTheDevices:
         rows = {
             (row["kind"], row["value"], row["owner_id_number"]) for row in data.rows("credentials")
         }
-        for person in data.community.residents():
+        people = [*data.community.residents(), data.absentee.resident]
+        for person in people:
             assert ("card", person.card_no, person.id_number) in rows
             assert ("employee_no", person.employee_no, person.id_number) in rows
             assert ("cloud_user", user_id(person), person.id_number) in rows
-        assert len(rows) == 3 * len(list(data.community.residents()))
+        assert len(rows) == 3 * len(people)
         assert credentials_of(next(data.community.residents()))[0][0] == "card"
 
     def test_vehicle_rows_are_the_cars_the_barrier_gates_read(self, data: MasterData) -> None:
@@ -132,6 +135,17 @@ class TestPeopleTheMasterDataDoesNotKnow:
         assert tenant.person.id_number not in {row["id_number"] for row in data.rows("residents")}
         assert data.community.unit_residents(tenant.building, tenant.unit)
 
+    def test_absentee_owns_a_vacant_house_and_no_device_sees_them(self, data: MasterData) -> None:
+        """The absentee owner is registered at a vacant house, with credentials of their own,
+        and lives nowhere in the community's traffic."""
+        absentee = data.absentee
+        usage = {str(row["house_code"]): row["usage"] for row in data.rows("houses")}
+        assert usage[absentee.house_code] == "vacant"
+        cards = {row["value"] for row in data.rows("credentials")}
+        assert absentee.resident.card_no in cards
+        assert absentee.resident not in set(data.community.residents())
+        assert data.occupants[-1] == absentee
+
     def test_unregistered_cars_are_nobodys(self, data: MasterData) -> None:
         assert len(data.unregistered_plates) >= 10
         assert not data.unregistered_plates & data.registered_plates
@@ -150,7 +164,8 @@ class TestGroundTruth:
         )
         assert counts.vehicles_registered == len(data.rows("vehicles"))
         assert counts.registered_occupancy == len(residents)
-        assert sum(int(str(r["registered_occupants"])) for r in houses) == len(residents)
+        # The absentee owner is registered at a vacant house that declares nobody living there.
+        assert sum(int(str(r["registered_occupants"])) for r in houses) == len(residents) - 1
 
     def test_mostly_registered_some_floating_a_few_foreign(self, data: MasterData) -> None:
         types = data.counts().persons_by_population_type
