@@ -14,11 +14,12 @@ traffic (`simulators.scenario_traffic`). It carries:
   must leave out because the story is theirs (`quiet_persons`), devices that fall silent
   (`dead_devices`: the background drops their heartbeats from then on).
 
-Master data: the scenarios use the pilot master data as `simulators.masterdata` generates it,
-unchanged: its `elderly_living_alone` tags (residents born before 1961 who live alone), its
-vacant houses (houses with no residents), its registered vehicles; the people and cars a story
-needs that the property never registered (an unregistered lodger, a watch-listed car) are drawn
-here from a generator seeded with the scenario's name, so they are never registered.
+Master data: the scenarios use the pilot master data as `simulators.masterdata` generates it:
+its `elderly_living_alone` tags (residents born before 1961 who live alone), its tenants, its
+vacant houses and the absentee owner registered at one of them (added for the vacant-house
+story), its registered vehicles. The people and cars a story needs that the property never
+registered (an unregistered lodger, a watch-listed car) are drawn here from a generator seeded
+with the scenario's name, so they are never registered.
 
 Everything is deterministic: the same `end` and seed give the same messages.
 """
@@ -252,7 +253,7 @@ def group_rental(story: Story) -> Scenario:
     shared = occupant.resident
     messages: list[SimMessage] = []
     opens: list[datetime] = []
-    for days in (3, 2, 1):
+    for days in (4, 3, 2):  # closed days, whatever the hour of the end
         for n in range(13):
             at = story.local(days, 7 + n, 5 + 3 * n)
             opens.append(at)
@@ -271,47 +272,38 @@ def group_rental(story: Story) -> Scenario:
                 f"{occupant.house_code}: one card, 13 openings a day on 3 days",
                 opens[2 * 13 + 10],
                 story.end,
-                house_code=occupant.house_code,
+                building=occupant.building,
+                unit=occupant.unit,
             ),
         ),
     )
 
 
 def vacant_house_activity(story: Story) -> Scenario:
-    """A house registered vacant is visited three days running: visits registered for it,
-    the visitor checking in and out at the gate."""
-    facts = next(f for f in story.data.houses if f.usage == "vacant")
-    code = facts.house.code
+    """A house registered vacant is in use again: its absentee owner (registered there, living
+    elsewhere) lets themselves in and out through its unit door on three days running."""
+    absentee = story.data.absentee
+    door = story.emit.unit_door(absentee.building, absentee.unit)
+    person = absentee.resident
     messages: list[SimMessage] = []
-    visitor = Visitor("111", _id_number(story.rng), draw_name(story.rng), None, None)
-    for days in (3, 2, 1):
-        registered = story.local(days, 10)
-        visit = Visit(
-            visit_id=f"VS{story.community.code.upper()}{days:02d}",
-            house=code,
-            registered=registered,
-            valid_from=registered + timedelta(minutes=30),
-            valid_until=registered + timedelta(hours=4, minutes=30),
-            visitors=(visitor,),
-            purposes=(6,),  # decoration
-        )
-        messages.append(story.emit.registration(visit))
-        messages.append(story.emit.gate_pass(visit, "checkin", registered + timedelta(minutes=40)))
-        messages.append(story.emit.gate_pass(visit, "checkout", registered + timedelta(hours=2)))
+    for days in (4, 3, 2):
+        messages.append(story.emit.passage(door, story.local(days, 9, 20), DoorUse(person)))
+        out = DoorUse(person, OUT_READER, by_face=True)
+        messages.append(story.emit.passage(door, story.local(days, 16, 45), out))
     return Scenario(
         "vacant-house-activity",
         "housing.vacant_activity",
         story.community.code,
-        f"{code}, registered vacant, has visitors on 3 days running",
+        f"{absentee.house_code}, registered vacant, is used on 3 days running",
         tuple(messages),
         (
             ExpectedTicket(
                 "housing.vacant_activity",
                 story.community.code,
-                f"{code}: vacant, 9 events on 3 days",
+                f"{absentee.house_code}: vacant, 6 door events in 3 days",
                 messages[2].at,
                 story.end,
-                house_code=code,
+                house_code=absentee.house_code,
             ),
         ),
     )
