@@ -1,0 +1,349 @@
+"""Every rule on its scenario, end to end: the simulators publish a week of both pilot
+communities to Mosquitto, a real gateway stores it in PostgreSQL + TimescaleDB, and the rules
+turn each scenario into its one ticket, at the right event time; a clean week gives none.
+
+The rule engine and the silent-device watch run on the test's cue instead of their timers
+(both intervals are an hour): once everything published is stored, the engine evaluates the
+watermark rules (the replayed week is caught up at each local midnight, as after a restart)
+and a `DeviceWatch` over the gateway's store and registry checks with its clock 90 s after
+the week's end. The dying camera's registry entry says it is offline after 60 s; every other
+device beat in the last minutes of the week and is within its kind's allowance. Evaluating
+again adds nothing: rule state is the stored events and the tickets' occurrences.
+"""
+
+import asyncio
+import json
+import urllib.request
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.config import GatewayConfig, load_config
+from gateway.device_status import DeviceWatch
+from gateway.masterdata.importer import Importer
+from schemas.privacy import Pseudonymizer
+from simulators.community import Vehicle, pilot_community
+from simulators.config_toml import communities_config_toml
+from simulators.hik_isapi import Minor
+from simulators.masterdata import DATASETS, community_master_data
+from simulators.publisher import publish
+from simulators.scenario_messages import Emitter
+from simulators.scenario_report import compare
+from simulators.scenario_traffic import scenario_traffic
+from simulators.scenarios import SCENARIOS, Scenario, build_scenarios
+from testkit.gateway_process import GatewayProcess
+from testkit.harness import (
+    ADMIN_KEY,
+    HASH_KEY,
+    RunningGateway,
+    gateway_settings,
+    mosquitto_pub,
+    running_gateway,
+    wait_until,
+    write_file,
+)
+from testkit.services import MosquittoService, PostgresService
+
+PILOTS = ("yida", "jiaxin")
+SCALE = 0.05
+"""The week's normal traffic at a twentieth of a real community's: about 16,000 messages."""
+DEAD_OFFLINE_AFTER_S = 60
+WATCH_AFTER_END = timedelta(seconds=90)
+HOUR_S = 3600.0
+
+
+@dataclass
+class Week:
+    """A replayed week and the tickets the gateway made of it (and of a second evaluation)."""
+
+    gateway: RunningGateway
+    end: datetime
+    scenarios: tuple[Scenario, ...]
+    published: int
+    tickets: list[dict[str, Any]]
+    again: list[dict[str, Any]]
+
+    def of_rule(self, rule: str) -> list[dict[str, Any]]:
+        return [t for t in self.tickets if t["rule"] == rule]
+
+
+def pilot_config(tmp: Any, scenarios: Sequence[Scenario]) -> GatewayConfig:
+    """Both pilot communities' registry; a dying camera is offline after 60 s of silence."""
+    communities = [pilot_community(code) for code in PILOTS]
+    config = load_config(write_file(tmp / "pilot.toml", communities_config_toml(communities)))
+    dead = {device for s in scenarios for device in s.dead_devices}
+    devices = [
+        d.model_copy(update={"offline_after_s": DEAD_OFFLINE_AFTER_S}) if d.device_id in dead else d
+        for d in config.devices
+    ]
+    return config.model_copy(update={"devices": devices})
+
+
+async def every_ticket(gateway: RunningGateway) -> list[dict[str, Any]]:
+    """Every ticket the API lists, following its cursors."""
+    found: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, str | int] = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+        response = await gateway.http.get("/v1/tickets", params=params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        found.extend(page["data"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return found
+
+
+async def replay_week(
+    mosquitto: MosquittoService, dsn: str, tmp: Any, scenarios: tuple[Scenario, ...]
+) -> AsyncIterator[Week]:
+    """Import the master data, put the scenarios' plates on the watch-list, publish the week
+    ending now, wait until it is stored, evaluate the rules and check the devices."""
+    settings = gateway_settings(
+        mosquitto.url, dsn, rules_interval_s=HOUR_S, device_check_interval_s=HOUR_S
+    )
+    listening = datetime.now(UTC)
+    async with running_gateway(settings, pilot_config(tmp, scenarios)) as gateway:
+        runtime = gateway.runtime
+        assert runtime.contacts is not None and runtime.rules is not None
+        importer = Importer(runtime.store, runtime.grids, Pseudonymizer(HASH_KEY), runtime.contacts)
+        for code in PILOTS:
+            data = community_master_data(pilot_community(code))
+            for dataset in DATASETS:
+                report = await importer.run(code, dataset, data.numbered(dataset))
+                assert report.rejected == [], (code, dataset, report.rejected[:3])
+        plates = [p.body() for s in scenarios for p in s.watchlist]
+        if plates:
+            response = await gateway.http.put("/v1/watchlist/vehicles", json=plates)
+            assert response.status_code == 200, response.text
+
+        end = datetime.now(UTC).replace(microsecond=0)
+        week = list(scenario_traffic(scenarios, end, scale=SCALE))
+        events = sum(len(m.kinds) for m in week)
+        await publish(week, url=mosquitto.url, connections=4)
+        registry = runtime.metrics.registry
+
+        def stored() -> float:
+            return registry.get_sample_value("scgw_events_stored_total") or 0
+
+        await wait_until(lambda: stored() >= events, timeout_s=300, what="the week stored")
+        assert await gateway.dead_letters() == []
+
+        watch = DeviceWatch(
+            runtime.store,
+            runtime.devices,
+            interval_s=HOUR_S,
+            listening_since=listening,
+            on_offline=runtime.rules.offline,
+        )
+
+        async def evaluate() -> list[dict[str, Any]]:
+            await runtime.rules.engine.run_once(datetime.now(UTC))  # type: ignore[union-attr]
+            await watch.check(now=end + WATCH_AFTER_END)
+            return await every_ticket(gateway)
+
+        tickets = await evaluate()
+        again = await evaluate()
+        yield Week(gateway, end, scenarios, events, tickets, again)
+
+
+@pytest.fixture(scope="module")
+def scenario_dsn(postgres: PostgresService) -> Iterator[str]:
+    yield postgres.create_database("rules_scenarios")
+    postgres.drop_database("rules_scenarios")
+
+
+@pytest.fixture(scope="module")
+def clean_dsn(postgres: PostgresService) -> Iterator[str]:
+    yield postgres.create_database("rules_clean_week")
+    postgres.drop_database("rules_clean_week")
+
+
+@pytest.fixture(scope="module")
+async def scenario_week(
+    mosquitto: MosquittoService, scenario_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Week]:
+    """Every scenario in a clean week of both pilot communities."""
+    scenarios = build_scenarios(None, datetime.now(UTC))
+    tmp = tmp_path_factory.mktemp("rules-scenarios")
+    async for week in replay_week(mosquitto, scenario_dsn, tmp, scenarios):
+        yield week
+
+
+@pytest.fixture(scope="module")
+async def clean_week(
+    mosquitto: MosquittoService, clean_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Week]:
+    """A clean week of both pilot communities, no scenario in it."""
+    tmp = tmp_path_factory.mktemp("rules-clean")
+    async for week in replay_week(mosquitto, clean_dsn, tmp, ()):
+        yield week
+
+
+def _ticket_key(ticket: dict[str, Any]) -> tuple[object, ...]:
+    evidence = ticket["evidence"]
+    return (ticket["ticket_id"], ticket["occurrences"], evidence["count"], ticket["detected_at"])
+
+
+class TestEachRuleOnItsScenario:
+    """Each rule fires on its scenario once, at the right event time, and on nothing else."""
+
+    @pytest.mark.parametrize("rule", [spec.rule for spec in SCENARIOS])
+    async def test_one_ticket_on_time(self, scenario_week: Week, rule: str) -> None:
+        """The rule's one ticket is its scenario's, detected within the expected bounds."""
+        (expected,) = [e for s in scenario_week.scenarios for e in s.expected if e.rule == rule]
+        tickets = scenario_week.of_rule(rule)
+        assert len(tickets) == 1, [(t["dedup_key"], t["summary_en"]) for t in tickets]
+        (ticket,) = tickets
+        assert expected.matches(ticket), ticket["location"]
+        assert expected.on_time(datetime.fromisoformat(ticket["detected_at"])), (
+            ticket["detected_at"],
+            expected.earliest,
+            expected.latest,
+        )
+
+    async def test_the_report_is_all_right(self, scenario_week: Week) -> None:
+        """The scenarios' report: every rule expected once and produced once, on time."""
+        expected = [e for s in scenario_week.scenarios for e in s.expected]
+        reports = compare(expected, scenario_week.tickets)
+        assert [(r.rule, r.expected, r.produced, r.on_time) for r in reports] == [
+            (spec.rule, 1, 1, 1) for spec in sorted(SCENARIOS, key=lambda spec: spec.rule)
+        ]
+
+    async def test_evaluating_again_adds_nothing(self, scenario_week: Week) -> None:
+        """A second evaluation of the same week changes no ticket and opens none."""
+        assert sorted(map(_ticket_key, scenario_week.again)) == sorted(
+            map(_ticket_key, scenario_week.tickets)
+        )
+
+    async def test_repeats_add_evidence_to_the_one_ticket(self, scenario_week: Week) -> None:
+        """The watch-listed car's four vehicle events (gate and camera, in and out) and the
+        fire lane's two alarms are occurrences of one ticket each."""
+        (plate,) = scenario_week.of_rule("vehicle.watchlist")
+        assert (plate["occurrences"], plate["evidence"]["count"]) == (4, 4)
+        (lane,) = scenario_week.of_rule("fire.lane_occupied")
+        assert (lane["occurrences"], lane["evidence"]["count"]) == (2, 2)
+
+    async def test_tickets_are_placed_and_routed(self, scenario_week: Week) -> None:
+        """Every ticket names its community's grid when the map places it, and a unit."""
+        for ticket in scenario_week.tickets:
+            assert ticket["community"] in PILOTS
+            assert ticket["responsible_units"], ticket["rule"]
+            assert ticket["title"] and ticket["summary_en"]
+
+    async def test_device_offline_stays_local(self, scenario_week: Week) -> None:
+        """The dead camera's ticket is kept with the property, never sent; the others go."""
+        forwarded = {t["rule"]: t["forward"] for t in scenario_week.tickets}
+        assert forwarded.pop("device.offline") is False
+        assert all(forwarded.values())
+
+
+class TestCleanWeek:
+    """A clean week of both pilot communities raises nothing."""
+
+    async def test_no_ticket(self, clean_week: Week) -> None:
+        """No rule fires on a clean week, however often it is evaluated."""
+        assert Counter(t["rule"] for t in clean_week.tickets) == Counter()
+        assert clean_week.again == []
+
+    async def test_the_week_was_there_to_judge(self, clean_week: Week) -> None:
+        """The rules had the whole week: both communities' watermarks reached its end."""
+        newest = await clean_week.gateway.runtime.store.watermarks()
+        assert set(newest) == set(PILOTS)
+        assert all(at >= clean_week.end - timedelta(minutes=5) for at in newest.values())
+        assert clean_week.published > 10_000
+
+
+@pytest.fixture
+def shared_dsn(postgres: PostgresService) -> Iterator[str]:
+    yield postgres.create_database("rules_shared_burst")
+    postgres.drop_database("rules_shared_burst")
+
+
+def _stored(process: GatewayProcess) -> float:
+    """`scgw_events_stored_total` of one gateway process."""
+    for line in process.get("/metrics").decode().splitlines():
+        if line.startswith("scgw_events_stored_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
+class TestDedupUnderConcurrency:
+    """Two gateway processes on one MQTT v5 shared subscription and one database: a burst of
+    identical triggers makes one ticket with every occurrence counted."""
+
+    async def test_burst_of_forced_doors_and_watchlisted_passes(
+        self, mosquitto: MosquittoService, shared_dsn: str, tmp_path: Path
+    ) -> None:
+        """60 forced-open events at one door and 30 passes of a watch-listed car (60 vehicle
+        events), published at once, split between the two processes: one ticket each, its
+        occurrences and evidence counting all of them."""
+        path = write_file(
+            tmp_path / "pilot.toml",
+            communities_config_toml([pilot_community(code) for code in PILOTS]),
+        )
+        group = {"mqtt_shared_group": "rules-burst", "config": str(path), "rules_interval_s": "1"}
+        first = GatewayProcess(mosquitto.url, shared_dsn, tmp_path / "first.log", **group)
+        second = GatewayProcess(mosquitto.url, shared_dsn, tmp_path / "second.log", **group)
+        end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+        (plate_story,) = build_scenarios(("watchlisted-plate",), end)
+        (plate,) = plate_story.watchlist
+        first.start()
+        try:
+            # Put on the watch-list through the first; the second loads it at its start.
+            put_watchlist(first, [plate.body()])
+            second.start()
+            emit = Emitter(pilot_community("yida"), 0)
+            door = emit.unit_door("B02", "U2")
+            forced = [
+                emit.door_event(door, end + timedelta(milliseconds=n), Minor.DOOR_FORCED_OPEN)
+                for n in range(60)
+            ]
+            car = Vehicle(plate.plate_no, False, "K33", 1, owner="", house="")
+            passes = [
+                m
+                for n in range(30)
+                for m in emit.car_pass(car, end + timedelta(seconds=2 * n), ("in", "out")[n % 2])
+            ]
+            await asyncio.gather(
+                mosquitto_pub(mosquitto.port, forced[0].topic, [m.payload for m in forced]),
+                *(
+                    mosquitto_pub(
+                        mosquitto.port, topic, [m.payload for m in passes if m.topic == topic]
+                    )
+                    for topic in dict.fromkeys(m.topic for m in passes)
+                ),
+            )
+            total = len(forced) + len(passes)
+
+            def all_stored() -> bool:
+                return _stored(first) + _stored(second) >= total
+
+            await wait_until(all_stored, timeout_s=120, what="the burst stored")
+            assert _stored(first) > 0 and _stored(second) > 0  # both processes had a share
+            listed = first.get_json("/v1/tickets?limit=100")["data"]
+            assert sorted(t["rule"] for t in listed) == ["safety.door_forced", "vehicle.watchlist"]
+            door_ticket, plate_ticket = sorted(listed, key=lambda t: str(t["rule"]))
+            assert (door_ticket["occurrences"], door_ticket["evidence"]["count"]) == (60, 60)
+            assert (plate_ticket["occurrences"], plate_ticket["evidence"]["count"]) == (60, 60)
+            assert second.get_json("/v1/tickets?limit=100")["data"] == listed
+        finally:
+            second.stop()
+            first.stop()
+
+
+def put_watchlist(process: GatewayProcess, plates: list[dict[str, str]]) -> None:
+    """PUT the watch-list through one process's API (audited, as an operator would)."""
+    request = urllib.request.Request(
+        process.url("/v1/watchlist/vehicles"),
+        data=json.dumps(plates).encode(),
+        method="PUT",
+        headers={"X-API-Key": ADMIN_KEY, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
