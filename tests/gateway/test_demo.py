@@ -258,9 +258,9 @@ class RunningDemo:
     api_port: int
     mqtt_port: int
 
-    def wait_for(self, condition: Callable[[], bool], what: str) -> None:
-        """Poll until `condition` holds; fail with the demo's log if it exits or takes 90 s."""
-        deadline = time.monotonic() + 90
+    def wait_for(self, condition: Callable[[], bool], what: str, timeout_s: float = 90) -> None:
+        """Poll until `condition` holds; fail with the demo's log if it exits or times out."""
+        deadline = time.monotonic() + timeout_s
         while not condition():
             assert self.process.poll() is None, log_of(self.data_dir)
             assert time.monotonic() < deadline, f"no {what}: {log_of(self.data_dir)}"
@@ -290,6 +290,7 @@ def demo(tmp_path: Path) -> Iterator[RunningDemo]:
     data_dir = tmp_path / "data"
     process = scgw(
         *("demo", "--api-port", str(api_port), "--mqtt-port", str(mqtt_port), "--rate", "20"),
+        *("--platform-port", str(free_port())),
         data_dir=data_dir,
     )
     running = RunningDemo(process, data_dir, api_port, mqtt_port)
@@ -328,6 +329,27 @@ class TestDemoProcess:
         persons = json.loads(demo.get("/v1/persons?community=jiaxin&limit=5"))
         assert len(persons["data"]) == 5
         assert "imported the pilot master data" in log_of(demo.data_dir)
+
+    def test_tickets_of_eight_rules_within_two_minutes(self, demo: RunningDemo) -> None:
+        """The scenarios' week turns into tickets of at least eight rules within two minutes,
+        in the API and at the reference grid platform, which prints a line per ticket."""
+
+        def api_rules() -> set[str]:
+            return {t["rule"] for t in json.loads(demo.get("/v1/tickets?limit=500"))["data"]}
+
+        def platform_rules() -> set[str]:
+            received = demo.data_dir / "platform-received.jsonl"
+            if not received.exists():
+                return set()
+            lines = received.read_text(encoding="utf-8").splitlines()
+            return {
+                json.loads(line)["body"]["rule"] for line in lines if '"kind": "ticket"' in line
+            }
+
+        demo.wait_for(lambda: len(api_rules()) >= 8, "tickets of eight rules", timeout_s=120)
+        demo.wait_for(lambda: len(platform_rules()) >= 8, "eight rules at the platform", 120)
+        assert platform_rules() <= api_rules()
+        assert "ticket gp-" in log_of(demo.data_dir)
 
     def test_a_device_posing_as_another_is_refused_and_counted(self, demo: RunningDemo) -> None:
         """The issue's reproduction: a device's login on another device's topics is refused."""
