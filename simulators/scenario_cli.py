@@ -29,6 +29,7 @@ from simulators.scenarios import SCENARIO_NAMES, Scenario, build_scenarios
 DEFAULT_API_URL = "http://127.0.0.1:8080"
 DEFAULT_DATA_DIR = Path("data")
 POLL_S = 3.0
+WAIT_S = 420.0
 PILOTS = ("yida", "jiaxin")
 
 
@@ -136,8 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--wait",
         type=float,
-        default=120.0,
-        help="seconds to wait for the expected tickets after publishing (default 120)",
+        default=WAIT_S,
+        help=f"seconds to wait for the expected tickets after publishing (default {WAIT_S:.0f}: "
+        "the event-time rules answer within a minute or two, device.offline only once the "
+        "camera has been silent for its five minutes)",
     )
     parser.add_argument("--days", type=int, default=DAYS, help=f"days simulated (default {DAYS})")
     parser.add_argument(
@@ -262,9 +265,18 @@ async def _await_tickets(
     """The run's tickets once every expected one is there, or when `wait_s` has passed."""
     expected = [e for s in scenarios for e in s.expected]
     deadline = time.monotonic() + wait_s
+    shown = -1
     while True:
         tickets = await fetch_tickets(client, communities, touched_since=touched_since)
-        if expected and all(any(e.matches(t) for t in tickets) for e in expected):
+        found = sum(any(e.matches(t) for t in tickets) for e in expected)
+        if found != shown:
+            print(
+                f"{found} of {len(expected)} expected tickets so far, {len(tickets)} in all",
+                file=sys.stderr,
+                flush=True,
+            )
+            shown = found
+        if expected and found == len(expected):
             return tickets
         if time.monotonic() >= deadline:
             return tickets
