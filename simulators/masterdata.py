@@ -108,6 +108,7 @@ ETHNICITIES: tuple[tuple[str, float], ...] = (
 COMMERCIAL_FLOORS: Final = {"jiaxin": 2}
 """Communities whose lowest floors are shops (unit 1) and offices (unit 2), not flats."""
 TENANT_CARD_HEAD = "8"
+ABSENTEE_CARD_HEAD = "5"
 _SINCE_FIRST = date(2012, 1, 1).toordinal()
 _SINCE_LAST = date(2025, 6, 30).toordinal()
 """Households moved in between these dates: always in the past, so residencies are current."""
@@ -447,6 +448,31 @@ def _weighted(rng: random.Random, table: tuple[tuple[str, float], ...]) -> str:
     return rng.choices([v for v, _ in table], [w for _, w in table])[0]
 
 
+def draw_person(
+    rng: random.Random,
+    person_ref: str,
+    employee_no: str,
+    card_head: str,
+    taken_cards: set[str],
+    born: tuple[str, date, date],
+) -> Resident:
+    """A made-up person outside the community's households: a 10-digit card beginning with
+    `card_head` that no one in `taken_cards` holds, a name, an ID number of the division and
+    birth range `born` (division, earliest, latest), a phone."""
+    while True:
+        card = card_head + "".join(rng.choices("0123456789", k=9))
+        if card not in taken_cards:
+            break
+    return Resident(
+        person_ref=person_ref,
+        name=draw_name(rng),
+        card_no=card,
+        employee_no=employee_no,
+        id_number=draw_id_number(rng, *born),
+        phone=draw_mobile(rng),
+    )
+
+
 def _tenant(rng: random.Random, community: Community) -> Tenant:
     """The unregistered tenant: a made-up person behind a unit door with occupied houses."""
     units = [
@@ -456,18 +482,13 @@ def _tenant(rng: random.Random, community: Community) -> Tenant:
         if any(house.residents for house in unit.houses)
     ]
     building, unit = rng.choice(units)
-    known = {r.card_no for r in community.residents()}
-    while True:
-        card = TENANT_CARD_HEAD + "".join(rng.choices("0123456789", k=9))
-        if card not in known:
-            break
-    person = Resident(
-        person_ref=f"{community.code}-t00001",
-        name=draw_name(rng),
-        card_no=card,
-        employee_no=_TENANT_EMPLOYEE_NO,
-        id_number=draw_id_number(rng, "430121", date(1985, 1, 1), date(2002, 12, 31)),
-        phone=draw_mobile(rng),
+    person = draw_person(
+        rng,
+        f"{community.code}-t00001",
+        _TENANT_EMPLOYEE_NO,
+        TENANT_CARD_HEAD,
+        {r.card_no for r in community.residents()},
+        ("430121", date(1985, 1, 1), date(2002, 12, 31)),
     )
     return Tenant(person, building, unit)
 
@@ -478,18 +499,13 @@ def _absentee(
     """The owner of the last vacant house: registered there, living elsewhere. Drawn last, so
     every other row is what it was before they were added."""
     facts = [f for f in houses if f.usage == "vacant"][-1]
-    known = {r.card_no for r in community.residents()} | {tenant_card}
-    while True:
-        card = str(rng.randint(1, 9)) + "".join(rng.choices("0123456789", k=9))
-        if card not in known:
-            break
-    person = Resident(
-        person_ref=f"{community.code}-a00001",
-        name=draw_name(rng),
-        card_no=card,
-        employee_no=_ABSENTEE_EMPLOYEE_NO,
-        id_number=draw_id_number(rng, "430102", date(1965, 1, 1), date(1990, 12, 31)),
-        phone=draw_mobile(rng),
+    person = draw_person(
+        rng,
+        f"{community.code}-a00001",
+        _ABSENTEE_EMPLOYEE_NO,
+        ABSENTEE_CARD_HEAD,
+        {r.card_no for r in community.residents()} | {tenant_card},
+        ("430102", date(1965, 1, 1), date(1990, 12, 31)),
     )
     return Occupant(
         resident=person,

@@ -31,7 +31,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Final
 
 from schemas.times import CHINA_STANDARD_TIME as CST
-from simulators.camera_alarm import EBIKE, FIRE_LANE, THROW
+from simulators.camera_alarm import EBIKE, FIRE_LANE, THROW, AlarmType
 from simulators.community import (
     CAMERA_ALARM_DIALECT,
     Community,
@@ -39,13 +39,12 @@ from simulators.community import (
     Resident,
     Vehicle,
     draw_id_number,
-    draw_mobile,
     draw_name,
     draw_plate,
     pilot_community,
 )
 from simulators.hik_isapi import Minor
-from simulators.masterdata import MasterData, Occupant, community_master_data
+from simulators.masterdata import MasterData, Occupant, community_master_data, draw_person
 from simulators.scenario_messages import IN_READER, OUT_READER, DoorUse, Emitter
 from simulators.traffic import SimMessage
 from simulators.visitor_cloud import Visit, Visitor
@@ -145,18 +144,13 @@ class Story:
     def stranger(self, card_head: str, employee_no: str) -> Resident:
         """A made-up person the property never registered, whose card a door controller had
         enrolled (the controller reports their card, name and its own person number)."""
-        rng = self.rng
-        known = {r.card_no for r in self.community.residents()}
-        card = card_head + "".join(rng.choices("0123456789", k=9))
-        while card in known:
-            card = card_head + "".join(rng.choices("0123456789", k=9))
-        return Resident(
-            person_ref=f"{self.community.code}-s{employee_no}",
-            name=draw_name(rng),
-            card_no=card,
-            employee_no=employee_no,
-            id_number=draw_id_number(rng, "430124", date(1980, 1, 1), date(2003, 12, 31)),
-            phone=draw_mobile(rng),
+        return draw_person(
+            self.rng,
+            f"{self.community.code}-s{employee_no}",
+            employee_no,
+            card_head,
+            {r.card_no for r in self.community.residents()},
+            ("430124", date(1980, 1, 1), date(2003, 12, 31)),
         )
 
     def unknown_car(self) -> Vehicle:
@@ -490,29 +484,32 @@ def blocked_fire_lane(story: Story) -> Scenario:
 def ebike_in_elevator(story: Story) -> Scenario:
     """An e-bike is wheeled into a lift (95 % sure)."""
     camera = story.camera("B01", lift=True)
-    at = story.end - timedelta(hours=6)
-    return Scenario(
-        "ebike-in-elevator",
-        "fire.ebike_in_elevator",
-        story.community.code,
-        f"an e-bike in the lift at {camera.location}",
-        (story.emit.alarm(camera, at, EBIKE, 95),),
-        (_instant("fire.ebike_in_elevator", story, camera, at, "e-bike in the lift"),),
-    )
+    return _one_alarm(story, "ebike-in-elevator", camera, EBIKE, 95, "an e-bike in the lift")
 
 
 def high_altitude_throw(story: Story) -> Scenario:
     """Something is thrown from a height over a fire lane (88 % sure)."""
     camera = story.camera("B05", lift=False)
-    at = story.end - timedelta(hours=8)
+    return _one_alarm(story, "high-altitude-throw", camera, THROW, 88, "something thrown")
+
+
+def _one_alarm(
+    story: Story, name: str, camera: Device, alarm_type: AlarmType, confidence: int, what: str
+) -> Scenario:
+    """A story of one alarm of the camera's, `ALARM_HOURS[name]` hours before the end."""
+    rule = RULE_OF[name]
+    at = story.end - timedelta(hours=ALARM_HOURS[name])
     return Scenario(
-        "high-altitude-throw",
-        "order.high_altitude_throw",
+        name,
+        rule,
         story.community.code,
-        f"something thrown from a height, seen from {camera.location}",
-        (story.emit.alarm(camera, at, THROW, 88),),
-        (_instant("order.high_altitude_throw", story, camera, at, "thrown from a height"),),
+        f"{what}, seen from {camera.location}",
+        (story.emit.alarm(camera, at, alarm_type, confidence),),
+        (_instant(rule, story, camera, at, what),),
     )
+
+
+ALARM_HOURS: Final = {"ebike-in-elevator": 6, "high-altitude-throw": 8}
 
 
 def _instant(rule: str, story: Story, device: Device, at: datetime, what: str) -> ExpectedTicket:
@@ -623,6 +620,7 @@ SCENARIOS: Final[tuple[ScenarioSpec, ...]] = (
 """Every scenario, one per rule of the catalogue, in the issue's order."""
 
 SCENARIO_NAMES: Final = tuple(spec.name for spec in SCENARIOS)
+RULE_OF: Final = {spec.name: spec.rule for spec in SCENARIOS}
 
 
 def build_scenarios(

@@ -33,7 +33,7 @@ from simulators.hik_isapi import Minor
 from simulators.masterdata import DATASETS, community_master_data
 from simulators.publisher import publish
 from simulators.scenario_messages import Emitter
-from simulators.scenario_report import compare
+from simulators.scenario_report import compare, fetch_tickets
 from simulators.scenario_traffic import scenario_traffic
 from simulators.scenarios import SCENARIOS, Scenario, build_scenarios
 from testkit.gateway_process import GatewayProcess
@@ -84,21 +84,6 @@ def pilot_config(tmp: Any, scenarios: Sequence[Scenario]) -> GatewayConfig:
     return config.model_copy(update={"devices": devices})
 
 
-async def every_ticket(gateway: RunningGateway) -> list[dict[str, Any]]:
-    """Every ticket the API lists, following its cursors."""
-    found: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        params: dict[str, str | int] = {"limit": 500, **({"cursor": cursor} if cursor else {})}
-        response = await gateway.http.get("/v1/tickets", params=params)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        found.extend(page["data"])
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return found
-
-
 async def replay_week(
     mosquitto: MosquittoService, dsn: str, tmp: Any, scenarios: tuple[Scenario, ...]
 ) -> AsyncIterator[Week]:
@@ -145,7 +130,7 @@ async def replay_week(
         async def evaluate() -> list[dict[str, Any]]:
             await runtime.rules.engine.run_once(datetime.now(UTC))  # type: ignore[union-attr]
             await watch.check(now=end + WATCH_AFTER_END)
-            return await every_ticket(gateway)
+            return list(await fetch_tickets(gateway.http, PILOTS))
 
         tickets = await evaluate()
         again = await evaluate()
