@@ -33,7 +33,7 @@ from simulators.hik_isapi import Minor
 from simulators.masterdata import DATASETS, community_master_data
 from simulators.publisher import publish
 from simulators.scenario_messages import Emitter
-from simulators.scenario_report import compare, fetch_tickets
+from simulators.scenario_report import Ticket, compare, fetch_tickets
 from simulators.scenario_traffic import scenario_traffic
 from simulators.scenarios import SCENARIOS, Scenario, build_scenarios
 from testkit.gateway_process import GatewayProcess
@@ -65,10 +65,10 @@ class Week:
     end: datetime
     scenarios: tuple[Scenario, ...]
     published: int
-    tickets: list[dict[str, Any]]
-    again: list[dict[str, Any]]
+    tickets: list[Ticket]
+    again: list[Ticket]
 
-    def of_rule(self, rule: str) -> list[dict[str, Any]]:
+    def of_rule(self, rule: str) -> list[Ticket]:
         return [t for t in self.tickets if t["rule"] == rule]
 
 
@@ -127,10 +127,10 @@ async def replay_week(
             on_offline=runtime.rules.offline,
         )
 
-        async def evaluate() -> list[dict[str, Any]]:
+        async def evaluate() -> list[Ticket]:
             await runtime.rules.engine.run_once(datetime.now(UTC))  # type: ignore[union-attr]
             await watch.check(now=end + WATCH_AFTER_END)
-            return list(await fetch_tickets(gateway.http, PILOTS))
+            return await fetch_tickets(gateway.http, PILOTS)
 
         tickets = await evaluate()
         again = await evaluate()
@@ -170,7 +170,7 @@ async def clean_week(
         yield week
 
 
-def _ticket_key(ticket: dict[str, Any]) -> tuple[object, ...]:
+def _ticket_key(ticket: Ticket) -> tuple[object, ...]:
     evidence = ticket["evidence"]
     return (ticket["ticket_id"], ticket["occurrences"], evidence["count"], ticket["detected_at"])
 
