@@ -1,6 +1,7 @@
 """The MQTT publisher, end to end against a real Mosquitto and the real `mosquitto_sub`."""
 
 import asyncio
+import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta, timezone
 from itertools import islice
@@ -12,6 +13,7 @@ from gateway.broker import Account, BrokerAccounts, DeviceAccount, embedded_brok
 from simulators.community import generate_community
 from simulators.hik_isapi import HikDoorStream
 from simulators.publisher import BrokerAddress, PublishError, parse_mqtt_url, publish
+from simulators.scenario_traffic import AcceleratedClock
 from simulators.yida_mix import door_records
 from testkit.services import MosquittoService, free_port
 from tests.simulators.subscriber import mosquitto_sub
@@ -144,6 +146,22 @@ class TestNeverAheadOfThePresent:
         report = await publish(due, url=sim_broker.url, clock=clock)
         assert report.count == 5 and len(readings) == 5
 
+    async def test_an_accelerated_clock_paces_a_replay(self, sim_broker: MosquittoService) -> None:
+        """With an `AcceleratedClock` at speed 10, each message of a past stretch goes out
+        once that clock has reached its time: a tenth of its offset after the start."""
+        start = datetime.now(UTC) - timedelta(minutes=10)
+        stream = HikDoorStream(generate_community(), seed=15, start=start, events_per_hour=72_000)
+        records = list(islice(door_records(stream), 40))  # about 2 s of event time
+        began = time.time()
+        clock = AcceleratedClock(records[0].at, 10.0)
+        report = await publish(
+            records, url=sim_broker.url, clock=clock, speed=clock.speed, record_times=True
+        )
+        assert report.count == len(records) and report.times is not None
+        for index, sent in report.times:
+            offset = (records[index].at - records[0].at).total_seconds()
+            assert sent >= began + offset / 10
+
 
 class TestProgress:
     """Progress reports acknowledged counts, ending with the total."""
@@ -172,7 +190,7 @@ class TestFailures:
 
     @pytest.mark.parametrize(
         "options",
-        [{"qos": 3}, {"rate": 0.0}, {"connections": 0}, {"max_in_flight": 0}],
+        [{"qos": 3}, {"rate": 0.0}, {"connections": 0}, {"max_in_flight": 0}, {"speed": 0.0}],
     )
     async def test_bad_arguments(self, options: dict[str, float]) -> None:
         with pytest.raises(ValueError):
