@@ -42,10 +42,11 @@ from fastapi import FastAPI
 from gateway.api.app import create_app
 from gateway.broker import Account, BrokerAccounts, DeviceAccount, EmbeddedBroker, embedded_broker
 from gateway.config import Settings, load_config
+from gateway.errors import GatewayError
 from gateway.logs import configure_logging
 from gateway.masterdata.importer import Importer
 from gateway.runtime import Runtime, Secrets
-from gateway.serve import api_server, serve, wait_started
+from gateway.serve import api_server, listening_socket, serve, wait_started
 from schemas.devices import DeviceRegistration
 from schemas.privacy import Pseudonymizer
 from simulators.community import HIK_DIALECT, PILOT_LAYOUTS, Community, pilot_community
@@ -294,9 +295,20 @@ def _platform_settings(options: DemoOptions) -> dict[str, Any]:
 async def _start_receiver(options: DemoOptions) -> asyncio.subprocess.Process | None:
     """`scgw platform-receiver` as a child process printing to the demo's own output (a line
     per ticket), keeping what it receives in the data folder; the secret goes by environment,
-    not by command line, where any user could read it."""
+    not by command line, where any user could read it. A port already taken stops the demo
+    with one sentence naming the option, as for the API's and the broker's ports."""
     if options.platform_port is None:
         return None
+    try:
+        listening_socket(LOOPBACK, options.platform_port).close()
+    except GatewayError:
+        raise GatewayError(
+            f"the reference grid platform cannot listen on {LOOPBACK}:{options.platform_port};"
+            " choose another port with --platform-port (0: no platform, tickets stay local)"
+        ) from None
+    # The platform client logs every request at INFO through httpx: the receiver's own line
+    # per ticket says it better.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     secret = _kept_secrets(options.data_dir)[PLATFORM_SECRET]
     return await asyncio.create_subprocess_exec(
         sys.executable,

@@ -384,3 +384,20 @@ class TestDemoProcess:
         assert process.returncode == 1
         assert f"embedded broker cannot listen on 127.0.0.1:{mqtt_port}" in output
         assert "--mqtt-port" in output and "Traceback" not in output
+
+    def test_a_taken_platform_port_is_one_sentence(self, tmp_path: Path) -> None:
+        """A platform port already in use stops the demo with the option that changes it."""
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            platform_port = holder.getsockname()[1]
+            process = scgw(
+                *("demo", "--api-port", str(free_port()), "--mqtt-port", str(free_port())),
+                *("--platform-port", str(platform_port), "--no-simulator"),
+                data_dir=tmp_path / "data",
+            )
+            process.wait(timeout=60)
+        output = log_of(tmp_path / "data")
+        assert process.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{platform_port}" in output
+        assert "--platform-port" in output and "Traceback" not in output
