@@ -57,6 +57,8 @@ def _ticket(expected: ExpectedTicket, detected_at: datetime, **location: str) ->
 
 
 class TestCatalogue:
+    """One scenario per rule, each with its one expected ticket."""
+
     def test_one_scenario_per_rule(self) -> None:
         """Every rule of the issue's table has exactly one scenario, and no scenario another."""
         assert sorted(spec.rule for spec in SCENARIOS) == sorted(RULES)
@@ -85,6 +87,8 @@ class TestCatalogue:
 
 
 class TestMessages:
+    """Scenario messages: in the past, parsed as claimed, numbered apart, timed as expected."""
+
     def test_all_before_end_and_plausible(self) -> None:
         """Every scenario message lies before the end and within 180 days of it."""
         for scenario in build_scenarios(None, END):
@@ -171,6 +175,8 @@ def _week(clean: bool, days: int = 2) -> list[SimMessage]:
 
 
 class TestCleanTraffic:
+    """Clean traffic has none of the anomalies the rules look for, and keeps everyone seen."""
+
     def test_no_anomalies(self) -> None:
         """Clean traffic has no forced or held-open door, no behaviour alarm."""
         events = PARSERS["yida"].parse_all(_week(clean=True))
@@ -242,6 +248,8 @@ def _entered_last_two_hours(events: Sequence[object]) -> set[str]:
 
 
 class TestInjection:
+    """Scenarios in the clean traffic: their people and dead devices left out of the rest."""
+
     def test_quiet_person_only_in_their_story(self) -> None:
         """The elderly resident of the care story appears in no message but the story's."""
         (scenario,) = build_scenarios(("elderly-stops-going-out",), END)
@@ -287,6 +295,8 @@ class TestInjection:
 
 
 class TestCleanFlag:
+    """The clean flag removes anomalies and nothing else."""
+
     def test_same_traffic_but_anomalies(self) -> None:
         """`clean` only removes anomalies: the streams it does not touch (faces at the gates)
         are the same message for message."""
@@ -300,6 +310,8 @@ class TestCleanFlag:
 
 
 class TestReport:
+    """Expected against produced tickets, per rule."""
+
     def test_expected_found_on_time(self) -> None:
         """A matching ticket detected within the bounds counts as produced on time."""
         (scenario,) = build_scenarios(("forced-door",), END)
@@ -346,6 +358,8 @@ class TestReport:
 
 
 class TestAcceleratedReplay:
+    """An accelerated replay's clock never runs ahead of the wall clock."""
+
     def test_replay_never_ahead_of_wall_clock(self) -> None:
         """At speed X, the accelerated clock (started at the replay's first moment) never
         reaches a moment the wall clock has not, and reaches the end when the wall clock does."""
