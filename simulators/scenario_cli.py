@@ -69,6 +69,9 @@ car staying or coming night after night), so the report must match exactly; --sc
 
 --speed X replays the week X times faster than real time, so that its last message is sent
 at the moment it happened; without it the week is published as fast as the broker takes it.
+device.offline runs on the gateway's clock, not on event time: a replay that takes longer than
+the cameras' five minutes leaves the idle ones silent that long in the gateway's eyes (replayed
+heartbeats are old news), so the report then shows their device.offline tickets as unexpected.
 After publishing, every device keeps sending heartbeats in real time while the report waits
 (up to --wait seconds) for the expected tickets.
 
