@@ -13,6 +13,8 @@ again adds nothing: rule state is the stored events and the tickets' occurrences
 
 import asyncio
 import json
+import re
+import sys
 import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -332,3 +334,29 @@ def put_watchlist(process: GatewayProcess, plates: list[dict[str, str]]) -> None
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
+
+
+class TestScenarioCommand:
+    """`scgw simulate --scenario` against a running gateway: it publishes, waits and reports."""
+
+    async def test_forced_door_reported_as_expected(
+        self, mosquitto: MosquittoService, sqlite_url: str, tmp_path: Path
+    ) -> None:
+        """One day of clean traffic with the forced door in it: the report shows the rule's
+        one ticket, on time, and the command exits 0."""
+        settings = gateway_settings(mosquitto.url, sqlite_url)
+        async with running_gateway(settings, pilot_config(tmp_path, ())):
+            process = await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "gateway.cli", "simulate", "--scenario", "forced-door"),
+                *("--clean", "--days", "1", "--scale", "0.02", "--wait", "60"),
+                *("--url", mosquitto.url, "--api-url", f"http://127.0.0.1:{settings.api_port}"),
+                *("--api-key", ADMIN_KEY, "--data-dir", str(tmp_path / "no-demo")),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            async with asyncio.timeout(240):
+                out, err = await process.communicate()
+        report = out.decode()
+        assert process.returncode == 0, (report, err.decode()[-2000:])
+        assert re.search(r"^safety\.door_forced\s+1\s+1\s+1\s+ok$", report, re.MULTILINE), report
+        assert "total: 1 expected, 1 produced" in report
