@@ -49,6 +49,7 @@ from testkit.harness import (
     wait_until,
     write_file,
 )
+from testkit.platform import PLATFORM_SECRET, PlatformReceiverProcess
 from testkit.services import MosquittoService, PostgresService
 
 PILOTS = ("yida", "jiaxin")
@@ -69,6 +70,7 @@ class Week:
     published: int
     tickets: list[Ticket]
     again: list[Ticket]
+    platform: PlatformReceiverProcess
 
     def of_rule(self, rule: str) -> list[Ticket]:
         return [t for t in self.tickets if t["rule"] == rule]
@@ -87,12 +89,22 @@ def pilot_config(tmp: Any, scenarios: Sequence[Scenario]) -> GatewayConfig:
 
 
 async def replay_week(
-    mosquitto: MosquittoService, dsn: str, tmp: Any, scenarios: tuple[Scenario, ...]
+    mosquitto: MosquittoService,
+    dsn: str,
+    tmp: Any,
+    scenarios: tuple[Scenario, ...],
+    platform: PlatformReceiverProcess,
 ) -> AsyncIterator[Week]:
     """Import the master data, put the scenarios' plates on the watch-list, publish the week
-    ending now, wait until it is stored, evaluate the rules and check the devices."""
+    ending now, wait until it is stored, evaluate the rules and check the devices; the
+    gateway forwards to the reference grid platform."""
     settings = gateway_settings(
-        mosquitto.url, dsn, rules_interval_s=HOUR_S, device_check_interval_s=HOUR_S
+        mosquitto.url,
+        dsn,
+        rules_interval_s=HOUR_S,
+        device_check_interval_s=HOUR_S,
+        platform_url=platform.url,
+        platform_secret=PLATFORM_SECRET,
     )
     listening = datetime.now(UTC)
     async with running_gateway(settings, pilot_config(tmp, scenarios)) as gateway:
@@ -136,7 +148,7 @@ async def replay_week(
 
         tickets = await evaluate()
         again = await evaluate()
-        yield Week(gateway, end, scenarios, events, tickets, again)
+        yield Week(gateway, end, scenarios, events, tickets, again, platform)
 
 
 @pytest.fixture(scope="module")
@@ -152,23 +164,38 @@ def clean_dsn(postgres: PostgresService) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformReceiverProcess]:
+    """The reference grid platform the module's gateways forward to."""
+    receiver = PlatformReceiverProcess(tmp_path_factory.mktemp("platform") / "received.jsonl")
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="module")
 async def scenario_week(
-    mosquitto: MosquittoService, scenario_dsn: str, tmp_path_factory: pytest.TempPathFactory
+    mosquitto: MosquittoService,
+    scenario_dsn: str,
+    platform: PlatformReceiverProcess,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Week]:
     """Every scenario in a clean week of both pilot communities."""
     scenarios = build_scenarios(None, datetime.now(UTC))
     tmp = tmp_path_factory.mktemp("rules-scenarios")
-    async for week in replay_week(mosquitto, scenario_dsn, tmp, scenarios):
+    async for week in replay_week(mosquitto, scenario_dsn, tmp, scenarios, platform):
         yield week
 
 
 @pytest.fixture(scope="module")
 async def clean_week(
-    mosquitto: MosquittoService, clean_dsn: str, tmp_path_factory: pytest.TempPathFactory
+    mosquitto: MosquittoService,
+    clean_dsn: str,
+    platform: PlatformReceiverProcess,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Week]:
     """A clean week of both pilot communities, no scenario in it."""
     tmp = tmp_path_factory.mktemp("rules-clean")
-    async for week in replay_week(mosquitto, clean_dsn, tmp, ()):
+    async for week in replay_week(mosquitto, clean_dsn, tmp, (), platform):
         yield week
 
 
@@ -223,11 +250,24 @@ class TestEachRuleOnItsScenario:
             assert ticket["responsible_units"], ticket["rule"]
             assert ticket["title"] and ticket["summary_en"]
 
-    async def test_device_offline_stays_local(self, scenario_week: Week) -> None:
-        """The dead camera's ticket is kept with the property, never sent; the others go."""
-        forwarded = {t["rule"]: t["forward"] for t in scenario_week.tickets}
-        assert forwarded.pop("device.offline") is False
-        assert all(forwarded.values())
+    async def test_sent_to_the_platform_but_device_offline(self, scenario_week: Week) -> None:
+        """Every ticket reaches the reference grid platform once, but the dead camera's, which
+        stays with the property."""
+        local = {t["ticket_id"] for t in scenario_week.tickets if not t["forward"]}
+        assert [t["rule"] for t in scenario_week.tickets if not t["forward"]] == ["device.offline"]
+        sent = {t["ticket_id"] for t in scenario_week.tickets} - local
+
+        def received() -> list[str]:
+            records = scenario_week.platform.records()
+            return [
+                r["body"]["ticket_id"]
+                for r in records
+                if r["kind"] == "ticket" and not r.get("repeat")
+            ]
+
+        await wait_until(lambda: sent <= set(received()), timeout_s=60, what="tickets sent")
+        mine = [ticket for ticket in received() if ticket in sent | local]
+        assert sorted(mine) == sorted(sent)
 
 
 class TestCleanWeek:
