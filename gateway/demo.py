@@ -55,6 +55,7 @@ from simulators.masterdata import DATASETS, community_master_data
 from simulators.publisher import Login, publish
 from simulators.residency import ResidencyScenario
 from simulators.scenario_cli import DemoAccess
+from simulators.scenario_report import put_watchlist
 from simulators.scenario_traffic import scenario_traffic, without_residents
 from simulators.scenarios import Scenario, build_scenarios
 from simulators.traffic import SimMessage
@@ -478,18 +479,6 @@ def demo_traffic(
     return itertools.chain(history, alive)
 
 
-async def put_watchlist(api_url: str, api_key: str, scenarios: Iterable[Scenario]) -> None:
-    """Put the scenarios' plates on the watch-list through the gateway's own API (audited,
-    and the instant rules reload it), before their cars drive in."""
-    plates = [plate.body() for s in scenarios for plate in s.watchlist]
-    if not plates:
-        return
-    async with httpx.AsyncClient(base_url=api_url, headers={"X-API-Key": api_key}) as client:
-        response = await client.put("/v1/watchlist/vehicles", json=plates, timeout=10.0)
-    if response.is_error:
-        logger.warning("demo watch-list refused: %s %s", response.status_code, response.text)
-
-
 async def _simulate(
     server: uvicorn.Server,
     broker: EmbeddedBroker,
@@ -509,7 +498,12 @@ async def _simulate(
     now = datetime.now(UTC).replace(microsecond=0)
     scenarios = demo_scenarios(now)
     config = server.config
-    await put_watchlist(f"http://{config.host}:{config.port}", api_key, scenarios)
+    api = f"http://{config.host}:{config.port}"
+    async with httpx.AsyncClient(base_url=api, headers={"X-API-Key": api_key}) as client:
+        try:  # audited, and the instant rules reload it, before the cars drive in
+            await put_watchlist(client, scenarios)
+        except httpx.HTTPError as exc:
+            logger.warning("demo watch-list not set: %s", exc)
     records = demo_traffic(demo_communities(), rate, now, scenarios)
     while True:
         try:

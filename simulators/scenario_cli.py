@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from simulators.publisher import DEFAULT_URL, LoginFor, PublishError, parse_mqtt_url, publish
-from simulators.scenario_report import Ticket, compare, fetch_tickets, render
+from simulators.scenario_report import Ticket, compare, fetch_tickets, put_watchlist, render
 from simulators.scenario_traffic import (
     BACKGROUND_SCALE,
     DAYS,
@@ -194,7 +194,10 @@ async def _run(
     async with httpx.AsyncClient(
         base_url=args.api_url, headers={"X-API-Key": api_key}, timeout=10.0
     ) as client:
-        if not await _watchlist(client, scenarios):
+        try:
+            await put_watchlist(client, scenarios)
+        except httpx.HTTPError as exc:
+            print(f"error: watch-list: {exc}", file=sys.stderr)
             return 1
         touched_since = datetime.now(UTC)
         messages = scenario_traffic(
@@ -240,22 +243,6 @@ async def _run(
     reports = compare((e for s in scenarios for e in s.expected), tickets)
     print(render(reports))
     return 0 if all(r.ok for r in reports) else 1
-
-
-async def _watchlist(client: httpx.AsyncClient, scenarios: tuple[Scenario, ...]) -> bool:
-    """Put the scenarios' plates on the watch-list; False (said why) if the API refused."""
-    plates = [p.body() for s in scenarios for p in s.watchlist]
-    if not plates:
-        return True
-    try:
-        response = await client.put("/v1/watchlist/vehicles", json=plates)
-    except httpx.HTTPError as exc:
-        print(f"error: watch-list: {exc}", file=sys.stderr)
-        return False
-    if response.is_error:
-        print(f"error: watch-list: {response.status_code} {response.text}", file=sys.stderr)
-        return False
-    return True
 
 
 async def _await_tickets(

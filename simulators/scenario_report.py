@@ -1,9 +1,11 @@
-"""Expected against produced tickets, per rule: the scenarios' report.
+"""Expected against produced tickets, per rule: the scenarios' report, and the two calls to
+the gateway's API a scenario run makes.
 
 `compare` is pure: it pairs each expected ticket with one produced ticket that matches it
 (same rule and community, no contradicting location) and checks that it was detected within
 the expected event-time bounds; whatever is left over is unexpected. `fetch_tickets` reads
-every page of the gateway's `GET /v1/tickets`.
+every page of the gateway's `GET /v1/tickets`; `put_watchlist` puts the scenarios' plates on
+the watch-list (`PUT /v1/watchlist/vehicles`) before their cars drive in.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from simulators.scenarios import ExpectedTicket
+from simulators.scenarios import ExpectedTicket, Scenario
 
 Ticket = Mapping[str, Any]
 PAGE_SIZE = 500
@@ -107,3 +109,12 @@ async def fetch_tickets(
     if touched_since is None:
         return found
     return [t for t in found if datetime.fromisoformat(t["updated_at"]) >= touched_since]
+
+
+async def put_watchlist(client: httpx.AsyncClient, scenarios: Iterable[Scenario]) -> None:
+    """Put the scenarios' plates on the watch-list (nothing to do without any); raises
+    `httpx.HTTPError` when the gateway cannot be reached or refuses."""
+    plates = [plate.body() for scenario in scenarios for plate in scenario.watchlist]
+    if plates:
+        response = await client.put("/v1/watchlist/vehicles", json=plates)
+        response.raise_for_status()

@@ -35,7 +35,7 @@ from simulators.hik_isapi import Minor
 from simulators.masterdata import DATASETS, community_master_data
 from simulators.publisher import publish
 from simulators.scenario_messages import Emitter
-from simulators.scenario_report import Ticket, compare, fetch_tickets
+from simulators.scenario_report import Ticket, compare, fetch_tickets, put_watchlist
 from simulators.scenario_traffic import scenario_traffic
 from simulators.scenarios import SCENARIOS, Scenario, build_scenarios
 from testkit.gateway_process import GatewayProcess
@@ -116,10 +116,7 @@ async def replay_week(
             for dataset in DATASETS:
                 report = await importer.run(code, dataset, data.numbered(dataset))
                 assert report.rejected == [], (code, dataset, report.rejected[:3])
-        plates = [p.body() for s in scenarios for p in s.watchlist]
-        if plates:
-            response = await gateway.http.put("/v1/watchlist/vehicles", json=plates)
-            assert response.status_code == 200, response.text
+        await put_watchlist(gateway.http, scenarios)
 
         end = datetime.now(UTC).replace(microsecond=0)
         week = list(scenario_traffic(scenarios, end, scale=SCALE))
@@ -323,7 +320,7 @@ class TestDedupUnderConcurrency:
         first.start()
         try:
             # Put on the watch-list through the first; the second loads it at its start.
-            put_watchlist(first, [plate.body()])
+            put_watchlist_through(first, [plate.body()])
             second.start()
             emit = Emitter(pilot_community("yida"), 0)
             door = emit.unit_door("B02", "U2")
@@ -364,7 +361,7 @@ class TestDedupUnderConcurrency:
             first.stop()
 
 
-def put_watchlist(process: GatewayProcess, plates: list[dict[str, str]]) -> None:
+def put_watchlist_through(process: GatewayProcess, plates: list[dict[str, str]]) -> None:
     """PUT the watch-list through one process's API (audited, as an operator would)."""
     request = urllib.request.Request(
         process.url("/v1/watchlist/vehicles"),
