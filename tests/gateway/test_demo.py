@@ -368,36 +368,31 @@ class TestDemoProcess:
         demo.wait_for(lambda: demo.refused_publishes() == 2, "two refusals in /metrics")
         assert f"embedded broker refused publish by user '{own}'" in log_of(demo.data_dir)
 
-    def test_a_taken_mqtt_port_is_one_sentence_without_a_traceback(self, tmp_path: Path) -> None:
-        """amqtt's own traceback is silenced: only the hint naming --mqtt-port is printed."""
+    @pytest.mark.parametrize(
+        ("option", "refusal"),
+        [
+            ("--mqtt-port", "embedded broker cannot listen on"),
+            ("--platform-port", "the reference grid platform cannot listen on"),
+        ],
+    )
+    def test_a_taken_port_is_one_sentence_without_a_traceback(
+        self, tmp_path: Path, option: str, refusal: str
+    ) -> None:
+        """A port already in use stops the demo with one sentence naming the option that
+        changes it; amqtt's own traceback for its port is silenced."""
+        ports = {"--mqtt-port": str(free_port()), "--platform-port": str(free_port())}
         with socket.socket() as holder:
             holder.bind(("127.0.0.1", 0))
             holder.listen()
-            mqtt_port = holder.getsockname()[1]
+            taken = holder.getsockname()[1]
+            ports[option] = str(taken)
             process = scgw(
-                *("demo", "--api-port", str(free_port()), "--mqtt-port", str(mqtt_port)),
-                "--no-simulator",
+                *("demo", "--api-port", str(free_port()), "--no-simulator"),
+                *(item for pair in ports.items() for item in pair),
                 data_dir=tmp_path / "data",
             )
             process.wait(timeout=60)
         output = log_of(tmp_path / "data")
         assert process.returncode == 1
-        assert f"embedded broker cannot listen on 127.0.0.1:{mqtt_port}" in output
-        assert "--mqtt-port" in output and "Traceback" not in output
-
-    def test_a_taken_platform_port_is_one_sentence(self, tmp_path: Path) -> None:
-        """A platform port already in use stops the demo with the option that changes it."""
-        with socket.socket() as holder:
-            holder.bind(("127.0.0.1", 0))
-            holder.listen()
-            platform_port = holder.getsockname()[1]
-            process = scgw(
-                *("demo", "--api-port", str(free_port()), "--mqtt-port", str(free_port())),
-                *("--platform-port", str(platform_port), "--no-simulator"),
-                data_dir=tmp_path / "data",
-            )
-            process.wait(timeout=60)
-        output = log_of(tmp_path / "data")
-        assert process.returncode == 1
-        assert f"cannot listen on 127.0.0.1:{platform_port}" in output
-        assert "--platform-port" in output and "Traceback" not in output
+        assert f"{refusal} 127.0.0.1:{taken}" in output
+        assert option in output and "Traceback" not in output
