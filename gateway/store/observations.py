@@ -122,7 +122,7 @@ def observe(events: Iterable[DeviceEvent]) -> Observations:
     visitors: dict[tuple[str, str], VisitorSighting] = {}
     for event in events:
         if isinstance(event, (AccessEvent, FaceCapture, VisitorEvent)):
-            if event.subject_key is not None and (event.building or event.gate):
+            if event.subject_key is not None and _present(event):
                 _add_presence(presence, event)
             if isinstance(event, VisitorEvent) and event.visitor_ref:
                 _add_visitor(visitors, event)
@@ -135,6 +135,15 @@ def observe(events: Iterable[DeviceEvent]) -> Observations:
                 seen.first_at = min(seen.first_at, event.occurred_at)
                 seen.last_at = max(seen.last_at, event.occurred_at)
     return Observations(list(presence.values()), list(plates.values()), list(visitors.values()))
+
+
+def _present(event: AccessEvent | FaceCapture | VisitorEvent) -> bool:
+    """Whether the event places its subject at a door or gate: a refused card did not pass
+    (an unknown card, a resident of another unit at this one), so it counts for no door's
+    users, occupants or residency evidence."""
+    if isinstance(event, AccessEvent) and event.result != "granted":
+        return False
+    return bool(event.building or event.gate)
 
 
 def _add_presence(

@@ -60,6 +60,13 @@ class TestObserve:
         [row] = observe([access(1, at_local(12), building="B01", gate="North gate")]).presence
         assert (row.building, row.unit) == ("", "")
 
+    def test_a_refused_card_adds_no_presence(self) -> None:
+        """A denied attempt did not pass the door: only the granted opening makes presence."""
+        refused = access(1, at_local(12)).model_copy(update={"result": "denied"})
+        assert not observe([refused])
+        [row] = observe([refused, access(2, at_local(13))]).presence
+        assert row.first_at == at_local(13)
+
     def test_events_without_a_place_or_key_add_no_presence(self) -> None:
         """No building and no gate, or no subject key: nothing recorded."""
         unplaced = access(1, at_local(12), building=None, unit=None)
