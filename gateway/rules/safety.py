@@ -18,8 +18,12 @@ from schemas.events import DeviceEvent, DoorStateEvent
 FORCED: Final = "safety.door_forced"
 HELD_OPEN: Final = "safety.door_held_open"
 OPEN_STATES: Final = frozenset({"opened", "held_open"})
-"""States that leave a door open. `forced_open` belongs to `safety.door_forced`: it neither
-starts nor continues an open spell here, so a forced door makes one ticket, not two."""
+"""States that start a door's open spell. `forced_open` belongs to `safety.door_forced`: it
+starts no spell here, but the door is open after it, so open states that follow it (the
+controller's held-open alarms while the forced door stays open) continue that incident and
+start no spell either: a forced door makes one ticket, not two."""
+LEFT_OPEN: Final = OPEN_STATES | {"forced_open"}
+"""Every state after which the door is open, whichever rule the opening belongs to."""
 SAME_SPELL: Final = timedelta(hours=1)
 """An open state at most this long after the door's previous open state, with no `closed`
 between, continues that spell (controllers repeat their held-open alarm while the door stays
@@ -63,8 +67,7 @@ async def door_held_open(
     states = await store.door_states(community, first_start - SAME_SPELL, watermark)
     doors: defaultdict[tuple[str, str], list[DoorStateFact]] = defaultdict(list)
     for fact in states:
-        if fact.state != "forced_open":
-            doors[(fact.place.device_id, fact.door)].append(fact)
+        doors[(fact.place.device_id, fact.door)].append(fact)
     found: list[Finding] = []
     for history in doors.values():
         for index, fact in enumerate(history):
@@ -78,14 +81,15 @@ async def door_held_open(
 
 
 def _starts_spell(history: list[DoorStateFact], index: int) -> bool:
-    """Whether the state at `index` opens the door (rather than finding it already open)."""
+    """Whether the state at `index` opens the door (rather than finding it already open, by
+    an open spell or by force)."""
     fact = history[index]
     if fact.state not in OPEN_STATES:
         return False
     if index == 0:
         return True
     previous = history[index - 1]
-    return previous.state not in OPEN_STATES or fact.at - previous.at > SAME_SPELL
+    return previous.state not in LEFT_OPEN or fact.at - previous.at > SAME_SPELL
 
 
 def _until(history: list[DoorStateFact], index: int, deadline: datetime) -> list[DoorStateFact]:

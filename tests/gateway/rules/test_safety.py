@@ -98,6 +98,25 @@ class TestDoorHeldOpen:
             (f"{UNIT_DOOR}:3", "door-000006"),
         ]
 
+    async def test_a_forced_door_left_open_is_the_forced_ticket_only(
+        self, store: Store, now: datetime
+    ) -> None:
+        """Held-open alarms after `forced_open` with no `closed` between continue the forced
+        incident (no held-open spell); after a `closed`, an open spell is the rule's again."""
+        start = now - 60 * MINUTE
+        await store.write_batch(
+            [
+                door_state(1, start, "forced_open"),
+                door_state(2, start + 6 * MINUTE, "held_open"),
+                door_state(3, start + 7 * MINUTE, "held_open"),
+                door_state(4, start + 20 * MINUTE, "closed"),
+                door_state(5, start + 30 * MINUTE, "held_open"),
+            ],
+            [],
+        )
+        found = await door_held_open(store, YIDA, now, HOLD)
+        assert [f.occurrence for f in found] == ["door-000005"]
+
     async def test_the_threshold_is_the_rules(self, store: Store, now: datetime) -> None:
         """With `minutes = 15`, a door closed after 10 minutes is fine."""
         start = now - 60 * MINUTE
