@@ -74,7 +74,7 @@ async def door_held_open(
             deadline = fact.at + hold
             if fact.at <= first_start or deadline > watermark or not _starts_spell(history, index):
                 continue
-            if any(later.state == "closed" for later in _until(history, index, deadline)):
+            if _closed_by(history, index, deadline):
                 continue
             found.append(_held_open_finding(community, fact, deadline, thresholds["minutes"]))
     return found
@@ -92,14 +92,16 @@ def _starts_spell(history: list[DoorStateFact], index: int) -> bool:
     return previous.state not in LEFT_OPEN or fact.at - previous.at > SAME_SPELL
 
 
-def _until(history: list[DoorStateFact], index: int, deadline: datetime) -> list[DoorStateFact]:
-    """The door's states after `index`, up to and including `deadline`."""
-    later = []
-    for fact in history[index + 1 :]:
-        if fact.at > deadline:
-            break
-        later.append(fact)
-    return later
+def _closed_by(history: list[DoorStateFact], index: int, deadline: datetime) -> bool:
+    """Whether the door reported `closed` after `index`, by `deadline` (a forward scan that
+    stops at the first state past the deadline: linear in the states it reads)."""
+    for position in range(index + 1, len(history)):
+        later = history[position]
+        if later.at > deadline:
+            return False
+        if later.state == "closed":
+            return True
+    return False
 
 
 def _held_open_finding(
