@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    Strict,
     ValidationError,
     field_validator,
     model_validator,
@@ -283,9 +284,10 @@ class GatewayConfig(_Strict):
     topics: list[TopicBinding] = Field(default_factory=list)
     dialects: list[MappingSpec] = Field(default_factory=list)
     """JSON dialects described in the file instead of in code (see `adapters.mapping`)."""
-    rules: dict[str, dict[str, float]] = Field(default_factory=dict)
-    """Threshold overrides per rule code, `[rules."care.no_activity"] hours = 72`; checked
-    against the rule catalogue at start (`gateway.rules.catalog`)."""
+    rules: dict[str, dict[str, Annotated[float, Strict()]]] = Field(default_factory=dict)
+    """Threshold overrides per rule code, `[rules."care.no_activity"] hours = 72`: numbers
+    only (strict: `true` or `"5"` is refused, not read as 1 or 5); checked against the rule
+    catalogue at start (`gateway.rules.catalog`)."""
 
     @field_validator("dialects")
     @classmethod

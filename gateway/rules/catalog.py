@@ -10,12 +10,18 @@ built). The TOML file may override thresholds per rule, and switch a rule off:
     [rules."vehicle.long_stay"]
     enabled = 0
 
-An unknown rule, an unknown threshold or a value that is not positive stops the gateway at
-start with the file, line and key (`ConfigError`), like every other configuration mistake.
+An unknown rule, an unknown threshold or a value out of its threshold's range stops the
+gateway at start with the file, line and key (`ConfigError`), like every other configuration
+mistake. Thresholds are named by what they measure (`THRESHOLD_UNITS`): a duration (`minutes`,
+`hours`, `window_days`, …) lies in (0, `LONGEST`], a confidence (`min_confidence`) in [0, 1]
+(0: every alarm), anything else is a count in (0, `MOST`]. A value must be a finite number:
+a boolean (`minutes = true`) or a string is refused when the file loads (`GatewayConfig`).
 """
 
 import dataclasses
+import math
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
@@ -39,6 +45,22 @@ FAMILIES: Final = (
 
 ENABLED: Final = "enabled"
 """The per-rule key that switches a rule off (0) or on (1, the default); not a threshold."""
+
+THRESHOLD_UNITS: Final = {
+    "minutes": timedelta(minutes=1),
+    "hours": timedelta(hours=1),
+    "days": timedelta(days=1),
+    "nights": timedelta(days=1),
+}
+"""A threshold named after one of these units (`hours`, or ending `_hours`, …) is a duration
+in it (counts of days or nights, like `min_days`, are bounded the same way)."""
+LONGEST: Final = timedelta(days=366)
+"""The longest duration a threshold may set: a year of event time (longer is a typo, and
+would push the rules' date arithmetic towards the calendar's end)."""
+CONFIDENCE: Final = "min_confidence"
+"""The threshold that is a camera's confidence, in [0, 1]."""
+MOST: Final = 10_000
+"""The largest count a threshold may set (people, events, …)."""
 
 
 class Catalog(Mapping[str, Rule]):
@@ -107,12 +129,28 @@ class Catalog(Mapping[str, Rule]):
 
 def _override_problem(rule: Rule, name: str, value: float) -> str | None:
     if name == ENABLED:
-        return None if value in (0, 1) else "must be 0 (off) or 1 (on)"
+        ok = not isinstance(value, bool) and value in (0, 1)
+        return None if ok else "must be 0 (off) or 1 (on)"
     if name not in rule.thresholds:
         known = ", ".join(sorted(rule.thresholds)) or "none"
         return f"{rule.code} has no threshold {name!r} (its thresholds: {known}; or {ENABLED})"
+    return threshold_problem(name, value)
+
+
+def threshold_problem(name: str, value: float) -> str | None:
+    """Why `value` cannot be the threshold `name` (None when it can): see the module's
+    docstring for the ranges."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return "must be a finite number"
+    if name == CONFIDENCE:
+        return None if 0 <= value <= 1 else "must be a confidence from 0 to 1"
+    unit = THRESHOLD_UNITS.get(name.rsplit("_", 1)[-1])
     if not value > 0:
         return "must be positive"
+    if unit is not None and value > LONGEST / unit:
+        return f"must be at most {LONGEST / unit:g} (a duration of at most {LONGEST.days} days)"
+    if unit is None and value > MOST:
+        return f"must be at most {MOST}"
     return None
 
 

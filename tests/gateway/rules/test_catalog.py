@@ -8,7 +8,12 @@ import pytest
 from gateway.config import load_config
 from gateway.errors import ConfigError
 from gateway.rules.base import Rule
-from gateway.rules.catalog import Catalog, configured_catalog, default_catalog
+from gateway.rules.catalog import (
+    Catalog,
+    configured_catalog,
+    default_catalog,
+    threshold_problem,
+)
 from gateway.rules.safety import RULES as SAFETY_RULES
 from testkit.harness import write_file
 
@@ -31,14 +36,14 @@ TEMPLATE_FIELD = re.compile(r"\{(\w+)\}")
 
 class TestCatalog:
     def test_every_rule_is_declared_well(self) -> None:
-        """Each rule has a family.name code, a pilot category, positive default thresholds and
-        Chinese title and description."""
+        """Each rule has a family.name code, a pilot category, default thresholds in their
+        ranges and Chinese title and description."""
         catalog = default_catalog()
         assert {"safety.door_forced", "visitor.overstay", "device.offline"} <= set(catalog)
         for code, rule in catalog.items():
             assert re.fullmatch(r"[a-z][a-z_]*\.[a-z][a-z_]*", code)
             assert rule.category in PLAN_CATEGORIES
-            assert all(value > 0 for value in rule.thresholds.values())
+            assert all(threshold_problem(k, v) is None for k, v in rule.thresholds.items())
             assert re.search(r"[\u4e00-\u9fff]", rule.title + rule.description)
             assert "address" in TEMPLATE_FIELD.findall(rule.title + rule.summary_en)
 
@@ -76,6 +81,17 @@ class TestConfiguredCatalog:
         assert "visitor.overstay" not in catalog
         assert "fire.lane_occupied" in catalog
 
+    def test_a_confidence_of_zero_takes_every_alarm(self, tmp_path: Path) -> None:
+        """`min_confidence` may be 0 (every alarm) or 1, the ends of its range."""
+        path = write_file(
+            tmp_path / "gw.toml",
+            '[rules."fire.lane_occupied"]\nmin_confidence = 0\n\n'
+            '[rules."fire.ebike_in_elevator"]\nmin_confidence = 1\n',
+        )
+        catalog = configured_catalog(load_config(path), path)
+        assert catalog["fire.lane_occupied"].thresholds == {"min_confidence": 0.0}
+        assert catalog["fire.ebike_in_elevator"].thresholds == {"min_confidence": 1.0}
+
     @pytest.mark.parametrize(
         ("toml", "where", "reason"),
         [
@@ -90,9 +106,34 @@ class TestConfiguredCatalog:
                 "no threshold 'seconds'",
             ),
             (
-                '[rules."fire.lane_occupied"]\n\nmin_confidence = 0\n',
+                '[rules."fire.lane_occupied"]\n\nmin_confidence = 1.5\n',
                 ":3: rules.fire.lane_occupied.min_confidence:",
-                "must be positive",
+                "from 0 to 1",
+            ),
+            (
+                '[rules."safety.door_held_open"]\nminutes = 1e12\n',
+                ":2: rules.safety.door_held_open.minutes:",
+                "at most 366 days",
+            ),
+            (
+                '[rules."visitor.overstay"]\nhours = inf\n',
+                ":2: rules.visitor.overstay.hours:",
+                "finite number",
+            ),
+            (
+                '[rules."visitor.overstay"]\nhours = nan\n',
+                ":2: rules.visitor.overstay.hours:",
+                "finite number",
+            ),
+            (
+                '[rules."safety.door_held_open"]\nminutes = true\n',
+                ":2: rules.safety.door_held_open.minutes:",
+                "valid number",
+            ),
+            (
+                '[rules."safety.door_held_open"]\nminutes = "5"\n',
+                ":2: rules.safety.door_held_open.minutes:",
+                "valid number",
             ),
             (
                 '[rules."visitor.overstay"]\nhours = -1\n',
@@ -109,7 +150,8 @@ class TestConfiguredCatalog:
     def test_a_bad_override_names_file_line_and_key(
         self, tmp_path: Path, toml: str, where: str, reason: str
     ) -> None:
-        """Unknown rules and thresholds and values that are not positive stop the start."""
+        """Unknown rules and thresholds, and values that are not finite numbers in their
+        threshold's range, stop the start."""
         path = write_file(tmp_path / "gw.toml", toml)
         with pytest.raises(ConfigError) as info:
             configured_catalog(load_config(path), path)
