@@ -11,8 +11,13 @@ occurrence) in the database.
 
 State: nothing but what is stored. The rules read stored events, presence and master data;
 tickets and their occurrences are in the database. The in-memory "evaluated up to" per
-community only saves work: after a restart (or a lost lease) the community is re-evaluated
-from `CATCH_UP` back, adding nothing already recorded.
+community and rule only saves work: after a restart (or a lost lease) the community is
+re-evaluated from `CATCH_UP` back, adding nothing already recorded.
+
+A rule that raises at an instant keeps its mark before that instant (the others move on), so
+the instants it could not evaluate are tried again next cycle rather than skipped: a failure
+loses no deadline. It is logged once when it starts failing and once when it recovers, not
+every cycle.
 """
 
 import asyncio
@@ -68,7 +73,8 @@ class RuleEngine:
         self._watchlist = watchlist
         self._metrics = metrics
         self._clock = clock
-        self._evaluated: dict[str, datetime] = {}
+        self._evaluated: dict[tuple[str, str], datetime] = {}  # (community, rule) → instant
+        self._failing: set[tuple[str, str]] = set()
 
     async def run(self) -> None:
         """Run until cancelled; a failed cycle is logged and the next one runs on time."""
@@ -89,32 +95,54 @@ class RuleEngine:
         total = TicketChanges()
         for community, watermark in sorted(community_watermarks(newest, self._lateness).items()):
             if not await self._store.hold_lease(lease_name(community)):
-                self._evaluated.pop(community, None)  # another process leads it now
+                self._forget(community)  # another process leads it now
                 continue
-            for point in evaluation_points(self._evaluated.get(community), watermark):
-                changes = await self._evaluate(community, point, now)
+            for rule, evaluate in self._rules:
+                changes = await self._evaluate(community, rule, evaluate, watermark, now)
                 total = _sum(total, changes)
-                self._evaluated[community] = point
         return total
 
-    async def _evaluate(self, community: str, watermark: datetime, now: datetime) -> TicketChanges:
-        """Every watermark rule at one instant. A rule (or its drafting) that fails is logged
-        and skipped at this instant, the others still record; a store failure ends the cycle
-        before the mark moves, so the next cycle evaluates the same instants again."""
+    def _forget(self, community: str) -> None:
+        for key in [key for key in self._evaluated if key[0] == community]:
+            del self._evaluated[key]
+
+    async def _evaluate(
+        self,
+        community: str,
+        rule: Rule,
+        evaluate: WatermarkEvaluate,
+        watermark: datetime,
+        now: datetime,
+    ) -> TicketChanges:
+        """One rule at each instant its watermark passed since its mark, oldest first; what it
+        found up to the first instant it raised at (or all) is recorded and the mark moves
+        there. A store failure ends the cycle before the mark moves, so the next cycle
+        evaluates the same instants again."""
+        key = (community, rule.code)
         drafts: list[TicketDraft] = []
-        for rule, evaluate in self._rules:
+        reached: datetime | None = None
+        for point in evaluation_points(self._evaluated.get(key), watermark):
             try:
-                found = await evaluate(self._store, community, watermark, rule.thresholds)
+                found = await evaluate(self._store, community, point, rule.thresholds)
                 drafts.extend(self._drafter.draft(finding) for finding in found)
             except StoreError:
                 raise
             except Exception as exc:  # a bug in one rule must not silence the others
-                _log_failure(rule, community, exc)
-        if not drafts:
-            return TicketChanges()
-        changes = await self._store.record_tickets(drafts, now)
-        if self._metrics is not None:
-            self._metrics.count_tickets(changes.opened_rules, changes.updated)
+                if key not in self._failing:
+                    self._failing.add(key)
+                    _log_failure(rule, community, point, exc)
+                break
+            reached = point
+            if key in self._failing:
+                self._failing.discard(key)
+                logger.info("watermark rule %s recovered for %s", rule.code, community)
+        changes = TicketChanges()
+        if drafts:
+            changes = await self._store.record_tickets(drafts, now)
+            if self._metrics is not None:
+                self._metrics.count_tickets(changes.opened_rules, changes.updated)
+        if reached is not None:
+            self._evaluated[key] = reached
         return changes
 
 
@@ -127,11 +155,12 @@ def _sum(one: TicketChanges, other: TicketChanges) -> TicketChanges:
     )
 
 
-def _log_failure(rule: Rule, community: str, exc: Exception) -> None:
+def _log_failure(rule: Rule, community: str, at: datetime, exc: Exception) -> None:
     logger.error(
-        "watermark rule %s failed for %s: %s",
+        "watermark rule %s failed for %s at %s: %s (logged once until it recovers)",
         rule.code,
         community,
+        at.isoformat(),
         type(exc).__name__,
         exc_info=exc,
         extra={"rule": rule.code, "community": community},

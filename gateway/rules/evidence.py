@@ -17,8 +17,12 @@ NOT_GIVEN = "—"
 
 
 def local_time(at: datetime) -> str:
-    """An instant as the platform's operators read it: China Standard Time to the minute."""
-    return at.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M")
+    """An instant as the platform's operators read it: China Standard Time to the minute (as
+    given, with its offset, at the calendar's end where local time has no date)."""
+    try:
+        return at.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M")
+    except OverflowError:
+        return at.isoformat(timespec="minutes")
 
 
 def number(value: float) -> int | float:

@@ -11,7 +11,7 @@ from typing import Final
 
 from gateway.rules.base import Finding, InstantContext, Rule
 from gateway.rules.evidence import event_finding, local_time, number
-from gateway.rules.watermark import DEADLINE_SPAN
+from gateway.rules.watermark import DEADLINE_SPAN, shifted
 from gateway.store.eventfacts import DoorStateFact, EventFactStore
 from schemas.events import DeviceEvent, DoorStateEvent
 
@@ -63,15 +63,15 @@ async def door_held_open(
     The occurrence is the event that started the spell, so re-evaluation adds nothing.
     """
     hold = timedelta(minutes=thresholds["minutes"])
-    first_start = watermark - DEADLINE_SPAN - hold
-    states = await store.door_states(community, first_start - SAME_SPELL, watermark)
+    first_start = shifted(watermark, -(DEADLINE_SPAN + hold))
+    states = await store.door_states(community, shifted(first_start, -SAME_SPELL), watermark)
     doors: defaultdict[tuple[str, str], list[DoorStateFact]] = defaultdict(list)
     for fact in states:
         doors[(fact.place.device_id, fact.door)].append(fact)
     found: list[Finding] = []
     for history in doors.values():
         for index, fact in enumerate(history):
-            deadline = fact.at + hold
+            deadline = shifted(fact.at, hold)
             if fact.at <= first_start or deadline > watermark or not _starts_spell(history, index):
                 continue
             if _closed_by(history, index, deadline):

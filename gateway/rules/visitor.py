@@ -14,13 +14,14 @@ from typing import Final
 
 from gateway.rules.base import Finding, Rule
 from gateway.rules.evidence import local_time, number
-from gateway.rules.watermark import DEADLINE_SPAN
+from gateway.rules.watermark import DEADLINE_SPAN, shifted
 from gateway.store.eventfacts import EventFactStore, VisitFact
 
 OVERSTAY: Final = "visitor.overstay"
 VISIT_HORIZON: Final = timedelta(days=30)
 """The longest pass the rule follows (registration to `valid_until`); simulated and real
-passes run from hours to a few days."""
+passes run from hours to a few days. A pass valid for longer (a resident's standing pass, or
+a visitor service writing 9999-12-31 for "no end") has no overstay to find: it is ignored."""
 EARLY_PASS: Final = timedelta(days=1)
 """How long before its registration's event time a gate pass of the visit is still read (the
 visitor service's and the gate's clocks need not agree)."""
@@ -32,9 +33,9 @@ async def overstay(
     """Visits whose deadline (`valid_until` + `hours`) the watermark passed in the last
     `DEADLINE_SPAN` with visitors still inside."""
     grace = timedelta(hours=thresholds["hours"])
-    earliest = watermark - DEADLINE_SPAN
+    earliest = shifted(watermark, -DEADLINE_SPAN)
     registrations = await store.visit_registrations(
-        community, earliest - grace - VISIT_HORIZON, watermark
+        community, shifted(earliest, -(grace + VISIT_HORIZON)), watermark
     )
     latest: dict[str, VisitFact] = {}  # a re-registered visit counts with its last validity
     for registration in sorted(registrations, key=lambda fact: (fact.at, fact.event_id)):
@@ -42,24 +43,33 @@ async def overstay(
     due = {
         visit_id: registration
         for visit_id, registration in latest.items()
-        if registration.valid_until is not None
-        and earliest < registration.valid_until + grace <= watermark
+        if (deadline := _deadline(registration, grace)) is not None
+        and earliest < deadline <= watermark
     }
     if not due:
         return []
-    since = min(registration.at for registration in due.values()) - EARLY_PASS
+    since = shifted(min(registration.at for registration in due.values()), -EARLY_PASS)
     passes: defaultdict[str, list[VisitFact]] = defaultdict(list)
     for gate_pass in await store.visit_passes(community, sorted(due), since, watermark):
         passes[gate_pass.visit_id].append(gate_pass)
     found = []
     for visit_id, registration in sorted(due.items()):
-        assert registration.valid_until is not None
-        deadline = registration.valid_until + grace
+        deadline = _deadline(registration, grace)
+        assert deadline is not None
         before = [p for p in passes[visit_id] if p.at <= deadline]
         finding = _overstay_finding(community, registration, before, deadline, grace)
         if finding is not None:
             found.append(finding)
     return found
+
+
+def _deadline(registration: VisitFact, grace: timedelta) -> datetime | None:
+    """When visitors still inside overstay (`valid_until` + grace); None for a pass without
+    an end or valid beyond `VISIT_HORIZON` from its registration."""
+    until = registration.valid_until
+    if until is None or until > shifted(registration.at, VISIT_HORIZON):
+        return None
+    return shifted(until, grace)
 
 
 def _overstay_finding(

@@ -15,7 +15,7 @@ same findings at the same event times.
 """
 
 from collections.abc import Mapping
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Final
 
 from schemas.times import CHINA_STANDARD_TIME
@@ -30,20 +30,37 @@ on taking over its lease): what another process or an earlier run already found 
 nothing, what nobody evaluated (a replayed week) is found at its own event times."""
 
 
+EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
+LATEST: Final = datetime.max.replace(tzinfo=UTC)
+
+
+def shifted(at: datetime, delta: timedelta) -> datetime:
+    """`at + delta`, held at the calendar's ends (years 1 and 9999) instead of overflowing: a
+    rule's date arithmetic on an extreme but valid time (a pass valid until 9999, a clock at
+    year 1) must give an answer, not raise."""
+    try:
+        return at + delta
+    except OverflowError:
+        return LATEST if delta > timedelta(0) else EARLIEST
+
+
 def community_watermarks(
     newest: Mapping[str, datetime], lateness: timedelta
 ) -> dict[str, datetime]:
     """Each community's watermark from its newest event time (`store.watermarks()`)."""
-    return {community: at - lateness for community, at in newest.items()}
+    return {community: shifted(at, -lateness) for community, at in newest.items()}
 
 
 def local_midnights(after: datetime, until: datetime) -> list[datetime]:
-    """The local midnights in (after, until], oldest first."""
-    day = after.astimezone(CHINA_STANDARD_TIME).date() + timedelta(days=1)
+    """The local midnights in (after, until], oldest first (none beyond the calendar)."""
     found: list[datetime] = []
-    while (midnight := datetime.combine(day, time(), CHINA_STANDARD_TIME)) <= until:
-        found.append(midnight)
-        day += timedelta(days=1)
+    try:
+        day = after.astimezone(CHINA_STANDARD_TIME).date() + timedelta(days=1)
+        while (midnight := datetime.combine(day, time(), CHINA_STANDARD_TIME)) <= until:
+            found.append(midnight)
+            day += timedelta(days=1)
+    except OverflowError:  # the calendar ends (year 1 or 9999 in local time)
+        pass
     return found
 
 
@@ -53,5 +70,5 @@ def evaluation_points(last: datetime | None, watermark: datetime) -> list[dateti
     nothing when the watermark has not moved."""
     if last is not None and watermark <= last:
         return []
-    since = watermark - CATCH_UP if last is None else last
+    since = shifted(watermark, -CATCH_UP) if last is None else last
     return [*(m for m in local_midnights(since, watermark) if m < watermark), watermark]

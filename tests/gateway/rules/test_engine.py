@@ -1,13 +1,15 @@
 """The watermark rules' runner (`gateway.rules.engine`): deadlines fire once, at their event
 time, when the watermark passes them; one process per community, by lease."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.rules.catalog import default_catalog
+from gateway.rules.base import Finding, Rule
+from gateway.rules.catalog import Catalog, default_catalog
 from gateway.rules.engine import RuleEngine
-from gateway.rules.watermark import evaluation_points, local_midnights
+from gateway.rules.watermark import community_watermarks, evaluation_points, local_midnights
 from gateway.store import Store, open_store
 from gateway.store.tickets import TicketQuery
 from gateway.watchlist import WatchlistHolder
@@ -48,6 +50,15 @@ class TestEvaluationPoints:
         assert evaluation_points(last, watermark) == [*midnights, watermark]
         assert evaluation_points(watermark, watermark) == []
         assert len(evaluation_points(None, watermark)) == 8  # a week back, then the mark
+
+    def test_the_calendar_ends_do_not_overflow(self) -> None:
+        """A watermark at year 1 or at the end of 9999 gives its instants, held at the
+        calendar's ends, instead of raising."""
+        start = datetime(1, 1, 1, tzinfo=UTC)
+        end = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+        assert evaluation_points(None, start + timedelta(hours=1))[-1] == start + timedelta(hours=1)
+        assert evaluation_points(None, end)[-1] == end
+        assert community_watermarks({"yida": start}, LATENESS) == {"yida": start}
 
 
 class TestRuleEngine:
@@ -111,6 +122,39 @@ class TestRuleEngine:
         await store.put_watchlist([WatchlistEntry(plate_no="湘A12345", reason="协查")], now)
         await engine(store, holder).run_once(now)
         assert set(holder.snapshot) == {"湘A12345"}
+
+
+class TestFailingRule:
+    async def test_a_rule_that_raises_keeps_its_mark_and_is_logged_once(
+        self, store: Store, now: datetime, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """While a rule raises, its instants are retried each cycle (logged once, not per
+        cycle) and the other rules move on; once it recovers it evaluates from where it
+        failed."""
+        seen: list[datetime] = []
+        broken = True
+
+        async def flaky(
+            store: object, community: str, watermark: datetime, thresholds: object
+        ) -> list[Finding]:
+            if broken:
+                raise RuntimeError("a bug")
+            seen.append(watermark)
+            return []
+
+        flaky_rule = Rule("test.flaky", "safety", "watermark", {}, flaky, "t", "d", "s")
+        catalog = Catalog([*default_catalog().values(), flaky_rule])
+        rules = RuleEngine(store, catalog, pilot_drafter(catalog), lateness=LATENESS, interval_s=30)
+        await store.write_batch([door_state(1, now - 40 * MINUTE, "opened"), heartbeat(2, now)], [])
+        caplog.set_level(logging.ERROR, logger="gateway.rules.engine")
+        assert (await rules.run_once(now)).opened == 1  # door_held_open is not held back
+        await store.write_batch([heartbeat(3, now + MINUTE)], [])
+        await rules.run_once(now)
+        assert [r.message.startswith("watermark rule test.flaky") for r in caplog.records] == [True]
+        broken = False
+        await rules.run_once(now)
+        first = evaluation_points(None, now - LATENESS)[0]
+        assert seen[0] == first and seen[-1] == now + MINUTE - LATENESS
 
 
 class TestLeadership:

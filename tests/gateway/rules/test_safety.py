@@ -135,3 +135,16 @@ class TestDoorHeldOpen:
         again = await door_held_open(store, YIDA, now, HOLD)
         assert first == again and len(first) == 1
         assert await door_held_open(store, YIDA, now + timedelta(days=2), HOLD) == []
+
+    @pytest.mark.parametrize(
+        "watermark",
+        [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)],
+    )
+    async def test_the_calendar_ends_do_not_overflow(
+        self, store: Store, now: datetime, watermark: datetime
+    ) -> None:
+        """Evaluated at year 1 or 9999 with the longest hold, the rule answers instead of
+        raising."""
+        await store.write_batch([door_state(1, now - 60 * MINUTE, "opened")], [])
+        longest = {"minutes": 366 * 24 * 60.0}
+        assert await door_held_open(store, YIDA, watermark, longest) == []

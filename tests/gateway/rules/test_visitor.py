@@ -89,3 +89,38 @@ class TestOverstay:
         at_midnight = await overstay(store, YIDA, until + 3 * HOUR, GRACE)
         assert at_midnight == await overstay(store, YIDA, until + 4 * HOUR, GRACE)
         assert [f.detected_at for f in at_midnight] == [until + 2 * HOUR]
+
+    async def test_a_pass_without_an_end_is_ignored(self, store: Store, now: datetime) -> None:
+        """A pass valid until 9999 (beyond the rule's horizon) is no overstay, and the other
+        visits' overstays are still found."""
+        endless = datetime(9999, 12, 31, 23, tzinfo=UTC)
+        await store.write_batch(
+            [
+                visit(1, now - 10 * HOUR, "registered", "V-good", valid_until=now - 6 * HOUR),
+                visit(2, now - 9 * HOUR, "checked_in", "V-good"),
+                visit(3, now - 10 * HOUR, "registered", "V-endless", valid_until=endless),
+                visit(4, now - 9 * HOUR, "checked_in", "V-endless"),
+            ],
+            [],
+        )
+        found = await overstay(store, YIDA, now, GRACE)
+        assert [f.subject for f in found] == ["V-good"]
+
+    @pytest.mark.parametrize(
+        "watermark",
+        [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)],
+    )
+    async def test_the_calendar_ends_do_not_overflow(
+        self, store: Store, now: datetime, watermark: datetime
+    ) -> None:
+        """Evaluated at year 1 or 9999 with the longest grace, the rule answers instead of
+        raising."""
+        await store.write_batch(
+            [
+                visit(1, now - 10 * HOUR, "registered", valid_until=now - 6 * HOUR),
+                visit(2, now - 9 * HOUR, "checked_in"),
+            ],
+            [],
+        )
+        longest = {"hours": 366 * 24.0}
+        assert await overstay(store, YIDA, watermark, longest) == []
