@@ -3,19 +3,25 @@ visit's pass expired (`valid_until`, from its registration).
 
 Gate passes name visitors by their position in the registration or by their ID hash, not
 always the same way in and out, so the rule counts: a visit is still inside at its deadline
-when it has more check-ins than check-outs by then and was not cancelled. The visit is the
-subject and the occurrence: one ticket per visit, however often it is evaluated.
+when it has more check-ins than check-outs by then. A cancelled visit is no exception: a
+cancellation stops new check-ins, it does not take out a visitor who came in before it. The
+visit is the subject and the occurrence: one ticket per visit, however often it is evaluated.
+
+The ticket is placed at the host's house (its building and unit from the houses table, so it
+routes house → building → grid), at the gate of the last check-in when the house is unknown.
 """
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Protocol
 
 from gateway.rules.base import Finding, Rule
 from gateway.rules.evidence import local_time, number
 from gateway.rules.watermark import DEADLINE_SPAN, shifted
 from gateway.store.eventfacts import EventFactStore, VisitFact
+from schemas.housing import HousePublic
 
 OVERSTAY: Final = "visitor.overstay"
 VISIT_HORIZON: Final = timedelta(days=30)
@@ -27,8 +33,15 @@ EARLY_PASS: Final = timedelta(days=1)
 visitor service's and the gate's clocks need not agree)."""
 
 
+class VisitorFactStore(EventFactStore, Protocol):
+    """What the rule reads: visitor events, and the host's house from the master data."""
+
+    async def get_house(self, house_code: str, observed_since: datetime) -> HousePublic | None:
+        """The house with its building and unit (the store's `MasterDataStore` method)."""
+
+
 async def overstay(
-    store: EventFactStore, community: str, watermark: datetime, thresholds: Mapping[str, float]
+    store: VisitorFactStore, community: str, watermark: datetime, thresholds: Mapping[str, float]
 ) -> list[Finding]:
     """Visits whose deadline (`valid_until` + `hours`) the watermark passed in the last
     `DEADLINE_SPAN` with visitors still inside."""
@@ -59,8 +72,19 @@ async def overstay(
         before = [p for p in passes[visit_id] if p.at <= deadline]
         finding = _overstay_finding(community, registration, before, deadline, grace)
         if finding is not None:
-            found.append(finding)
+            found.append(await _at_host(store, finding, watermark))
     return found
+
+
+async def _at_host(store: VisitorFactStore, finding: Finding, watermark: datetime) -> Finding:
+    """The finding placed at its host's house, when the houses table knows it in the
+    finding's community (else left at the gate)."""
+    if finding.house_code is None:
+        return finding
+    house = await store.get_house(finding.house_code, watermark)
+    if house is None or house.community != finding.community:
+        return finding
+    return dataclasses.replace(finding, building=house.building, unit=house.unit)
 
 
 def _deadline(registration: VisitFact, grace: timedelta) -> datetime | None:
@@ -79,10 +103,8 @@ def _overstay_finding(
     deadline: datetime,
     grace: timedelta,
 ) -> Finding | None:
-    """The finding when visitors are still inside at the deadline, placed at their last
-    check-in's gate and at the host's house."""
-    if any(p.action == "cancelled" for p in passes):
-        return None
+    """The finding when visitors are still inside at the deadline (cancelled or not), placed
+    at their last check-in's gate with the host's house code."""
     check_ins = [p for p in passes if p.action == "checked_in"]
     inside = len(check_ins) - sum(p.action == "checked_out" for p in passes)
     if inside <= 0:

@@ -8,6 +8,8 @@ import pytest
 from gateway.rules.catalog import default_catalog
 from gateway.rules.visitor import OVERSTAY, overstay
 from gateway.store import Store
+from schemas.housing import HouseRecord
+from tests.gateway.rules.drafting import pilot_drafter
 from tests.gateway.rules.rule_events import GATE_DOOR, YIDA, texts, visit
 
 GRACE = {"hours": 2.0}
@@ -56,7 +58,8 @@ class TestOverstay:
                 visit(3, until + HOUR, "checked_out", "V-left"),
                 visit(4, now - 10 * HOUR, "registered", "V-cancelled", valid_until=until),
                 visit(5, now - 9 * HOUR, "checked_in", "V-cancelled"),
-                visit(6, now - 8 * HOUR, "cancelled", "V-cancelled"),
+                visit(6, now - 8 * HOUR, "checked_out", "V-cancelled"),
+                visit(15, now - 7 * HOUR, "cancelled", "V-cancelled"),
                 visit(7, now - 10 * HOUR, "registered", "V-late", valid_until=until),
                 visit(8, now - 9 * HOUR, "checked_in", "V-late"),
                 visit(9, until + 3 * HOUR, "checked_out", "V-late"),
@@ -124,3 +127,47 @@ class TestOverstay:
         )
         longest = {"hours": 366 * 24.0}
         assert await overstay(store, YIDA, watermark, longest) == []
+
+    async def test_a_visitor_inside_after_a_cancellation_is_still_inside(
+        self, store: Store, now: datetime
+    ) -> None:
+        """A cancellation stops no one who already came in: checked in, then cancelled, never
+        out, fires; cancelled with nobody in does not."""
+        until = now - 5 * HOUR
+        await store.write_batch(
+            [
+                visit(1, now - 10 * HOUR, "registered", "V-in", valid_until=until),
+                visit(2, now - 9 * HOUR, "checked_in", "V-in"),
+                visit(3, now - 8 * HOUR, "cancelled", "V-in"),
+                visit(4, now - 10 * HOUR, "registered", "V-none", valid_until=until),
+                visit(5, now - 8 * HOUR, "cancelled", "V-none"),
+            ],
+            [],
+        )
+        found = await overstay(store, YIDA, now, GRACE)
+        assert [(f.subject, f.facts["inside"]) for f in found] == [("V-in", 1)]
+
+    async def test_the_ticket_is_at_the_hosts_house(self, store: Store, now: datetime) -> None:
+        """The host's house gives the finding its building and unit (so it routes house →
+        building → grid and the address names the house); an unknown house leaves it at the
+        gate."""
+        until = now - 5 * HOUR
+        events = [
+            visit(1, now - 10 * HOUR, "registered", valid_until=until),
+            visit(2, now - 9 * HOUR, "checked_in"),
+        ]
+        await store.write_batch(events, [])
+        at_gate = await overstay(store, YIDA, now, GRACE)
+        assert (at_gate[0].building, at_gate[0].gate) == (None, "North gate")
+        house = HouseRecord(house_code="yida-B01-U1-0301", building="B01", unit="U1")
+        assert await store.apply_houses(YIDA, [house], now, "i-1") == ["accepted"]
+        [finding] = await overstay(store, YIDA, now, GRACE)
+        assert (finding.building, finding.unit, finding.house_code) == (
+            "B01",
+            "U1",
+            "yida-B01-U1-0301",
+        )
+        catalog = default_catalog()
+        draft = pilot_drafter(catalog).draft(finding)
+        assert draft.location.address == "亿达小镇 B01栋 U1单元 房屋编码yida-B01-U1-0301"
+        assert draft.grid_code is not None
