@@ -37,6 +37,19 @@ platform: a service or recorder relaying other devices' events over its own conn
 GA/T 1400 platform, an NVR, a cloud access account, a cloud visitor service, a parking
 controller driving several gates)."""
 
+DEVICE_KIND_NAMES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "door_controller": "门禁控制器",
+        "face_terminal": "人脸识别终端",
+        "camera": "摄像机",
+        "capture_camera": "抓拍摄像机",
+        "barrier_gate": "道闸",
+        "visitor_kiosk": "访客机",
+        "platform": "接入平台",
+    }
+)
+"""Each kind's Chinese name, for texts the district's operators read (tickets)."""
+
 COMMUNITY_CODE_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 CommunityCode = Annotated[str, Field(pattern=COMMUNITY_CODE_PATTERN)]
 """A community's code, the first topic level: what the registry and the API's filters take."""

@@ -1,6 +1,7 @@
 """The device registry's contract (`schemas.devices`): which kinds each dialect serves, and
 who may speak for a device (`parent`)."""
 
+import re
 import typing
 
 import pytest
@@ -8,6 +9,7 @@ from pydantic import ValidationError
 
 from adapters.registry import BUILTIN_ADAPTERS
 from schemas.devices import (
+    DEVICE_KIND_NAMES,
     DEVICE_KINDS_BY_DIALECT,
     DEVICE_KINDS_BY_EVENT_KIND,
     OFFLINE_AFTER_S_BY_KIND,
@@ -52,6 +54,10 @@ class TestKindTables:
 
     def test_every_kind_has_an_offline_interval(self) -> None:
         assert set(OFFLINE_AFTER_S_BY_KIND) == KINDS
+
+    def test_every_kind_has_a_chinese_name(self) -> None:
+        assert set(DEVICE_KIND_NAMES) == KINDS
+        assert all(re.fullmatch(r"[\u4e00-\u9fff]+", name) for name in DEVICE_KIND_NAMES.values())
 
     def test_the_status_dialect_is_no_devices_own(self) -> None:
         assert DEVICE_KINDS_BY_DIALECT[STATUS_DIALECT] == frozenset()

@@ -112,7 +112,8 @@ class TestDeviceOffline:
     async def test_the_texts_name_the_device_and_its_limit(
         self, store: Store, now: datetime
     ) -> None:
-        """The finding's facts fill the templates: device, kind, last word, limit."""
+        """The finding's facts fill the templates: device, kind (in Chinese in the Chinese
+        text), last word, limit."""
         await watch(store, now)
         await store.write_batch([heartbeat(1, now - 10 * MINUTE)], [])
         await store.mark_silent_devices_offline(now)
@@ -121,7 +122,8 @@ class TestDeviceOffline:
         finding = device_offline(device, now, {})
         assert finding is not None
         assert (finding.subject, finding.occurrence) == (UNIT_DOOR, now.isoformat())
-        title, _, summary = texts(default_catalog()[OFFLINE], finding)
+        title, description, summary = texts(default_catalog()[OFFLINE], finding)
         assert title.startswith("设备离线")
+        assert "（类型：门禁控制器）" in description and "door_controller" not in description
         assert f"Device {UNIT_DOOR} (door_controller)" in summary
         assert "2-minute limit" in summary
