@@ -32,6 +32,9 @@ The rules, which both stores apply (the SQL in `gateway/store/*.py` only execute
   `schemas.devices.OFFLINE_AFTER_S_BY_KIND`) makes it `offline` (`DeviceWatch`); silence is
   counted from the last message, or from registration, but never from before this process
   started listening: a restart must not declare every device offline at once.
+- A device offline for longer than its `offline_after_s`, whether it said so (its will) or
+  went silent, is handed to the `device.offline` rule once per offline spell (`DeviceWatch`;
+  the spell is its `status_since`).
 - Observed fields (status, last seen, address, clock skew) are the gateway's: a registration
   (TOML or `PUT /v1/devices/{id}`) never sets them.
 - Clock skew: how far the device's clock runs ahead (positive) or behind (negative), estimated
@@ -201,7 +204,7 @@ def replayed_status(events: Sequence[DeviceStatusEvent]) -> list[ReplayedStatus]
 
 
 OfflineHook = Callable[[Sequence[str], datetime], Awaitable[object]]
-"""What learns of the devices a round newly marked offline, and when (`device.offline`)."""
+"""What learns of the devices that have been offline too long, and when (`device.offline`)."""
 
 
 class DeviceWatch:
@@ -211,6 +214,13 @@ class DeviceWatch:
     Silence is counted from the device's last message, but never from before `listening_since`
     (the gateway's start): while the gateway was down it could not hear anyone, and a restart
     must not declare every device offline at once. A store outage is logged and waited out.
+
+    `on_offline` (the `device.offline` rule) gets the devices this round marked offline, and
+    the devices offline for longer than their `offline_after_s` by their own word (an
+    `offline` status, often their last will, which the silence check leaves alone as they
+    are offline already), once per offline spell (`status_since`): this process remembers
+    the spells it told, and a restart or another process telling one again adds nothing
+    (the ticket's occurrence is the spell's start).
 
     The skews come from the store, not from this process's batches, so every gateway sharing a
     subscription shows the same devices. Only devices at or over the threshold get a series,
@@ -237,6 +247,7 @@ class DeviceWatch:
         self._skew_report_s = skew_report_s
         self._on_offline = on_offline
         self._untold: list[str] = []
+        self._told: dict[str, datetime] = {}  # device → the offline spell it was told for
 
     async def run(self) -> None:
         """Run until cancelled; a failed round is logged and the next one runs on time."""
@@ -272,11 +283,16 @@ class DeviceWatch:
         return marked
 
     async def _tell_offline(self, marked: list[str], now: datetime) -> None:
-        """Hand the newly offline devices to `on_offline`; if the store fails meanwhile, they
-        are handed again next round (only this process marked them, so nobody else will)."""
+        """Hand `on_offline` the devices this round marked offline and those offline too long
+        in a spell it was not told of; if the store fails meanwhile, they are handed again next
+        round (only this process marked them, so nobody else will)."""
         if self._on_offline is None:
             return
-        devices = list(dict.fromkeys([*self._untold, *marked]))
+        spells = dict(await self._store.long_offline_devices(now))
+        spells.update(dict.fromkeys(marked, now))  # marking starts the spell at `now`
+        fresh = [device for device, since in spells.items() if self._told.get(device) != since]
+        devices = list(dict.fromkeys([*self._untold, *marked, *sorted(fresh)]))
+        self._told = spells  # a device back online is forgotten: its next spell is told
         if not devices:
             return
         self._untold = devices

@@ -76,7 +76,7 @@ here so rule families can name the fact protocol they need), and must be idempot
 evidence gives the same `occurrence`, so re-evaluation adds nothing."""
 
 ClockEvaluate = Callable[[Device, datetime, Mapping[str, float]], Finding | None]
-"""A clock rule (`device.offline`): a device the silent-device watch just marked offline."""
+"""A clock rule (`device.offline`): a device the silent-device watch reports offline too long."""
 
 
 @dataclass(frozen=True, slots=True)

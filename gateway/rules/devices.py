@@ -2,10 +2,12 @@
 
 The one rule on the gateway's clock: silence is an absence of events, which event time cannot
 show, so the silent-device watch (`gateway.device_status.DeviceWatch`) decides, per device
-kind's `offline_after_s`, and hands the devices it newly marked offline to `OfflineTickets`.
-Only the process whose update marked a device offline gets it, so each silence is recorded
-once; the occurrence is the instant it was marked, so a device that comes back and falls
-silent again adds evidence to its open ticket. The ticket stays with the property company
+kind's `offline_after_s`, and hands `OfflineTickets` the devices it newly marked offline and
+those that announced they were offline (an `offline` status, often their MQTT last will) and
+stayed so for longer than their `offline_after_s`. The occurrence is the start of the offline
+spell (`status_since`: when the watch marked it, or when the device said so), so each spell
+is recorded once however often it is handed over, and a device that comes back and goes
+offline again adds evidence to its open ticket. The ticket stays with the property company
 (the responsibility list marks `device_operations` local: never sent to the platform).
 """
 
@@ -31,7 +33,8 @@ OFFLINE: Final = "device.offline"
 def device_offline(
     device: Device, now: datetime, thresholds: Mapping[str, float]
 ) -> Finding | None:
-    """A device the watch marked offline: silent since its last message (or registration)."""
+    """A device offline too long (the watch marked it, or it said so): silent since its last
+    message (or registration), its offline spell starting at `status_since`."""
     if device.status != "offline":
         return None  # it spoke again between the watch's update and this read
     marked = device.status_since or now
@@ -59,7 +62,7 @@ def device_offline(
 
 
 class OfflineTickets:
-    """Turns the devices the watch newly marked offline into local tickets."""
+    """Turns the devices the watch hands over (offline too long) into local tickets."""
 
     def __init__(
         self, store: "Store", rule: Rule, drafter: Drafter, metrics: "Metrics | None" = None

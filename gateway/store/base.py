@@ -234,6 +234,11 @@ class Store(
         from before `listening_since`. Returns the ids newly marked offline.
         """
 
+    async def long_offline_devices(self, now: datetime) -> list[tuple[str, datetime]]:
+        """Devices offline at `now` for longer than their `offline_after_s`, whether they said
+        so (an `offline` status, often their MQTT last will) or went silent, each with the
+        start of its offline spell (`status_since`), in `device_id` order."""
+
 
 def event_filter_sql(
     query: EventQuery, *, time_column: str, placeholder: str, to_db_time: "TimeConverter"

@@ -153,6 +153,11 @@ WHERE status <> 'offline'
         + offline_after_s * interval '1 second' < %(now)s
 RETURNING device_id
 """
+_LONG_OFFLINE = """
+SELECT device_id, status_since FROM devices
+WHERE status = 'offline' AND status_since + offline_after_s * interval '1 second' < %(now)s
+ORDER BY device_id
+"""
 _SKEWED_WHERE = "WHERE abs(clock_skew_s) >= %(min_abs_s)s"
 _SKEWED = f"""
 SELECT device_id, community, clock_skew_s FROM devices {_SKEWED_WHERE}
@@ -477,6 +482,12 @@ class PostgresStore(
             cursor = await db.execute(_MARK_SILENT, {"now": now, "since": listening_since})
             rows = await cursor.fetchall()
         return sorted(str(row[0]) for row in rows)
+
+    async def long_offline_devices(self, now: datetime) -> list[tuple[str, datetime]]:
+        async with self._connection() as db:
+            cursor = await db.execute(_LONG_OFFLINE, {"now": now})
+            rows = await cursor.fetchall()
+        return [(str(device), since) for device, since in rows if isinstance(since, datetime)]
 
 
 def _registration_row(device: DeviceRegistration) -> dict[str, object]:

@@ -127,6 +127,11 @@ WHERE status <> 'offline'
     AND max(coalesce(last_seen_us, registered_us), :since) + offline_after_s * 1000000 < :now
 RETURNING device_id
 """
+_LONG_OFFLINE = """
+SELECT device_id, status_since_us FROM devices
+WHERE status = 'offline' AND status_since_us + offline_after_s * 1000000 < :now
+ORDER BY device_id
+"""
 _INSERT_EVENT = "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)"
 _SKEWED_WHERE = "WHERE abs(clock_skew_s) >= ?"
 _SKEWED = f"""
@@ -495,6 +500,11 @@ class SqliteStore(
         }
         rows = await self._run(lambda: self._db.execute(_MARK_SILENT, values).fetchall())
         return sorted(str(row[0]) for row in rows)
+
+    async def long_offline_devices(self, now: datetime) -> list[tuple[str, datetime]]:
+        values = {"now": to_micros(now)}
+        rows = await self._run(lambda: self._db.execute(_LONG_OFFLINE, values).fetchall())
+        return [(str(row[0]), from_micros(row[1])) for row in rows]
 
 
 def _registration_row(device: DeviceRegistration) -> dict[str, object]:

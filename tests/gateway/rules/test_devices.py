@@ -14,6 +14,7 @@ from gateway.rules.devices import OFFLINE, OfflineTickets, device_offline
 from gateway.store import Store, open_store
 from gateway.store.tickets import TicketQuery
 from schemas.devices import DeviceRegistration
+from schemas.events import DeviceStatusEvent
 from tests.gateway.rules.drafting import pilot_drafter
 from tests.gateway.rules.rule_events import UNIT_DOOR, YIDA, heartbeat, texts
 
@@ -49,6 +50,20 @@ async def watch(store: Store, now: datetime) -> DeviceWatch:
     )
 
 
+def will(number: int, at: datetime) -> DeviceStatusEvent:
+    """The door controller's MQTT last will: `offline`, timed by its arrival at `at`."""
+    return DeviceStatusEvent(
+        event_id=f"will-{number:06d}",
+        community=YIDA,
+        device_id=UNIT_DOOR,
+        occurred_at=at,
+        received_at=at,
+        time_source="arrival",
+        dialect="heartbeat",
+        status="offline",
+    )
+
+
 class TestDeviceOffline:
     async def test_a_silent_device_gets_one_local_ticket_per_silence(
         self, store: Store, now: datetime
@@ -71,6 +86,26 @@ class TestDeviceOffline:
         assert UNIT_DOOR in ticket.description and "2分钟" in ticket.description
         await store.write_batch([heartbeat(2, now + 2 * MINUTE, received_at=now + 2 * MINUTE)], [])
         assert await devices.check(now + 5 * MINUTE) == [UNIT_DOOR]
+        [again] = (await store.list_tickets(TicketQuery(rule=OFFLINE), now)).data
+        assert (again.ticket_id, again.occurrences) == (ticket.ticket_id, 2)
+
+    async def test_a_device_that_said_it_is_offline_gets_one_ticket_per_spell(
+        self, store: Store, now: datetime
+    ) -> None:
+        """An `offline` status (its last will) past the kind's limit → one local ticket dated at
+        the will, however many rounds follow; back and offline again → a second occurrence."""
+        devices = await watch(store, now)
+        went = now - 10 * MINUTE
+        await store.write_batch([will(1, went)], [])
+        for round_ in range(3):
+            await devices.check(now + round_ * MINUTE)
+        [ticket] = (await store.list_tickets(TicketQuery(rule=OFFLINE), now)).data
+        assert (ticket.detected_at, ticket.occurrences, ticket.forward) == (went, 1, False)
+        await store.write_batch([heartbeat(2, now + 4 * MINUTE, received_at=now + 4 * MINUTE)], [])
+        await store.write_batch([will(3, now + 5 * MINUTE)], [])
+        await devices.check(now + 6 * MINUTE)  # offline for one minute: not yet
+        assert (await store.list_tickets(TicketQuery(rule=OFFLINE), now)).data[0].occurrences == 1
+        await devices.check(now + 8 * MINUTE)
         [again] = (await store.list_tickets(TicketQuery(rule=OFFLINE), now)).data
         assert (again.ticket_id, again.occurrences) == (ticket.ticket_id, 2)
 

@@ -482,6 +482,23 @@ class TestEventTime:
         )
         assert (await device(store)).status == "offline"
 
+    async def test_offline_too_long_by_its_own_word_or_by_silence(self, store: Store) -> None:
+        """`long_offline_devices` lists the devices offline for longer than their
+        `offline_after_s`, a will as well as a silence, with the spell's start."""
+        went = RECENT - HOURS
+        await store.write_batch([status_event(1, "offline", went)], [])
+        assert await store.long_offline_devices(went + seconds(600)) == []
+        assert await store.long_offline_devices(went + seconds(601)) == [(UNIT_DOOR, went)]
+        await store.write_batch([access(2, went, device_id=GATE)], [])
+        marked = went + seconds(601)
+        assert await store.mark_silent_devices_offline(marked) == [GATE]
+        assert await store.long_offline_devices(marked + seconds(601)) == [
+            (UNIT_DOOR, went),
+            (GATE, marked),
+        ]
+        await store.write_batch([access(3, RECENT)], [])  # back: no longer offline
+        assert await store.long_offline_devices(RECENT + HOURS) == [(GATE, marked)]
+
 
 class TestReplayedStatus:
     """A retained status replay seeds a device whose status is unknown, and nothing else."""
