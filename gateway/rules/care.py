@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from gateway.rules.base import Finding, Rule
+from gateway.rules.watermark import shifted
 from gateway.store.residentfacts import PersonActivity, ResidentFactStore, day_start
 from schemas.times import CHINA_STANDARD_TIME
 
@@ -48,7 +49,7 @@ async def no_activity(
         if person.person_id in findings:
             continue  # a second current residency: the first (by house code) places them
         start = silent_from(person)
-        deadline = start + quiet
+        deadline = shifted(start, quiet)
         if deadline > watermark:
             continue
         findings[person.person_id] = Finding(

@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 from gateway.rules.base import Finding, Rule
+from gateway.rules.watermark import shifted
 from gateway.rules.windows import DAY, SLACK_DAYS, episode_starts, judged_days
 from gateway.store.residentfacts import HouseEvent, ResidentFactStore, day_end, day_start
 from schemas.tickets import MAX_EVIDENCE_IDS
@@ -225,7 +226,7 @@ async def _occupied_silent(
             start = house.registered_at
         else:
             continue  # silent since before the window: reported when the silence ended
-        deadline = start + silent
+        deadline = shifted(start, silent)
         if deadline > watermark:
             continue
         days = round(silent.total_seconds() / 86_400)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 from gateway.rules.base import Finding, InstantContext, Rule
+from gateway.rules.watermark import shifted
 from gateway.rules.windows import (
     DAY,
     NIGHT_SHIFT,
@@ -78,7 +79,7 @@ async def long_stay(
     since = entered_until - timedelta(days=SLACK_DAYS)
     findings = []
     for entry in await store.vehicle_entries(community, since, entered_until, watermark):
-        deadline = entry.occurred_at + stay
+        deadline = shifted(entry.occurred_at, stay)
         if entry.next_at is not None and entry.next_at <= deadline:
             continue
         findings.append(

@@ -44,11 +44,24 @@ def shifted(at: datetime, delta: timedelta) -> datetime:
         return LATEST if delta > timedelta(0) else EARLIEST
 
 
+CALENDAR_MARGIN: Final = timedelta(days=1000)
+"""How far from the calendar's ends the engine evaluates: further than any rule reaches from
+its watermark (a threshold of up to a year, windows of days, `CATCH_UP`), so a community
+whose newest event is dated at year 1 or 9999 does not make every rule's date arithmetic
+overflow."""
+
+
+def within_calendar(at: datetime) -> datetime:
+    """`at`, held `CALENDAR_MARGIN` inside the calendar's ends."""
+    return min(max(at, EARLIEST + CALENDAR_MARGIN), LATEST - CALENDAR_MARGIN)
+
+
 def community_watermarks(
     newest: Mapping[str, datetime], lateness: timedelta
 ) -> dict[str, datetime]:
-    """Each community's watermark from its newest event time (`store.watermarks()`)."""
-    return {community: shifted(at, -lateness) for community, at in newest.items()}
+    """Each community's watermark from its newest event time (`store.watermarks()`), held
+    within the calendar (`within_calendar`)."""
+    return {c: within_calendar(shifted(at, -lateness)) for c, at in newest.items()}
 
 
 def local_midnights(after: datetime, until: datetime) -> list[datetime]:

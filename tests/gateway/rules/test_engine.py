@@ -7,9 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.rules.base import Finding, Rule
-from gateway.rules.catalog import Catalog, default_catalog
+from gateway.rules.catalog import LONGEST, THRESHOLD_UNITS, Catalog, default_catalog
 from gateway.rules.engine import RuleEngine
-from gateway.rules.watermark import community_watermarks, evaluation_points, local_midnights
+from gateway.rules.watermark import (
+    CALENDAR_MARGIN,
+    community_watermarks,
+    evaluation_points,
+    local_midnights,
+)
 from gateway.store import Store, open_store
 from gateway.store.tickets import TicketQuery
 from gateway.watchlist import WatchlistHolder
@@ -58,7 +63,7 @@ class TestEvaluationPoints:
         end = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
         assert evaluation_points(None, start + timedelta(hours=1))[-1] == start + timedelta(hours=1)
         assert evaluation_points(None, end)[-1] == end
-        assert community_watermarks({"yida": start}, LATENESS) == {"yida": start}
+        assert community_watermarks({"yida": start}, LATENESS) == {"yida": start + CALENDAR_MARGIN}
 
 
 class TestRuleEngine:
@@ -155,6 +160,31 @@ class TestFailingRule:
         await rules.run_once(now)
         first = evaluation_points(None, now - LATENESS)[0]
         assert seen[0] == first and seen[-1] == now + MINUTE - LATENESS
+
+
+class TestEveryWatermarkRule:
+    @pytest.mark.parametrize(
+        "newest", [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)]
+    )
+    async def test_the_calendar_ends_do_not_overflow(
+        self, store: Store, newest: datetime, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A community whose newest event is dated at year 1 or 9999 is evaluated by every
+        watermark rule, their durations at their longest, without one of them raising."""
+        await store.write_batch([heartbeat(1, newest, received_at=newest)], [])
+        overrides = {
+            rule.code: {
+                name: LONGEST / unit
+                for name in rule.thresholds
+                if (unit := THRESHOLD_UNITS.get(name.rsplit("_", 1)[-1])) is not None
+            }
+            for rule in default_catalog().timed("watermark")
+        }
+        catalog = default_catalog().configured(overrides)
+        rules = RuleEngine(store, catalog, pilot_drafter(catalog), lateness=LATENESS, interval_s=30)
+        caplog.set_level(logging.ERROR, logger="gateway.rules.engine")
+        await rules.run_once(datetime.now(UTC))
+        assert [r.message for r in caplog.records] == []
 
 
 class TestLeadership:
