@@ -1,7 +1,7 @@
 """Events the rule tests feed the rules: door states, behaviour alarms, visits and heartbeats
 at Yida Town, at times the tests choose relative to now."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from gateway.rules.base import Finding, Rule
 from schemas.codes import BehaviourAlarmType, DoorState, VisitorAction
@@ -13,6 +13,8 @@ GATE_DOOR = "43011200001320000013"
 CAMERA = "43011200001310200001"
 VISITOR_SERVICE = "vc-yida-01"
 ADDRESS = "亿达小镇 B01栋 U1单元"
+CALENDAR_ENDS = (datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC))
+"""Extreme but valid instants: a rule's date arithmetic on them must answer, not overflow."""
 
 
 def door_state(

@@ -21,7 +21,7 @@ from gateway.watchlist import WatchlistHolder
 from schemas.tickets import WatchlistEntry
 from schemas.times import CHINA_STANDARD_TIME
 from tests.gateway.rules.drafting import pilot_drafter
-from tests.gateway.rules.rule_events import door_state, heartbeat
+from tests.gateway.rules.rule_events import CALENDAR_ENDS, door_state, heartbeat
 
 LATENESS = timedelta(minutes=10)
 MINUTE = timedelta(minutes=1)
@@ -163,9 +163,7 @@ class TestFailingRule:
 
 
 class TestEveryWatermarkRule:
-    @pytest.mark.parametrize(
-        "newest", [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)]
-    )
+    @pytest.mark.parametrize("newest", CALENDAR_ENDS)
     async def test_the_calendar_ends_do_not_overflow(
         self, store: Store, newest: datetime, caplog: pytest.LogCaptureFixture
     ) -> None:

@@ -10,7 +10,7 @@ from gateway.rules.catalog import default_catalog
 from gateway.rules.safety import FORCED, HELD_OPEN, door_forced, door_held_open
 from gateway.store import Store
 from schemas.codes import DoorState
-from tests.gateway.rules.rule_events import UNIT_DOOR, YIDA, door_state, texts
+from tests.gateway.rules.rule_events import CALENDAR_ENDS, UNIT_DOOR, YIDA, door_state, texts
 
 HOLD = {"minutes": 5.0}
 MINUTE = timedelta(minutes=1)
@@ -136,10 +136,7 @@ class TestDoorHeldOpen:
         assert first == again and len(first) == 1
         assert await door_held_open(store, YIDA, now + timedelta(days=2), HOLD) == []
 
-    @pytest.mark.parametrize(
-        "watermark",
-        [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)],
-    )
+    @pytest.mark.parametrize("watermark", CALENDAR_ENDS)
     async def test_the_calendar_ends_do_not_overflow(
         self, store: Store, now: datetime, watermark: datetime
     ) -> None:

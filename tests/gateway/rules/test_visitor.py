@@ -10,7 +10,7 @@ from gateway.rules.visitor import OVERSTAY, overstay
 from gateway.store import Store
 from schemas.housing import HouseRecord
 from tests.gateway.rules.drafting import pilot_drafter
-from tests.gateway.rules.rule_events import GATE_DOOR, YIDA, texts, visit
+from tests.gateway.rules.rule_events import CALENDAR_ENDS, GATE_DOOR, YIDA, texts, visit
 
 GRACE = {"hours": 2.0}
 HOUR = timedelta(hours=1)
@@ -109,10 +109,7 @@ class TestOverstay:
         found = await overstay(store, YIDA, now, GRACE)
         assert [f.subject for f in found] == ["V-good"]
 
-    @pytest.mark.parametrize(
-        "watermark",
-        [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)],
-    )
+    @pytest.mark.parametrize("watermark", CALENDAR_ENDS)
     async def test_the_calendar_ends_do_not_overflow(
         self, store: Store, now: datetime, watermark: datetime
     ) -> None:
