@@ -60,11 +60,20 @@ class ForwardStore(Protocol):
     async def get_ticket(self, ticket_id: str, now: datetime) -> TicketPublic | None: ...
 
     async def outbox_delivered(
-        self, row: OutboxRow, now: datetime, platform_ticket_id: str | None
+        self,
+        row: OutboxRow,
+        now: datetime,
+        platform_ticket_id: str | None,
+        sent_occurrences: int | None = None,
     ) -> None: ...
 
     async def outbox_failed(
-        self, row: OutboxRow, now: datetime, error: str, next_attempt_at: datetime | None
+        self,
+        row: OutboxRow,
+        now: datetime,
+        error: str,
+        next_attempt_at: datetime | None,
+        sent_occurrences: int | None = None,
     ) -> None: ...
 
     async def outbox_counts(self) -> dict[OutboxState, int]: ...
@@ -99,8 +108,12 @@ class ForwardReport:
 
 @dataclass(frozen=True, slots=True)
 class _Message:
+    """A request's path and body; `occurrences` the ticket's count it carries (None for a
+    cancellation), which the store compares with the ticket's after the attempt."""
+
     path: str
     body: bytes
+    occurrences: int | None
 
 
 def _wall_clock() -> datetime:
@@ -207,35 +220,44 @@ class Forwarder:
     async def _forward(self, row: OutboxRow, now: datetime) -> OutboxState:
         """Try one row and record the outcome: its state afterwards."""
         try:
-            platform_ticket_id = await self._deliver(row, now)
+            message = await self._message(row, now)
         except ForwardError as exc:
-            self._count(exc.result)
-            failed = row.attempts + 1
-            dead = failed >= self._max_attempts
-            retry_at = None if dead else now + self._backoff.delay(failed, self._rng)
-            await self._store.outbox_failed(row, now, str(exc), retry_at)
-            log = logger.error if dead else logger.warning
-            log(
-                "outbox %s attempt %d failed (%s)%s",
-                row.idempotency_key,
-                failed,
-                exc,
-                ": dead, an admin can retry it (POST /v1/outbox/{ticket_id}/retry)" if dead else "",
-            )
-            return "dead" if dead else "pending"
+            return await self._failed(row, now, exc, None)
+        try:
+            platform_ticket_id = await self._deliver(row, message)
+        except ForwardError as exc:
+            return await self._failed(row, now, exc, message.occurrences)
         self._count("delivered")
-        await self._store.outbox_delivered(row, now, platform_ticket_id)
+        await self._store.outbox_delivered(row, now, platform_ticket_id, message.occurrences)
         return "delivered"
+
+    async def _failed(
+        self, row: OutboxRow, now: datetime, exc: ForwardError, sent: int | None
+    ) -> OutboxState:
+        """Count a failed attempt: retried after a backoff, or dead after the last one."""
+        self._count(exc.result)
+        failed = row.attempts + 1
+        dead = failed >= self._max_attempts
+        retry_at = None if dead else now + self._backoff.delay(failed, self._rng)
+        await self._store.outbox_failed(row, now, str(exc), retry_at, sent)
+        log = logger.error if dead else logger.warning
+        log(
+            "outbox %s attempt %d failed (%s)%s",
+            row.idempotency_key,
+            failed,
+            exc,
+            ": dead, an admin can retry it (POST /v1/outbox/{ticket_id}/retry)" if dead else "",
+        )
+        return "dead" if dead else "pending"
 
     def _count(self, result: str) -> None:
         if self._metrics is not None:
             self._metrics.forward_attempts.labels(result).inc()
 
-    async def _deliver(self, row: OutboxRow, now: datetime) -> str | None:
+    async def _deliver(self, row: OutboxRow, message: _Message) -> str | None:
         """POST the row's message; the platform's ticket id for a `create`, else None."""
         if self._client is None:
             raise RuntimeError("use the forwarder in `async with` (or call run())")
-        message = await self._message(row, now)
         request = self._client.build_request(
             "POST",
             self._url + message.path,
@@ -271,7 +293,7 @@ class Forwarder:
         if ticket is None:
             raise ForwardError("missing_ticket", "the ticket no longer exists")
         if row.kind == "create":
-            return _Message("/tickets", _json(PlatformTicket.of(ticket)))
+            return _Message("/tickets", _json(PlatformTicket.of(ticket)), ticket.occurrences)
         platform_ticket_id = row.platform_ticket_id or ticket.platform_ticket_id
         if platform_ticket_id is None:  # the store sends a ticket's rows in order: a bug
             raise ForwardError("missing_ticket", "no platform ticket id to update")
@@ -295,7 +317,8 @@ class Forwarder:
                 actor=step.actor if step else "gateway",
                 comment=step.comment if step else None,
             )
-        return _Message(path, _json(update))
+        occurrences = ticket.occurrences if row.kind == "evidence" else None
+        return _Message(path, _json(update), occurrences)
 
 
 def _json(model: PlatformTicket | EvidenceUpdate | CancelledUpdate) -> bytes:

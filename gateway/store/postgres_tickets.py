@@ -96,16 +96,16 @@ WITH created AS (
 INSERT INTO outbox (ticket_id, seq, kind, state, attempts, next_attempt_at, created_at)
 SELECT id, 1, 'create', 'pending', 0, %(now)s, %(now)s FROM unnest(%(forwarded)s::text[]) AS t(id)
 """
-# A ticket's pending evidence row absorbs later evidence (the forwarder sends the evidence as
-# it is at send time). Two transactions adding to one ticket at once may each queue a row
-# (the second's NOT EXISTS reads its own snapshot): a repeated evidence update, harmless.
-_QUEUE_EVIDENCE = """
+# A ticket's evidence row that no attempt has started on absorbs later evidence (the
+# forwarder sends the evidence as it is at send time; `tickets_sql.UNSTARTED_EVIDENCE`). Two
+# transactions adding to one ticket at once may each queue a row (the second's NOT EXISTS
+# reads its own snapshot): a repeated evidence update, harmless.
+_QUEUE_EVIDENCE = f"""
 WITH queued AS (
-    UPDATE tickets t SET outbox_seq = t.outbox_seq + 1
-    WHERE t.ticket_id = ANY(%(ids)s::text[]) AND t.forward AND NOT EXISTS (
-        SELECT 1 FROM outbox o
-        WHERE o.ticket_id = t.ticket_id AND o.kind = 'evidence' AND o.state = 'pending')
-    RETURNING t.ticket_id, t.outbox_seq
+    UPDATE tickets SET outbox_seq = tickets.outbox_seq + 1
+    WHERE tickets.ticket_id = ANY(%(ids)s::text[]) AND tickets.forward AND NOT EXISTS (
+        SELECT 1 FROM outbox o WHERE {shared.UNSTARTED_EVIDENCE})
+    RETURNING tickets.ticket_id, tickets.outbox_seq
 )
 INSERT INTO outbox (ticket_id, seq, kind, state, attempts, next_attempt_at, created_at)
 SELECT ticket_id, outbox_seq, 'evidence', 'pending', 0, %(now)s, %(now)s FROM queued
@@ -379,12 +379,19 @@ class PostgresTickets:
         return [OutboxRow(*row) for row in rows]
 
     async def outbox_delivered(
-        self, row: OutboxRow, now: datetime, platform_ticket_id: str | None
+        self,
+        row: OutboxRow,
+        now: datetime,
+        platform_ticket_id: str | None,
+        sent_occurrences: int | None = None,
     ) -> None:
         key = {"ticket_id": row.ticket_id, "seq": row.seq}
         async with self._connection() as db, db.transaction():
             cursor = await db.execute(_SQL(shared.OUTBOX_DELIVERED).encode(), {**key, "now": now})
-            if cursor.rowcount <= 0 or row.kind != "create":
+            if cursor.rowcount <= 0:
+                return
+            await _queue_newer(db, row, sent_occurrences, now)
+            if row.kind != "create":
                 return
             if platform_ticket_id is not None:
                 await db.execute(
@@ -400,7 +407,12 @@ class PostgresTickets:
                 )
 
     async def outbox_failed(
-        self, row: OutboxRow, now: datetime, error: str, next_attempt_at: datetime | None
+        self,
+        row: OutboxRow,
+        now: datetime,
+        error: str,
+        next_attempt_at: datetime | None,
+        sent_occurrences: int | None = None,
     ) -> None:
         values = {
             "ticket_id": row.ticket_id,
@@ -410,7 +422,9 @@ class PostgresTickets:
             "dead": next_attempt_at is None,
         }
         async with self._connection() as db, db.transaction():
-            await db.execute(_SQL(shared.OUTBOX_FAILED).encode(), values)
+            cursor = await db.execute(_SQL(shared.OUTBOX_FAILED).encode(), values)
+            if cursor.rowcount > 0:
+                await _queue_newer(db, row, sent_occurrences, now)
 
     async def list_outbox(
         self, state: OutboxState | None, limit: int, cursor: str | None
@@ -488,6 +502,23 @@ async def _queue(db: Connection, ticket_id: str, kind: str, now: datetime) -> No
         _SQL(shared.INSERT_OUTBOX).encode(),
         {"ticket_id": ticket_id, "seq": seq, "kind": kind, "now": now},
     )
+
+
+async def _queue_newer(db: Connection, row: OutboxRow, sent: int | None, now: datetime) -> None:
+    """A fresh evidence row when the ticket gained evidence after the attempt's message was
+    built (`shared.QUEUE_NEWER_EVIDENCE`)."""
+    if sent is None or row.kind == "cancelled":
+        return
+    queued = await _rows(
+        db,
+        _SQL(shared.QUEUE_NEWER_EVIDENCE),
+        {"ticket_id": row.ticket_id, "sent": sent, "seq": row.seq},
+    )
+    if queued:
+        await db.execute(
+            _SQL(shared.INSERT_OUTBOX).encode(),
+            {"ticket_id": row.ticket_id, "seq": queued[0][0], "kind": "evidence", "now": now},
+        )
 
 
 def _stats_input(group_by: StatsGroup, row: Sequence[Any]) -> shared.StatsInput:

@@ -61,8 +61,9 @@ ON CONFLICT (dedup_key) WHERE is_open DO UPDATE SET
     updated_us = excluded.updated_us
 RETURNING ticket_id, forward
 """
-_PENDING_EVIDENCE = (
-    "SELECT 1 FROM outbox WHERE ticket_id = ? AND kind = 'evidence' AND state = 'pending'"
+_UNSTARTED_EVIDENCE = (
+    "SELECT 1 FROM tickets WHERE ticket_id = ?"
+    f" AND EXISTS (SELECT 1 FROM outbox o WHERE {shared.UNSTARTED_EVIDENCE})"
 )
 _UPSERT_WATERMARK = """
 INSERT INTO rule_watermarks (community, newest_us, updated_us) VALUES (?, ?, ?)
@@ -125,7 +126,7 @@ def record_drafts(
                 _outbox(db, ticket_id, 1, "create", at)
             continue
         updated += 1
-        if forward and not _one(db, _PENDING_EVIDENCE, (ticket_id,)):
+        if forward and not _one(db, _UNSTARTED_EVIDENCE, (ticket_id,)):
             _queue(db, ticket_id, "evidence", at)
     return TicketChanges(
         opened=len(opened),
@@ -214,6 +215,20 @@ def _queue(db: sqlite3.Connection, ticket_id: str, kind: str, at: int) -> None:
     """The ticket's next outbox row."""
     (seq,) = _one(db, _SQL(shared.NEXT_OUTBOX_SEQ), {"ticket_id": ticket_id})
     _outbox(db, ticket_id, seq, kind, at)
+
+
+def _queue_newer(db: sqlite3.Connection, row: OutboxRow, sent: int | None, at: int) -> None:
+    """A fresh evidence row when the ticket gained evidence after the attempt's message was
+    built (`shared.QUEUE_NEWER_EVIDENCE`)."""
+    if sent is None or row.kind == "cancelled":
+        return
+    queued = _one(
+        db,
+        _SQL(shared.QUEUE_NEWER_EVIDENCE),
+        {"ticket_id": row.ticket_id, "sent": sent, "seq": row.seq},
+    )
+    if queued is not None:
+        _outbox(db, row.ticket_id, queued[0], "evidence", at)
 
 
 def _lite(value: object) -> object:
@@ -325,7 +340,11 @@ class SqliteTickets:
         return [OutboxRow(*row) for row in rows]
 
     async def outbox_delivered(
-        self, row: OutboxRow, now: datetime, platform_ticket_id: str | None
+        self,
+        row: OutboxRow,
+        now: datetime,
+        platform_ticket_id: str | None,
+        sent_occurrences: int | None = None,
     ) -> None:
         at = to_micros(now)
         key = {"ticket_id": row.ticket_id, "seq": row.seq}
@@ -333,6 +352,7 @@ class SqliteTickets:
         def deliver(db: sqlite3.Connection) -> None:
             if not db.execute(_SQL(shared.OUTBOX_DELIVERED), {**key, "now": at}).rowcount:
                 return
+            _queue_newer(db, row, sent_occurrences, at)
             if row.kind != "create":
                 return
             if platform_ticket_id is not None:
@@ -348,7 +368,12 @@ class SqliteTickets:
         await self._write_tx(deliver)
 
     async def outbox_failed(
-        self, row: OutboxRow, now: datetime, error: str, next_attempt_at: datetime | None
+        self,
+        row: OutboxRow,
+        now: datetime,
+        error: str,
+        next_attempt_at: datetime | None,
+        sent_occurrences: int | None = None,
     ) -> None:
         values = {
             "ticket_id": row.ticket_id,
@@ -357,7 +382,12 @@ class SqliteTickets:
             "next_attempt": None if next_attempt_at is None else to_micros(next_attempt_at),
             "dead": int(next_attempt_at is None),
         }
-        await self._write_tx(lambda db: db.execute(_SQL(shared.OUTBOX_FAILED), values).rowcount)
+
+        def fail(db: sqlite3.Connection) -> None:
+            if db.execute(_SQL(shared.OUTBOX_FAILED), values).rowcount:
+                _queue_newer(db, row, sent_occurrences, to_micros(now))
+
+        await self._write_tx(fail)
 
     async def list_outbox(
         self, state: OutboxState | None, limit: int, cursor: str | None

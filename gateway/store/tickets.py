@@ -119,7 +119,8 @@ class TicketStore(Protocol):
     async def record_tickets(self, drafts: Sequence[TicketDraft], now: datetime) -> TicketChanges:
         """Open a ticket per new dedup key (status `detected`, history row, and an outbox
         `create` row when `forward`), or add evidence to the open one (`occurrences` + 1,
-        evidence merged, an outbox `evidence` row unless one is already pending); a draft whose
+        evidence merged, an outbox `evidence` row unless one no attempt has started on is
+        pending, which then carries the new evidence too); a draft whose
         (dedup key, occurrence key) is recorded already changes nothing."""
 
     async def watermarks(self) -> dict[str, datetime]:
@@ -151,15 +152,30 @@ class TicketStore(Protocol):
         due (`next_attempt_at` <= now); a ticket with a dead row sends nothing after it."""
 
     async def outbox_delivered(
-        self, row: OutboxRow, now: datetime, platform_ticket_id: str | None
+        self,
+        row: OutboxRow,
+        now: datetime,
+        platform_ticket_id: str | None,
+        sent_occurrences: int | None = None,
     ) -> None:
         """Mark a row delivered; a `create` also records the platform's id and moves the
-        ticket `detected` → `reported` (actor `platform`), in the same transaction."""
+        ticket `detected` → `reported` (actor `platform`), in the same transaction.
+        `sent_occurrences`: the ticket's occurrences in the message sent (create, evidence);
+        if the ticket has more now and no unstarted evidence row follows, a fresh evidence row
+        is queued in the same transaction (evidence recorded while the row was in flight)."""
 
     async def outbox_failed(
-        self, row: OutboxRow, now: datetime, error: str, next_attempt_at: datetime | None
+        self,
+        row: OutboxRow,
+        now: datetime,
+        error: str,
+        next_attempt_at: datetime | None,
+        sent_occurrences: int | None = None,
     ) -> None:
-        """Count a failed attempt; `next_attempt_at` None makes the row dead."""
+        """Count a failed attempt; `next_attempt_at` None makes the row dead. A row tried once
+        absorbs no later evidence (the platform may have stored the attempt and will answer
+        its key from a cache), so newer evidence than `sent_occurrences` gets a fresh row as in
+        `outbox_delivered`."""
 
     async def list_outbox(
         self, state: OutboxState | None, limit: int, cursor: str | None

@@ -148,6 +148,25 @@ INSERT_OUTBOX: Final = """
 INSERT INTO outbox (ticket_id, seq, kind, state, attempts, {next_attempt}, {created})
 VALUES (:ticket_id, :seq, :kind, 'pending', 0, :now, :now)
 """
+UNSTARTED_EVIDENCE: Final = (
+    "o.ticket_id = tickets.ticket_id AND o.kind = 'evidence' AND o.state = 'pending'"
+    " AND o.attempts = 0 AND o.last_error IS NULL"
+)
+"""A ticket's evidence row that no attempt has started on (an admin's retry resets
+`attempts` but keeps `last_error`): the only kind of row that may absorb later evidence. A row
+sent once must not: a platform answering a repeated `Idempotency-Key` from its cache would
+drop whatever the row absorbed since."""
+# After an attempt ended (delivered or failed): if the ticket gained evidence since the
+# attempt's message was built (`:sent` occurrences), and no unstarted evidence row follows
+# to carry it, the ticket gets a fresh evidence row (next seq, so a new key). Run after the
+# outbox row's own update, in the same transaction: on PostgreSQL the row lock on the ticket
+# waits for a concurrent recording and re-checks `occurrences` against its commit.
+QUEUE_NEWER_EVIDENCE: Final = f"""
+UPDATE tickets SET outbox_seq = outbox_seq + 1
+WHERE ticket_id = :ticket_id AND forward AND is_open AND occurrences > :sent
+    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE {UNSTARTED_EVIDENCE} AND o.seq > :seq)
+RETURNING outbox_seq
+"""
 UPSERT_WATCHLIST: Final = """
 INSERT INTO watchlist_vehicles (plate_no, plate_color, reason, {until}, {added})
 VALUES (:plate_no, :plate_color, :reason, :until, :now)

@@ -271,6 +271,48 @@ class TestOutbox:
         [back] = await store.due_outbox(now, 10)
         assert (back.seq, back.attempts) == (1, 0)
 
+    async def test_a_row_tried_once_absorbs_no_more_evidence(
+        self, store: Store, now: datetime
+    ) -> None:
+        """Evidence after a failed attempt gets its own row (a new key) behind the retried
+        one, which a platform answering from its cache would otherwise swallow."""
+        await store.record_tickets([draft(at=now)], now)
+        [create] = await store.due_outbox(now, 10)
+        await store.outbox_delivered(create, now, "P-1", 1)
+        await store.record_tickets([draft(occurrence="o2", at=now)], now)
+        [evidence] = await store.due_outbox(now, 10)
+        await store.outbox_failed(evidence, now, "no answer", now, 2)
+        await store.record_tickets([draft(occurrence="o3", at=now)], now)
+        pending = (await store.list_outbox("pending", 10, None)).data
+        assert sorted((r.seq, r.kind) for r in pending) == [(2, "evidence"), (3, "evidence")]
+
+    async def test_evidence_recorded_during_an_attempt_gets_a_fresh_row(
+        self, store: Store, now: datetime
+    ) -> None:
+        """An attempt that carried fewer occurrences than the ticket has when it ends
+        (delivered or failed) queues one fresh evidence row; one that carried them all
+        queues nothing."""
+        await store.record_tickets([draft(at=now)], now)
+        [create] = await store.due_outbox(now, 10)
+        await store.outbox_delivered(create, now, "P-1", 1)
+        await store.record_tickets([draft(occurrence="o2", at=now)], now)
+        [evidence] = await store.due_outbox(now, 10)
+        await store.record_tickets([draft(occurrence="o3", at=now)], now)  # while in flight
+        await store.outbox_delivered(evidence, now, None, 2)
+        [fresh] = await store.due_outbox(now, 10)
+        assert (fresh.seq, fresh.kind) == (3, "evidence")
+        await store.record_tickets([draft(occurrence="o4", at=now)], now)  # in flight again
+        await store.outbox_failed(fresh, now, "no answer", now, 3)
+        [retried, newer] = sorted(
+            (await store.list_outbox("pending", 10, None)).data, key=lambda r: r.seq
+        )
+        assert (retried.seq, newer.seq, newer.kind) == (3, 4, "evidence")
+        [again] = await store.due_outbox(now, 10)
+        await store.outbox_delivered(again, now, None, 4)
+        [last] = await store.due_outbox(now, 10)
+        await store.outbox_delivered(last, now, None, 4)
+        assert await store.outbox_counts() == {"pending": 0, "delivered": 4, "dead": 0}
+
     async def test_outbox_lists_page_newest_first(self, store: Store, now: datetime) -> None:
         """The outbox list pages by a cursor without repeats or gaps; a forged cursor is
         refused."""
