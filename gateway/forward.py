@@ -185,7 +185,8 @@ class Forwarder:
     async def run(self) -> None:
         """Forward until cancelled, while this process holds the lease; a pass that filled
         its batch is followed at once by the next, otherwise after `interval_s`. An
-        unavailable store is waited out, never raised."""
+        unavailable store is waited out, and a pass that fails in any other way is logged
+        (type and stack only) and followed by the next: one bad row never stops forwarding."""
         async with self:
             while True:
                 full = False
@@ -194,6 +195,8 @@ class Forwarder:
                         full = (await self.run_once(self._clock())).sent >= BATCH
                 except StoreError as exc:
                     logger.warning("forwarding paused, the store is unavailable: %s", exc)
+                except Exception as exc:
+                    logger.error("forwarding pass failed: %s", type(exc).__name__, exc_info=exc)
                 if not full:
                     await asyncio.sleep(self._interval_s)
 
@@ -276,6 +279,8 @@ class Forwarder:
             raise ForwardError(
                 "unreachable", f"cannot reach the platform: {type(exc).__name__}"
             ) from None
+        except httpx.HTTPError as exc:  # an answer httpx cannot read (a broken encoding, …)
+            raise ForwardError("bad_answer", f"unreadable answer: {type(exc).__name__}") from None
         if not response.is_success:
             raise ForwardError("refused", _refusal(response))
         if row.kind != "create":

@@ -76,10 +76,19 @@ class Runtime:
     rules: RuleRunners | None = None
     """The rule runners (`gateway.rules.runners`); None with `SCGW_RULES=off`."""
 
+    forward_task: "asyncio.Task[None] | None" = None
+    """The forwarder's loop when tickets go to the platform."""
+
     @property
     def alive(self) -> bool:
         """False once ingest has died: a gateway that no longer ingests must be restarted."""
         return not self.ingest_task.done()
+
+    @property
+    def forwarder_alive(self) -> bool | None:
+        """False once the forwarder has stopped (tickets would silently stay in the outbox);
+        None without a platform."""
+        return None if self.forward_task is None else not self.forward_task.done()
 
 
 def build_pipeline(
@@ -200,7 +209,7 @@ async def running_gateway(
             batch_max_delay_s=settings.batch_max_delay_ms / 1000,
         )
         task = asyncio.create_task(ingest.run(), name="ingest")
-        task.add_done_callback(_report_ingest_death)
+        task.add_done_callback(_report_death)
         watch = DeviceWatch(
             store,
             devices,
@@ -217,6 +226,8 @@ async def running_gateway(
         )
         forward_tasks = [asyncio.create_task(forwarder.run(), name="forward")] if forwarder else []
         rule_tasks = [asyncio.create_task(rules.engine.run(), name="rules")] if rules else []
+        for forward_task in forward_tasks:
+            forward_task.add_done_callback(_report_death)
         try:
             yield Runtime(
                 settings,
@@ -234,20 +245,32 @@ async def running_gateway(
                 responsibility=responsibility,
                 watchlist=watchlist,
                 rules=rules,
+                forward_task=forward_tasks[0] if forward_tasks else None,
             )
         finally:
             tasks = (*rule_tasks, *forward_tasks, housekeeping_task, purge_task, watch_task, task)
             for running in tasks:
-                running.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await running
+                await _stop(running)
     finally:
         await store.close()
 
 
-def _report_ingest_death(task: "asyncio.Task[None]") -> None:
-    """Ingest only ends by cancellation; anything else is a bug that readiness must show."""
+def _report_death(task: "asyncio.Task[None]") -> None:
+    """Ingest and the forwarder only end by cancellation; anything else is a bug that health
+    or readiness must show, logged when it happens."""
     if not task.cancelled() and (error := task.exception()) is not None:
         # Type and stack only (`gateway.logs`): the message of an arbitrary error may quote a
         # payload value.
-        logger.critical("ingest stopped: %s", type(error).__name__, exc_info=error)
+        logger.critical("%s stopped: %s", task.get_name(), type(error).__name__, exc_info=error)
+
+
+async def _stop(task: "asyncio.Task[None]") -> None:
+    """Cancel a task and wait for it; one that had died already is logged (its death was
+    reported when it happened), never raised, so every other task is still stopped."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    except Exception as exc:
+        logger.error("%s had stopped: %s", task.get_name(), type(exc).__name__, exc_info=exc)

@@ -88,6 +88,8 @@ class FaultyPlatform:
         self.port = free_port()
         self.fault: Fault | None = None
         self.hang = False
+        self.encoding: str | None = None
+        """A `Content-Encoding` every answer claims (`gzip` on plain JSON: an unreadable one)."""
         self.requests = 0
         self._released = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -113,6 +115,8 @@ class FaultyPlatform:
                 try:
                     self.send_response(answer[0])
                     self.send_header("Content-Type", "application/json")
+                    if platform.encoding is not None:
+                        self.send_header("Content-Encoding", platform.encoding)
                     self.send_header("Content-Length", str(len(answer[1])))
                     self.end_headers()
                     self.wfile.write(answer[1])

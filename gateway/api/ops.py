@@ -29,6 +29,8 @@ class HealthPublic(BaseModel):
     status: str
     broker: bool | None = None
     store: bool | None = None
+    forwarder: bool | None = None
+    """Whether the platform forwarder runs; None without a platform."""
 
 
 @router.get("/healthz", response_model=HealthPublic)
@@ -41,17 +43,21 @@ async def healthz(runtime: RuntimeDep) -> HealthPublic:
 
 @router.get("/readyz", response_model=HealthPublic)
 async def readyz(runtime: RuntimeDep) -> HealthPublic:
-    """Readiness: subscribed to the broker and the store answers. Open, for load balancers."""
+    """Readiness: subscribed to the broker, the store answers, and the platform forwarder
+    (when there is a platform) runs. Open, for load balancers."""
     broker = runtime.ingest.is_connected
+    forwarder = runtime.forwarder_alive
     try:
         await runtime.store.ping()
         store = True
     except StoreError:
         store = False
-    if not (broker and store):
-        down = {"broker": broker, "store": store}
-        raise ApiError(503, "not_ready", "the broker or the store is not reachable", down)
-    return HealthPublic(status="ready", broker=broker, store=store)
+    if not (broker and store and forwarder is not False):
+        down = {"broker": broker, "store": store, "forwarder": forwarder}
+        raise ApiError(
+            503, "not_ready", "the broker or the store is unreachable, or forwarding stopped", down
+        )
+    return HealthPublic(status="ready", broker=broker, store=store, forwarder=forwarder)
 
 
 @router.get("/metrics", dependencies=[ApiKey], response_class=Response)

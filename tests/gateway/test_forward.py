@@ -3,12 +3,14 @@ process, and an in-process platform for the faults. Scheduling runs on an inject
 backoff is stepped over instead of waited for."""
 
 import asyncio
+import contextlib
 import random
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gateway.config import Settings
@@ -238,6 +240,24 @@ class TestForwarderFailures:
         ticket = await store.get_ticket(row.ticket_id, now)
         assert ticket is not None and ticket.platform_ticket_id == "gp-000001"
 
+    async def test_an_unreadable_answer_is_a_failed_attempt(
+        self, store: Store, platform: FaultyPlatform
+    ) -> None:
+        """An answer httpx cannot decode (a gzip header on plain JSON) counts as a bad answer
+        and is retried; the pass goes on."""
+        platform.encoding = "gzip"
+        now = datetime.now(UTC)
+        await store.record_tickets([door_forced(1)], now)
+        metrics = Metrics()
+        async with make_forwarder(store, platform.url, metrics=metrics) as forwarder:
+            assert await forwarder.run_once(now) == ForwardReport(failed=1)
+            (row,) = (await store.list_outbox("pending", 10, None)).data
+            assert row.last_error == "unreadable answer: DecodingError"
+            platform.encoding = None
+            _, reports = await until_quiet(forwarder, now + STEP)
+        assert reports[0] == ForwardReport(delivered=1)
+        assert metric(metrics, "scgw_forward_attempts_total", result="bad_answer") == 1
+
     async def test_a_wrong_secret_is_refused_until_dead_then_retried_by_an_admin(
         self, store: Store, platform: FaultyPlatform
     ) -> None:
@@ -289,6 +309,52 @@ class TestForwarderFailures:
         (row,) = (await store.list_outbox("pending", 10, None)).data
         assert row.last_error == "HTTP 401 stale_timestamp"
         assert receiver.records() == []
+
+
+class TestForwarderLoop:
+    """`run()` outlives whatever one pass raises."""
+
+    async def test_a_pass_that_raises_is_logged_and_the_next_pass_delivers(
+        self, store: Store, platform: FaultyPlatform, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """An error no delivery expects (a transport raising a plain `ValueError`) is logged
+        by type and the loop goes on; once the client works again, the ticket is delivered."""
+        broken = {"on": True}
+
+        def transport() -> httpx.AsyncBaseTransport:
+            real = httpx.AsyncHTTPTransport()
+
+            class Flaky(httpx.AsyncBaseTransport):
+                async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                    if broken["on"]:
+                        raise ValueError("not an HTTP error")
+                    return await real.handle_async_request(request)
+
+            return Flaky()
+
+        forwarder = make_forwarder(
+            store,
+            platform.url,
+            interval_s=0.05,
+            client_factory=lambda: httpx.AsyncClient(transport=transport()),
+        )
+        await store.record_tickets([door_forced(1)], datetime.now(UTC))
+        task = asyncio.create_task(forwarder.run())
+        try:
+            await wait_until(lambda: "forwarding pass failed: ValueError" in caplog.text)
+            broken["on"] = False
+            await wait_until(
+                lambda: _delivered(store), what="the ticket delivered after the failed passes"
+            )
+            assert not task.done()
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _delivered(store: Store) -> bool:
+    return (await store.outbox_counts())["delivered"] == 1
 
 
 class TestBackoff:
