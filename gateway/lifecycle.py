@@ -3,10 +3,13 @@ follow which, and which side may make the move.
 
 Two paths. A forwarded ticket: `detected` → `reported` (only the forwarder, when the platform
 acknowledged it and gave its id) → `accepted` | `rejected` → `dispatched` → `handled` →
-`closed`; a handling the platform's check does not accept goes back to `dispatched`. A local
-ticket (its category stays with the property company, `forward` False) skips the platform:
-`detected` → `dispatched` → `handled` → `closed`. On either, `false_alarm` ends an open ticket
-once someone has looked at it, and `cancelled` (the platform side's) ends any open ticket.
+`closed`; the platform may also decide (`accepted` | `rejected` | `false_alarm`) on a ticket
+still `detected` (its acknowledgement has not reached us yet), and the history then shows the
+implied `reported` step (`IMPLIED`); a handling the platform's check does not accept goes
+back to `dispatched`. A local ticket (its category stays with the property company, `forward`
+False) skips the platform: `detected` → `dispatched` → `handled` → `closed`. On either,
+`false_alarm` ends an open ticket once someone has looked at it, and `cancelled` (the
+platform side's) ends any open ticket.
 
 Sides: `platform` (the district's platform, the `gov` role; the admin key until keys with
 roles exist), `property` (the property company: `dispatched`, `handled` and `false_alarm`, and
@@ -30,7 +33,13 @@ Moves = Mapping[TicketStatus, Mapping[TicketStatus, frozenset[str]]]
 """status → {next status → the sides that may make that move}."""
 
 FORWARDED: Final[Moves] = {
-    "detected": {"reported": FORWARDER, "cancelled": PLATFORM},
+    "detected": {
+        "reported": FORWARDER,
+        "accepted": PLATFORM,
+        "rejected": PLATFORM,
+        "false_alarm": PLATFORM,
+        "cancelled": PLATFORM,
+    },
     "reported": {
         "accepted": PLATFORM,
         "rejected": PLATFORM,
@@ -41,7 +50,17 @@ FORWARDED: Final[Moves] = {
     "dispatched": {"handled": BOTH, "false_alarm": BOTH, "cancelled": PLATFORM},
     "handled": {"closed": PLATFORM, "dispatched": PLATFORM, "cancelled": PLATFORM},
 }
-"""The loop of a ticket sent to the grid platform; statuses not listed are final."""
+"""The loop of a ticket sent to the grid platform; statuses not listed are final. The
+platform may decide on a ticket still `detected`: it can accept the ticket as soon as it has
+given it an id, before its answer (the id) reaches the gateway."""
+
+IMPLIED: Final[Mapping[tuple[TicketStatus, TicketStatus], TicketStatus]] = {
+    ("detected", "accepted"): "reported",
+    ("detected", "rejected"): "reported",
+    ("detected", "false_alarm"): "reported",
+}
+"""Forwarded moves that skip a step the platform made implicitly: (from, to) → the step in
+between, kept in the history first (actor `platform`)."""
 
 LOCAL: Final[Moves] = {
     "detected": {"dispatched": BOTH, "false_alarm": BOTH, "cancelled": PLATFORM},
@@ -99,6 +118,11 @@ def check_transition(
     allowed = next_statuses(current, forward=forward, side=side, units=units)
     if to not in allowed:
         raise IllegalTransitionError(current, to, allowed)
+
+
+def implied_step(current: TicketStatus, to: TicketStatus, *, forward: bool) -> TicketStatus | None:
+    """The status a legal move from `current` to `to` passes through (history only), if any."""
+    return IMPLIED.get((current, to)) if forward else None
 
 
 def is_final(status: TicketStatus, forward: bool) -> bool:

@@ -15,7 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.api.deps import ApiKey, Caller, KeyCaller, RuntimeDep
 from gateway.api.errors import ApiError
 from gateway.api.params import IsoDateTime, check_time_range
-from gateway.lifecycle import IllegalTransitionError, Side, check_transition, next_statuses
+from gateway.lifecycle import (
+    IllegalTransitionError,
+    Side,
+    check_transition,
+    implied_step,
+    next_statuses,
+)
 from gateway.privacy import without_personal_numbers
 from gateway.runtime import Runtime
 from gateway.store.tickets import StatsGroup, TicketQuery
@@ -169,7 +175,10 @@ async def post_transition(
     actor = without_personal_numbers(body.actor)
     comment = without_personal_numbers(body.comment) if body.comment is not None else None
     store = runtime.store
-    if not await store.transition_ticket(ticket_id, ticket.status, body.to, actor, comment, now):
+    via = implied_step(ticket.status, body.to, forward=ticket.forward)
+    if not await store.transition_ticket(
+        ticket_id, ticket.status, body.to, actor, comment, now, via
+    ):
         current = await _ticket(runtime, ticket_id)  # someone moved it first
         allowed = next_statuses(
             current.status, forward=current.forward, side=side, units=current.responsible_units

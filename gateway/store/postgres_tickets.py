@@ -362,13 +362,18 @@ class PostgresTickets:
         actor: str,
         comment: str | None,
         now: datetime,
+        via: TicketStatus | None = None,
     ) -> bool:
         values = shared.transition_values(ticket_id, from_status, to_status, now)
         async with self._connection() as db, db.transaction():
             moved = await _rows(db, _SQL(shared.TRANSITION), values)
             if not moved:
                 return False
-            await _history(db, ticket_id, now, from_status, to_status, actor, comment)
+            step_from = from_status
+            if via is not None:
+                await _history(db, ticket_id, now, from_status, via, shared.PLATFORM_ACTOR, None)
+                step_from = via
+            await _history(db, ticket_id, now, step_from, to_status, actor, comment)
             if to_status == "cancelled" and moved[0][0]:
                 await _queue(db, ticket_id, "cancelled", now)
         return True

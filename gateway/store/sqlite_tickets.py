@@ -315,6 +315,7 @@ class SqliteTickets:
         actor: str,
         comment: str | None,
         now: datetime,
+        via: TicketStatus | None = None,
     ) -> bool:
         values = {
             k: _lite(v)
@@ -326,7 +327,11 @@ class SqliteTickets:
             if moved is None:
                 return False
             at = to_micros(now)
-            _history(db, ticket_id, at, from_status, to_status, actor, comment)
+            step_from = from_status
+            if via is not None:
+                _history(db, ticket_id, at, from_status, via, shared.PLATFORM_ACTOR, None)
+                step_from = via
+            _history(db, ticket_id, at, step_from, to_status, actor, comment)
             if to_status == "cancelled" and moved[0]:
                 _queue(db, ticket_id, "cancelled", at)
             return True

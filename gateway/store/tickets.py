@@ -141,11 +141,13 @@ class TicketStore(Protocol):
         actor: str,
         comment: str | None,
         now: datetime,
+        via: TicketStatus | None = None,
     ) -> bool:
         """Move a ticket from `from_status` to `to_status` if it is still in `from_status`
-        (False otherwise: someone moved it first), keep the step in its history, and queue an
-        outbox `cancelled` row when a forwarded ticket is cancelled. Legality is
-        `gateway.lifecycle`'s, checked before."""
+        (False otherwise: someone moved it first), keep the step in its history (first the
+        implied step to `via`, actor `platform`, when given), and queue an outbox `cancelled`
+        row when a forwarded ticket is cancelled. Legality is `gateway.lifecycle`'s, checked
+        before."""
 
     async def due_outbox(self, now: datetime, limit: int) -> list[OutboxRow]:
         """Rows to send now: per ticket only its first undelivered row, when it is pending and

@@ -11,6 +11,7 @@ from gateway.lifecycle import (
     IllegalTransitionError,
     Side,
     check_transition,
+    implied_step,
     is_final,
     next_statuses,
 )
@@ -62,7 +63,20 @@ class TestForwardedPath:
     def test_a_forwarded_ticket_cannot_skip_the_platform(self) -> None:
         with pytest.raises(IllegalTransitionError) as info:
             check_transition("detected", "dispatched", forward=True, side="platform", units=POLICE)
-        assert info.value.allowed == ("cancelled",)
+        assert info.value.allowed == ("accepted", "rejected", "false_alarm", "cancelled")
+
+    @pytest.mark.parametrize("to", ["accepted", "rejected", "false_alarm"])
+    def test_the_platform_decides_before_its_id_reaches_the_gateway(self, to: TicketStatus) -> None:
+        """The platform's decision on a ticket still `detected` is legal and implies the
+        `reported` step; nothing else implies a step."""
+        check_transition("detected", to, forward=True, side="platform", units=POLICE)
+        assert implied_step("detected", to, forward=True) == "reported"
+        assert implied_step("reported", to, forward=True) is None
+
+    def test_the_property_side_cannot_skip_the_platform(self) -> None:
+        with pytest.raises(IllegalTransitionError) as info:
+            check_transition("detected", "accepted", forward=True, side="property", units=PROPERTY)
+        assert info.value.allowed == ()
 
 
 class TestLocalPath:

@@ -218,6 +218,23 @@ class TestClosedLoop:
         assert closed["history"][-1]["comment"] == "已修复门锁"
         assert closed["history"][-1]["at"] == clock().isoformat()
 
+    async def test_the_platform_accepts_before_its_id_reaches_the_gateway(
+        self, gateway: RunningGateway, clock: Clock
+    ) -> None:
+        """Accepting a ticket still `detected` keeps the implied `reported` step; the late
+        acknowledgement then records the platform id and leaves the status alone."""
+        (door,) = await record(gateway, clock, finding(building="B01"))
+        accepted = await move(gateway, door, "accepted", comment="自动受理")
+        assert accepted["status"] == "accepted"
+        await report(gateway, clock, door)
+        body = await ticket(gateway, door)
+        assert (body["status"], body["platform_ticket_id"]) == ("accepted", f"P-{door[-6:]}")
+        assert steps(body) == [
+            (None, "detected", "gateway"),
+            ("detected", "reported", "platform"),
+            ("reported", "accepted", "网格员-07"),
+        ]
+
     async def test_the_local_happy_path(self, gateway: RunningGateway, clock: Clock) -> None:
         (offline,) = await record(gateway, clock, finding("device.offline", device_id=UNIT_DOOR))
         for to in ("dispatched", "handled", "closed"):
@@ -230,13 +247,17 @@ class TestClosedLoop:
         self, gateway: RunningGateway, clock: Clock
     ) -> None:
         (door,) = await record(gateway, clock, finding())
-        response = await post(gateway, door, "accepted")
+        response = await post(gateway, door, "dispatched")
         assert response.status_code == 409
         assert response.json()["error"] == {
             "code": "illegal_transition",
-            "message": "a ticket in detected cannot go to accepted for this caller;"
+            "message": "a ticket in detected cannot go to dispatched for this caller;"
             " see details.allowed",
-            "details": {"status": "detected", "to": "accepted", "allowed": ["cancelled"]},
+            "details": {
+                "status": "detected",
+                "to": "dispatched",
+                "allowed": ["accepted", "rejected", "false_alarm", "cancelled"],
+            },
         }
         assert steps(await ticket(gateway, door)) == [(None, "detected", "gateway")]
 
