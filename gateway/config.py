@@ -51,7 +51,10 @@ MIN_DEAD_LETTER_KEY_DISTINCT = 12
 class Settings(BaseSettings):
     """Every scalar setting of the gateway; see the README's configuration reference."""
 
-    model_config = SettingsConfigDict(env_prefix="SCGW_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="SCGW_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
+    """Errors never echo a setting's value: URLs may carry passwords, secrets are secrets."""
 
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     mqtt_client_id: str = "scgw-1"
@@ -144,6 +147,12 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
             raise ValueError("must look like https://host[:port][/path], without a query")
+        if "@" in parts.netloc:
+            raise ValueError(
+                "must not carry credentials (user:password@): the platform authenticates the"
+                " gateway by the request signature (SCGW_PLATFORM_SECRET), and a URL ends up in"
+                " logs and error messages"
+            )
         return value.rstrip("/")
 
     @field_validator("database_url")

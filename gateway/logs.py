@@ -165,6 +165,8 @@ def configure_logging(fmt: Literal["json", "text"], level: str) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    for name in ("httpx", "httpcore"):  # a line per request, with its full URL, at INFO
+        logging.getLogger(name).setLevel(logging.WARNING)
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread
 

@@ -333,6 +333,18 @@ class TestRequirePlatformSecret:
         with pytest.raises(ValidationError, match="platform_url"):
             Settings(platform_url=url)
 
+    def test_credentials_in_the_url_are_refused_without_echoing_them(self) -> None:
+        """A user:password@ in the platform URL is refused with the reason, never the value."""
+        with pytest.raises(ValidationError, match="must not carry credentials") as info:
+            Settings(platform_url="https://vendor:S3cretPassw0rd@grid.example/scgw")
+        assert "S3cretPassw0rd" not in str(info.value)
+
+    def test_no_setting_error_echoes_its_value(self) -> None:
+        """A bad MQTT URL (which may carry the broker's password) is refused without it."""
+        with pytest.raises(ValidationError) as info:
+            Settings(mqtt_url="tcp://user:BrokerPassw0rd@broker")
+        assert "BrokerPassw0rd" not in str(info.value)
+
 
 class TestLoadConfig:
     """A valid TOML file becomes a `GatewayConfig`; no file means an empty one."""

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import subprocess
 import sys
 from datetime import datetime
 
@@ -200,3 +201,42 @@ class TestWithoutExceptionMessages:
 
     def test_text_without_a_traceback_is_unchanged(self) -> None:
         assert without_exception_messages("stored 3 events") == "stored 3 events"
+
+
+_HTTP_CLIENT = """
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import httpx
+from gateway.logs import configure_logging
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+configure_logging("json", "DEBUG")
+httpx.get(f"http://127.0.0.1:{server.server_address[1]}/signed-target-path")
+server.shutdown()
+"""
+
+
+class TestConfigureLogging:
+    """The process-wide set-up quiets libraries that log URLs."""
+
+    def test_http_client_requests_are_not_logged(self) -> None:
+        """Even at DEBUG, httpx and httpcore write no line naming a request's URL."""
+        done = subprocess.run(
+            [sys.executable, "-c", _HTTP_CLIENT],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "signed-target-path" not in done.stderr
+        assert "127.0.0.1" not in done.stderr
