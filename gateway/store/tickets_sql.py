@@ -5,6 +5,7 @@ cursors, and the grid-management indicators computed from ticket rows."""
 import base64
 import binascii
 import math
+import re
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -385,7 +386,10 @@ def _instant(text: str) -> datetime:
         raise PayloadError("bad_cursor", "the cursor is not one this API issued") from None
     if when.tzinfo is None:
         raise PayloadError("bad_cursor", "the cursor is not one this API issued")
-    return when
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 at +14:00 is before year 1 in UTC
+        raise PayloadError("bad_cursor", "the cursor is not one this API issued") from None
 
 
 def encode_ticket_cursor(created_at: datetime, ticket_id: str) -> str:
@@ -395,7 +399,7 @@ def encode_ticket_cursor(created_at: datetime, ticket_id: str) -> str:
 
 def decode_ticket_cursor(token: str) -> tuple[datetime, str]:
     created, ticket_id = _decode(token, "tk", 2)
-    return _instant(created), ticket_id
+    return _instant(created), _ticket_id(ticket_id)
 
 
 def encode_outbox_cursor(row: OutboxRowPublic) -> str:
@@ -405,9 +409,22 @@ def encode_outbox_cursor(row: OutboxRowPublic) -> str:
 
 def decode_outbox_cursor(token: str) -> tuple[datetime, str, int]:
     created, ticket_id, seq = _decode(token, "ob", 3)
-    if not seq.isdigit():
+    if not _SEQ.fullmatch(seq):
         raise PayloadError("bad_cursor", "the cursor is not one this API issued")
-    return _instant(created), ticket_id, int(seq)
+    return _instant(created), _ticket_id(ticket_id), int(seq)
+
+
+_SEQ: Final = re.compile(r"[1-9][0-9]{0,8}")
+"""An outbox seq as a cursor may carry it: ASCII digits, ≥ 1, small enough for any integer
+column (`str.isdigit` takes `²` and an overflowing number would reach the database)."""
+_TICKET_ID: Final = re.compile(r"t-[0-9a-f]{24}")
+"""`schemas.tickets.TicketId`: a cursor's ticket id is a real one, never text for the query."""
+
+
+def _ticket_id(text: str) -> str:
+    if not _TICKET_ID.fullmatch(text):
+        raise PayloadError("bad_cursor", "the cursor is not one this API issued")
+    return text
 
 
 @dataclass(frozen=True, slots=True)

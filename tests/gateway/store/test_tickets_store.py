@@ -3,6 +3,7 @@
 watch-list and leases. Times are relative to the real now, injected."""
 
 import asyncio
+import base64
 import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -312,6 +313,33 @@ class TestOutbox:
         [last] = await store.due_outbox(now, 10)
         await store.outbox_delivered(last, now, None, 4)
         assert await store.outbox_counts() == {"pending": 0, "delivered": 4, "dead": 0}
+
+    @pytest.mark.parametrize(
+        "parts",
+        [
+            ("ob", "{at}", "{id}", "99999999999999999999999"),
+            ("ob", "{at}", "{id}", "²"),
+            ("ob", "{at}", "{id}", "0"),
+            ("ob", "{at}", "t-\x00", "1"),
+            ("ob", "0001-01-01T00:00:00+14:00", "{id}", "1"),
+            ("tk", "{at}", "t-\x00"),
+            ("tk", "0001-01-01T00:00:00+14:00", "{id}"),
+        ],
+    )
+    async def test_a_forged_cursor_is_refused(
+        self, store: Store, now: datetime, parts: tuple[str, ...]
+    ) -> None:
+        """A well-encoded cursor with an overflowing, non-ASCII or zero seq, a ticket id that
+        is not one, or an instant beyond the calendar is `bad_cursor`, never a database
+        error."""
+        fields = [p.format(at=now.isoformat(), id="t-" + "a" * 24) for p in parts]
+        token = base64.urlsafe_b64encode("|".join(fields).encode()).decode().rstrip("=")
+        with pytest.raises(PayloadError) as info:
+            if parts[0] == "ob":
+                await store.list_outbox(None, 2, token)
+            else:
+                await store.list_tickets(TicketQuery(cursor=token), now)
+        assert info.value.reason == "bad_cursor"
 
     async def test_outbox_lists_page_newest_first(self, store: Store, now: datetime) -> None:
         """The outbox list pages by a cursor without repeats or gaps; a forged cursor is
