@@ -143,6 +143,18 @@ DeviceId = Annotated[
 ]
 """A device id as every contract takes it: the event, the registry, the API's path."""
 
+
+def _printable(value: str) -> str:
+    if not is_printable(value):
+        raise ValueError(NAME_PROBLEMS["not_printable"])
+    return value
+
+
+PrintableText = Annotated[str, AfterValidator(_printable)]
+"""Free text an API caller sends (a transition's actor and comment, a watch-list reason):
+`is_printable`, so no NUL (which PostgreSQL refuses and SQLite stores), line breaks, bidi
+overrides or other control and format characters reach storage, logs or the platform."""
+
 IdentifierText = Annotated[str, NoPersonalNumber(), AfterValidator(_no_personal_number)]
 """An identifier an event cannot do without (a visit id, a vendor code): no personal number."""
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from schemas.events import UtcDatetime
 from schemas.housing import GridCode
-from schemas.identifiers import IdentifierText
+from schemas.identifiers import IdentifierText, PrintableText
 
 TicketStatus = Literal[
     "detected",
@@ -108,8 +108,8 @@ class TicketTransition(_Frozen):
     at: UtcDatetime
     from_status: TicketStatus | None = Field(description="None for the ticket's creation.")
     to_status: TicketStatus
-    actor: str = Field(min_length=1, max_length=64)
-    comment: str | None = Field(default=None, max_length=500)
+    actor: PrintableText = Field(min_length=1, max_length=64)
+    comment: PrintableText | None = Field(default=None, max_length=500)
 
 
 class TicketPublic(_Frozen):
@@ -151,8 +151,8 @@ class TransitionRequest(_Frozen):
     """`POST /v1/tickets/{ticket_id}/transitions`."""
 
     to: TicketStatus
-    actor: str = Field(min_length=1, max_length=64)
-    comment: str | None = Field(default=None, max_length=500)
+    actor: PrintableText = Field(min_length=1, max_length=64)
+    comment: PrintableText | None = Field(default=None, max_length=500)
 
 
 PlatformUpdateType = Literal["evidence", "cancelled"]
@@ -179,7 +179,7 @@ class WatchlistEntry(_Frozen):
 
     plate_no: str = Field(min_length=1, max_length=16)
     plate_color: str | None = None
-    reason: str = Field(min_length=1, max_length=200)
+    reason: PrintableText = Field(min_length=1, max_length=200)
     until: UtcDatetime | None = None
 
 

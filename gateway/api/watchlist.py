@@ -23,6 +23,7 @@ from gateway.runtime import Runtime
 from gateway.store.base import Page
 from schemas.codes import PlateColor
 from schemas.events import UtcDatetime
+from schemas.identifiers import PrintableText
 from schemas.plates import plate_problem
 from schemas.tickets import WatchlistEntry
 
@@ -48,7 +49,7 @@ class WatchlistEntryIn(BaseModel):
 
     plate_no: str = Field(min_length=1, max_length=32)
     plate_color: PlateColor | None = None
-    reason: str = Field(min_length=1, max_length=200)
+    reason: PrintableText = Field(min_length=1, max_length=200)
     until: UtcDatetime | None = None
 
     @field_validator("plate_no")

@@ -235,6 +235,20 @@ class TestClosedLoop:
             ("reported", "accepted", "网格员-07"),
         ]
 
+    @pytest.mark.parametrize(
+        "body", [{"actor": "网格员\u0000-07"}, {"comment": "已受理\u0000"}, {"comment": "a\u202eb"}]
+    )
+    async def test_control_characters_are_refused(
+        self, gateway: RunningGateway, clock: Clock, body: dict[str, str]
+    ) -> None:
+        """A NUL or a bidi override in `actor` or `comment` is 422 on both stores, and the
+        ticket does not move."""
+        (door,) = await record(gateway, clock, finding())
+        response = await post(gateway, door, "cancelled", **body)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "validation_failed"
+        assert (await ticket(gateway, door))["status"] == "detected"
+
     async def test_the_local_happy_path(self, gateway: RunningGateway, clock: Clock) -> None:
         (offline,) = await record(gateway, clock, finding("device.offline", device_id=UNIT_DOOR))
         for to in ("dispatched", "handled", "closed"):

@@ -96,6 +96,8 @@ class TestRefusals:
             ({"plate_no": "<b>湘A1</b>", "reason": "x"}, "plate_no"),
             ({"plate_no": "湘A12345", "reason": ""}, "reason"),
             ({"plate_no": "湘A12345", "reason": "车主电话13812345678"}, "reason"),
+            ({"plate_no": "湘A12345", "reason": "布控\u0000案件"}, "reason"),
+            ({"plate_no": "湘A12345", "reason": "布控\u202e案件"}, "reason"),
             ({"plate_no": "湘A12345", "reason": "x", "plate_color": "tartan"}, "plate_color"),
             ({"plate_no": "湘A12345", "reason": "x", "until": "2026-01-01"}, "until"),
             ({"plate_no": "湘A12345", "reason": "x", "owner": "张三"}, "<key 3>"),
