@@ -26,6 +26,7 @@ from typing import Any, Final, TextIO
 
 from pydantic import ValidationError
 
+from gateway.errors import ConfigError
 from gateway.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from schemas.platform import PLATFORM_UPDATE, CancelledUpdate, EvidenceUpdate, PlatformTicket
 
@@ -75,18 +76,50 @@ class PlatformReceiver:
             self._out.close()
 
     def _reload(self, out: Path) -> None:
-        """Ids and keys from an earlier run's file, so a restarted receiver keeps its word."""
-        for line in out.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            if record["repeat"]:
-                continue
-            if record["kind"] == "ticket":
-                answer = {"platform_ticket_id": record["platform_ticket_id"]}
-                self._tickets[record["platform_ticket_id"]] = record["body"]["ticket_id"]
-            else:
-                answer = {"update_id": record["update_id"]}
-                self._updates += 1
-            self._by_key[record["idempotency_key"]] = _Accepted(record["kind"], answer)
+        """Ids and keys from an earlier run's file, so a restarted receiver keeps its word.
+
+        A receiver killed in the middle of a write leaves a torn last line: it is dropped
+        with a warning, and the file cut back to the end of the last whole record (the next
+        record then starts on a line of its own). A bad line anywhere else is not ours to
+        guess about: `ConfigError` naming file and line."""
+        data = out.read_bytes()
+        lines = data.split(b"\n")
+        offset = 0
+        for number, line in enumerate(lines, start=1):
+            last = number == len(lines) or (number == len(lines) - 1 and not lines[-1])
+            if line or not last:
+                try:
+                    self._restore(json.loads(line))
+                except (ValueError, KeyError, TypeError):
+                    if not last:
+                        raise ConfigError(
+                            f"{out}:{number}: not a record this receiver wrote; move the file"
+                            " aside or remove the line"
+                        ) from None
+                    print(
+                        f"warning: {out}:{number}: dropped an incomplete last record"
+                        " (a write cut short)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    with out.open("r+b") as torn:
+                        torn.truncate(offset)
+                    return
+            offset += len(line) + 1
+        if data and not data.endswith(b"\n"):  # a whole record whose newline was cut off
+            with out.open("ab") as whole:
+                whole.write(b"\n")
+
+    def _restore(self, record: dict[str, Any]) -> None:
+        if record["repeat"]:
+            return
+        if record["kind"] == "ticket":
+            answer = {"platform_ticket_id": record["platform_ticket_id"]}
+            self._tickets[record["platform_ticket_id"]] = record["body"]["ticket_id"]
+        else:
+            answer = {"update_id": record["update_id"]}
+            self._updates += 1
+        self._by_key[record["idempotency_key"]] = _Accepted(record["kind"], answer)
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Answer:
         """The answer to one request; `target` is the request target as received, `headers`

@@ -44,6 +44,9 @@ class PlatformReceiverProcess:
         )
         assert self.process.stdout is not None
         first = self.process.stdout.readline()  # "" if it exited
+        while first.startswith("warning: "):  # what it found in --out, kept for the test
+            self.lines.append(first.rstrip("\n"))
+            first = self.process.stdout.readline()
         if "listening on" not in first:
             self.process.kill()
             raise RuntimeError(f"platform receiver did not start: {first}")

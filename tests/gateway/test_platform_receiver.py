@@ -195,6 +195,22 @@ class TestPlatformReceiver:
         other = post(receiver, "/tickets", ticket_body("t-" + "ef" * 12), "t-" + "ef" * 12 + ":1")
         assert other.json()["platform_ticket_id"] == "gp-000002"
 
+    def test_a_torn_last_record_is_dropped_at_restart(
+        self, receiver: PlatformReceiverProcess
+    ) -> None:
+        """Killed in the middle of a write, it starts again without the torn record, and the
+        next record starts on a clean line."""
+        post(receiver, "/tickets", ticket_body(), f"{TICKET_ID}:1")
+        assert receiver.stop() == 0
+        whole = receiver.out.read_text(encoding="utf-8")
+        receiver.out.write_text(whole + whole[: len(whole) // 2], encoding="utf-8")
+        receiver.start()
+        other = post(receiver, "/tickets", ticket_body("t-" + "ef" * 12), "t-" + "ef" * 12 + ":1")
+        assert other.json()["platform_ticket_id"] == "gp-000002"
+        records = [json.loads(line) for line in receiver.out.read_text().splitlines()]
+        assert [r["platform_ticket_id"] for r in records] == ["gp-000001", "gp-000002"]
+        assert any("dropped an incomplete last record" in line for line in receiver.lines)
+
 
 class TestPlatformReceiverCommand:
     """`scgw platform-receiver` explains itself and refuses to run without a secret."""
@@ -214,3 +230,16 @@ class TestPlatformReceiverCommand:
         monkeypatch.delenv("SCGW_PLATFORM_SECRET", raising=False)
         assert main(["platform-receiver", "--port", "1"]) == EXIT_CONFIG_ERROR
         assert "--secret" in capsys.readouterr().err
+
+    def test_a_bad_record_inside_the_file_stops_the_start_naming_file_and_line(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A line that is no record, followed by others, exits 2 with file:line, no
+        traceback."""
+        out = tmp_path / "received.jsonl"
+        out.write_text('{"not": "ours"}\n{"kind": "ticket"}\n', encoding="utf-8")
+        args = ["platform-receiver", "--port", "0", "--secret", PLATFORM_SECRET, "--out", str(out)]
+        assert main(args) == EXIT_CONFIG_ERROR
+        err = capsys.readouterr().err
+        assert f"{out}:1: not a record this receiver wrote" in err
+        assert "Traceback" not in err
