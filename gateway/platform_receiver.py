@@ -2,8 +2,10 @@
 docs/platform-contract.md, small enough to read in one sitting.
 
 It checks each request's signature and timestamp (401 otherwise), validates the body against
-`schemas.platform`, assigns platform ids (`gp-000001`, …), honours `Idempotency-Key` (a repeat
-gets the first answer again, with 200), appends everything it accepted to a JSON-lines file
+`schemas.platform`, assigns platform ids (`gp-000001`, …), one per gateway ticket (a second
+create of a ticket, under any key, gets its first id with 200), honours `Idempotency-Key` (a
+repeat gets the first answer again, with 200; a key reused for another ticket or kind of
+message is 422 `key_reused`), appends everything it accepted to a JSON-lines file
 (flushed per line, read back at start so ids and keys survive a restart) and prints one line
 per ticket, update or refusal. The tests, the demo and a vendor's integrator all use it.
 
@@ -45,6 +47,8 @@ def _error(status: int, code: str, message: str) -> Answer:
 class _Accepted:
     kind: str
     answer: dict[str, Any]
+    ticket_id: str
+    """The gateway ticket the keyed message was about: a key names one message of one ticket."""
 
 
 class PlatformReceiver:
@@ -66,6 +70,7 @@ class PlatformReceiver:
         self._lock = threading.Lock()
         self._by_key: dict[str, _Accepted] = {}
         self._tickets: dict[str, str] = {}  # platform id -> gateway ticket id
+        self._platform_ids: dict[str, str] = {}  # gateway ticket id -> its one platform id
         self._updates = 0
         if out is not None and out.exists():
             self._reload(out)
@@ -113,13 +118,15 @@ class PlatformReceiver:
     def _restore(self, record: dict[str, Any]) -> None:
         if record["repeat"]:
             return
+        ticket_id = record["body"]["ticket_id"]
         if record["kind"] == "ticket":
             answer = {"platform_ticket_id": record["platform_ticket_id"]}
-            self._tickets[record["platform_ticket_id"]] = record["body"]["ticket_id"]
+            self._tickets[record["platform_ticket_id"]] = ticket_id
+            self._platform_ids[ticket_id] = record["platform_ticket_id"]
         else:
             answer = {"update_id": record["update_id"]}
             self._updates += 1
-        self._by_key[record["idempotency_key"]] = _Accepted(record["kind"], answer)
+        self._by_key[record["idempotency_key"]] = _Accepted(record["kind"], answer, ticket_id)
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Answer:
         """The answer to one request; `target` is the request target as received, `headers`
@@ -163,25 +170,35 @@ class PlatformReceiver:
         except (ValueError, ValidationError) as exc:
             return _error(422, "invalid_body", _why(exc))
         if (earlier := self._by_key.get(key)) is not None:
-            if earlier.kind != kind:
+            if earlier.kind != kind or earlier.ticket_id != message.ticket_id:
                 return _error(422, "key_reused", "this Idempotency-Key named another message")
-            self._keep(kind, key, earlier.answer, document, repeat=True)
-            self._print(f"repeat {key} -> {json.dumps(earlier.answer)}")
-            return 200, earlier.answer
+            return self._repeat(kind, key, earlier.answer, document)
         if isinstance(message, PlatformTicket):
+            if (known := self._platform_ids.get(message.ticket_id)) is not None:
+                # The same ticket under a fresh key (a captured request replayed, or a
+                # gateway that lost its outbox): still one platform ticket.
+                answer = {"platform_ticket_id": known}
+                self._by_key[key] = _Accepted(kind, answer, message.ticket_id)
+                return self._repeat(kind, key, answer, document)
             answer = self._open(message)
         else:
             assert update is not None  # an update body was read for an update path only
             if self._tickets.get(update.group(1)) != message.ticket_id:
                 return _error(404, "unknown_ticket", "no such ticket, or another ticket's id")
             answer = self._update(update.group(1), message)
-        self._by_key[key] = _Accepted(kind, answer)
+        self._by_key[key] = _Accepted(kind, answer, message.ticket_id)
         self._keep(kind, key, answer, document, repeat=False)
         return 201, answer
+
+    def _repeat(self, kind: str, key: str, answer: dict[str, Any], document: object) -> Answer:
+        self._keep(kind, key, answer, document, repeat=True)
+        self._print(f"repeat {key} -> {json.dumps(answer)}")
+        return 200, answer
 
     def _open(self, ticket: PlatformTicket) -> dict[str, Any]:
         platform_id = f"gp-{len(self._tickets) + 1:06d}"
         self._tickets[platform_id] = ticket.ticket_id
+        self._platform_ids[ticket.ticket_id] = platform_id
         self._print(
             f"ticket {platform_id} {ticket.ticket_id} {ticket.rule} {ticket.severity}"
             f" {ticket.location.address} {ticket.title}"

@@ -96,6 +96,33 @@ class TestPlatformReceiver:
         ]
         assert records[0]["body"]["title"] == "单元门被强行打开"
 
+    def test_a_replay_under_a_fresh_key_is_the_same_platform_ticket(
+        self, receiver: PlatformReceiverProcess
+    ) -> None:
+        """A captured create sent again with another key answers 200 with the first id, also
+        after a restart: one platform ticket per gateway ticket."""
+        first = post(receiver, "/tickets", ticket_body(), f"{TICKET_ID}:1")
+        replay = post(receiver, "/tickets", ticket_body(), "attacker-key")
+        assert (first.status_code, replay.status_code) == (201, 200)
+        assert replay.json() == first.json() == {"platform_ticket_id": "gp-000001"}
+        assert receiver.stop() == 0
+        receiver.start()
+        again = post(receiver, "/tickets", ticket_body(), "another-key")
+        assert (again.status_code, again.json()) == (200, {"platform_ticket_id": "gp-000001"})
+
+    def test_a_key_reused_for_another_ticket_is_refused(
+        self, receiver: PlatformReceiverProcess
+    ) -> None:
+        """The same Idempotency-Key on another ticket's create is 422 key_reused, not the first
+        ticket's id; the other ticket gets its own id under its own key."""
+        post(receiver, "/tickets", ticket_body(), "k1")
+        other_id = "t-" + "cd" * 12
+        reused = post(receiver, "/tickets", ticket_body(other_id), "k1")
+        assert reused.status_code == 422
+        assert reused.json()["error"]["code"] == "key_reused"
+        fresh = post(receiver, "/tickets", ticket_body(other_id), f"{other_id}:1")
+        assert fresh.json() == {"platform_ticket_id": "gp-000002"}
+
     def test_updates_are_accepted_for_known_tickets_and_deduplicated(
         self, receiver: PlatformReceiverProcess
     ) -> None:
