@@ -33,6 +33,8 @@ from gateway.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEAD
 from schemas.platform import PLATFORM_UPDATE, CancelledUpdate, EvidenceUpdate, PlatformTicket
 
 MAX_BODY_BYTES: Final = 1024 * 1024
+SOCKET_TIMEOUT_S: Final = 30.0
+"""How long a connection may stall (reading its request or taking its answer)."""
 _CREATE = re.compile(r"(?:/.*)?/tickets")
 _UPDATE = re.compile(r"(?:/.*)?/tickets/([A-Za-z0-9][A-Za-z0-9._:-]{0,63})/updates")
 
@@ -244,11 +246,15 @@ def _why(exc: ValueError | ValidationError) -> str:
     return "the body is not JSON"
 
 
-def serve_receiver(receiver: PlatformReceiver, host: str, port: int) -> ThreadingHTTPServer:
-    """An HTTP server (not yet serving) that hands every request to `receiver`."""
+def serve_receiver(
+    receiver: PlatformReceiver, host: str, port: int, timeout_s: float = SOCKET_TIMEOUT_S
+) -> ThreadingHTTPServer:
+    """An HTTP server (not yet serving) that hands every request to `receiver`; a connection
+    stalled for `timeout_s` is dropped, so a slow client cannot hold a thread for ever."""
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "scgw-platform-receiver"
+        timeout = timeout_s
 
         def do_POST(self) -> None:
             self._answer()
@@ -257,19 +263,30 @@ def serve_receiver(receiver: PlatformReceiver, host: str, port: int) -> Threadin
             self._answer()
 
         def _answer(self) -> None:
-            length = self.headers.get("Content-Length", "0")
-            if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            length = self.headers.get("Content-Length", "0").strip()
+            if not (length.isascii() and length.isdigit()):
+                status, payload = _error(
+                    400, "bad_content_length", "Content-Length must be a decimal number"
+                )
+            elif int(length) > MAX_BODY_BYTES:
                 status, payload = _error(413, "too_large", f"at most {MAX_BODY_BYTES} bytes")
             else:
-                body = self.rfile.read(int(length))
+                try:
+                    body = self.rfile.read(int(length))
+                except OSError:  # the client stalled past the timeout or went away
+                    self.close_connection = True
+                    return
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 status, payload = receiver.handle(self.command, self.path, headers, body)
             data = json.dumps(payload, ensure_ascii=False).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:  # the client went away before its answer (BrokenPipe, reset)
+                self.close_connection = True
 
         def log_message(self, format: str, *args: Any) -> None:
             """Silent: `PlatformReceiver` prints what matters."""

@@ -2,6 +2,8 @@
 real HTTP."""
 
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,6 +14,7 @@ import httpx
 import pytest
 
 from gateway.cli import EXIT_CONFIG_ERROR, main
+from gateway.platform_receiver import PlatformReceiver, serve_receiver
 from gateway.signing import signed_headers
 from testkit.platform import PLATFORM_SECRET, PlatformReceiverProcess
 
@@ -237,6 +240,35 @@ class TestPlatformReceiver:
         records = [json.loads(line) for line in receiver.out.read_text().splitlines()]
         assert [r["platform_ticket_id"] for r in records] == ["gp-000001", "gp-000002"]
         assert any("dropped an incomplete last record" in line for line in receiver.lines)
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, int]]:
+    """The receiver's HTTP server in this process, dropping connections stalled for 0.5 s."""
+    http = serve_receiver(PlatformReceiver(PLATFORM_SECRET), "127.0.0.1", 0, timeout_s=0.5)
+    http.daemon_threads = True
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    yield "127.0.0.1", http.server_address[1]
+    http.shutdown()
+    http.server_close()
+
+
+class TestReceiverServer:
+    """The HTTP side: hostile or stalled clients get an answer or are dropped."""
+
+    def test_a_non_numeric_content_length_is_400(self, server: tuple[str, int]) -> None:
+        """`Content-Length: abc` is a bad request, not a body too large."""
+        with socket.create_connection(server, timeout=10) as client:
+            client.sendall(b"POST /tickets HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+            answer = b"".join(iter(lambda: client.recv(4096), b""))  # HTTP/1.0: until closed
+        assert answer.startswith(b"HTTP/1.0 400 ")
+        assert b"bad_content_length" in answer
+
+    def test_a_stalled_client_is_dropped(self, server: tuple[str, int]) -> None:
+        """A client that sends half a request and waits loses its connection."""
+        with socket.create_connection(server, timeout=10) as client:
+            client.sendall(b"POST /tickets HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+            assert client.recv(4096) == b""  # closed by the server, long before our 10 s
 
 
 class TestPlatformReceiverCommand:
