@@ -25,8 +25,9 @@ Two predicates judge the candidates:
   strict number, and besides the numbers that only look like one, since what is only shown
   may err the other way: legacy 15-digit ID numbers, 18-character ID-shaped numbers (a region,
   a birth date from 1900 to 2099) whatever their check character, landlines with an area code
-  (`010`, `02x`, `0xxx`, after 0, 86 or 0086), and mobiles after a trunk `0`. Broad calls strict
-  first, so every strict number is broad by construction.
+  (`010`, `02x`, `0xxx`, after 0, 86 or 0086; after `010` and `02x` any 8 digits), and
+  mobiles after a trunk `0`. Broad calls strict first, so every strict number is broad by
+  construction.
 
 Digits glued to other digits are a longer number, not this one: a 20-digit GB/T 28181 device
 code, epoch milliseconds and `20261126080000` are never personal numbers.
@@ -57,8 +58,12 @@ _BROAD_LENGTHS: Final = frozenset(range(10, 16)) | {17, 18}
 numbers (18); `_STRICT_LENGTHS` is a subset."""
 _MIN_DIGITS: Final = {False: min(_STRICT_LENGTHS), True: min(_BROAD_LENGTHS)}
 _MOBILE: Final = re.compile(r"(?:0086|86)?1[3-9][0-9]{9}")
-_LANDLINE: Final = re.compile(r"(?:0|86|0086)(?:10|2[0-9]|[3-9][0-9]{2})[2-9][0-9]{6,7}")
-"""An area code (010, 02x, 0xxx) and a local number of 7 or 8 digits, not starting 0 or 1."""
+_LANDLINE: Final = re.compile(
+    r"(?:0|86|0086)(?:(?:10|2[0-9])[0-9]{8}|(?:10|2[0-9]|[3-9][0-9]{2})[2-9][0-9]{6,7})"
+)
+"""An area code (010, 02x, 0xxx) and a local number of 7 or 8 digits, not starting 0 or 1;
+after the big cities' 3-digit codes (010, 02x) any 8 digits (`+86 10 1234 5678`: what is
+only shown may err towards hiding)."""
 _TRUNK_MOBILE: Final = re.compile(r"01[3-9][0-9]{9}")
 _REGIONS: Final = "12345678"
 _STRICT_CANDIDATE: Final = re.compile(

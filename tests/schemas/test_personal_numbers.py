@@ -109,6 +109,11 @@ class TestWrittenForms:
             "(010) 6552 9988",
             "+86 731 8888 1234",
             "0139 1234 5678",  # a mobile after a trunk 0
+            "010-1234-5678",  # a big city's 3-digit area code, then any 8 digits
+            "01012345678",
+            "+86 10 1234 5678",
+            "+86 21 1234 5678",
+            "0086 20 0123 4567",
         ],
     )
     def test_broad_only(self, text: str) -> None:
@@ -229,6 +234,26 @@ def number_like_texts(draw: st.DrawFn) -> str:
         )
     )
     return "".join(part + draw(GAPS) for part in parts)
+
+
+class TestBigCityLandlines:
+    """After 010 or 02x (with 0, 86 or 0086 before), any 8 digits are a landline."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.sampled_from(["0", "86", "0086", "+86 ", "(0", "+86-"]),
+        st.sampled_from(["10", *(f"2{d}" for d in range(10))]),
+        st.from_regex(r"\A[0-9]{8}\Z"),
+        st.sampled_from(["", " ", "-", ") "]),
+    )
+    def test_any_8_digit_local_number_is_broad(
+        self, prefix: str, area: str, local: str, gap: str
+    ) -> None:
+        if prefix == "(0":
+            text = f"(0{area}){gap}{local[:4]} {local[4:]}"
+        else:
+            text = f"{prefix}{area}{gap}{local[:4]} {local[4:]}"
+        assert holds_broad_number(text)
 
 
 class TestBroadContainsStrict:
