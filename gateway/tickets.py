@@ -11,12 +11,15 @@ finding's gate → its grid, else the building or gate of the device that saw it
 no grid: the community (居委会) then handles the ticket, added to its units.
 """
 
+import logging
+import re
 import string
 from collections.abc import Callable, Mapping
 from typing import Final
 
 from gateway.errors import ConfigError
 from gateway.grids import GridMap
+from gateway.privacy import holds_personal_number, without_personal_numbers
 from gateway.responsibility import CategorySpec, ResponsibilityList
 from gateway.rules.base import Finding, Rule
 from gateway.store.tickets import TicketDraft
@@ -35,6 +38,8 @@ GENERIC_UNIT_NAMES: Final[Mapping[UnitType, str]] = {
     "grid": "{community}网格",
 }
 """A unit's name when the grid map names no such unit: generic, from the community's name."""
+
+logger = logging.getLogger(__name__)
 
 _TEMPLATE_FIELDS: Final = string.Formatter()
 
@@ -79,6 +84,10 @@ class TicketDrafter:
         rule = self._rules[finding.rule]
         spec = self._responsibility.get(rule.category)
         assert spec is not None  # checked at construction
+        if (problem := personal_fact(finding.facts)) is not None:
+            key, why = problem
+            logger.error("rule %s: finding refused, its fact %s %s", rule.code, key, why)
+            raise PersonalFactError(f"rule {rule.code}: its fact {key} {why} (a bug in the rule)")
         grid = self.route(finding)
         location = self.location(finding)
         values = {**finding.facts, "address": location.address}
@@ -181,10 +190,39 @@ class TicketDrafter:
         return self._devices(finding.device_id)
 
 
+class PersonalFactError(ValueError):
+    """A finding whose facts would put personal data in a ticket: a bug in its rule (the rule
+    runners log and skip a finding that fails to draft)."""
+
+
+_PERSONAL_KEY: Final = re.compile(
+    r"(?:^|_)(?:name|names|phone|mobile|tel|telephone|id_number|id_no|idcard|id_card"
+    r"|card_no|姓名|电话|手机|身份证)(?:_|$)"
+)
+"""A fact key naming a person's name, phone or ID number."""
+MASK: Final = "*"
+"""A masked value (`张*`, `138****5678`) may name a person where one must be named."""
+
+
+def personal_fact(facts: Mapping[str, object]) -> tuple[str, str] | None:
+    """The first fact (key, why) that would put personal data in a ticket's texts: a value
+    holding anything shaped like an ID, mobile or landline number, or an unmasked value under a
+    key that names a person's name, phone or ID number. None when the facts are clean."""
+    for key, value in facts.items():
+        text = str(value)
+        if holds_personal_number(text):
+            return key, "holds a phone or ID number"
+        if _PERSONAL_KEY.search(key.lower()) and MASK not in text:
+            return key, "names a person unmasked"
+    return None
+
+
 def _fill(template: str, values: Mapping[str, object], rule: str, name: str) -> str:
-    """A template filled; a field the finding lacks is a bug in the rule, named as such."""
+    """A template filled, any personal-looking number in it redacted (the last line of defence
+    behind `personal_fact`: an address or a template may hold one too); a field the finding
+    lacks is a bug in the rule, named as such."""
     try:
-        return template.format_map(values)
+        return without_personal_numbers(template.format_map(values), "***")
     except (KeyError, IndexError, ValueError) as error:
         fields = sorted(field for _, field, _, _ in _TEMPLATE_FIELDS.parse(template) if field)
         raise ValueError(

@@ -12,7 +12,7 @@ from gateway.errors import ConfigError
 from gateway.grids import GridMap
 from gateway.responsibility import ResponsibilityList
 from gateway.rules.base import Finding
-from gateway.tickets import TicketDrafter
+from gateway.tickets import PersonalFactError, TicketDrafter
 from schemas.devices import DeviceRegistration
 from testkit.harness import write_file
 from tests.gateway.ticket_rules import RULES, rule
@@ -205,6 +205,46 @@ class TestTexts:
     def test_a_finding_of_an_unknown_rule_is_a_key_error(self, drafter: TicketDrafter) -> None:
         with pytest.raises(KeyError):
             drafter.draft(finding("no.such_rule"))
+
+
+class TestPersonalFacts:
+    """A finding whose facts carry personal data is a bug in its rule: refused, logged by rule
+    and fact key only; the texts are redacted as a last line of defence."""
+
+    @pytest.mark.parametrize(
+        "facts",
+        [
+            {"hours": 3, "visitor": "张三 13800138000"},
+            {"hours": 3, "visitor": "430112199001011234"},
+            {"hours": 3, "visitor": "张*", "contact": "+86 10 1234 5678"},
+            {"hours": 3, "visitor": "张*", "visitor_name": "张三"},
+            {"hours": 3, "visitor": "张*", "phone": 13800138000},
+        ],
+    )
+    def test_a_fact_with_personal_data_is_refused(
+        self, drafter: TicketDrafter, facts: dict[str, object], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        with pytest.raises(PersonalFactError, match=r"rule visitor\.overstay: its fact") as info:
+            drafter.draft(finding("visitor.overstay", facts=facts))
+        for value in facts.values():
+            if len(str(value)) > 2:
+                assert str(value) not in str(info.value)
+                assert str(value) not in caplog.text
+        assert "rule visitor.overstay: finding refused" in caplog.text
+
+    def test_a_masked_name_under_a_name_key_is_kept(self, drafter: TicketDrafter) -> None:
+        facts = {"hours": 3, "visitor": "张*", "visitor_name": "张*"}
+        assert drafter.draft(finding("visitor.overstay", facts=facts)).title
+
+    def test_a_number_in_a_template_or_address_is_redacted(self) -> None:
+        """A number the facts do not carry (the rule's own template) never reaches a text."""
+        leaky = rule(
+            "safety.door_forced", "safety", description="{address}，联系物业010-1234-5678。"
+        )
+        drafter = TicketDrafter(ResponsibilityList.load(), GridMap.load(), {leaky.code: leaky})
+        draft = drafter.draft(finding())
+        assert "1234" not in draft.description
+        assert draft.description.endswith("联系物业***。")
 
 
 class TestEvidence:
