@@ -205,11 +205,19 @@ async def ticket_stats(
         IsoDateTime | None, Query(description="created before; ISO 8601, offset")
     ] = None,
     bucket: Annotated[
-        Literal["month"] | None, Query(description="month: the same indicators per month")
+        Literal["month"] | None,
+        Query(
+            description="month: the same indicators per calendar month in China Standard"
+            " Time (Asia/Shanghai, UTC+8); `bucket` is the month's first instant"
+        ),
     ] = None,
 ) -> StatsPage:
     """Grid-management indicators per group: raised, accepted, closed, closure rate, on-time
-    rate against the SLA, mean and p90 hours to close, false-alarm rate."""
+    rate, mean and p90 hours to close, false-alarm rate.
+
+    On-time rate: of the tickets whose time is up (closed, or still open past `sla_due_at`
+    now), the share closed by `sla_due_at`; open tickets past due count as late, so leaving a
+    ticket open never improves it. Months (`bucket=month`) are China Standard Time months."""
     check_time_range(since, until)
     rows = await runtime.store.ticket_stats(
         group_by, since, until, bucket == "month", runtime.clock()

@@ -487,17 +487,21 @@ class PostgresTickets:
         monthly: bool,
         now: datetime,
     ) -> list[TicketStatsRow]:
-        """Months are UTC calendar months (`time_bucket` told the time zone, whatever the
-        session's)."""
+        """Months are China Standard Time calendar months (`time_bucket` told the zone,
+        whatever the session's)."""
         where, values = shared.stats_filter_sql(since, until)
-        bucket = "time_bucket('1 month', created_at, 'UTC')" if monthly else "NULL::timestamptz"
+        bucket = (
+            f"time_bucket('1 month', created_at, '{shared.MONTH_ZONE}')"
+            if monthly
+            else "NULL::timestamptz"
+        )
         sql = _SQL(
             "SELECT grid_code, category_code, community, responsible_units, created_at,"
             f" accepted_at, closed_at, status, sla_due_at, {bucket} FROM tickets WHERE {where}"
         )
         async with self._connection() as db:
             rows = await _rows(db, sql, values)
-        return shared.ticket_stats_rows(_stats_input(group_by, row) for row in rows)
+        return shared.ticket_stats_rows((_stats_input(group_by, row) for row in rows), now)
 
 
 async def _queue(db: Connection, ticket_id: str, kind: str, now: datetime) -> None:

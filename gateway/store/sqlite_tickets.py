@@ -76,8 +76,10 @@ _UNIT_TYPE = (
     " WHERE json_extract(value, '$.type') = :unit_type)"
 )
 _MONTH = (
-    "CAST(strftime('%s', created_us / 1000000, 'unixepoch', 'start of month') AS INTEGER) * 1000000"
+    f"(CAST(strftime('%s', created_us / 1000000 + {shared.CST_OFFSET_S}, 'unixepoch',"
+    f" 'start of month') AS INTEGER) - {shared.CST_OFFSET_S}) * 1000000"
 )
+"""The start of the China Standard Time month of `created_us` (shifted +8 h, no DST)."""
 
 
 def record_drafts(
@@ -463,7 +465,7 @@ class SqliteTickets:
         monthly: bool,
         now: datetime,
     ) -> list[TicketStatsRow]:
-        """Months are UTC calendar months (`strftime`'s 'start of month')."""
+        """Months are China Standard Time calendar months (`_MONTH`)."""
         where, values = shared.stats_filter_sql(since, until)
         bucket = _MONTH if monthly else "NULL"
         sql = _SQL(
@@ -472,7 +474,7 @@ class SqliteTickets:
         )
         params = {k: _lite(v) for k, v in values.items()}
         rows = await self._read_tx(lambda db: db.execute(sql, params).fetchall())
-        return shared.ticket_stats_rows(_stats_input(group_by, row) for row in rows)
+        return shared.ticket_stats_rows((_stats_input(group_by, row) for row in rows), now)
 
 
 def _stats_input(group_by: StatsGroup, row: Sequence[Any]) -> shared.StatsInput:

@@ -203,5 +203,7 @@ class TicketStore(Protocol):
         monthly: bool,
         now: datetime,
     ) -> list[TicketStatsRow]:
-        """The grid-management indicators per group (and per month when `monthly`: PostgreSQL
-        buckets with `time_bucket`) of the tickets created in [since, until)."""
+        """The grid-management indicators per group (and per China Standard Time month when
+        `monthly`: PostgreSQL buckets with `time_bucket` in Asia/Shanghai) of the tickets
+        created in [since, until); open tickets past due at `now` count as late
+        (`tickets_sql.ticket_stats_rows`)."""

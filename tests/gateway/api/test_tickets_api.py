@@ -7,7 +7,7 @@ times of an injected clock (`Runtime.clock`) that starts now."""
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -398,7 +398,8 @@ class TestIndicators:
         assert safety["false_alarm_rate"] == pytest.approx(1 / 3)
         fire = rows["fire_safety"]
         assert (fire["raised"], fire["closed"], fire["closure_rate"]) == (1, 0, 0.0)
-        assert (fire["on_time_rate"], fire["mean_hours_to_close"]) == (None, None)
+        # D, left open past its 4 h, is late already: 0 of 1 on time
+        assert (fire["on_time_rate"], fire["mean_hours_to_close"]) == (0.0, None)
         device = rows["device_operations"]
         assert (device["closed"], device["on_time_rate"], device["p90_hours_to_close"]) == (
             1,
@@ -411,7 +412,7 @@ class TestIndicators:
         assert set(rows) == {"property", "grid"}
         owned = rows["property"]
         assert (owned["raised"], owned["accepted"], owned["closed"]) == (5, 2, 3)
-        assert owned["on_time_rate"] == pytest.approx(2 / 3)
+        assert owned["on_time_rate"] == pytest.approx(2 / 4)  # A, E of A, B, E and D (open, late)
         assert owned["mean_hours_to_close"] == pytest.approx((2 + 3 + 6) / 3)
         assert owned["p90_hours_to_close"] == pytest.approx(3 + 0.8 * (6 - 3))
         assert owned["false_alarm_rate"] == pytest.approx(1 / 5)
@@ -438,7 +439,9 @@ class TestIndicators:
 
     async def test_per_month(self, gateway: RunningGateway, fixture: datetime) -> None:
         rows = await self.stats(gateway, group_by="community", bucket="month")
-        month = fixture.replace(day=1, hour=0, minute=0, second=0)
+        cst = timezone(timedelta(hours=8))  # China Standard Time months
+        local = fixture.astimezone(cst).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        month = local.astimezone(UTC)
         assert [(row["group"], row["bucket"], row["raised"]) for row in rows] == [
             ("yida", month.isoformat(), 5)
         ]

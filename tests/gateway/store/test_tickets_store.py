@@ -6,7 +6,7 @@ import asyncio
 import base64
 import itertools
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import psycopg
 import pytest
@@ -479,8 +479,14 @@ class TestListTickets:
         assert refused.value.reason == "bad_cursor"
 
 
+CST = timezone(timedelta(hours=8))
+"""China Standard Time: UTC+8 all year."""
+
+
 def month_of(at: datetime) -> datetime:
-    return at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    """The start of `at`'s China Standard Time calendar month, in UTC."""
+    local = at.astimezone(CST).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return local.astimezone(UTC)
 
 
 class TestTicketStats:
@@ -583,10 +589,10 @@ class TestTicketStats:
         none = await store.ticket_stats("category", fixture_tickets, None, False, fixture_tickets)
         assert none == []
 
-    async def test_monthly_indicators_bucket_by_utc_month(
+    async def test_monthly_indicators_bucket_by_china_standard_time_month(
         self, store: Store, fixture_tickets: datetime
     ) -> None:
-        """With `monthly`, each group is split by the UTC month the tickets were raised in."""
+        """With `monthly`, each group is split by the CST month the tickets were raised in."""
         now = fixture_tickets
         rows = await store.ticket_stats("category", None, None, True, now)
         old, recent = month_of(now - timedelta(days=40)), month_of(now - timedelta(days=1))
@@ -594,6 +600,44 @@ class TestTicketStats:
             (old, "safety", 3, 2, 1 / 3),
             (recent, "safety", 2, 1, 0.0),
         ]
+
+
+class TestTicketStatsDefinitions:
+    """Months and lateness as the district counts them."""
+
+    async def test_a_ticket_early_on_the_1st_in_china_counts_in_that_month(
+        self, store: Store, now: datetime
+    ) -> None:
+        """Raised at 00:30 CST on a month's 1st (16:30 UTC the day before), it counts in the
+        new month, not the UTC month."""
+        month = month_of(month_of(now) - timedelta(days=1))
+        created = month + timedelta(minutes=30)
+        assert created.astimezone(UTC).day != 1
+        await store.record_tickets([draft(at=created)], created)
+        rows = await store.ticket_stats("community", None, None, True, now)
+        assert [(r.bucket, r.raised) for r in rows] == [(month, 1)]
+
+    async def test_an_open_ticket_past_due_counts_as_late(
+        self, store: Store, now: datetime
+    ) -> None:
+        """On-time rate: of the tickets closed or past due, those closed by their due time;
+        an open ticket not yet due is not counted."""
+        raised = now - timedelta(days=3)
+        for key in ("closed", "open_late", "open_fresh"):
+            at = now - timedelta(minutes=1) if key == "open_fresh" else raised
+            await store.record_tickets([draft(key=key, at=at, forward=False)], at)
+        closed = next(
+            t
+            for t in (await store.list_tickets(TicketQuery(), now)).data
+            if t.dedup_key == "closed"
+        )
+        path: list[TicketStatus] = ["detected", "dispatched", "handled", "closed"]
+        for before, after in itertools.pairwise(path):
+            assert await store.transition_ticket(
+                closed.ticket_id, before, after, "g", None, raised + timedelta(hours=1)
+            )
+        (row,) = await store.ticket_stats("community", None, None, False, now)
+        assert (row.raised, row.closed, row.on_time_rate) == (3, 1, 0.5)
 
 
 class TestWatchlist:
