@@ -358,9 +358,11 @@ def load_config(path: Path | None) -> GatewayConfig:
 
 
 def read_toml_model(path: Path, model: type[M]) -> M:
-    """A TOML file validated into `model`; a `ConfigError` names the file, the key and its line."""
+    """A TOML file validated into `model`; a `ConfigError` names the file, the key and its line.
+    Every TOML file the gateway reads comes through here: a UTF-8 byte-order mark (which
+    Windows editors write) is accepted."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
         document = tomllib.loads(text)
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
@@ -372,10 +374,26 @@ def read_toml_model(path: Path, model: type[M]) -> M:
         return model.model_validate(document)
     except ValidationError as exc:
         lines = toml_key_lines(text)
-        problems = "; ".join(
-            _config_problem(path, lines, error) for error in exc.errors(include_url=False)
-        )
+        problems = "; ".join(_config_problem(path, lines, error) for error in _root_causes(exc))
         raise ConfigError(problems) from None
+
+
+def _root_causes(exc: ValidationError) -> list[ErrorDetails]:
+    """The errors without a list's "should have at least N items" when items inside it failed:
+    pydantic counts only the valid items, so that error only repeats the items' own."""
+    errors = exc.errors(include_url=False)
+    return [
+        error
+        for error in errors
+        if not (
+            error["type"] == "too_short"
+            and any(
+                len(other["loc"]) > len(error["loc"])
+                and tuple(other["loc"][: len(error["loc"])]) == tuple(error["loc"])
+                for other in errors
+            )
+        )
+    ]
 
 
 def check_device_parents(

@@ -37,7 +37,8 @@ class CategorySpec(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     gbt_class: str | None = Field(default=None, min_length=1, max_length=64)
     units: tuple[UnitType, ...] = Field(min_length=1)
-    sla_hours: float = Field(gt=0, le=MAX_SLA_HOURS)
+    sla_hours: float = Field(gt=0, le=MAX_SLA_HOURS, strict=True, allow_inf_nan=False)
+    """A TOML number: `true` or `"24"` is refused, not read as 1 or 24."""
     severity: Severity
     send: Send
 

@@ -150,6 +150,31 @@ class TestBrokenList:
         assert f":{line_of(text, 'sla_hours')}: categories.0.sla_hours:" in message
         assert "greater than 0" in message
 
+    @pytest.mark.parametrize("value", ["true", '"24"', "nan", "inf"])
+    def test_an_sla_that_is_no_finite_number(self, tmp_path: Path, value: str) -> None:
+        """`true`, a quoted number, nan and inf are refused, not read as 1, 24 or forever."""
+        text = ENTRY.format(code="a", name="甲").replace("24", value)
+        message = refusal(tmp_path, text)
+        assert f":{line_of(text, 'sla_hours')}: categories.0.sla_hours:" in message
+
+    def test_only_the_items_own_errors_are_reported(self, tmp_path: Path) -> None:
+        """A bad entry is not followed by "categories: Tuple should have at least 1 item" (the
+        list is not empty, its one entry is broken)."""
+        text = ENTRY.format(code="a", name="甲").replace('["grid"]', '["army"]')
+        message = refusal(tmp_path, text)
+        assert "categories.0.units.0:" in message
+        assert "at least 1 item" not in message
+
+    def test_a_byte_order_mark_is_accepted(self, tmp_path: Path) -> None:
+        """A list saved by an editor that writes a UTF-8 BOM loads, and errors keep lines."""
+        text = ENTRY.format(code="a", name="甲")
+        path = tmp_path / "responsibility.toml"
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        assert ResponsibilityList.load(path).get("a") is not None
+        path.write_bytes(b"\xef\xbb\xbf" + text.replace('"minor"', '"urgent"').encode())
+        with pytest.raises(ConfigError, match=f":{line_of(text, 'severity')}: categories.0"):
+            ResponsibilityList.load(path)
+
     def test_a_bad_code(self, tmp_path: Path) -> None:
         text = ENTRY.format(code="Social Care", name="甲")
         assert f":{line_of(text, 'code')}: categories.0.code:" in refusal(tmp_path, text)
