@@ -78,22 +78,22 @@ async def put_vehicles(
         Body(description="`[{plate_no, plate_color?, reason, until?}]`", max_length=MAX_ENTRIES),
     ],
 ) -> StoredCount:
-    """Add plates to the watch-list, or replace the entries of plates already on it."""
+    """Add plates to the watch-list, or replace the entries of plates already on it.
+
+    A plate is listed by its number alone (`plate_no` is the key): `plate_color` describes it
+    but does not tell two entries apart, so a second entry for the same number replaces the
+    first whatever its colour, and a listed number matches in every colour. `until`, when
+    given, must lie in the future."""
+    now = runtime.clock()
     seen: dict[str, int] = {}
     for index, item in enumerate(entries):
         if item.plate_no in seen:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "value_error",
-                        "loc": ("body", index, "plate_no"),
-                        "msg": f"is the same plate as entry {seen[item.plate_no]}",
-                    }
-                ]
-            )
+            raise _refused(index, "plate_no", f"is the same plate as entry {seen[item.plate_no]}")
+        if item.until is not None and item.until <= now:
+            raise _refused(index, "until", "is not in the future: the entry would never apply")
         seen[item.plate_no] = index
     stored = await runtime.store.put_watchlist(
-        [WatchlistEntry.model_validate(item.model_dump()) for item in entries], runtime.clock()
+        [WatchlistEntry.model_validate(item.model_dump()) for item in entries], now
     )
     plates = tuple(seen)
     await runtime.store.write_audit(
@@ -132,6 +132,13 @@ async def delete_vehicle(
     await runtime.store.write_audit(entry(caller, DELETE_ACTION, None, (plate,)))
     await _reload(runtime)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _refused(index: int, field: str, message: str) -> RequestValidationError:
+    """A 422 naming the entry and the field, never the value."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("body", index, field), "msg": message}]
+    )
 
 
 async def _reload(runtime: Runtime) -> None:

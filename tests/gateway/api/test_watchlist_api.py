@@ -100,6 +100,14 @@ class TestRefusals:
             ({"plate_no": "湘A12345", "reason": "布控\u202e案件"}, "reason"),
             ({"plate_no": "湘A12345", "reason": "x", "plate_color": "tartan"}, "plate_color"),
             ({"plate_no": "湘A12345", "reason": "x", "until": "2026-01-01"}, "until"),
+            (
+                {
+                    "plate_no": "湘A12345",
+                    "reason": "x",
+                    "until": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+                },
+                "until",
+            ),
             ({"plate_no": "湘A12345", "reason": "x", "owner": "张三"}, "<key 3>"),
             ({"reason": "x"}, "plate_no"),
         ],
