@@ -222,41 +222,35 @@ class TestForwarderFailures:
         assert ticket is not None and ticket.platform_ticket_id == "gp-000001"
         assert platform.requests == 2
 
-    async def test_an_answer_without_a_safe_platform_id_is_a_failure(
-        self, store: Store, platform: FaultyPlatform
+    @pytest.mark.parametrize(
+        ("answer", "error"),
+        [
+            ("unsafe_id", "HTTP 201 without a valid platform_ticket_id"),
+            ("undecodable", "unreadable answer: DecodingError"),
+        ],
+    )
+    async def test_a_bad_answer_is_a_failed_attempt(
+        self, store: Store, platform: FaultyPlatform, answer: str, error: str
     ) -> None:
-        """A 201 whose id is not a short safe token is not taken: the row is retried."""
-        platform.fault = lambda target, body: (201, b'{"platform_ticket_id": "../../etc"}')
+        """A 201 whose id is not a short safe token, or an answer httpx cannot decode (a gzip
+        header on plain JSON), is not taken: a bad answer, and the row is retried."""
+        if answer == "unsafe_id":
+            platform.fault = lambda target, body: (201, b'{"platform_ticket_id": "../../etc"}')
+        else:
+            platform.encoding = "gzip"
         now = datetime.now(UTC)
         await store.record_tickets([door_forced(1)], now)
         metrics = Metrics()
         async with make_forwarder(store, platform.url, metrics=metrics) as forwarder:
             assert await forwarder.run_once(now) == ForwardReport(failed=1)
             (row,) = (await store.list_outbox("pending", 10, None)).data
-            assert row.last_error == "HTTP 201 without a valid platform_ticket_id"
-            platform.fault = None
-            await until_quiet(forwarder, now + STEP)
-        assert metric(metrics, "scgw_forward_attempts_total", result="bad_answer") == 1
-        ticket = await store.get_ticket(row.ticket_id, now)
-        assert ticket is not None and ticket.platform_ticket_id == "gp-000001"
-
-    async def test_an_unreadable_answer_is_a_failed_attempt(
-        self, store: Store, platform: FaultyPlatform
-    ) -> None:
-        """An answer httpx cannot decode (a gzip header on plain JSON) counts as a bad answer
-        and is retried; the pass goes on."""
-        platform.encoding = "gzip"
-        now = datetime.now(UTC)
-        await store.record_tickets([door_forced(1)], now)
-        metrics = Metrics()
-        async with make_forwarder(store, platform.url, metrics=metrics) as forwarder:
-            assert await forwarder.run_once(now) == ForwardReport(failed=1)
-            (row,) = (await store.list_outbox("pending", 10, None)).data
-            assert row.last_error == "unreadable answer: DecodingError"
-            platform.encoding = None
+            assert row.last_error == error
+            platform.fault, platform.encoding = None, None
             _, reports = await until_quiet(forwarder, now + STEP)
         assert reports[0] == ForwardReport(delivered=1)
         assert metric(metrics, "scgw_forward_attempts_total", result="bad_answer") == 1
+        ticket = await store.get_ticket(row.ticket_id, now)
+        assert ticket is not None and ticket.platform_ticket_id == "gp-000001"
 
     async def test_a_wrong_secret_is_refused_until_dead_then_retried_by_an_admin(
         self, store: Store, platform: FaultyPlatform
