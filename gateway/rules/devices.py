@@ -54,7 +54,7 @@ def device_offline(
         facts={
             "device_id": device.device_id,
             "kind": device.kind,
-            "kind_name": DEVICE_KIND_NAMES.get(device.kind, device.kind),
+            "kind_zh": DEVICE_KIND_NAMES.get(device.kind, device.kind),
             "last_seen": local_time(silent_since),
             "offline_after": number(round(device.offline_after_s / 60, 1)),
         },
@@ -99,7 +99,7 @@ RULES: Final = (
         evaluate=device_offline,
         title="设备离线：{address}",
         description=(
-            "设备{device_id}（类型：{kind_name}）自{last_seen}起无任何消息，超过该类设备"
+            "设备{device_id}（类型：{kind_zh}）自{last_seen}起无任何消息，超过该类设备"
             "{offline_after}分钟的离线判定时间，已判定离线。请物业检查设备供电与网络。"
         ),
         summary_en="Device {device_id} ({kind}) at {address} silent since {last_seen},"
