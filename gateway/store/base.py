@@ -22,6 +22,7 @@ from gateway.store.evidence import EvidenceStore
 from gateway.store.masterdata import MasterDataStore
 from gateway.store.observations import ObservationStore
 from gateway.store.residentfacts import ResidentFactStore
+from gateway.store.rulemarks import RuleMarkStore
 from gateway.store.tickets import InstantRules, TicketStore
 from schemas.devices import Device, DeviceRegistration, DeviceState
 from schemas.events import DeviceEvent, DeviceStatusEvent, EventKind
@@ -150,12 +151,13 @@ class Store(
     TicketStore,
     EvidenceStore,
     ResidentFactStore,
+    RuleMarkStore,
     Protocol,
 ):
     """Persistence for events, dead letters, devices, master data, the models the events add
     (`ObservationStore`), the rules' reads of events (`EventFactStore`) and of residents
-    (`ResidentFactStore`), and governance tickets (`TicketStore`, `EvidenceStore`); every
-    write is one transaction."""
+    (`ResidentFactStore`), governance tickets (`TicketStore`, `EvidenceStore`) and how far the
+    watermark rules have been evaluated (`RuleMarkStore`); every write is one transaction."""
 
     async def open(self) -> None:
         """Connect and check the connection; nothing connects before this."""

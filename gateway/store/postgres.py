@@ -41,6 +41,7 @@ from gateway.store.postgres_evidence import PostgresEvidence
 from gateway.store.postgres_masterdata import PostgresMasterData
 from gateway.store.postgres_observations import PostgresObservations, record_observations
 from gateway.store.postgres_residentfacts import PostgresResidentFacts
+from gateway.store.postgres_rulemarks import PostgresRuleMarks
 from gateway.store.postgres_tickets import (
     AdvisoryLeases,
     PostgresTickets,
@@ -191,6 +192,7 @@ class PostgresStore(
     PostgresTickets,
     PostgresEvidence,
     PostgresResidentFacts,
+    PostgresRuleMarks,
 ):
     """`Store` on PostgreSQL + TimescaleDB.
 

@@ -42,6 +42,7 @@ from gateway.store.sqlite_evidence import SqliteEvidence
 from gateway.store.sqlite_masterdata import SqliteMasterData
 from gateway.store.sqlite_observations import SqliteObservations, record_observations
 from gateway.store.sqlite_residentfacts import SqliteResidentFacts
+from gateway.store.sqlite_rulemarks import SqliteRuleMarks
 from gateway.store.sqlite_tickets import SqliteTickets, record_drafts, record_watermarks
 from gateway.store.tickets import InstantRules, TicketChanges
 from gateway.store.upgrade import (
@@ -172,6 +173,7 @@ class SqliteStore(
     SqliteTickets,
     SqliteEvidence,
     SqliteResidentFacts,
+    SqliteRuleMarks,
 ):
     """`Store` on a single SQLite file.
 

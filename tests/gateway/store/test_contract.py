@@ -33,6 +33,7 @@ MIGRATIONS = [
     "0007_master_data",
     "0008_observations",
     "0009_tickets",
+    "0010_rule_marks",
 ]
 
 
