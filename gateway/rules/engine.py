@@ -5,14 +5,24 @@ Leadership: a community's watermark rules run in one process at a time, the hold
 `rules:<community>` (`store.hold_lease`: on PostgreSQL a session advisory lock held on a
 connection kept for leases; SQLite has one process). When the holder dies or loses its
 database connection, the lock goes with the connection, and the next cycle of any other
-process takes the lease and evaluates the community from `CATCH_UP` back: what the old
-leader already recorded adds nothing, because firings are idempotent by (dedup key,
-occurrence) in the database.
+process takes the lease and carries on from the stored marks (below).
 
 State: nothing but what is stored. The rules read stored events, presence and master data;
-tickets and their occurrences are in the database. The in-memory "evaluated up to" per
-community and rule only saves work: after a restart (or a lost lease) the community is
-re-evaluated from `CATCH_UP` back, adding nothing already recorded.
+tickets and their occurrences are in the database, and so is each (community, rule)'s mark,
+the instant it has been evaluated up to (`store.rule_marks`). The mark moves in the
+transaction that records the tickets its evaluation found (`store.record_evaluation`), so a
+crash between the two cannot lose or repeat anything, and the marks are read from the store
+each cycle, so a restarted process or a new lease holder resumes exactly where the last
+evaluation stopped: the same events give the same tickets whatever the process history. Only a
+(community, rule) with no mark at all is evaluated from `CATCH_UP` back (a replayed week is
+found at its own event times).
+
+Late data: a community's watermark is its newest event time minus the allowed lateness
+(`SCGW_RULES_LATENESS_S`, default 10 minutes), and each evaluation looks `DEADLINE_SPAN` (25 h)
+behind the instant it evaluates at. So events later than the allowed lateness plus
+`DEADLINE_SPAN` behind the watermark (a deadline before the rule's mark minus the look-back)
+do not raise time-based tickets, on every process alike; instant rules still see them, and
+they count in the windows of later evaluations.
 
 A rule that raises at an instant keeps its mark before that instant (the others move on), so
 the instants it could not evaluate are tried again next cycle rather than skipped: a failure
@@ -30,6 +40,7 @@ from gateway.errors import StoreError
 from gateway.rules.base import Drafter, Rule, WatermarkEvaluate
 from gateway.rules.catalog import Catalog
 from gateway.rules.watermark import community_watermarks, evaluation_points
+from gateway.store.rulemarks import RuleMark
 from gateway.store.tickets import TicketChanges, TicketDraft
 from gateway.watchlist import WatchlistHolder
 
@@ -73,7 +84,6 @@ class RuleEngine:
         self._watchlist = watchlist
         self._metrics = metrics
         self._clock = clock
-        self._evaluated: dict[tuple[str, str], datetime] = {}  # (community, rule) → instant
         self._failing: set[tuple[str, str]] = set()
 
     async def run(self) -> None:
@@ -95,33 +105,31 @@ class RuleEngine:
         total = TicketChanges()
         for community, watermark in sorted(community_watermarks(newest, self._lateness).items()):
             if not await self._store.hold_lease(lease_name(community)):
-                self._forget(community)  # another process leads it now
-                continue
+                continue  # another process leads it now
+            marks = await self._store.rule_marks(community)
             for rule, evaluate in self._rules:
-                changes = await self._evaluate(community, rule, evaluate, watermark, now)
+                mark = marks.get(rule.code)
+                changes = await self._evaluate(community, rule, evaluate, mark, watermark, now)
                 total = _sum(total, changes)
         return total
-
-    def _forget(self, community: str) -> None:
-        for key in [key for key in self._evaluated if key[0] == community]:
-            del self._evaluated[key]
 
     async def _evaluate(
         self,
         community: str,
         rule: Rule,
         evaluate: WatermarkEvaluate,
+        mark: datetime | None,
         watermark: datetime,
         now: datetime,
     ) -> TicketChanges:
-        """One rule at each instant its watermark passed since its mark, oldest first; what it
-        found up to the first instant it raised at (or all) is recorded and the mark moves
-        there. A store failure ends the cycle before the mark moves, so the next cycle
-        evaluates the same instants again."""
+        """One rule at each instant its watermark passed since its stored `mark`, oldest
+        first; what it found up to the first instant it raised at (or all) is recorded and the
+        mark moves there, in one transaction. A store failure ends the cycle before either is
+        stored, so the next cycle evaluates the same instants again."""
         key = (community, rule.code)
         drafts: list[TicketDraft] = []
         reached: datetime | None = None
-        for point in evaluation_points(self._evaluated.get(key), watermark):
+        for point in evaluation_points(mark, watermark):
             try:
                 found = await evaluate(self._store, community, point, rule.thresholds)
                 drafts.extend(self._drafter.draft(finding) for finding in found)
@@ -136,13 +144,13 @@ class RuleEngine:
             if key in self._failing:
                 self._failing.discard(key)
                 logger.info("watermark rule %s recovered for %s", rule.code, community)
-        changes = TicketChanges()
-        if drafts:
-            changes = await self._store.record_tickets(drafts, now)
-            if self._metrics is not None:
-                self._metrics.count_tickets(changes.opened_rules, changes.updated)
-        if reached is not None:
-            self._evaluated[key] = reached
+        if reached is None:
+            return TicketChanges()  # nothing evaluated: neither tickets nor a mark to record
+        changes = await self._store.record_evaluation(
+            drafts, RuleMark(community, rule.code, reached), now
+        )
+        if drafts and self._metrics is not None:
+            self._metrics.count_tickets(changes.opened_rules, changes.updated)
         return changes
 
 

@@ -18,10 +18,17 @@ from gateway.rules.watermark import (
 from gateway.store import Store, open_store
 from gateway.store.tickets import TicketQuery
 from gateway.watchlist import WatchlistHolder
+from schemas.events import DeviceEvent
 from schemas.tickets import WatchlistEntry
 from schemas.times import CHINA_STANDARD_TIME
 from tests.gateway.rules.drafting import pilot_drafter
-from tests.gateway.rules.rule_events import CALENDAR_ENDS, door_state, heartbeat
+from tests.gateway.rules.rule_events import (
+    CALENDAR_ENDS,
+    YIDA,
+    door_state,
+    heartbeat,
+    visit,
+)
 
 LATENESS = timedelta(minutes=10)
 MINUTE = timedelta(minutes=1)
@@ -84,9 +91,8 @@ class TestRuleEngine:
         ]
         again = await rules.run_once(now)
         assert (again.opened, again.updated, again.repeated) == (0, 0, 0)
-        restarted = await engine(store).run_once(now)  # a week back: a midnight may see it too
-        assert (restarted.opened, restarted.updated) == (0, 0)
-        assert restarted.repeated >= 1
+        restarted = await engine(store).run_once(now)  # resumes at the stored marks
+        assert (restarted.opened, restarted.updated, restarted.repeated) == (0, 0, 0)
         assert await held_open_tickets(store, now) == [
             ("door-000001", opened.occurred_at + 5 * MINUTE, 1)
         ]
@@ -127,6 +133,63 @@ class TestRuleEngine:
         await store.put_watchlist([WatchlistEntry(plate_no="湘A12345", reason="协查")], now)
         await engine(store, holder).run_once(now)
         assert set(holder.snapshot) == {"湘A12345"}
+
+
+async def ticket_keys(store: Store, now: datetime) -> list[tuple[str, str, int]]:
+    page = await store.list_tickets(TicketQuery(), now)
+    return sorted((t.rule, t.evidence.event_ids[0], t.occurrences) for t in page.data)
+
+
+class TestStoredMarks:
+    async def test_a_late_backlog_gives_the_same_tickets_after_a_restart(
+        self, store: Store, now: datetime
+    ) -> None:
+        """A backlog three days behind the watermark raises no time-based ticket in the running
+        engine, and none after a restart either: the restarted engine resumes at the marks."""
+        await store.write_batch([heartbeat(1, now)], [])
+        running = engine(store)
+        await running.run_once(now)
+        old = now - timedelta(days=3)
+        backlog: list[DeviceEvent] = [
+            door_state(10, old, "opened"),
+            door_state(11, old + 30 * MINUTE, "closed"),
+            visit(20, old, "registered", "V-late", valid_until=old + timedelta(hours=2)),
+            visit(21, old + MINUTE, "checked_in", "V-late"),
+        ]
+        await store.write_batch(backlog, [])
+        await store.write_batch([heartbeat(2, now + MINUTE)], [])
+        await running.run_once(now + MINUTE)
+        seen_running = await ticket_keys(store, now)
+        await engine(store).run_once(now + 2 * MINUTE)
+        assert await ticket_keys(store, now) == seen_running == []
+
+    async def test_a_new_engine_on_a_reopened_store_resumes_at_the_mark(
+        self, database: str, now: datetime
+    ) -> None:
+        """Every watermark rule's mark is stored at the watermark it reached; a new process
+        resumes there instead of `CATCH_UP` back, so a two-day-old held-open door that arrived
+        while it was down raises nothing, and the marks move on to the new watermark."""
+        first = open_store(database)
+        await first.open()
+        await first.migrate()
+        try:
+            await first.write_batch([heartbeat(1, now)], [])
+            await engine(first).run_once(now)
+            codes = {rule.code for rule in default_catalog().timed("watermark")}
+            assert await first.rule_marks(YIDA) == dict.fromkeys(codes, now - LATENESS)
+        finally:
+            await first.close()
+        second = open_store(database)
+        await second.open()
+        try:
+            old = now - timedelta(days=2)
+            await second.write_batch([door_state(2, old, "opened"), heartbeat(3, now + MINUTE)], [])
+            resumed = await engine(second).run_once(now + MINUTE)
+            assert (resumed.opened, await held_open_tickets(second, now)) == (0, [])
+            marks = await second.rule_marks(YIDA)
+            assert marks == dict.fromkeys(codes, now + MINUTE - LATENESS)
+        finally:
+            await second.close()
 
 
 class TestFailingRule:
