@@ -286,6 +286,7 @@ class Bench:
             commits = await commit_profile(db)
             checks = await store_checks(db, n)
             presence_rows = await scalar(db, "SELECT count(*) FROM presence")
+            ticket_occurrences = await scalar(db, "SELECT count(*) FROM ticket_occurrences")
         drain_rate = (n - commits.first_batch) / max(commits.last - commits.first, 1e-9)
         cpu: dict[str, float | None] = {**CpuMeter.per_message_us(cpu0, cpu1, n)}
         cpu["gateway_during_drain"] = drain_cpu(samples)
@@ -303,6 +304,7 @@ class Bench:
             "batches": commits.as_json(),
             "checks": checks,
             "presence_rows": presence_rows,
+            "ticket_occurrences": ticket_occurrences,
         }
         if pyspy is not None:
             result["py_spy"] = pyspy
@@ -428,6 +430,7 @@ def _drain_figures(drained: JsonDict) -> JsonDict:
         "postgres_us": cpu["postgres"],
         "gateway_plus_postgres_us": round(cpu["gateway"] + cpu["postgres"], 1),
         "presence_rows": drained["presence_rows"],
+        "ticket_occurrences": drained["ticket_occurrences"],
         "other_processes_cores": drained["other_processes_cores"],
     }
 
