@@ -51,6 +51,7 @@ from testkit.harness import (
     wait_until,
     write_file,
 )
+from testkit.inspection import holds_value
 from testkit.platform import PLATFORM_SECRET, PlatformReceiverProcess
 from testkit.services import MosquittoService, PostgresService
 
@@ -248,6 +249,19 @@ class TestEachRuleOnItsScenario:
             assert ticket["community"] in PILOTS
             assert ticket["responsible_units"], ticket["rule"]
             assert ticket["title"] and ticket["summary_en"]
+
+    async def test_no_resident_is_named_in_a_ticket_or_at_the_platform(
+        self, scenario_week: Week
+    ) -> None:
+        """No resident's name, ID number or phone reaches a ticket or the grid platform."""
+        records = scenario_week.platform.records()
+        sent = [json.dumps(record, ensure_ascii=False) for record in records]
+        blob = "\n".join([json.dumps(scenario_week.tickets, ensure_ascii=False), *sent])
+        assert scenario_week.tickets and sent  # there is something to search
+        for code in PILOTS:
+            for resident in pilot_community(code).residents():
+                for value in (resident.name, resident.id_number, resident.phone):
+                    assert not holds_value(value, blob), f"a {code} resident's data in a ticket"
 
     async def test_sent_to_the_platform_but_device_offline(self, scenario_week: Week) -> None:
         """Every ticket reaches the reference grid platform once, but the dead camera's, which
