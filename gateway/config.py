@@ -121,6 +121,16 @@ class Settings(BaseSettings):
     platform_timeout_s: float = Field(default=10.0, gt=0, le=300)
     forward_interval_s: float = Field(default=1.0, gt=0, le=3600)
     """How often the forwarder looks for due outbox rows when it has nothing in hand."""
+    api_cors_origins: tuple[str, ...] = ()
+    """Origins allowed to call the API from a browser (CORS); empty: CORS stays closed."""
+    api_auth_failures_per_minute: int = Field(default=10, ge=1, le=10_000)
+    """Failed authentications allowed per client address and minute before 429."""
+    stream_heartbeat_s: float = Field(default=15.0, gt=0, le=300)
+    """How often `GET /v1/stream` sends a heartbeat comment."""
+    stream_queue_max: int = Field(default=1000, ge=10, le=1_000_000)
+    """Messages one stream reader may fall behind before it is disconnected."""
+    stream_resume_max: int = Field(default=10_000, ge=100, le=10_000_000)
+    """Recent stream messages kept for resuming with `Last-Event-ID`."""
 
     @field_validator("mqtt_url")
     @classmethod

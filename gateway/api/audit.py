@@ -11,7 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from gateway.api.deps import AdminCaller, ApiKey, Caller, StoreDep
+from gateway.access import Caller
+from gateway.api.deps import AdminCaller, ApiKey, StoreDep
 from gateway.store.base import Page
 from gateway.store.masterdata import AuditEntry
 from schemas.events import UtcDatetime

@@ -1,12 +1,13 @@
 """Dependencies shared by the routers: the running gateway, its store, the caller's key."""
 
 import hmac
-from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from gateway.access import Caller, Permission, Role, bootstrap_admin
 from gateway.api.errors import ApiError
 from gateway.runtime import Runtime
 from gateway.store import Store
@@ -39,24 +40,15 @@ bearer = HTTPBearer(
 )
 
 
-ADMIN_ROLE = "admin"
+ADMIN_ROLE = Role.ADMIN.value
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is calling and what they may do. Today the only key is the bootstrap admin key;
-    keys with narrower roles come later, and endpoints already declare the role they need."""
-
-    name: str
-    roles: frozenset[str]
-
-
-def require_api_key(
+def authenticate(
     runtime: RuntimeDep,
     x_api_key: Annotated[str | None, Security(api_key_header)],
     authorization: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> Caller:
-    """Admit callers holding the admin key, as `X-API-Key` or `Authorization: Bearer`.
+    """The caller presenting a key as `X-API-Key` or `Authorization: Bearer`.
 
     Both are declared as security schemes, so the OpenAPI document marks the endpoints that
     need a key and /docs offers an Authorize button.
@@ -72,27 +64,69 @@ def require_api_key(
             "a valid API key is required in the X-API-Key header (or as a bearer token)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return Caller(ADMIN_ROLE, frozenset({ADMIN_ROLE}))
+    return bootstrap_admin()
 
 
-ApiKey = Depends(require_api_key)
+class Needs:
+    """The dependency by which an endpoint declares the one permission it needs.
+
+    `scgw permissions` and the README's table read it back from the routes
+    (`declared_permission`), and a test fails for a route under /v1 that declares none."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    def __call__(self, caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
+        if not caller.may(self.permission):
+            raise ApiError(
+                403,
+                "forbidden",
+                f"the {caller.role} role may not use this endpoint",
+                {"needs": self.permission.value},
+            )
+        return caller
+
+    def __repr__(self) -> str:
+        return f"Needs({self.permission.value!r})"
 
 
-def require_admin(caller: Annotated[Caller, Depends(require_api_key)]) -> Caller:
-    """Admit admins only: what an endpoint serving raw device data declares it needs."""
-    if ADMIN_ROLE not in caller.roles:
+def needs(permission: Permission) -> Any:
+    """`Depends(Needs(permission))`, for a route's `dependencies` or a parameter's default."""
+    return Depends(Needs(permission))
+
+
+def declared_permission(route: APIRoute) -> Permission | None:
+    """The permission a route declares through `Needs`, wherever in its dependencies."""
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        if isinstance(dependant.call, Needs):
+            return dependant.call.permission
+        pending.extend(dependant.dependencies)
+    return None
+
+
+# Compatibility names, removed as the routers move to `Needs` (issue 9).
+def require_api_key(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
+    return caller
+
+
+ApiKey = Depends(authenticate)
+
+
+def require_admin(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
+    """Admit admins only."""
+    if caller.role is not Role.ADMIN:
         raise ApiError(403, "forbidden", "this endpoint is for admins only")
     return caller
 
 
 AdminCaller = Annotated[Caller, Depends(require_admin)]
 
-KeyCaller = Annotated[Caller, Depends(require_api_key)]
+KeyCaller = Annotated[Caller, Depends(authenticate)]
 """Any caller holding a key, for endpoints that decide per request what the caller may see."""
 
 
 def can_unmask(caller: Caller) -> bool:
-    """Whether the caller may read residents' names and phones unmasked (always audited).
-
-    Admins only for now; the keys issue grants a `pii` role, added here and nowhere else."""
-    return ADMIN_ROLE in caller.roles
+    """Whether the caller may read residents' names and phones unmasked (always audited)."""
+    return caller.can_unmask

@@ -12,7 +12,8 @@ from typing import Annotated, Any, Final, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.api.deps import ApiKey, Caller, KeyCaller, RuntimeDep
+from gateway.access import Caller
+from gateway.api.deps import ApiKey, KeyCaller, RuntimeDep
 from gateway.api.errors import ApiError
 from gateway.api.params import IsoDateTime, check_time_range
 from gateway.lifecycle import (

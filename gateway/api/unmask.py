@@ -14,8 +14,9 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import StringConstraints
 
+from gateway.access import Caller
 from gateway.api.audit import entry
-from gateway.api.deps import Caller, KeyCaller, can_unmask
+from gateway.api.deps import KeyCaller, can_unmask
 from gateway.api.errors import ApiError
 from gateway.pii import ContactField, ContactVault
 from gateway.runtime import Runtime

@@ -73,6 +73,9 @@ class EventQuery:
     until: datetime | None = None
     limit: int = 100
     cursor: "EventCursor | None" = None
+    communities: frozenset[str] | None = None
+    """The caller's scope (`gateway.access.Caller.scope`): only these communities' records;
+    None for every community, an empty set for none."""
 
 
 @dataclass(frozen=True, slots=True)

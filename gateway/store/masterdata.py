@@ -63,6 +63,9 @@ class PersonQuery:
     tag: str | None = None
     limit: int = 100
     cursor: str | None = None
+    communities: frozenset[str] | None = None
+    """The caller's scope (`gateway.access.Caller.scope`): only these communities' records;
+    None for every community, an empty set for none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,9 @@ class HouseQuery:
     usage: HouseUsage | None = None
     limit: int = 100
     cursor: str | None = None
+    communities: frozenset[str] | None = None
+    """The caller's scope (`gateway.access.Caller.scope`): only these communities' records;
+    None for every community, an empty set for none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +88,9 @@ class VehicleQuery:
     registered: bool | None = None
     limit: int = 100
     cursor: str | None = None
+    communities: frozenset[str] | None = None
+    """The caller's scope (`gateway.access.Caller.scope`): only these communities' records;
+    None for every community, an empty set for none."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,9 @@ class TicketQuery:
     """Tickets one of whose responsible units is of this type (the property side's view)."""
     limit: int = 100
     cursor: str | None = None
+    communities: frozenset[str] | None = None
+    """The caller's scope (`gateway.access.Caller.scope`): only these communities' records;
+    None for every community, an empty set for none."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,9 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
+from gateway.access import Caller, Role
 from gateway.api import ops
-from gateway.api.deps import Caller, require_admin
+from gateway.api.deps import require_admin
 from gateway.api.errors import ApiError
 from gateway.config import CommunitySpec, GatewayConfig
 from gateway.messages import DeadLetter
@@ -213,9 +214,9 @@ class TestAdminOnly:
 
     def test_a_caller_without_the_admin_role_is_forbidden(self) -> None:
         with pytest.raises(ApiError) as info:
-            require_admin(Caller("viewer", frozenset({"read"})))
+            require_admin(Caller("k1", "viewer", Role.DEVICE_OPS))
         assert (info.value.status_code, info.value.code) == (403, "forbidden")
 
     def test_an_admin_is_admitted(self) -> None:
-        admin = Caller("admin", frozenset({"admin"}))
+        admin = Caller("k2", "admin", Role.ADMIN)
         assert require_admin(admin) is admin

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.api.deps import ADMIN_ROLE, Caller, can_unmask
+from gateway.access import Caller, Role
+from gateway.api.deps import ADMIN_ROLE, can_unmask
 from gateway.api.population import PERSON_ID_PATTERN, VEHICLE_ID_PATTERN
 from gateway.config import CommunitySpec, GatewayConfig
 from gateway.store.masterdata import new_person_id, new_vehicle_id
@@ -252,10 +253,10 @@ class TestCanUnmask:
     """`can_unmask` admits admins and nobody else (until the keys issue adds a pii role)."""
 
     def test_an_admin_may_unmask(self) -> None:
-        assert can_unmask(Caller("admin", frozenset({ADMIN_ROLE})))
+        assert can_unmask(Caller("k1", "admin", Role.ADMIN))
 
     def test_a_caller_without_the_role_may_not(self) -> None:
-        assert not can_unmask(Caller("platform", frozenset({"reader"})))
+        assert not can_unmask(Caller("k2", "platform", Role.GOV))
 
 
 class TestHouses:
