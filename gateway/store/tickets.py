@@ -89,6 +89,9 @@ class TicketQuery:
     communities: frozenset[str] | None = None
     """The caller's scope (`gateway.access.Caller.scope`): only these communities' records;
     None for every community, an empty set for none."""
+    property_view: bool = False
+    """Only the tickets a property company sees (`gateway.access.Caller.sees_ticket`): one of
+    the responsible units is the property, and the rule is not government-only."""
 
 
 @dataclass(frozen=True, slots=True)
