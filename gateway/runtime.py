@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from adapters.registry import registry_with
+from gateway.api.auth_limit import FailureLimiter
 from gateway.commit import BatchCommitter
 from gateway.config import GatewayConfig, Settings, check_device_parents
 from gateway.dead_letters import DeadLetterFactory
@@ -21,6 +22,7 @@ from gateway.forward import Forwarder
 from gateway.grids import GridMap
 from gateway.housekeeping import Housekeeping
 from gateway.ingest import Ingest
+from gateway.keys import KeyRing, known_communities
 from gateway.metrics import Metrics
 from gateway.mqtt import BrokerAddress, SessionOptions
 from gateway.pii import ContactVault
@@ -78,6 +80,10 @@ class Runtime:
 
     forward_task: "asyncio.Task[None] | None" = None
     """The forwarder's loop when tickets go to the platform."""
+    keys: KeyRing = field(kw_only=True)
+    """API keys: creates them and tells who presents one (`gateway.keys`)."""
+    auth_failures: FailureLimiter = field(kw_only=True)
+    """Failed authentications per client address (`gateway.api.auth_limit`)."""
 
     @property
     def alive(self) -> bool:
@@ -246,6 +252,8 @@ async def running_gateway(
                 watchlist=watchlist,
                 rules=rules,
                 forward_task=forward_tasks[0] if forward_tasks else None,
+                keys=KeyRing(store, secrets.admin_api_key, known_communities(grids, config)),
+                auth_failures=FailureLimiter(settings.api_auth_failures_per_minute),
             )
         finally:
             tasks = (*rule_tasks, *forward_tasks, housekeeping_task, purge_task, watch_task, task)

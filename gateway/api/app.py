@@ -16,6 +16,7 @@ from gateway.api import (
     audit,
     devices,
     gov,
+    keys,
     ops,
     outbox,
     population,
@@ -67,4 +68,5 @@ def create_app(settings: Settings, config: GatewayConfig, secrets: Secrets) -> F
     app.include_router(outbox.router)
     app.include_router(tickets.router)
     app.include_router(watchlist.router)
+    app.include_router(keys.router)
     return app

@@ -1,16 +1,19 @@
 """Dependencies shared by the routers: the running gateway, its store, the caller's key."""
 
-import hmac
+import logging
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from gateway.access import Caller, Permission, Role, bootstrap_admin
+from gateway.access import Caller, Permission, Role
 from gateway.api.errors import ApiError
+from gateway.keys import Refusal
 from gateway.runtime import Runtime
 from gateway.store import Store
+
+logger = logging.getLogger(__name__)
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -31,7 +34,8 @@ api_key_header = APIKeyHeader(
     name="X-API-Key",
     auto_error=False,
     scheme_name="ApiKey",
-    description="The admin API key (`scgw demo` prints it; production: SCGW_ADMIN_API_KEY).",
+    description="An API key (`scgw keys create`, `POST /v1/keys`: `scgw_<key_id>_<random>`)"
+    " or the bootstrap admin key (`scgw demo` prints it; production: SCGW_ADMIN_API_KEY).",
 )
 bearer = HTTPBearer(
     auto_error=False,
@@ -43,7 +47,8 @@ bearer = HTTPBearer(
 ADMIN_ROLE = Role.ADMIN.value
 
 
-def authenticate(
+async def authenticate(
+    request: Request,
     runtime: RuntimeDep,
     x_api_key: Annotated[str | None, Security(api_key_header)],
     authorization: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
@@ -51,20 +56,42 @@ def authenticate(
     """The caller presenting a key as `X-API-Key` or `Authorization: Bearer`.
 
     Both are declared as security schemes, so the OpenAPI document marks the endpoints that
-    need a key and /docs offers an Authorize button.
+    need a key and /docs offers an Authorize button. Keys are checked by `gateway.keys.KeyRing`;
+    an address that failed too often lately is answered 429 before its key is looked at
+    (`gateway.api.auth_limit`). A refusal is logged with the address and the reason, never
+    with what was presented.
     """
     presented = x_api_key
     if presented is None and authorization is not None:
         presented = authorization.credentials.strip()
-    expected = runtime.secrets.admin_api_key
-    if presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
+    now = runtime.clock()
+    address = request.client.host if request.client is not None else "unknown"
+    if presented and (retry := runtime.auth_failures.retry_after(address, now)) is not None:
         raise ApiError(
-            401,
-            "unauthorized",
-            "a valid API key is required in the X-API-Key header (or as a bearer token)",
-            headers={"WWW-Authenticate": "Bearer"},
+            429,
+            "too_many_failures",
+            "too many failed authentications from this address: try again later",
+            {"retry_after_s": retry},
+            headers={"Retry-After": str(retry)},
         )
-    return bootstrap_admin()
+    verdict = await runtime.keys.verify(presented, now)
+    if verdict.caller is not None:
+        return verdict.caller
+    if verdict.refusal is not Refusal.MISSING:
+        runtime.auth_failures.failed(address, now)
+    logger.log(
+        logging.INFO if verdict.refusal is Refusal.MISSING else logging.WARNING,
+        "authentication refused from %s: %s%s",
+        address,
+        verdict.refusal,
+        "" if verdict.key_id is None else f" (key {verdict.key_id})",
+    )
+    raise ApiError(
+        401,
+        "unauthorized",
+        "a valid API key is required in the X-API-Key header (or as a bearer token)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 class Needs:

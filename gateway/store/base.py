@@ -19,6 +19,7 @@ from gateway.messages import DeadLetter
 from gateway.privacy import is_shareable_key
 from gateway.store.eventfacts import EventFactStore
 from gateway.store.evidence import EvidenceStore
+from gateway.store.keys import KeyStore
 from gateway.store.masterdata import MasterDataStore
 from gateway.store.observations import ObservationStore
 from gateway.store.residentfacts import ResidentFactStore
@@ -155,12 +156,14 @@ class Store(
     EvidenceStore,
     ResidentFactStore,
     RuleMarkStore,
+    KeyStore,
     Protocol,
 ):
     """Persistence for events, dead letters, devices, master data, the models the events add
     (`ObservationStore`), the rules' reads of events (`EventFactStore`) and of residents
     (`ResidentFactStore`), governance tickets (`TicketStore`, `EvidenceStore`) and how far the
-    watermark rules have been evaluated (`RuleMarkStore`); every write is one transaction."""
+    watermark rules have been evaluated (`RuleMarkStore`) and API keys (`KeyStore`); every write
+    is one transaction."""
 
     async def open(self) -> None:
         """Connect and check the connection; nothing connects before this."""

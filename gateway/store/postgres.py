@@ -38,6 +38,7 @@ from gateway.store.migrations import load_migrations
 from gateway.store.observations import observe
 from gateway.store.postgres_eventfacts import PostgresEventFacts
 from gateway.store.postgres_evidence import PostgresEvidence
+from gateway.store.postgres_keys import PostgresKeys
 from gateway.store.postgres_masterdata import PostgresMasterData
 from gateway.store.postgres_observations import PostgresObservations, record_observations
 from gateway.store.postgres_residentfacts import PostgresResidentFacts
@@ -193,6 +194,7 @@ class PostgresStore(
     PostgresEvidence,
     PostgresResidentFacts,
     PostgresRuleMarks,
+    PostgresKeys,
 ):
     """`Store` on PostgreSQL + TimescaleDB.
 

@@ -39,6 +39,7 @@ from gateway.store.migrations import load_migrations
 from gateway.store.observations import observe
 from gateway.store.sqlite_eventfacts import SqliteEventFacts
 from gateway.store.sqlite_evidence import SqliteEvidence
+from gateway.store.sqlite_keys import SqliteKeys
 from gateway.store.sqlite_masterdata import SqliteMasterData
 from gateway.store.sqlite_observations import SqliteObservations, record_observations
 from gateway.store.sqlite_residentfacts import SqliteResidentFacts
@@ -174,6 +175,7 @@ class SqliteStore(
     SqliteEvidence,
     SqliteResidentFacts,
     SqliteRuleMarks,
+    SqliteKeys,
 ):
     """`Store` on a single SQLite file.
 
