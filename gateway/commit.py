@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from gateway.errors import StoreError
 from gateway.logs import loggable
@@ -30,7 +30,8 @@ class BatchCommitter:
     """Runs the pipeline over a batch, writes it, retries transient failures, then acks.
 
     `instant` (the instant rules) goes to every write: the tickets it drafts from a batch's
-    new events commit with them."""
+    new events commit with them. `published` (the live stream, `gateway.stream_sources`)
+    gets the batch's stored events after the commit; it never waits."""
 
     def __init__(
         self,
@@ -38,19 +39,25 @@ class BatchCommitter:
         store: Store,
         metrics: Metrics,
         instant: InstantRules | None = None,
+        published: Callable[[Sequence[DeviceEvent]], None] | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._store = store
         self._metrics = metrics
         self._instant = instant
+        self._published = published
+        self._refused: set[str] = set()
 
     async def __call__(self, messages: Sequence[InboundMessage]) -> WriteResult:
         self._metrics.messages_received.inc(len(messages))
         batch = self._pipeline(messages)
+        self._refused = set()
         result = await self._write_durably(batch)
         for message in messages:
             message.ack()
         self._record(messages, batch, result)
+        if self._published is not None and batch.events:
+            self._published([e for e in batch.events if e.event_id not in self._refused])
         return result
 
     async def _write_durably(self, batch: ProcessedBatch) -> WriteResult:
@@ -92,6 +99,7 @@ class BatchCommitter:
                 if exc.transient:
                     raise
                 refused.append(_refused_letter(event, exc))
+                self._refused.add(event.event_id)
                 continue
             inserted += result.inserted
             duplicates += result.duplicates

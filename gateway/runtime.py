@@ -33,6 +33,8 @@ from gateway.routing import TopicRouter
 from gateway.rules.runners import RuleRunners
 from gateway.store import Store, open_store
 from gateway.store.upgrade import RowRules
+from gateway.stream import StreamHub
+from gateway.stream_sources import DeviceFeed, EventPublisher, TicketFeed
 from gateway.subjects import Resolve
 from gateway.watchlist import WatchlistHolder
 from schemas.privacy import Pseudonymizer
@@ -84,6 +86,8 @@ class Runtime:
     """API keys: creates them and tells who presents one (`gateway.keys`)."""
     auth_failures: FailureLimiter = field(kw_only=True)
     """Failed authentications per client address (`gateway.api.auth_limit`)."""
+    stream: StreamHub = field(default_factory=lambda: StreamHub(resume_max=100, queue_max=10))
+    """The live stream's hub (`GET /v1/stream`, `gateway.stream`)."""
 
     @property
     def alive(self) -> bool:
@@ -194,11 +198,17 @@ async def running_gateway(
             metrics,
             forwarding=forwarder is not None,
         )
+        stream = StreamHub(
+            resume_max=settings.stream_resume_max,
+            queue_max=settings.stream_queue_max,
+            metrics=metrics,
+        )
         commit = BatchCommitter(
             build_pipeline(settings, config, secrets.id_hash_key, devices, router, vault),
             store,
             metrics,
             instant=rules.instant if rules else None,
+            published=EventPublisher(stream),
         )
         ingest = Ingest(
             BrokerAddress.from_url(settings.mqtt_url),
@@ -232,6 +242,13 @@ async def running_gateway(
         )
         forward_tasks = [asyncio.create_task(forwarder.run(), name="forward")] if forwarder else []
         rule_tasks = [asyncio.create_task(rules.engine.run(), name="rules")] if rules else []
+        stream_tasks = [
+            asyncio.create_task(TicketFeed(store, stream).run(), name="stream-tickets"),
+            asyncio.create_task(
+                DeviceFeed(store, stream, interval_s=settings.device_check_interval_s).run(),
+                name="stream-devices",
+            ),
+        ]
         for forward_task in forward_tasks:
             forward_task.add_done_callback(_report_death)
         try:
@@ -254,9 +271,11 @@ async def running_gateway(
                 forward_task=forward_tasks[0] if forward_tasks else None,
                 keys=KeyRing(store, secrets.admin_api_key, known_communities(grids, config)),
                 auth_failures=FailureLimiter(settings.api_auth_failures_per_minute),
+                stream=stream,
             )
         finally:
-            tasks = (*rule_tasks, *forward_tasks, housekeeping_task, purge_task, watch_task, task)
+            tasks = (*stream_tasks, *rule_tasks, *forward_tasks)
+            tasks += (housekeeping_task, purge_task, watch_task, task)
             for running in tasks:
                 await _stop(running)
     finally:

@@ -21,6 +21,7 @@ from gateway.api import (
     outbox,
     population,
     property,
+    stream,
     tickets,
     watchlist,
 )
@@ -69,4 +70,5 @@ def create_app(settings: Settings, config: GatewayConfig, secrets: Secrets) -> F
     app.include_router(tickets.router)
     app.include_router(watchlist.router)
     app.include_router(keys.router)
+    app.include_router(stream.router)
     return app

@@ -24,6 +24,7 @@ from gateway.store.masterdata import MasterDataStore
 from gateway.store.observations import ObservationStore
 from gateway.store.residentfacts import ResidentFactStore
 from gateway.store.rulemarks import RuleMarkStore
+from gateway.store.stream import StreamStore
 from gateway.store.tickets import InstantRules, TicketStore
 from schemas.devices import Device, DeviceRegistration, DeviceState
 from schemas.events import DeviceEvent, DeviceStatusEvent, EventKind
@@ -157,6 +158,7 @@ class Store(
     ResidentFactStore,
     RuleMarkStore,
     KeyStore,
+    StreamStore,
     Protocol,
 ):
     """Persistence for events, dead letters, devices, master data, the models the events add

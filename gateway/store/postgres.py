@@ -43,6 +43,7 @@ from gateway.store.postgres_masterdata import PostgresMasterData
 from gateway.store.postgres_observations import PostgresObservations, record_observations
 from gateway.store.postgres_residentfacts import PostgresResidentFacts
 from gateway.store.postgres_rulemarks import PostgresRuleMarks
+from gateway.store.postgres_stream import PostgresStream
 from gateway.store.postgres_tickets import (
     AdvisoryLeases,
     PostgresTickets,
@@ -195,6 +196,7 @@ class PostgresStore(
     PostgresResidentFacts,
     PostgresRuleMarks,
     PostgresKeys,
+    PostgresStream,
 ):
     """`Store` on PostgreSQL + TimescaleDB.
 

@@ -44,6 +44,7 @@ from gateway.store.sqlite_masterdata import SqliteMasterData
 from gateway.store.sqlite_observations import SqliteObservations, record_observations
 from gateway.store.sqlite_residentfacts import SqliteResidentFacts
 from gateway.store.sqlite_rulemarks import SqliteRuleMarks
+from gateway.store.sqlite_stream import SqliteStream
 from gateway.store.sqlite_tickets import SqliteTickets, record_drafts, record_watermarks
 from gateway.store.tickets import InstantRules, TicketChanges
 from gateway.store.upgrade import (
@@ -176,6 +177,7 @@ class SqliteStore(
     SqliteResidentFacts,
     SqliteRuleMarks,
     SqliteKeys,
+    SqliteStream,
 ):
     """`Store` on a single SQLite file.
 

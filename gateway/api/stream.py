@@ -1,0 +1,220 @@
+"""The live stream: `GET /v1/stream` (server-sent events) and its tokens.
+
+A reader gets the tickets, events and device status changes its key may see, as they happen
+(`gateway.stream`, `gateway.stream_sources`), filtered like every list: a scoped key gets its
+communities' messages only, a property key only the tickets its company must act on, and a
+`community` outside the scope gives a stream that stays silent (as a list is empty).
+
+The key travels in a header (`X-API-Key` or `Authorization: Bearer`; the dashboard reads the
+stream with `fetch`). A client that can only use `EventSource` sends no headers: it first gets
+a stream token (`POST /v1/stream/tokens`, with its key in a header) and opens
+`/v1/stream?token=...`. URLs end up in access logs and browser histories, so a token is good
+for one connection only, within a minute, and only here; only its hash is stored, and the
+key it was issued to is checked again when it is redeemed (a key revoked meanwhile fails).
+"""
+
+import asyncio
+import hashlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Security
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel, Field
+
+from gateway.access import Caller, Permission
+from gateway.api.deps import Needs, RuntimeDep, api_key_header, authenticate, bearer, needs
+from gateway.api.errors import ApiError
+from gateway.runtime import Runtime
+from gateway.stream import KINDS, SlowReaderError, StreamMessage
+from schemas.devices import CommunityCode
+from schemas.tickets import TicketPublic
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1/stream", tags=["stream"])
+
+TOKEN_TTL: Final = timedelta(seconds=60)
+TOKEN_PREFIX: Final = "sst_"
+KIND_PERMISSIONS: Final[dict[str, Permission]] = {
+    "ticket": Permission.TICKETS_READ,
+    "event": Permission.EVENTS_READ,
+    "device": Permission.DEVICES_READ,
+}
+KINDS_PATTERN: Final = r"^(ticket|event|device)(,(ticket|event|device))*$"
+HEADERS: Final = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class StreamToken(BaseModel):
+    """A single-use token for `GET /v1/stream?token=`, for clients that cannot send headers."""
+
+    token: str = Field(description="Good for one stream connection, until `expires_at`.")
+    expires_at: datetime
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@router.post("/tokens", status_code=201, response_model=StreamToken)
+async def create_stream_token(
+    runtime: RuntimeDep, caller: Annotated[Caller, needs(Permission.STREAM_READ)]
+) -> StreamToken:
+    """A stream token for the calling key: one connection to `GET /v1/stream?token=`, within
+    60 seconds, with the key's own scope (checked again when it is used)."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = runtime.clock() + TOKEN_TTL
+    await runtime.store.put_stream_token(token_hash(token), caller.key_id, expires_at)
+    return StreamToken(token=token, expires_at=expires_at)
+
+
+class StreamAccess(Needs):
+    """`stream:read`, by a key in a header or, here only, a stream token in the query."""
+
+    async def __call__(  # type: ignore[override]
+        self,
+        request: Request,
+        runtime: RuntimeDep,
+        x_api_key: Annotated[str | None, Security(api_key_header)],
+        authorization: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+        token: Annotated[
+            str | None,
+            Query(
+                max_length=200,
+                description="A token from `POST /v1/stream/tokens`, for clients that cannot "
+                "send headers (EventSource); single use, 60 s. Never put an API key here.",
+            ),
+        ] = None,
+    ) -> Caller:
+        if x_api_key is not None or authorization is not None or token is None:
+            caller = await authenticate(request, runtime, x_api_key, authorization)
+        else:
+            caller = await _redeem(request, runtime, token)
+        return super().__call__(caller)
+
+
+async def _redeem(request: Request, runtime: Runtime, token: str) -> Caller:
+    """The caller of the key the token was issued to, as that key stands now. A failed
+    redemption counts as a failed authentication of the address (`gateway.api.auth_limit`)."""
+    now = runtime.clock()
+    address = request.client.host if request.client is not None else "unknown"
+    if (retry := runtime.auth_failures.retry_after(address, now)) is not None:
+        raise ApiError(
+            429,
+            "too_many_failures",
+            "too many failed authentications from this address: try again later",
+            {"retry_after_s": retry},
+            headers={"Retry-After": str(retry)},
+        )
+    key_id = await runtime.store.redeem_stream_token(token_hash(token), now)
+    caller = None if key_id is None else await runtime.keys.caller_by_id(key_id, now)
+    if caller is None:
+        runtime.auth_failures.failed(address, now)
+        logger.warning("stream token refused from %s", address)
+        raise ApiError(
+            401,
+            "unauthorized",
+            "the stream token is unknown, used or expired: get a new one",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return caller
+
+
+@router.get(
+    "",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "Server-sent events: `id`, `event` (ticket, event, device, reset) "
+            "and `data` (JSON, the shape the lists return); a `: heartbeat` comment at every "
+            "heartbeat interval.",
+        }
+    },
+)
+async def stream(
+    runtime: RuntimeDep,
+    caller: Annotated[Caller, Depends(StreamAccess(Permission.STREAM_READ))],
+    kinds: Annotated[
+        str | None,
+        Query(
+            pattern=KINDS_PATTERN,
+            description="Comma-separated: ticket, event, device. Default: every kind the "
+            "key may read; naming one it may not is a 403.",
+        ),
+    ] = None,
+    community: CommunityCode | None = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            max_length=100,
+            description="The last id received: the messages missed since are sent first "
+            "(or `reset` when they are no longer kept).",
+        ),
+    ] = None,
+) -> StreamingResponse:
+    """Tickets, events and device status changes as they happen, scoped by the key.
+
+    Resume with `Last-Event-ID`. A reader that falls too far behind is disconnected; it
+    reconnects with its last id and gets what it missed."""
+    wanted = _kinds(caller, kinds)
+    scope = caller.scope(community)
+
+    def admits(message: StreamMessage) -> bool:
+        if message.kind not in wanted:
+            return False
+        if scope is not None and message.community not in scope:
+            return False
+        if isinstance(message.body, TicketPublic):
+            return caller.sees_ticket(message.body)
+        return caller.sees(message.community)
+
+    hub = runtime.stream
+    reader, reset = hub.connect(admits, last_event_id)
+    position = hub.position
+    heartbeat_s = runtime.settings.stream_heartbeat_s
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            if reset:
+                yield _reset(position)
+            yield b": connected\n\n"
+            while True:
+                try:
+                    async with asyncio.timeout(heartbeat_s):
+                        message = await reader.next()
+                except TimeoutError:
+                    yield b": heartbeat\n\n"
+                    continue
+                yield message.encode()
+        except SlowReaderError:
+            return
+        finally:
+            hub.disconnect(reader)
+
+    return StreamingResponse(body(), media_type="text/event-stream", headers=HEADERS)
+
+
+def _kinds(caller: Caller, requested: str | None) -> frozenset[str]:
+    if requested is None:
+        return frozenset(kind for kind in KINDS if caller.may(KIND_PERMISSIONS[kind]))
+    kinds = frozenset(requested.split(","))
+    refused = sorted(kind for kind in kinds if not caller.may(KIND_PERMISSIONS[kind]))
+    if refused:
+        raise ApiError(
+            403,
+            "forbidden",
+            f"the {caller.role} role may not read these kinds",
+            {"kinds": refused, "needs": [KIND_PERMISSIONS[k].value for k in refused]},
+        )
+    return kinds
+
+
+def _reset(position: str) -> bytes:
+    data = '{"reason":"the messages since Last-Event-ID are no longer kept: reload"}'
+    return f"id: {position}\nevent: reset\ndata: {data}\n\n".encode()
