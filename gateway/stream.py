@@ -152,7 +152,7 @@ class StreamHub:
         self._ring.append(message)
         for reader in list(self._readers):
             if not reader.offer(message):
-                self._readers.discard(reader)
+                self.disconnect(reader)
                 if self._dropped is not None:
                     self._dropped.inc()
                 logger.warning("a stream reader fell %d messages behind: dropped", self._queue_max)
@@ -173,12 +173,14 @@ class StreamHub:
                 backlog = [m for m in self._since(seq) if admits(m)]
         reader = Reader(admits, self._queue_max, backlog)
         self._readers.add(reader)
-        if self._connected is not None:
-            self._connected.set(len(self._readers))
+        self._count()
         return reader, reset
 
     def disconnect(self, reader: Reader) -> None:
         self._readers.discard(reader)
+        self._count()
+
+    def _count(self) -> None:
         if self._connected is not None:
             self._connected.set(len(self._readers))
 

@@ -1,0 +1,286 @@
+"""The live stream's hub and sources (`gateway.stream`, `gateway.stream_sources`): ids of one
+epoch in order, resuming with exactly the missed messages or a reset, per-reader filtering, a
+slow reader dropped without ever blocking the publisher; the ticket feed over both stores
+publishing each change once, whoever made it; the device feed publishing status changes;
+stream tokens used once. Clocks are injected; nothing sleeps."""
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gateway.metrics import Metrics
+from gateway.store import Store
+from gateway.store.stream import TicketPosition
+from gateway.store.tickets import TicketQuery
+from gateway.stream import Reader, SlowReaderError, StreamHub, StreamMessage
+from gateway.stream_sources import DeviceFeed, EventPublisher, TicketFeed
+from schemas.devices import DeviceRegistration
+from tests.gateway.observed_events import DOOR, YIDA, access
+from tests.gateway.store.ticket_drafts import JIAXIN, draft
+
+
+def everything(message: StreamMessage) -> bool:
+    return True
+
+
+def hub(resume_max: int = 100, queue_max: int = 10, **kwargs: object) -> StreamHub:
+    return StreamHub(resume_max=resume_max, queue_max=queue_max, **kwargs)  # type: ignore[arg-type]
+
+
+def publish(stream: StreamHub, count: int, community: str = YIDA) -> list[str]:
+    return [stream.publish("event", community, {"n": n}).id for n in range(count)]
+
+
+async def drain(reader: Reader) -> list[str]:
+    """Every message the reader has now, by id."""
+    ids: list[str] = []
+    while True:
+        try:
+            async with asyncio.timeout(0.05):
+                ids.append((await reader.next()).id)
+        except TimeoutError:
+            return ids
+
+
+class TestIds:
+    def test_ids_are_the_epoch_and_a_sequence_growing_by_one(self) -> None:
+        stream = hub(epoch="e1")
+        assert publish(stream, 3) == ["e1-1", "e1-2", "e1-3"]
+        assert stream.position == "e1-3"
+
+    def test_every_process_draws_its_own_epoch(self) -> None:
+        assert hub().epoch != hub().epoch
+
+    def test_a_message_encodes_as_a_server_sent_event(self) -> None:
+        message = hub(epoch="e1").publish("ticket", YIDA, {"title": "单元门"})
+        assert message.encode().decode() == (
+            'id: e1-1\nevent: ticket\ndata: {"title":"单元门"}\n\n'
+        )
+
+
+class TestResume:
+    async def test_a_reader_resuming_gets_exactly_the_missed_messages_then_live_ones(
+        self,
+    ) -> None:
+        stream = hub(epoch="e1")
+        ids = publish(stream, 5)
+        reader, reset = stream.connect(everything, last_event_id=ids[1])
+        live = publish(stream, 1)
+        assert not reset
+        assert await drain(reader) == ids[2:] + live
+
+    async def test_a_reader_at_the_newest_id_misses_nothing(self) -> None:
+        stream = hub(epoch="e1")
+        ids = publish(stream, 2)
+        reader, reset = stream.connect(everything, last_event_id=ids[-1])
+        assert not reset
+        assert await drain(reader) == []
+
+    @pytest.mark.parametrize("last_event_id", ["other-3", "e1-99", "e1-x", "garbage", "", "e1-1"])
+    async def test_an_id_it_cannot_resume_from_gets_a_reset_and_then_live_messages(
+        self, last_event_id: str
+    ) -> None:
+        """Another epoch (a restart, another process), a future or malformed id, or one that
+        fell off the ring (`e1-1` with a ring of 3 after 5 messages)."""
+        stream = hub(resume_max=3, epoch="e1")
+        publish(stream, 5)
+        reader, reset = stream.connect(everything, last_event_id=last_event_id)
+        live = publish(stream, 1)
+        assert reset
+        assert await drain(reader) == live
+
+    async def test_the_oldest_kept_message_can_still_be_resumed_after(self) -> None:
+        stream = hub(resume_max=3, epoch="e1")
+        ids = publish(stream, 5)  # the ring keeps e1-3 .. e1-5
+        reader, reset = stream.connect(everything, last_event_id=ids[1])
+        assert not reset
+        assert await drain(reader) == ids[2:]
+
+    async def test_resuming_replays_only_what_the_reader_may_see(self) -> None:
+        stream = hub(epoch="e1")
+        start = stream.position
+        yida = stream.publish("event", YIDA, {}).id
+        stream.publish("event", JIAXIN, {})
+        reader, _ = stream.connect(lambda m: m.community == YIDA, last_event_id=start)
+        assert await drain(reader) == [yida]
+
+
+class TestReaders:
+    async def test_each_reader_gets_only_what_it_admits(self) -> None:
+        stream = hub()
+        yida_reader, _ = stream.connect(lambda m: m.community == YIDA)
+        jiaxin_reader, _ = stream.connect(lambda m: m.community == JIAXIN)
+        yida = publish(stream, 2, YIDA)
+        jiaxin = publish(stream, 1, JIAXIN)
+        assert await drain(yida_reader) == yida
+        assert await drain(jiaxin_reader) == jiaxin
+
+    async def test_a_disconnected_reader_gets_nothing_more(self) -> None:
+        stream = hub()
+        reader, _ = stream.connect(everything)
+        stream.disconnect(reader)
+        publish(stream, 1)
+        assert await drain(reader) == []
+
+
+class TestSlowReader:
+    async def test_a_reader_falling_a_full_queue_behind_is_dropped_and_counted(self) -> None:
+        metrics = Metrics()
+        stream = hub(queue_max=3, metrics=metrics)
+        slow, _ = stream.connect(everything)
+        keeping_up, _ = stream.connect(everything)
+        for n in range(4):  # never waits, whatever the readers do
+            ids = publish(stream, 1)
+            if n < 3:
+                assert (await keeping_up.next()).id == ids[0]
+        with pytest.raises(SlowReaderError):
+            await slow.next()  # the queued messages are dropped with it: it resumes by id
+        with pytest.raises(SlowReaderError):
+            await slow.next()
+        assert (await keeping_up.next()).id == ids[0]
+        assert b"scgw_stream_readers_dropped_total 1.0" in metrics.render()
+        assert b"scgw_stream_readers 1.0" in metrics.render()
+
+    def test_publishing_ten_thousand_messages_to_a_reader_who_never_reads_never_blocks(
+        self,
+    ) -> None:
+        stream = hub(resume_max=100, queue_max=10)
+        stream.connect(everything)
+        publish(stream, 10_000)
+        assert stream.position.endswith("-10000")
+
+
+class TestEventPublisher:
+    async def test_a_batch_s_events_are_published_in_the_shape_the_event_list_returns(
+        self,
+    ) -> None:
+        stream = hub()
+        reader, _ = stream.connect(everything)
+        event = access(1, datetime.now(UTC))
+        EventPublisher(stream)([event])
+        message = await reader.next()
+        assert (message.kind, message.community) == ("event", YIDA)
+        assert json.loads(message.data) == json.loads(event.model_dump_json())
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class TestTicketFeed:
+    async def test_each_ticket_change_is_published_once_and_nothing_from_before_the_start(
+        self, store: Store
+    ) -> None:
+        now = datetime.now(UTC)
+        await store.record_tickets([draft("before", at=now - timedelta(hours=1))], now)
+        stream = hub()
+        reader, _ = stream.connect(everything)
+        clock = Clock(now + timedelta(seconds=1))
+        feed = TicketFeed(store, stream, clock=clock)
+        assert await feed.poll() == 0  # the start
+
+        raised = now + timedelta(seconds=2)
+        await store.record_tickets([draft("after", at=raised)], raised)
+        clock.now = raised + timedelta(seconds=1)
+        assert await feed.poll() == 1
+        assert await feed.poll() == 0  # re-reading the grace window publishes nothing again
+
+        ticket = await reader.next()
+        assert ticket.kind == "ticket"
+        assert json.loads(ticket.data)["dedup_key"] == "after"
+
+        page = await store.list_tickets(TicketQuery(), clock.now)
+        ticket_id = next(t.ticket_id for t in page.data if t.dedup_key == "after")
+        moved = clock.now + timedelta(seconds=1)
+        assert await store.transition_ticket(ticket_id, "detected", "dispatched", "pm", None, moved)
+        clock.now = moved + timedelta(seconds=1)
+        assert await feed.poll() == 1
+        changed = json.loads((await reader.next()).data)
+        assert (changed["ticket_id"], changed["status"]) == (ticket_id, "dispatched")
+
+    async def test_a_change_committed_late_with_an_earlier_clock_is_still_published(
+        self, store: Store
+    ) -> None:
+        """Another process's transaction read its clock before this poll but committed
+        after it: within the grace window it is found next time."""
+        now = datetime.now(UTC)
+        stream = hub()
+        clock = Clock(now)
+        feed = TicketFeed(store, stream, clock=clock, grace=timedelta(seconds=10))
+        await feed.poll()
+        await store.record_tickets([draft("late-1", at=now)], now + timedelta(seconds=5))
+        clock.now = now + timedelta(seconds=6)
+        assert await feed.poll() == 1
+        await store.record_tickets([draft("late-2", at=now)], now + timedelta(seconds=3))
+        assert await feed.poll() == 1
+
+    async def test_many_changes_are_read_page_by_page(self, store: Store) -> None:
+        now = datetime.now(UTC)
+        stream = hub(resume_max=100)
+        clock = Clock(now)
+        feed = TicketFeed(store, stream, clock=clock, page=2)
+        await feed.poll()
+        at = now + timedelta(seconds=1)
+        await store.record_tickets([draft(f"k{n}", at=at) for n in range(5)], at)
+        clock.now = at + timedelta(seconds=1)
+        assert await feed.poll() == 5
+
+
+class TestTicketsChangedSince:
+    async def test_tickets_come_in_updated_at_then_id_order_after_the_position(
+        self, store: Store
+    ) -> None:
+        now = datetime.now(UTC)
+        await store.record_tickets([draft("a", at=now), draft("b", at=now)], now)
+        later = now + timedelta(seconds=1)
+        await store.record_tickets([draft("c", at=later)], later)
+        found = await store.tickets_changed_since(TicketPosition(now - timedelta(1)), 10, later)
+        ids = [t.ticket_id for t in found]
+        assert [t.dedup_key for t in found][-1] == "c"
+        assert ids[:2] == sorted(ids[:2])
+        after_first = await store.tickets_changed_since(TicketPosition(now, ids[0]), 10, later)
+        assert [t.ticket_id for t in after_first] == ids[1:]
+        assert await store.tickets_changed_since(TicketPosition(later, ids[2]), 10, later) == []
+        one = await store.tickets_changed_since(TicketPosition(now - timedelta(1)), 1, now)
+        assert len(one) == 1
+
+
+class TestStreamTokens:
+    async def test_a_token_is_redeemed_once(self, store: Store) -> None:
+        now = datetime.now(UTC)
+        await store.put_stream_token("h1", "key_1", now + timedelta(seconds=60))
+        assert await store.redeem_stream_token("h1", now) == "key_1"
+        assert await store.redeem_stream_token("h1", now) is None
+
+    async def test_an_expired_token_is_refused_and_deleted(self, store: Store) -> None:
+        now = datetime.now(UTC)
+        await store.put_stream_token("h2", "key_1", now + timedelta(seconds=60))
+        later = now + timedelta(seconds=61)
+        assert await store.redeem_stream_token("h2", later) is None
+        assert await store.redeem_stream_token("h2", now) is None  # deleted on the way
+
+    async def test_an_unknown_token_is_refused(self, store: Store) -> None:
+        assert await store.redeem_stream_token("nope", datetime.now(UTC)) is None
+
+
+class TestDeviceFeed:
+    async def test_a_status_change_is_published_after_the_first_look(self, store: Store) -> None:
+        now = datetime.now(UTC)
+        device = DeviceRegistration(device_id=DOOR, dialect="hik-isapi", community=YIDA)
+        await store.upsert_devices([device])
+        stream = hub()
+        reader, _ = stream.connect(everything)
+        feed = DeviceFeed(store, stream, interval_s=1)
+        assert await feed.poll() == 0  # the first look only learns
+        await store.write_batch([access(1, now - timedelta(seconds=2))], [])
+        assert await feed.poll() == 1
+        assert await feed.poll() == 0
+        message = await reader.next()
+        body = json.loads(message.data)
+        assert (message.kind, body["device_id"], body["status"]) == ("device", DOOR, "online")
