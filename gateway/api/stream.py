@@ -30,7 +30,7 @@ from gateway.access import Caller, Permission
 from gateway.api.deps import Needs, RuntimeDep, api_key_header, authenticate, bearer, needs
 from gateway.api.errors import ApiError
 from gateway.runtime import Runtime
-from gateway.stream import KINDS, SlowReaderError, StreamMessage
+from gateway.stream import KINDS, Admits, SlowReaderError, StreamMessage
 from schemas.devices import CommunityCode
 from schemas.tickets import TicketPublic
 
@@ -162,20 +162,8 @@ async def stream(
 
     Resume with `Last-Event-ID`. A reader that falls too far behind is disconnected; it
     reconnects with its last id and gets what it missed."""
-    wanted = _kinds(caller, kinds)
-    scope = caller.scope(community)
-
-    def admits(message: StreamMessage) -> bool:
-        if message.kind not in wanted:
-            return False
-        if scope is not None and message.community not in scope:
-            return False
-        if isinstance(message.body, TicketPublic):
-            return caller.sees_ticket(message.body)
-        return caller.sees(message.community)
-
     hub = runtime.stream
-    reader, reset = hub.connect(admits, last_event_id)
+    reader, reset = hub.connect(admits(caller, _kinds(caller, kinds), community), last_event_id)
     position = hub.position
     heartbeat_s = runtime.settings.stream_heartbeat_s
 
@@ -198,6 +186,24 @@ async def stream(
             hub.disconnect(reader)
 
     return StreamingResponse(body(), media_type="text/event-stream", headers=HEADERS)
+
+
+def admits(caller: Caller, kinds: frozenset[str], community: str | None) -> Admits:
+    """What a reader receives: its kinds, within its caller's scope and its `community`
+    filter; events and devices by their community, tickets as the ticket lists show them
+    (a property company: only those its company must act on, never a watch-list hit)."""
+    scope = caller.scope(community)
+
+    def admitted(message: StreamMessage) -> bool:
+        if message.kind not in kinds:
+            return False
+        if scope is not None and message.community not in scope:
+            return False
+        if isinstance(message.body, TicketPublic):
+            return caller.sees_ticket(message.body)
+        return caller.sees(message.community)
+
+    return admitted
 
 
 def _kinds(caller: Caller, requested: str | None) -> frozenset[str]:

@@ -1,0 +1,322 @@
+"""`GET /v1/stream` and `POST /v1/stream/tokens` on a real gateway fed over a real Mosquitto:
+an event and the ticket a forced door raises arrive live; resuming with `Last-Event-ID` gets
+exactly the missed messages, a foreign id a reset; heartbeats; stream tokens used once, within
+their minute, only here; what each caller receives is its scope's and its role's."""
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from gateway.access import Caller, Role
+from gateway.api.stream import admits
+from gateway.stream import StreamHub, StreamMessage
+from schemas.tickets import ResponsibleUnit, TicketPublic, UnitType
+from schemas.times import CHINA_STANDARD_TIME
+from testkit.harness import (
+    ADMIN_KEY,
+    RunningGateway,
+    gateway_settings,
+    mosquitto_pub,
+    running_gateway,
+)
+from testkit.services import MosquittoService
+from tests.gateway.api.sse import open_stream
+
+HEARTBEAT_S = 0.5
+CONTROLLER = "43011200001320000013"
+WATCHLIST = "vehicle.watchlist"
+QUIET = "streamtest"
+"""A community nothing is published in but this module's own hub messages."""
+
+
+@pytest.fixture(scope="module")
+async def gateway(
+    mosquitto: MosquittoService, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningGateway]:
+    database = tmp_path_factory.mktemp("stream") / "scgw.db"
+    settings = gateway_settings(
+        mosquitto.url, f"sqlite:///{database}", stream_heartbeat_s=HEARTBEAT_S
+    )
+    async with running_gateway(settings) as running:
+        yield running
+
+
+def forced_door(serial: int, at: datetime | None = None) -> bytes:
+    """A hik-isapi controller's forced door (the instant rule `safety.door_forced`)."""
+    when = (at or datetime.now(UTC)).astimezone(CHINA_STANDARD_TIME)
+    return json.dumps(
+        {
+            "ipAddress": "10.1.2.3",
+            "dateTime": when.isoformat(timespec="seconds"),
+            "activePostCount": 1,
+            "eventType": "AccessControllerEvent",
+            "eventState": "active",
+            "AccessControllerEvent": {
+                "majorEventType": 5,
+                "subEventType": 27,
+                "doorNo": 2,
+                "serialNo": serial,
+            },
+        }
+    ).encode()
+
+
+def anonymous(gateway: RunningGateway) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=str(gateway.http.base_url))
+
+
+class TestTransport:
+    async def test_the_stream_is_an_uncached_unbuffered_event_stream(
+        self, gateway: RunningGateway
+    ) -> None:
+        async with open_stream(gateway.http) as stream:
+            headers = stream.response.headers
+            assert headers["content-type"].startswith("text/event-stream")
+            assert headers["cache-control"] == "no-cache"
+            assert headers["x-accel-buffering"] == "no"
+            assert (await stream.next()).comment == "connected"
+
+    async def test_a_heartbeat_comment_comes_at_every_interval(
+        self, gateway: RunningGateway
+    ) -> None:
+        async with open_stream(gateway.http, {"community": QUIET}) as stream:
+            await stream.next()
+            assert (await stream.next(timeout_s=HEARTBEAT_S * 4)).comment == "heartbeat"
+            assert (await stream.next(timeout_s=HEARTBEAT_S * 4)).comment == "heartbeat"
+
+    async def test_without_a_key_the_stream_is_a_401_with_the_error_body(
+        self, gateway: RunningGateway
+    ) -> None:
+        async with anonymous(gateway) as client:
+            response = await client.get("/v1/stream")
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "unauthorized"
+
+    @pytest.mark.parametrize("kinds", ["tickets", "event,alarm", "", "event,"])
+    async def test_an_unknown_kind_is_an_invalid_parameter(
+        self, gateway: RunningGateway, kinds: str
+    ) -> None:
+        """Like every malformed query parameter of the API: 400 naming the parameter."""
+        response = await gateway.http.get("/v1/stream", params={"kinds": kinds})
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert error["code"] == "invalid_parameter"
+        assert error["details"][0]["location"] == ["query", "kinds"]
+
+
+class TestLive:
+    async def test_an_event_published_over_mqtt_arrives_on_the_stream(
+        self, gateway: RunningGateway, mosquitto: MosquittoService
+    ) -> None:
+        async with open_stream(gateway.http, {"kinds": "event"}) as stream:
+            await mosquitto_pub(mosquitto.port, f"yida/hik-isapi/{CONTROLLER}", [forced_door(1)])
+            message = await stream.message("event")
+        event = message.json
+        assert (event["kind"], event["community"], event["device_id"]) == (
+            "door_state",
+            "yida",
+            CONTROLLER,
+        )
+        assert message.id is not None and message.id.startswith(gateway.runtime.stream.epoch)
+        stored = await gateway.events(kind="door_state")
+        assert event["event_id"] in {e["event_id"] for e in stored}
+
+    async def test_the_ticket_a_forced_door_raises_arrives_on_the_stream(
+        self, gateway: RunningGateway, mosquitto: MosquittoService
+    ) -> None:
+        async with open_stream(gateway.http, {"kinds": "ticket"}) as stream:
+            await mosquitto_pub(mosquitto.port, f"yida/hik-isapi/{CONTROLLER}", [forced_door(2)])
+            message = await stream.message("ticket")
+        ticket = message.json
+        assert (ticket["rule"], ticket["community"]) == ("safety.door_forced", "yida")
+        listed = await gateway.http.get(f"/v1/tickets/{ticket['ticket_id']}")
+        assert listed.status_code == 200
+
+    async def test_a_ticket_transition_arrives_on_the_stream(
+        self, gateway: RunningGateway, mosquitto: MosquittoService
+    ) -> None:
+        async with open_stream(gateway.http, {"kinds": "ticket"}) as stream:
+            await mosquitto_pub(mosquitto.port, f"yida/hik-isapi/{CONTROLLER}", [forced_door(3)])
+            ticket = (await stream.message("ticket")).json
+            moved = await gateway.http.post(
+                f"/v1/tickets/{ticket['ticket_id']}/transitions",
+                json={"to": "dispatched", "actor": "网格员-07"},
+            )
+            assert moved.status_code == 200, moved.text
+            while True:
+                changed = (await stream.message("ticket")).json
+                if changed["status"] == "dispatched":
+                    break
+        assert changed["ticket_id"] == ticket["ticket_id"]
+
+
+class TestResume:
+    async def test_resuming_with_last_event_id_gets_exactly_the_missed_messages(
+        self, gateway: RunningGateway
+    ) -> None:
+        hub = gateway.runtime.stream
+        params = {"community": QUIET}
+        async with open_stream(gateway.http, params) as stream:
+            sent = [hub.publish("event", QUIET, {"n": n}).id for n in range(2)]
+            first = await stream.message()
+            assert first.id == sent[0]
+        missed = sent[1:] + [hub.publish("event", QUIET, {"n": n}).id for n in range(2, 4)]
+        resume = {"Last-Event-ID": first.id}
+        async with open_stream(gateway.http, params, resume) as stream:
+            got = await stream.messages_until_quiet(HEARTBEAT_S * 4)
+        assert [m.id for m in got] == missed
+        assert [m.json["n"] for m in got] == [1, 2, 3]
+
+    async def test_an_id_of_another_epoch_gets_a_reset_then_live_messages(
+        self, gateway: RunningGateway
+    ) -> None:
+        hub = gateway.runtime.stream
+        resume = {"Last-Event-ID": "0badc0de-12"}
+        async with open_stream(gateway.http, {"community": QUIET}, resume) as stream:
+            reset = await stream.message()
+            live = hub.publish("event", QUIET, {"n": "live"})
+            after = await stream.message()
+        assert reset.event == "reset"
+        assert reset.id is not None and reset.id.startswith(f"{hub.epoch}-")
+        assert "reload" in reset.json["reason"]
+        assert after.id == live.id
+
+
+class TestTokens:
+    async def test_a_token_opens_one_stream_and_only_once(self, gateway: RunningGateway) -> None:
+        before = datetime.now(UTC)
+        created = await gateway.http.post("/v1/stream/tokens")
+        assert created.status_code == 201
+        body = created.json()
+        expires = datetime.fromisoformat(body["expires_at"])
+        assert (
+            before + timedelta(seconds=59) <= expires <= datetime.now(UTC) + timedelta(seconds=61)
+        )
+        assert ADMIN_KEY not in body["token"]
+        async with anonymous(gateway) as client:
+            async with open_stream(client, {"token": body["token"]}) as stream:
+                assert (await stream.next()).comment == "connected"
+            again = await client.get("/v1/stream", params={"token": body["token"]})
+        assert again.status_code == 401
+        assert again.json()["error"]["code"] == "unauthorized"
+
+    async def test_a_token_expires_after_a_minute(self, gateway: RunningGateway) -> None:
+        token = (await gateway.http.post("/v1/stream/tokens")).json()["token"]
+        runtime = gateway.runtime
+        clock = runtime.clock
+        runtime.clock = lambda: clock() + timedelta(seconds=61)
+        try:
+            async with anonymous(gateway) as client:
+                late = await client.get("/v1/stream", params={"token": token})
+        finally:
+            runtime.clock = clock
+        assert late.status_code == 401
+
+    async def test_a_token_is_no_key_anywhere_else(self, gateway: RunningGateway) -> None:
+        token = (await gateway.http.post("/v1/stream/tokens")).json()["token"]
+        async with anonymous(gateway) as client:
+            as_key = await client.get("/v1/events", headers={"X-API-Key": token})
+            in_query = await client.get("/v1/events", params={"token": token})
+        assert as_key.status_code == 401
+        assert in_query.status_code in (400, 401)
+
+    async def test_a_token_needs_a_key(self, gateway: RunningGateway) -> None:
+        async with anonymous(gateway) as client:
+            refused = await client.post("/v1/stream/tokens")
+        assert refused.status_code == 401
+
+    async def test_an_unknown_token_is_a_401(self, gateway: RunningGateway) -> None:
+        async with anonymous(gateway) as client:
+            refused = await client.get("/v1/stream", params={"token": "sst_made-up"})
+        assert refused.status_code == 401
+
+
+def ticket_body(community: str, rule: str, units: tuple[UnitType, ...]) -> TicketPublic:
+    now = datetime.now(UTC)
+    return TicketPublic.model_validate(
+        {
+            "ticket_id": "t-" + "0" * 24,
+            "dedup_key": f"{rule}:{community}:x",
+            "rule": rule,
+            "category": {"code": "safety", "name": "安全隐患"},
+            "severity": "major",
+            "community": community,
+            "grid_code": None,
+            "location": {"address": "1栋"},
+            "responsible_units": [
+                ResponsibleUnit(type=unit, name="单位").model_dump() for unit in units
+            ],
+            "title": "t",
+            "description": "d",
+            "summary_en": "s",
+            "evidence": {"event_ids": [], "count": 0, "first_at": now, "last_at": now},
+            "occurrences": 1,
+            "detected_at": now,
+            "created_at": now,
+            "updated_at": now,
+            "sla_due_at": now,
+            "overdue": False,
+            "status": "detected",
+            "forward": False,
+        }
+    )
+
+
+class TestScope:
+    """Who receives what (`gateway.api.stream.admits`), message by message."""
+
+    def messages(self) -> dict[str, StreamMessage]:
+        hub = StreamHub(resume_max=100, queue_max=10)
+        return {
+            "yida event": hub.publish("event", "yida", {}),
+            "jiaxin event": hub.publish("event", "jiaxin", {}),
+            "yida device": hub.publish("device", "yida", {}),
+            "jiaxin device": hub.publish("device", "jiaxin", {}),
+            "yida property ticket": hub.publish(
+                "ticket", "yida", ticket_body("yida", "safety.door_forced", ("property",))
+            ),
+            "jiaxin property ticket": hub.publish(
+                "ticket", "jiaxin", ticket_body("jiaxin", "safety.door_forced", ("property",))
+            ),
+            "yida police ticket": hub.publish(
+                "ticket", "yida", ticket_body("yida", "safety.door_forced", ("police_station",))
+            ),
+            "yida watch-list hit": hub.publish(
+                "ticket",
+                "yida",
+                ticket_body("yida", WATCHLIST, ("property", "police_station")),
+            ),
+        }
+
+    def received(
+        self, caller: Caller, kinds: str = "ticket,event,device", community: str | None = None
+    ) -> set[str]:
+        admitted = admits(caller, frozenset(kinds.split(",")), community)
+        return {name for name, message in self.messages().items() if admitted(message)}
+
+    def test_a_yida_property_key_never_receives_a_jiaxin_message(self) -> None:
+        yida = Caller("key_1", "亿达物业", Role.PROPERTY, frozenset({"yida"}))
+        assert self.received(yida) == {"yida event", "yida device", "yida property ticket"}
+
+    def test_a_community_outside_the_scope_gives_a_silent_stream(self) -> None:
+        yida = Caller("key_1", "亿达物业", Role.PROPERTY, frozenset({"yida"}))
+        assert self.received(yida, community="jiaxin") == set()
+
+    def test_a_community_filter_narrows_an_unscoped_key(self) -> None:
+        gov = Caller("key_2", "平台", Role.GOV)
+        assert self.received(gov, community="jiaxin") == {
+            "jiaxin event",
+            "jiaxin device",
+            "jiaxin property ticket",
+        }
+
+    def test_the_government_receives_every_ticket_including_watch_list_hits(self) -> None:
+        gov = Caller("key_2", "平台", Role.GOV)
+        assert len(self.received(gov, "ticket")) == 4
+
+    def test_kinds_narrow_what_is_received(self) -> None:
+        ops = Caller("key_3", "运维", Role.DEVICE_OPS)
+        assert self.received(ops, "device") == {"yida device", "jiaxin device"}
