@@ -2,6 +2,7 @@
 
 import asyncio
 import socket
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -14,7 +15,21 @@ EXIT_STARTUP_FAILED = 3
 def api_server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
     """A uvicorn server for `app` that uses our logging set-up, not its own."""
     config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="on")
-    return uvicorn.Server(config)
+    return _Server(config, app)
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self._app = app
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        """End the live streams (`GET /v1/stream`) first: uvicorn waits for every open
+        response to end before it stops, and a stream never ends by itself."""
+        runtime = getattr(self._app.state, "runtime", None)
+        if runtime is not None:
+            runtime.stream.close()
+        await super().shutdown(sockets)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

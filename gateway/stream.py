@@ -73,7 +73,11 @@ Admits = Callable[[StreamMessage], bool]
 """Whether a reader may receive a message (its kinds, its caller's scope)."""
 
 
-class SlowReaderError(Exception):
+class StreamEndedError(Exception):
+    """The reader's stream is over: the process is stopping."""
+
+
+class SlowReaderError(StreamEndedError):
     """The reader fell `queue_max` messages behind and is disconnected."""
 
 
@@ -85,21 +89,27 @@ class Reader:
         self._queue: asyncio.Queue[StreamMessage | None] = asyncio.Queue(queue_max)
         self._backlog = deque(backlog)
         self.dropped = False
+        self.ended = False
 
     def offer(self, message: StreamMessage) -> bool:
         """Queue the message if the reader may see it; False when the queue is full (the
         reader is then dropped: its queue is emptied and it is told to end)."""
-        if self.dropped or not self._admits(message):
+        if self.ended or not self._admits(message):
             return True
         try:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
             self.dropped = True
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self._queue.put_nowait(None)
+            self.end()
             return False
         return True
+
+    def end(self) -> None:
+        """End the reader's stream: what it has not read yet is dropped (it resumes by id)."""
+        self.ended = True
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
 
     async def next(self) -> StreamMessage:
         """The next message; raises `SlowReaderError` once the reader has been dropped."""
@@ -108,7 +118,7 @@ class Reader:
         message = await self._queue.get()
         if message is None:
             self._queue.put_nowait(None)  # every later call says the same
-            raise SlowReaderError
+            raise SlowReaderError if self.dropped else StreamEndedError
         return message
 
 
@@ -128,6 +138,7 @@ class StreamHub:
         self._ring: deque[StreamMessage] = deque(maxlen=resume_max)
         self._queue_max = queue_max
         self._readers: set[Reader] = set()
+        self._closed = False
         self._dropped: Counter | None = None
         self._connected: Gauge | None = None
         if metrics is not None:
@@ -172,9 +183,20 @@ class StreamHub:
             else:
                 backlog = [m for m in self._since(seq) if admits(m)]
         reader = Reader(admits, self._queue_max, backlog)
+        if self._closed:
+            reader.end()
+            return reader, reset
         self._readers.add(reader)
         self._count()
         return reader, reset
+
+    def close(self) -> None:
+        """End every reader's stream, now and from now on: the server is stopping, and waits
+        for every open response to end (a stream never ends by itself)."""
+        self._closed = True
+        for reader in list(self._readers):
+            reader.end()
+            self.disconnect(reader)
 
     def disconnect(self, reader: Reader) -> None:
         self._readers.discard(reader)

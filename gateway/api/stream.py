@@ -30,7 +30,7 @@ from gateway.access import Caller, Permission
 from gateway.api.deps import Needs, RuntimeDep, api_key_header, authenticate, bearer, needs
 from gateway.api.errors import ApiError
 from gateway.runtime import Runtime
-from gateway.stream import KINDS, Admits, SlowReaderError, StreamMessage
+from gateway.stream import KINDS, Admits, StreamEndedError, StreamMessage
 from schemas.devices import CommunityCode
 from schemas.tickets import TicketPublic
 
@@ -180,7 +180,7 @@ async def stream(
                     yield b": heartbeat\n\n"
                     continue
                 yield message.encode()
-        except SlowReaderError:
+        except StreamEndedError:  # too slow (it resumes by id), or the server is stopping
             return
         finally:
             hub.disconnect(reader)

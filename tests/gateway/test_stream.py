@@ -14,7 +14,7 @@ from gateway.metrics import Metrics
 from gateway.store import Store
 from gateway.store.stream import TicketPosition
 from gateway.store.tickets import TicketQuery
-from gateway.stream import Reader, SlowReaderError, StreamHub, StreamMessage
+from gateway.stream import Reader, SlowReaderError, StreamEndedError, StreamHub, StreamMessage
 from gateway.stream_sources import DeviceFeed, EventPublisher, TicketFeed
 from schemas.devices import DeviceRegistration
 from tests.gateway.observed_events import DOOR, YIDA, access
@@ -150,6 +150,19 @@ class TestSlowReader:
         stream.connect(everything)
         publish(stream, 10_000)
         assert stream.position.endswith("-10000")
+
+
+class TestClose:
+    async def test_closing_ends_every_reader_and_every_later_one(self) -> None:
+        stream = hub()
+        reader, _ = stream.connect(everything)
+        publish(stream, 1)
+        stream.close()
+        with pytest.raises(StreamEndedError):
+            await reader.next()
+        later, _ = stream.connect(everything)
+        with pytest.raises(StreamEndedError):
+            await later.next()
 
 
 class TestEventPublisher:

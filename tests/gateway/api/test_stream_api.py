@@ -3,6 +3,7 @@ an event and the ticket a forced door raises arrive live; resuming with `Last-Ev
 exactly the missed messages, a foreign id a reset; heartbeats; stream tokens used once, within
 their minute, only here; what each caller receives is its scope's and its role's."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -320,3 +321,23 @@ class TestScope:
     def test_kinds_narrow_what_is_received(self) -> None:
         ops = Caller("key_3", "运维", Role.DEVICE_OPS)
         assert self.received(ops, "device") == {"yida device", "jiaxin device"}
+
+
+class TestShutdown:
+    async def test_a_gateway_stops_promptly_with_a_stream_open(
+        self, mosquitto: MosquittoService, sqlite_url: str
+    ) -> None:
+        """uvicorn waits for open responses before it stops; the streams end first."""
+        settings = gateway_settings(mosquitto.url, sqlite_url, stream_heartbeat_s=HEARTBEAT_S)
+        async with asyncio.timeout(15):
+            async with running_gateway(settings) as running:
+                client = httpx.AsyncClient(
+                    base_url=str(running.http.base_url), headers={"X-API-Key": ADMIN_KEY}
+                )
+                opened = client.stream("GET", "/v1/stream")
+                response = await opened.__aenter__()
+                assert response.status_code == 200
+            lines = [line async for line in response.aiter_lines()]
+            await opened.__aexit__(None, None, None)
+            await client.aclose()
+        assert lines[0] == ": connected"
