@@ -23,8 +23,9 @@ from testkit.harness import (
     mosquitto_pub,
     running_gateway,
 )
+from testkit.keys import create_key, key_client
 from testkit.services import MosquittoService
-from tests.gateway.api.sse import open_stream
+from tests.gateway.api.sse import Sse, SseReader, open_stream
 
 HEARTBEAT_S = 0.5
 CONTROLLER = "43011200001320000013"
@@ -321,6 +322,82 @@ class TestScope:
     def test_kinds_narrow_what_is_received(self) -> None:
         ops = Caller("key_3", "运维", Role.DEVICE_OPS)
         assert self.received(ops, "device") == {"yida device", "jiaxin device"}
+
+
+async def key_id_named(gateway: RunningGateway, name: str) -> str:
+    keys = (await gateway.http.get("/v1/keys", params={"limit": 100})).json()["data"]
+    return str(next(key["key_id"] for key in keys if key["name"] == name))
+
+
+async def until_yida_ticket(stream: SseReader) -> list[Sse]:
+    """Every message up to and including the first yida ticket."""
+    found: list[Sse] = []
+    while not found or (found[-1].event, found[-1].json["community"]) != ("ticket", "yida"):
+        found.append(await stream.message())
+    return found
+
+
+class TestIsolation:
+    async def test_a_yida_property_key_never_receives_a_jiaxin_message(
+        self, gateway: RunningGateway, mosquitto: MosquittoService
+    ) -> None:
+        """Read with the key in a header and with a stream token of the same key: the jiaxin
+        door's event and ticket reach the admin's stream, not the property company's."""
+        secret = await create_key(gateway, "property", ["yida"], name="亿达物业")
+        async with key_client(gateway, secret) as yida:
+            token = (await yida.post("/v1/stream/tokens")).json()["token"]
+            async with (
+                open_stream(gateway.http) as admin_stream,
+                open_stream(yida) as header_stream,
+                anonymous(gateway) as plain,
+                open_stream(plain, {"token": token}) as token_stream,
+            ):
+                for community, serial in (("jiaxin", 20), ("yida", 21)):
+                    topic = f"{community}/hik-isapi/{CONTROLLER}"
+                    await mosquitto_pub(mosquitto.port, topic, [forced_door(serial)])
+                admin = await until_yida_ticket(admin_stream)
+                by_header = await until_yida_ticket(header_stream)
+                by_token = await until_yida_ticket(token_stream)
+        seen_by_admin = {(m.event, m.json["community"]) for m in admin}
+        assert {("event", "jiaxin"), ("ticket", "jiaxin")} <= seen_by_admin
+        for received in (by_header, by_token):
+            assert {m.json["community"] for m in received} == {"yida"}
+            assert {"event", "ticket"} <= {m.event for m in received}
+
+    async def test_a_community_outside_the_scope_is_a_silent_stream_not_an_error(
+        self, gateway: RunningGateway
+    ) -> None:
+        secret = await create_key(gateway, "property", ["yida"])
+        async with (
+            key_client(gateway, secret) as yida,
+            open_stream(yida, {"community": "jiaxin"}) as stream,
+        ):
+            gateway.runtime.stream.publish("event", "jiaxin", {"n": 1})
+            assert await stream.messages_until_quiet(HEARTBEAT_S * 4) == []
+
+    async def test_a_kind_the_role_may_not_read_is_a_403(self, gateway: RunningGateway) -> None:
+        secret = await create_key(gateway, "device_ops")
+        async with key_client(gateway, secret) as ops:
+            refused = await ops.get("/v1/stream", params={"kinds": "event,ticket"})
+            async with open_stream(ops, {"community": QUIET}) as stream:
+                gateway.runtime.stream.publish("ticket", QUIET, {"n": 1})
+                event = gateway.runtime.stream.publish("event", QUIET, {"n": 2})
+                got = await stream.message()
+        assert refused.status_code == 403
+        assert refused.json()["error"]["details"]["kinds"] == ["ticket"]
+        assert got.id == event.id  # by default, the kinds the role may read
+
+    async def test_a_token_of_a_key_revoked_meanwhile_is_refused(
+        self, gateway: RunningGateway
+    ) -> None:
+        secret = await create_key(gateway, "property", ["yida"], name="revoked soon")
+        async with key_client(gateway, secret) as yida:
+            token = (await yida.post("/v1/stream/tokens")).json()["token"]
+        key_id = await key_id_named(gateway, "revoked soon")
+        assert (await gateway.http.delete(f"/v1/keys/{key_id}")).status_code == 200
+        async with anonymous(gateway) as client:
+            refused = await client.get("/v1/stream", params={"token": token})
+        assert refused.status_code == 401
 
 
 class TestShutdown:
