@@ -5,6 +5,7 @@ their minute, only here; what each caller receives is its scope's and its role's
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 from gateway.access import Caller, Role
-from gateway.api.stream import admits
+from gateway.api.stream import admits, token_hash
 from gateway.stream import StreamHub, StreamMessage
 from schemas.tickets import ResponsibleUnit, TicketPublic, UnitType
 from schemas.times import CHINA_STANDARD_TIME
@@ -224,6 +225,20 @@ class TestTokens:
             in_query = await client.get("/v1/events", params={"token": token})
         assert as_key.status_code == 401
         assert in_query.status_code in (400, 401)
+
+    async def test_no_token_reaches_the_gateway_s_logs(
+        self, gateway: RunningGateway, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.DEBUG, logger="gateway")
+        token = (await gateway.http.post("/v1/stream/tokens")).json()["token"]
+        async with anonymous(gateway) as client:
+            async with open_stream(client, {"token": token}) as stream:
+                await stream.next()
+            refused = await client.get("/v1/stream", params={"token": token})
+        assert refused.status_code == 401
+        assert "stream token refused" in caplog.text
+        assert token not in caplog.text
+        assert token_hash(token) not in caplog.text
 
     async def test_a_token_needs_a_key(self, gateway: RunningGateway) -> None:
         async with anonymous(gateway) as client:
