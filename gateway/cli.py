@@ -2,6 +2,7 @@
 
 Subcommands: `run` (production: external broker and TimescaleDB), `demo` (everything embedded),
 `migrate` (apply schema migrations), `import` (property master data, `gateway.masterdata.command`),
+`keys` (API keys, `gateway.keys_cli`),
 `simulate` (publish the pilot communities' simulated device traffic, or export their master data),
 `platform-receiver` (the reference grid platform, `gateway.platform_receiver`) and
 `platform-schemas` (write the platform contract's JSON Schemas).
@@ -11,6 +12,7 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -19,6 +21,8 @@ from gateway.api.app import create_app
 from gateway.config import Settings, load_config
 from gateway.errors import ConfigError, GatewayError
 from gateway.grids import GridMap
+from gateway.keys_cli import add_parser as add_keys_parser
+from gateway.keys_cli import run_keys
 from gateway.logs import configure_logging
 from gateway.masterdata.command import add_parser as add_import_parser
 from gateway.masterdata.command import run_import
@@ -47,6 +51,7 @@ examples:
     scgw run --mqtt-url mqtt://127.0.0.1:1883 --database-url postgresql://scgw@db/scgw
   scgw migrate --database-url postgresql://scgw@db/scgw
   scgw import residents residents.csv --community yida --url http://127.0.0.1:8080
+  scgw keys create --role property --community yida --name "亿达物业" --expires 90d
   scgw simulate --help
   scgw platform-receiver --port 9100 --secret "$SCGW_PLATFORM_SECRET" --out received.jsonl
 """
@@ -140,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--database-url", help="postgresql://... or sqlite:///path")
 
     add_import_parser(commands)
+    add_keys_parser(commands)
 
     receiver = commands.add_parser(
         "platform-receiver",
@@ -216,6 +222,13 @@ def _platform_receiver(args: argparse.Namespace) -> int:
     return run_receiver(secret, args.host, args.port, args.out)
 
 
+_HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "import": run_import,
+    "keys": run_keys,
+}
+"""Subcommands whose module runs them whole from their arguments."""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["simulate"]:
@@ -240,8 +253,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.platform_port or None,
             )
             return asyncio.run(run_demo(options))
-        if args.command == "import":
-            return run_import(args)
+        if (handler := _HANDLERS.get(args.command)) is not None:
+            return handler(args)
         if args.command == "platform-receiver":
             return _platform_receiver(args)
         if args.command == "platform-schemas":

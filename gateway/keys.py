@@ -101,19 +101,22 @@ def caller_of(key: StoredKey) -> Caller:
 
 
 class KeyRing:
-    """Creates, checks, lists and revokes API keys, on a `KeyStore`."""
+    """Creates, checks, lists and revokes API keys, on a `KeyStore`.
+
+    `bootstrap_secret` is `SCGW_ADMIN_API_KEY` (None: no bootstrap key, as in `scgw keys`);
+    `known_community` tells whether a key may be scoped to a community code."""
 
     def __init__(
         self,
         store: KeyStore,
-        bootstrap_secret: str,
+        bootstrap_secret: str | None,
         known_community: Callable[[str], bool],
         *,
         monotonic: Callable[[], float] = time.monotonic,
         cache_s: float = CACHE_S,
     ) -> None:
         self._store = store
-        self._bootstrap = bootstrap_secret.encode()
+        self._bootstrap = None if bootstrap_secret is None else bootstrap_secret.encode()
         self._known_community = known_community
         self._monotonic = monotonic
         self._cache_s = cache_s
@@ -181,8 +184,7 @@ class KeyRing:
         """The caller presenting this secret, or why it is refused."""
         if not presented:
             return Verdict(None, Refusal.MISSING)
-        bootstrap = hmac.compare_digest(presented.encode(), self._bootstrap)
-        if bootstrap:
+        if self._bootstrap is not None and hmac.compare_digest(presented.encode(), self._bootstrap):
             return Verdict(bootstrap_admin())
         match = _SECRET.fullmatch(presented)
         if match is None:
