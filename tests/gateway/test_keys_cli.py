@@ -2,6 +2,7 @@
 new key's secret alone on stdout and never again, a list that never shows a secret, a
 revocation the gateway honours, and clear refusals of a bad role, duration or community."""
 
+import asyncio
 import re
 import subprocess
 import sys
@@ -63,7 +64,7 @@ class TestCreate:
             async with key_client(gateway, secret) as client:
                 response = await client.get("/v1/events")
                 assert response.status_code == 200, response.text
-            revoked = scgw_keys(database, "revoke", other_id)
+            revoked = await asyncio.to_thread(scgw_keys, database, "revoke", other_id)
             assert revoked.returncode == 0, revoked.stderr
             assert revoked.stdout.startswith(f"revoked {other_id} (运维) at ")
             async with key_client(gateway, other) as client:

@@ -3,9 +3,12 @@ sees its secret once, the key works with its role and scope until it expires or 
 lists never show a secret or its hash, the database keeps only hashes, and every refusal
 answers the one error body."""
 
+import asyncio
 import hashlib
+import logging
 import re
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -309,3 +312,46 @@ def database_dump(database: str, tmp_path: Path) -> bytes:
         capture_output=True,
     )
     return out.read_bytes()
+
+
+class TestSecretNeverLogged:
+    """No log line and no command output but the creation's answer carries a secret."""
+
+    async def test_create_use_failed_use_revoke_and_list_log_no_secret(
+        self,
+        gateway: RunningGateway,
+        database: str,
+        caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        with caplog.at_level(logging.DEBUG):
+            secret = await create_key(gateway, "property", ["yida"], name="亿达物业")
+            key_id = key_id_of(secret)
+            assert await status_of(gateway, secret) == 200
+            assert await status_of(gateway, secret[:-1] + "!") == 401
+            assert await status_of(gateway, tampered(secret)) == 401
+            await gateway.http.delete(f"/v1/keys/{key_id}")
+            assert await status_of(gateway, secret) == 401
+            await gateway.http.get("/v1/keys")
+            listing = await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "gateway.cli", "keys", "list"),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env={"PATH": "/usr/bin:/bin", "SCGW_DATABASE_URL": database},
+            )
+            async with asyncio.timeout(60):
+                out, err = await listing.communicate()
+        assert listing.returncode == 0, err
+        listed = out.decode()
+        assert key_id in listed
+        assert key_id in caplog.text  # the log names the key by its id
+        captured = capsys.readouterr()
+        for text in (caplog.text, captured.out, captured.err, listed, err.decode()):
+            assert secret not in text
+            assert random_part(secret) not in text
+            assert random_part(tampered(secret)) not in text
+
+
+def tampered(secret: str) -> str:
+    """The right key id with a wrong secret."""
+    return secret[:-1] + ("A" if secret[-1] != "A" else "B")

@@ -34,6 +34,7 @@ MIGRATIONS = [
     "0008_observations",
     "0009_tickets",
     "0010_rule_marks",
+    "0011_api_keys",
 ]
 
 
