@@ -35,6 +35,7 @@ MIGRATIONS = [
     "0009_tickets",
     "0010_rule_marks",
     "0011_api_keys",
+    "0012_stream_tokens",
 ]
 
 
