@@ -5,12 +5,14 @@ grid map knows, with a short cache that this process's revocations clear at once
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
+from typing import get_args
 
 import pytest
 
 from gateway.access import BOOTSTRAP_KEY_ID, Caller, Role, bootstrap_admin
 from gateway.keys import CACHE_S, KeyRefusedError, KeyRing, Refusal, secret_hash
 from gateway.store import Store
+from schemas.keys import KeyRole
 
 BOOTSTRAP = "bootstrap-secret-0123456789abcdef"
 KNOWN = frozenset({"yida", "jiaxin"})
@@ -263,3 +265,9 @@ class TestStore:
         await ring.revoke(key.key_id, now)
         again = await ring.revoke(key.key_id, now + timedelta(days=1))
         assert again is not None and again.revoked_at == now
+
+
+class TestRoles:
+    def test_the_api_offers_exactly_the_roles_of_the_access_contract(self) -> None:
+        """`schemas.keys.KeyRole` (schemas cannot import the gateway) spells `Role`."""
+        assert set(get_args(KeyRole)) == {role.value for role in Role}
