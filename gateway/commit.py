@@ -157,4 +157,5 @@ def _refused_letter(event: DeviceEvent, exc: StoreError) -> DeadLetter:
         detail=f"the database refused event {event.event_id}: {type(exc.__cause__).__name__}",
         payload_excerpt="",
         payload_bytes=0,
+        community=event.community,
     )

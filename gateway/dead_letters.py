@@ -45,9 +45,15 @@ class DeadLetterFactory:
         return cls(allow_lists, max_payload_bytes=max_payload_bytes, vault=vault)
 
     def __call__(
-        self, message: InboundMessage, reason: str, detail: str, dialect: str | None
+        self,
+        message: InboundMessage,
+        reason: str,
+        detail: str,
+        dialect: str | None,
+        community: str | None = None,
     ) -> DeadLetter:
-        """The letter for `message`, rejected for `reason`; `dialect` is the adapter's, if any."""
+        """The letter for `message`, rejected for `reason`; `dialect` is the adapter's and
+        `community` the one routing placed the topic in, if any."""
         allowed = NOTHING if dialect is None else self._allow_lists.get(dialect, NOTHING)
         payload = message.payload
         sealed = expires = None
@@ -63,4 +69,5 @@ class DeadLetterFactory:
             payload_bytes=len(payload),
             raw_payload=sealed,
             raw_expires_at=expires,
+            community=community,
         )

@@ -48,6 +48,9 @@ class DeadLetter:
     payload_bytes: int
     raw_payload: bytes | None = None
     raw_expires_at: datetime | None = None
+    community: str | None = None
+    """The community routing placed the topic in; None when it placed it in none. It decides
+    which scoped keys see the letter (`gateway.access.Caller.sees`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "topic", _storable(shareable_topic(self.topic))[:TOPIC_CHARS])

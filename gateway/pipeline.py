@@ -322,8 +322,11 @@ class Pipeline:
     def _letter(
         self, message: InboundMessage, routed: Routed | None, reason: str, detail: str
     ) -> DeadLetter:
-        """What a dead letter may show depends on the dialect routing chose (none: nothing)."""
-        return self._letters(message, reason, detail, None if routed is None else routed.dialect)
+        """What a dead letter may show depends on the dialect routing chose (none: nothing);
+        whom it is shown to, on the community it chose."""
+        if routed is None:
+            return self._letters(message, reason, detail, None)
+        return self._letters(message, reason, detail, routed.dialect, routed.message.community)
 
     def _process(self, routed: Routed) -> list[DeviceEvent]:
         self._check_sender.admit(routed)

@@ -24,6 +24,7 @@ from gateway.store.masterdata import MasterDataStore
 from gateway.store.observations import ObservationStore
 from gateway.store.residentfacts import ResidentFactStore
 from gateway.store.rulemarks import RuleMarkStore
+from gateway.store.scope import scope_clause
 from gateway.store.stream import StreamStore
 from gateway.store.tickets import InstantRules, TicketStore
 from schemas.devices import Device, DeviceRegistration, DeviceState
@@ -199,7 +200,11 @@ class Store(
 
     async def list_events(self, query: EventQuery) -> Page[DeviceEvent]: ...
 
-    async def list_dead_letters(self, limit: int, cursor: str | None) -> Page[StoredDeadLetter]: ...
+    async def list_dead_letters(
+        self, limit: int, cursor: str | None, *, communities: frozenset[str] | None = None
+    ) -> Page[StoredDeadLetter]:
+        """Dead letters, newest first; `communities` is the caller's scope (a letter whose
+        topic named no community routing knew is only in an unrestricted scope)."""
 
     async def get_dead_letter_raw(self, letter_id: int, now: datetime) -> bytes | None:
         """The sealed raw payload of a dead letter; None when none was kept, it was erased, or
@@ -224,8 +229,9 @@ class Store(
         *,
         community: str | None = None,
         status: DeviceState | None = None,
+        communities: frozenset[str] | None = None,
     ) -> Page[Device]:
-        """Registered devices in `device_id` order."""
+        """Registered devices in `device_id` order; `communities` is the caller's scope."""
 
     async def clock_skews(self, min_abs_s: float, limit: int) -> ClockSkewReport:
         """Devices whose estimated clock skew is at least `min_abs_s` either way: their number,
@@ -281,6 +287,10 @@ def event_filter_sql(
         )
         at = to_db_time(query.cursor.occurred_at)
         params.extend([at, at, query.cursor.event_id])
+    scoped = scope_clause("community", query.communities, placeholder)
+    if scoped is not None:
+        clauses.append(scoped[0])
+        params.extend(scoped[1])
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     return where, params
 
@@ -290,20 +300,34 @@ class TimeConverter(Protocol):
 
 
 def dead_letter_sql(
-    cursor: str | None, *, time_column: str, expiry_column: str, placeholder: str
+    cursor: str | None,
+    *,
+    time_column: str,
+    expiry_column: str,
+    placeholder: str,
+    communities: frozenset[str] | None = None,
 ) -> tuple[str, list[object]]:
-    """The newest-first dead-letter query after `cursor`; its last placeholder is the limit.
+    """The newest-first dead-letter query after `cursor` within the scope `communities`; its
+    last placeholder is the limit.
 
     The raw payload itself is not selected: lists show whether one is kept, never its bytes.
     """
-    before = decode_id_cursor(cursor) if cursor else None
+    clauses: list[str] = []
+    params: list[object] = []
+    if cursor:
+        clauses.append(f"id < {placeholder}")
+        params.append(decode_id_cursor(cursor))
+    scoped = scope_clause("community", communities, placeholder)
+    if scoped is not None:
+        clauses.append(scoped[0])
+        params.extend(scoped[1])
     sql = (
         f"SELECT id, {time_column}, topic, reason, detail, payload_excerpt, payload_bytes,"
         f" {expiry_column} FROM dead_letters"
-        + (f" WHERE id < {placeholder}" if before is not None else "")
+        + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
         + f" ORDER BY id DESC LIMIT {placeholder}"
     )
-    return sql, [before] if before is not None else []
+    return sql, params
 
 
 def event_page_of_rows(
@@ -399,7 +423,12 @@ def decode_device_cursor(token: str) -> str:
 
 
 def device_filter_sql(
-    cursor: str | None, community: str | None, status: DeviceState | None, *, placeholder: str
+    cursor: str | None,
+    community: str | None,
+    status: DeviceState | None,
+    *,
+    placeholder: str,
+    communities: frozenset[str] | None = None,
 ) -> tuple[str, list[object]]:
     """The WHERE clause (and parameters) of a device list, shared by every SQL backend."""
     clauses: list[str] = []
@@ -411,6 +440,10 @@ def device_filter_sql(
         if value is not None:
             clauses.append(f"{column} = {placeholder}")
             params.append(value)
+    scoped = scope_clause("community", communities, placeholder)
+    if scoped is not None:
+        clauses.append(scoped[0])
+        params.extend(scoped[1])
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     return where, params
 

@@ -202,7 +202,10 @@ class MasterDataStore(Protocol):
 
     async def write_audit(self, entry: AuditEntry) -> int: ...
 
-    async def list_audit(self, limit: int, cursor: str | None) -> "Page[AuditEntry]": ...
+    async def list_audit(
+        self, limit: int, cursor: str | None, *, communities: frozenset[str] | None = None
+    ) -> "Page[AuditEntry]":
+        """Audit entries, newest first; `communities` is the caller's scope."""
 
     async def erase_person(self, person_id: str, audit: AuditEntry) -> bool:
         """Remove the person, their credentials and residencies, strip their events of the

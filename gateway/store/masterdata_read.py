@@ -18,6 +18,7 @@ from typing import Any, Final, TypeVar
 from gateway.errors import PayloadError
 from gateway.store.base import Page
 from gateway.store.masterdata import HouseQuery, PersonQuery, VehicleQuery
+from gateway.store.scope import scope_clause
 from schemas.housing import HousePublic, OccupantPublic
 from schemas.population import PersonPublic, ResidencyPublic, VisitPublic
 from schemas.times import CHINA_STANDARD_TIME
@@ -78,6 +79,13 @@ class Where:
     def sql(self) -> str:
         return f"WHERE {' AND '.join(self.clauses)}" if self.clauses else ""
 
+    def scope(self, column: str, communities: frozenset[str] | None) -> None:
+        """Keep `column` within the caller's scope (`gateway.store.scope`)."""
+        scoped = scope_clause(column, communities, self.placeholder)
+        if scoped is not None:
+            self.clauses.append(scoped[0])
+            self.params.extend(scoped[1])
+
 
 def person_where(query: PersonQuery, placeholder: str, tag_clause: str, today: object) -> Where:
     """Filters of a person list. `tag_clause` tests `p.tags` for one tag (one `?`); grid and
@@ -87,6 +95,7 @@ def person_where(query: PersonQuery, placeholder: str, tag_clause: str, today: o
         where.add("p.person_id > ?", decode_cursor("person", query.cursor))
     if query.community is not None:
         where.add("p.community = ?", query.community)
+    where.scope("p.community", query.communities)
     if query.population_type is not None:
         where.add("p.population_type = ?", query.population_type)
     if query.tag is not None:
@@ -127,6 +136,7 @@ def house_where(query: HouseQuery, placeholder: str) -> Where:
     ):
         if value is not None:
             where.add(f"{column} = ?", value)
+    where.scope("community", query.communities)
     return where
 
 
@@ -137,10 +147,21 @@ def vehicle_where(query: VehicleQuery, placeholder: str, registered: object) -> 
         where.add("vehicle_id > ?", decode_cursor("vehicle", query.cursor))
     if query.community is not None:
         where.add("community = ?", query.community)
+    where.scope("community", query.communities)
     if query.plate_no is not None:
         where.add("plate_no = ?", query.plate_no)
     if query.registered is not None:
         where.add("registered = ?", registered)
+    return where
+
+
+def audit_where(cursor: str | None, communities: frozenset[str] | None, placeholder: str) -> Where:
+    """Filters of the audit list: after `cursor`, within the caller's scope (an entry of no
+    community, a watch-list change, is only in an unrestricted scope)."""
+    where = Where(placeholder, [], [])
+    if cursor is not None:
+        where.add("id < ?", int(decode_cursor("audit", cursor)))
+    where.scope("community", communities)
     return where
 
 

@@ -332,7 +332,7 @@ class PostgresStore(
                 cursor = db.cursor()
                 async with cursor.copy(
                     "COPY dead_letters (received_at, topic, reason, detail, payload_excerpt,"
-                    " payload_bytes, raw_payload, raw_expires_at) FROM STDIN"
+                    " payload_bytes, raw_payload, raw_expires_at, community) FROM STDIN"
                 ) as copy:
                     for letter in dead_letters:
                         await copy.write_row(
@@ -345,6 +345,7 @@ class PostgresStore(
                                 letter.payload_bytes,
                                 letter.raw_payload,
                                 letter.raw_expires_at,
+                                letter.community,
                             )
                         )
             activity = device_activity(events)
@@ -393,9 +394,15 @@ class PostgresStore(
             device_event_adapter.validate_python,
         )
 
-    async def list_dead_letters(self, limit: int, cursor: str | None) -> Page[StoredDeadLetter]:
+    async def list_dead_letters(
+        self, limit: int, cursor: str | None, *, communities: frozenset[str] | None = None
+    ) -> Page[StoredDeadLetter]:
         sql, params = dead_letter_sql(
-            cursor, time_column="received_at", expiry_column="raw_expires_at", placeholder="%s"
+            cursor,
+            time_column="received_at",
+            expiry_column="raw_expires_at",
+            placeholder="%s",
+            communities=communities,
         )
         async with self._connection() as db:
             rows = db.cursor(row_factory=class_row(StoredDeadLetter))
@@ -444,8 +451,11 @@ class PostgresStore(
         *,
         community: str | None = None,
         status: DeviceState | None = None,
+        communities: frozenset[str] | None = None,
     ) -> Page[Device]:
-        where, params = device_filter_sql(cursor, community, status, placeholder="%s")
+        where, params = device_filter_sql(
+            cursor, community, status, placeholder="%s", communities=communities
+        )
         sql = f"SELECT {_DEVICE_COLUMNS} FROM devices {where} ORDER BY device_id LIMIT %s"
         async with self._connection() as db:
             rows = db.cursor(row_factory=dict_row)

@@ -40,7 +40,7 @@ from gateway.store.masterdata_apply import (
     plan_vehicles,
 )
 from gateway.store.masterdata_read import (
-    decode_cursor,
+    audit_where,
     house_where,
     houses_with_occupants,
     local_day,
@@ -445,10 +445,11 @@ class PostgresMasterData:
         async with self._connection() as db, db.transaction():
             return await _write_audit(db, entry)
 
-    async def list_audit(self, limit: int, cursor: str | None) -> Page[AuditEntry]:
-        where, values = "", [limit + 1]
-        if cursor is not None:
-            where, values = "WHERE id < %s", [int(decode_cursor("audit", cursor)), limit + 1]
+    async def list_audit(
+        self, limit: int, cursor: str | None, *, communities: frozenset[str] | None = None
+    ) -> Page[AuditEntry]:
+        filters = audit_where(cursor, communities, "%s")
+        where, values = filters.sql(), [*filters.params, limit + 1]
         async with self._connection() as db:
             rows = await _fetch(
                 db,

@@ -486,10 +486,19 @@ class PostgresTickets:
         until: datetime | None,
         monthly: bool,
         now: datetime,
+        *,
+        communities: frozenset[str] | None = None,
+        property_view: bool = False,
     ) -> list[TicketStatsRow]:
         """Months are China Standard Time calendar months (`time_bucket` told the zone,
         whatever the session's)."""
-        where, values = shared.stats_filter_sql(since, until)
+        where, values = shared.stats_filter_sql(
+            since,
+            until,
+            communities=communities,
+            property_view=property_view,
+            unit_type_test=_UNIT_TYPE,
+        )
         bucket = (
             f"time_bucket('1 month', created_at, '{shared.MONTH_ZONE}')"
             if monthly

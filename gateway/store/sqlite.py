@@ -300,6 +300,7 @@ class SqliteStore(
                 d.payload_bytes,
                 d.raw_payload,
                 None if d.raw_expires_at is None else to_micros(d.raw_expires_at),
+                d.community,
             )
             for d in dead_letters
         ]
@@ -351,7 +352,8 @@ class SqliteStore(
                 inserted = db.total_changes - before
             db.executemany(
                 "INSERT INTO dead_letters (received_us, topic, reason, detail, payload_excerpt,"
-                " payload_bytes, raw_payload, raw_expires_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " payload_bytes, raw_payload, raw_expires_us, community)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 letter_rows,
             )
             db.executemany(_RECORD_ACTIVITY, activity_rows)
@@ -396,9 +398,15 @@ class SqliteStore(
             device_event_adapter.validate_json,
         )
 
-    async def list_dead_letters(self, limit: int, cursor: str | None) -> Page[StoredDeadLetter]:
+    async def list_dead_letters(
+        self, limit: int, cursor: str | None, *, communities: frozenset[str] | None = None
+    ) -> Page[StoredDeadLetter]:
         sql, params = dead_letter_sql(
-            cursor, time_column="received_us", expiry_column="raw_expires_us", placeholder="?"
+            cursor,
+            time_column="received_us",
+            expiry_column="raw_expires_us",
+            placeholder="?",
+            communities=communities,
         )
         rows = await self._run(lambda: self._db.execute(sql, [*params, limit + 1]).fetchall())
         letters = [
@@ -468,8 +476,11 @@ class SqliteStore(
         *,
         community: str | None = None,
         status: DeviceState | None = None,
+        communities: frozenset[str] | None = None,
     ) -> Page[Device]:
-        where, params = device_filter_sql(cursor, community, status, placeholder="?")
+        where, params = device_filter_sql(
+            cursor, community, status, placeholder="?", communities=communities
+        )
         sql = f"SELECT {_DEVICE_COLUMNS} FROM devices {where} ORDER BY device_id LIMIT ?"
         rows = await self._run(lambda: self._db.execute(sql, [*params, limit + 1]).fetchall())
         return device_page_of_rows([(row[0], row) for row in rows], limit, _device)

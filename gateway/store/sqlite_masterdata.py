@@ -39,7 +39,7 @@ from gateway.store.masterdata_apply import (
     plan_vehicles,
 )
 from gateway.store.masterdata_read import (
-    decode_cursor,
+    audit_where,
     house_where,
     houses_with_occupants,
     local_day,
@@ -457,10 +457,11 @@ class SqliteMasterData:
     async def write_audit(self, entry: AuditEntry) -> int:
         return await self._write_tx(lambda db: _write_audit(db, entry))
 
-    async def list_audit(self, limit: int, cursor: str | None) -> Page[AuditEntry]:
-        where, values = "", [limit + 1]
-        if cursor is not None:
-            where, values = "WHERE id < ?", [int(decode_cursor("audit", cursor)), limit + 1]
+    async def list_audit(
+        self, limit: int, cursor: str | None, *, communities: frozenset[str] | None = None
+    ) -> Page[AuditEntry]:
+        filters = audit_where(cursor, communities, "?")
+        where, values = filters.sql(), [*filters.params, limit + 1]
         sql = (
             "SELECT id, at_us, actor, action, community, records, reason, details FROM audit_log"
             f" {where} ORDER BY id DESC LIMIT ?"

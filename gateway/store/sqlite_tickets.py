@@ -464,9 +464,18 @@ class SqliteTickets:
         until: datetime | None,
         monthly: bool,
         now: datetime,
+        *,
+        communities: frozenset[str] | None = None,
+        property_view: bool = False,
     ) -> list[TicketStatsRow]:
         """Months are China Standard Time calendar months (`_MONTH`)."""
-        where, values = shared.stats_filter_sql(since, until)
+        where, values = shared.stats_filter_sql(
+            since,
+            until,
+            communities=communities,
+            property_view=property_view,
+            unit_type_test=_UNIT_TYPE,
+        )
         bucket = _MONTH if monthly else "NULL"
         sql = _SQL(
             "SELECT grid_code, category_code, community, responsible_units, {created},"

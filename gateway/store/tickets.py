@@ -208,8 +208,12 @@ class TicketStore(Protocol):
         until: datetime | None,
         monthly: bool,
         now: datetime,
+        *,
+        communities: frozenset[str] | None = None,
+        property_view: bool = False,
     ) -> list[TicketStatsRow]:
         """The grid-management indicators per group (and per China Standard Time month when
         `monthly`: PostgreSQL buckets with `time_bucket` in Asia/Shanghai) of the tickets
         created in [since, until); open tickets past due at `now` count as late
-        (`tickets_sql.ticket_stats_rows`)."""
+        (`tickets_sql.ticket_stats_rows`). `communities` and `property_view` are the caller's
+        view, as in `TicketQuery`."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from gateway.access import GOVERNMENT_ONLY_RULES, PROPERTY_UNIT
 from gateway.errors import PayloadError
 from gateway.store.base import Page
 from gateway.store.masterdata_sql import Dialect
@@ -354,6 +355,9 @@ def list_tickets_sql(
     if query.since is not None:
         clauses.append("{detected} >= :since")
         values["since"] = query.since
+    scope, scope_values = ticket_scope_sql(query.communities, query.property_view, unit_type_test)
+    clauses += scope
+    values.update(scope_values)
     if query.cursor is not None:
         created_at, ticket_id = decode_ticket_cursor(query.cursor)
         clauses.append(
@@ -570,12 +574,40 @@ def outbox_counts_of(rows: Iterable[Sequence[Any]]) -> dict[OutboxState, int]:
     return counts
 
 
-def stats_filter_sql(
-    since: datetime | None, until: datetime | None
-) -> tuple[str, dict[str, object]]:
-    """Tickets created in [since, until)."""
+def ticket_scope_sql(
+    communities: frozenset[str] | None, property_view: bool, unit_type_test: str
+) -> tuple[list[str], dict[str, object]]:
+    """The conditions keeping a ticket query to the caller's view: its community scope
+    (`gateway.access.Caller.scope`; empty: no ticket) and, for a property company, the
+    tickets `gateway.access.Caller.sees_ticket` admits (a responsible unit of the property's
+    type, and no government-only rule). `unit_type_test` is the backend's JSON test of
+    `:unit_type` (see `list_tickets_sql`)."""
     clauses: list[str] = []
     values: dict[str, object] = {}
+    if communities is not None:
+        names = [f"scope_{index}" for index in range(len(communities))]
+        values.update(zip(names, sorted(communities), strict=True))
+        clauses.append(f"community IN ({', '.join(':' + n for n in names)})" if names else "1 = 0")
+    if property_view:
+        clauses.append(unit_type_test.replace(":unit_type", ":property_unit"))
+        values["property_unit"] = PROPERTY_UNIT
+        names = [f"government_rule_{index}" for index in range(len(GOVERNMENT_ONLY_RULES))]
+        values.update(zip(names, sorted(GOVERNMENT_ONLY_RULES), strict=True))
+        if names:
+            clauses.append(f"rule NOT IN ({', '.join(':' + n for n in names)})")
+    return clauses, values
+
+
+def stats_filter_sql(
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    communities: frozenset[str] | None = None,
+    property_view: bool = False,
+    unit_type_test: str = "",
+) -> tuple[str, dict[str, object]]:
+    """Tickets created in [since, until), within the caller's view (`ticket_scope_sql`)."""
+    clauses, values = ticket_scope_sql(communities, property_view, unit_type_test)
     if since is not None:
         clauses.append("{created} >= :since")
         values["since"] = since

@@ -183,8 +183,10 @@ class FlakyStore:
     async def list_events(self, query: EventQuery) -> Page[DeviceEvent]:
         return await self.inner.list_events(query)
 
-    async def list_dead_letters(self, limit: int, cursor: str | None) -> Page[StoredDeadLetter]:
-        return await self.inner.list_dead_letters(limit, cursor)
+    async def list_dead_letters(
+        self, limit: int, cursor: str | None, *, communities: frozenset[str] | None = None
+    ) -> Page[StoredDeadLetter]:
+        return await self.inner.list_dead_letters(limit, cursor, communities=communities)
 
     async def get_dead_letter_raw(self, letter_id: int, now: datetime) -> bytes | None:
         return await self.inner.get_dead_letter_raw(letter_id, now)
@@ -205,8 +207,11 @@ class FlakyStore:
         *,
         community: str | None = None,
         status: DeviceState | None = None,
+        communities: frozenset[str] | None = None,
     ) -> Page[Device]:
-        return await self.inner.list_devices(limit, cursor, community=community, status=status)
+        return await self.inner.list_devices(
+            limit, cursor, community=community, status=status, communities=communities
+        )
 
     async def record_replayed_status(self, replayed: Sequence[DeviceStatusEvent]) -> None:
         await self.inner.record_replayed_status(replayed)
