@@ -1,8 +1,12 @@
-"""The audit log for admins: who read names and phones unmasked, erased a person, edited the
+"""The audit log: who read names and phones unmasked, erased a person, edited the
 device registry or imported master data, when, in which community, on which records, and why.
 
 Entries hold ids and codes only (person ids, house codes, device ids, counts), never personal
-values; `entry` is how the API's own endpoints write them.
+values; `entry` is how the API's own endpoints write them. The actor is the key's name and id
+(`actor_of`): names are chosen by admins and may repeat, the id tells keys apart and is what
+`scgw keys revoke` takes; the secret is never part of it. A reader sees the entries of the
+communities in its scope (an entry of no community, a watch-list change, only with every
+community in scope).
 """
 
 from datetime import UTC, datetime
@@ -11,19 +15,19 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from gateway.access import Caller
-from gateway.api.deps import AdminCaller, ApiKey, StoreDep
+from gateway.access import Caller, Permission
+from gateway.api.deps import StoreDep, needs
 from gateway.store.base import Page
 from gateway.store.masterdata import AuditEntry
 from schemas.events import UtcDatetime
 
-router = APIRouter(prefix="/v1", tags=["government"], dependencies=[ApiKey])
+router = APIRouter(prefix="/v1", tags=["government"])
 
 MAX_PAGE = 1000
 
 
 class AuditPublic(BaseModel):
-    """One audit entry as admins read it."""
+    """One audit entry as its readers see it."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -50,6 +54,12 @@ class AuditPublic(BaseModel):
         )
 
 
+def actor_of(caller: Caller) -> str:
+    """How the audit names a caller: `亿达物业 (key_0123456789ab)`, the bootstrap admin key as
+    `admin (bootstrap)`."""
+    return f"{caller.name} ({caller.key_id})"
+
+
 def entry(
     caller: Caller,
     action: str,
@@ -62,7 +72,7 @@ def entry(
     """An audit entry for what `caller` is doing now."""
     return AuditEntry(
         at=datetime.now(UTC),
-        actor=caller.name,
+        actor=actor_of(caller),
         action=action,
         community=community,
         records=records,
@@ -74,10 +84,10 @@ def entry(
 @router.get("/audit", response_model=Page[AuditPublic])
 async def list_audit(
     store: StoreDep,
-    caller: AdminCaller,
+    caller: Annotated[Caller, needs(Permission.AUDIT_READ)],
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> Page[AuditPublic]:
-    """Audit entries, newest first; admins only."""
-    page = await store.list_audit(limit, cursor)
+    """Audit entries of the caller's communities, newest first."""
+    page = await store.list_audit(limit, cursor, communities=caller.scope())
     return Page(data=[AuditPublic.of(item) for item in page.data], next_cursor=page.next_cursor)

@@ -131,29 +131,3 @@ def declared_permission(route: APIRoute) -> Permission | None:
             return dependant.call.permission
         pending.extend(dependant.dependencies)
     return None
-
-
-# Compatibility names, removed as the routers move to `Needs` (issue 9).
-def require_api_key(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
-    return caller
-
-
-ApiKey = Depends(authenticate)
-
-
-def require_admin(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
-    """Admit admins only."""
-    if caller.role is not Role.ADMIN:
-        raise ApiError(403, "forbidden", "this endpoint is for admins only")
-    return caller
-
-
-AdminCaller = Annotated[Caller, Depends(require_admin)]
-
-KeyCaller = Annotated[Caller, Depends(authenticate)]
-"""Any caller holding a key, for endpoints that decide per request what the caller may see."""
-
-
-def can_unmask(caller: Caller) -> bool:
-    """Whether the caller may read residents' names and phones unmasked (always audited)."""
-    return caller.can_unmask

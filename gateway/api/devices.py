@@ -11,8 +11,9 @@ from fastapi import APIRouter, Path, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from gateway.access import Caller, Permission
 from gateway.api.audit import entry
-from gateway.api.deps import ApiKey, KeyCaller, RuntimeDep, StoreDep
+from gateway.api.deps import RuntimeDep, StoreDep, needs
 from gateway.api.errors import ApiError
 from gateway.devices import load_devices
 from gateway.errors import StoreError
@@ -28,7 +29,7 @@ from schemas.devices import (
 )
 from schemas.identifiers import DeviceId
 
-router = APIRouter(prefix="/v1/devices", tags=["property"], dependencies=[ApiKey])
+router = APIRouter(prefix="/v1/devices", tags=["property"])
 
 MAX_PAGE = 1000
 DEVICE_PUT_ACTION = "device.put"
@@ -52,13 +53,17 @@ class DevicePut(DeviceRegistration):
 @router.get("", response_model=Page[DevicePublic])
 async def list_devices(
     store: StoreDep,
+    caller: Annotated[Caller, needs(Permission.DEVICES_READ)],
     community: CommunityCode | None = None,
     status_: Annotated[DeviceState | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> Page[Device]:
     """Registered devices in `device_id` order, optionally of one community or status."""
-    return await store.list_devices(limit, cursor, community=community, status=status_)
+    scope = caller.scope(community)
+    return await store.list_devices(
+        limit, cursor, community=community, status=status_, communities=scope
+    )
 
 
 @router.get(
@@ -66,12 +71,21 @@ async def list_devices(
     response_model=DevicePublic,
     responses={404: {"description": "No device is registered under this id."}},
 )
-async def get_device(store: StoreDep, device_id: PathDeviceId) -> Device:
+async def get_device(
+    store: StoreDep,
+    caller: Annotated[Caller, needs(Permission.DEVICES_READ)],
+    device_id: PathDeviceId,
+) -> Device:
     """One device: its registration, status and when it was last heard from."""
     device = await store.get_device(device_id)
-    if device is None:
-        raise ApiError(404, "not_found", "no device is registered under this id")
+    if device is None or not caller.sees(device.community):
+        raise _not_found()
     return device
+
+
+def _not_found() -> ApiError:
+    """The answer for a device not registered, or not the caller's to know of: the same."""
+    return ApiError(404, "not_found", "no device is registered under this id")
 
 
 @router.put(
@@ -81,7 +95,7 @@ async def get_device(store: StoreDep, device_id: PathDeviceId) -> Device:
 )
 async def put_device(
     runtime: RuntimeDep,
-    caller: KeyCaller,
+    caller: Annotated[Caller, needs(Permission.DEVICES_WRITE)],
     response: Response,
     device_id: PathDeviceId,
     body: DevicePut,
@@ -95,6 +109,12 @@ async def put_device(
     (status, last seen, address) is kept when a registration is replaced, and so is the
     firmware unless the body names one.
     """
+    store = runtime.store
+    registered = await store.get_device(device_id)
+    if not caller.sees(body.community) or (
+        registered is not None and not caller.sees(registered.community)
+    ):
+        raise _not_found()  # another community's device, or a device put into one
     if body.device_id is not None and body.device_id != device_id:
         raise _invalid("device_id", "must equal the device id in the path")
     communities = {community.code for community in runtime.config.communities}
@@ -111,8 +131,7 @@ async def put_device(
         )
     except ValidationError as exc:  # only the path's id is new here, and Path checked it
         raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
-    store = runtime.store
-    problem = ParentRule(await _relatives(store, registration)).problem(registration)
+    problem = ParentRule(await _relatives(store, registration, caller)).problem(registration)
     if problem is not None:
         raise _invalid(*problem)
     existed = await store.get_device(device_id) is not None
@@ -129,12 +148,17 @@ async def put_device(
     return stored
 
 
-async def _relatives(store: Store, device: DeviceRegistration) -> list[DeviceRegistration]:
+async def _relatives(
+    store: Store, device: DeviceRegistration, caller: Caller
+) -> list[DeviceRegistration]:
     """What `ParentRule` needs from the store to judge `device`: its parent, and the devices
     naming it as theirs. Only a relaying device can have any (the rule admits no other parent),
-    so the registry is read whole only when one of those is registered again: that is rare."""
+    so the registry is read whole only when one of those is registered again: that is rare.
+    A parent outside the caller's scope is left out, so it is judged unregistered: the answer
+    must not tell that another community has a device of that id."""
     relatives: list[DeviceRegistration] = []
-    if device.parent is not None and (parent := await store.get_device(device.parent)):
+    parent = await store.get_device(device.parent) if device.parent is not None else None
+    if parent is not None and caller.sees(parent.community):
         relatives.append(parent.registration())
     registered = await store.get_device(device.device_id)
     if registered is not None and registered.kind in RELAYING_KINDS:

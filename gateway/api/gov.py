@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from gateway.api.deps import ApiKey, StoreDep
+from gateway.access import Caller, Permission
+from gateway.api.deps import StoreDep, needs
 from gateway.api.params import IsoDateTime, check_time_range
 from gateway.resolution import annotate, plates_of, refs_of
 from gateway.store.base import EventCursor, EventQuery, Page
@@ -12,7 +13,7 @@ from schemas.devices import CommunityCode
 from schemas.events import DeviceEvent, EventKind
 from schemas.identifiers import DeviceId
 
-router = APIRouter(prefix="/v1", tags=["government"], dependencies=[ApiKey])
+router = APIRouter(prefix="/v1", tags=["government"])
 
 MAX_PAGE = 1000
 
@@ -20,6 +21,7 @@ MAX_PAGE = 1000
 @router.get("/events", response_model=Page[DeviceEvent])
 async def list_events(
     store: StoreDep,
+    caller: Annotated[Caller, needs(Permission.EVENTS_READ)],
     kind: EventKind | None = None,
     community: CommunityCode | None = None,
     device_id: DeviceId | None = None,
@@ -35,7 +37,8 @@ async def list_events(
     """
     check_time_range(since, until)
     position = EventCursor.decode(cursor) if cursor else None  # bad_cursor: a 400
-    query = EventQuery(kind, community, device_id, since, until, limit, position)
+    scope = caller.scope(community)
+    query = EventQuery(kind, community, device_id, since, until, limit, position, scope)
     page = await store.list_events(query)
     matches = await store.resolve_refs(refs_of(page.data))
     plates = await store.resolve_plates(plates_of(page.data))

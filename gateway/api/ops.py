@@ -12,7 +12,8 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
-from gateway.api.deps import AdminCaller, ApiKey, RuntimeDep, StoreDep
+from gateway.access import Caller, Permission
+from gateway.api.deps import RuntimeDep, StoreDep, needs
 from gateway.api.errors import ApiError
 from gateway.errors import StoreError
 from gateway.raw_payloads import UnreadableRawPayloadError
@@ -60,22 +61,25 @@ async def readyz(runtime: RuntimeDep) -> HealthPublic:
     return HealthPublic(status="ready", broker=broker, store=store, forwarder=forwarder)
 
 
-@router.get("/metrics", dependencies=[ApiKey], response_class=Response)
-async def metrics(runtime: RuntimeDep) -> Response:
+@router.get("/metrics", response_class=Response)
+async def metrics(
+    runtime: RuntimeDep, caller: Annotated[Caller, needs(Permission.METRICS_READ)]
+) -> Response:
     """Prometheus text exposition."""
     return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/v1/dead-letters", dependencies=[ApiKey], response_model=Page[StoredDeadLetter])
+@router.get("/v1/dead-letters", response_model=Page[StoredDeadLetter])
 async def list_dead_letters(
     store: StoreDep,
+    caller: Annotated[Caller, needs(Permission.DEAD_LETTERS_READ)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
 ) -> Page[StoredDeadLetter]:
     """Rejected messages, newest first: each payload's shape, with the values of its
     dialect's known non-personal fields only; `raw_expires_at` tells whether (and until when)
     an admin can read the raw payload."""
-    return await store.list_dead_letters(limit, cursor)
+    return await store.list_dead_letters(limit, cursor, communities=caller.scope())
 
 
 @router.get(
@@ -89,7 +93,7 @@ async def list_dead_letters(
 async def read_dead_letter_raw(
     request: Request,
     runtime: RuntimeDep,
-    caller: AdminCaller,
+    caller: Annotated[Caller, needs(Permission.DEAD_LETTERS_RAW)],
     letter_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
 ) -> Response:
     """The raw payload of a dead letter, for admins only, while it is kept (see

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import AfterValidator, StringConstraints
 
 from adapters.plates import normalise_plate
+from gateway.access import Caller, Permission
 from gateway.api.audit import entry
-from gateway.api.deps import AdminCaller, ApiKey, RuntimeDep, StoreDep
+from gateway.api.deps import RuntimeDep, StoreDep, needs
 from gateway.api.errors import ApiError, RuleError
 from gateway.api.unmask import Reason, UnmaskRequest, invalid_query, unmask_request, unmasked
 from gateway.runtime import Runtime
@@ -27,7 +28,7 @@ from schemas.plates import plate_problem
 from schemas.population import PersonPublic
 from schemas.vehicles import VehiclePublic
 
-router = APIRouter(prefix="/v1", tags=["government"], dependencies=[ApiKey])
+router = APIRouter(prefix="/v1", tags=["government"])
 
 MAX_PAGE = 1000
 ERASE_ACTION = "person.erase"
@@ -43,6 +44,7 @@ Tag = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
 Unmask = Annotated[UnmaskRequest | None, Depends(unmask_request)]
+Reader = Annotated[Caller, needs(Permission.MASTERDATA_READ)]
 
 
 def _plate(text: str) -> str:
@@ -59,12 +61,15 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No record ha
 
 
 def _not_found(what: str) -> ApiError:
+    """The answer for a record that does not exist, or is not the caller's to know of (another
+    community's): the same, so the answer tells nothing of other communities' records."""
     return ApiError(404, "not_found", f"no {what} has this id")
 
 
 @router.get("/persons", response_model=Page[PersonPublic])
 async def list_persons(
     runtime: RuntimeDep,
+    caller: Reader,
     unmask: Unmask,
     community: CommunityCode | None = None,
     grid: GridCode | None = None,
@@ -78,20 +83,23 @@ async def list_persons(
     their residencies. An unmasked page names its `community` (one per audit entry)."""
     if unmask is not None and community is None:
         raise invalid_query("community", "missing", "an unmasked list needs a community")
-    query = PersonQuery(community, grid, building, population_type, tag, limit, cursor)
+    scope = caller.scope(community)
+    query = PersonQuery(community, grid, building, population_type, tag, limit, cursor, scope)
     page = await runtime.store.list_persons(query)
-    if unmask is None or community is None:
-        return page
+    if unmask is None or community is None or not caller.sees(community):
+        return page  # out of scope, the page is empty: nothing was read, nothing to audit
     return Page(
         data=await unmasked(runtime, unmask, community, page.data), next_cursor=page.next_cursor
     )
 
 
 @router.get("/persons/{person_id}", response_model=PersonPublic, responses=NOT_FOUND)
-async def get_person(runtime: RuntimeDep, unmask: Unmask, person_id: PersonId) -> PersonPublic:
+async def get_person(
+    runtime: RuntimeDep, caller: Reader, unmask: Unmask, person_id: PersonId
+) -> PersonPublic:
     """One person, masked unless an audited unmasked read is asked for."""
     person = await runtime.store.get_person(person_id)
-    if person is None:
+    if person is None or not caller.sees(person.community):
         raise _not_found("person")
     if unmask is None:
         return person
@@ -106,14 +114,14 @@ async def get_person(runtime: RuntimeDep, unmask: Unmask, person_id: PersonId) -
 )
 async def erase_person(
     store: StoreDep,
-    caller: AdminCaller,
+    caller: Annotated[Caller, needs(Permission.PERSONS_ERASE)],
     person_id: PersonId,
     reason: Annotated[Reason, Query(description="why the person is erased (kept in the audit)")],
 ) -> Response:
     """Erase a person (PIPL right to deletion): their record, residencies and credentials go;
     their events stay, stripped of credential hash and subject key; an audit entry remains."""
     person = await store.get_person(person_id)
-    if person is None:
+    if person is None or not caller.sees(person.community):
         raise _not_found("person")
     audit = entry(caller, ERASE_ACTION, person.community, (person_id,), reason=reason)
     if not await store.erase_person(person_id, audit):
@@ -128,6 +136,7 @@ def _observed_since(runtime: Runtime) -> datetime:
 @router.get("/houses", response_model=Page[HousePublic])
 async def list_houses(
     runtime: RuntimeDep,
+    caller: Reader,
     community: CommunityCode | None = None,
     grid: GridCode | None = None,
     building: Building | None = None,
@@ -136,15 +145,17 @@ async def list_houses(
     cursor: Cursor = None,
 ) -> Page[HousePublic]:
     """Houses with their occupants; `observed_occupants` over `SCGW_OBSERVED_WINDOW_DAYS`."""
-    query = HouseQuery(community, grid, building, usage, limit, cursor)
+    query = HouseQuery(community, grid, building, usage, limit, cursor, caller.scope(community))
     return await runtime.store.list_houses(query, _observed_since(runtime))
 
 
 @router.get("/houses/{house_code}", response_model=HousePublic, responses=NOT_FOUND)
-async def get_house(runtime: RuntimeDep, house_code: Annotated[HouseCode, Path()]) -> HousePublic:
+async def get_house(
+    runtime: RuntimeDep, caller: Reader, house_code: Annotated[HouseCode, Path()]
+) -> HousePublic:
     """One house: what the property system registered and what the events show."""
     house = await runtime.store.get_house(house_code, _observed_since(runtime))
-    if house is None:
+    if house is None or not caller.sees(house.community):
         raise _not_found("house")
     return house
 
@@ -152,6 +163,7 @@ async def get_house(runtime: RuntimeDep, house_code: Annotated[HouseCode, Path()
 @router.get("/vehicles", response_model=Page[VehiclePublic])
 async def list_vehicles(
     store: StoreDep,
+    caller: Reader,
     community: CommunityCode | None = None,
     plate_no: Annotated[Plate | None, Query(description="a plate, in every colour")] = None,
     registered: bool | None = None,
@@ -159,13 +171,16 @@ async def list_vehicles(
     cursor: Cursor = None,
 ) -> Page[VehiclePublic]:
     """Vehicles residents registered and the ones only the gates saw (`registered` false)."""
-    return await store.list_vehicles(VehicleQuery(community, plate_no, registered, limit, cursor))
+    scope = caller.scope(community)
+    return await store.list_vehicles(
+        VehicleQuery(community, plate_no, registered, limit, cursor, scope)
+    )
 
 
 @router.get("/vehicles/{vehicle_id}", response_model=VehiclePublic, responses=NOT_FOUND)
-async def get_vehicle(store: StoreDep, vehicle_id: VehicleId) -> VehiclePublic:
+async def get_vehicle(store: StoreDep, caller: Reader, vehicle_id: VehicleId) -> VehiclePublic:
     vehicle = await store.get_vehicle(vehicle_id)
-    if vehicle is None:
+    if vehicle is None or not caller.sees(vehicle.community):
         raise _not_found("vehicle")
     return vehicle
 
@@ -176,9 +191,11 @@ async def get_vehicle(store: StoreDep, vehicle_id: VehicleId) -> VehiclePublic:
     responses={404: {"description": "The gateway knows no community of this code."}},
 )
 async def community_summary(
-    runtime: RuntimeDep, code: Annotated[CommunityCode, Path()]
+    runtime: RuntimeDep, caller: Reader, code: Annotated[CommunityCode, Path()]
 ) -> CommunitySummary:
     """The community's 一标三实 figures and each of its grids' (from the grid map)."""
+    if not caller.sees(code):
+        raise _unknown_community()
     mapped = runtime.grids.community(code)
     grids = mapped.grids if mapped else ()
     window = runtime.settings.observed_window_days
@@ -186,7 +203,7 @@ async def community_summary(
     summary = await runtime.store.community_summary(code, now, window, grids)
     if summary is None:
         if mapped is None and code not in {c.code for c in runtime.config.communities}:
-            raise ApiError(404, "not_found", "the gateway knows no community of this code")
+            raise _unknown_community()
         summary = CommunitySummary(
             community=code,
             at=now,
@@ -202,3 +219,8 @@ async def community_summary(
             ]
         }
     )
+
+
+def _unknown_community() -> ApiError:
+    """A community the gateway does not know, or one outside the caller's scope: the same."""
+    return ApiError(404, "not_found", "the gateway knows no community of this code")

@@ -18,7 +18,9 @@ from typing import Annotated, Any, Final, Literal
 from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from gateway.api.deps import AdminCaller, RuntimeDep
+from gateway.access import Caller, Permission
+from gateway.api.audit import actor_of
+from gateway.api.deps import RuntimeDep, needs
 from gateway.api.errors import ApiError
 from gateway.api.guards import LargerBodies
 from gateway.masterdata.importer import EmptySnapshotError, Importer
@@ -79,6 +81,7 @@ _RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     },
 }
 
+Writer = Annotated[Caller, needs(Permission.MASTERDATA_WRITE)]
 CommunityPath = Annotated[str, Path(description="community code, as in the grid map")]
 
 
@@ -91,7 +94,7 @@ CommunityPath = Annotated[str, Path(description="community code, as in the grid 
 async def put_dataset(
     request: Request,
     runtime: RuntimeDep,
-    caller: AdminCaller,
+    caller: Writer,
     community: CommunityPath,
     dataset: Annotated[Literal["houses", "residents", "vehicles", "credentials"], Path()],
     mode: Annotated[
@@ -103,7 +106,7 @@ async def put_dataset(
     with a header row (`text/csv`, UTF-8 with or without BOM or GBK; `charset` optional) or
     the first sheet of an Excel workbook (xlsx). Valid rows are applied, bad rows are
     rejected whole; see the README for the fields of each dataset."""
-    _known_community(runtime, community)
+    _known_community(runtime, caller, community)
     file_format, charset = _format(request.headers.get("content-type", ""))
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as body:
         async for chunk in request.stream():
@@ -111,7 +114,11 @@ async def put_dataset(
         table = await asyncio.to_thread(_checked_table, body, file_format, charset, dataset)
         try:
             report = await _importer(runtime).run(
-                community, dataset, table.rows(), snapshot=mode == "snapshot", actor=caller.name
+                community,
+                dataset,
+                table.rows(),
+                snapshot=mode == "snapshot",
+                actor=actor_of(caller),
             )
         except EmptySnapshotError as error:
             raise ApiError(
@@ -131,7 +138,7 @@ async def put_dataset(
 )
 async def end_residencies(
     runtime: RuntimeDep,
-    caller: AdminCaller,
+    caller: Writer,
     community: CommunityPath,
     items: Annotated[
         list[Any],
@@ -143,13 +150,14 @@ async def end_residencies(
     ],
 ) -> dict[str, Any]:
     """End registered residencies. ID numbers travel in the body, never in a URL."""
-    _known_community(runtime, community)
-    report = await _importer(runtime).end_residencies(community, items, actor=caller.name)
+    _known_community(runtime, caller, community)
+    report = await _importer(runtime).end_residencies(community, items, actor=actor_of(caller))
     return report.as_json()
 
 
-def _known_community(runtime: Runtime, community: str) -> None:
-    if runtime.grids.community(community) is None:
+def _known_community(runtime: Runtime, caller: Caller, community: str) -> None:
+    """404 for a community not in the grid map, and alike for one outside the caller's scope."""
+    if runtime.grids.community(community) is None or not caller.sees(community):
         raise ApiError(404, "not_found", "no community of this code is in the grid map")
 
 

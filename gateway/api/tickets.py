@@ -12,8 +12,8 @@ from typing import Annotated, Any, Final, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.access import Caller
-from gateway.api.deps import ApiKey, KeyCaller, RuntimeDep
+from gateway.access import Caller, Permission, Role
+from gateway.api.deps import RuntimeDep, needs
 from gateway.api.errors import ApiError
 from gateway.api.params import IsoDateTime, check_time_range
 from gateway.lifecycle import (
@@ -40,7 +40,7 @@ from schemas.tickets import (
     UnitType,
 )
 
-router = APIRouter(prefix="/v1", tags=["tickets"], dependencies=[ApiKey])
+router = APIRouter(prefix="/v1", tags=["tickets"])
 
 MAX_PAGE: Final = 1000
 
@@ -50,9 +50,12 @@ PathTicketId = Annotated[TicketId, Path(description="`t-` and 24 hex digits")]
 def side_of(caller: Caller) -> Side:
     """The side of the closed loop a caller acts for: the one place that decides it.
 
-    Until keys carry roles (issue 9), the admin key acts for the platform, and so also drives
-    local tickets; keys with the `gov` and `property` roles change this function only."""
-    return "platform"
+    A property company's key acts for the property side; the government's and admins' keys act
+    for the platform, and so also drive local tickets."""
+    return "property" if caller.role is Role.PROPERTY else "platform"
+
+
+Reader = Annotated[Caller, needs(Permission.TICKETS_READ)]
 
 
 class PlatformPublic(BaseModel):
@@ -108,6 +111,7 @@ _CONFLICT: Final[dict[int | str, dict[str, Any]]] = {
 @router.get("/tickets", response_model=TicketPage)
 async def list_tickets(
     runtime: RuntimeDep,
+    caller: Reader,
     status: TicketStatus | None = None,
     rule: RuleCode | None = None,
     category: CategoryCode | None = None,
@@ -133,6 +137,8 @@ async def list_tickets(
         unit_type=unit,
         limit=limit,
         cursor=cursor,
+        communities=caller.scope(community),
+        property_view=caller.role is Role.PROPERTY,
     )
     page = await runtime.store.list_tickets(query, runtime.clock())
     return TicketPage(
@@ -141,9 +147,9 @@ async def list_tickets(
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketDetail, responses=_NOT_FOUND)
-async def get_ticket(runtime: RuntimeDep, ticket_id: PathTicketId) -> TicketDetail:
+async def get_ticket(runtime: RuntimeDep, caller: Reader, ticket_id: PathTicketId) -> TicketDetail:
     """One ticket with its history (every transition: time, actor, comment) and evidence."""
-    ticket = await _ticket(runtime, ticket_id)
+    ticket = await _ticket(runtime, caller, ticket_id)
     events = await runtime.store.events_by_id(ticket.evidence.event_ids)
     return TicketDetail.model_validate({**dict(ticket), "events": tuple(events)})
 
@@ -154,7 +160,10 @@ async def get_ticket(runtime: RuntimeDep, ticket_id: PathTicketId) -> TicketDeta
     responses={**_NOT_FOUND, **_CONFLICT},
 )
 async def post_transition(
-    runtime: RuntimeDep, caller: KeyCaller, ticket_id: PathTicketId, body: TransitionRequest
+    runtime: RuntimeDep,
+    caller: Annotated[Caller, needs(Permission.TICKETS_TRANSITION)],
+    ticket_id: PathTicketId,
+    body: TransitionRequest,
 ) -> TicketPublic:
     """Move a ticket along the grid closed loop; the answer is the ticket with its history.
 
@@ -162,7 +171,7 @@ async def post_transition(
     numbers that look like phones or ID numbers in `actor` and `comment` are redacted."""
     side = side_of(caller)
     now = runtime.clock()
-    ticket = await _ticket(runtime, ticket_id)
+    ticket = await _ticket(runtime, caller, ticket_id)
     try:
         check_transition(
             ticket.status,
@@ -180,12 +189,12 @@ async def post_transition(
     if not await store.transition_ticket(
         ticket_id, ticket.status, body.to, actor, comment, now, via
     ):
-        current = await _ticket(runtime, ticket_id)  # someone moved it first
+        current = await _ticket(runtime, caller, ticket_id)  # someone moved it first
         allowed = next_statuses(
             current.status, forward=current.forward, side=side, units=current.responsible_units
         )
         raise _illegal(current.status, body.to, allowed)
-    return await _ticket(runtime, ticket_id)
+    return await _ticket(runtime, caller, ticket_id)
 
 
 class StatsPage(BaseModel):
@@ -198,6 +207,7 @@ class StatsPage(BaseModel):
 @router.get("/stats/tickets", response_model=StatsPage)
 async def ticket_stats(
     runtime: RuntimeDep,
+    caller: Annotated[Caller, needs(Permission.TICKETS_STATS)],
     group_by: Annotated[StatsGroup, Query(description="grid, unit, category or community")],
     since: Annotated[
         IsoDateTime | None, Query(description="created at or after; ISO 8601, offset")
@@ -221,14 +231,22 @@ async def ticket_stats(
     ticket open never improves it. Months (`bucket=month`) are China Standard Time months."""
     check_time_range(since, until)
     rows = await runtime.store.ticket_stats(
-        group_by, since, until, bucket == "month", runtime.clock()
+        group_by,
+        since,
+        until,
+        bucket == "month",
+        runtime.clock(),
+        communities=caller.scope(),
+        property_view=caller.role is Role.PROPERTY,
     )
     return StatsPage(data=rows)
 
 
-async def _ticket(runtime: Runtime, ticket_id: str) -> TicketPublic:
+async def _ticket(runtime: Runtime, caller: Caller, ticket_id: str) -> TicketPublic:
+    """The ticket, or 404 alike for one that does not exist and one the caller may not know of
+    (`gateway.access.Caller.sees_ticket`)."""
     ticket = await runtime.store.get_ticket(ticket_id, runtime.clock())
-    if ticket is None:
+    if ticket is None or not caller.sees_ticket(ticket):
         raise ApiError(404, "not_found", "no ticket has this id")
     return ticket
 

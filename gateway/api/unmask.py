@@ -1,7 +1,8 @@
 """The audited unmasked read of residents' names and phones (PIPL: purpose stated, access logged).
 
 Persons are read masked. `unmask=true` with a `reason` asks for the names and phones a
-property import sealed (`gateway.pii`); the caller must be allowed to (`deps.can_unmask`), and
+property import sealed (`gateway.pii`); the caller must be allowed to
+(`gateway.access.Caller.can_unmask`: an admin, or a key with `pii`), and only in its scope, and
 the read writes one audit entry — actor, community, the person ids returned, the reason —
 before anything is opened. ID numbers are never unmasked: the gateway does not have them.
 """
@@ -11,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import StringConstraints
 
 from gateway.access import Caller
 from gateway.api.audit import entry
-from gateway.api.deps import KeyCaller, can_unmask
+from gateway.api.deps import authenticate
 from gateway.api.errors import ApiError
 from gateway.pii import ContactField, ContactVault
 from gateway.runtime import Runtime
@@ -55,7 +56,7 @@ def invalid_query(name: str, error_type: str, message: str) -> ApiError:
 
 
 def unmask_request(
-    caller: KeyCaller,
+    caller: Annotated[Caller, Depends(authenticate)],
     unmask: Annotated[
         bool, Query(description="true: fill `name` and `phone` (needs `reason`; audited)")
     ] = False,
@@ -73,7 +74,7 @@ def unmask_request(
         return None
     if reason is None:
         raise invalid_query("reason", "missing", "an unmasked read needs a reason")
-    if not can_unmask(caller):
+    if not caller.can_unmask:
         raise ApiError(403, "forbidden", "this key may not read names and phones unmasked")
     return UnmaskRequest(caller, reason)
 

@@ -1,6 +1,7 @@
 """The government's vehicle watch-list (`vehicle.watchlist` fires when a listed plate passes a
-gate or camera): add or replace plates, list them, remove one. Admins (the platform side) only;
-every change is audited (`watchlist.put`, `watchlist.delete`, the plates as records).
+gate or camera): add or replace plates, list them, remove one. The government's and admins'
+(`watchlist:manage`), never a property company's; every change is audited (`watchlist.put`,
+`watchlist.delete`, the plates as records).
 
 Plates are normalised as everywhere else (`adapters.plates.normalise_plate`, then the plate
 alphabet of `schemas.plates`), so `湘a·12345` and `湘A12345` are one entry. After a change, this
@@ -15,8 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adapters.plates import normalise_plate
+from gateway.access import Caller, Permission
 from gateway.api.audit import entry
-from gateway.api.deps import AdminCaller, ApiKey, RuntimeDep
+from gateway.api.deps import RuntimeDep, needs
 from gateway.api.errors import ApiError, RuleError
 from gateway.privacy import holds_personal_number
 from gateway.runtime import Runtime
@@ -27,7 +29,9 @@ from schemas.identifiers import PrintableText
 from schemas.plates import plate_problem
 from schemas.tickets import WatchlistEntry
 
-router = APIRouter(prefix="/v1/watchlist", tags=["government"], dependencies=[ApiKey])
+router = APIRouter(prefix="/v1/watchlist", tags=["government"])
+
+Manager = Annotated[Caller, needs(Permission.WATCHLIST_MANAGE)]
 
 MAX_ENTRIES: Final = 10_000
 PUT_ACTION: Final = "watchlist.put"
@@ -72,7 +76,7 @@ class StoredCount(BaseModel):
 @router.put("/vehicles", response_model=StoredCount)
 async def put_vehicles(
     runtime: RuntimeDep,
-    caller: AdminCaller,
+    caller: Manager,
     entries: Annotated[
         list[WatchlistEntryIn],
         Body(description="`[{plate_no, plate_color?, reason, until?}]`", max_length=MAX_ENTRIES),
@@ -104,7 +108,7 @@ async def put_vehicles(
 
 
 @router.get("/vehicles", response_model=Page[WatchlistEntry])
-async def list_vehicles(runtime: RuntimeDep, caller: AdminCaller) -> Page[WatchlistEntry]:
+async def list_vehicles(runtime: RuntimeDep, caller: Manager) -> Page[WatchlistEntry]:
     """The whole watch-list (never paged: `next_cursor` is null)."""
     return Page(data=await runtime.store.list_watchlist(), next_cursor=None)
 
@@ -117,7 +121,7 @@ async def list_vehicles(runtime: RuntimeDep, caller: AdminCaller) -> Page[Watchl
 )
 async def delete_vehicle(
     runtime: RuntimeDep,
-    caller: AdminCaller,
+    caller: Manager,
     plate_no: Annotated[str, Path(max_length=32, description="normalised as on PUT")],
 ) -> Response:
     """Take a plate off the watch-list."""

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from gateway.access import Caller, Role
+from gateway.access import ROLE_PERMISSIONS, Caller, Permission, Role
 from gateway.api import ops
-from gateway.api.deps import require_admin
+from gateway.api.deps import Needs, declared_permission
 from gateway.api.errors import ApiError
 from gateway.config import CommunitySpec, GatewayConfig
 from gateway.messages import DeadLetter
@@ -202,21 +202,26 @@ class TestRawPayloadOff:
 
 
 class TestAdminOnly:
-    """The raw endpoint declares that it needs the admin role."""
+    """The raw endpoint declares `dead_letters:raw`, a permission only admins hold."""
 
-    def test_the_route_depends_on_the_admin_role(self) -> None:
+    def test_the_route_declares_the_raw_permission(self) -> None:
         [route] = [
             r
             for r in ops.router.routes
             if isinstance(r, APIRoute) and r.path == "/v1/dead-letters/{letter_id}/raw"
         ]
-        assert require_admin in [d.call for d in route.dependant.dependencies]
+        assert declared_permission(route) is Permission.DEAD_LETTERS_RAW
 
-    def test_a_caller_without_the_admin_role_is_forbidden(self) -> None:
+    def test_only_the_admin_role_holds_it(self) -> None:
+        raw = Permission.DEAD_LETTERS_RAW
+        assert {role for role, held in ROLE_PERMISSIONS.items() if raw in held} == {Role.ADMIN}
+
+    @pytest.mark.parametrize("role", [Role.GOV, Role.PROPERTY, Role.DEVICE_OPS])
+    def test_a_caller_of_another_role_is_forbidden(self, role: Role) -> None:
         with pytest.raises(ApiError) as info:
-            require_admin(Caller("k1", "viewer", Role.DEVICE_OPS))
+            Needs(Permission.DEAD_LETTERS_RAW)(Caller("k1", "viewer", role))
         assert (info.value.status_code, info.value.code) == (403, "forbidden")
 
     def test_an_admin_is_admitted(self) -> None:
         admin = Caller("k2", "admin", Role.ADMIN)
-        assert require_admin(admin) is admin
+        assert Needs(Permission.DEAD_LETTERS_RAW)(admin) is admin

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.access import Caller, Role
-from gateway.api.deps import ADMIN_ROLE, can_unmask
+from gateway.access import Caller, Role, bootstrap_admin
+from gateway.api.audit import actor_of
 from gateway.api.population import PERSON_ID_PATTERN, VEHICLE_ID_PATTERN
 from gateway.config import CommunitySpec, GatewayConfig
 from gateway.store.masterdata import new_person_id, new_vehicle_id
@@ -180,7 +180,7 @@ class TestUnmask:
         assert entry is not None
         assert (entry["action"], entry["actor"], entry["community"]) == (
             "person.unmask",
-            ADMIN_ROLE,
+            actor_of(bootstrap_admin()),
             "yida",
         )
         assert (entry["records"], entry["reason"]) == ([person_id], "case 2026-117")
@@ -250,13 +250,16 @@ class TestIdPatterns:
 
 
 class TestCanUnmask:
-    """`can_unmask` admits admins and nobody else (until the keys issue adds a pii role)."""
+    """`Caller.can_unmask` admits admins and keys given `pii`, nobody else."""
 
     def test_an_admin_may_unmask(self) -> None:
-        assert can_unmask(Caller("k1", "admin", Role.ADMIN))
+        assert Caller("k1", "admin", Role.ADMIN).can_unmask
 
-    def test_a_caller_without_the_role_may_not(self) -> None:
-        assert not can_unmask(Caller("k2", "platform", Role.GOV))
+    def test_a_key_with_pii_may(self) -> None:
+        assert Caller("k2", "platform", Role.GOV, pii=True).can_unmask
+
+    def test_a_key_without_pii_may_not(self) -> None:
+        assert not Caller("k3", "platform", Role.GOV).can_unmask
 
 
 class TestHouses:
