@@ -5,7 +5,8 @@ Subcommands: `run` (production: external broker and TimescaleDB), `demo` (everyt
 `keys` (API keys, `gateway.keys_cli`),
 `simulate` (publish the pilot communities' simulated device traffic, or export their master data),
 `platform-receiver` (the reference grid platform, `gateway.platform_receiver`) and
-`platform-schemas` (write the platform contract's JSON Schemas).
+`platform-schemas` (write the platform contract's JSON Schemas) and `permissions` (who may call
+what, `gateway.api.permissions_table`).
 """
 
 import argparse
@@ -173,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("docs/platform"), help="folder (default docs/platform)"
     )
 
+    permissions = commands.add_parser(
+        "permissions",
+        help="print who may call what: each endpoint, its permission, the roles holding it",
+        description="The permission table, generated from the routes (gateway.access).",
+    )
+    permissions.add_argument("--readme", type=Path, help="write the table into this README")
+
     commands.add_parser(
         "simulate",
         help="publish a pilot community's simulated device traffic, or export the simulated"
@@ -222,9 +230,16 @@ def _platform_receiver(args: argparse.Namespace) -> int:
     return run_receiver(secret, args.host, args.port, args.out)
 
 
+def _permissions(args: argparse.Namespace) -> int:
+    from gateway.api.permissions_table import run  # noqa: PLC0415 - it builds the whole app
+
+    return run(args.readme)
+
+
 _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "import": run_import,
     "keys": run_keys,
+    "permissions": _permissions,
 }
 """Subcommands whose module runs them whole from their arguments."""
 
