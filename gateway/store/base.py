@@ -148,6 +148,8 @@ class StoredDeadLetter(BaseModel):
     payload_excerpt: str
     payload_bytes: int
     raw_expires_at: datetime | None = None
+    community: str | None = None
+    """The community routing placed the topic in; None when it placed it in none."""
 
 
 class Store(
@@ -323,7 +325,7 @@ def dead_letter_sql(
         params.extend(scoped[1])
     sql = (
         f"SELECT id, {time_column}, topic, reason, detail, payload_excerpt, payload_bytes,"
-        f" {expiry_column} FROM dead_letters"
+        f" {expiry_column}, community FROM dead_letters"
         + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
         + f" ORDER BY id DESC LIMIT {placeholder}"
     )

@@ -419,6 +419,7 @@ class SqliteStore(
                 payload_excerpt=row[5],
                 payload_bytes=row[6],
                 raw_expires_at=maybe_time(row[7]),
+                community=row[8],
             )
             for row in rows
         ]
