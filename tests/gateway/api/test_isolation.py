@@ -259,7 +259,8 @@ ITEM_READS = [
 
 @dataclass(frozen=True)
 class Write:
-    """A write into a community; `missing` is the read whose 404 body it must answer with."""
+    """A write into a community; `missing` is the request (a read, unless `missing_method`
+    says otherwise, with the same body) whose 404 body it must answer with."""
 
     what: str
     method: str
@@ -268,6 +269,7 @@ class Write:
     body: str
     """`registration`: the community's device as registered; `moved`: one of the key's own
     devices, put into the other community; else the JSON text of the body."""
+    missing_method: str = "GET"
 
 
 WRITES = [
@@ -289,15 +291,17 @@ WRITES = [
         "import their houses",
         "PUT",
         "/v1/property/{community}/houses",
-        "/v1/communities/nowhere/summary",
+        "/v1/property/nowhere/houses",
         "[]",
+        missing_method="PUT",
     ),
     Write(
         "end their residencies",
         "POST",
         "/v1/property/{community}/residencies/end",
-        "/v1/communities/nowhere/summary",
+        "/v1/property/nowhere/residencies/end",
         "[]",
+        missing_method="POST",
     ),
     Write(
         "move their ticket along",
@@ -440,7 +444,9 @@ class TestWritesIntoAnotherCommunityAreMissing:
             response = await client.request(
                 write.method, path, **body_of(world, write.body, own, other)
             )
-            missing = await client.get(write.missing)
+            body = {} if write.missing_method == "GET" else body_of(world, write.body, own, other)
+            missing = await client.request(write.missing_method, write.missing, **body)
+        assert missing.status_code == 404, missing.text
         assert (response.status_code, response.json()) == (404, missing.json())
         after = await world.gateway.http.get(world.path("/v1/tickets/{ticket_id}", other))
         device_after = await world.gateway.http.get(world.path("/v1/devices/{device_id}", other))
@@ -461,7 +467,7 @@ class TestListsAreFiltered:
 
     @pytest.mark.parametrize(("own", "other"), PAIRS)
     @pytest.mark.parametrize(
-        "listing", [listing for listing in LISTS if listing.filtered], ids=lambda l: l.path
+        "listing", [listing for listing in LISTS if listing.filtered], ids=lambda item: item.path
     )
     async def test_asking_for_the_other_community_is_an_empty_list(
         self, world: World, listing: Listing, own: str, other: str

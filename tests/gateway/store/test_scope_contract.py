@@ -1,0 +1,161 @@
+"""The caller's community scope in every list, on each store: None lists every community, a set
+lists those communities' records only, an empty set lists nothing; a record of no community
+(a dead letter routing placed nowhere, a watch-list audit entry) is listed only unscoped. The
+property view of tickets keeps those naming the property and no government-only rule."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from gateway.messages import DeadLetter
+from gateway.store import Store
+from gateway.store.base import EventQuery
+from gateway.store.masterdata import AuditEntry, HouseQuery
+from gateway.store.tickets import TicketQuery
+from schemas.devices import DeviceRegistration
+from schemas.housing import HouseRecord
+from tests.gateway.observed_events import access
+from tests.gateway.store.ticket_drafts import draft
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+IMPORT_ID = "scope-test"
+EVERY = None
+YIDA = frozenset({"yida"})
+NONE: frozenset[str] = frozenset()
+SCOPES = [
+    pytest.param(EVERY, {"yida", "jiaxin", None}, id="unscoped"),
+    pytest.param(YIDA, {"yida"}, id="yida"),
+    pytest.param(frozenset({"yida", "jiaxin"}), {"yida", "jiaxin"}, id="both"),
+    pytest.param(NONE, set(), id="empty"),
+]
+"""(scope, the communities listed): a None among them is a record of no community."""
+
+
+def letter(number: int, community: str | None) -> DeadLetter:
+    return DeadLetter(
+        received_at=NOW + timedelta(seconds=number),
+        topic=f"{community or 'nowhere'}/hik-isapi/door-{number}",
+        reason="malformed_json",
+        detail="not JSON",
+        payload_excerpt="",
+        payload_bytes=5,
+        community=community,
+    )
+
+
+def device(device_id: str, community: str) -> DeviceRegistration:
+    return DeviceRegistration.model_validate(
+        {
+            "device_id": device_id,
+            "kind": "door_controller",
+            "dialect": "hik-isapi",
+            "community": community,
+            "building": "B01",
+            "unit": "U1",
+        }
+    )
+
+
+def house(code: str) -> HouseRecord:
+    return HouseRecord(
+        house_code=code, building="B01", unit="U1", usage="self_occupied", area_m2=Decimal(80)
+    )
+
+
+def audit(community: str | None) -> AuditEntry:
+    return AuditEntry(
+        at=NOW, actor="admin (bootstrap)", action="device.put", community=community, records=()
+    )
+
+
+@pytest.fixture
+async def seeded(store: Store) -> Store:
+    """One record of each kind in yida and in jiaxin, and dead letters and audit entries of no
+    community."""
+    events = [access(1, NOW, community="yida"), access(2, NOW, community="jiaxin")]
+    letters = [letter(1, "yida"), letter(2, "jiaxin"), letter(3, None)]
+    await store.write_batch(events, letters)
+    await store.upsert_devices([device("yida-door", "yida"), device("jiaxin-door", "jiaxin")])
+    for community in ("yida", "jiaxin"):
+        await store.apply_houses(community, [house(f"{community}-1-1-0101")], NOW, IMPORT_ID)
+    for of in ("yida", "jiaxin", None):
+        await store.write_audit(audit(of))
+    drafts = [
+        draft("door:yida", community="yida", at=NOW),
+        draft("door:jiaxin", community="jiaxin", at=NOW),
+        draft("watch:yida", rule="vehicle.watchlist", units=("property",), at=NOW),
+        draft("care:yida", rule="care.no_activity", units=("community",), at=NOW),
+    ]
+    await store.record_tickets(drafts, NOW)
+    return store
+
+
+class TestListsKeepToTheScope:
+    @pytest.mark.parametrize(("scope", "listed"), SCOPES)
+    async def test_events(
+        self, seeded: Store, scope: frozenset[str] | None, listed: set[str | None]
+    ) -> None:
+        page = await seeded.list_events(EventQuery(communities=scope))
+        assert {event.community for event in page.data} == listed - {None}
+
+    @pytest.mark.parametrize(("scope", "listed"), SCOPES)
+    async def test_dead_letters(
+        self, seeded: Store, scope: frozenset[str] | None, listed: set[str | None]
+    ) -> None:
+        page = await seeded.list_dead_letters(100, None, communities=scope)
+        assert {letter.community for letter in page.data} == listed
+
+    @pytest.mark.parametrize(("scope", "listed"), SCOPES)
+    async def test_devices(
+        self, seeded: Store, scope: frozenset[str] | None, listed: set[str | None]
+    ) -> None:
+        page = await seeded.list_devices(100, None, communities=scope)
+        assert {device.community for device in page.data} == listed - {None}
+
+    @pytest.mark.parametrize(("scope", "listed"), SCOPES)
+    async def test_houses(
+        self, seeded: Store, scope: frozenset[str] | None, listed: set[str | None]
+    ) -> None:
+        page = await seeded.list_houses(HouseQuery(communities=scope), NOW)
+        assert {house.community for house in page.data} == listed - {None}
+
+    @pytest.mark.parametrize(("scope", "listed"), SCOPES)
+    async def test_audit(
+        self, seeded: Store, scope: frozenset[str] | None, listed: set[str | None]
+    ) -> None:
+        page = await seeded.list_audit(100, None, communities=scope)
+        assert {entry.community for entry in page.data} == listed
+
+    @pytest.mark.parametrize(("scope", "listed"), SCOPES)
+    async def test_tickets_and_their_indicators(
+        self, seeded: Store, scope: frozenset[str] | None, listed: set[str | None]
+    ) -> None:
+        page = await seeded.list_tickets(TicketQuery(communities=scope), NOW)
+        assert {ticket.community for ticket in page.data} == listed - {None}
+        rows = await seeded.ticket_stats("community", None, None, False, NOW, communities=scope)
+        assert {row.group for row in rows} == listed - {None}
+
+    async def test_a_community_filter_within_the_scope_still_applies(self, seeded: Store) -> None:
+        both = frozenset({"yida", "jiaxin"})
+        page = await seeded.list_events(EventQuery(community="jiaxin", communities=both))
+        assert {event.community for event in page.data} == {"jiaxin"}
+
+
+class TestThePropertyView:
+    async def test_it_keeps_tickets_naming_the_property_and_no_government_only_rule(
+        self, seeded: Store
+    ) -> None:
+        query = TicketQuery(communities=YIDA, property_view=True)
+        page = await seeded.list_tickets(query, NOW)
+        assert [ticket.dedup_key for ticket in page.data] == ["door:yida"]
+
+    async def test_without_it_every_ticket_in_scope_is_listed(self, seeded: Store) -> None:
+        page = await seeded.list_tickets(TicketQuery(communities=YIDA), NOW)
+        assert {t.dedup_key for t in page.data} == {"door:yida", "watch:yida", "care:yida"}
+
+    async def test_the_indicators_count_the_same_tickets(self, seeded: Store) -> None:
+        rows = await seeded.ticket_stats(
+            "community", None, None, False, NOW, communities=YIDA, property_view=True
+        )
+        assert [(row.group, row.raised) for row in rows] == [("yida", 1)]
