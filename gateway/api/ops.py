@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from gateway.access import Caller, Permission
+from gateway.api.audit import actor_of
 from gateway.api.deps import RuntimeDep, StoreDep, needs
 from gateway.api.errors import ApiError
 from gateway.errors import StoreError
@@ -97,13 +98,15 @@ async def read_dead_letter_raw(
     letter_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
 ) -> Response:
     """The raw payload of a dead letter, for admins only, while it is kept (see
-    `SCGW_DEAD_LETTER_RAW`). Every read, served or not, is logged as an admin action."""
+    `SCGW_DEAD_LETTER_RAW`), of a community in the key's scope. Every read, served or not, is
+    logged as an admin action."""
     problem = None
     payload = b""
     if runtime.raw_payloads is None:
         problem = "raw payloads cannot be read: SCGW_DEAD_LETTER_KEY is not set"
     else:
-        sealed = await runtime.store.get_dead_letter_raw(letter_id, datetime.now(UTC))
+        now = datetime.now(UTC)
+        sealed = await runtime.store.get_dead_letter_raw(letter_id, now, communities=caller.scope())
         if sealed is None:
             problem = "this dead letter has no raw payload (none was kept, or it expired)"
         else:
@@ -116,7 +119,7 @@ async def read_dead_letter_raw(
         extra={
             "action": "dead_letter_raw_read",
             "dead_letter_id": letter_id,
-            "caller": caller.name,
+            "caller": actor_of(caller),
             "client": request.client.host if request.client else None,
             "outcome": "served" if problem is None else "not_found",
         },

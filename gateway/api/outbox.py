@@ -49,7 +49,7 @@ async def list_outbox(
 ) -> OutboxPage:
     """Messages for the grid platform, optionally of one state (`pending`, `delivered`,
     `dead`). `forwarding` is false when no platform is configured."""
-    page = await runtime.store.list_outbox(state, limit, cursor)
+    page = await runtime.store.list_outbox(state, limit, cursor, communities=caller.scope())
     return OutboxPage(data=page.data, next_cursor=page.next_cursor, forwarding=runtime.forwarding)
 
 

@@ -208,9 +208,12 @@ class Store(
         """Dead letters, newest first; `communities` is the caller's scope (a letter whose
         topic named no community routing knew is only in an unrestricted scope)."""
 
-    async def get_dead_letter_raw(self, letter_id: int, now: datetime) -> bytes | None:
-        """The sealed raw payload of a dead letter; None when none was kept, it was erased, or
-        it expired by `now` (an expired payload is never served, purged or not)."""
+    async def get_dead_letter_raw(
+        self, letter_id: int, now: datetime, *, communities: frozenset[str] | None = None
+    ) -> bytes | None:
+        """The sealed raw payload of a dead letter; None when none was kept, it was erased, it
+        expired by `now` (an expired payload is never served, purged or not), or the letter is
+        outside `communities` (the caller's scope)."""
 
     async def purge_expired_raw_payloads(self, now: datetime) -> int:
         """Erase the raw payloads expired by `now`, keeping their letters; return how many."""

@@ -50,6 +50,7 @@ from gateway.store.postgres_tickets import (
     record_drafts,
     record_watermarks,
 )
+from gateway.store.scope import scope_clause
 from gateway.store.tickets import InstantRules, TicketChanges
 from gateway.store.upgrade import (
     CHUNK,
@@ -410,10 +411,17 @@ class PostgresStore(
             letters = await rows.fetchall()
         return dead_letter_page(letters, limit)
 
-    async def get_dead_letter_raw(self, letter_id: int, now: datetime) -> bytes | None:
-        sql = b"SELECT raw_payload FROM dead_letters WHERE id = %s AND raw_expires_at > %s"
+    async def get_dead_letter_raw(
+        self, letter_id: int, now: datetime, *, communities: frozenset[str] | None = None
+    ) -> bytes | None:
+        sql = "SELECT raw_payload FROM dead_letters WHERE id = %s AND raw_expires_at > %s"
+        params: list[object] = [letter_id, now]
+        scoped = scope_clause("community", communities, "%s")
+        if scoped is not None:
+            sql += f" AND {scoped[0]}"
+            params += scoped[1]
         async with self._connection() as db:
-            cursor = await db.execute(sql, (letter_id, now))
+            cursor = await db.execute(sql.encode(), params)
             row = await cursor.fetchone()
         if row is None or not isinstance(row[0], bytes | memoryview):
             return None

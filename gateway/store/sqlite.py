@@ -37,6 +37,7 @@ from gateway.store.base import (
 from gateway.store.micros import EPOCH, from_micros, maybe_time, to_micros
 from gateway.store.migrations import load_migrations
 from gateway.store.observations import observe
+from gateway.store.scope import scope_clause
 from gateway.store.sqlite_eventfacts import SqliteEventFacts
 from gateway.store.sqlite_evidence import SqliteEvidence
 from gateway.store.sqlite_keys import SqliteKeys
@@ -425,9 +426,15 @@ class SqliteStore(
         ]
         return dead_letter_page(letters, limit)
 
-    async def get_dead_letter_raw(self, letter_id: int, now: datetime) -> bytes | None:
+    async def get_dead_letter_raw(
+        self, letter_id: int, now: datetime, *, communities: frozenset[str] | None = None
+    ) -> bytes | None:
         sql = "SELECT raw_payload FROM dead_letters WHERE id = ? AND raw_expires_us > ?"
-        values = (letter_id, to_micros(now))
+        values: list[object] = [letter_id, to_micros(now)]
+        scoped = scope_clause("community", communities, "?")
+        if scoped is not None:
+            sql += f" AND {scoped[0]}"
+            values += scoped[1]
         row = await self._run(lambda: self._db.execute(sql, values).fetchone())
         return None if row is None or row[0] is None else bytes(row[0])
 

@@ -397,9 +397,14 @@ class SqliteTickets:
         await self._write_tx(fail)
 
     async def list_outbox(
-        self, state: OutboxState | None, limit: int, cursor: str | None
+        self,
+        state: OutboxState | None,
+        limit: int,
+        cursor: str | None,
+        *,
+        communities: frozenset[str] | None = None,
     ) -> Page[OutboxRowPublic]:
-        where, values = shared.outbox_filter_sql(state, cursor)
+        where, values = shared.outbox_filter_sql(state, cursor, communities)
         sql = _SQL(
             f"SELECT {shared.OUTBOX_COLUMNS} FROM outbox WHERE {where}"
             " ORDER BY {created} DESC, ticket_id DESC, seq DESC LIMIT :limit"

@@ -186,8 +186,14 @@ class TicketStore(Protocol):
         `outbox_delivered`."""
 
     async def list_outbox(
-        self, state: OutboxState | None, limit: int, cursor: str | None
-    ) -> "Page[OutboxRowPublic]": ...
+        self,
+        state: OutboxState | None,
+        limit: int,
+        cursor: str | None,
+        *,
+        communities: frozenset[str] | None = None,
+    ) -> "Page[OutboxRowPublic]":
+        """Outbox rows, newest first; `communities` is the caller's scope (their tickets')."""
 
     async def retry_outbox(self, ticket_id: str, now: datetime) -> int:
         """Make a ticket's dead rows pending again, due now, attempts from 0; how many."""

@@ -541,10 +541,17 @@ def ticket_page(tickets: list[TicketPublic], limit: int) -> "Page[TicketPublic]"
     return Page[TicketPublic](data=tickets[:limit], next_cursor=cursor)
 
 
-def outbox_filter_sql(state: str | None, cursor: str | None) -> tuple[str, dict[str, object]]:
-    """The `WHERE` of an outbox list (newest first: created_at, ticket_id, seq)."""
+def outbox_filter_sql(
+    state: str | None, cursor: str | None, communities: frozenset[str] | None = None
+) -> tuple[str, dict[str, object]]:
+    """The `WHERE` of an outbox list (newest first: created_at, ticket_id, seq), keeping to the
+    tickets of `communities` (the caller's scope)."""
     clauses: list[str] = []
     values: dict[str, object] = {}
+    scope, scope_values = ticket_scope_sql(communities, False, "")
+    if scope:
+        clauses.append(f"ticket_id IN (SELECT ticket_id FROM tickets WHERE {scope[0]})")
+        values.update(scope_values)
     if state is not None:
         clauses.append("state = :state")
         values["state"] = state

@@ -188,8 +188,10 @@ class FlakyStore:
     ) -> Page[StoredDeadLetter]:
         return await self.inner.list_dead_letters(limit, cursor, communities=communities)
 
-    async def get_dead_letter_raw(self, letter_id: int, now: datetime) -> bytes | None:
-        return await self.inner.get_dead_letter_raw(letter_id, now)
+    async def get_dead_letter_raw(
+        self, letter_id: int, now: datetime, *, communities: frozenset[str] | None = None
+    ) -> bytes | None:
+        return await self.inner.get_dead_letter_raw(letter_id, now, communities=communities)
 
     async def purge_expired_raw_payloads(self, now: datetime) -> int:
         return await self.inner.purge_expired_raw_payloads(now)

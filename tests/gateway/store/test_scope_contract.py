@@ -3,6 +3,7 @@ lists those communities' records only, an empty set lists nothing; a record of n
 (a dead letter routing placed nowhere, a watch-list audit entry) is listed only unscoped. The
 property view of tickets keeps those naming the property and no government-only rule."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -135,6 +136,33 @@ class TestListsKeepToTheScope:
         assert {ticket.community for ticket in page.data} == listed - {None}
         rows = await seeded.ticket_stats("community", None, None, False, NOW, communities=scope)
         assert {row.group for row in rows} == listed - {None}
+
+    @pytest.mark.parametrize(("scope", "listed"), SCOPES)
+    async def test_outbox_rows_of_the_scopes_tickets(
+        self, seeded: Store, scope: frozenset[str] | None, listed: set[str | None]
+    ) -> None:
+        tickets = (await seeded.list_tickets(TicketQuery(limit=100), NOW)).data
+        community_of = {ticket.ticket_id: ticket.community for ticket in tickets}
+        page = await seeded.list_outbox(None, 100, None, communities=scope)
+        assert {community_of[row.ticket_id] for row in page.data} == listed - {None}
+
+    @pytest.mark.parametrize(("scope", "listed"), SCOPES)
+    async def test_raw_dead_letters(
+        self, store: Store, scope: frozenset[str] | None, listed: set[str | None]
+    ) -> None:
+        expires = NOW + timedelta(days=7)
+        letters = [
+            replace(letter(number, of), raw_payload=b"sealed", raw_expires_at=expires)
+            for number, of in enumerate(("yida", "jiaxin", None))
+        ]
+        await store.write_batch([], letters)
+        stored = (await store.list_dead_letters(100, None)).data
+        readable = {
+            letter.community
+            for letter in stored
+            if await store.get_dead_letter_raw(letter.id, NOW, communities=scope) is not None
+        }
+        assert readable == listed
 
     async def test_a_community_filter_within_the_scope_still_applies(self, seeded: Store) -> None:
         both = frozenset({"yida", "jiaxin"})
