@@ -128,7 +128,7 @@ class TestCreate:
 
     async def test_creation_is_audited_by_key_id(self, gateway: RunningGateway) -> None:
         secret = await create_key(gateway, "gov", name="区网格中心")
-        assert await audited(gateway, "keys.create") == [("admin", [key_id_of(secret)])]
+        assert await audited(gateway, "keys.create") == [("admin (bootstrap)", [key_id_of(secret)])]
 
 
 class TestCreateRefusals:
@@ -223,7 +223,7 @@ class TestLifecycle:
     async def test_revocation_is_audited(self, gateway: RunningGateway) -> None:
         key_id = key_id_of(await create_key(gateway, "gov"))
         await gateway.http.delete(f"/v1/keys/{key_id}")
-        assert await audited(gateway, "keys.revoke") == [("admin", [key_id])]
+        assert await audited(gateway, "keys.revoke") == [("admin (bootstrap)", [key_id])]
 
     async def test_the_last_use_is_recorded_at_most_once_a_minute(
         self, gateway: RunningGateway, clock: Clock
