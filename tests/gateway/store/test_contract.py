@@ -36,6 +36,7 @@ MIGRATIONS = [
     "0010_rule_marks",
     "0011_api_keys",
     "0012_stream_tokens",
+    "0013_dead_letter_community",
 ]
 
 
@@ -126,6 +127,7 @@ def letter(number: int, reason: str = "malformed_json") -> DeadLetter:
         detail=f"letter {number}",
         payload_excerpt='{"doorNo":1,"name":"***","deviceName":"北门"}',
         payload_bytes=100 + number,
+        community=YIDA,
     )
 
 
@@ -290,6 +292,7 @@ class TestStoreContract:
             "payload_excerpt": sent.payload_excerpt,
             "payload_bytes": sent.payload_bytes,
             "raw_expires_at": None,
+            "community": YIDA,
         }
 
     async def test_events_and_dead_letters_in_one_batch(self, store: Store) -> None:
