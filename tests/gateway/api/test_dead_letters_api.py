@@ -129,7 +129,7 @@ class TestRawPayloadKept:
         assert record.getMessage() == "admin action: read raw dead-letter payload"
         assert (record.dead_letter_id, record.caller, record.outcome) == (  # type: ignore[attr-defined]
             letter["id"],
-            "admin",
+            "admin (bootstrap)",
             "served",
         )
         for secret in SECRETS:
