@@ -22,6 +22,7 @@ from gateway.store.evidence import EvidenceStore
 from gateway.store.keys import KeyStore
 from gateway.store.masterdata import MasterDataStore
 from gateway.store.observations import ObservationStore
+from gateway.store.overview import OverviewStore
 from gateway.store.residentfacts import ResidentFactStore
 from gateway.store.rulemarks import RuleMarkStore
 from gateway.store.scope import scope_clause
@@ -162,6 +163,7 @@ class Store(
     RuleMarkStore,
     KeyStore,
     StreamStore,
+    OverviewStore,
     Protocol,
 ):
     """Persistence for events, dead letters, devices, master data, the models the events add

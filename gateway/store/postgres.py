@@ -41,6 +41,7 @@ from gateway.store.postgres_evidence import PostgresEvidence
 from gateway.store.postgres_keys import PostgresKeys
 from gateway.store.postgres_masterdata import PostgresMasterData
 from gateway.store.postgres_observations import PostgresObservations, record_observations
+from gateway.store.postgres_overview import PostgresOverview
 from gateway.store.postgres_residentfacts import PostgresResidentFacts
 from gateway.store.postgres_rulemarks import PostgresRuleMarks
 from gateway.store.postgres_stream import PostgresStream
@@ -198,6 +199,7 @@ class PostgresStore(
     PostgresRuleMarks,
     PostgresKeys,
     PostgresStream,
+    PostgresOverview,
 ):
     """`Store` on PostgreSQL + TimescaleDB.
 

@@ -43,6 +43,7 @@ from gateway.store.sqlite_evidence import SqliteEvidence
 from gateway.store.sqlite_keys import SqliteKeys
 from gateway.store.sqlite_masterdata import SqliteMasterData
 from gateway.store.sqlite_observations import SqliteObservations, record_observations
+from gateway.store.sqlite_overview import SqliteOverview
 from gateway.store.sqlite_residentfacts import SqliteResidentFacts
 from gateway.store.sqlite_rulemarks import SqliteRuleMarks
 from gateway.store.sqlite_stream import SqliteStream
@@ -179,6 +180,7 @@ class SqliteStore(
     SqliteRuleMarks,
     SqliteKeys,
     SqliteStream,
+    SqliteOverview,
 ):
     """`Store` on a single SQLite file.
 
