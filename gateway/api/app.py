@@ -19,6 +19,7 @@ from gateway.api import (
     keys,
     ops,
     outbox,
+    overview,
     population,
     property,
     stream,
@@ -71,4 +72,5 @@ def create_app(settings: Settings, config: GatewayConfig, secrets: Secrets) -> F
     app.include_router(watchlist.router)
     app.include_router(keys.router)
     app.include_router(stream.router)
+    app.include_router(overview.router)
     return app
