@@ -1,8 +1,9 @@
 """`OverviewStore` on PostgreSQL: each figure one aggregate statement on a pooled connection.
 
-The event queries bound `occurred_at` first, so TimescaleDB excludes every chunk outside the
-window and reads the rest through the `occurred_at` indexes (`events_newest`, and with a
-scope `events_community_newest`): the hour of the event rate never scans the hypertable.
+The event queries bound `occurred_at`, so TimescaleDB excludes every chunk outside the window:
+EXPLAIN shows the hour of the event rate read by an index scan of the one or two chunks' time
+index (`create_hypertable`'s own `occurred_at` index; a scope is a filter on those rows), and
+the passages and vehicles by `events_kind_newest`; no index of their own is needed.
 """
 
 from contextlib import AbstractAsyncContextManager
