@@ -29,6 +29,7 @@ from schemas.events import (
 from schemas.tickets import OPEN_STATUSES
 from testkit.clocks import Clock
 from testkit.harness import RunningGateway
+from testkit.keys import create_key, key_client
 from tests.gateway.api.pages import every
 from tests.gateway.api.population_seed import Seeded
 from tests.gateway.ticket_rules import RULES, finding
@@ -452,6 +453,46 @@ class TestScope:
         assert body["vehicles_present"]["count"] == 1
         assert [d["device_id"] for d in body["devices"]["offline_devices"]] == [JIAXIN_GATE]
         assert {c["code"] for c in body["tickets"]["by_category"]} == {"social_care"}
+
+
+class TestKeyScope:
+    """A key sees the figures of its communities only, as every list it reads."""
+
+    async def test_a_yida_property_key_sees_yidas_figures_only(self, world: World) -> None:
+        secret = await create_key(world.gateway, "property", ["yida"])
+        async with key_client(world.gateway, secret) as client:
+            response = await client.get("/v1/overview")
+            assert response.status_code == 200, response.text
+            body = response.json()
+        yida = await get_overview(world.gateway, community="yida")
+        assert body["communities"] == [{"code": "yida", "name": "亿达小镇"}]
+        for figure in ("event_rate", "people_today", "vehicles_present", "devices", "population"):
+            assert body[figure] == yida[figure], figure
+        assert [d["device_id"] for d in body["devices"]["offline_devices"]] == [YIDA_FACE]
+        assert {c["code"] for c in body["tickets"]["by_category"]} == {"safety", "fire_safety"}
+        assert [row["group"] for row in body["indicators"]["rows"]] == ["yida"]
+
+    async def test_a_yida_key_asking_for_jiaxin_gets_zero_figures(self, world: World) -> None:
+        secret = await create_key(world.gateway, "property", ["yida"])
+        async with key_client(world.gateway, secret) as client:
+            response = await client.get("/v1/overview", params={"community": "jiaxin"})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["communities"] == []
+        assert all(m["total"] == 0 for m in body["event_rate"]["minutes"])
+        assert (body["people_today"]["entered"], body["people_today"]["exited"]) == (0, 0)
+        assert body["vehicles_present"]["count"] == 0
+        assert body["devices"]["offline_devices"] == [] and body["devices"]["online"] == 0
+        assert (body["tickets"]["open"], body["tickets"]["by_grid"]) == (0, [])
+        assert body["population"]["persons_by_population_type"] == {}
+        assert body["indicators"]["rows"] == []
+
+    async def test_a_device_ops_key_may_not_read_the_overview(self, world: World) -> None:
+        secret = await create_key(world.gateway, "device_ops")
+        async with key_client(world.gateway, secret) as client:
+            response = await client.get("/v1/overview")
+        assert response.status_code == 403
+        assert response.json()["error"]["details"] == {"needs": "overview:read"}
 
 
 class TestAccess:
