@@ -205,6 +205,7 @@ async def world(seeded: tuple[RunningGateway, Seeded]) -> AsyncIterator[World]:
     recent = [
         finding("fire.lane_occupied", subject="lane:1", gate="South gate", detected_at=now),
         finding("care.no_activity", subject="p:1", community="jiaxin", building="B01"),
+        finding("care.no_activity", subject="p:2", building="B05"),  # no property unit
     ]
     await store.record_tickets([draft(f) for f in recent], now)
     yield World(gateway, clock)
@@ -340,9 +341,10 @@ class TestTickets:
 
     async def test_open_tickets_by_category_and_grid(self, world: World) -> None:
         tickets = (await get_overview(world.gateway))["tickets"]
-        assert (tickets["open"], tickets["overdue"]) == (3, 1)
+        assert (tickets["open"], tickets["overdue"]) == (4, 1)
         categories = {c["code"]: (c["open"], c["overdue"]) for c in tickets["by_category"]}
-        assert categories == {"safety": (1, 1), "fire_safety": (1, 0), "social_care": (1, 0)}
+        assert categories == {"safety": (1, 1), "fire_safety": (1, 0), "social_care": (2, 0)}
+        assert tickets["by_category"][0]["code"] == "social_care"  # the most open first
         grids = {(g["community"], g["grid_code"]): g for g in tickets["by_grid"]}
         first = grids[("yida", "430112003001001")]
         assert (first["name"], first["open"], first["overdue"]) == ("亿达小镇第一网格", 1, 1)
@@ -416,7 +418,7 @@ class TestIndicators:
         assert response.status_code == 200, response.text
         assert indicators["rows"] == response.json()["data"]
         raised = {row["group"]: row["raised"] for row in indicators["rows"]}
-        assert raised == {"yida": 2, "jiaxin": 1}
+        assert raised == {"yida": 3, "jiaxin": 1}
         yida = (await get_overview(world.gateway, community="yida"))["indicators"]
         assert [row["group"] for row in yida["rows"]] == ["yida"]
 
@@ -469,7 +471,9 @@ class TestKeyScope:
         for figure in ("event_rate", "people_today", "vehicles_present", "devices", "population"):
             assert body[figure] == yida[figure], figure
         assert [d["device_id"] for d in body["devices"]["offline_devices"]] == [YIDA_FACE]
-        assert {c["code"] for c in body["tickets"]["by_category"]} == {"safety", "fire_safety"}
+        tickets = body["tickets"]  # the property company's: not the residents' committee's
+        assert {c["code"] for c in tickets["by_category"]} == {"safety", "fire_safety"}
+        assert (tickets["open"], tickets["overdue"]) == (2, 1)
         assert [row["group"] for row in body["indicators"]["rows"]] == ["yida"]
 
     async def test_a_yida_key_asking_for_jiaxin_gets_zero_figures(self, world: World) -> None:
