@@ -89,7 +89,7 @@ async def overview(
         devices=await store.device_health(scope, OFFLINE_LIST_MAX),
         tickets=await _tickets(runtime, caller, scope, now),
         population=await _population(runtime, codes, now),
-        indicators=await _indicators(runtime, scope, now),
+        indicators=await _indicators(runtime, caller, scope, now),
     )
 
 
@@ -236,11 +236,19 @@ async def _population(runtime: Runtime, codes: list[str], now: datetime) -> Popu
     )
 
 
-async def _indicators(runtime: Runtime, scope: frozenset[str] | None, now: datetime) -> Indicators:
-    """`/v1/stats/tickets?group_by=community&since=` (now less `INDICATOR_DAYS`), the rows of
-    the caller's communities."""
+async def _indicators(
+    runtime: Runtime, caller: Caller, scope: frozenset[str] | None, now: datetime
+) -> Indicators:
+    """`/v1/stats/tickets?group_by=community&since=` (now less `INDICATOR_DAYS`) as the caller
+    reads it: its communities' tickets, the property company's view for a property key."""
     since = now - timedelta(days=INDICATOR_DAYS)
-    rows = await runtime.store.ticket_stats("community", since, None, False, now)
-    return Indicators(
-        since=since, rows=[row for row in rows if scope is None or row.group in scope]
+    rows = await runtime.store.ticket_stats(
+        "community",
+        since,
+        None,
+        False,
+        now,
+        communities=scope,
+        property_view=caller.role is Role.PROPERTY,
     )
+    return Indicators(since=since, rows=rows)

@@ -466,15 +466,24 @@ class TestKeyScope:
             response = await client.get("/v1/overview")
             assert response.status_code == 200, response.text
             body = response.json()
+            offline = await every(client, "/v1/devices", status="offline")
         yida = await get_overview(world.gateway, community="yida")
         assert body["communities"] == [{"code": "yida", "name": "亿达小镇"}]
         for figure in ("event_rate", "people_today", "vehicles_present", "devices", "population"):
             assert body[figure] == yida[figure], figure
         assert [d["device_id"] for d in body["devices"]["offline_devices"]] == [YIDA_FACE]
+        assert [d["device_id"] for d in offline] == [YIDA_FACE]
         tickets = body["tickets"]  # the property company's: not the residents' committee's
         assert {c["code"] for c in tickets["by_category"]} == {"safety", "fire_safety"}
         assert (tickets["open"], tickets["overdue"]) == (2, 1)
-        assert [row["group"] for row in body["indicators"]["rows"]] == ["yida"]
+        indicators = body["indicators"]
+        async with key_client(world.gateway, secret) as client:
+            stats = await client.get(
+                "/v1/stats/tickets", params={"group_by": "community", "since": indicators["since"]}
+            )
+        assert stats.status_code == 200, stats.text
+        assert indicators["rows"] == stats.json()["data"]
+        assert [(row["group"], row["raised"]) for row in indicators["rows"]] == [("yida", 2)]
 
     async def test_a_yida_key_asking_for_jiaxin_gets_zero_figures(self, world: World) -> None:
         secret = await create_key(world.gateway, "property", ["yida"])
