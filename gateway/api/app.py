@@ -14,6 +14,7 @@ from fastapi_offline import FastAPIOffline
 
 from gateway.api import (
     audit,
+    dashboard,
     devices,
     gov,
     keys,
@@ -28,6 +29,7 @@ from gateway.api import (
 )
 from gateway.api.errors import ERROR_RESPONSES, install_error_handlers
 from gateway.api.guards import BodyLimit, ServerErrors
+from gateway.api.headers import install_security_headers
 from gateway.api.params import reject_unknown_parameters
 from gateway.config import GatewayConfig, Settings
 from gateway.runtime import Secrets, running_gateway
@@ -60,7 +62,8 @@ def create_app(settings: Settings, config: GatewayConfig, secrets: Secrets) -> F
         max_bytes=settings.api_max_body_bytes,
         larger=[property.import_bodies(settings.import_max_bytes)],
     )
-    app.add_middleware(ServerErrors)  # outermost: it also catches what BodyLimit lets out
+    app.add_middleware(ServerErrors)  # it also catches what BodyLimit lets out
+    install_security_headers(app, settings)  # outermost: headers on every answer, errors too
     app.include_router(ops.router)
     app.include_router(gov.router)
     app.include_router(devices.router)
@@ -73,4 +76,5 @@ def create_app(settings: Settings, config: GatewayConfig, secrets: Secrets) -> F
     app.include_router(keys.router)
     app.include_router(stream.router)
     app.include_router(overview.router)
+    app.include_router(dashboard.router)
     return app

@@ -1,0 +1,1 @@
+"""The operations dashboard's static files, served by `gateway.api.dashboard`."""

@@ -1,0 +1,561 @@
+// Operations dashboard of the smart-community gateway.
+//
+// The page holds no data of its own: the operator signs in with an API key, kept in this
+// tab's sessionStorage only, and every request sends it in the X-API-Key header (never in a
+// URL: access logs keep URLs). The figures come from GET /v1/overview, re-read every 30 s and
+// soon after the live stream (GET /v1/stream, read with fetch so the key stays a header) says
+// something changed; new tickets appear from the stream at once. Text is set with
+// textContent only: nothing the API returns is ever parsed as HTML.
+"use strict";
+
+(function () {
+  const KEY_STORAGE = "scgw.apiKey";
+  const LANG_STORAGE = "scgw.lang";
+  const REFRESH_MS = 30000;
+  const POLL_MS = 5000; // when the stream is unavailable
+  const STREAM_RETRY_MS = 3000;
+  const OPEN = new Set(["detected", "reported", "accepted", "dispatched", "handled"]);
+  const KINDS = ["access", "door_state", "face_capture", "vehicle_pass", "behaviour_alarm", "visitor", "device_status"];
+  const SVG = "http://www.w3.org/2000/svg";
+
+  const STRINGS = {
+    zh: {
+      title: "社区运行看板", signInTitle: "使用 API 密钥登录", apiKey: "API 密钥", signIn: "登录",
+      signOut: "退出", keyHint: "密钥只保存在本标签页的会话存储中，关闭标签页即清除。",
+      badKey: "密钥无效或已过期。", failed: "无法读取数据：", toggle: "English",
+      eventRate: "最近一小时事件速率（按类型，每分钟）", peopleToday: "今日人员进出", entered: "进", exited: "出",
+      vehicles: "车场在场车辆", vehiclesNow: "当前在场", devices: "设备状态", online: "在线", offline: "离线",
+      unknown: "未知", tickets: "待办工单", open: "未办结", overdue: "已超期", byCategory: "按类别",
+      byGrid: "按网格", population: "一标三实", housesByUsage: "房屋（按用途）", personsByType: "人口（按类型）",
+      registered: "登记居住", observed: "实际观测", visitors: "在访访客", indicators: "网格治理指标（近30天）",
+      group: "社区", raised: "上报", accepted: "受理", closed: "办结", closureRate: "办结率", onTimeRate: "按时率",
+      meanHours: "平均办结（小时）", p90Hours: "P90（小时）", falseAlarmRate: "误报率", close: "关闭",
+      history: "处置记录", evidence: "证据事件", updated: "更新于 ", live: "实时", polling: "轮询",
+      noGrid: "未划入网格", none: "无", since: "自 ", total: "合计",
+      kind: { access: "门禁通行", door_state: "门状态", face_capture: "人脸抓拍", vehicle_pass: "车辆通行",
+        behaviour_alarm: "行为告警", visitor: "访客", device_status: "设备状态" },
+      usage: { self_occupied: "自住", rented: "出租", vacant: "空置", commercial: "商用", office: "办公", other: "其他" },
+      ptype: { registered: "户籍人口", floating: "流动人口", foreign: "境外人员", unregistered: "未落户人员", visitor: "访客" },
+      status: { detected: "已发现", reported: "已上报", accepted: "已受理", rejected: "已退回", dispatched: "已派遣",
+        handled: "已处置", closed: "已办结", false_alarm: "误报", cancelled: "已撤销" },
+      category: {},
+    },
+    en: {
+      title: "Community operations", signInTitle: "Sign in with an API key", apiKey: "API key", signIn: "Sign in",
+      signOut: "Sign out", keyHint: "The key is kept in this tab's session storage only and is gone when the tab closes.",
+      badKey: "The key is invalid or has expired.", failed: "Could not read the data: ", toggle: "中文",
+      eventRate: "Event rate, last hour (per minute, by kind)", peopleToday: "People today", entered: "in", exited: "out",
+      vehicles: "Car park", vehiclesNow: "vehicles inside now", devices: "Devices", online: "online", offline: "offline",
+      unknown: "unknown", tickets: "Open tickets", open: "open", overdue: "overdue", byCategory: "By category",
+      byGrid: "By grid", population: "Houses, people, vehicles", housesByUsage: "Houses by usage",
+      personsByType: "Persons by population type", registered: "registered occupants", observed: "observed occupants",
+      visitors: "visitors now", indicators: "Grid-management indicators, last 30 days",
+      group: "Community", raised: "Raised", accepted: "Accepted", closed: "Closed", closureRate: "Closure rate",
+      onTimeRate: "On time", meanHours: "Mean hours to close", p90Hours: "P90 hours", falseAlarmRate: "False alarms",
+      close: "Close", history: "History", evidence: "Evidence", updated: "Updated ", live: "live", polling: "polling",
+      noGrid: "no grid", none: "none", since: "since ", total: "total",
+      kind: { access: "Access", door_state: "Door state", face_capture: "Face capture", vehicle_pass: "Vehicle pass",
+        behaviour_alarm: "Behaviour alarm", visitor: "Visitor", device_status: "Device status" },
+      usage: { self_occupied: "Owner-occupied", rented: "Rented", vacant: "Vacant", commercial: "Commercial", office: "Office", other: "Other" },
+      ptype: { registered: "Registered", floating: "Floating", foreign: "Foreign", unregistered: "Unregistered", visitor: "Visitors" },
+      status: { detected: "detected", reported: "reported", accepted: "accepted", rejected: "rejected", dispatched: "dispatched",
+        handled: "handled", closed: "closed", false_alarm: "false alarm", cancelled: "cancelled" },
+      category: { safety: "Safety", fire_safety: "Fire safety", social_care: "Social care", housing: "Housing",
+        population: "Population", device_operations: "Device operations", visitor_management: "Visitors",
+        vehicle: "Vehicles", public_order: "Public order" },
+    },
+  };
+
+  const state = {
+    lang: sessionStorage.getItem(LANG_STORAGE) === "en" ? "en" : "zh",
+    overview: null,
+    tickets: new Map(), // ticket_id -> ticket (open ones)
+    fresh: new Set(),
+    stream: null, // AbortController of the running stream
+    streaming: false,
+    lastEventId: null,
+    timer: null,
+    refreshSoon: null,
+  };
+
+  const $ = (selector, root) => (root || document).querySelector(selector);
+  const byTestId = (id) => $(`[data-testid="${id}"]`);
+  const t = (key) => STRINGS[state.lang][key];
+  const label = (table, code) => (STRINGS[state.lang][table] || {})[code] || code;
+  const key = () => sessionStorage.getItem(KEY_STORAGE);
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value !== null && value !== undefined) node.setAttribute(name, String(value));
+    }
+    for (const child of children) node.append(child === null || child === undefined ? "" : child);
+    return node;
+  }
+
+  function setNumber(id, value) {
+    const node = byTestId(id);
+    node.dataset.value = String(value);
+    node.textContent = Number(value).toLocaleString(state.lang === "zh" ? "zh-CN" : "en");
+  }
+
+  function percent(value) {
+    return value === null || value === undefined ? "–" : `${(value * 100).toFixed(1)}%`;
+  }
+
+  function hours(value) {
+    return value === null || value === undefined ? "–" : value.toFixed(1);
+  }
+
+  function localTime(iso) {
+    return new Date(iso).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB", {
+      timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    });
+  }
+
+  // ---- API ---------------------------------------------------------------------------
+
+  class Unauthorized extends Error {}
+  class NotFound extends Error {}
+
+  async function api(path) {
+    const response = await fetch(path, { headers: { "X-API-Key": key(), Accept: "application/json" }, cache: "no-store" });
+    if (response.status === 401) throw new Unauthorized();
+    if (response.status === 404 && path === "/v1/overview") throw new NotFound();
+    if (!response.ok) {
+      let message = `HTTP ${response.status}`;
+      try { message = (await response.json()).error.message; } catch (ignored) { /* not the error body */ }
+      throw new Error(message);
+    }
+    return response.json();
+  }
+
+  async function openTickets() {
+    return (await pages("/v1/tickets", {}, 10)).filter((ticket) => OPEN.has(ticket.status));
+  }
+
+  async function pages(path, params, maxPages) {
+    const found = [];
+    let cursor = null;
+    for (let page = 0; page < maxPages; page += 1) {
+      const query = new URLSearchParams({ ...params, limit: "1000" });
+      if (cursor) query.set("cursor", cursor);
+      const body = await api(`${path}?${query}`);
+      found.push(...body.data);
+      cursor = body.next_cursor;
+      if (!cursor) break;
+    }
+    return found;
+  }
+
+  // The same figures from the endpoints /v1/overview summarises, for a gateway without it.
+  async function overviewFromParts() {
+    const now = new Date();
+    const iso = (date) => date.toISOString();
+    const minute = new Date(Math.floor(now.getTime() / 60000) * 60000);
+    const since = new Date(minute.getTime() - 59 * 60000);
+    const until = new Date(minute.getTime() + 60000);
+    const cst = new Date(now.getTime() + 8 * 3600000);
+    const dayStart = new Date(Date.UTC(cst.getUTCFullYear(), cst.getUTCMonth(), cst.getUTCDate()) - 8 * 3600000);
+    const dayEnd = new Date(dayStart.getTime() + 86400000);
+    const lookback = new Date(now.getTime() - 7 * 86400000);
+    const monthAgo = new Date(now.getTime() - 30 * 86400000);
+    const [devices, tickets, events, access, passes, stats] = await Promise.all([
+      pages("/v1/devices", {}, 20),
+      openTickets(),
+      pages("/v1/events", { since: iso(since), until: iso(until) }, 50),
+      pages("/v1/events", { kind: "access", since: iso(dayStart), until: iso(dayEnd) }, 50),
+      pages("/v1/events", { kind: "vehicle_pass", since: iso(lookback) }, 50),
+      api(`/v1/stats/tickets?${new URLSearchParams({ group_by: "community", since: iso(monthAgo) })}`),
+    ]);
+    const codes = [...new Set([...devices.map((d) => d.community), ...tickets.map((x) => x.community)])].sort();
+    const summaries = await Promise.all(codes.map((code) => api(`/v1/communities/${encodeURIComponent(code)}/summary`)));
+    const sum = (target, counts) => { for (const [k, v] of Object.entries(counts)) target[k] = (target[k] || 0) + v; return target; };
+    const minutes = Array.from({ length: 60 }, (_, i) => ({ at: iso(new Date(since.getTime() + i * 60000)), total: 0, by_kind: Object.fromEntries(KINDS.map((k) => [k, 0])) }));
+    for (const event of events) {
+      const index = Math.floor((new Date(event.occurred_at) - since) / 60000);
+      if (index >= 0 && index < 60) { minutes[index].total += 1; minutes[index].by_kind[event.kind] = (minutes[index].by_kind[event.kind] || 0) + 1; }
+    }
+    const granted = access.filter((a) => a.result === "granted");
+    const last = new Map();
+    for (const pass of passes) {
+      if (!pass.plate_no || !["in", "out"].includes(pass.direction)) continue;
+      const seen = last.get(pass.plate_no);
+      if (!seen || seen.occurred_at <= pass.occurred_at) last.set(pass.plate_no, pass);
+    }
+    const group = (keyOf) => {
+      const groups = new Map();
+      for (const ticket of tickets) {
+        const k = keyOf(ticket);
+        const g = groups.get(k) || { ticket, open: 0, overdue: 0 };
+        g.open += 1; g.overdue += ticket.overdue ? 1 : 0;
+        groups.set(k, g);
+      }
+      return [...groups.values()].sort((a, b) => b.open - a.open);
+    };
+    const offline = devices.filter((d) => d.status === "offline");
+    return {
+      at: iso(now),
+      communities: codes.map((code) => ({ code, name: null })),
+      event_rate: { since: iso(since), until: iso(until), kinds: KINDS, minutes },
+      people_today: { since: iso(dayStart), until: iso(dayEnd), entered: granted.filter((a) => a.direction === "in").length, exited: granted.filter((a) => a.direction === "out").length },
+      vehicles_present: { since: iso(lookback), count: [...last.values()].filter((p) => p.direction === "in").length },
+      devices: {
+        online: devices.filter((d) => d.status === "online").length, offline: offline.length,
+        unknown: devices.filter((d) => d.status === "unknown").length, offline_total: offline.length,
+        offline_devices: offline.slice(0, 100).map((d) => ({ device_id: d.device_id, kind: d.kind, community: d.community, since: d.status_since })),
+      },
+      tickets: {
+        open: tickets.length, overdue: tickets.filter((x) => x.overdue).length, overdue_tickets: [],
+        by_category: group((x) => x.category.code).map((g) => ({ code: g.ticket.category.code, name: g.ticket.category.name, open: g.open, overdue: g.overdue })),
+        by_grid: group((x) => `${x.community}/${x.grid_code}`).map((g) => ({ grid_code: g.ticket.grid_code, community: g.ticket.community, name: null, open: g.open, overdue: g.overdue })),
+      },
+      population: {
+        houses_by_usage: summaries.reduce((acc, s) => sum(acc, s.houses_by_usage), {}),
+        persons_by_population_type: summaries.reduce((acc, s) => sum(acc, s.persons_by_population_type), {}),
+        current_visitors: summaries.reduce((acc, s) => acc + s.current_visitors, 0),
+        occupancy: summaries.reduce((acc, s) => sum(acc, s.occupancy), { registered: 0, observed: 0 }),
+      },
+      indicators: { since: iso(monthAgo), rows: stats.data },
+    };
+  }
+
+  async function overview() {
+    try {
+      return await api("/v1/overview");
+    } catch (error) {
+      if (error instanceof NotFound) return overviewFromParts();
+      throw error;
+    }
+  }
+
+  async function refresh() {
+    clearTimeout(state.refreshSoon);
+    state.refreshSoon = null;
+    try {
+      const [figures, tickets] = await Promise.all([overview(), openTickets()]);
+      state.overview = figures;
+      state.tickets = new Map(tickets.map((ticket) => [ticket.ticket_id, ticket]));
+      render();
+    } catch (error) {
+      if (error instanceof Unauthorized) { signOut(t("badKey")); return; }
+      byTestId("updated-at").textContent = t("failed") + error.message;
+    }
+  }
+
+  function refreshSoon() {
+    if (state.refreshSoon === null) state.refreshSoon = setTimeout(refresh, 1000);
+  }
+
+  function schedule() {
+    clearInterval(state.timer);
+    state.timer = setInterval(refresh, state.streaming ? REFRESH_MS : POLL_MS);
+  }
+
+  // ---- The live stream: fetch + ReadableStream, the key in a header ---------------------
+
+  function setStreaming(on) {
+    if (state.streaming !== on) { state.streaming = on; schedule(); }
+    const status = byTestId("stream-status");
+    status.dataset.state = on ? "on" : "poll";
+    status.textContent = on ? t("live") : t("polling");
+  }
+
+  async function stream() {
+    while (key()) {
+      const controller = new AbortController();
+      state.stream = controller;
+      try {
+        const headers = { "X-API-Key": key(), Accept: "text/event-stream" };
+        if (state.lastEventId) headers["Last-Event-ID"] = state.lastEventId;
+        const response = await fetch("/v1/stream?kinds=ticket,event,device", { headers, signal: controller.signal, cache: "no-store" });
+        if (response.status === 401) { signOut(t("badKey")); return; }
+        if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+        setStreaming(true);
+        await readMessages(response.body);
+      } catch (error) {
+        if (controller.signal.aborted) return;
+      }
+      setStreaming(false);
+      await new Promise((resolve) => setTimeout(resolve, STREAM_RETRY_MS));
+    }
+  }
+
+  async function readMessages(body) {
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      let end;
+      while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, "");
+        dispatch(parseBlock(block));
+      }
+    }
+  }
+
+  function parseBlock(block) {
+    const message = { id: null, event: "message", data: [] };
+    for (const line of block.split(/\r?\n/)) {
+      if (line === "" || line.startsWith(":")) continue; // heartbeat comment
+      const colon = line.indexOf(":");
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+      if (field === "id") message.id = value;
+      else if (field === "event") message.event = value;
+      else if (field === "data") message.data.push(value);
+    }
+    return message;
+  }
+
+  function dispatch(message) {
+    if (message.id) state.lastEventId = message.id;
+    if (message.data.length === 0) return;
+    let data;
+    try { data = JSON.parse(message.data.join("\n")); } catch (ignored) { return; }
+    if (message.event === "ticket") {
+      const ticket = data.ticket || data;
+      if (ticket && ticket.ticket_id) {
+        if (OPEN.has(ticket.status)) {
+          if (!state.tickets.has(ticket.ticket_id)) state.fresh.add(ticket.ticket_id);
+          state.tickets.set(ticket.ticket_id, ticket);
+        } else {
+          state.tickets.delete(ticket.ticket_id);
+        }
+        renderTicketList();
+      }
+    }
+    if (message.event === "ticket" || message.event === "device" || message.event === "event") refreshSoon();
+  }
+
+  // ---- Rendering ----------------------------------------------------------------------
+
+  function render() {
+    const o = state.overview;
+    if (!o) return;
+    const names = o.communities.map((c) => c.name || c.code);
+    const communities = byTestId("communities");
+    communities.textContent = names.join(" · ");
+    communities.dataset.codes = o.communities.map((c) => c.code).join(",");
+    const updated = byTestId("updated-at");
+    updated.textContent = t("updated") + localTime(o.at);
+    updated.dataset.at = o.at;
+    renderRate(o.event_rate);
+    setNumber("people-in", o.people_today.entered);
+    setNumber("people-out", o.people_today.exited);
+    setNumber("vehicles-present", o.vehicles_present.count);
+    renderDevices(o.devices);
+    renderTickets(o.tickets);
+    renderPopulation(o.population);
+    renderIndicators(o.indicators);
+  }
+
+  function renderRate(rate) {
+    const chart = byTestId("event-rate-chart");
+    chart.dataset.since = rate.since;
+    chart.dataset.until = rate.until;
+    const kinds = rate.kinds.length ? rate.kinds : KINDS;
+    const width = 720, height = 220, left = 36, bottom = 20, top = 8;
+    const minutes = rate.minutes;
+    const peak = Math.max(1, ...minutes.map((m) => m.total));
+    const step = (width - left) / Math.max(1, minutes.length);
+    const scale = (height - bottom - top) / peak;
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("role", "img");
+    const line = (x1, y1, x2, y2) => {
+      const node = document.createElementNS(SVG, "line");
+      Object.entries({ x1, y1, x2, y2, class: "axis" }).forEach(([k, v]) => node.setAttribute(k, v));
+      svg.append(node);
+    };
+    const text = (x, y, content, anchor) => {
+      const node = document.createElementNS(SVG, "text");
+      node.setAttribute("x", x); node.setAttribute("y", y);
+      if (anchor) node.setAttribute("text-anchor", anchor);
+      node.textContent = content;
+      svg.append(node);
+    };
+    line(left, height - bottom, width, height - bottom);
+    line(left, top, left, height - bottom);
+    text(left - 4, top + 10, String(peak), "end");
+    text(left - 4, height - bottom, "0", "end");
+    minutes.forEach((minute, index) => {
+      let y = height - bottom;
+      kinds.forEach((kind, k) => {
+        const count = minute.by_kind[kind] || 0;
+        if (!count) return;
+        const bar = document.createElementNS(SVG, "rect");
+        const h = count * scale;
+        y -= h;
+        bar.setAttribute("x", (left + index * step + 1).toFixed(1));
+        bar.setAttribute("y", y.toFixed(1));
+        bar.setAttribute("width", Math.max(1, step - 2).toFixed(1));
+        bar.setAttribute("height", h.toFixed(1));
+        bar.setAttribute("class", `k${k % 8}`);
+        svg.append(bar);
+      });
+      if (index % 15 === 0) text(left + index * step, height - 4, localTime(minute.at).slice(-5));
+    });
+    chart.replaceChildren(svg);
+    const legend = byTestId("event-rate-legend");
+    legend.replaceChildren(...kinds.map((kind, k) => {
+      const total = minutes.reduce((sum, m) => sum + (m.by_kind[kind] || 0), 0);
+      return el("li", { "data-testid": "rate-kind", "data-kind": kind, "data-value": total },
+        el("span", { class: `swatch k${k % 8}` }), `${label("kind", kind)} ${total}`);
+    }));
+    legend.dataset.value = String(minutes.reduce((sum, m) => sum + m.total, 0));
+  }
+
+  function renderDevices(devices) {
+    setNumber("devices-online", devices.online);
+    setNumber("devices-offline", devices.offline);
+    setNumber("devices-unknown", devices.unknown);
+    byTestId("offline-list").replaceChildren(...devices.offline_devices.map((d) =>
+      el("li", { "data-testid": "offline-device", "data-device-id": d.device_id },
+        `${d.device_id} · ${d.kind} · ${d.community}${d.since ? ` · ${t("since")}${localTime(d.since)}` : ""}`)));
+  }
+
+  function countRows(table, rows) {
+    byTestId(table).tBodies[0].replaceChildren(...rows.map(([code, name, open, overdue, testid]) =>
+      el("tr", { "data-testid": testid, "data-code": code, "data-open": open, "data-overdue": overdue, class: overdue ? "overdue" : null },
+        el("td", {}, name), el("td", { class: "n" }, String(open)), el("td", { class: "n" }, overdue ? `${t("overdue")} ${overdue}` : ""))));
+  }
+
+  function renderTickets(tickets) {
+    setNumber("tickets-open", tickets.open);
+    setNumber("tickets-overdue", tickets.overdue);
+    countRows("tickets-by-category", tickets.by_category.map((c) =>
+      [c.code, state.lang === "zh" ? c.name : label("category", c.code), c.open, c.overdue, "category-row"]));
+    countRows("tickets-by-grid", tickets.by_grid.map((g) =>
+      [g.grid_code || "", g.name || g.grid_code || `${g.community} · ${t("noGrid")}`, g.open, g.overdue, "grid-row"]));
+    renderTicketList();
+  }
+
+  function renderTicketList() {
+    const list = [...state.tickets.values()].sort((a, b) => (b.overdue - a.overdue) || b.created_at.localeCompare(a.created_at));
+    byTestId("ticket-list").replaceChildren(...list.map((ticket) => {
+      const title = state.lang === "zh" ? ticket.title : ticket.summary_en;
+      const classes = [ticket.overdue ? "overdue" : "", state.fresh.has(ticket.ticket_id) ? "fresh" : ""].join(" ").trim();
+      const button = el("button", { type: "button" },
+        el("span", { class: "when" }, localTime(ticket.detected_at)),
+        el("span", { class: "what" }, title),
+        el("span", { class: "where" }, `${state.lang === "zh" ? ticket.category.name : label("category", ticket.category.code)} · ${label("status", ticket.status)}`));
+      button.addEventListener("click", () => openTicket(ticket.ticket_id));
+      return el("li", { "data-testid": "ticket", "data-ticket-id": ticket.ticket_id, "data-overdue": ticket.overdue, "data-category": ticket.category.code, class: classes || null }, button);
+    }));
+    state.fresh.clear();
+  }
+
+  async function openTicket(ticketId) {
+    let ticket;
+    try {
+      ticket = await api(`/v1/tickets/${encodeURIComponent(ticketId)}`);
+    } catch (error) {
+      if (error instanceof Unauthorized) signOut(t("badKey"));
+      return;
+    }
+    const dialog = $("#ticket-detail");
+    dialog.dataset.ticketId = ticket.ticket_id;
+    $(".title", dialog).textContent = state.lang === "zh" ? ticket.title : ticket.summary_en;
+    $(".meta", dialog).textContent = [ticket.location.address, label("status", ticket.status),
+      state.lang === "zh" ? ticket.description : "", ticket.overdue ? t("overdue") : ""].filter(Boolean).join(" · ");
+    byTestId("ticket-history").replaceChildren(...(ticket.history || []).map((step) =>
+      el("li", { "data-testid": "history-step" }, `${localTime(step.at)} ${step.from_status ? label("status", step.from_status) + " → " : ""}${label("status", step.to_status)} · ${step.actor}${step.comment ? ` · ${step.comment}` : ""}`)));
+    const events = ticket.events || [];
+    byTestId("ticket-evidence").replaceChildren(...(events.length ? events.map((event) =>
+      el("li", { "data-testid": "evidence-event", "data-event-id": event.event_id },
+        `${localTime(event.occurred_at)} · ${label("kind", event.kind)} · ${event.device_id}${event.building ? ` · ${event.building}` : ""}`)) : [el("li", {}, t("none"))]));
+    if (!dialog.open) dialog.showModal();
+  }
+
+  function tableRows(table, counts, names) {
+    byTestId(table).tBodies[0].replaceChildren(...Object.entries(counts).map(([code, count]) =>
+      el("tr", { "data-testid": "count-row", "data-key": code, "data-value": count },
+        el("td", {}, label(names, code)), el("td", { class: "n" }, String(count)))));
+  }
+
+  function renderPopulation(population) {
+    tableRows("houses-by-usage", population.houses_by_usage, "usage");
+    tableRows("persons-by-type", population.persons_by_population_type, "ptype");
+    setNumber("occupancy-registered", population.occupancy.registered);
+    setNumber("occupancy-observed", population.occupancy.observed);
+    setNumber("visitors-current", population.current_visitors);
+  }
+
+  function renderIndicators(indicators) {
+    const names = new Map((state.overview.communities || []).map((c) => [c.code, c.name || c.code]));
+    const table = byTestId("indicators");
+    table.dataset.since = indicators.since;
+    table.tBodies[0].replaceChildren(...indicators.rows.map((row) =>
+      el("tr", { "data-testid": "indicator-row", "data-group": row.group, "data-raised": row.raised, "data-closed": row.closed },
+        el("td", {}, names.get(row.group) || row.group), el("td", { class: "n" }, String(row.raised)),
+        el("td", { class: "n" }, String(row.accepted)), el("td", { class: "n" }, String(row.closed)),
+        el("td", { class: "n" }, percent(row.closure_rate)), el("td", { class: "n" }, percent(row.on_time_rate)),
+        el("td", { class: "n" }, hours(row.mean_hours_to_close)), el("td", { class: "n" }, hours(row.p90_hours_to_close)),
+        el("td", { class: "n" }, percent(row.false_alarm_rate)))));
+  }
+
+  // ---- Language, sign-in, sign-out ----------------------------------------------------
+
+  function applyLanguage() {
+    document.documentElement.lang = state.lang === "zh" ? "zh-CN" : "en";
+    document.title = t("title");
+    for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+    byTestId("lang-toggle").textContent = t("toggle");
+    if (state.streaming !== null && key()) setStreaming(state.streaming);
+    render();
+  }
+
+  function show(signedIn) {
+    $("#sign-in-view").hidden = signedIn;
+    $("#board").hidden = !signedIn;
+    byTestId("sign-out").hidden = !signedIn;
+  }
+
+  function start() {
+    show(true);
+    setStreaming(false);
+    refresh();
+    stream();
+  }
+
+  function signOut(reason) {
+    sessionStorage.removeItem(KEY_STORAGE);
+    if (state.stream) state.stream.abort();
+    clearInterval(state.timer);
+    clearTimeout(state.refreshSoon);
+    state.refreshSoon = null;
+    state.overview = null;
+    state.tickets = new Map();
+    state.lastEventId = null;
+    show(false);
+    const error = byTestId("sign-in-error");
+    error.hidden = !reason;
+    error.textContent = reason || "";
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    applyLanguage();
+    byTestId("lang-toggle").addEventListener("click", () => {
+      state.lang = state.lang === "zh" ? "en" : "zh";
+      sessionStorage.setItem(LANG_STORAGE, state.lang);
+      applyLanguage();
+    });
+    byTestId("sign-out").addEventListener("click", () => signOut(""));
+    $("#sign-in").addEventListener("submit", (submit) => {
+      submit.preventDefault();
+      const input = byTestId("sign-in-key");
+      const value = input.value.trim();
+      input.value = "";
+      if (!value) return;
+      sessionStorage.setItem(KEY_STORAGE, value);
+      byTestId("sign-in-error").hidden = true;
+      start();
+    });
+    if (key()) start(); else show(false);
+  });
+}());
