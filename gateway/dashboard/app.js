@@ -345,6 +345,8 @@
     updated.dataset.at = o.at;
     renderRate(o.event_rate);
     setNumber("people-in", o.people_today.entered);
+    Object.assign(byTestId("people-in").dataset, { since: o.people_today.since, until: o.people_today.until });
+    byTestId("vehicles-present").dataset.since = o.vehicles_present.since;
     setNumber("people-out", o.people_today.exited);
     setNumber("vehicles-present", o.vehicles_present.count);
     renderDevices(o.devices);
@@ -519,6 +521,7 @@
   function start() {
     show(true);
     setStreaming(false);
+    schedule();
     refresh();
     stream();
   }

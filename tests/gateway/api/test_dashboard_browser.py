@@ -1,0 +1,417 @@
+"""Specification of the operations dashboard, in a real browser.
+
+Debian's Chromium, driven by Playwright (never a browser Playwright downloads), opens the page
+of a gateway holding both pilot communities: their master data imported, then 45 minutes of
+the simulator's full mix of each published through a real Mosquitto and stored. Every request
+to another host is aborted and recorded. The page must load with no console error and no
+failed request, show the same figures the API gives for the same windows, show a ticket raised
+during the test without a reload, and, signed in with a property key for yida, show nothing
+of jiaxin.
+"""
+
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Request,
+    Response,
+    Route,
+    async_playwright,
+    expect,
+)
+
+from gateway.config import load_config
+from gateway.demo import import_master_data
+from schemas.tickets import OPEN_STATUSES
+from simulators.community import PILOT_LAYOUTS, pilot_community
+from simulators.config_toml import communities_config_toml
+from simulators.hik_isapi import Minor
+from simulators.masterdata import pilot_grids
+from simulators.publisher import publish
+from simulators.scenario_messages import HIK_DIALECT, Emitter
+from simulators.yida_mix import YidaTraffic
+from testkit.harness import (
+    RunningGateway,
+    gateway_settings,
+    mosquitto_pub,
+    running_gateway,
+    wait_until,
+    write_file,
+)
+from testkit.services import MosquittoService, PostgresService
+
+CHROMIUM = "/usr/bin/chromium"
+PILOTS = sorted(PILOT_LAYOUTS)
+SEED = 7
+TRAFFIC = timedelta(minutes=45)
+"""Simulated traffic of each community, ending five minutes ago: inside the chart's hour."""
+QUIET_S = 3600.0
+"""Rules, device checks and housekeeping wait this long: nothing changes under the test but
+what it publishes itself."""
+LOAD_MS = 90_000
+LIVE_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def database(postgres: PostgresService) -> Iterator[str]:
+    name = "dashboard_browser"
+    postgres.drop_database(name)
+    yield postgres.create_database(name)
+    postgres.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+async def fed(
+    mosquitto: MosquittoService, database: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningGateway]:
+    """A gateway with both pilots' master data and 45 minutes of each one's traffic stored."""
+    tmp = tmp_path_factory.mktemp("dashboard")
+    communities = [pilot_community(code, SEED) for code in PILOTS]
+    config = load_config(write_file(tmp / "pilot.toml", communities_config_toml(communities)))
+    settings = gateway_settings(
+        mosquitto.url,
+        database,
+        rules_interval_s=QUIET_S,
+        device_check_interval_s=QUIET_S,
+        housekeeping_interval_s=QUIET_S,
+    )
+    async with running_gateway(settings, config) as gateway:
+        await import_master_data(gateway.runtime, communities)
+        start = datetime.now(UTC) - TRAFFIC - timedelta(minutes=5)
+        traffic = [YidaTraffic(c, SEED, start, TRAFFIC, power_on=True) for c in communities]
+        records = [record for t in traffic for record in t.records()]
+        expected = sum(sum(t.expected_counts().values()) for t in traffic)
+        await publish(((r.topic, r.payload) for r in records), url=mosquitto.url, connections=4)
+        registry = gateway.runtime.metrics.registry
+
+        def stored() -> bool:
+            return (registry.get_sample_value("scgw_events_stored_total") or 0) >= expected
+
+        await wait_until(stored, timeout_s=180, what=f"{expected} events stored")
+        yield gateway
+
+
+@dataclass
+class Watched:
+    """What a page did that it must not: console errors, failed or refused requests, and
+    requests to another host (aborted)."""
+
+    errors: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    elsewhere: list[str] = field(default_factory=list)
+
+    def clean(self) -> bool:
+        return not (self.errors or self.failed or self.elsewhere)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def open_dashboard(browser: Browser, base: str, key: str) -> tuple[Page, Watched]:
+    """A new tab on the dashboard, signed in with `key` through the form, figures loaded."""
+    watched = Watched()
+    page = await browser.new_page(viewport={"width": 1600, "height": 1000})
+
+    async def only_the_gateway(route: Route) -> None:
+        if route.request.url.startswith(base):
+            await route.continue_()
+        else:
+            watched.elsewhere.append(route.request.url)
+            await route.abort()
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            watched.errors.append(message.text)
+
+    def failed(request: Request) -> None:
+        watched.failed.append(f"{request.url}: {request.failure}")
+
+    def refused(response: Response) -> None:
+        if response.status >= 400:
+            watched.failed.append(f"{response.url}: {response.status}")
+
+    await page.route("**/*", only_the_gateway)
+    page.on("console", console)
+    page.on("pageerror", lambda error: watched.errors.append(str(error)))
+    page.on("requestfailed", failed)
+    page.on("response", refused)
+    await page.goto(f"{base}/")
+    await page.get_by_test_id("sign-in-key").fill(key)
+    await page.get_by_test_id("sign-in-submit").click()
+    await wait_loaded(page)
+    return page, watched
+
+
+async def wait_loaded(page: Page) -> None:
+    """Until the figures are shown (waiting on the element: the page's policy forbids the
+    `eval` that `wait_for_function` needs)."""
+    await expect(page.get_by_test_id("updated-at")).to_have_attribute(
+        "data-at", re.compile("."), timeout=LOAD_MS
+    )
+
+
+FIGURES_JS = """() => {
+  const one = (id) => document.querySelector(`[data-testid="${id}"]`);
+  const value = (id) => Number(one(id).dataset.value);
+  const rows = (id, key) => Object.fromEntries([...one(id).querySelectorAll('tr[data-key]')]
+      .map((row) => [row.dataset[key], Number(row.dataset.value)]));
+  return {
+    at: one('updated-at').dataset.at,
+    communities: one('communities').dataset.codes.split(',').filter(Boolean),
+    rateSince: one('event-rate-chart').dataset.since,
+    rateUntil: one('event-rate-chart').dataset.until,
+    rate: Object.fromEntries([...document.querySelectorAll('[data-testid=rate-kind]')]
+      .map((item) => [item.dataset.kind, Number(item.dataset.value)])),
+    peopleIn: value('people-in'), peopleOut: value('people-out'),
+    peopleSince: one('people-in').dataset.since, peopleUntil: one('people-in').dataset.until,
+    vehicles: value('vehicles-present'), vehiclesSince: one('vehicles-present').dataset.since,
+    online: value('devices-online'), offline: value('devices-offline'),
+    unknown: value('devices-unknown'),
+    offlineList: [...document.querySelectorAll('[data-testid=offline-device]')]
+      .map((item) => item.dataset.deviceId),
+    open: value('tickets-open'), overdue: value('tickets-overdue'),
+    categories: Object.fromEntries([...document.querySelectorAll('[data-testid=category-row]')]
+      .map((row) => [row.dataset.code, Number(row.dataset.open)])),
+    tickets: [...document.querySelectorAll('[data-testid=ticket]')]
+      .map((item) => item.dataset.ticketId),
+    houses: rows('houses-by-usage', 'key'), persons: rows('persons-by-type', 'key'),
+    registered: value('occupancy-registered'), observed: value('occupancy-observed'),
+    visitors: value('visitors-current'),
+    indicatorsSince: one('indicators').dataset.since,
+    indicators: Object.fromEntries([...document.querySelectorAll('[data-testid=indicator-row]')]
+      .map((row) => [row.dataset.group, [Number(row.dataset.raised), Number(row.dataset.closed)]])),
+  };
+}"""
+
+
+async def every(client: httpx.AsyncClient, path: str, **params: str) -> list[dict[str, Any]]:
+    """Every item of a list endpoint, following cursors."""
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        query = {**params, "limit": "1000", **({"cursor": cursor} if cursor else {})}
+        response = await client.get(path, params=query)
+        response.raise_for_status()
+        body = response.json()
+        found.extend(body["data"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return found
+
+
+async def api_figures(client: httpx.AsyncClient, shown: dict[str, Any]) -> dict[str, Any]:
+    """The API's figures for the windows and communities the page shows."""
+    events = await every(client, "/v1/events", since=shown["rateSince"], until=shown["rateUntil"])
+    access = await every(
+        client,
+        "/v1/events",
+        kind="access",
+        since=shown["peopleSince"],
+        until=shown["peopleUntil"],
+    )
+    passes = await every(client, "/v1/events", kind="vehicle_pass", since=shown["vehiclesSince"])
+    last: dict[str, dict[str, Any]] = {}
+    for vehicle in sorted(passes, key=lambda p: str(p["occurred_at"])):
+        if vehicle.get("plate_no") and vehicle.get("direction") in {"in", "out"}:
+            last[vehicle["plate_no"]] = vehicle
+    devices = await every(client, "/v1/devices")
+    statuses = Counter(device["status"] for device in devices)
+    tickets = [t for t in await every(client, "/v1/tickets") if t["status"] in OPEN_STATUSES]
+    houses: Counter[str] = Counter()
+    persons: Counter[str] = Counter()
+    registered = observed = visitors = 0
+    for code in shown["communities"]:
+        response = await client.get(f"/v1/communities/{code}/summary")
+        response.raise_for_status()
+        summary = response.json()
+        houses.update(summary["houses_by_usage"])
+        persons.update(summary["persons_by_population_type"])
+        registered += summary["occupancy"]["registered"]
+        observed += summary["occupancy"]["observed"]
+        visitors += summary["current_visitors"]
+    stats = await client.get(
+        "/v1/stats/tickets", params={"group_by": "community", "since": shown["indicatorsSince"]}
+    )
+    stats.raise_for_status()
+    granted = [a for a in access if a["result"] == "granted"]
+    return {
+        "rate": {k: v for k, v in Counter(e["kind"] for e in events).items()},
+        "peopleIn": sum(1 for a in granted if a["direction"] == "in"),
+        "peopleOut": sum(1 for a in granted if a["direction"] == "out"),
+        "vehicles": sum(1 for p in last.values() if p["direction"] == "in"),
+        "online": statuses["online"],
+        "offline": statuses["offline"],
+        "unknown": statuses["unknown"],
+        "offlineList": sorted(d["device_id"] for d in devices if d["status"] == "offline"),
+        "open": len(tickets),
+        "overdue": sum(1 for t in tickets if t["overdue"]),
+        "categories": dict(Counter(t["category"]["code"] for t in tickets)),
+        "tickets": sorted(t["ticket_id"] for t in tickets),
+        "houses": dict(houses),
+        "persons": dict(persons),
+        "registered": registered,
+        "observed": observed,
+        "visitors": visitors,
+        "indicators": {
+            row["group"]: [row["raised"], row["closed"]] for row in stats.json()["data"]
+        },
+    }
+
+
+def comparable(shown: dict[str, Any]) -> dict[str, Any]:
+    """The page's figures in the API figures' shape (zero counts left out, lists sorted)."""
+    return {
+        "rate": {kind: n for kind, n in shown["rate"].items() if n},
+        "houses": {k: n for k, n in shown["houses"].items() if n},
+        "persons": {k: n for k, n in shown["persons"].items() if n},
+        "offlineList": sorted(shown["offlineList"]),
+        "tickets": sorted(shown["tickets"]),
+        **{
+            name: shown[name]
+            for name in (
+                "peopleIn",
+                "peopleOut",
+                "vehicles",
+                "online",
+                "offline",
+                "unknown",
+                "open",
+                "overdue",
+                "categories",
+                "registered",
+                "observed",
+                "visitors",
+                "indicators",
+            )
+        },
+    }
+
+
+def nonzero(figures: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **figures,
+        "houses": {k: n for k, n in figures["houses"].items() if n},
+        "persons": {k: n for k, n in figures["persons"].items() if n},
+    }
+
+
+def base_of(gateway: RunningGateway) -> str:
+    return str(gateway.http.base_url).rstrip("/")
+
+
+class TestTheDashboardAsAnAdminSeesIt:
+    """Signed in with the admin key: both communities, figures equal to the API's."""
+
+    async def test_it_loads_cleanly_and_its_figures_are_the_apis(
+        self, fed: RunningGateway, browser: Browser
+    ) -> None:
+        page, watched = await open_dashboard(browser, base_of(fed), fed.http.headers["X-API-Key"])
+        try:
+            shown = await page.evaluate(FIGURES_JS)
+            expected = await api_figures(fed.http, shown)
+            assert watched.clean(), watched
+        finally:
+            await page.close()
+        assert shown["communities"] == PILOTS
+        assert comparable(shown) == nonzero(expected)
+        assert sum(shown["rate"].values()) > 0 and shown["peopleIn"] > 0 and shown["online"] > 0
+        assert sum(shown["houses"].values()) > 0 and sum(shown["persons"].values()) > 0
+
+    async def test_a_ticket_raised_now_appears_without_a_reload(
+        self, fed: RunningGateway, browser: Browser, mosquitto: MosquittoService
+    ) -> None:
+        page, watched = await open_dashboard(browser, base_of(fed), fed.http.headers["X-API-Key"])
+        try:
+            navigations: list[str] = []
+            page.on("framenavigated", lambda frame: navigations.append(frame.url))
+            before = {t["ticket_id"] for t in await every(fed.http, "/v1/tickets")}
+            ticketed = {
+                t["location"].get("device_id") for t in await every(fed.http, "/v1/tickets")
+            }
+            emit = Emitter(pilot_community("yida", SEED), 97)
+            door = next(
+                d
+                for d in emit.community.devices_of(HIK_DIALECT)
+                if d.readers and d.building and d.device_id not in ticketed
+            )
+            message = emit.door_event(door, datetime.now(UTC), Minor.DOOR_FORCED_OPEN)
+            await mosquitto_pub(mosquitto.port, message.topic, [message.payload])
+            raised: list[str] = []
+
+            async def a_new_ticket() -> bool:
+                now = {t["ticket_id"] for t in await every(fed.http, "/v1/tickets")}
+                raised[:] = sorted(now - before)
+                return bool(raised)
+
+            await wait_until(a_new_ticket, timeout_s=60, what="the forced door's ticket")
+            (ticket_id,) = raised
+            item = page.locator(f'[data-testid=ticket][data-ticket-id="{ticket_id}"]')
+            await item.wait_for(timeout=LIVE_MS)
+            await item.locator("button").click()
+            dialog = page.get_by_test_id("ticket-detail")
+            await expect(dialog).to_have_attribute("data-ticket-id", ticket_id, timeout=LIVE_MS)
+            await expect(dialog.get_by_test_id("evidence-event").first).to_be_visible()
+            history = await dialog.get_by_test_id("history-step").count()
+            evidence = await dialog.get_by_test_id("evidence-event").all()
+            evidence_ids = [await e.get_attribute("data-event-id") for e in evidence]
+            assert watched.clean(), watched
+        finally:
+            await page.close()
+        detail = (await fed.http.get(f"/v1/tickets/{ticket_id}")).json()
+        assert navigations == []
+        assert history == len(detail["history"]) >= 1
+        assert evidence_ids == [event["event_id"] for event in detail["events"]]
+
+    async def test_english_is_a_click_away(self, fed: RunningGateway, browser: Browser) -> None:
+        page, watched = await open_dashboard(browser, base_of(fed), fed.http.headers["X-API-Key"])
+        try:
+            await page.get_by_test_id("lang-toggle").click()
+            await expect(page.locator("html")).to_have_attribute("lang", "en")
+            heading = await page.locator("h1").inner_text()
+            await page.get_by_test_id("sign-out").click()
+            await page.get_by_test_id("sign-in-key").wait_for()
+            stored = await page.evaluate("sessionStorage.getItem('scgw.apiKey')")
+            assert watched.clean(), watched
+        finally:
+            await page.close()
+        assert heading == "Community operations"
+        assert stored is None
+
+
+class TestAPropertyKey:
+    """Signed in with a property key for yida: yida's figures, nothing of jiaxin."""
+
+    async def test_it_sees_no_jiaxin_data(self, fed: RunningGateway, browser: Browser) -> None:
+        from testkit.keys import create_key
+
+        secret = await create_key(fed, "property", ["yida"], name="亿达物业")
+        page, watched = await open_dashboard(browser, base_of(fed), secret)
+        try:
+            shown = await page.evaluate(FIGURES_JS)
+            text = await page.locator("body").inner_text()
+            html = await page.content()
+            assert watched.clean(), watched
+        finally:
+            await page.close()
+        jiaxin = pilot_community("jiaxin", SEED)
+        grids = pilot_grids()["jiaxin"].grids
+        forbidden = ["jiaxin", jiaxin.name, *(g.code for g in grids), *(g.name for g in grids)]
+        assert shown["communities"] == ["yida"]
+        assert [word for word in forbidden if word in text or word in html] == []
+        assert shown["online"] > 0 and sum(shown["rate"].values()) > 0
