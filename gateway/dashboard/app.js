@@ -14,6 +14,8 @@
   const REFRESH_MS = 30000;
   const POLL_MS = 5000; // when the stream is unavailable
   const STREAM_RETRY_MS = 3000;
+  const CHANGE_REFRESH_MS = 1000;
+  const EVENT_REFRESH_MS = 10000;
   const OPEN = new Set(["detected", "reported", "accepted", "dispatched", "handled"]);
   const KINDS = ["access", "door_state", "face_capture", "vehicle_pass", "behaviour_alarm", "visitor", "device_status"];
   const SVG = "http://www.w3.org/2000/svg";
@@ -243,8 +245,10 @@
     }
   }
 
-  function refreshSoon() {
-    if (state.refreshSoon === null) state.refreshSoon = setTimeout(refresh, 1000);
+  // Soon after the stream says something changed; at most one refresh is pending, so a
+  // busy stream of events re-reads the figures every few seconds, not at every event.
+  function refreshSoon(delay) {
+    if (state.refreshSoon === null) state.refreshSoon = setTimeout(refresh, delay);
   }
 
   function schedule() {
@@ -313,6 +317,7 @@
 
   function dispatch(message) {
     if (message.id) state.lastEventId = message.id;
+    if (message.event === "reset") { refreshSoon(0); return; }
     if (message.data.length === 0) return;
     let data;
     try { data = JSON.parse(message.data.join("\n")); } catch (ignored) { return; }
@@ -328,7 +333,9 @@
         renderTicketList();
       }
     }
-    if (message.event === "ticket" || message.event === "device" || message.event === "event") refreshSoon();
+    if (message.event === "event") refreshSoon(EVENT_REFRESH_MS);
+    else refreshSoon(CHANGE_REFRESH_MS); // a ticket, a device's status, or `reset`: reload
+
   }
 
   // ---- Rendering ----------------------------------------------------------------------

@@ -32,12 +32,12 @@ from playwright.async_api import (
 from gateway.config import load_config
 from gateway.demo import import_master_data
 from schemas.tickets import OPEN_STATUSES
-from simulators.community import PILOT_LAYOUTS, pilot_community
+from simulators.community import HIK_DIALECT, PILOT_LAYOUTS, pilot_community
 from simulators.config_toml import communities_config_toml
 from simulators.hik_isapi import Minor
 from simulators.masterdata import pilot_grids
 from simulators.publisher import publish
-from simulators.scenario_messages import HIK_DIALECT, Emitter
+from simulators.scenario_messages import Emitter
 from simulators.yida_mix import YidaTraffic
 from testkit.harness import (
     RunningGateway,
