@@ -47,6 +47,7 @@ from testkit.harness import (
     wait_until,
     write_file,
 )
+from testkit.keys import create_key
 from testkit.services import MosquittoService, PostgresService
 
 CHROMIUM = "/usr/bin/chromium"
@@ -108,6 +109,8 @@ class Watched:
     errors: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     elsewhere: list[str] = field(default_factory=list)
+    api_requests: list[tuple[str, str | None]] = field(default_factory=list)
+    """Every request to the API: its URL and the X-API-Key header it carried."""
 
     def clean(self) -> bool:
         return not (self.errors or self.failed or self.elsewhere)
@@ -146,7 +149,12 @@ async def open_dashboard(browser: Browser, base: str, key: str) -> tuple[Page, W
         if response.status >= 400:
             watched.failed.append(f"{response.url}: {response.status}")
 
+    def request(sent: Request) -> None:
+        if "/v1/" in sent.url:
+            watched.api_requests.append((sent.url, sent.headers.get("x-api-key")))
+
     await page.route("**/*", only_the_gateway)
+    page.on("request", request)
     page.on("console", console)
     page.on("pageerror", lambda error: watched.errors.append(str(error)))
     page.on("requestfailed", failed)
@@ -328,6 +336,9 @@ class TestTheDashboardAsAnAdminSeesIt:
             assert watched.clean(), watched
         finally:
             await page.close()
+        key = fed.http.headers["X-API-Key"]
+        assert watched.api_requests and all(sent == key for _, sent in watched.api_requests)
+        assert not [url for url, _ in watched.api_requests if key in url]
         assert shown["communities"] == PILOTS
         assert comparable(shown) == nonzero(expected)
         assert sum(shown["rate"].values()) > 0 and shown["peopleIn"] > 0 and shown["online"] > 0
@@ -378,28 +389,31 @@ class TestTheDashboardAsAnAdminSeesIt:
         assert history == len(detail["history"]) >= 1
         assert evidence_ids == [event["event_id"] for event in detail["events"]]
 
-    async def test_english_is_a_click_away(self, fed: RunningGateway, browser: Browser) -> None:
+    async def test_english_is_a_click_away_and_signing_out_forgets_the_key(
+        self, fed: RunningGateway, browser: Browser
+    ) -> None:
         page, watched = await open_dashboard(browser, base_of(fed), fed.http.headers["X-API-Key"])
         try:
             await page.get_by_test_id("lang-toggle").click()
             await expect(page.locator("html")).to_have_attribute("lang", "en")
             heading = await page.locator("h1").inner_text()
+            assert watched.clean(), watched
             await page.get_by_test_id("sign-out").click()
             await page.get_by_test_id("sign-in-key").wait_for()
             stored = await page.evaluate("sessionStorage.getItem('scgw.apiKey')")
-            assert watched.clean(), watched
         finally:
             await page.close()
         assert heading == "Community operations"
         assert stored is None
+        # Signing out ends the live stream (the page's own abort); nothing else fails.
+        assert all("/v1/stream?" in f and f.endswith("net::ERR_ABORTED") for f in watched.failed)
+        assert watched.errors == [] and watched.elsewhere == []
 
 
 class TestAPropertyKey:
     """Signed in with a property key for yida: yida's figures, nothing of jiaxin."""
 
     async def test_it_sees_no_jiaxin_data(self, fed: RunningGateway, browser: Browser) -> None:
-        from testkit.keys import create_key
-
         secret = await create_key(fed, "property", ["yida"], name="亿达物业")
         page, watched = await open_dashboard(browser, base_of(fed), secret)
         try:
