@@ -98,7 +98,34 @@ async def fed(
             return (registry.get_sample_value("scgw_events_stored_total") or 0) >= expected
 
         await wait_until(stored, timeout_s=180, what=f"{expected} events stored")
+        await force_a_door(gateway, mosquitto, "jiaxin")  # a ticket only jiaxin's may see
         yield gateway
+
+
+async def force_a_door(gateway: RunningGateway, mosquitto: MosquittoService, code: str) -> str:
+    """Force a door of `code` open now (one without an open ticket yet, so that the rule
+    opens a new one rather than adding evidence); return the new ticket's id."""
+    before = await every(gateway.http, "/v1/tickets")
+    ticketed = {t["location"].get("device_id") for t in before if t["status"] in OPEN_STATUSES}
+    emit = Emitter(pilot_community(code, SEED), 97)
+    door = next(
+        d
+        for d in emit.community.devices_of(HIK_DIALECT)
+        if d.readers and d.building and d.device_id not in ticketed
+    )
+    message = emit.door_event(door, datetime.now(UTC), Minor.DOOR_FORCED_OPEN)
+    await mosquitto_pub(mosquitto.port, message.topic, [message.payload])
+    known = {t["ticket_id"] for t in before}
+    raised: list[str] = []
+
+    async def a_new_ticket() -> bool:
+        now = {t["ticket_id"] for t in await every(gateway.http, "/v1/tickets")}
+        raised[:] = sorted(now - known)
+        return bool(raised)
+
+    await wait_until(a_new_ticket, timeout_s=60, what=f"the forced door's ticket in {code}")
+    (ticket_id,) = raised
+    return ticket_id
 
 
 @dataclass
@@ -341,6 +368,8 @@ class TestTheDashboardAsAnAdminSeesIt:
         assert not [url for url, _ in watched.api_requests if key in url]
         assert shown["communities"] == PILOTS
         assert comparable(shown) == nonzero(expected)
+        tickets = {t["ticket_id"]: t for t in await every(fed.http, "/v1/tickets")}
+        assert "jiaxin" in {tickets[shown_id]["community"] for shown_id in shown["tickets"]}
         assert sum(shown["rate"].values()) > 0 and shown["peopleIn"] > 0 and shown["online"] > 0
         assert sum(shown["houses"].values()) > 0 and sum(shown["persons"].values()) > 0
 
@@ -351,27 +380,7 @@ class TestTheDashboardAsAnAdminSeesIt:
         try:
             navigations: list[str] = []
             page.on("framenavigated", lambda frame: navigations.append(frame.url))
-            before = {t["ticket_id"] for t in await every(fed.http, "/v1/tickets")}
-            ticketed = {
-                t["location"].get("device_id") for t in await every(fed.http, "/v1/tickets")
-            }
-            emit = Emitter(pilot_community("yida", SEED), 97)
-            door = next(
-                d
-                for d in emit.community.devices_of(HIK_DIALECT)
-                if d.readers and d.building and d.device_id not in ticketed
-            )
-            message = emit.door_event(door, datetime.now(UTC), Minor.DOOR_FORCED_OPEN)
-            await mosquitto_pub(mosquitto.port, message.topic, [message.payload])
-            raised: list[str] = []
-
-            async def a_new_ticket() -> bool:
-                now = {t["ticket_id"] for t in await every(fed.http, "/v1/tickets")}
-                raised[:] = sorted(now - before)
-                return bool(raised)
-
-            await wait_until(a_new_ticket, timeout_s=60, what="the forced door's ticket")
-            (ticket_id,) = raised
+            ticket_id = await force_a_door(fed, mosquitto, "yida")
             item = page.locator(f'[data-testid=ticket][data-ticket-id="{ticket_id}"]')
             await item.wait_for(timeout=LIVE_MS)
             await item.locator("button").click()
