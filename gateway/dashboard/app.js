@@ -118,12 +118,10 @@
   // ---- API ---------------------------------------------------------------------------
 
   class Unauthorized extends Error {}
-  class NotFound extends Error {}
 
   async function api(path) {
     const response = await fetch(path, { headers: { "X-API-Key": key(), Accept: "application/json" }, cache: "no-store" });
     if (response.status === 401) throw new Unauthorized();
-    if (response.status === 404 && path === "/v1/overview") throw new NotFound();
     if (!response.ok) {
       let message = `HTTP ${response.status}`;
       try { message = (await response.json()).error.message; } catch (ignored) { /* not the error body */ }
@@ -150,92 +148,11 @@
     return found;
   }
 
-  // The same figures from the endpoints /v1/overview summarises, for a gateway without it.
-  async function overviewFromParts() {
-    const now = new Date();
-    const iso = (date) => date.toISOString();
-    const minute = new Date(Math.floor(now.getTime() / 60000) * 60000);
-    const since = new Date(minute.getTime() - 59 * 60000);
-    const until = new Date(minute.getTime() + 60000);
-    const cst = new Date(now.getTime() + 8 * 3600000);
-    const dayStart = new Date(Date.UTC(cst.getUTCFullYear(), cst.getUTCMonth(), cst.getUTCDate()) - 8 * 3600000);
-    const dayEnd = new Date(dayStart.getTime() + 86400000);
-    const lookback = new Date(now.getTime() - 7 * 86400000);
-    const monthAgo = new Date(now.getTime() - 30 * 86400000);
-    const [devices, tickets, events, access, passes, stats] = await Promise.all([
-      pages("/v1/devices", {}, 20),
-      openTickets(),
-      pages("/v1/events", { since: iso(since), until: iso(until) }, 50),
-      pages("/v1/events", { kind: "access", since: iso(dayStart), until: iso(dayEnd) }, 50),
-      pages("/v1/events", { kind: "vehicle_pass", since: iso(lookback) }, 50),
-      api(`/v1/stats/tickets?${new URLSearchParams({ group_by: "community", since: iso(monthAgo) })}`),
-    ]);
-    const codes = [...new Set([...devices.map((d) => d.community), ...tickets.map((x) => x.community)])].sort();
-    const summaries = await Promise.all(codes.map((code) => api(`/v1/communities/${encodeURIComponent(code)}/summary`)));
-    const sum = (target, counts) => { for (const [k, v] of Object.entries(counts)) target[k] = (target[k] || 0) + v; return target; };
-    const minutes = Array.from({ length: 60 }, (_, i) => ({ at: iso(new Date(since.getTime() + i * 60000)), total: 0, by_kind: Object.fromEntries(KINDS.map((k) => [k, 0])) }));
-    for (const event of events) {
-      const index = Math.floor((new Date(event.occurred_at) - since) / 60000);
-      if (index >= 0 && index < 60) { minutes[index].total += 1; minutes[index].by_kind[event.kind] = (minutes[index].by_kind[event.kind] || 0) + 1; }
-    }
-    const granted = access.filter((a) => a.result === "granted");
-    const last = new Map();
-    for (const pass of passes) {
-      if (!pass.plate_no || !["in", "out"].includes(pass.direction)) continue;
-      const seen = last.get(pass.plate_no);
-      if (!seen || seen.occurred_at <= pass.occurred_at) last.set(pass.plate_no, pass);
-    }
-    const group = (keyOf) => {
-      const groups = new Map();
-      for (const ticket of tickets) {
-        const k = keyOf(ticket);
-        const g = groups.get(k) || { ticket, open: 0, overdue: 0 };
-        g.open += 1; g.overdue += ticket.overdue ? 1 : 0;
-        groups.set(k, g);
-      }
-      return [...groups.values()].sort((a, b) => b.open - a.open);
-    };
-    const offline = devices.filter((d) => d.status === "offline");
-    return {
-      at: iso(now),
-      communities: codes.map((code) => ({ code, name: null })),
-      event_rate: { since: iso(since), until: iso(until), kinds: KINDS, minutes },
-      people_today: { since: iso(dayStart), until: iso(dayEnd), entered: granted.filter((a) => a.direction === "in").length, exited: granted.filter((a) => a.direction === "out").length },
-      vehicles_present: { since: iso(lookback), count: [...last.values()].filter((p) => p.direction === "in").length },
-      devices: {
-        online: devices.filter((d) => d.status === "online").length, offline: offline.length,
-        unknown: devices.filter((d) => d.status === "unknown").length, offline_total: offline.length,
-        offline_devices: offline.slice(0, 100).map((d) => ({ device_id: d.device_id, kind: d.kind, community: d.community, since: d.status_since })),
-      },
-      tickets: {
-        open: tickets.length, overdue: tickets.filter((x) => x.overdue).length, overdue_tickets: [],
-        by_category: group((x) => x.category.code).map((g) => ({ code: g.ticket.category.code, name: g.ticket.category.name, open: g.open, overdue: g.overdue })),
-        by_grid: group((x) => `${x.community}/${x.grid_code}`).map((g) => ({ grid_code: g.ticket.grid_code, community: g.ticket.community, name: null, open: g.open, overdue: g.overdue })),
-      },
-      population: {
-        houses_by_usage: summaries.reduce((acc, s) => sum(acc, s.houses_by_usage), {}),
-        persons_by_population_type: summaries.reduce((acc, s) => sum(acc, s.persons_by_population_type), {}),
-        current_visitors: summaries.reduce((acc, s) => acc + s.current_visitors, 0),
-        occupancy: summaries.reduce((acc, s) => sum(acc, s.occupancy), { registered: 0, observed: 0 }),
-      },
-      indicators: { since: iso(monthAgo), rows: stats.data },
-    };
-  }
-
-  async function overview() {
-    try {
-      return await api("/v1/overview");
-    } catch (error) {
-      if (error instanceof NotFound) return overviewFromParts();
-      throw error;
-    }
-  }
-
   async function refresh() {
     clearTimeout(state.refreshSoon);
     state.refreshSoon = null;
     try {
-      const [figures, tickets] = await Promise.all([overview(), openTickets()]);
+      const [figures, tickets] = await Promise.all([api("/v1/overview"), openTickets()]);
       state.overview = figures;
       state.tickets = new Map(tickets.map((ticket) => [ticket.ticket_id, ticket]));
       render();

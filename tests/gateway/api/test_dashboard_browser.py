@@ -419,6 +419,27 @@ class TestTheDashboardAsAnAdminSeesIt:
         assert watched.errors == [] and watched.elsewhere == []
 
 
+class TestAWrongKey:
+    """A key the gateway does not know brings the sign-in form back, with the reason."""
+
+    async def test_it_is_refused_and_forgotten(self, fed: RunningGateway, browser: Browser) -> None:
+        watched = Watched()
+        page = await browser.new_page()
+        page.on("response", lambda r: watched.failed.append(f"{r.url} {r.status}"))
+        try:
+            await page.goto(f"{base_of(fed)}/")
+            await page.get_by_test_id("sign-in-key").fill("scgw_key_000000000000_notakey")
+            await page.get_by_test_id("sign-in-submit").click()
+            await expect(page.get_by_test_id("sign-in-error")).to_be_visible(timeout=LOAD_MS)
+            board_hidden = await page.locator("#board").is_hidden()
+            stored = await page.evaluate("sessionStorage.getItem('scgw.apiKey')")
+        finally:
+            await page.close()
+        assert board_hidden and stored is None
+        refused = [f for f in watched.failed if "/v1/" in f]
+        assert refused and all(f.endswith(" 401") for f in refused)
+
+
 class TestAPropertyKey:
     """Signed in with a property key for yida: yida's figures, nothing of jiaxin."""
 
