@@ -29,7 +29,7 @@ POLICY: Final = (
 )
 """The policy of the dashboard, the API and every other response."""
 
-DOC_PAGES: Final = frozenset({"/docs", "/redoc"})
+DOC_PAGES: Final = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 """The pages whose inline script is admitted by hash (see `docs_policy`)."""
 
 FIXED_HEADERS: Final = (

@@ -82,7 +82,7 @@ class TestDocumentationPages:
     """/docs and /redoc admit their inline script by its hash, nothing else inline, and every
     file of their own loads under that policy."""
 
-    @pytest.mark.parametrize("page", ["/docs", "/redoc"])
+    @pytest.mark.parametrize("page", ["/docs", "/docs/oauth2-redirect", "/redoc"])
     async def test_each_inline_script_is_admitted_by_hash(
         self, api: RunningGateway, page: str
     ) -> None:
