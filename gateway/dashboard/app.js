@@ -151,8 +151,10 @@
   async function refresh() {
     clearTimeout(state.refreshSoon);
     state.refreshSoon = null;
+    const signedInWith = key();
     try {
       const [figures, tickets] = await Promise.all([api("/v1/overview"), openTickets()]);
+      if (key() !== signedInWith) return; // signed out (or in again) meanwhile: not for this key
       state.overview = figures;
       state.tickets = new Map(tickets.map((ticket) => [ticket.ticket_id, ticket]));
       render();
