@@ -5,8 +5,9 @@ Subcommands: `run` (production: external broker and TimescaleDB), `demo` (everyt
 `keys` (API keys, `gateway.keys_cli`),
 `simulate` (publish the pilot communities' simulated device traffic, or export their master data),
 `platform-receiver` (the reference grid platform, `gateway.platform_receiver`) and
-`platform-schemas` (write the platform contract's JSON Schemas) and `permissions` (who may call
-what, `gateway.api.permissions_table`).
+`platform-schemas` (write the platform contract's JSON Schemas), `permissions` (who may call
+what, `gateway.api.permissions_table`) and `openapi` (write the API's OpenAPI document,
+`gateway.openapi_cli`).
 """
 
 import argparse
@@ -181,6 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     permissions.add_argument("--readme", type=Path, help="write the table into this README")
 
+    openapi = commands.add_parser(
+        "openapi",
+        help="write the API's OpenAPI document (committed as docs/openapi.json)",
+        description="Write the OpenAPI document the code describes: sorted keys, indent 2.",
+    )
+    openapi.add_argument("--output", type=Path, help="file to write (default: stdout)")
+
     commands.add_parser(
         "simulate",
         help="publish a pilot community's simulated device traffic, or export the simulated"
@@ -272,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
             return handler(args)
         if args.command == "platform-receiver":
             return _platform_receiver(args)
+        if args.command == "openapi":
+            from gateway.openapi_cli import write_document  # noqa: PLC0415
+
+            return write_document(args.output)
         if args.command == "platform-schemas":
             for path in write_platform_schemas(args.out):
                 print(path)

@@ -4,6 +4,7 @@ Around the routers: one error body for every failure (`gateway.api.errors`), bou
 request bodies and no stack trace out (`gateway.api.guards`), no query parameter an
 endpoint does not declare (`gateway.api.params`), and /docs served with no internet: the
 Swagger UI and ReDoc files come from the `fastapi-offline` package, under /docs/static.
+The document itself (audience tags, error responses) is `gateway.api.openapi`'s.
 """
 
 from collections.abc import AsyncIterator
@@ -30,6 +31,7 @@ from gateway.api import (
 from gateway.api.errors import ERROR_RESPONSES, install_error_handlers
 from gateway.api.guards import BodyLimit, ServerErrors
 from gateway.api.headers import install_security_headers
+from gateway.api.openapi import install as install_openapi
 from gateway.api.params import reject_unknown_parameters
 from gateway.config import GatewayConfig, Settings
 from gateway.runtime import Secrets, running_gateway
@@ -57,6 +59,7 @@ def create_app(settings: Settings, config: GatewayConfig, secrets: Secrets) -> F
         responses=ERROR_RESPONSES,
     )
     install_error_handlers(app)
+    install_openapi(app)  # tags per audience and error answers, when the document is first built
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.api_max_body_bytes,
