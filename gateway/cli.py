@@ -244,10 +244,24 @@ def _permissions(args: argparse.Namespace) -> int:
     return run(args.readme)
 
 
+def _platform_schemas(args: argparse.Namespace) -> int:
+    for path in write_platform_schemas(args.out):
+        print(path)
+    return 0
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    from gateway.openapi_cli import write_document  # noqa: PLC0415 - builds the whole app
+
+    return write_document(args.output)
+
+
 _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "import": run_import,
     "keys": run_keys,
     "permissions": _permissions,
+    "platform-schemas": _platform_schemas,
+    "openapi": _openapi,
 }
 """Subcommands whose module runs them whole from their arguments."""
 
@@ -280,14 +294,6 @@ def main(argv: list[str] | None = None) -> int:
             return handler(args)
         if args.command == "platform-receiver":
             return _platform_receiver(args)
-        if args.command == "openapi":
-            from gateway.openapi_cli import write_document  # noqa: PLC0415
-
-            return write_document(args.output)
-        if args.command == "platform-schemas":
-            for path in write_platform_schemas(args.out):
-                print(path)
-            return 0
         settings = _settings(args)
         configure_logging(settings.log_format, settings.log_level)
         if args.command == "migrate":
