@@ -4,7 +4,8 @@ the deterministic text committed as `docs/openapi.json` (`scgw openapi`).
 Tags are derived, never written by hand: an operation's tags are the audiences whose roles hold
 the permission its route declares (`gateway.api.deps.declared_permission` and
 `gateway.access.ROLE_PERMISSIONS`), so the document cannot tell a reader that the property
-company may use an endpoint its key is refused at. Admins may use everything; the `administration` tag lists what only they may use.
+company may use an endpoint its key is refused at. Admins may use everything; the
+`administration` tag lists what only they may use.
 
 Error responses are derived the same way, from what the route is: every operation may answer
 400 (an unknown or repeated query parameter: `gateway.api.params`), a keyed one 401 and 429
