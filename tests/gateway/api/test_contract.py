@@ -1,0 +1,179 @@
+"""Specification of the API contract: Schemathesis, against a live gateway on PostgreSQL with
+TimescaleDB holding both pilot communities' master data and some of their device traffic,
+finds no 5xx, and every answer has a status, a content type and a body its operation declares.
+
+Schemathesis reads the document the gateway serves (`/openapi.json`) and generates requests from
+it, valid ones and ones that break the schema, for every operation. The examples are bounded
+(`EXAMPLES`) and derandomized so a run takes a few minutes on a small machine and a failure is
+found again by the next run. Schemathesis calls are blocking (`requests`), and the gateway
+serves in this test's event loop, so they run in a worker thread.
+
+Erasing a person is run last: its generated ids are random (`p_` and 32 hex digits) and meet
+no seeded person, but whatever it erased could only change what later operations read.
+"""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Err
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from gateway.config import load_config
+from gateway.demo import import_master_data
+from simulators.community import pilot_community
+from simulators.config_toml import communities_config_toml
+from simulators.publisher import publish
+from simulators.scenario_traffic import clean_traffic
+from testkit.harness import ADMIN_KEY, RunningGateway, gateway_settings, running_gateway, wait_until
+from testkit.services import MosquittoService, PostgresService
+
+PILOTS = ("yida", "jiaxin")
+MESSAGES_PER_PILOT = 300
+"""Enough traffic that event, device and house answers carry real records."""
+
+EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 8}
+"""Generated requests per operation, mode and key: bounds the whole test to a few minutes."""
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+LAST = frozenset({("DELETE", "/v1/persons/{person_id}")})
+"""Destructive operations, run after every other one (see the module's docstring)."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One operation's failure, as Schemathesis reported it."""
+
+    operation: str
+    mode: str
+    report: str
+
+
+@pytest.fixture(scope="module")
+def contract_database(postgres: PostgresService) -> Iterable[str]:
+    name = f"contract_{uuid.uuid4().hex[:12]}"
+    yield postgres.create_database(name)
+    postgres.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+async def pilots(
+    mosquitto: MosquittoService,
+    contract_database: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[RunningGateway]:
+    """A gateway with both pilot communities' registry, master data and some traffic."""
+    communities = [pilot_community(code) for code in PILOTS]
+    config_path = Path(tmp_path_factory.mktemp("contract")) / "pilots.toml"
+    config_path.write_text(communities_config_toml(communities), encoding="utf-8")
+    settings = gateway_settings(mosquitto.url, contract_database)
+    async with running_gateway(settings, load_config(config_path)) as gateway:
+        await import_master_data(gateway.runtime, communities, actor="contract test")
+        end = datetime.now(UTC)
+        traffic = [
+            message
+            for community in communities
+            for message in islice(clean_traffic(community, 7, end, days=1), MESSAGES_PER_PILOT)
+        ]
+        await publish(traffic, url=mosquitto.url, connections=2)
+        expected = sum(len(message.kinds) for message in traffic)
+        registry = gateway.runtime.metrics.registry
+
+        def stored() -> bool:
+            return (registry.get_sample_value("scgw_events_stored_total") or 0) >= expected
+
+        await wait_until(stored, timeout_s=120, what="the pilots' traffic stored")
+        yield gateway
+
+
+def run_contract(base_url: str, key: str) -> list[Finding]:
+    """Every operation's generated requests with `key`; the failures found."""
+    headers = {"X-API-Key": key}
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+    operations = []
+    for result in schema.get_all_operations():
+        if isinstance(result, Err):  # an operation Schemathesis cannot read is a finding
+            raise AssertionError(f"unusable operation in the document: {result.err()}")
+        operations.append(result.ok())
+    operations.sort(key=lambda operation: (operation.method.upper(), operation.path) in LAST)
+    findings: list[Finding] = []
+    with requests.Session() as session:
+        for operation in operations:
+            for mode, examples in EXAMPLES.items():
+                test = _hypothesis_test(operation, mode, examples, base_url, headers, session)
+                try:
+                    test()
+                except Unsatisfiable:  # nothing to break: no parameter and no body
+                    continue
+                except Exception as error:  # every failure is reported, not only the first
+                    label = f"{operation.method.upper()} {operation.path}"
+                    findings.append(Finding(label, mode.value, _short(error)))
+    return findings
+
+
+def _hypothesis_test(
+    operation: Any,
+    mode: GenerationMode,
+    examples: int,
+    base_url: str,
+    headers: dict[str, str],
+    session: requests.Session,
+) -> Callable[[], None]:
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def test(case: Any) -> None:
+        case.call_and_validate(
+            base_url=base_url, session=session, headers=headers, checks=CHECKS, timeout=30
+        )
+
+    return test
+
+
+def _short(error: BaseException) -> str:
+    text = str(error)
+    return text if len(text) < 4000 else text[:4000] + " ..."
+
+
+def _report(findings: Sequence[Finding]) -> str:
+    return "\n\n".join(f"{f.operation} ({f.mode}):\n{f.report}" for f in findings)
+
+
+class TestTheLiveApiKeepsItsContract:
+    """No 5xx, and every answer conforms to the document, for each kind of key."""
+
+    async def test_an_admin_key_meets_no_server_error_and_no_undeclared_answer(
+        self, pilots: RunningGateway
+    ) -> None:
+        base_url = str(pilots.http.base_url).rstrip("/")
+        findings = await asyncio.to_thread(run_contract, base_url, ADMIN_KEY)
+        assert findings == [], _report(findings)
