@@ -81,7 +81,7 @@ def entry(
     )
 
 
-@router.get("/audit", response_model=Page[AuditPublic])
+@router.get("/audit", summary="List audit entries", response_model=Page[AuditPublic])
 async def list_audit(
     store: StoreDep,
     caller: Annotated[Caller, needs(Permission.AUDIT_READ)],

@@ -50,7 +50,7 @@ class DevicePut(DeviceRegistration):
     device_id: DeviceId | None = None  # type: ignore[assignment]
 
 
-@router.get("", response_model=Page[DevicePublic])
+@router.get("", summary="List registered devices", response_model=Page[DevicePublic])
 async def list_devices(
     store: StoreDep,
     caller: Annotated[Caller, needs(Permission.DEVICES_READ)],
@@ -68,6 +68,7 @@ async def list_devices(
 
 @router.get(
     "/{device_id}",
+    summary="Read one device",
     response_model=DevicePublic,
     responses={404: {"description": "No device is registered under this id."}},
 )
@@ -90,6 +91,7 @@ def _not_found() -> ApiError:
 
 @router.put(
     "/{device_id}",
+    summary="Register or replace a device",
     response_model=DevicePublic,
     responses={201: {"model": DevicePublic, "description": "The device was registered."}},
 )

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1", tags=["government"])
 MAX_PAGE = 1000
 
 
-@router.get("/events", response_model=Page[DeviceEvent])
+@router.get("/events", summary="List device events", response_model=Page[DeviceEvent])
 async def list_events(
     store: StoreDep,
     caller: Annotated[Caller, needs(Permission.EVENTS_READ)],

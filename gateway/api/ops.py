@@ -35,7 +35,7 @@ class HealthPublic(BaseModel):
     """Whether the platform forwarder runs; None without a platform."""
 
 
-@router.get("/healthz", response_model=HealthPublic)
+@router.get("/healthz", summary="Liveness check", response_model=HealthPublic)
 async def healthz(runtime: RuntimeDep) -> HealthPublic:
     """Liveness: the process answers and its ingest loop runs. Open, for orchestrators."""
     if not runtime.alive:
@@ -43,7 +43,7 @@ async def healthz(runtime: RuntimeDep) -> HealthPublic:
     return HealthPublic(status="ok")
 
 
-@router.get("/readyz", response_model=HealthPublic)
+@router.get("/readyz", summary="Readiness check", response_model=HealthPublic)
 async def readyz(runtime: RuntimeDep) -> HealthPublic:
     """Readiness: subscribed to the broker, the store answers, and the platform forwarder
     (when there is a platform) runs. Open, for load balancers."""
@@ -62,7 +62,17 @@ async def readyz(runtime: RuntimeDep) -> HealthPublic:
     return HealthPublic(status="ready", broker=broker, store=store, forwarder=forwarder)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+            "description": "The Prometheus text exposition format.",
+        }
+    },
+)
 async def metrics(
     runtime: RuntimeDep, caller: Annotated[Caller, needs(Permission.METRICS_READ)]
 ) -> Response:
@@ -70,7 +80,11 @@ async def metrics(
     return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/v1/dead-letters", response_model=Page[StoredDeadLetter])
+@router.get(
+    "/v1/dead-letters",
+    summary="List rejected messages (dead letters)",
+    response_model=Page[StoredDeadLetter],
+)
 async def list_dead_letters(
     store: StoreDep,
     caller: Annotated[Caller, needs(Permission.DEAD_LETTERS_READ)],
@@ -85,6 +99,7 @@ async def list_dead_letters(
 
 @router.get(
     "/v1/dead-letters/{letter_id}/raw",
+    summary="Read a dead letter's raw payload",
     response_class=Response,
     responses={
         200: {"content": {"application/octet-stream": {}}, "description": "The raw payload."},

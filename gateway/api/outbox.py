@@ -39,7 +39,7 @@ class OutboxRetryPublic(BaseModel):
     """Dead rows made pending again, due now."""
 
 
-@router.get("", response_model=OutboxPage)
+@router.get("", summary="List the grid platform outbox", response_model=OutboxPage)
 async def list_outbox(
     runtime: RuntimeDep,
     caller: Annotated[Caller, needs(Permission.OUTBOX_READ)],
@@ -55,6 +55,7 @@ async def list_outbox(
 
 @router.post(
     "/{ticket_id}/retry",
+    summary="Retry a ticket's dead outbox messages",
     response_model=OutboxRetryPublic,
     responses={
         404: {"description": "No such ticket."},

@@ -66,7 +66,7 @@ def _not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"no {what} has this id")
 
 
-@router.get("/persons", response_model=Page[PersonPublic])
+@router.get("/persons", summary="List persons (masked)", response_model=Page[PersonPublic])
 async def list_persons(
     runtime: RuntimeDep,
     caller: Reader,
@@ -93,7 +93,12 @@ async def list_persons(
     )
 
 
-@router.get("/persons/{person_id}", response_model=PersonPublic, responses=NOT_FOUND)
+@router.get(
+    "/persons/{person_id}",
+    summary="Read one person",
+    response_model=PersonPublic,
+    responses=NOT_FOUND,
+)
 async def get_person(
     runtime: RuntimeDep, caller: Reader, unmask: Unmask, person_id: PersonId
 ) -> PersonPublic:
@@ -108,6 +113,7 @@ async def get_person(
 
 @router.delete(
     "/persons/{person_id}",
+    summary="Erase a person (PIPL right to deletion)",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=NOT_FOUND,
@@ -133,7 +139,7 @@ def _observed_since(runtime: Runtime) -> datetime:
     return datetime.now(UTC) - timedelta(days=runtime.settings.observed_window_days)
 
 
-@router.get("/houses", response_model=Page[HousePublic])
+@router.get("/houses", summary="List houses", response_model=Page[HousePublic])
 async def list_houses(
     runtime: RuntimeDep,
     caller: Reader,
@@ -149,7 +155,12 @@ async def list_houses(
     return await runtime.store.list_houses(query, _observed_since(runtime))
 
 
-@router.get("/houses/{house_code}", response_model=HousePublic, responses=NOT_FOUND)
+@router.get(
+    "/houses/{house_code}",
+    summary="Read one house",
+    response_model=HousePublic,
+    responses=NOT_FOUND,
+)
 async def get_house(
     runtime: RuntimeDep, caller: Reader, house_code: Annotated[HouseCode, Path()]
 ) -> HousePublic:
@@ -160,7 +171,7 @@ async def get_house(
     return house
 
 
-@router.get("/vehicles", response_model=Page[VehiclePublic])
+@router.get("/vehicles", summary="List vehicles", response_model=Page[VehiclePublic])
 async def list_vehicles(
     store: StoreDep,
     caller: Reader,
@@ -177,7 +188,14 @@ async def list_vehicles(
     )
 
 
-@router.get("/vehicles/{vehicle_id}", response_model=VehiclePublic, responses=NOT_FOUND)
+@router.get(
+    "/vehicles/{vehicle_id}",
+    summary="Read one vehicle",
+    description="One vehicle: its registration (plate, colour, type, owner, house) or, for a"
+    " vehicle only the gates saw, when it was first and last seen.",
+    response_model=VehiclePublic,
+    responses=NOT_FOUND,
+)
 async def get_vehicle(store: StoreDep, caller: Reader, vehicle_id: VehicleId) -> VehiclePublic:
     vehicle = await store.get_vehicle(vehicle_id)
     if vehicle is None or not caller.sees(vehicle.community):
@@ -187,6 +205,7 @@ async def get_vehicle(store: StoreDep, caller: Reader, vehicle_id: VehicleId) ->
 
 @router.get(
     "/communities/{code}/summary",
+    summary="A community's 一标三实 figures",
     response_model=CommunitySummary,
     responses={404: {"description": "The gateway knows no community of this code."}},
 )

@@ -87,6 +87,7 @@ CommunityPath = Annotated[str, Path(description="community code, as in the grid 
 
 @router.put(
     "/{community}/{dataset}",
+    summary="Import a master-data dataset",
     response_model=ReportBody,
     response_model_exclude_none=True,
     responses=_RESPONSES,
@@ -132,6 +133,7 @@ async def put_dataset(
 
 @router.post(
     "/{community}/residencies/end",
+    summary="End registered residencies",
     response_model=ReportBody,
     response_model_exclude_none=True,
     responses=_RESPONSES,

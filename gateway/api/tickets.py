@@ -108,7 +108,7 @@ _CONFLICT: Final[dict[int | str, dict[str, Any]]] = {
 }
 
 
-@router.get("/tickets", response_model=TicketPage)
+@router.get("/tickets", summary="List tickets", response_model=TicketPage)
 async def list_tickets(
     runtime: RuntimeDep,
     caller: Reader,
@@ -146,7 +146,12 @@ async def list_tickets(
     )
 
 
-@router.get("/tickets/{ticket_id}", response_model=TicketDetail, responses=_NOT_FOUND)
+@router.get(
+    "/tickets/{ticket_id}",
+    summary="Read one ticket with its history and evidence",
+    response_model=TicketDetail,
+    responses=_NOT_FOUND,
+)
 async def get_ticket(runtime: RuntimeDep, caller: Reader, ticket_id: PathTicketId) -> TicketDetail:
     """One ticket with its history (every transition: time, actor, comment) and evidence."""
     ticket = await _ticket(runtime, caller, ticket_id)
@@ -156,6 +161,7 @@ async def get_ticket(runtime: RuntimeDep, caller: Reader, ticket_id: PathTicketI
 
 @router.post(
     "/tickets/{ticket_id}/transitions",
+    summary="Move a ticket along the closed loop",
     response_model=TicketPublic,
     responses={**_NOT_FOUND, **_CONFLICT},
 )
@@ -204,7 +210,7 @@ class StatsPage(BaseModel):
     next_cursor: None = None
 
 
-@router.get("/stats/tickets", response_model=StatsPage)
+@router.get("/stats/tickets", summary="Grid-management indicators", response_model=StatsPage)
 async def ticket_stats(
     runtime: RuntimeDep,
     caller: Annotated[Caller, needs(Permission.TICKETS_STATS)],

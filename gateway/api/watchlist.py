@@ -73,7 +73,7 @@ class StoredCount(BaseModel):
     stored: int = Field(description="entries added or replaced")
 
 
-@router.put("/vehicles", response_model=StoredCount)
+@router.put("/vehicles", summary="Add or replace watch-list plates", response_model=StoredCount)
 async def put_vehicles(
     runtime: RuntimeDep,
     caller: Manager,
@@ -107,7 +107,7 @@ async def put_vehicles(
     return StoredCount(stored=stored)
 
 
-@router.get("/vehicles", response_model=Page[WatchlistEntry])
+@router.get("/vehicles", summary="List the vehicle watch-list", response_model=Page[WatchlistEntry])
 async def list_vehicles(runtime: RuntimeDep, caller: Manager) -> Page[WatchlistEntry]:
     """The whole watch-list (never paged: `next_cursor` is null)."""
     return Page(data=await runtime.store.list_watchlist(), next_cursor=None)
@@ -115,6 +115,7 @@ async def list_vehicles(runtime: RuntimeDep, caller: Manager) -> Page[WatchlistE
 
 @router.delete(
     "/vehicles/{plate_no}",
+    summary="Take a plate off the watch-list",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses={404: {"description": "The plate is not on the watch-list."}},
