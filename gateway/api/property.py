@@ -84,10 +84,43 @@ _RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
 Writer = Annotated[Caller, needs(Permission.MASTERDATA_WRITE)]
 CommunityPath = Annotated[str, Path(description="community code, as in the grid map")]
 
+_HOUSE_ROW_EXAMPLE: Final = {
+    "house_code": "yida-3-2-1702",
+    "building": "B03",
+    "unit": "U2",
+    "floor": "17",
+    "room": "1702",
+    "usage": "self_occupied",
+    "grid_code": "430112003001001",
+}
+_DATASET_BODY: Final[dict[str, Any]] = {
+    "requestBody": {
+        "required": True,
+        "description": "The dataset's rows, with the import field names of the README: a JSON"
+        " array of objects, a CSV file with a header row, or an Excel workbook (first sheet).",
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "items": {"type": "object"}},
+                "example": [_HOUSE_ROW_EXAMPLE],
+            },
+            "text/csv": {
+                "schema": {"type": "string"},
+                "example": "house_code,building,unit,floor,room,usage,grid_code\n"
+                "yida-3-2-1702,B03,U2,17,1702,self_occupied,430112003001001\n",
+            },
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                "schema": {"type": "string", "format": "binary"}
+            },
+        },
+    }
+}
+"""The body as the document shows it: the route reads the raw stream, so FastAPI cannot."""
+
 
 @router.put(
     "/{community}/{dataset}",
     summary="Import a master-data dataset",
+    openapi_extra=_DATASET_BODY,
     response_model=ReportBody,
     response_model_exclude_none=True,
     responses=_RESPONSES,

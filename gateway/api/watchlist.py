@@ -9,9 +9,11 @@ process's snapshot is reloaded at once (`gateway.watchlist.WatchlistHolder`); ot
 reload theirs every `SCGW_RULES_INTERVAL_S`.
 """
 
+import base64
+import binascii
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Body, Path, Response, status
+from fastapi import APIRouter, Body, Path, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -20,6 +22,7 @@ from gateway.access import Caller, Permission
 from gateway.api.audit import entry
 from gateway.api.deps import RuntimeDep, needs
 from gateway.api.errors import ApiError, RuleError
+from gateway.errors import PayloadError
 from gateway.privacy import holds_personal_number
 from gateway.runtime import Runtime
 from gateway.store.base import Page
@@ -34,6 +37,7 @@ router = APIRouter(prefix="/v1/watchlist", tags=["government"])
 Manager = Annotated[Caller, needs(Permission.WATCHLIST_MANAGE)]
 
 MAX_ENTRIES: Final = 10_000
+MAX_PAGE: Final = 1000
 PUT_ACTION: Final = "watchlist.put"
 DELETE_ACTION: Final = "watchlist.delete"
 
@@ -108,9 +112,38 @@ async def put_vehicles(
 
 
 @router.get("/vehicles", summary="List the vehicle watch-list", response_model=Page[WatchlistEntry])
-async def list_vehicles(runtime: RuntimeDep, caller: Manager) -> Page[WatchlistEntry]:
-    """The whole watch-list (never paged: `next_cursor` is null)."""
-    return Page(data=await runtime.store.list_watchlist(), next_cursor=None)
+async def list_vehicles(
+    runtime: RuntimeDep,
+    caller: Manager,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> Page[WatchlistEntry]:
+    """The watch-list in plate order, a page at a time like every other list."""
+    after = _decode_cursor(cursor) if cursor else None
+    entries = [
+        item
+        for item in await runtime.store.list_watchlist()  # small, and read whole anyway
+        if after is None or item.plate_no > after
+    ]
+    page = entries[:limit]
+    more = len(entries) > limit
+    return Page(data=page, next_cursor=_encode_cursor(page[-1].plate_no) if more else None)
+
+
+def _encode_cursor(plate_no: str) -> str:
+    """The cursor after `plate_no`: the last plate of a page."""
+    return base64.urlsafe_b64encode(f"plate|{plate_no}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(token: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        tag, plate_no = raw.split("|", 1)
+        if tag != "plate" or not plate_no:
+            raise ValueError(tag)
+        return plate_no
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise PayloadError("bad_cursor", "the cursor is not one this API issued") from None
 
 
 @router.delete(
