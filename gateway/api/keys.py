@@ -45,6 +45,7 @@ def _public(key: StoredKey) -> dict[str, object]:
 
 @router.post(
     "",
+    summary="Create an API key",
     status_code=status.HTTP_201_CREATED,
     response_model=KeyCreated,
     responses={422: {"description": "A role, community or expiry the key cannot have."}},
@@ -69,7 +70,7 @@ async def create_key(runtime: RuntimeDep, caller: KeysManager, body: KeyCreate) 
     return KeyCreated.model_validate({**_public(key), "secret": secret})
 
 
-@router.get("", response_model=Page[KeyPublic])
+@router.get("", summary="List API keys", response_model=Page[KeyPublic])
 async def list_keys(
     runtime: RuntimeDep,
     caller: KeysManager,
@@ -86,6 +87,7 @@ async def list_keys(
 
 @router.delete(
     "/{key_id}",
+    summary="Revoke an API key",
     response_model=KeyPublic,
     responses={404: {"description": "No key has this id."}},
 )

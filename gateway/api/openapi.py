@@ -106,10 +106,10 @@ _ERRORS: Final[dict[int, tuple[str, str, str]]] = {
         "the request body is invalid; see details",
     ),
     429: (
-        "Too many failed authentications from this address (`too_many_requests`); retry"
-        " after `Retry-After` seconds.",
-        "too_many_requests",
-        "too many failed authentications from this address; retry later",
+        "Too many failed authentications from this address lately (`too_many_failures`);"
+        " retry after `Retry-After` seconds.",
+        "too_many_failures",
+        "too many failed authentications from this address: try again later",
     ),
 }
 """Each derived error status: what it means here, and an example body's code and message."""
