@@ -232,20 +232,51 @@ class DeviceRegistration(BaseModel):
     normally learnt from the device's status messages.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        use_attribute_docstrings=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "device_id": "yida-b03-u2-door",
+                    "kind": "door_controller",
+                    "dialect": "hik_isapi",
+                    "community": "yida",
+                    "building": "B03",
+                    "unit": "U2",
+                    "door": "单元门",
+                    "readers": {"1": "in", "2": "out"},
+                    "location": "3栋2单元入口",
+                }
+            ]
+        },
+    )
 
     device_id: DeviceId
+    """The device's id (0-9 A-Z a-z _ . : -, 1 to 64)."""
     kind: DeviceKind = "door_controller"
+    """What the device is; the dialect must serve this kind."""
     dialect: _NAME
+    """The vendor protocol it speaks (an adapter of this gateway)."""
     community: CommunityCode
+    """The community it stands in (a code this gateway serves)."""
     building: _NAME | None = None
+    """Its building, if it stands in one."""
     unit: _NAME | None = None
+    """Its unit (stairwell); needs the building."""
     gate: _NAME | None = None
+    """The community gate a gate device guards; null for unit doors."""
     door: _NAME | None = None
+    """The device's own name for the door it controls."""
     readers: dict[Annotated[int, Field(ge=0, le=255)], Direction] = Field(default_factory=dict)
+    """Card-reader number to the direction a person passing that reader goes."""
     location: Annotated[str, name_text(MAX_LOCATION)] | None = None
+    """Where it is, in words."""
     firmware: Annotated[str, name_text()] | None = None
+    """Normally learnt from the device's status messages."""
     parent: DeviceId | None = None
+    """The device that may speak for this one (a platform, cloud account or controller)."""
     offline_after_s: Annotated[int, Field(ge=1, le=MAX_OFFLINE_AFTER_S)] = Field(
         default=600,
         description="Silence longer than this marks the device offline; defaults by kind.",
@@ -277,7 +308,34 @@ class DeviceRegistration(BaseModel):
 class Device(DeviceRegistration):
     """A registered device and what the gateway has observed of it."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "device_id": "yida-b03-u2-door",
+                    "kind": "door_controller",
+                    "dialect": "hik_isapi",
+                    "community": "yida",
+                    "building": "B03",
+                    "unit": "U2",
+                    "door": "单元门",
+                    "readers": {"1": "in", "2": "out"},
+                    "offline_after_s": 600,
+                    "status": "online",
+                    "status_since": "2026-11-30T01:02:03Z",
+                    "last_seen": "2026-11-30T08:15:00Z",
+                    "ip": "10.20.3.21",
+                    "registered_at": "2026-10-01T00:00:00Z",
+                    "updated_at": "2026-11-30T08:15:00Z",
+                    "clock_skew_s": -1.5,
+                    "clock_skew_measured_at": "2026-11-30T08:15:00Z",
+                }
+            ]
+        }
+    )
+
     status: DeviceState = "unknown"
+    """`unknown` (never heard from), `online` or `offline`."""
     status_since: UtcDatetime | None = Field(
         default=None, description="When the status last changed."
     )
@@ -285,8 +343,11 @@ class Device(DeviceRegistration):
         default=None, description="When the gateway last received a message from the device."
     )
     ip: Annotated[str, Field(max_length=64)] | None = None
+    """The address the device last reported."""
     registered_at: UtcDatetime
+    """When it was first registered."""
     updated_at: UtcDatetime
+    """When its registration or observations last changed."""
     clock_skew_s: float | None = Field(
         default=None,
         description="How many seconds the device's clock runs ahead (negative: behind), as"

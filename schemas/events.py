@@ -87,18 +87,27 @@ PersonLink = Annotated[
 class EventBase(BaseModel):
     """Fields every event shares, whatever its kind and dialect."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     event_id: str = Field(min_length=8, max_length=64)
+    """The event's id: stable, so a message delivered twice is stored once."""
     community: IdentifierText = Field(min_length=1, max_length=64)
+    """The community code of the device (`yida`)."""
     device_id: DeviceId
+    """The registered device that reported it."""
     occurred_at: UtcDatetime
+    """When it happened, by the device's clock, in UTC."""
     received_at: UtcDatetime
+    """When the gateway received the message, in UTC."""
     dialect: str = Field(min_length=1, max_length=64)
+    """The vendor protocol the message came in (`hik_isapi`, `gat1400`, ...)."""
     building: Name = None
+    """The building, from the device's registration."""
     unit: Name = None
+    """The unit (stairwell) of the building, from the device's registration."""
     gate: Name = Field(default=None, description="The community gate, for gate devices.")
     unregistered_device: bool = False
+    """True when the device is not in the registry (accepted under the accept policy)."""
     dropped_fields: tuple[DroppedField, ...] = Field(
         default=(),
         description="Fields left empty because their text broke a rule (the values are not kept).",

@@ -148,11 +148,25 @@ class TicketPublic(_Frozen):
 
 
 class TransitionRequest(_Frozen):
-    """`POST /v1/tickets/{ticket_id}/transitions`."""
+    """`POST /v1/tickets/{ticket_id}/transitions`: a step of the grid closed loop."""
 
-    to: TicketStatus
-    actor: PrintableText = Field(min_length=1, max_length=64)
-    comment: PrintableText | None = Field(default=None, max_length=500)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"to": "dispatched", "actor": "网格员-07", "comment": "已派单至物业"}]
+        }
+    )
+
+    to: TicketStatus = Field(description="The status the ticket moves to.")
+    actor: PrintableText = Field(
+        min_length=1,
+        max_length=64,
+        description="Who acted, as an account or a role (`网格员-07`), never a person's name.",
+    )
+    comment: PrintableText | None = Field(
+        default=None,
+        max_length=500,
+        description="Why, in a few words; phone and ID numbers in it are redacted.",
+    )
 
 
 PlatformUpdateType = Literal["evidence", "cancelled"]

@@ -48,6 +48,7 @@ class DevicePut(DeviceRegistration):
     """
 
     device_id: DeviceId | None = None  # type: ignore[assignment]
+    """Optional: the path names the device; when given, it must be the same id."""
 
 
 @router.get("", summary="List registered devices", response_model=Page[DevicePublic])

@@ -22,7 +22,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic_core.core_schema import ErrorType
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -93,15 +93,35 @@ class RuleError(ValueError):
 
 
 class ErrorPublic(BaseModel):
-    code: str
-    message: str
-    details: JsonValue = None
+    """What went wrong: a code to branch on, words for a person, and where."""
+
+    code: str = Field(description="Stable snake_case code a client can branch on.")
+    message: str = Field(description="For a person; never quotes a value the client sent.")
+    details: JsonValue = Field(
+        default=None,
+        description="Locates the problem (field locations, rules, accepted parameters); null"
+        " when there is nothing to add.",
+    )
 
 
 class ErrorBody(BaseModel):
     """What every 4xx and 5xx response carries."""
 
-    error: ErrorPublic
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "not_found",
+                        "message": "no ticket has this id",
+                        "details": None,
+                    }
+                }
+            ]
+        }
+    )
+
+    error: ErrorPublic = Field(description="The one error object.")
 
 
 class ApiError(HTTPException):

@@ -10,7 +10,7 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from gateway.access import Caller, Permission
 from gateway.api.audit import actor_of
@@ -28,9 +28,21 @@ MAX_ROW_ID: Final = 2**63 - 1
 
 
 class HealthPublic(BaseModel):
+    """The gateway's health, as orchestrators and load balancers read it."""
+
+    model_config = ConfigDict(
+        use_attribute_docstrings=True,
+        json_schema_extra={
+            "examples": [{"status": "ready", "broker": True, "store": True, "forwarder": None}]
+        },
+    )
+
     status: str
+    """`ok` (alive) or `ready`."""
     broker: bool | None = None
+    """Readiness only: connected and subscribed to the broker."""
     store: bool | None = None
+    """Readiness only: the store answers."""
     forwarder: bool | None = None
     """Whether the platform forwarder runs; None without a platform."""
 

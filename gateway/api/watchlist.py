@@ -53,12 +53,37 @@ def _plate(value: object) -> str:
 class WatchlistEntryIn(BaseModel):
     """One plate as PUT: `plate_no` is normalised; `reason` holds no phone or ID number."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "plate_no": "湘A12345",
+                    "plate_color": "blue",
+                    "reason": "涉案车辆 2026-118",
+                    "until": "2027-06-30T16:00:00Z",
+                }
+            ]
+        },
+    )
 
-    plate_no: str = Field(min_length=1, max_length=32)
-    plate_color: PlateColor | None = None
-    reason: PrintableText = Field(min_length=1, max_length=200)
-    until: UtcDatetime | None = None
+    plate_no: str = Field(
+        min_length=1,
+        max_length=32,
+        description="The plate; normalised (`湘a·12345` is `湘A12345`).",
+    )
+    plate_color: PlateColor | None = Field(
+        default=None, description="Describes the plate; a listed number matches in every colour."
+    )
+    reason: PrintableText = Field(
+        min_length=1,
+        max_length=200,
+        description="Why it is listed: the case, never a person (no phone or ID numbers).",
+    )
+    until: UtcDatetime | None = Field(
+        default=None, description="When the entry stops applying (in the future); null: never."
+    )
 
     @field_validator("plate_no")
     @classmethod

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.errors import PayloadError
 from gateway.messages import DeadLetter
@@ -128,8 +128,10 @@ class Page(BaseModel, Generic[T]):
 
     model_config = ConfigDict(frozen=True)
 
-    data: list[T]
-    next_cursor: str | None
+    data: list[T] = Field(description="This page's records, in the list's order.")
+    next_cursor: str | None = Field(
+        description="Pass it back as `cursor` for the next page; null on the last page."
+    )
 
 
 class StoredDeadLetter(BaseModel):
