@@ -124,10 +124,15 @@ class AccessEvent(EventBase):
     """A person passing (or failing to pass) a controlled door or gate."""
 
     kind: Literal["access"] = "access"
+    """`access`."""
     direction: Direction
+    """`in`, `out` or `unknown`."""
     method: OpenMethod
+    """How the door was opened (`card`, `face`, `qr`, ...)."""
     result: AccessResult
+    """`granted` or `denied`."""
     door: Name = None
+    """The door, by the device's name for it."""
     reader: Annotated[int, Field(ge=0, le=MAX_READER)] | None = None
     """The card reader's number on its controller (a small code: a long number here could be an
     ID number a careless mapping put in the wrong field)."""
@@ -136,6 +141,7 @@ class AccessEvent(EventBase):
     )
     vendor_code: IdentifierText = Field(description="The device's own event code, kept for audits.")
     subject_key: SubjectKey = None
+    """A stable pseudonym, within the community, of whoever holds the credential."""
     person_id: PersonLink = None
 
 
@@ -143,29 +149,44 @@ class DoorStateEvent(EventBase):
     """A door sensor change; forced and held-open doors drive the door rules."""
 
     kind: Literal["door_state"] = "door_state"
+    """`door_state`."""
     state: DoorState
+    """`opened`, `closed`, `forced_open` or `held_open`."""
     door: Name = None
+    """The door, by the device's name for it."""
     vendor_code: IdentifierText
+    """The device's own event code, kept for audits."""
 
 
 class FaceCapture(EventBase):
     """A face seen by a camera or face terminal; the image stays with the device (URL only)."""
 
     kind: Literal["face_capture"] = "face_capture"
+    """`face_capture`."""
     matched_person_ref: str | None = Field(
         default=None, description="The device's own match; a keyed hash when it is an ID number."
     )
     matched_id_masked: str | None = None
+    """The matched person's ID number, masked, when the device matched one."""
     similarity: float | None = Field(default=None, ge=0, le=1)
+    """The device's match score, 0 to 1."""
     stranger: bool = False
+    """The device saw no registered face."""
     suspicious: Literal["no", "yes", "unsure"] | None = None
+    """The device's own suspicion flag."""
     track_id: Name = None
+    """The camera's track of the same face across captures."""
     age_min: int | None = Field(default=None, ge=0, le=150)
+    """Estimated age, lower bound."""
     age_max: int | None = Field(default=None, ge=0, le=150)
+    """Estimated age, upper bound."""
     gender: Gender | None = None
+    """Estimated gender."""
     image_url: Reference = None
+    """The capture image, on the device or its platform."""
     source_id: Name = Field(default=None, description="The device's id of the capture.")
     subject_key: SubjectKey = None
+    """A stable pseudonym, within the community, of whoever holds the credential."""
     person_id: PersonLink = None
 
 
@@ -173,19 +194,29 @@ class VehiclePass(EventBase):
     """A vehicle seen at a barrier gate or by a capture camera."""
 
     kind: Literal["vehicle_pass"] = "vehicle_pass"
+    """`vehicle_pass`."""
     plate_no: Annotated[str | None, Plate(presence_field="has_plate")] = None
+    """The plate read, normalised; null without a plate."""
     has_plate: bool = True
+    """False when the vehicle carried no readable plate."""
     plate_standard: bool | None = Field(
         default=None,
         description="Whether the plate follows the GA 36 grammar; None when there is no plate.",
     )
     plate_color: PlateColor = "unknown"
+    """The plate's colour."""
     vehicle_class: Name = None
+    """The vehicle's class, as the device names it."""
     vehicle_color: Name = None
+    """The vehicle's colour, as the device names it."""
     direction: Direction = "unknown"
+    """`in`, `out` or `unknown`."""
     lane: Name = None
+    """The lane."""
     confidence: float | None = Field(default=None, ge=0, le=1)
+    """The plate reading's confidence, 0 to 1."""
     image_url: Reference = None
+    """The capture image, on the device or its platform."""
     vehicle_registered: bool | None = Field(
         default=None,
         description="Whether the plate is a registered resident's vehicle, filled when the event"
@@ -197,13 +228,18 @@ class BehaviourAlarm(EventBase):
     """A camera's behaviour analysis raised an alarm (fire lane blocked, object thrown...)."""
 
     kind: Literal["behaviour_alarm"] = "behaviour_alarm"
+    """`behaviour_alarm`."""
     alarm_type: BehaviourAlarmType
+    """What was seen (`fire_lane_occupied`, `high_altitude_throw`, ...)."""
     original_type: Name = Field(
         default=None, description="The vendor's own type, kept when it mapped to `other`."
     )
     confidence: float | None = Field(default=None, ge=0, le=1)
+    """The analysis's confidence, 0 to 1."""
     zone: Name = None
+    """The camera's zone."""
     image_url: Reference = None
+    """The alarm image, on the device or its platform."""
 
 
 class VisitorEvent(EventBase):
@@ -214,23 +250,37 @@ class VisitorEvent(EventBase):
     """
 
     kind: Literal["visitor"] = "visitor"
+    """`visitor`."""
     action: VisitorAction
+    """`registered`, `checked_in`, `checked_out` or `cancelled`."""
     visit_id: IdentifierText
+    """The visitor system's id of the visit."""
     visitor_ref: str | None = None
+    """A keyed hash of the visitor's identity; never the raw number."""
     id_type: IdType | None = None
+    """The kind of identity document."""
     id_masked: str | None = None
+    """The visitor's ID number, masked."""
     name_masked: str | None = None
+    """The visitor's name, masked."""
     phone_masked: str | None = None
+    """The visitor's phone, masked."""
     host_house: Name = None
+    """The house visited."""
     valid_from: UtcDatetime | None = None
+    """When the pass starts to be valid."""
     valid_until: UtcDatetime | None = None
+    """When it stops being valid."""
     purpose: VisitPurpose | None = None
+    """Why they visit (`relative`, `friend`, `decoration`, ...)."""
     plate_no: Annotated[str | None, Plate()] = None
+    """The visitor's car, when registered with the visit."""
     plate_standard: bool | None = Field(
         default=None,
         description="Whether the plate follows the GA 36 grammar; None when there is no plate.",
     )
     subject_key: SubjectKey = None
+    """A stable pseudonym, within the community, of whoever holds the credential."""
     person_id: PersonLink = None
 
 
@@ -238,9 +288,13 @@ class DeviceStatusEvent(EventBase):
     """A device came online, went offline (often its MQTT last will) or sent a heartbeat."""
 
     kind: Literal["device_status"] = "device_status"
+    """`device_status`."""
     status: DeviceStatus
+    """`online`, `offline` or `heartbeat`."""
     firmware: Name = None
+    """The firmware the device reported."""
     ip: IpAddress = None
+    """The address the device reported."""
     time_source: Literal["device", "arrival"] = Field(
         default="device",
         description="Whose clock `occurred_at` is: the device's own, or the gateway's at the"

@@ -73,60 +73,98 @@ class OccupantPublic(BaseModel):
     """Someone living in a house: a registered resident, or a person or anonymous subject the
     events show living there (`source` = `inferred`, with a confidence)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, frozen=True)
 
     person_id: str | None
+    """The person, when known; null for an anonymous subject."""
     subject_key: str | None = None
+    """A pseudonym of an anonymous subject the events show living here."""
     name_masked: str | None = None
+    """The name masked."""
     relation: Relation | None = None
+    """The relation to the house, when registered."""
     source: ResidencySource
+    """`property` (registered) or `inferred` (from the events)."""
     confidence: float | None = None
+    """Inferred occupants only: how sure the inference is, 0 to 1."""
 
 
 class HousePublic(BaseModel):
     """A house as the government platform reads it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, frozen=True)
 
     house_code: str
+    """The property system's code of the house."""
     community: str
+    """The community code."""
     building: str
+    """The building."""
     unit: str | None
+    """The unit (stairwell)."""
     floor: str | None
+    """The floor."""
     room: str | None
+    """The room number."""
     area_m2: float | None
+    """Floor area in square metres."""
     usage: HouseUsage
+    """`self_occupied`, `rented`, `vacant`, `office`, ..."""
     grid_code: str | None
+    """The 15-digit grid the house belongs to."""
     registered_occupants: int
+    """How many residents the property system registered."""
     occupants: list[OccupantPublic] = []
+    """Registered and inferred occupants."""
     observed_occupants: int = 0
+    """How many the events show, within `SCGW_OBSERVED_WINDOW_DAYS`."""
     last_activity_at: UtcDatetime | None = None
+    """The last event that placed someone in the house."""
 
 
 class Occupancy(BaseModel):
     """Registered against observed occupants (observed over the configured window)."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     registered: int = 0
+    """Registered occupants."""
     observed: int = 0
+    """Occupants the events show within the observed window."""
 
 
 class PlaceSummary(BaseModel):
     """The 一标三实 figures of a community or one of its grids."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     houses_by_usage: dict[str, int] = {}
+    """Houses per usage."""
     persons_by_population_type: dict[str, int] = {}
+    """Residents with a current residency, per population type."""
     current_visitors: int = 0
+    """Visitors whose visit is valid now."""
     vehicles_registered: int = 0
+    """Vehicles residents registered."""
     vehicles_unregistered: int = 0
+    """Vehicles only the gates saw."""
     occupancy: Occupancy = Occupancy()
+    """Registered against observed occupants."""
     devices_online: int = 0
+    """Devices online."""
     devices_offline: int = 0
+    """Devices offline."""
     devices_unknown: int = 0
+    """Devices never heard from."""
 
 
 class GridSummary(PlaceSummary):
+    """The 一标三实 figures of one grid of the community."""
+
     grid_code: str
+    """The 15-digit grid code."""
     name: str | None = None
+    """The grid's name, from the grid map."""
 
 
 class CommunitySummary(PlaceSummary):
@@ -136,7 +174,13 @@ class CommunitySummary(PlaceSummary):
     visit is valid `at` are counted apart in `current_visitors`. Devices and vehicles have no
     grid unless the grid map places their building or gate."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     community: str
+    """The community code."""
     at: UtcDatetime
+    """When the figures were computed."""
     observed_window_days: int
+    """The window of `observed` occupancy, in days."""
     grids: list[GridSummary] = []
+    """The same figures for each of the community's grids."""

@@ -71,13 +71,13 @@ class KeyPublic(BaseModel):
 
     key_id: KeyId = Field(description="The key's id, also the second part of its secret.")
     name: str = Field(description="Who holds the key.", examples=["亿达物业"])
-    role: KeyRole
+    role: KeyRole = Field(description="`admin`, `gov`, `property` or `device_ops`.")
     communities: list[str] | None = Field(
         description="The communities the key sees; null for every community.",
         examples=[["yida"]],
     )
     pii: bool = Field(description="Whether the key reads names and phones unmasked.")
-    created_at: UtcDatetime
+    created_at: UtcDatetime = Field(description="When the key was created.")
     expires_at: UtcDatetime | None = Field(description="When the key stops working; null: never.")
     revoked_at: UtcDatetime | None = Field(
         description="When the key was revoked; null: it was not."

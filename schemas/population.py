@@ -88,50 +88,80 @@ class ResidencyPublic(BaseModel):
     the building unit whose door they use (and the house when the unit has only one), with a
     confidence and the window of evidence."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, frozen=True)
 
     house_code: str | None
+    """The house lived in; null for an inferred residency of a unit with several houses."""
     building: str | None = None
+    """The building, for an inferred residency."""
     unit: str | None = None
+    """The unit (stairwell), for an inferred residency."""
     relation: Relation | None = None
+    """The relation to the house (`owner`, `tenant`, ...), when registered."""
     source: ResidencySource
+    """`property` (registered by the property system) or `inferred` (from the events)."""
     since: date | None = None
+    """First day of the residency, when known."""
     until: date | None = None
+    """Last day; null while it lasts."""
     confidence: float | None = None
+    """Inferred residencies only: how sure the inference is, 0 to 1."""
     evidence_from: UtcDatetime | None = None
+    """Inferred residencies only: the first event counted."""
     evidence_until: UtcDatetime | None = None
+    """Inferred residencies only: the last event counted."""
 
 
 class VisitPublic(BaseModel):
     """A visitor record's visit: whom they came to see, and while it is valid."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, frozen=True)
 
     host_house: str | None
+    """The house visited."""
     valid_from: UtcDatetime | None
+    """When the visit's pass starts to be valid."""
     valid_until: UtcDatetime | None
+    """When it stops being valid."""
 
 
 class PersonPublic(BaseModel):
     """A person as the government platform reads it: masked, unless an audited unmasked read
     filled `name` and `phone` (ID numbers are never available: the gateway does not have them)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, frozen=True)
 
     person_id: str
+    """The gateway's id of the person (`p_` and 32 hex digits)."""
     community: str
+    """The community code."""
     id_type: IdType | None
+    """The kind of identity document (`resident_id_card`, `passport`, ...)."""
     id_masked: str | None
+    """The ID number masked (`4301**********4517`); the raw number is never kept."""
     name_masked: str | None
+    """The name masked (`张*`)."""
     phone_masked: str | None
+    """The phone masked (`138****5678`)."""
     name: str | None = None
+    """Only in an audited unmasked read (`unmask=true`); otherwise null."""
     phone: str | None = None
+    """Only in an audited unmasked read (`unmask=true`); otherwise null."""
     nationality: str | None = None
+    """ISO 3166 alpha-3 code, for foreigners."""
     gender: Gender
+    """`male`, `female` or `unknown`."""
     birth_year: int | None
+    """Year of birth, when known."""
     ethnicity: str | None
+    """Ethnic group (民族), when registered."""
     population_type: PopulationType
+    """`registered` (户籍), `floating` (流动), `foreign` (境外), `unregistered` or `visitor`."""
     tags: list[str] = []
+    """Care and attention tags (`elderly_living_alone`, `disabled`, ...)."""
     residencies: list[ResidencyPublic] = []
+    """Where the person lives or lived, registered and inferred."""
     visit: VisitPublic | None = None
+    """For a visitor: the visit."""
     updated_at: UtcDatetime | None = None
+    """When the record last changed."""

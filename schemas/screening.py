@@ -68,10 +68,12 @@ class Plate:
 class DroppedField(BaseModel):
     """A field an event lost because its text broke a rule; the value itself is kept nowhere."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(use_attribute_docstrings=True, frozen=True, extra="forbid")
 
     field: str
+    """The field left empty."""
     reason: DropReason
+    """The rule its text broke."""
 
 
 Marker = Screened | Plate

@@ -23,15 +23,25 @@ class VehicleRecord(BaseModel):
 class VehiclePublic(BaseModel):
     """A vehicle as the government platform reads it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, frozen=True)
 
     vehicle_id: str
+    """The gateway's id of the vehicle (`v_` and 32 hex digits)."""
     community: str
+    """The community code."""
     plate_no: str
+    """The plate, normalised (`湘A8K2C6`)."""
     plate_color: PlateColor
+    """The plate's colour."""
     vehicle_type: str | None
+    """`car`, `truck`, ... when registered."""
     owner_person_id: str | None
+    """The owner, when a resident registered it."""
     house_code: str | None
+    """The owner's house, when registered."""
     registered: bool
+    """A resident's (imported) or not (only seen at the gates)."""
     first_seen_at: UtcDatetime | None
+    """When a gate or camera first saw it."""
     last_seen_at: UtcDatetime | None
+    """When one last saw it."""

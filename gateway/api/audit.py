@@ -29,16 +29,24 @@ MAX_PAGE = 1000
 class AuditPublic(BaseModel):
     """One audit entry as its readers see it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, frozen=True)
 
     id: int | None
+    """The entry's id."""
     at: UtcDatetime
+    """When it happened."""
     actor: str
+    """The key's name that acted (never a person's)."""
     action: str
+    """`person.unmask`, `person.erase`, `device.put`, `property.import`, `watchlist.put`, ..."""
     community: str | None
+    """The community concerned; null when none is."""
     records: list[str]
+    """Ids and codes of the records concerned (never personal values)."""
     reason: str | None
+    """Why, as the caller stated it (unmasking and erasure need one)."""
     details: dict[str, int]
+    """Counts (rows, entries, created)."""
 
     @classmethod
     def of(cls, entry: AuditEntry) -> "AuditPublic":

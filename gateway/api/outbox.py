@@ -28,13 +28,19 @@ RETRY_ACTION = "outbox.retry"
 class OutboxPage(Page[OutboxRowPublic]):
     """A page of outbox rows, and whether tickets are forwarded at all."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     forwarding: bool
+    """Whether tickets are sent at all (false without `SCGW_PLATFORM_URL`)."""
 
 
 class OutboxRetryPublic(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    """What a retry did."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, frozen=True)
 
     ticket_id: str
+    """The ticket retried."""
     retried: int
     """Dead rows made pending again, due now."""
 

@@ -45,8 +45,10 @@ def import_bodies(max_bytes: int) -> LargerBodies:
 
 
 class RejectionBody(BaseModel):
+    """A row the import refused, whole."""
+
     line: int = Field(description="CSV/Excel line (the header is line 1) or JSON index + 1")
-    field: str
+    field: str = Field(description="the field that broke a rule")
     reason: str = Field(description="the rule the row broke; never its value")
 
 
@@ -56,7 +58,7 @@ class ReportBody(BaseModel):
     accepted: int = Field(description="rows newly inserted")
     updated: int = Field(description="rows that changed a stored record")
     unchanged: int = Field(description="rows identical to the stored record")
-    rejected: list[RejectionBody]
+    rejected: list[RejectionBody] = Field(description="rows refused, each with its line")
     ended: int | None = Field(
         None, description="snapshots only: residencies, vehicles or credentials ended"
     )
@@ -167,6 +169,21 @@ async def put_dataset(
 @router.post(
     "/{community}/residencies/end",
     summary="End registered residencies",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "example": [
+                        {
+                            "id_number": "430112195803154517",
+                            "house_code": "yida-3-2-1702",
+                            "until": "2026-11-30",
+                        }
+                    ]
+                }
+            }
+        }
+    },
     response_model=ReportBody,
     response_model_exclude_none=True,
     responses=_RESPONSES,

@@ -61,10 +61,12 @@ Reader = Annotated[Caller, needs(Permission.TICKETS_READ)]
 class PlatformPublic(BaseModel):
     """Whether this gateway forwards tickets to the grid platform."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, frozen=True)
 
     forwarding: bool
+    """Whether tickets are sent to the grid platform."""
     message: str
+    """What that means, in words."""
 
     @classmethod
     def of(cls, forwarding: bool) -> "PlatformPublic":
@@ -84,9 +86,14 @@ class PlatformPublic(BaseModel):
 class TicketPage(BaseModel):
     """A page of tickets, and whether they are forwarded at all."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     data: list[TicketPublic]
+    """This page's tickets, newest first, without history."""
     next_cursor: str | None
+    """Pass it back as `cursor` for the next page; null on the last page."""
     platform: PlatformPublic
+    """Whether tickets are forwarded at all."""
 
 
 class TicketDetail(TicketPublic):
@@ -206,8 +213,12 @@ async def post_transition(
 class StatsPage(BaseModel):
     """The indicators, one row per group (and month); never paged, `next_cursor` is null."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     data: list[TicketStatsRow]
+    """One row per group (and month)."""
     next_cursor: None = None
+    """Always null: the indicators are never paged."""
 
 
 @router.get("/stats/tickets", summary="Grid-management indicators", response_model=StatsPage)

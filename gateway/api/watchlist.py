@@ -99,6 +99,8 @@ class WatchlistEntryIn(BaseModel):
 
 
 class StoredCount(BaseModel):
+    """How many watch-list entries a PUT stored."""
+
     stored: int = Field(description="entries added or replaced")
 
 

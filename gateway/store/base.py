@@ -123,10 +123,15 @@ def decode_id_cursor(token: str) -> int:
         raise PayloadError("bad_cursor", "the cursor is not one this API issued") from None
 
 
+def _describe_page(schema: dict[str, Any]) -> None:
+    """A parametrized page (`Page[DevicePublic]`) has no docstring of its own: say what it is."""
+    schema.setdefault("description", "A page of results and the cursor for the next one.")
+
+
 class Page(BaseModel, Generic[T]):
     """A page of results and the cursor for the next one (None on the last page)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, json_schema_extra=_describe_page)
 
     data: list[T] = Field(description="This page's records, in the list's order.")
     next_cursor: str | None = Field(
@@ -141,16 +146,24 @@ class StoredDeadLetter(BaseModel):
     `/v1/dead-letters/{id}/raw` until then).
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, frozen=True)
 
     id: int
+    """The dead letter's id."""
     received_at: datetime
+    """When the message arrived."""
     topic: str
+    """The MQTT topic it came on."""
     reason: str
+    """Why it was refused (`unknown_topic`, `unknown_device`, `implausible_time`, ...)."""
     detail: str
+    """The rule it broke, without its values."""
     payload_excerpt: str
+    """The payload's shape, with the values of known non-personal fields only."""
     payload_bytes: int
+    """The payload's size in bytes."""
     raw_expires_at: datetime | None = None
+    """Until when an admin can read the raw payload; null: none kept."""
     community: str | None = None
     """The community routing placed the topic in; None when it placed it in none."""
 

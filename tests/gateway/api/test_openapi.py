@@ -170,3 +170,38 @@ class TestAudienceTags:
     def test_open_health_checks_are_operations(self, document: dict[str, Any]) -> None:
         for path in ("/healthz", "/readyz"):
             assert document["paths"][path]["get"]["tags"] == [openapi.OPERATIONS]
+
+
+class TestEveryModelIsDocumented:
+    """Models carry their own words: a description for each and each field, and an example
+    for every request body."""
+
+    def test_every_model_and_field_has_a_description(self, document: dict[str, Any]) -> None:
+        undescribed = [
+            f"{name}.{field}" if field else name
+            for name, schema in sorted(document["components"]["schemas"].items())
+            if "properties" in schema
+            for field in ("", *schema["properties"])
+            if not (schema["properties"][field] if field else schema).get("description")
+        ]
+        assert undescribed == [], f"add a description (or attribute docstring): {undescribed}"
+
+    def test_every_request_body_has_an_example(self, document: dict[str, Any]) -> None:
+        schemas = document["components"]["schemas"]
+
+        def exemplified(schema: dict[str, Any]) -> bool:
+            if "$ref" in schema:
+                schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+            if "examples" in schema or "example" in schema:
+                return True
+            items = schema.get("items")
+            return isinstance(items, dict) and bool(items) and exemplified(items)
+
+        for method, path, operation in operations(document):
+            body = operation.get("requestBody")
+            if body is None:
+                continue
+            json_body = body["content"].get("application/json")
+            assert json_body is not None, f"{method} {path}: no JSON body"
+            has_example = "example" in json_body or "examples" in json_body
+            assert has_example or exemplified(json_body["schema"]), f"{method} {path}"
