@@ -39,6 +39,7 @@ from schemathesis.specs.openapi.checks import (
 
 from gateway.config import load_config
 from gateway.demo import import_master_data
+from gateway.tickets import TicketDrafter
 from simulators.community import pilot_community
 from simulators.config_toml import communities_config_toml
 from simulators.publisher import publish
@@ -46,6 +47,7 @@ from simulators.scenario_traffic import clean_traffic
 from testkit.harness import ADMIN_KEY, RunningGateway, gateway_settings, running_gateway, wait_until
 from testkit.keys import create_key
 from testkit.services import MosquittoService, PostgresService
+from tests.gateway.ticket_rules import RULES, finding
 
 PILOTS = ("yida", "jiaxin")
 MESSAGES_PER_PILOT = 300
@@ -53,6 +55,8 @@ MESSAGES_PER_PILOT = 300
 
 EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 8}
 """Generated requests per operation, mode and key: bounds the whole test to a few minutes."""
+SEEDED_EXAMPLES = 6
+"""Generated requests per read of a known record (its query varied, its path fixed)."""
 
 CHECKS = [
     not_a_server_error,
@@ -110,11 +114,44 @@ async def pilots(
             return (registry.get_sample_value("scgw_events_stored_total") or 0) >= expected
 
         await wait_until(stored, timeout_s=120, what="the pilots' traffic stored")
+        await record_tickets(gateway)
         yield gateway
 
 
-def run_contract(base_url: str, key: str) -> list[Finding]:
-    """Every operation's generated requests with `key`; the failures found."""
+async def record_tickets(gateway: RunningGateway) -> None:
+    """A few tickets of both pilots, as the rule runners record them: one the property
+    company must act on, one the government's alone (the watch-list), one in Jiaxin."""
+    runtime = gateway.runtime
+    drafter = TicketDrafter(runtime.responsibility, runtime.grids, RULES, runtime.devices.get)
+    findings = [
+        finding("safety.door_forced", subject="door:contract"),
+        finding("care.no_activity", subject="house:contract"),
+        finding("fire.lane_occupied", community="jiaxin", subject="lane:contract"),
+    ]
+    await runtime.store.record_tickets([drafter.draft(f) for f in findings], datetime.now(UTC))
+
+
+async def known_values(gateway: RunningGateway) -> dict[str, str]:
+    """A Yida record of each kind, by the path parameter naming it: what a seeded pass asks
+    for, so the answers checked against the document are real records, not 404s."""
+    first: dict[str, str] = {"community": "yida", "code": "yida", "dataset": "houses"}
+    for path, field, name in (
+        ("/v1/persons", "person_id", "person_id"),
+        ("/v1/houses", "house_code", "house_code"),
+        ("/v1/vehicles", "vehicle_id", "vehicle_id"),
+        ("/v1/devices", "device_id", "device_id"),
+        ("/v1/tickets", "ticket_id", "ticket_id"),
+    ):
+        response = await gateway.http.get(path, params={"community": "yida", "limit": 1})
+        response.raise_for_status()
+        (record,) = response.json()["data"]
+        first[name] = record[field]
+    return first
+
+
+def run_contract(base_url: str, key: str, known: dict[str, str]) -> list[Finding]:
+    """Every operation's generated requests with `key`, then the reads again with `known`
+    records in their paths; the failures found."""
     headers = {"X-API-Key": key}
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     operations = []
@@ -122,20 +159,49 @@ def run_contract(base_url: str, key: str) -> list[Finding]:
         if isinstance(result, Err):  # an operation Schemathesis cannot read is a finding
             raise AssertionError(f"unusable operation in the document: {result.err()}")
         operations.append(result.ok())
-    operations.sort(key=lambda operation: (operation.method.upper(), operation.path) in LAST)
     findings: list[Finding] = []
+    passes: list[tuple[Any, GenerationMode, int, dict[str, str] | None]] = [
+        (operation, mode, examples, None)
+        for operation in operations
+        for mode, examples in EXAMPLES.items()
+    ]
+    passes += [
+        (operation, GenerationMode.POSITIVE, SEEDED_EXAMPLES, path)
+        for operation in operations
+        if operation.method.upper() == "GET" and (path := _known_path(operation, known)) is not None
+    ]
+    passes.sort(key=lambda each: (each[0].method.upper(), each[0].path) in LAST)  # stable
     with requests.Session() as session:
-        for operation in operations:
-            for mode, examples in EXAMPLES.items():
-                test = _hypothesis_test(operation, mode, examples, base_url, headers, session)
-                try:
-                    test()
-                except Unsatisfiable:  # nothing to break: no parameter and no body
-                    continue
-                except Exception as error:  # every failure is reported, not only the first
-                    label = f"{operation.method.upper()} {operation.path}"
-                    findings.append(Finding(label, mode.value, _short(error)))
+        for operation, mode, examples, path in passes:
+            statuses: list[int] = []
+            test = _hypothesis_test(
+                operation, mode, examples, base_url, headers, session, path, statuses
+            )
+            try:
+                test()
+            except Unsatisfiable:  # nothing to break: no parameter and no body
+                continue
+            except Exception as error:  # every failure is reported, not only the first
+                label = f"{operation.method.upper()} {operation.path}"
+                kind = mode.value if path is None else f"{mode.value}, known {path}"
+                findings.append(Finding(label, kind, _short(error)))
+                continue
+            if path is not None and not any(200 <= status < 300 for status in statuses):
+                label = f"{operation.method.upper()} {operation.path}"
+                report = f"a known record was never answered: {sorted(set(statuses))}"
+                findings.append(Finding(label, f"known {path}", report))
     return findings
+
+
+def _known_path(operation: Any, known: dict[str, str]) -> dict[str, str] | None:
+    """The known values of the operation's path parameters; None when it has none, or one
+    no known value names."""
+    names = [
+        p["name"] for p in operation.definition.raw.get("parameters", []) if p.get("in") == "path"
+    ]
+    if not names or any(name not in known for name in names):
+        return None
+    return {name: known[name] for name in names}
 
 
 def _hypothesis_test(
@@ -145,6 +211,8 @@ def _hypothesis_test(
     base_url: str,
     headers: dict[str, str],
     session: requests.Session,
+    path: dict[str, str] | None = None,
+    statuses: list[int] | None = None,
 ) -> Callable[[], None]:
     @settings(
         max_examples=examples,
@@ -155,11 +223,13 @@ def _hypothesis_test(
         suppress_health_check=list(HealthCheck),
         report_multiple_bugs=False,
     )
-    @given(case=operation.as_strategy(generation_mode=mode))
+    @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path))
     def test(case: Any) -> None:
-        case.call_and_validate(
+        response = case.call_and_validate(
             base_url=base_url, session=session, headers=headers, checks=CHECKS, timeout=30
         )
+        if statuses is not None:
+            statuses.append(response.status_code)
 
     return test
 
@@ -182,13 +252,15 @@ class TestTheLiveApiKeepsItsContract:
         self, pilots: RunningGateway
     ) -> None:
         secret = await create_key(pilots, "property", ["yida"], name="contract: yida")
-        findings = await asyncio.to_thread(run_contract, _base_url(pilots), secret)
+        known = await known_values(pilots)
+        findings = await asyncio.to_thread(run_contract, _base_url(pilots), secret, known)
         assert findings == [], _report(findings)
 
     async def test_an_admin_key_meets_no_server_error_and_no_undeclared_answer(
         self, pilots: RunningGateway
     ) -> None:
-        findings = await asyncio.to_thread(run_contract, _base_url(pilots), ADMIN_KEY)
+        known = await known_values(pilots)
+        findings = await asyncio.to_thread(run_contract, _base_url(pilots), ADMIN_KEY, known)
         assert findings == [], _report(findings)
 
 
