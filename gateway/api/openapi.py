@@ -123,9 +123,7 @@ def audiences(route: APIRoute) -> list[str]:
         return [OPERATIONS]
     permission = deps.declared_permission(route)
     if permission is None:  # not moved to `Needs` yet: what its dependencies admit
-        if _calls(route.dependant, deps.require_admin):
-            return [ADMINISTRATION]
-        return list(AUDIENCES)
+        return [ADMINISTRATION] if _admins_only(route) else list(AUDIENCES)
     return audiences_of(permission)
 
 
@@ -142,7 +140,7 @@ def error_statuses(route: APIRoute, method: str) -> list[int]:
         statuses |= {401, 429}
         permission = deps.declared_permission(route)
         if permission is None:  # not moved to `Needs` yet: forbidden only to non-admins
-            forbidding = _calls(route.dependant, deps.require_admin)
+            forbidding = _admins_only(route)
         else:
             forbidding = any(permission not in held for held in ROLE_PERMISSIONS.values())
         if forbidding:
@@ -219,6 +217,13 @@ def _operations(
             operation = paths.get(route.path_format, {}).get(method.lower())
             if operation is not None:
                 yield route, method, operation
+
+
+def _admins_only(route: APIRoute) -> bool:
+    """Whether a route that declares no permission admits admins only, through the
+    compatibility dependency `deps.require_admin` (gone once every route declares `Needs`)."""
+    require_admin = getattr(deps, "require_admin", None)
+    return require_admin is not None and _calls(route.dependant, require_admin)
 
 
 def _calls(dependant: Dependant, call: Callable[..., Any]) -> bool:
