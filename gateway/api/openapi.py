@@ -119,7 +119,7 @@ BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 
 def audiences(route: APIRoute) -> list[str]:
     """The route's tags: the audiences that may call it."""
-    if not _calls(route.dependant, deps.authenticate):
+    if not keyed(route):
         return [OPERATIONS]
     permission = deps.declared_permission(route)
     if permission is None:  # not moved to `Needs` yet: what its dependencies admit
@@ -136,7 +136,7 @@ def audiences_of(permission: Permission) -> list[str]:
 def error_statuses(route: APIRoute, method: str) -> list[int]:
     """The error statuses `route` may answer to `method`, beyond the catch-all 4XX/5XX."""
     statuses = {400}
-    if _calls(route.dependant, deps.authenticate):
+    if keyed(route):
         statuses |= {401, 429}
         permission = deps.declared_permission(route)
         if permission is None:  # not moved to `Needs` yet: forbidden only to non-admins
@@ -147,9 +147,17 @@ def error_statuses(route: APIRoute, method: str) -> list[int]:
             statuses.add(403)
     if route.dependant.path_params:
         statuses |= {404, 422}
-    if method in BODY_METHODS or route.dependant.body_params:
+    if method in BODY_METHODS:
+        statuses.add(413)
+    if route.dependant.body_params or (route.openapi_extra or {}).get("requestBody"):
         statuses |= {413, 422}
     return sorted(statuses)
+
+
+def keyed(route: APIRoute) -> bool:
+    """Whether the route needs a key: it declares a permission (however it authenticates,
+    e.g. the stream's token), or authenticates without one yet."""
+    return deps.declared_permission(route) is not None or _calls(route.dependant, deps.authenticate)
 
 
 def build_document(app: FastAPI) -> dict[str, Any]:

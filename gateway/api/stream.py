@@ -53,14 +53,21 @@ class StreamToken(BaseModel):
     """A single-use token for `GET /v1/stream?token=`, for clients that cannot send headers."""
 
     token: str = Field(description="Good for one stream connection, until `expires_at`.")
-    expires_at: datetime
+    expires_at: datetime = Field(
+        description="When the token stops working (60 s after it was made)."
+    )
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@router.post("/tokens", status_code=201, response_model=StreamToken)
+@router.post(
+    "/tokens",
+    summary="Get a single-use stream token",
+    status_code=201,
+    response_model=StreamToken,
+)
 async def create_stream_token(
     runtime: RuntimeDep, caller: Annotated[Caller, needs(Permission.STREAM_READ)]
 ) -> StreamToken:
@@ -126,6 +133,7 @@ async def _redeem(request: Request, runtime: Runtime, token: str) -> Caller:
 
 @router.get(
     "",
+    summary="Live stream of tickets, events and device changes (SSE)",
     response_class=StreamingResponse,
     responses={
         200: {
@@ -133,7 +141,8 @@ async def _redeem(request: Request, runtime: Runtime, token: str) -> Caller:
             "description": "Server-sent events: `id`, `event` (ticket, event, device, reset) "
             "and `data` (JSON, the shape the lists return); a `: heartbeat` comment at every "
             "heartbeat interval.",
-        }
+        },
+        403: {"description": "`kinds` names a kind the key's role may not read (`forbidden`)."},
     },
 )
 async def stream(
