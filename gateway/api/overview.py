@@ -51,7 +51,7 @@ KINDS: tuple[str, ...] = get_args(EventKind)
 TICKET_PAGE = 500
 
 
-@router.get("/overview", response_model=Overview)
+@router.get("/overview", summary="The dashboard's figures", response_model=Overview)
 async def overview(
     runtime: RuntimeDep,
     caller: Annotated[Caller, Depends(Needs(Permission.OVERVIEW_READ))],
