@@ -35,11 +35,14 @@ entry older than that with no exit seen is a missed exit read, not a car still p
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 class CommunityName(_Frozen):
+    """A community the figures cover."""
+
     code: str
+    """The community's code, as every other endpoint names it."""
     name: str | None = Field(description="Chinese name, from the configuration or grid map.")
 
 
@@ -47,7 +50,7 @@ class RateMinute(_Frozen):
     """The events that occurred in one minute, per kind (every kind listed, 0 when none)."""
 
     at: UtcDatetime = Field(description="The minute's first instant.")
-    total: int = Field(ge=0)
+    total: int = Field(ge=0, description="Events of every kind in the minute.")
     by_kind: dict[str, int] = Field(description="Event kind -> events of that kind.")
 
 
@@ -57,9 +60,12 @@ class EventRate(_Frozen):
     minutes with no event included with zeros; the last one is the current, partial minute."""
 
     since: UtcDatetime
+    """The first minute's first instant."""
     until: UtcDatetime
+    """The end of the current minute (exclusive)."""
     kinds: list[str] = Field(description="The kinds counted, in the order of `by_kind`.")
     minutes: list[RateMinute]
+    """Every minute of [since, until), oldest first."""
 
 
 class PeopleToday(_Frozen):
@@ -78,14 +84,19 @@ class VehiclesPresent(_Frozen):
     and direction `in` or `out`) in [since, at] was an entry. A stay ends at the plate's next
     pass either way, as the long-stay rule counts it."""
 
-    count: int = Field(ge=0)
+    count: int = Field(ge=0, description="Plates whose last pass was an entry.")
     since: UtcDatetime = Field(description="How far back passes are looked at.")
 
 
 class OfflineDevice(_Frozen):
+    """A registered device whose status is offline."""
+
     device_id: str
+    """The device's id, as `/v1/devices/{device_id}` reads it."""
     kind: DeviceKind
+    """What the device is (door controller, camera, gate...)."""
     community: str
+    """The community the device is registered in."""
     since: UtcDatetime | None = Field(description="When the device went offline (`status_since`).")
 
 
@@ -93,38 +104,55 @@ class DeviceHealth(_Frozen):
     """Registered devices by status, as `/v1/devices?status=` lists them; the offline ones in
     `device_id` order, at most `OFFLINE_LIST_MAX`."""
 
-    online: int = Field(ge=0)
-    offline: int = Field(ge=0)
-    unknown: int = Field(ge=0)
+    online: int = Field(ge=0, description="Devices whose status is online.")
+    offline: int = Field(ge=0, description="Devices whose status is offline.")
+    unknown: int = Field(ge=0, description="Devices not heard from since registration.")
     offline_devices: list[OfflineDevice]
+    """The offline devices in `device_id` order, at most `OFFLINE_LIST_MAX` (100)."""
     offline_total: int = Field(ge=0, description="All offline devices (the list may be cut).")
 
 
 class CategoryCount(_Frozen):
+    """Open tickets of one category (the responsibility list's)."""
+
     code: str
+    """The category code (`config/responsibility.toml`)."""
     name: str
-    open: int = Field(ge=0)
-    overdue: int = Field(ge=0)
+    """The category's Chinese name."""
+    open: int = Field(ge=0, description="Open tickets of the category.")
+    overdue: int = Field(ge=0, description="Of those, the ones past `sla_due_at`.")
 
 
 class GridCount(_Frozen):
+    """Open tickets routed to one grid of one community."""
+
     grid_code: str | None = Field(
         description="None: tickets the grid map does not place (they go to the community)."
     )
     community: str
+    """The community the grid belongs to."""
     name: str | None = Field(description="The grid's name from the grid map.")
-    open: int = Field(ge=0)
-    overdue: int = Field(ge=0)
+    open: int = Field(ge=0, description="Open tickets routed to the grid.")
+    overdue: int = Field(ge=0, description="Of those, the ones past `sla_due_at`.")
 
 
 class OverdueTicket(_Frozen):
+    """An open ticket past its due time; `/v1/tickets/{ticket_id}` has the whole of it."""
+
     ticket_id: str
+    """The ticket's id."""
     title: str
+    """The ticket's Chinese title."""
     community: str
+    """The community it was raised in."""
     category: str
+    """Its category code."""
     grid_code: str | None
+    """The grid it is routed to (None: the community)."""
     status: str
+    """Its status in the closed loop."""
     sla_due_at: UtcDatetime
+    """When it was due to be closed."""
 
 
 class TicketOverview(_Frozen):
@@ -132,23 +160,32 @@ class TicketOverview(_Frozen):
     lists them; `overdue`: open past `sla_due_at` now. Groups are sorted by open count, then
     code; the overdue list is the most overdue first, at most `OVERDUE_LIST_MAX`."""
 
-    open: int = Field(ge=0)
-    overdue: int = Field(ge=0)
+    open: int = Field(ge=0, description="Open tickets the caller may see.")
+    overdue: int = Field(ge=0, description="Of those, the ones past `sla_due_at`.")
     by_category: list[CategoryCount]
+    """Open tickets per category."""
     by_grid: list[GridCount]
+    """Open tickets per grid."""
     overdue_tickets: list[OverdueTicket]
+    """The most overdue first, at most `OVERDUE_LIST_MAX` (50)."""
 
 
 class PopulationOverview(_Frozen):
     """The 一标三实 figures of `/v1/communities/{code}/summary`, summed over the communities."""
 
     houses_by_usage: dict[str, int]
+    """Houses per usage (self-occupied, rented, vacant...)."""
     persons_by_population_type: dict[str, int]
-    current_visitors: int = Field(ge=0)
-    vehicles_registered: int = Field(ge=0)
-    vehicles_unregistered: int = Field(ge=0)
+    """Residents with a current residency, per population type."""
+    current_visitors: int = Field(ge=0, description="Visitors whose visit is valid now.")
+    vehicles_registered: int = Field(ge=0, description="Vehicles the property registered.")
+    vehicles_unregistered: int = Field(
+        ge=0, description="Plates seen at the gates that no registration names."
+    )
     occupancy: Occupancy = Field(description="Registered against observed occupants.")
-    observed_window_days: int = Field(ge=1)
+    observed_window_days: int = Field(
+        ge=1, description="The days over which occupants count as observed."
+    )
 
 
 class Indicators(_Frozen):
@@ -156,7 +193,9 @@ class Indicators(_Frozen):
     row per community, for the tickets created in [since, now)."""
 
     since: UtcDatetime
+    """The first instant of the 30 days (`INDICATOR_DAYS`)."""
     rows: list[TicketStatsRow]
+    """One row per community, as `/v1/stats/tickets?group_by=community` gives it."""
 
 
 class Overview(_Frozen):
@@ -166,6 +205,7 @@ class Overview(_Frozen):
     model_config = ConfigDict(
         frozen=True,
         extra="forbid",
+        use_attribute_docstrings=True,
         json_schema_extra={
             "example": {
                 "at": "2026-11-30T08:30:12+00:00",
@@ -263,9 +303,16 @@ class Overview(_Frozen):
     at: UtcDatetime = Field(description="The gateway's now, that every figure is taken at.")
     communities: list[CommunityName] = Field(description="The communities the figures cover.")
     event_rate: EventRate
+    """Events per minute by kind over the last hour."""
     people_today: PeopleToday
+    """Granted passages in and out today."""
     vehicles_present: VehiclesPresent
+    """Vehicles in the car park now."""
     devices: DeviceHealth
+    """Devices by status, and the offline ones."""
     tickets: TicketOverview
+    """Open tickets by category and grid, and the overdue ones."""
     population: PopulationOverview
+    """The 一标三实 summary."""
     indicators: Indicators
+    """The grid-management indicators of the last 30 days."""
