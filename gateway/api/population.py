@@ -6,7 +6,7 @@ no record could match (a grid code that is not 15 digits, a text that is no lice
 400s, not empty pages; ids no record could have are 422s in the path, not 404s.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
@@ -136,7 +136,7 @@ async def erase_person(
 
 
 def _observed_since(runtime: Runtime) -> datetime:
-    return datetime.now(UTC) - timedelta(days=runtime.settings.observed_window_days)
+    return runtime.clock() - timedelta(days=runtime.settings.observed_window_days)
 
 
 @router.get("/houses", summary="List houses", response_model=Page[HousePublic])
@@ -218,7 +218,7 @@ async def community_summary(
     mapped = runtime.grids.community(code)
     grids = mapped.grids if mapped else ()
     window = runtime.settings.observed_window_days
-    now = datetime.now(UTC)
+    now = runtime.clock()
     summary = await runtime.store.community_summary(code, now, window, grids)
     if summary is None:
         if mapped is None and code not in {c.code for c in runtime.config.communities}:
