@@ -4,7 +4,8 @@
 #   - PostgreSQL 15 (+ server dev)    from Debian 12
 #   - TimescaleDB (Apache-2 part)     built from Debian 13's source package
 #   - Mosquitto broker >= 2.0.13      built from Debian 13's source package
-#   - chromium (headless)             from Debian 12, for the /docs browser test
+#   - chromium (headless)             from Debian 12, for the browser tests (/docs, the dashboard)
+#   - fonts-wqy-microhei              a CJK font, so the dashboard's Chinese renders in chromium
 #
 # Debian 12 ships no TimescaleDB package, and its Mosquitto (2.0.11) stops
 # enforcing a subscriber's in-flight window once acknowledgements arrive in
@@ -41,7 +42,7 @@ APT_PACKAGES=(
     mosquitto-clients
     "postgresql-${PG_MAJOR}" "postgresql-server-dev-${PG_MAJOR}"
     cmake python3-venv build-essential dpkg-dev libssl-dev
-    chromium
+    chromium fonts-wqy-microhei
 )
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
