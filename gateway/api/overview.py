@@ -3,7 +3,9 @@
 Each figure is read the way another endpoint reads it (the same store query, or an aggregate
 over the same columns its list filters on), so the page and the API never disagree: the
 browser test compares them. Scope works as on every list: a key sees its communities, and a
-`community` filter outside its scope gives zero figures, not an error.
+`community` filter outside its scope, or naming a community the gateway does not know, gives
+zero figures and no community, not an error (a list filtered by such a community is empty; only
+`/v1/communities/{code}/summary`, which reads one record, answers 404).
 """
 
 from collections import Counter
@@ -63,11 +65,17 @@ async def overview(
     """The dashboard's figures for the communities the key may see (or the one asked for):
     events per minute by kind over the last hour, people in and out today, vehicles in the car
     park, devices by status with the offline list, open tickets by category and grid with the
-    overdue ones, the 一标三实 summary and the last 30 days' ticket indicators."""
+    overdue ones, the 一标三实 summary and the last 30 days' ticket indicators.
+
+    A `community` outside the key's scope, or one the gateway does not know (neither
+    configured, nor in the grid map, nor holding master data), gives an empty `communities`
+    list and zero figures, as a list filtered by it is empty: not a 404."""
     now = runtime.clock()
     scope = caller.scope(community)
     names = _community_names(runtime)
-    codes = sorted(names) if scope is None else sorted(scope)
+    asked = sorted(names) if scope is None else sorted(scope)
+    summaries = await _summaries(runtime, asked, now)
+    codes = [code for code in asked if code in names or code in summaries]
     store = runtime.store
     today = local_day(now)
     passages = await store.passages(day_start(today), day_end(today), scope)
@@ -88,7 +96,7 @@ async def overview(
         ),
         devices=await store.device_health(scope, OFFLINE_LIST_MAX),
         tickets=await _tickets(runtime, caller, scope, now),
-        population=await _population(runtime, codes, now),
+        population=_population(runtime, list(summaries.values())),
         indicators=await _indicators(runtime, caller, scope, now),
     )
 
@@ -207,16 +215,26 @@ def _grid_name(runtime: Runtime, community: str, grid_code: str | None) -> str |
     return None if grid is None else grid.name
 
 
-async def _population(runtime: Runtime, codes: list[str], now: datetime) -> PopulationOverview:
-    """`/v1/communities/{code}/summary` of each community, summed."""
+async def _summaries(
+    runtime: Runtime, codes: list[str], now: datetime
+) -> dict[str, CommunitySummary]:
+    """`/v1/communities/{code}/summary` of each community that holds master data. A code with
+    none that is neither configured nor mapped is a community the gateway does not know (the
+    summary endpoint's 404): it is not listed."""
     window = runtime.settings.observed_window_days
-    summaries: list[CommunitySummary] = []
+    found: dict[str, CommunitySummary] = {}
     for code in codes:
         mapped = runtime.grids.community(code)
         grids = mapped.grids if mapped else ()
         summary = await runtime.store.community_summary(code, now, window, grids)
         if summary is not None:
-            summaries.append(summary)
+            found[code] = summary
+    return found
+
+
+def _population(runtime: Runtime, summaries: list[CommunitySummary]) -> PopulationOverview:
+    """The communities' summaries, summed."""
+    window = runtime.settings.observed_window_days
     houses: Counter[str] = Counter()
     persons: Counter[str] = Counter()
     for summary in summaries:

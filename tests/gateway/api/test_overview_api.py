@@ -433,9 +433,11 @@ class TestScope:
         yida = await get_overview(world.gateway, community="yida")
         assert yida["communities"] == [{"code": "yida", "name": "亿达小镇"}]
 
-    async def test_another_community_gives_zero_figures(self, world: World) -> None:
+    async def test_an_unknown_community_gives_zero_figures_and_no_community(
+        self, world: World
+    ) -> None:
         body = await get_overview(world.gateway, community="elsewhere")
-        assert body["communities"] == [{"code": "elsewhere", "name": None}]
+        assert body["communities"] == []
         assert all(m["total"] == 0 for m in body["event_rate"]["minutes"])
         assert (body["people_today"]["entered"], body["people_today"]["exited"]) == (0, 0)
         assert body["vehicles_present"]["count"] == 0
@@ -447,6 +449,22 @@ class TestScope:
         assert body["population"]["houses_by_usage"] == {}
         assert body["population"]["persons_by_population_type"] == {}
         assert body["indicators"]["rows"] == []
+
+    async def test_an_unknown_community_reads_as_another_community_reads_for_a_scoped_key(
+        self, world: World
+    ) -> None:
+        """Both are a filter naming no community of the caller's: the same empty answer
+        (lists filtered by it are empty; only the one community summary answers 404)."""
+        unknown = await get_overview(world.gateway, community="elsewhere")
+        secret = await create_key(world.gateway, "property", ["yida"])
+        async with key_client(world.gateway, secret) as client:
+            response = await client.get("/v1/overview", params={"community": "jiaxin"})
+        assert response.status_code == 200, response.text
+        assert {**unknown, "at": None} == {**response.json(), "at": None}
+        summary = await world.gateway.http.get("/v1/communities/elsewhere/summary")
+        assert summary.status_code == 404
+        houses = await world.gateway.http.get("/v1/houses", params={"community": "elsewhere"})
+        assert houses.status_code == 200 and houses.json()["data"] == []
 
     async def test_jiaxin_sees_none_of_yidas_figures(self, world: World) -> None:
         body = await get_overview(world.gateway, community="jiaxin")
