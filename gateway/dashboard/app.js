@@ -6,6 +6,14 @@
 // soon after the live stream (GET /v1/stream, read with fetch so the key stays a header) says
 // something changed; new tickets appear from the stream at once. Text is set with
 // textContent only: nothing the API returns is ever parsed as HTML.
+//
+// Each sign-in is one session: its key, one AbortController for every request it makes and
+// its own loops (the figures, the stream). Signing out aborts it; every loop of a session
+// checks, after each wait, that its session is still the current one and returns if not, so
+// no request of an old session is ever sent again (nor with a key signed in since).
+// A key whose role may not read the overview (403) is sent back to the sign-in form with the
+// reason, before any stream is opened; a 429 waits for its Retry-After, a 5xx or a network
+// failure is shown and retried with a growing delay.
 "use strict";
 
 (function () {
@@ -14,6 +22,9 @@
   const REFRESH_MS = 30000;
   const POLL_MS = 5000; // when the stream is unavailable
   const STREAM_RETRY_MS = 3000;
+  const BACKOFF_MAX_MS = 300000;
+  const RETRY_AFTER_DEFAULT_MS = 30000;
+  const STREAM_URL = "/v1/stream?kinds=ticket,event,device";
   const CHANGE_REFRESH_MS = 1000;
   const EVENT_REFRESH_MS = 10000;
   const OPEN = new Set(["detected", "reported", "accepted", "dispatched", "handled"]);
@@ -25,6 +36,8 @@
       title: "社区运行看板", signInTitle: "使用 API 密钥登录", apiKey: "API 密钥", signIn: "登录",
       signOut: "退出", keyHint: "密钥只保存在本标签页的会话存储中，关闭标签页即清除。",
       badKey: "密钥无效或已过期。", failed: "无法读取数据：", toggle: "English",
+      wrongRole: "此密钥的角色不能使用看板：需要政府（gov）、物业（property）或管理员（admin）密钥。",
+      busy: "请求过多。", retryIn: (s) => `${s} 秒后重试`,
       eventRate: "最近一小时事件速率（按类型，每分钟）", peopleToday: "今日人员进出", entered: "进", exited: "出",
       vehicles: "车场在场车辆", vehiclesNow: "当前在场", devices: "设备状态", online: "在线", offline: "离线",
       unknown: "未知", tickets: "待办工单", open: "未办结", overdue: "已超期", byCategory: "按类别",
@@ -46,6 +59,8 @@
       title: "Community operations", signInTitle: "Sign in with an API key", apiKey: "API key", signIn: "Sign in",
       signOut: "Sign out", keyHint: "The key is kept in this tab's session storage only and is gone when the tab closes.",
       badKey: "The key is invalid or has expired.", failed: "Could not read the data: ", toggle: "中文",
+      wrongRole: "This key's role cannot use the dashboard: it needs a gov, property or admin key.",
+      busy: "Too many requests.", retryIn: (s) => `retrying in ${s} s`,
       eventRate: "Event rate, last hour (per minute, by kind)", peopleToday: "People today", entered: "in", exited: "out",
       vehicles: "Car park", vehiclesNow: "vehicles inside now", devices: "Devices", online: "online", offline: "offline",
       unknown: "unknown", tickets: "Open tickets", open: "open", overdue: "overdue", byCategory: "By category",
@@ -73,11 +88,7 @@
     overview: null,
     tickets: new Map(), // ticket_id -> ticket (open ones)
     fresh: new Set(),
-    stream: null, // AbortController of the running stream
-    streaming: false,
-    lastEventId: null,
-    timer: null,
-    refreshSoon: null,
+    session: null, // the signed-in session (see newSession); null when signed out
   };
 
   const $ = (selector, root) => (root || document).querySelector(selector);
@@ -85,6 +96,7 @@
   const t = (key) => STRINGS[state.lang][key];
   const label = (table, code) => (STRINGS[state.lang][table] || {})[code] || code;
   const key = () => sessionStorage.getItem(KEY_STORAGE);
+  const live = (session) => session !== null && state.session === session && !session.controller.signal.aborted;
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -115,32 +127,110 @@
     });
   }
 
+  // ---- Sessions ---------------------------------------------------------------------
+
+  function newSession(apiKey) {
+    return {
+      key: apiKey,
+      controller: new AbortController(), // aborts every request, wait and loop of the session
+      streaming: false,
+      streamStarted: false,
+      lastEventId: null,
+      wake: null, // while the figures loop waits: asks it to refresh sooner
+      soon: null, // a sooner refresh asked for while the figures were being read
+      notBefore: 0, // no figures request before this time (a 429's Retry-After)
+    };
+  }
+
+  // Resolves after `ms`, or at once when the session ends.
+  function sleep(session, ms) {
+    return new Promise((resolve) => {
+      const signal = session.controller.signal;
+      if (signal.aborted) { resolve(); return; }
+      const done = () => { clearTimeout(timer); signal.removeEventListener("abort", done); resolve(); };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done);
+    });
+  }
+
+  // The figures loop's wait: `ms`, or less when the stream says something changed
+  // (refreshSoon), never before a 429's Retry-After; at once when the session ends.
+  function pause(session, ms) {
+    return new Promise((resolve) => {
+      const signal = session.controller.signal;
+      if (signal.aborted) { resolve(); return; }
+      let timer = null;
+      let due = Infinity;
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        session.wake = null;
+        resolve();
+      };
+      const at = (when) => {
+        const sooner = Math.max(when, session.notBefore);
+        if (sooner >= due) return;
+        due = sooner;
+        clearTimeout(timer);
+        timer = setTimeout(done, Math.max(0, due - Date.now()));
+      };
+      session.wake = (delay) => at(Date.now() + delay);
+      at(Date.now() + Math.min(ms, session.soon === null ? Infinity : session.soon));
+      session.soon = null;
+      signal.addEventListener("abort", done);
+    });
+  }
+
+  function backoff(failures, base) {
+    return Math.min(BACKOFF_MAX_MS, base * 2 ** Math.max(0, failures - 1));
+  }
+
+  // Retry-After in seconds or as an HTTP date; `fallback` when absent or unreadable.
+  function retryAfterMs(response, fallback) {
+    const value = response.headers.get("Retry-After");
+    if (!value) return fallback;
+    const seconds = Number(value);
+    if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+    const date = Date.parse(value);
+    return Number.isNaN(date) ? fallback : Math.max(0, date - Date.now());
+  }
+
   // ---- API ---------------------------------------------------------------------------
 
   class Unauthorized extends Error {}
+  class Forbidden extends Error {} // the key's role may never read this: no retry helps
+  class TooMany extends Error {
+    constructor(message, waitMs) { super(message); this.waitMs = waitMs; }
+  }
 
-  async function api(path) {
-    const response = await fetch(path, { headers: { "X-API-Key": key(), Accept: "application/json" }, cache: "no-store" });
+  async function api(session, path) {
+    const response = await fetch(path, {
+      headers: { "X-API-Key": session.key, Accept: "application/json" },
+      cache: "no-store",
+      signal: session.controller.signal,
+    });
     if (response.status === 401) throw new Unauthorized();
     if (!response.ok) {
       let message = `HTTP ${response.status}`;
       try { message = (await response.json()).error.message; } catch (ignored) { /* not the error body */ }
+      if (response.status === 403) throw new Forbidden(message);
+      if (response.status === 429) throw new TooMany(message, retryAfterMs(response, RETRY_AFTER_DEFAULT_MS));
       throw new Error(message);
     }
     return response.json();
   }
 
-  async function openTickets() {
-    return (await pages("/v1/tickets", {}, 10)).filter((ticket) => OPEN.has(ticket.status));
+  async function openTickets(session) {
+    return (await pages(session, "/v1/tickets", {}, 10)).filter((ticket) => OPEN.has(ticket.status));
   }
 
-  async function pages(path, params, maxPages) {
+  async function pages(session, path, params, maxPages) {
     const found = [];
     let cursor = null;
     for (let page = 0; page < maxPages; page += 1) {
       const query = new URLSearchParams({ ...params, limit: "1000" });
       if (cursor) query.set("cursor", cursor);
-      const body = await api(`${path}?${query}`);
+      const body = await api(session, `${path}?${query}`);
       found.push(...body.data);
       cursor = body.next_cursor;
       if (!cursor) break;
@@ -148,74 +238,123 @@
     return found;
   }
 
-  async function refresh() {
-    clearTimeout(state.refreshSoon);
-    state.refreshSoon = null;
-    const signedInWith = key();
-    try {
-      const [figures, tickets] = await Promise.all([api("/v1/overview"), openTickets()]);
-      if (key() !== signedInWith) return; // signed out (or in again) meanwhile: not for this key
-      state.overview = figures;
-      state.tickets = new Map(tickets.map((ticket) => [ticket.ticket_id, ticket]));
-      render();
-    } catch (error) {
-      if (error instanceof Unauthorized) { signOut(t("badKey")); return; }
-      byTestId("updated-at").textContent = t("failed") + error.message;
+  // The overview first, alone: a key whose role may not read it is turned away before it
+  // asks for anything else.
+  async function refresh(session) {
+    const figures = await api(session, "/v1/overview");
+    const tickets = await openTickets(session);
+    if (!live(session)) return;
+    state.overview = figures;
+    state.tickets = new Map(tickets.map((ticket) => [ticket.ticket_id, ticket]));
+    render();
+  }
+
+  // Re-reads the figures every REFRESH_MS (POLL_MS without the stream) and sooner when asked;
+  // the stream is opened once the first figures have been read.
+  async function figuresLoop(session) {
+    let failures = 0;
+    while (live(session)) {
+      let wait;
+      session.soon = null;
+      try {
+        await refresh(session);
+        if (!live(session)) return;
+        failures = 0;
+        wait = session.streaming ? REFRESH_MS : POLL_MS;
+        if (!session.streamStarted) { session.streamStarted = true; streamLoop(session); }
+      } catch (error) {
+        if (!live(session)) return;
+        if (error instanceof Unauthorized) { signOut("badKey"); return; }
+        if (error instanceof Forbidden) { signOut("wrongRole"); return; }
+        failures += 1;
+        if (error instanceof TooMany) {
+          wait = Math.max(error.waitMs, backoff(failures, POLL_MS));
+          session.notBefore = Date.now() + wait;
+          showProblem(t("busy"), wait);
+        } else {
+          wait = backoff(failures, POLL_MS);
+          showProblem(t("failed") + error.message, wait);
+        }
+      }
+      await pause(session, wait);
     }
+  }
+
+  function showProblem(message, waitMs) {
+    const updated = byTestId("updated-at");
+    updated.dataset.state = "error";
+    updated.textContent = `${message} ${t("retryIn")(Math.ceil(waitMs / 1000))}`;
   }
 
   // Soon after the stream says something changed; at most one refresh is pending, so a
   // busy stream of events re-reads the figures every few seconds, not at every event.
-  function refreshSoon(delay) {
-    if (state.refreshSoon === null) state.refreshSoon = setTimeout(refresh, delay);
-  }
-
-  function schedule() {
-    clearInterval(state.timer);
-    state.timer = setInterval(refresh, state.streaming ? REFRESH_MS : POLL_MS);
+  function refreshSoon(session, delay) {
+    if (session.wake) session.wake(delay);
+    else session.soon = Math.min(session.soon === null ? Infinity : session.soon, delay);
   }
 
   // ---- The live stream: fetch + ReadableStream, the key in a header ---------------------
 
-  function setStreaming(on) {
-    if (state.streaming !== on) { state.streaming = on; schedule(); }
-    const status = byTestId("stream-status");
-    status.dataset.state = on ? "on" : "poll";
-    status.textContent = on ? t("live") : t("polling");
+  function setStreaming(session, on) {
+    if (!live(session)) return;
+    const was = session.streaming;
+    session.streaming = on;
+    if (was && !on) refreshSoon(session, POLL_MS); // polling from now on
+    renderStreamStatus();
   }
 
-  async function stream() {
-    while (key()) {
-      const controller = new AbortController();
-      state.stream = controller;
+  function renderStreamStatus() {
+    const status = byTestId("stream-status");
+    const session = state.session;
+    if (!session) { status.dataset.state = "off"; status.textContent = ""; return; }
+    status.dataset.state = session.streaming ? "on" : "poll";
+    status.textContent = session.streaming ? t("live") : t("polling");
+  }
+
+  async function streamLoop(session) {
+    let failures = 0;
+    while (live(session)) {
+      let wait = STREAM_RETRY_MS;
       try {
-        const headers = { "X-API-Key": key(), Accept: "text/event-stream" };
-        if (state.lastEventId) headers["Last-Event-ID"] = state.lastEventId;
-        const response = await fetch("/v1/stream?kinds=ticket,event,device", { headers, signal: controller.signal, cache: "no-store" });
-        if (response.status === 401) { signOut(t("badKey")); return; }
-        if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
-        setStreaming(true);
-        await readMessages(response.body);
+        const headers = { "X-API-Key": session.key, Accept: "text/event-stream" };
+        if (session.lastEventId) headers["Last-Event-ID"] = session.lastEventId;
+        const response = await fetch(STREAM_URL, { headers, signal: session.controller.signal, cache: "no-store" });
+        if (!live(session)) return;
+        if (response.ok && response.body) {
+          failures = 0;
+          setStreaming(session, true);
+          await readMessages(session, response.body);
+        } else {
+          if (response.body) response.body.cancel().catch(() => {});
+          if (response.status === 401) { signOut("badKey"); return; }
+          if (response.status === 403) { setStreaming(session, false); return; } // never for this role: poll
+          failures += 1;
+          wait = backoff(failures, STREAM_RETRY_MS);
+          if (response.status === 429) wait = Math.max(wait, retryAfterMs(response, RETRY_AFTER_DEFAULT_MS));
+        }
       } catch (error) {
-        if (controller.signal.aborted) return;
+        if (!live(session)) return;
+        failures += 1;
+        wait = backoff(failures, STREAM_RETRY_MS);
       }
-      setStreaming(false);
-      await new Promise((resolve) => setTimeout(resolve, STREAM_RETRY_MS));
+      if (!live(session)) return;
+      setStreaming(session, false);
+      await sleep(session, wait);
     }
   }
 
-  async function readMessages(body) {
+  async function readMessages(session, body) {
     const reader = body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) return;
+      if (done || !live(session)) return;
       buffer += value;
       let end;
       while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
         const block = buffer.slice(0, end);
         buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, "");
-        dispatch(parseBlock(block));
+        dispatch(session, parseBlock(block));
       }
     }
   }
@@ -234,9 +373,10 @@
     return message;
   }
 
-  function dispatch(message) {
-    if (message.id) state.lastEventId = message.id;
-    if (message.event === "reset") { refreshSoon(0); return; }
+  function dispatch(session, message) {
+    if (!live(session)) return;
+    if (message.id) session.lastEventId = message.id;
+    if (message.event === "reset") { refreshSoon(session, 0); return; }
     if (message.data.length === 0) return;
     let data;
     try { data = JSON.parse(message.data.join("\n")); } catch (ignored) { return; }
@@ -252,9 +392,8 @@
         renderTicketList();
       }
     }
-    if (message.event === "event") refreshSoon(EVENT_REFRESH_MS);
-    else refreshSoon(CHANGE_REFRESH_MS); // a ticket, a device's status, or `reset`: reload
-
+    if (message.event === "event") refreshSoon(session, EVENT_REFRESH_MS);
+    else refreshSoon(session, CHANGE_REFRESH_MS); // a ticket or a device's status: reload
   }
 
   // ---- Rendering ----------------------------------------------------------------------
@@ -269,6 +408,7 @@
     const updated = byTestId("updated-at");
     updated.textContent = t("updated") + localTime(o.at);
     updated.dataset.at = o.at;
+    delete updated.dataset.state;
     renderRate(o.event_rate);
     setNumber("people-in", o.people_today.entered);
     Object.assign(byTestId("people-in").dataset, { since: o.people_today.since, until: o.people_today.until });
@@ -379,13 +519,16 @@
   }
 
   async function openTicket(ticketId) {
+    const session = state.session;
+    if (!session) return;
     let ticket;
     try {
-      ticket = await api(`/v1/tickets/${encodeURIComponent(ticketId)}`);
+      ticket = await api(session, `/v1/tickets/${encodeURIComponent(ticketId)}`);
     } catch (error) {
-      if (error instanceof Unauthorized) signOut(t("badKey"));
+      if (live(session) && error instanceof Unauthorized) signOut("badKey");
       return;
     }
+    if (!live(session)) return;
     const dialog = $("#ticket-detail");
     dialog.dataset.ticketId = ticket.ticket_id;
     $(".title", dialog).textContent = state.lang === "zh" ? ticket.title : ticket.summary_en;
@@ -434,7 +577,7 @@
     document.title = t("title");
     for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
     byTestId("lang-toggle").textContent = t("toggle");
-    if (state.streaming !== null && key()) setStreaming(state.streaming);
+    renderStreamStatus();
     render();
   }
 
@@ -445,36 +588,61 @@
   }
 
   function start() {
+    if (state.session) state.session.controller.abort(); // one session at a time
+    const session = newSession(key());
+    state.session = session;
     show(true);
-    setStreaming(false);
-    schedule();
-    refresh();
-    stream();
+    renderStreamStatus();
+    figuresLoop(session);
   }
 
+  // Ends the session (every request, wait and loop of it) and forgets its key and figures:
+  // the board is put back as it was loaded, so the next key never sees this one's data.
+  // `reason`: a STRINGS key shown on the sign-in form (and translated with the page).
   function signOut(reason) {
     sessionStorage.removeItem(KEY_STORAGE);
-    if (state.stream) state.stream.abort();
-    clearInterval(state.timer);
-    clearTimeout(state.refreshSoon);
-    state.refreshSoon = null;
+    if (state.session) state.session.controller.abort();
+    state.session = null;
     state.overview = null;
     state.tickets = new Map();
-    state.lastEventId = null;
+    state.fresh.clear();
+    const dialog = $("#ticket-detail");
+    if (dialog.open) dialog.close();
+    $("#board").replaceWith(blankBoard.cloneNode(true));
+    const communities = byTestId("communities");
+    communities.textContent = "";
+    delete communities.dataset.codes;
+    const updated = byTestId("updated-at");
+    updated.textContent = "";
+    delete updated.dataset.at;
+    delete updated.dataset.state;
+    renderStreamStatus();
     show(false);
     const error = byTestId("sign-in-error");
     error.hidden = !reason;
-    error.textContent = reason || "";
+    if (reason) {
+      error.dataset.i18n = reason;
+      error.dataset.reason = reason;
+      error.textContent = t(reason);
+    } else {
+      delete error.dataset.i18n;
+      delete error.dataset.reason;
+      error.textContent = "";
+    }
+    applyLanguage();
   }
 
+  let blankBoard = null; // the board as loaded, before any figures
+
   document.addEventListener("DOMContentLoaded", () => {
+    blankBoard = $("#board").cloneNode(true);
     applyLanguage();
     byTestId("lang-toggle").addEventListener("click", () => {
       state.lang = state.lang === "zh" ? "en" : "zh";
       sessionStorage.setItem(LANG_STORAGE, state.lang);
       applyLanguage();
     });
-    byTestId("sign-out").addEventListener("click", () => signOut(""));
+    byTestId("sign-out").addEventListener("click", () => signOut(null));
     $("#sign-in").addEventListener("submit", (submit) => {
       submit.preventDefault();
       const input = byTestId("sign-in-key");
@@ -482,7 +650,10 @@
       input.value = "";
       if (!value) return;
       sessionStorage.setItem(KEY_STORAGE, value);
-      byTestId("sign-in-error").hidden = true;
+      const error = byTestId("sign-in-error");
+      error.hidden = true;
+      delete error.dataset.i18n;
+      delete error.dataset.reason;
       start();
     });
     if (key()) start(); else show(false);

@@ -459,3 +459,201 @@ class TestAPropertyKey:
         assert shown["communities"] == ["yida"]
         assert [word for word in forbidden if word in text or word in html] == []
         assert shown["online"] > 0 and sum(shown["rate"].values()) > 0
+
+
+PAGE_TIME = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+"""The page's clock (Playwright's, installed before the page loads): paused, so the page's
+timers (refreshes, stream retries, back-offs) fire only when a test runs it forward."""
+WRONG_ROLE_ZH = "此密钥的角色不能使用看板：需要政府（gov）、物业（property）或管理员（admin）密钥。"
+WRONG_ROLE_EN = "This key's role cannot use the dashboard: it needs a gov, property or admin key."
+
+
+async def paused_page(browser: Browser, base: str) -> Page:
+    """A new tab on the sign-in form whose timers run only when the test says so."""
+    page = await browser.new_page(viewport={"width": 1600, "height": 1000})
+    await page.clock.install(time=PAGE_TIME)
+    await page.goto(f"{base}/")
+    await page.clock.pause_at(PAGE_TIME + timedelta(minutes=10))  # later than the load ends
+    return page
+
+
+async def sign_in(page: Page, key: str) -> None:
+    await page.get_by_test_id("sign-in-key").fill(key)
+    await page.get_by_test_id("sign-in-submit").click()
+
+
+async def settled(page: Page) -> None:
+    """Until every request the page's timers have started so far has been sent: a request of
+    the test's own, made after them, has come back (the browser sends them in order)."""
+    status = await page.evaluate("() => fetch('/healthz', {cache: 'no-store'}).then(r => r.status)")
+    assert status == 200
+
+
+def stream_readers(gateway: RunningGateway) -> float:
+    """The gateway's open streams (`scgw_stream_readers`)."""
+    value = gateway.runtime.metrics.registry.get_sample_value("scgw_stream_readers")
+    return value or 0.0
+
+
+class TestSigningOutEndsTheSession:
+    """Every request, wait and loop of a signed-in session ends with it: a stream retry still
+    pending when the key signs out never opens a stream, neither for the key signed in next
+    nor after that one signs out."""
+
+    async def test_a_pending_stream_retry_dies_with_its_session(
+        self, fed: RunningGateway, browser: Browser
+    ) -> None:
+        gov = await create_key(fed, "gov", name="政府平台")
+        admin = fed.http.headers["X-API-Key"]
+        await wait_until(lambda: stream_readers(fed) == 0, what="no stream open before the test")
+        page = await paused_page(browser, base_of(fed))
+        streams: list[str | None] = []
+        page.on(
+            "request",
+            lambda sent: (
+                streams.append(sent.headers.get("x-api-key")) if "/v1/stream" in sent.url else None
+            ),
+        )
+
+        async def refuse_gov(route: Route) -> None:
+            """The gov key's stream is refused (the page then waits to retry)."""
+            if route.request.headers.get("x-api-key") == gov:
+                await route.fulfill(status=503, json={"error": {"code": "unavailable"}})
+            else:
+                await route.continue_()
+
+        await page.route("**/v1/stream?*", refuse_gov)
+        try:
+            async with page.expect_response(lambda r: "/v1/stream" in r.url) as refused:
+                await sign_in(page, gov)
+            assert (await refused.value).status == 503
+            await page.get_by_test_id("sign-out").click()
+            await sign_in(page, admin)
+            await wait_loaded(page)
+            await expect(page.get_by_test_id("stream-status")).to_have_attribute("data-state", "on")
+            await wait_until(lambda: stream_readers(fed) == 1, what="the admin's stream")
+            await page.clock.run_for(60_000)  # the gov session's retry was due after 3 s
+            await settled(page)
+            open_while_signed_in = stream_readers(fed)
+            await page.get_by_test_id("sign-out").click()
+            await page.get_by_test_id("sign-in-key").wait_for()
+            await page.clock.run_for(60_000)
+            await settled(page)
+            await wait_until(lambda: stream_readers(fed) == 0, what="every stream closed")
+        finally:
+            await page.close()
+        assert streams == [gov, admin]
+        assert open_while_signed_in == 1
+
+
+class TestAKeyWhoseRoleCannotUseTheDashboard:
+    """A device_ops key may not read the overview: the page says so and asks nothing more."""
+
+    async def test_it_is_sent_back_to_the_sign_in_form_with_the_reason(
+        self, fed: RunningGateway, browser: Browser
+    ) -> None:
+        secret = await create_key(fed, "device_ops", name="设备运维")
+        page = await paused_page(browser, base_of(fed))
+        asked: list[str] = []
+        errors: list[str] = []
+        page.on("request", lambda sent: asked.append(sent.url) if "/v1/" in sent.url else None)
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        try:
+            await sign_in(page, secret)
+            reason = page.get_by_test_id("sign-in-error")
+            await expect(reason).to_have_attribute("data-reason", "wrongRole", timeout=LOAD_MS)
+            await expect(reason).to_have_text(WRONG_ROLE_ZH)
+            board_hidden = await page.locator("#board").is_hidden()
+            stored = await page.evaluate("sessionStorage.getItem('scgw.apiKey')")
+            at_the_form = list(asked)
+            # More than twenty polls and forty stream retries of a page that kept trying.
+            await page.clock.run_for(120_000)
+            await settled(page)
+            await page.get_by_test_id("lang-toggle").click()
+            await expect(reason).to_have_text(WRONG_ROLE_EN)
+        finally:
+            await page.close()
+        assert board_hidden and stored is None
+        assert [url.removeprefix(base_of(fed)) for url in at_the_form] == ["/v1/overview"]
+        assert asked == at_the_form
+        # The browser's own note of the one refused request, nothing of the page's.
+        assert all("403" in error for error in errors) and len(errors) <= 1, errors
+
+
+class TestTheGatewayBusyOrFailing:
+    """A 429 waits for its Retry-After; a 5xx is shown and retried after a growing delay."""
+
+    async def test_a_429_is_retried_after_its_retry_after(
+        self, fed: RunningGateway, browser: Browser
+    ) -> None:
+        page = await paused_page(browser, base_of(fed))
+        overview: list[str] = []
+        page.on(
+            "request",
+            lambda sent: overview.append(sent.url) if "/v1/overview" in sent.url else None,
+        )
+        answers = iter([(429, {"Retry-After": "20"})])
+
+        async def busy_once(route: Route) -> None:
+            answer = next(answers, None)
+            if answer is None:
+                await route.continue_()
+            else:
+                status, headers = answer
+                body = {"error": {"code": "rate_limited", "message": "slow down", "details": {}}}
+                await route.fulfill(status=status, headers=headers, json=body)
+
+        await page.route("**/v1/overview*", busy_once)
+        try:
+            await sign_in(page, fed.http.headers["X-API-Key"])
+            updated = page.get_by_test_id("updated-at")
+            await expect(updated).to_have_attribute("data-state", "error", timeout=LOAD_MS)
+            await expect(updated).to_contain_text("20 秒后重试")
+            await page.clock.run_for(19_000)
+            await settled(page)
+            before_retry_after = len(overview)
+            await page.clock.run_for(1_500)
+            await wait_loaded(page)
+        finally:
+            await page.close()
+        assert before_retry_after == 1
+        assert len(overview) >= 2
+
+    async def test_a_5xx_is_shown_and_retried_with_a_growing_delay(
+        self, fed: RunningGateway, browser: Browser
+    ) -> None:
+        page = await paused_page(browser, base_of(fed))
+        overview: list[str] = []
+        page.on(
+            "request",
+            lambda sent: overview.append(sent.url) if "/v1/overview" in sent.url else None,
+        )
+        failures = iter(range(2))
+
+        async def failing_twice(route: Route) -> None:
+            if next(failures, None) is None:
+                await route.continue_()
+            else:
+                body = {"error": {"code": "internal", "message": "database down", "details": {}}}
+                await route.fulfill(status=503, json=body)
+
+        await page.route("**/v1/overview*", failing_twice)
+        try:
+            await sign_in(page, fed.http.headers["X-API-Key"])
+            updated = page.get_by_test_id("updated-at")
+            await expect(updated).to_contain_text("database down", timeout=LOAD_MS)
+            await expect(updated).to_contain_text("5 秒后重试")
+            await page.clock.run_for(5_500)  # the first retry: after 5 s
+            await expect(updated).to_contain_text("10 秒后重试", timeout=LOAD_MS)
+            after_first = len(overview)
+            await page.clock.run_for(8_000)  # the second waits 10 s
+            await settled(page)
+            before_second = len(overview)
+            await page.clock.run_for(2_500)
+            await wait_loaded(page)
+            assert await page.locator("#board").is_visible()
+        finally:
+            await page.close()
+        assert (after_first, before_second) == (2, 2)
+        assert len(overview) >= 3
