@@ -6,7 +6,10 @@ the simulator's full mix of each published through a real Mosquitto and stored. 
 to another host is aborted and recorded. The page must load with no console error and no
 failed request, show the same figures the API gives for the same windows, show a ticket raised
 during the test without a reload, and, signed in with a property key for yida, show nothing
-of jiaxin.
+of jiaxin. Signing out ends everything of the session (no stream stays open, no retry of it
+opens one later); a key whose role may not use the page is sent back with the reason and
+nothing more is asked; a busy or failing gateway is retried after Retry-After or a growing
+delay. Those tests pause the page's clock and run it forward, instead of waiting.
 """
 
 import re
