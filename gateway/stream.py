@@ -1,10 +1,15 @@
 """The live stream's hub: every process numbers what it publishes and hands it to its readers.
 
-Message ids are `<epoch>-<seq>`: `seq` grows by one per message, `epoch` is random per
-process, so an id says which process's numbering it belongs to. The last `resume_max`
-messages stay in a ring: a reader reconnecting with `Last-Event-ID` gets exactly what it
-missed, or, for an id of another epoch (another process, a restart) or one that fell off the
-ring, a `reset` telling it to reload, and then everything live.
+Message ids are `<epoch>-<token>`: `epoch` is random per process (an id says which process's
+messages it belongs to), `token` is 16 random hex digits per message. Ids are opaque on
+purpose: every reader sees a filtered part of one sequence, and a counter in the id would
+count the messages it did not receive (another company's traffic, a watch-list ticket of its
+own community). The hub numbers its messages internally, and an id finds its number in a
+dict. The last `resume_max` messages stay in a ring: a reader reconnecting with
+`Last-Event-ID` gets exactly what it missed, or, for an id of another epoch (another process,
+a restart), an unknown one or one that fell off the ring, a `reset` telling it to reload, and
+then everything live. The `reset` carries an id of its own (`mark`), minted for that reader
+and resumable like a message's, so it does not tell one reader the last id another received.
 
 Each reader has a bounded queue of `queue_max` messages: publishing puts without waiting
 (`put_nowait`), so ingest never waits on a reader, and a reader that falls that far behind is
@@ -21,7 +26,7 @@ import itertools
 import json
 import logging
 import secrets
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from typing import Any, Final, Literal
 
@@ -42,9 +47,12 @@ class StreamMessage:
 
     __slots__ = ("_data", "body", "community", "id", "kind", "seq")
 
-    def __init__(self, epoch: str, seq: int, kind: str, community: str | None, body: Any) -> None:
+    def __init__(
+        self, message_id: str, seq: int, kind: str, community: str | None, body: Any
+    ) -> None:
         self.seq = seq
-        self.id = f"{epoch}-{seq}"
+        """The hub's own numbering, for the ring; never sent (`id` is)."""
+        self.id = message_id
         self.kind = kind
         self.community = community
         self.body = body
@@ -135,7 +143,15 @@ class StreamHub:
     ) -> None:
         self.epoch = epoch or secrets.token_hex(4)
         self._seq = 0
+        self._resume_max = resume_max
         self._ring: deque[StreamMessage] = deque(maxlen=resume_max)
+        self._resumable: dict[str, int] = {}
+        """Every message id a reader can resume after, with its number: the ring's and the one
+        just before the oldest (resuming after it replays the whole ring)."""
+        self._order: deque[str] = deque()
+        """The ids of `_resumable`, oldest first (what to forget as the ring moves on)."""
+        self._marks: OrderedDict[str, int] = OrderedDict()
+        """Ids minted for `reset` messages (`mark`), at most `resume_max`, oldest first."""
         self._queue_max = queue_max
         self._readers: set[Reader] = set()
         self._closed = False
@@ -151,16 +167,22 @@ class StreamHub:
                 "scgw_stream_readers", "Stream readers connected", registry=metrics.registry
             )
 
-    @property
-    def position(self) -> str:
-        """The id of the last message published (`<epoch>-0` before any)."""
-        return f"{self.epoch}-{self._seq}"
+    def mark(self) -> str:
+        """A new id standing for the present position: resuming after it gets every message
+        published from now on. Each call mints another, so a reader given one (with a `reset`)
+        learns nothing about the messages before it, not even the last one's id."""
+        mark = self._new_id()
+        self._marks[mark] = self._seq
+        while len(self._marks) > self._resume_max:
+            self._marks.popitem(last=False)
+        return mark
 
     def publish(self, kind: Kind, community: str | None, body: Any) -> StreamMessage:
         """Number the message, keep it for resuming, offer it to every reader; never waits."""
         self._seq += 1
-        message = StreamMessage(self.epoch, self._seq, kind, community, body)
+        message = StreamMessage(self._new_id(), self._seq, kind, community, body)
         self._ring.append(message)
+        self._remember(message.id, message.seq)
         for reader in list(self._readers):
             if not reader.offer(message):
                 self.disconnect(reader)
@@ -171,7 +193,7 @@ class StreamHub:
 
     def connect(self, admits: Admits, last_event_id: str | None = None) -> tuple[Reader, bool]:
         """A new reader, and whether it must reload (`reset`): its `last_event_id` is of
-        another epoch, malformed, or older than the ring. Otherwise the reader first gets the
+        another epoch, unknown, or older than the ring. Otherwise the reader first gets the
         messages after `last_event_id` it may see, then everything live, with no gap and no
         repeat (nothing is published between reading the ring and joining the readers)."""
         backlog: list[StreamMessage] = []
@@ -206,15 +228,31 @@ class StreamHub:
         if self._connected is not None:
             self._connected.set(len(self._readers))
 
+    def _new_id(self) -> str:
+        """`<epoch>-<16 random hex digits>`: unique (64 bits; a repeat within the kept ids is
+        drawn again) and unrelated to any other id."""
+        while True:
+            message_id = f"{self.epoch}-{secrets.token_hex(8)}"
+            if message_id not in self._resumable and message_id not in self._marks:
+                return message_id
+
+    def _remember(self, message_id: str, seq: int) -> None:
+        """Make an id resumable; forget the ids the ring no longer covers. Resuming after
+        number `n` needs every message after it: `n + 1` must still be in the ring."""
+        self._resumable[message_id] = seq
+        self._order.append(message_id)
+        while len(self._order) > self._resume_max + 1:
+            del self._resumable[self._order.popleft()]
+
     def _seq_of(self, last_event_id: str) -> int | None:
-        """The sequence number of an id this hub can resume from, else None."""
-        epoch, _, number = last_event_id.strip().rpartition("-")
-        if epoch != self.epoch or not number.isdigit():
-            return None
-        seq = int(number)
-        oldest = self._ring[0].seq if self._ring else self._seq + 1
-        if seq > self._seq or seq + 1 < oldest:
-            return None
+        """The number of an id this hub can still resume after, else None."""
+        last_event_id = last_event_id.strip()
+        seq = self._resumable.get(last_event_id)
+        if seq is None:
+            seq = self._marks.get(last_event_id)
+            oldest = self._ring[0].seq if self._ring else 1
+            if seq is not None and seq + 1 < oldest:
+                return None
         return seq
 
     def _since(self, seq: int) -> Iterator[StreamMessage]:

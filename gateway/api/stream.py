@@ -173,13 +173,13 @@ async def stream(
     reconnects with its last id and gets what it missed."""
     hub = runtime.stream
     reader, reset = hub.connect(admits(caller, _kinds(caller, kinds), community), last_event_id)
-    position = hub.position
+    mark = hub.mark() if reset else None
     heartbeat_s = runtime.settings.stream_heartbeat_s
 
     async def body() -> AsyncIterator[bytes]:
         try:
-            if reset:
-                yield _reset(position)
+            if mark is not None:
+                yield _reset(mark)
             yield b": connected\n\n"
             while True:
                 try:
@@ -230,6 +230,7 @@ def _kinds(caller: Caller, requested: str | None) -> frozenset[str]:
     return kinds
 
 
-def _reset(position: str) -> bytes:
+def _reset(mark: str) -> bytes:
+    """The `reset` message; its id is a `mark` minted for this reader, to resume after."""
     data = '{"reason":"the messages since Last-Event-ID are no longer kept: reload"}'
-    return f"id: {position}\nevent: reset\ndata: {data}\n\n".encode()
+    return f"id: {mark}\nevent: reset\ndata: {data}\n\n".encode()

@@ -1,11 +1,13 @@
-"""The live stream's hub and sources (`gateway.stream`, `gateway.stream_sources`): ids of one
-epoch in order, resuming with exactly the missed messages or a reset, per-reader filtering, a
+"""The live stream's hub and sources (`gateway.stream`, `gateway.stream_sources`): opaque ids
+that count nothing, resuming with exactly the missed messages or a reset, per-reader filtering, a
 slow reader dropped without ever blocking the publisher; the ticket feed over both stores
 publishing each change once, whoever made it; the device feed publishing status changes;
 stream tokens used once. Clocks are injected; nothing sleeps."""
 
 import asyncio
+import itertools
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -45,10 +47,12 @@ async def drain(reader: Reader) -> list[str]:
 
 
 class TestIds:
-    def test_ids_are_the_epoch_and_a_sequence_growing_by_one(self) -> None:
+    def test_an_id_is_the_epoch_and_sixteen_random_hex_digits(self) -> None:
         stream = hub(epoch="e1")
-        assert publish(stream, 3) == ["e1-1", "e1-2", "e1-3"]
-        assert stream.position == "e1-3"
+        for message_id in publish(stream, 3):
+            epoch, _, token = message_id.partition("-")
+            assert epoch == "e1"
+            assert re.fullmatch("[0-9a-f]{16}", token)
 
     def test_every_process_draws_its_own_epoch(self) -> None:
         assert hub().epoch != hub().epoch
@@ -56,8 +60,37 @@ class TestIds:
     def test_a_message_encodes_as_a_server_sent_event(self) -> None:
         message = hub(epoch="e1").publish("ticket", YIDA, {"title": "单元门"})
         assert message.encode().decode() == (
-            'id: e1-1\nevent: ticket\ndata: {"title":"单元门"}\n\n'
+            f'id: {message.id}\nevent: ticket\ndata: {{"title":"单元门"}}\n\n'
         )
+
+
+class TestIdsRevealNothing:
+    """A reader sees a filtered part of one sequence: its ids must not count the rest."""
+
+    async def test_a_scoped_reader_s_ids_carry_no_count_of_the_messages_it_did_not_get(
+        self,
+    ) -> None:
+        stream = hub(queue_max=1000, epoch="e1")
+        scoped, _ = stream.connect(lambda m: m.community == YIDA)
+        admin, _ = stream.connect(everything)
+        for n in range(200):
+            stream.publish("event", YIDA if n % 3 == 0 else JIAXIN, {"n": n})
+        scoped_ids, admin_ids = await drain(scoped), await drain(admin)
+        assert set(scoped_ids) < set(admin_ids)
+        tokens = [message_id.removeprefix("e1-") for message_id in admin_ids]
+        assert len(set(tokens)) == 200
+        assert tokens != sorted(tokens)  # 200 random tokens in order: chance 1/200!
+        scoped_tokens = [message_id.removeprefix("e1-") for message_id in scoped_ids]
+        adjacent = sum(int(b, 16) > int(a, 16) for a, b in itertools.pairwise(scoped_tokens))
+        assert 0 < adjacent < len(scoped_tokens) - 1  # neither rising nor falling
+
+    def test_a_reset_mark_is_new_each_time_and_names_no_message(self) -> None:
+        stream = hub(epoch="e1")
+        published = set(publish(stream, 3))
+        marks = {stream.mark() for _ in range(3)}
+        assert len(marks) == 3
+        assert not marks & published
+        assert all(re.fullmatch("e1-[0-9a-f]{16}", mark) for mark in marks)
 
 
 class TestResume:
@@ -78,14 +111,22 @@ class TestResume:
         assert not reset
         assert await drain(reader) == []
 
-    @pytest.mark.parametrize("last_event_id", ["other-3", "e1-99", "e1-x", "garbage", "", "e1-1"])
+    @pytest.mark.parametrize(
+        "last_event_id",
+        ["other-3", "e1-3", "e1-0123456789abcdef", "garbage", "", "fell off", "other epoch"],
+    )
     async def test_an_id_it_cannot_resume_from_gets_a_reset_and_then_live_messages(
         self, last_event_id: str
     ) -> None:
-        """Another epoch (a restart, another process), a future or malformed id, or one that
-        fell off the ring (`e1-1` with a ring of 3 after 5 messages)."""
+        """Another epoch (a restart, another process), an unknown or malformed id (an old
+        numbered one included), or one that fell off the ring (the first of 5 messages with
+        a ring of 3)."""
         stream = hub(resume_max=3, epoch="e1")
-        publish(stream, 5)
+        ids = publish(stream, 5)
+        if last_event_id == "fell off":
+            last_event_id = ids[0]
+        if last_event_id == "other epoch":
+            last_event_id = "e2-" + ids[-1].removeprefix("e1-")
         reader, reset = stream.connect(everything, last_event_id=last_event_id)
         live = publish(stream, 1)
         assert reset
@@ -100,11 +141,45 @@ class TestResume:
 
     async def test_resuming_replays_only_what_the_reader_may_see(self) -> None:
         stream = hub(epoch="e1")
-        start = stream.position
+        start = stream.mark()
         yida = stream.publish("event", YIDA, {}).id
         stream.publish("event", JIAXIN, {})
         reader, _ = stream.connect(lambda m: m.community == YIDA, last_event_id=start)
         assert await drain(reader) == [yida]
+
+    async def test_ids_stay_resumable_exactly_as_long_as_the_ring_covers_them(self) -> None:
+        """With a ring of 3: after any of the 3 kept messages, or the one just before them;
+        the ids older than that are forgotten, so the lookup stays bounded."""
+        stream = hub(resume_max=3, epoch="e1")
+        ids = publish(stream, 50)
+        for index in (46, 47, 48, 49):
+            reader, reset = stream.connect(everything, last_event_id=ids[index])
+            assert not reset
+            assert await drain(reader) == ids[index + 1 :]
+            stream.disconnect(reader)
+        _, reset = stream.connect(everything, last_event_id=ids[45])
+        assert reset
+        assert len(stream._resumable) == 4
+
+    async def test_a_reset_mark_resumes_after_the_moment_it_was_made(self) -> None:
+        stream = hub(resume_max=3, epoch="e1")
+        publish(stream, 2)
+        mark = stream.mark()
+        after = publish(stream, 3)
+        reader, reset = stream.connect(everything, last_event_id=mark)
+        assert not reset
+        assert await drain(reader) == after
+        publish(stream, 1)  # the ring no longer holds the first message after the mark
+        _, reset = stream.connect(everything, last_event_id=mark)
+        assert reset
+
+    async def test_marks_are_bounded(self) -> None:
+        stream = hub(resume_max=3, epoch="e1")
+        first = stream.mark()
+        for _ in range(3):
+            stream.mark()
+        _, reset = stream.connect(everything, last_event_id=first)
+        assert reset
 
 
 class TestReaders:
@@ -148,8 +223,8 @@ class TestSlowReader:
     ) -> None:
         stream = hub(resume_max=100, queue_max=10)
         stream.connect(everything)
-        publish(stream, 10_000)
-        assert stream.position.endswith("-10000")
+        ids = publish(stream, 10_000)
+        assert len(set(ids)) == 10_000
 
 
 class TestClose:
