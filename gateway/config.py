@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     """Failed authentications allowed per client address and minute before 429."""
     stream_heartbeat_s: float = Field(default=15.0, gt=0, le=300)
     """How often `GET /v1/stream` sends a heartbeat comment."""
+    stream_recheck_s: float = Field(default=5.0, gt=0, le=60)
+    """How often an open stream checks its key again: a revoked or expired key's stream ends
+    within this (plus the key cache's 5 s for a revocation made by another process)."""
     stream_queue_max: int = Field(default=1000, ge=10, le=1_000_000)
     """Messages one stream reader may fall behind before it is disconnected."""
     stream_resume_max: int = Field(default=10_000, ge=100, le=10_000_000)

@@ -11,6 +11,14 @@ a stream token (`POST /v1/stream/tokens`, with its key in a header) and opens
 `/v1/stream?token=...`. URLs end up in access logs and browser histories, so a token is good
 for one connection only, within a minute, and only here; only its hash is stored, and the
 key it was issued to is checked again when it is redeemed (a key revoked meanwhile fails).
+
+A stream outlives the request that authenticated it, so it checks its key again every
+`stream_recheck_s` (5 s) and before each heartbeat: once the key is revoked or expired the
+stream sends `event: revoked` and ends (a reconnection is then a 401). A revocation made in
+this process is seen at the next check; one made by another process (`scgw keys revoke`,
+another replica) once this process's key cache (`gateway.keys.CACHE_S`, 5 s) has let go of
+the key: within about 10 s. Keys cannot change otherwise (only revocation and expiry touch
+a key), so scope and role need no re-applying; a caller that somehow differs ends too.
 """
 
 import asyncio
@@ -29,6 +37,7 @@ from pydantic import BaseModel, Field
 from gateway.access import Caller, Permission
 from gateway.api.deps import Needs, RuntimeDep, api_key_header, authenticate, bearer, needs
 from gateway.api.errors import ApiError
+from gateway.errors import StoreError
 from gateway.runtime import Runtime
 from gateway.stream import KINDS, Admits, StreamEndedError, StreamMessage
 from schemas.devices import CommunityCode
@@ -175,26 +184,58 @@ async def stream(
     reader, reset = hub.connect(admits(caller, _kinds(caller, kinds), community), last_event_id)
     mark = hub.mark() if reset else None
     heartbeat_s = runtime.settings.stream_heartbeat_s
+    recheck_s = runtime.settings.stream_recheck_s
 
     async def body() -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
         try:
             if mark is not None:
                 yield _reset(mark)
             yield b": connected\n\n"
+            quiet_since = loop.time()
+            check_at = quiet_since + recheck_s
             while True:
+                heartbeat_at = quiet_since + heartbeat_s
+                message: StreamMessage | None = None
                 try:
-                    async with asyncio.timeout(heartbeat_s):
+                    async with asyncio.timeout(max(min(check_at, heartbeat_at) - loop.time(), 0)):
                         message = await reader.next()
                 except TimeoutError:
+                    pass
+                now = loop.time()
+                beat = message is None and now >= heartbeat_at
+                if beat or now >= check_at:  # before anything more is sent
+                    if not await still_usable(runtime, caller):
+                        yield REVOKED
+                        return
+                    check_at = now + recheck_s
+                if message is not None:
+                    yield message.encode()
+                    quiet_since = loop.time()
+                elif beat:
                     yield b": heartbeat\n\n"
-                    continue
-                yield message.encode()
+                    quiet_since = now
         except StreamEndedError:  # too slow (it resumes by id), or the server is stopping
             return
         finally:
             hub.disconnect(reader)
 
     return StreamingResponse(body(), media_type="text/event-stream", headers=HEADERS)
+
+
+async def still_usable(runtime: Runtime, caller: Caller) -> bool:
+    """Whether the stream's key still stands as it did when the stream opened: not revoked,
+    not expired (at `runtime.clock()`). When the store cannot tell, no: the stream ends (its
+    client reconnects, authenticated afresh) rather than outliving a revocation unseen."""
+    try:
+        current = await runtime.keys.caller_by_id(caller.key_id, runtime.clock())
+    except StoreError as exc:
+        logger.warning("stream of key %s ended: its key cannot be checked: %s", caller.key_id, exc)
+        return False
+    if current != caller:
+        logger.info("stream of key %s ended: the key is revoked or expired", caller.key_id)
+        return False
+    return True
 
 
 def admits(caller: Caller, kinds: frozenset[str], community: str | None) -> Admits:
@@ -234,3 +275,9 @@ def _reset(mark: str) -> bytes:
     """The `reset` message; its id is a `mark` minted for this reader, to resume after."""
     data = '{"reason":"the messages since Last-Event-ID are no longer kept: reload"}'
     return f"id: {mark}\nevent: reset\ndata: {data}\n\n".encode()
+
+
+REVOKED: Final = (
+    b'event: revoked\ndata: {"reason":"the key was revoked or has expired: the stream ends"}\n\n'
+)
+"""The last message of a stream whose key no longer works (no id: it is not a position)."""

@@ -1,11 +1,15 @@
 """`GET /v1/stream` and `POST /v1/stream/tokens` on a real gateway fed over a real Mosquitto:
 an event and the ticket a forced door raises arrive live; resuming with `Last-Event-ID` gets
 exactly the missed messages, a foreign id a reset; heartbeats; stream tokens used once, within
-their minute, only here; what each caller receives is its scope's and its role's."""
+their minute, only here; what each caller receives is its scope's and its role's; ids that
+count nothing a scoped reader did not receive; a revoked or expired key's open stream ends
+within the recheck interval."""
 
 import asyncio
+import contextlib
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +33,8 @@ from testkit.services import MosquittoService
 from tests.gateway.api.sse import Sse, SseReader, open_stream
 
 HEARTBEAT_S = 0.5
+RECHECK_S = 0.3
+"""How often the module's gateway checks a stream's key again (`stream_recheck_s`)."""
 CONTROLLER = "43011200001320000013"
 WATCHLIST = "vehicle.watchlist"
 QUIET = "streamtest"
@@ -41,7 +47,10 @@ async def gateway(
 ) -> AsyncIterator[RunningGateway]:
     database = tmp_path_factory.mktemp("stream") / "scgw.db"
     settings = gateway_settings(
-        mosquitto.url, f"sqlite:///{database}", stream_heartbeat_s=HEARTBEAT_S
+        mosquitto.url,
+        f"sqlite:///{database}",
+        stream_heartbeat_s=HEARTBEAT_S,
+        stream_recheck_s=RECHECK_S,
     )
     async with running_gateway(settings) as running:
         yield running
@@ -184,6 +193,7 @@ class TestResume:
             after = await stream.message()
         assert reset.event == "reset"
         assert reset.id is not None and reset.id.startswith(f"{hub.epoch}-")
+        assert reset.id != hub.publish("event", QUIET, {}).id  # a mark, not the last message
         assert "reload" in reset.json["reason"]
         assert after.id == live.id
 
@@ -433,3 +443,166 @@ class TestShutdown:
             await opened.__aexit__(None, None, None)
             await client.aclose()
         assert lines[0] == ": connected"
+
+
+ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{16}")
+
+
+class TestOpaqueIds:
+    """Ids count nothing: a scoped reader cannot tell how many messages it did not receive."""
+
+    async def test_a_scoped_reader_s_ids_are_a_subset_of_the_admin_s_and_carry_no_number(
+        self, gateway: RunningGateway
+    ) -> None:
+        hub = gateway.runtime.stream
+        secret = await create_key(gateway, "property", ["yida"], name="ids")
+        async with (
+            key_client(gateway, secret) as yida,
+            open_stream(gateway.http, {"kinds": "event"}) as admin_stream,
+            open_stream(yida, {"kinds": "event"}) as yida_stream,
+        ):
+            await admin_stream.next()
+            await yida_stream.next()
+            sent = [
+                hub.publish("event", "yida" if n % 3 == 0 else "jiaxin", {"n": n}).id
+                for n in range(30)
+            ]
+            end = hub.publish("event", "yida", {"n": "end"}).id
+            admin = await until_id(admin_stream, end)
+            scoped = await until_id(yida_stream, end)
+        assert sent[0] in admin and sent[0] in scoped and sent[1] not in scoped
+        assert set(scoped) < set(admin)
+        assert len(scoped) == 11
+        assert all(ID.fullmatch(message_id) for message_id in admin)
+        tokens = [int(message_id.partition("-")[2], 16) for message_id in scoped]
+        assert tokens != sorted(tokens) and tokens != sorted(tokens, reverse=True)
+
+    async def test_a_scoped_reader_resuming_gets_exactly_the_missed_messages_it_may_see(
+        self, gateway: RunningGateway
+    ) -> None:
+        hub = gateway.runtime.stream
+        secret = await create_key(gateway, "property", ["yida"], name="resume")
+        async with key_client(gateway, secret) as yida:
+            async with open_stream(yida, {"kinds": "event"}) as stream:
+                first = hub.publish("event", "yida", {"n": 0})
+                assert (await stream.message()).id == first.id
+            missed = [
+                hub.publish("event", community, {"n": n})
+                for n, community in enumerate(["jiaxin", "yida", "jiaxin", "yida"], start=1)
+            ]
+            resume = {"Last-Event-ID": first.id}
+            async with open_stream(yida, {"kinds": "event"}, resume) as stream:
+                got = await stream.messages_until_quiet(HEARTBEAT_S * 4)
+        assert [m.id for m in got] == [missed[1].id, missed[3].id]
+        assert [m.json["n"] for m in got] == [2, 4]
+
+
+async def until_id(stream: SseReader, last: str) -> list[str]:
+    """The ids of every message up to and including `last`."""
+    ids: list[str] = []
+    while not ids or ids[-1] != last:
+        ids.append(str((await stream.message()).id))
+    return ids
+
+
+@contextlib.asynccontextmanager
+async def yida_traffic(gateway: RunningGateway) -> AsyncIterator[None]:
+    """A yida event every 10 ms while the block runs: a busy stream never falls quiet, so
+    only the key checks between messages can end it (heartbeats never come)."""
+
+    async def publish() -> None:
+        n = 0
+        while True:
+            gateway.runtime.stream.publish("event", "yida", {"n": n})
+            n += 1
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(publish())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def until_revoked(stream: SseReader) -> Sse:
+    """Read until the `revoked` message (within a few key checks), then the stream's end."""
+    async with asyncio.timeout(RECHECK_S * 6):
+        while True:
+            found = await stream.next()
+            if found.event == "revoked":
+                break
+        with pytest.raises(AssertionError, match="the stream ended"):
+            await stream.next()
+    return found
+
+
+class TestRevocation:
+    """A stream outlives the request that opened it: it checks its key again every
+    `stream_recheck_s` and ends once the key is revoked or expired."""
+
+    async def test_revoking_a_key_ends_its_busy_stream_within_the_recheck_interval(
+        self, gateway: RunningGateway
+    ) -> None:
+        secret = await create_key(gateway, "property", ["yida"], name="revoke busy")
+        key_id = await key_id_named(gateway, "revoke busy")
+        async with (
+            key_client(gateway, secret) as yida,
+            yida_traffic(gateway),
+            open_stream(yida, {"kinds": "event"}) as stream,
+        ):
+            await stream.message("event")
+            assert (await gateway.http.delete(f"/v1/keys/{key_id}")).status_code == 200
+            revoked = await until_revoked(stream)
+            again = await yida.get("/v1/stream")
+        assert "revoked" in revoked.json["reason"]
+        assert revoked.id is None
+        assert again.status_code == 401
+
+    async def test_a_stream_opened_with_a_token_ends_when_its_key_is_revoked(
+        self, gateway: RunningGateway
+    ) -> None:
+        secret = await create_key(gateway, "property", ["yida"], name="revoke token")
+        key_id = await key_id_named(gateway, "revoke token")
+        async with key_client(gateway, secret) as yida:
+            token = (await yida.post("/v1/stream/tokens")).json()["token"]
+        async with (
+            anonymous(gateway) as plain,
+            open_stream(plain, {"token": token, "community": QUIET}) as stream,
+        ):
+            assert (await stream.next()).comment == "connected"
+            assert (await gateway.http.delete(f"/v1/keys/{key_id}")).status_code == 200
+            await until_revoked(stream)
+
+    async def test_a_key_expiring_ends_its_stream(self, gateway: RunningGateway) -> None:
+        expires_at = datetime.now(UTC) + timedelta(hours=1)
+        secret = await create_key(gateway, "property", ["yida"], expires_at=expires_at)
+        runtime = gateway.runtime
+        clock = runtime.clock
+        try:
+            async with (
+                key_client(gateway, secret) as yida,
+                yida_traffic(gateway),
+                open_stream(yida, {"kinds": "event"}) as stream,
+            ):
+                await stream.message("event")
+                runtime.clock = lambda: clock() + timedelta(hours=2)
+                await until_revoked(stream)
+        finally:
+            runtime.clock = clock
+
+    async def test_a_quiet_stream_is_checked_too_and_lives_on_while_its_key_does(
+        self, gateway: RunningGateway
+    ) -> None:
+        secret = await create_key(gateway, "property", ["yida"], name="quiet")
+        key_id = await key_id_named(gateway, "quiet")
+        async with (
+            key_client(gateway, secret) as yida,
+            open_stream(yida, {"community": QUIET}) as stream,
+        ):
+            assert (await stream.next()).comment == "connected"
+            for _ in range(3):  # several checks pass: the key still works
+                assert (await stream.next(HEARTBEAT_S * 4)).comment == "heartbeat"
+            assert (await gateway.http.delete(f"/v1/keys/{key_id}")).status_code == 200
+            await until_revoked(stream)
