@@ -20,7 +20,7 @@ COMMUNITY = "pictures"
 NAME = "欧阳锋"
 NAME_ENCODED = "%E6%AC%A7%E9%98%B3%E9%94%8B"
 URLS: dict[str, tuple[str | None, str | None]] = {
-    "http://admin:secret@10.0.0.1/v.jpg": ("http://10.0.0.1/v.jpg", None),
+    "http://admin:s3cr3tPW@10.0.0.1/v.jpg": ("http://10.0.0.1/v.jpg", None),
     f"http://10.0.0.1/p.jpg?name={NAME_ENCODED}&id=4301121990010112%33%30": (
         "http://10.0.0.1/p.jpg",
         None,
@@ -30,7 +30,7 @@ URLS: dict[str, tuple[str | None, str | None]] = {
     "http://10.0.0.1/snap/%31%33%38%31%32%33%34%35%36%37%38.jpg": (None, "pii_in_identifier"),
 }
 """Each URL sent, with what the event keeps of it and the reason for a drop."""
-PLANTED = ["secret", NAME, NAME_ENCODED, "430112199001011230", "13812345678", "javascript"]
+PLANTED = ["s3cr3tPW", NAME, NAME_ENCODED, "430112199001011230", "13812345678", "javascript"]
 
 
 def now_ms() -> int:
