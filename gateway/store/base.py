@@ -242,7 +242,12 @@ class Store(
         when a registration does not name one.
         """
 
-    async def get_device(self, device_id: str) -> Device | None: ...
+    async def get_device(
+        self, device_id: str, *, communities: frozenset[str] | None = None
+    ) -> Device | None:
+        """The registered device; None when there is none or it is outside `communities` (the
+        caller's scope; None for every community). The scope is in the query, so another
+        community's device costs what a missing one does."""
 
     async def list_devices(
         self,

@@ -179,7 +179,13 @@ class MasterDataStore(Protocol):
 
     async def list_persons(self, query: PersonQuery) -> "Page[PersonPublic]": ...
 
-    async def get_person(self, person_id: str) -> PersonPublic | None: ...
+    async def get_person(
+        self, person_id: str, *, communities: frozenset[str] | None = None
+    ) -> PersonPublic | None:
+        """One person; None when there is none or it is outside `communities` (the caller's
+        scope, `gateway.access.Caller.scope`: None for every community). The scope is part of
+        the query, so another community's person costs what a missing one does: a caller must
+        not learn from the time taken that it exists."""
 
     async def sealed_contacts(self, person_ids: Sequence[str]) -> list[SealedContact]: ...
 
@@ -187,11 +193,23 @@ class MasterDataStore(Protocol):
         """Houses with occupants; `observed_occupants` counts who was seen since
         `observed_since`."""
 
-    async def get_house(self, house_code: str, observed_since: datetime) -> HousePublic | None: ...
+    async def get_house(
+        self,
+        house_code: str,
+        observed_since: datetime,
+        *,
+        communities: frozenset[str] | None = None,
+    ) -> HousePublic | None:
+        """One house with its occupants (as `list_houses`); None when there is none or it is
+        outside `communities`, decided before any occupant is read (see `get_person`)."""
 
     async def list_vehicles(self, query: VehicleQuery) -> "Page[VehiclePublic]": ...
 
-    async def get_vehicle(self, vehicle_id: str) -> VehiclePublic | None: ...
+    async def get_vehicle(
+        self, vehicle_id: str, *, communities: frozenset[str] | None = None
+    ) -> VehiclePublic | None:
+        """One vehicle; None when there is none or it is outside `communities` (see
+        `get_person`)."""
 
     async def community_summary(
         self, community: str, at: datetime, observed_window_days: int, grids: Sequence[Grid]

@@ -87,6 +87,19 @@ class Where:
             self.params.extend(scoped[1])
 
 
+def one_where(
+    column: str, key: str, communities: frozenset[str] | None, placeholder: str, scoped: str
+) -> Where:
+    """The record whose `column` is `key`, if its `scoped` community column is within the
+    caller's scope. The scope is in the query, not checked after it: another community's
+    record is then not read at all, so it costs what a missing one does and its existence
+    shows in no answer's timing."""
+    where = Where(placeholder, [], [])
+    where.add(f"{column} = ?", key)
+    where.scope(scoped, communities)
+    return where
+
+
 def person_where(query: PersonQuery, placeholder: str, tag_clause: str, today: object) -> Where:
     """Filters of a person list. `tag_clause` tests `p.tags` for one tag (one `?`); grid and
     building match a person's current registered residencies and live inferred ones."""

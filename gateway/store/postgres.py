@@ -446,11 +446,18 @@ class PostgresStore(
         async with self._connection() as db, db.transaction():
             await db.cursor().executemany(_UPSERT_DEVICE, rows)
 
-    async def get_device(self, device_id: str) -> Device | None:
+    async def get_device(
+        self, device_id: str, *, communities: frozenset[str] | None = None
+    ) -> Device | None:
         sql = f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE device_id = %s"
+        params: list[object] = [device_id]
+        scoped = scope_clause("community", communities, "%s")
+        if scoped is not None:
+            sql += f" AND {scoped[0]}"
+            params += scoped[1]
         async with self._connection() as db:
             rows = db.cursor(row_factory=dict_row)
-            await rows.execute(sql.encode(), (device_id,))
+            await rows.execute(sql.encode(), params)
             row = await rows.fetchone()
         return None if row is None else parsed_device(row, Device.model_validate)
 

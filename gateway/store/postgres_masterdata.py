@@ -44,6 +44,7 @@ from gateway.store.masterdata_read import (
     house_where,
     houses_with_occupants,
     local_day,
+    one_where,
     page_of,
     person_where,
     persons_with_residencies,
@@ -382,10 +383,13 @@ class PostgresMasterData:
             persons = await _persons(db, sql, [*where.params, query.limit + 1])
         return page_of(persons, query.limit, "person", lambda found: found.person_id)
 
-    async def get_person(self, person_id: str) -> PersonPublic | None:
-        sql = f"SELECT {_PERSON_COLUMNS} FROM persons p WHERE p.person_id = %s"
+    async def get_person(
+        self, person_id: str, *, communities: frozenset[str] | None = None
+    ) -> PersonPublic | None:
+        where = one_where("p.person_id", person_id, communities, "%s", "p.community")
+        sql = f"SELECT {_PERSON_COLUMNS} FROM persons p {where.sql()}"
         async with self._connection() as db, db.transaction():
-            persons = await _persons(db, sql, [person_id])
+            persons = await _persons(db, sql, where.params)
         return persons[0] if persons else None
 
     async def sealed_contacts(self, person_ids: Sequence[str]) -> list[SealedContact]:
@@ -405,10 +409,17 @@ class PostgresMasterData:
             houses = await _houses(db, sql, [*where.params, query.limit + 1], observed_since)
         return page_of(houses, query.limit, "house", lambda found: found.house_code)
 
-    async def get_house(self, house_code: str, observed_since: datetime) -> HousePublic | None:
-        sql = f"SELECT {_HOUSE_COLUMNS} FROM houses WHERE house_code = %s"
+    async def get_house(
+        self,
+        house_code: str,
+        observed_since: datetime,
+        *,
+        communities: frozenset[str] | None = None,
+    ) -> HousePublic | None:
+        where = one_where("house_code", house_code, communities, "%s", "community")
+        sql = f"SELECT {_HOUSE_COLUMNS} FROM houses {where.sql()}"
         async with self._connection() as db, db.transaction():
-            houses = await _houses(db, sql, [house_code], observed_since)
+            houses = await _houses(db, sql, where.params, observed_since)
         return houses[0] if houses else None
 
     async def list_vehicles(self, query: VehicleQuery) -> Page[VehiclePublic]:
@@ -419,10 +430,13 @@ class PostgresMasterData:
         vehicles = [vehicle_public(row) for row in rows]
         return page_of(vehicles, query.limit, "vehicle", lambda found: found.vehicle_id)
 
-    async def get_vehicle(self, vehicle_id: str) -> VehiclePublic | None:
-        sql = f"SELECT {_VEHICLE_COLUMNS} FROM vehicles WHERE vehicle_id = %s"
+    async def get_vehicle(
+        self, vehicle_id: str, *, communities: frozenset[str] | None = None
+    ) -> VehiclePublic | None:
+        where = one_where("vehicle_id", vehicle_id, communities, "%s", "community")
+        sql = f"SELECT {_VEHICLE_COLUMNS} FROM vehicles {where.sql()}"
         async with self._connection() as db:
-            rows = await _dicts(db, sql, [vehicle_id])
+            rows = await _dicts(db, sql, where.params)
         return vehicle_public(rows[0]) if rows else None
 
     async def community_summary(

@@ -325,13 +325,19 @@ class PostgresTickets:
             rows = await _rows(db, "SELECT community, newest_at FROM rule_watermarks", {})
         return {str(community): newest for community, newest in rows}
 
-    async def get_ticket(self, ticket_id: str, now: datetime) -> TicketPublic | None:
+    async def get_ticket(
+        self,
+        ticket_id: str,
+        now: datetime,
+        *,
+        communities: frozenset[str] | None = None,
+        property_view: bool = False,
+    ) -> TicketPublic | None:
+        sql, values = shared.ticket_sql(communities, property_view, _UNIT_TYPE)
         async with self._connection() as db, db.transaction():
-            found = await _rows(
-                db,
-                _SQL(f"SELECT {shared.TICKET_COLUMNS} FROM tickets WHERE ticket_id = :id"),
-                {"id": ticket_id},
-            )
+            found = await _rows(db, _SQL(sql), {**values, "id": ticket_id})
+            if not found:
+                return None
             history = await _rows(
                 db,
                 _SQL(
@@ -340,8 +346,6 @@ class PostgresTickets:
                 ),
                 {"id": ticket_id},
             )
-        if not found:
-            return None
         steps = [shared.transition_of(row) for row in history]
         return shared.ticket_of(dict(zip(shared.TICKET_KEYS, found[0], strict=True)), now, steps)
 

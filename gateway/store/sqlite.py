@@ -474,9 +474,16 @@ class SqliteStore(
             db.execute("ROLLBACK")
             raise
 
-    async def get_device(self, device_id: str) -> Device | None:
+    async def get_device(
+        self, device_id: str, *, communities: frozenset[str] | None = None
+    ) -> Device | None:
         sql = f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE device_id = ?"
-        row = await self._run(lambda: self._db.execute(sql, (device_id,)).fetchone())
+        values: list[object] = [device_id]
+        scoped = scope_clause("community", communities, "?")
+        if scoped is not None:
+            sql += f" AND {scoped[0]}"
+            values += scoped[1]
+        row = await self._run(lambda: self._db.execute(sql, values).fetchone())
         return None if row is None else parsed_device(row, _device)
 
     async def list_devices(

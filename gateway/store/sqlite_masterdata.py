@@ -43,6 +43,7 @@ from gateway.store.masterdata_read import (
     house_where,
     houses_with_occupants,
     local_day,
+    one_where,
     page_of,
     person_where,
     persons_with_residencies,
@@ -396,9 +397,12 @@ class SqliteMasterData:
         )
         return page_of(persons, query.limit, "person", lambda found: found.person_id)
 
-    async def get_person(self, person_id: str) -> PersonPublic | None:
-        sql = f"SELECT {_PERSON_COLUMNS} FROM persons p WHERE p.person_id = ?"
-        persons = await self._read_tx(lambda db: _persons(db, sql, [person_id]))
+    async def get_person(
+        self, person_id: str, *, communities: frozenset[str] | None = None
+    ) -> PersonPublic | None:
+        where = one_where("p.person_id", person_id, communities, "?", "p.community")
+        sql = f"SELECT {_PERSON_COLUMNS} FROM persons p {where.sql()}"
+        persons = await self._read_tx(lambda db: _persons(db, sql, where.params))
         return persons[0] if persons else None
 
     async def sealed_contacts(self, person_ids: Sequence[str]) -> list[SealedContact]:
@@ -420,9 +424,16 @@ class SqliteMasterData:
         houses = await self._read_tx(lambda db: _houses(db, sql, values, observed_since))
         return page_of(houses, query.limit, "house", lambda found: found.house_code)
 
-    async def get_house(self, house_code: str, observed_since: datetime) -> HousePublic | None:
-        sql = f"SELECT {_HOUSE_COLUMNS} FROM houses WHERE house_code = ?"
-        houses = await self._read_tx(lambda db: _houses(db, sql, [house_code], observed_since))
+    async def get_house(
+        self,
+        house_code: str,
+        observed_since: datetime,
+        *,
+        communities: frozenset[str] | None = None,
+    ) -> HousePublic | None:
+        where = one_where("house_code", house_code, communities, "?", "community")
+        sql = f"SELECT {_HOUSE_COLUMNS} FROM houses {where.sql()}"
+        houses = await self._read_tx(lambda db: _houses(db, sql, where.params, observed_since))
         return houses[0] if houses else None
 
     async def list_vehicles(self, query: VehicleQuery) -> Page[VehiclePublic]:
@@ -433,9 +444,12 @@ class SqliteMasterData:
         vehicles = [_vehicle(row) for row in rows]
         return page_of(vehicles, query.limit, "vehicle", lambda found: found.vehicle_id)
 
-    async def get_vehicle(self, vehicle_id: str) -> VehiclePublic | None:
-        sql = f"SELECT {_VEHICLE_COLUMNS} FROM vehicles WHERE vehicle_id = ?"
-        row = await self._run(lambda: self._db.execute(sql, (vehicle_id,)).fetchone())
+    async def get_vehicle(
+        self, vehicle_id: str, *, communities: frozenset[str] | None = None
+    ) -> VehiclePublic | None:
+        where = one_where("vehicle_id", vehicle_id, communities, "?", "community")
+        sql = f"SELECT {_VEHICLE_COLUMNS} FROM vehicles {where.sql()}"
+        row = await self._run(lambda: self._db.execute(sql, where.params).fetchone())
         return None if row is None else _vehicle(row)
 
     async def community_summary(

@@ -282,10 +282,21 @@ class SqliteTickets:
         )
         return {community: from_micros(newest) for community, newest in rows}
 
-    async def get_ticket(self, ticket_id: str, now: datetime) -> TicketPublic | None:
+    async def get_ticket(
+        self,
+        ticket_id: str,
+        now: datetime,
+        *,
+        communities: frozenset[str] | None = None,
+        property_view: bool = False,
+    ) -> TicketPublic | None:
+        sql, values = shared.ticket_sql(communities, property_view, _UNIT_TYPE)
+        params = {**values, "id": ticket_id}
+
         def read(db: sqlite3.Connection) -> tuple[Any, list[Any]]:
-            sql = _SQL(f"SELECT {shared.TICKET_COLUMNS} FROM tickets WHERE ticket_id = :id")
-            row = _one(db, sql, {"id": ticket_id})
+            row = _one(db, _SQL(sql), params)
+            if row is None:
+                return None, []
             history = db.execute(
                 _SQL(
                     f"SELECT {shared.HISTORY_COLUMNS} FROM ticket_history"

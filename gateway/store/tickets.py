@@ -133,8 +133,18 @@ class TicketStore(Protocol):
         """Per community, the newest event time stored (each event's time capped at its
         arrival, so a clock running ahead cannot drag it forward); without lateness."""
 
-    async def get_ticket(self, ticket_id: str, now: datetime) -> TicketPublic | None:
-        """One ticket with its history (`overdue` judged at `now`)."""
+    async def get_ticket(
+        self,
+        ticket_id: str,
+        now: datetime,
+        *,
+        communities: frozenset[str] | None = None,
+        property_view: bool = False,
+    ) -> TicketPublic | None:
+        """One ticket with its history (`overdue` judged at `now`); None when there is none or
+        it is outside the caller's view: `communities` and `property_view` as in
+        `TicketQuery`. The view is part of the query, so a ticket the caller may not know of
+        costs what a missing one does."""
 
     async def list_tickets(self, query: TicketQuery, now: datetime) -> "Page[TicketPublic]":
         """Newest first (created_at, ticket_id), without history."""

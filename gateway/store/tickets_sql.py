@@ -330,6 +330,17 @@ def outbox_row_of(row: Sequence[Any]) -> OutboxRowPublic:
     )
 
 
+def ticket_sql(
+    communities: frozenset[str] | None, property_view: bool, unit_type_test: str
+) -> tuple[str, dict[str, object]]:
+    """One ticket's statement (`:id`, `{time}` columns) and values: the ticket only when it is
+    in the caller's view (`ticket_scope_sql`). The view is in the query, so a ticket the caller
+    may not know of costs what a missing one does (its history is then not read either)."""
+    clauses, values = ticket_scope_sql(communities, property_view, unit_type_test)
+    where = " AND ".join(["ticket_id = :id", *clauses])
+    return f"SELECT {TICKET_COLUMNS} FROM tickets WHERE {where}", values
+
+
 def list_tickets_sql(
     query: TicketQuery, now: datetime, unit_type_test: str
 ) -> tuple[str, dict[str, object]]:

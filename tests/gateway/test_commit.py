@@ -199,8 +199,10 @@ class FlakyStore:
     async def upsert_devices(self, devices: Sequence[DeviceRegistration]) -> None:
         await self.inner.upsert_devices(devices)
 
-    async def get_device(self, device_id: str) -> Device | None:
-        return await self.inner.get_device(device_id)
+    async def get_device(
+        self, device_id: str, *, communities: frozenset[str] | None = None
+    ) -> Device | None:
+        return await self.inner.get_device(device_id, communities=communities)
 
     async def list_devices(
         self,

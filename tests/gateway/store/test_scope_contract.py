@@ -1,9 +1,12 @@
 """The caller's community scope in every list, on each store: None lists every community, a set
 lists those communities' records only, an empty set lists nothing; a record of no community
 (a dead letter routing placed nowhere, a watch-list audit entry) is listed only unscoped. The
-property view of tickets keeps those naming the property and no government-only rule."""
+property view of tickets keeps those naming the property and no government-only rule.
 
-from dataclasses import replace
+Reads of one record take the same scope: outside it the record is None, as a missing one is
+(the scope is in the store's query, so neither is another community's record read)."""
+
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -12,10 +15,12 @@ import pytest
 from gateway.messages import DeadLetter
 from gateway.store import Store
 from gateway.store.base import EventQuery
-from gateway.store.masterdata import AuditEntry, HouseQuery
+from gateway.store.masterdata import AuditEntry, HouseQuery, PersonQuery, VehicleQuery
 from gateway.store.tickets import TicketQuery
 from schemas.devices import DeviceRegistration
 from schemas.housing import HouseRecord
+from schemas.population import PersonRecord, ResidentRecord
+from schemas.vehicles import VehicleRecord
 from tests.gateway.observed_events import access
 from tests.gateway.store.ticket_drafts import draft
 
@@ -61,6 +66,25 @@ def device(device_id: str, community: str) -> DeviceRegistration:
 def house(code: str) -> HouseRecord:
     return HouseRecord(
         house_code=code, building="B01", unit="U1", usage="self_occupied", area_m2=Decimal(80)
+    )
+
+
+def resident(number: int, house_code: str) -> ResidentRecord:
+    person = PersonRecord.model_validate(
+        {
+            "id_hash": f"h1:{number:032x}",
+            "id_type": "resident_id_card",
+            "id_masked": f"430112********{number:04d}",
+            "gender": "male",
+            "population_type": "registered",
+        }
+    )
+    return ResidentRecord(person=person, house_code=house_code, relation="owner")
+
+
+def vehicle(plate: str, owner: int, house_code: str) -> VehicleRecord:
+    return VehicleRecord(
+        plate_no=plate, plate_color="blue", owner_id_hash=f"h1:{owner:032x}", house_code=house_code
     )
 
 
@@ -187,3 +211,130 @@ class TestThePropertyView:
             "community", None, None, False, NOW, communities=YIDA, property_view=True
         )
         assert [(row.group, row.raised) for row in rows] == [("yida", 1)]
+
+
+@dataclass(frozen=True)
+class Items:
+    """A store holding one record of each kind in yida and in jiaxin, and their ids."""
+
+    store: Store
+    persons: dict[str, str]
+    houses: dict[str, str]
+    vehicles: dict[str, str]
+    devices: dict[str, str]
+    tickets: dict[str, str]
+    """By dedup key (`door:yida`, `door:jiaxin`, `watch:yida`, `care:yida`)."""
+
+
+PLATES = {"yida": "湘A8K2C6", "jiaxin": "湘AD12345"}
+
+
+@pytest.fixture
+async def items(seeded: Store) -> Items:
+    houses = {community: f"{community}-1-1-0101" for community in ("yida", "jiaxin")}
+    for number, (community, code) in enumerate(houses.items(), start=1):
+        await seeded.apply_residents(community, [resident(number, code)], NOW, IMPORT_ID)
+        await seeded.apply_vehicles(
+            community, [vehicle(PLATES[community], number, code)], NOW, IMPORT_ID
+        )
+    persons = {
+        community: (await seeded.list_persons(PersonQuery(community=community))).data[0].person_id
+        for community in houses
+    }
+    vehicles = {
+        community: (await seeded.list_vehicles(VehicleQuery(community=community)))
+        .data[0]
+        .vehicle_id
+        for community in houses
+    }
+    tickets = {
+        t.dedup_key: t.ticket_id for t in (await seeded.list_tickets(TicketQuery(), NOW)).data
+    }
+    devices = {community: f"{community}-door" for community in houses}
+    return Items(seeded, persons, houses, vehicles, devices, tickets)
+
+
+class TestOneRecordKeepsToTheScope:
+    """A record outside the scope reads as None, exactly as a missing one."""
+
+    @pytest.mark.parametrize(("scope", "listed"), SCOPES)
+    async def test_a_person(
+        self, items: Items, scope: frozenset[str] | None, listed: set[str | None]
+    ) -> None:
+        found = {
+            community
+            for community, person_id in items.persons.items()
+            if await items.store.get_person(person_id, communities=scope) is not None
+        }
+        assert found == listed - {None}
+        assert await items.store.get_person("p_" + "0" * 32, communities=scope) is None
+
+    @pytest.mark.parametrize(("scope", "listed"), SCOPES)
+    async def test_a_house(
+        self, items: Items, scope: frozenset[str] | None, listed: set[str | None]
+    ) -> None:
+        found = {
+            community
+            for community, code in items.houses.items()
+            if await items.store.get_house(code, NOW, communities=scope) is not None
+        }
+        assert found == listed - {None}
+        assert await items.store.get_house("nowhere-1-1-0101", NOW, communities=scope) is None
+
+    @pytest.mark.parametrize(("scope", "listed"), SCOPES)
+    async def test_a_vehicle(
+        self, items: Items, scope: frozenset[str] | None, listed: set[str | None]
+    ) -> None:
+        found = {
+            community
+            for community, vehicle_id in items.vehicles.items()
+            if await items.store.get_vehicle(vehicle_id, communities=scope) is not None
+        }
+        assert found == listed - {None}
+
+    @pytest.mark.parametrize(("scope", "listed"), SCOPES)
+    async def test_a_device(
+        self, items: Items, scope: frozenset[str] | None, listed: set[str | None]
+    ) -> None:
+        found = {
+            community
+            for community, device_id in items.devices.items()
+            if await items.store.get_device(device_id, communities=scope) is not None
+        }
+        assert found == listed - {None}
+
+    @pytest.mark.parametrize(("scope", "listed"), SCOPES)
+    async def test_a_ticket(
+        self, items: Items, scope: frozenset[str] | None, listed: set[str | None]
+    ) -> None:
+        tickets = [
+            await items.store.get_ticket(ticket_id, NOW, communities=scope)
+            for ticket_id in items.tickets.values()
+        ]
+        found = {ticket.community for ticket in tickets if ticket is not None}
+        assert found == listed - {None}
+
+    async def test_within_the_scope_the_record_is_whole(self, items: Items) -> None:
+        """The scoped read answers what the unscoped one does: occupants, history and all."""
+        store, code = items.store, items.houses["yida"]
+        assert await store.get_house(code, NOW, communities=YIDA) == await store.get_house(
+            code, NOW
+        )
+        ticket_id = items.tickets["door:yida"]
+        scoped = await store.get_ticket(ticket_id, NOW, communities=YIDA, property_view=True)
+        assert scoped is not None and scoped.history
+        assert scoped == await store.get_ticket(ticket_id, NOW)
+
+
+class TestOneTicketInThePropertyView:
+    @pytest.mark.parametrize(
+        ("key", "seen"),
+        [("door:yida", True), ("watch:yida", False), ("care:yida", False), ("door:jiaxin", False)],
+    )
+    async def test_only_a_ticket_naming_the_property_and_no_government_only_rule(
+        self, items: Items, key: str, seen: bool
+    ) -> None:
+        ticket = await items.store.get_ticket(
+            items.tickets[key], NOW, communities=YIDA, property_view=True
+        )
+        assert (ticket is not None) is seen
