@@ -79,14 +79,15 @@ async def get_device(
     device_id: PathDeviceId,
 ) -> Device:
     """One device: its registration, status and when it was last heard from."""
-    device = await store.get_device(device_id)
+    device = await store.get_device(device_id, communities=caller.scope())
     if device is None or not caller.sees(device.community):
         raise _not_found()
     return device
 
 
 def _not_found() -> ApiError:
-    """The answer for a device not registered, or not the caller's to know of: the same."""
+    """The answer for a device not registered, or not the caller's to know of: the same (the
+    store's read is scoped, so the same in time too)."""
     return ApiError(404, "not_found", "no device is registered under this id")
 
 
@@ -113,11 +114,11 @@ async def put_device(
     firmware unless the body names one.
     """
     store = runtime.store
-    registered = await store.get_device(device_id)
-    if not caller.sees(body.community) or (
-        registered is not None and not caller.sees(registered.community)
-    ):
-        raise _not_found()  # another community's device, or a device put into one
+    if not caller.sees(body.community):
+        raise _not_found()  # a device put into another community: nothing read for it
+    registered = await store.get_device(device_id)  # unscoped: another community's id is taken
+    if registered is not None and not caller.sees(registered.community):
+        raise _not_found()  # another community's device
     if body.device_id is not None and body.device_id != device_id:
         raise _invalid("device_id", "must equal the device id in the path")
     communities = {community.code for community in runtime.config.communities}
@@ -160,7 +161,10 @@ async def _relatives(
     A parent outside the caller's scope is left out, so it is judged unregistered: the answer
     must not tell that another community has a device of that id."""
     relatives: list[DeviceRegistration] = []
-    parent = await store.get_device(device.parent) if device.parent is not None else None
+    scope = caller.scope()
+    parent = None
+    if device.parent is not None:
+        parent = await store.get_device(device.parent, communities=scope)
     if parent is not None and caller.sees(parent.community):
         relatives.append(parent.registration())
     registered = await store.get_device(device.device_id)

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict
 
-from gateway.access import Caller, Permission
+from gateway.access import Caller, Permission, Role
 from gateway.api.audit import entry
 from gateway.api.deps import RuntimeDep, StoreDep, needs
 from gateway.api.errors import ApiError
@@ -76,7 +76,9 @@ async def retry_outbox(
     """Make a ticket's dead outbox rows pending again, due now, with their attempts counted
     from 0 (after the platform's fault was fixed, e.g. a rotated secret); audited."""
     now = datetime.now(UTC)
-    ticket = await store.get_ticket(ticket_id, now)
+    ticket = await store.get_ticket(
+        ticket_id, now, communities=caller.scope(), property_view=caller.role is Role.PROPERTY
+    )
     if ticket is None or not caller.sees_ticket(ticket):
         raise ApiError(404, "not_found", "no ticket has this id")
     retried = await store.retry_outbox(ticket_id, now)

@@ -62,7 +62,10 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No record ha
 
 def _not_found(what: str) -> ApiError:
     """The answer for a record that does not exist, or is not the caller's to know of (another
-    community's): the same, so the answer tells nothing of other communities' records."""
+    community's): the same, so the answer tells nothing of other communities' records. Nor does
+    its timing: the store reads a record within the caller's scope only (`communities`), so
+    another community's costs what a missing one does; `caller.sees` after it is a second
+    guard, not the check."""
     return ApiError(404, "not_found", f"no {what} has this id")
 
 
@@ -103,7 +106,7 @@ async def get_person(
     runtime: RuntimeDep, caller: Reader, unmask: Unmask, person_id: PersonId
 ) -> PersonPublic:
     """One person, masked unless an audited unmasked read is asked for."""
-    person = await runtime.store.get_person(person_id)
+    person = await runtime.store.get_person(person_id, communities=caller.scope())
     if person is None or not caller.sees(person.community):
         raise _not_found("person")
     if unmask is None:
@@ -126,7 +129,7 @@ async def erase_person(
 ) -> Response:
     """Erase a person (PIPL right to deletion): their record, residencies and credentials go;
     their events stay, stripped of credential hash and subject key; an audit entry remains."""
-    person = await store.get_person(person_id)
+    person = await store.get_person(person_id, communities=caller.scope())
     if person is None or not caller.sees(person.community):
         raise _not_found("person")
     audit = entry(caller, ERASE_ACTION, person.community, (person_id,), reason=reason)
@@ -165,7 +168,8 @@ async def get_house(
     runtime: RuntimeDep, caller: Reader, house_code: Annotated[HouseCode, Path()]
 ) -> HousePublic:
     """One house: what the property system registered and what the events show."""
-    house = await runtime.store.get_house(house_code, _observed_since(runtime))
+    since = _observed_since(runtime)
+    house = await runtime.store.get_house(house_code, since, communities=caller.scope())
     if house is None or not caller.sees(house.community):
         raise _not_found("house")
     return house
@@ -197,7 +201,7 @@ async def list_vehicles(
     responses=NOT_FOUND,
 )
 async def get_vehicle(store: StoreDep, caller: Reader, vehicle_id: VehicleId) -> VehiclePublic:
-    vehicle = await store.get_vehicle(vehicle_id)
+    vehicle = await store.get_vehicle(vehicle_id, communities=caller.scope())
     if vehicle is None or not caller.sees(vehicle.community):
         raise _not_found("vehicle")
     return vehicle

@@ -261,8 +261,14 @@ async def ticket_stats(
 
 async def _ticket(runtime: Runtime, caller: Caller, ticket_id: str) -> TicketPublic:
     """The ticket, or 404 alike for one that does not exist and one the caller may not know of
-    (`gateway.access.Caller.sees_ticket`)."""
-    ticket = await runtime.store.get_ticket(ticket_id, runtime.clock())
+    (`gateway.access.Caller.sees_ticket`): alike in time too, the store reads it only within
+    the caller's view; `sees_ticket` after it is a second guard."""
+    ticket = await runtime.store.get_ticket(
+        ticket_id,
+        runtime.clock(),
+        communities=caller.scope(),
+        property_view=caller.role is Role.PROPERTY,
+    )
     if ticket is None or not caller.sees_ticket(ticket):
         raise ApiError(404, "not_found", "no ticket has this id")
     return ticket
