@@ -401,11 +401,19 @@ async def listed(client: httpx.AsyncClient, listing: Listing, **params: str) -> 
     return await every(client, listing.path, limit=1000, **dict(listing.params), **params)
 
 
+def answer(response: httpx.Response) -> tuple[int, list[tuple[str, str]], bytes]:
+    """A response as the caller receives it, byte for byte, but for its `date` header."""
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "date"]
+    return response.status_code, headers, response.content
+
+
 # -- the tests --------------------------------------------------------------------------------
 
 
 class TestAnotherCommunitysRecordsAreMissing:
-    """A property key reads the other community's records as if they did not exist."""
+    """A property key reads the other community's records as if they did not exist: the same
+    404, byte for byte. (That it also takes as long is the store's scoped read,
+    tests/gateway/store/test_scope_contract.py; times are measured, not asserted.)"""
 
     @pytest.mark.parametrize(("own", "other"), PAIRS)
     @pytest.mark.parametrize("read", ITEM_READS, ids=lambda read: read.what)
@@ -418,7 +426,7 @@ class TestAnotherCommunitysRecordsAreMissing:
             missing = await client.get(read.missing)
         assert ours.status_code == 200, ours.text
         assert missing.status_code == 404, missing.text
-        assert (theirs.status_code, theirs.json()) == (404, missing.json())
+        assert answer(theirs) == answer(missing)
 
     @pytest.mark.parametrize(("own", "other"), PAIRS)
     async def test_its_government_only_ticket_is_missing_in_its_own_community_too(
@@ -428,7 +436,8 @@ class TestAnotherCommunitysRecordsAreMissing:
         async with world.client(key_of("property", own)) as client:
             hit = await client.get(world.path("/v1/tickets/{watch_ticket_id}", own))
             missing = await client.get("/v1/tickets/t-" + "0" * 24)
-        assert (hit.status_code, hit.json()) == (404, missing.json())
+        assert missing.status_code == 404, missing.text
+        assert answer(hit) == answer(missing)
 
 
 class TestWritesIntoAnotherCommunityAreMissing:
@@ -447,7 +456,7 @@ class TestWritesIntoAnotherCommunityAreMissing:
             body = {} if write.missing_method == "GET" else body_of(world, write.body, own, other)
             missing = await client.request(write.missing_method, write.missing, **body)
         assert missing.status_code == 404, missing.text
-        assert (response.status_code, response.json()) == (404, missing.json())
+        assert answer(response) == answer(missing)
         after = await world.gateway.http.get(world.path("/v1/tickets/{ticket_id}", other))
         device_after = await world.gateway.http.get(world.path("/v1/devices/{device_id}", other))
         assert after.json() == before.json()
