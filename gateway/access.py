@@ -7,7 +7,8 @@ and `ROLE_PERMISSIONS` (`scgw permissions`), and a test fails when a route names
 
 Scope, not role, hides other communities' records: a key scoped to community A is answered
 404 for anything of community B (it must not learn that B's record exists), and lists are
-filtered to its scope. 403 is only for a permission the role never has.
+filtered to its scope. 403 is only for a permission the role never has, or for a
+district-wide permission (`DISTRICT_WIDE_PERMISSIONS`) asked of a key scoped to communities.
 """
 
 from collections.abc import Iterable
@@ -103,6 +104,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
 }
 
+DISTRICT_WIDE_PERMISSIONS: frozenset[Permission] = frozenset(
+    {Permission.KEYS_MANAGE, Permission.WATCHLIST_MANAGE, Permission.METRICS_READ}
+)
+"""Permissions whose endpoints serve every community at once and cannot be narrowed to a
+scope: keys (a scoped admin could create an unscoped key, or revoke anyone's), the district's
+vehicle watch-list, the gateway's metrics (series carry every community's device ids). Only
+unscoped keys hold them, whatever their role grants."""
+
 BOOTSTRAP_KEY_ID = "bootstrap"
 """The key id of `SCGW_ADMIN_API_KEY`, the admin key that exists before any key is created."""
 
@@ -126,6 +135,10 @@ class Caller:
     pii: bool = False
 
     def may(self, permission: Permission) -> bool:
+        """Whether the role grants `permission`, and, for a district-wide one, whether the key
+        is unscoped: a key scoped to communities never acts on the whole district."""
+        if permission in DISTRICT_WIDE_PERMISSIONS and self.communities is not None:
+            return False
         return permission in ROLE_PERMISSIONS[self.role]
 
     def sees(self, community: str | None) -> bool:

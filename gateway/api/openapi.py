@@ -9,7 +9,8 @@ company may use an endpoint its key is refused at. Admins may use everything; th
 
 Error responses are derived the same way, from what the route is: every operation may answer
 400 (an unknown or repeated query parameter: `gateway.api.params`), a keyed one 401 and 429
-(failed authentication is rate limited), one whose permission some role lacks 403, one with a
+(failed authentication is rate limited), one whose permission some role lacks or that is
+district-wide (`gateway.access.DISTRICT_WIDE_PERMISSIONS`: no scoped key may use it) 403, one with a
 path parameter 404 (no such record, or one outside the key's communities) and 422, one taking
 a body 413 and 422. A route's own description of a status (409 `illegal_transition`) is kept.
 """
@@ -23,7 +24,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from gateway.access import ROLE_PERMISSIONS, Permission, Role
+from gateway.access import DISTRICT_WIDE_PERMISSIONS, ROLE_PERMISSIONS, Permission, Role
 from gateway.api import deps
 
 OPERATIONS: Final = "operations"
@@ -73,7 +74,8 @@ _ERRORS: Final[dict[int, tuple[str, str, str]]] = {
     400: (
         "The query is malformed: a parameter is unknown, repeated or invalid"
         " (`unknown_parameter`, `repeated_parameter`, `invalid_parameter`, `bad_cursor`,"
-        " `bad_time_range`).",
+        " `bad_time_range`); or, on a keyed endpoint, two different keys were presented"
+        " (`ambiguous_credentials`).",
         "unknown_parameter",
         "this endpoint does not take every query parameter given; see details",
     ),
@@ -83,7 +85,8 @@ _ERRORS: Final[dict[int, tuple[str, str, str]]] = {
         "a valid API key is required in the X-API-Key header (or as a bearer token)",
     ),
     403: (
-        "The key's role may never use this endpoint (`forbidden`; `details.needs` names the"
+        "The key's role may never use this endpoint, or the endpoint serves every community"
+        " and the key is scoped to communities (`forbidden`; `details.needs` names the"
         " permission).",
         "forbidden",
         "the property role may not use this endpoint",
@@ -142,7 +145,9 @@ def error_statuses(route: APIRoute, method: str) -> list[int]:
         if permission is None:  # not moved to `Needs` yet: forbidden only to non-admins
             forbidding = _admins_only(route)
         else:
-            forbidding = any(permission not in held for held in ROLE_PERMISSIONS.values())
+            forbidding = permission in DISTRICT_WIDE_PERMISSIONS or any(
+                permission not in held for held in ROLE_PERMISSIONS.values()
+            )
         if forbidding:
             statuses.add(403)
     if route.dependant.path_params:

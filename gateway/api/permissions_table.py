@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from gateway.access import ROLE_PERMISSIONS, Permission, Role
+from gateway.access import DISTRICT_WIDE_PERMISSIONS, ROLE_PERMISSIONS, Permission, Role
 from gateway.api.deps import Needs
 from gateway.config import GatewayConfig, Settings
 from gateway.runtime import Secrets
@@ -25,6 +25,7 @@ END: Final = "<!-- /permissions -->"
 GUARDED_PREFIXES: Final = ("/v1/", "/metrics")
 """Paths that must declare a permission: everything but the open health checks and pages."""
 PUBLIC: Final = "public"
+UNSCOPED_ONLY: Final = "**unscoped only** (district-wide)"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -45,6 +46,16 @@ class RouteAccess:
         if self.permission is None:
             return tuple(Role)
         return tuple(role for role in Role if self.permission in ROLE_PERMISSIONS[role])
+
+    @property
+    def keys(self) -> str:
+        """Which keys of those roles may call it: `unscoped only` for a district-wide
+        permission (`gateway.access.DISTRICT_WIDE_PERMISSIONS`), else scoped or not."""
+        if self.permission is None:
+            return "none needed"
+        if self.permission in DISTRICT_WIDE_PERMISSIONS:
+            return UNSCOPED_ONLY
+        return "scoped or unscoped"
 
 
 def gateway_app() -> FastAPI:
@@ -96,11 +107,14 @@ def undeclared(rows: Iterable[RouteAccess]) -> list[RouteAccess]:
 
 def markdown_table(rows: Iterable[RouteAccess]) -> str:
     """The table as the README shows it."""
-    lines = ["| method | path | permission | roles |", "|---|---|---|---|"]
+    lines = [
+        "| method | path | permission | roles | keys |",
+        "|---|---|---|---|---|",
+    ]
     for row in rows:
         permission = PUBLIC if row.permission is None else f"`{row.permission.value}`"
         roles = "anyone, no key" if row.permission is None else ", ".join(row.roles)
-        lines.append(f"| {row.method} | `{row.path}` | {permission} | {roles} |")
+        lines.append(f"| {row.method} | `{row.path}` | {permission} | {roles} | {row.keys} |")
     return "\n".join(lines) + "\n"
 
 

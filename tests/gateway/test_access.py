@@ -7,6 +7,7 @@ import pytest
 
 from gateway.access import (
     BOOTSTRAP_KEY_ID,
+    DISTRICT_WIDE_PERMISSIONS,
     GOVERNMENT_ONLY_RULES,
     PROPERTY_UNIT,
     ROLE_PERMISSIONS,
@@ -84,6 +85,32 @@ class TestPermissions:
     def test_raw_dead_letters_are_the_admins_alone(self) -> None:
         holders = {r for r in Role if caller(r).may(Permission.DEAD_LETTERS_RAW)}
         assert holders == {Role.ADMIN}
+
+
+class TestDistrictWide:
+    """Keys, the watch-list and the metrics serve every community at once: a key scoped to
+    communities never holds them, whatever its role grants, so a community's admin cannot
+    make an unscoped key, revoke another's, or read another community's device ids."""
+
+    def test_the_district_wide_permissions_are_keys_watchlist_and_metrics(self) -> None:
+        expected = {Permission.KEYS_MANAGE, Permission.WATCHLIST_MANAGE, Permission.METRICS_READ}
+        assert expected == DISTRICT_WIDE_PERMISSIONS
+
+    @pytest.mark.parametrize("role", list(Role))
+    @pytest.mark.parametrize("permission", sorted(DISTRICT_WIDE_PERMISSIONS))
+    def test_a_scoped_key_holds_none_of_them(self, role: Role, permission: Permission) -> None:
+        assert not caller(role, YIDA).may(permission)
+        assert not caller(role, frozenset()).may(permission)
+
+    @pytest.mark.parametrize("permission", sorted(DISTRICT_WIDE_PERMISSIONS))
+    def test_an_unscoped_key_holds_them_as_its_role_grants(self, permission: Permission) -> None:
+        for role in Role:
+            assert caller(role).may(permission) == (permission in ROLE_PERMISSIONS[role])
+
+    def test_a_scoped_admin_keeps_every_other_permission(self) -> None:
+        admin = caller(Role.ADMIN, YIDA)
+        held = {permission for permission in Permission if admin.may(permission)}
+        assert held == set(Permission) - DISTRICT_WIDE_PERMISSIONS
 
 
 class TestSees:
