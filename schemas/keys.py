@@ -3,10 +3,11 @@ secret (answered once, at creation), and the key as listed (never the secret or 
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from schemas.devices import CommunityCode
 from schemas.events import UtcDatetime
+from schemas.times import ISO_8601_ONLY
 
 KeyRole = Literal["admin", "gov", "property", "device_ops"]
 """A key's role (`gateway.access.Role`): what it may do."""
@@ -52,14 +53,15 @@ class KeyCreate(BaseModel):
         " community.",
         examples=[["yida"], None],
     )
-    pii: bool = Field(
+    pii: StrictBool = Field(
         default=False,
         description="Whether the key may read residents' names and phones unmasked (each such"
         " read is audited).",
     )
-    expires_at: UtcDatetime | None = Field(
+    expires_at: Annotated[UtcDatetime, ISO_8601_ONLY] | None = Field(
         default=None,
-        description="When the key stops working; must lie in the future. Null: never.",
+        description="When the key stops working, ISO 8601 with an offset; must lie in the"
+        " future. Null: never.",
         examples=["2027-03-01T00:00:00+00:00"],
     )
 

@@ -24,12 +24,11 @@ from fastapi.routing import APIRoute
 from pydantic import BeforeValidator
 
 from gateway.api.errors import ApiError, RuleError, shown_name
+from schemas.times import ISO_8601_WITH_OFFSET
 
 MAX_UNKNOWN_SHOWN = 20
 
-_ISO_8601 = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})", re.ASCII
-)
+_ISO_8601 = ISO_8601_WITH_OFFSET
 _OFFSET_FROM_UNESCAPED_PLUS = re.compile(r"(?<=\d) (?=\d{2}:\d{2}\Z)")
 """An unescaped `+` in a query string arrives as a space: `...08:00:00 08:00`."""
 
