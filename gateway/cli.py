@@ -216,7 +216,9 @@ async def _run(settings: Settings) -> int:
     if settings.rules:  # the rules' overrides, and a category of the list for every rule
         TicketDrafter(responsibility, grids, configured_catalog(config, settings.config))
     app = create_app(settings, config, Secrets(admin_key, hash_key))
-    return await serve(api_server(app, settings.api_host, settings.api_port))
+    return await serve(
+        api_server(app, settings.api_host, settings.api_port, settings.api_forwarded_allow_ips)
+    )
 
 
 async def _migrate(settings: Settings) -> int:

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=0, le=65535)
     api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)
+    api_forwarded_allow_ips: str = ""
+    """Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
+    `forwarded_allow_ips`, comma-separated addresses or networks; `*` for any). Empty: none,
+    so a client cannot choose the address the failed-authentication limit and logs see."""
     admin_api_key: SecretStr | None = None
     id_hash_key: SecretStr | None = None
     config: Path | None = None

@@ -262,7 +262,9 @@ async def run_demo(options: DemoOptions) -> int:
         )
         receiver = await _start_receiver(options)
         app = create_app(settings, config, demo_keys)
-        server = api_server(app, settings.api_host, settings.api_port)
+        server = api_server(
+            app, settings.api_host, settings.api_port, settings.api_forwarded_allow_ips
+        )
         tasks = [asyncio.create_task(_announce(server, app, options, demo_keys, broker, accounts))]
         if options.simulator:
             tasks.append(

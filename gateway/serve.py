@@ -12,9 +12,22 @@ from gateway.errors import GatewayError
 EXIT_STARTUP_FAILED = 3
 
 
-def api_server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
-    """A uvicorn server for `app` that uses our logging set-up, not its own."""
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="on")
+def api_server(app: FastAPI, host: str, port: int, forwarded_allow_ips: str = "") -> uvicorn.Server:
+    """A uvicorn server for `app` that uses our logging set-up, not its own.
+
+    Proxy headers are believed only from `forwarded_allow_ips` (SCGW_API_FORWARDED_ALLOW_IPS).
+    uvicorn's own default believes them from 127.0.0.1, so a local client could name any
+    address in X-Forwarded-For and escape the failed-authentication limit; empty turns them
+    off altogether (uvicorn reads an empty list as its default, hence `proxy_headers`)."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        lifespan="on",
+        proxy_headers=bool(forwarded_allow_ips.strip()),
+        forwarded_allow_ips=forwarded_allow_ips.strip() or None,
+    )
     return _Server(config, app)
 
 

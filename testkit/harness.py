@@ -70,7 +70,7 @@ async def running_gateway(
 ) -> AsyncIterator[RunningGateway]:
     """Start the whole gateway (store, ingest, API) and stop it at the end of the block."""
     app = create_app(settings, config or GatewayConfig(), SECRETS)
-    server = api_server(app, "127.0.0.1", settings.api_port)
+    server = api_server(app, "127.0.0.1", settings.api_port, settings.api_forwarded_allow_ips)
     serving = asyncio.create_task(server.serve())
     try:
         async with asyncio.timeout(30):
