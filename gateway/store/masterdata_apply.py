@@ -41,7 +41,10 @@ CredentialKey = tuple[str, int]
 """ref, holder period: one row per holder of a credential, numbered from 1 in time order."""
 
 UNKNOWN_HOUSE = RowRejected("house_code", "names no house of this community")
-HOUSE_ELSEWHERE = RowRejected("house_code", "is held by another community")
+HOUSE_ELSEWHERE = RowRejected("house_code", "cannot be used: the code is already registered")
+"""House codes are district-unique (a standard address code), so a code another community
+holds is refused; the reason must not name or confirm that community (the same words answer
+whoever holds it)."""
 UNKNOWN_OWNER = RowRejected("owner_id_number", "names no resident of this community")
 UNKNOWN_RESIDENCY = RowRejected("id_number", "names no registered residency of that house")
 ENDS_BEFORE_START = RowRejected("until", "is before the residency began")

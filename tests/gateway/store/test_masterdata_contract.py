@@ -41,6 +41,8 @@ from testkit.inspection import database_dump
 
 YIDA = "yida"
 JIAXIN = "jiaxin"
+TAKEN = "cannot be used: the code is already registered"
+"""Why a house code another community holds is refused: nothing names that community."""
 TODAY = datetime.now(CHINA_STANDARD_TIME).date()
 SEEN_ONLY = "v_" + "e" * 32
 
@@ -266,8 +268,21 @@ class TestApplyHouses:
         outcome = await store.apply_houses(YIDA, [house("shared-101")], now(), "i2")
         mine = await store.apply_houses(JIAXIN, [house("shared-101", usage="office")], now(), "i3")
 
-        assert outcome == [RowRejected("house_code", "is held by another community")]
+        assert outcome == [RowRejected("house_code", TAKEN)]
         assert mine == ["unchanged"]
+
+    async def test_the_refusal_of_a_taken_code_neither_names_nor_confirms_its_community(
+        self, store: Store
+    ) -> None:
+        """House codes are district-unique, so the refusal itself cannot be avoided; its words
+        must not say that another community holds the code, nor which one."""
+        await store.apply_houses(JIAXIN, [house("shared-102")], now(), "i1")
+
+        (outcome,) = await store.apply_houses(YIDA, [house("shared-102")], now(), "i2")
+
+        assert isinstance(outcome, RowRejected)
+        assert "communit" not in outcome.reason
+        assert JIAXIN not in outcome.reason
 
     async def test_a_chunk_of_two_thousand_rows_applies_in_one_call(self, store: Store) -> None:
         rows = [house(f"yida-9-{n:04d}") for n in range(2000)]
@@ -1293,7 +1308,7 @@ class TestConcurrentImports:
                     f"j{round_no}",
                 ),
             )
-            elsewhere = RowRejected("house_code", "is held by another community")
+            elsewhere = RowRejected("house_code", TAKEN)
             winners = {YIDA: set(yida) == {"accepted"}, JIAXIN: set(jiaxin) == {"accepted"}}
             assert sorted(winners.values()) == [False, True]
             loser = jiaxin if winners[YIDA] else yida
