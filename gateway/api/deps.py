@@ -7,7 +7,7 @@ from fastapi import Depends, Request, Security
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from gateway.access import Caller, Permission, Role
+from gateway.access import DISTRICT_WIDE_PERMISSIONS, Caller, Permission, Role
 from gateway.api.errors import ApiError
 from gateway.keys import Refusal
 from gateway.runtime import Runtime
@@ -61,9 +61,7 @@ async def authenticate(
     (`gateway.api.auth_limit`). A refusal is logged with the address and the reason, never
     with what was presented.
     """
-    presented = x_api_key
-    if presented is None and authorization is not None:
-        presented = authorization.credentials.strip()
+    presented = _one_credential(request, x_api_key, authorization)
     now = runtime.clock()
     address = request.client.host if request.client is not None else "unknown"
     if presented and (retry := runtime.auth_failures.retry_after(address, now)) is not None:
@@ -94,6 +92,31 @@ async def authenticate(
     )
 
 
+def _one_credential(
+    request: Request, x_api_key: str | None, authorization: HTTPAuthorizationCredentials | None
+) -> str | None:
+    """The one key the request presents, however many times it presents it.
+
+    Two different keys (`X-API-Key` and a bearer token, or a header repeated) are refused with
+    400 rather than resolved by a rule the caller cannot see: picking one would let a request
+    act as a key its sender did not mean, and leave the log naming the other."""
+    presented = {value for value in request.headers.getlist("x-api-key")}
+    if x_api_key is not None:
+        presented.add(x_api_key)
+    if len(set(request.headers.getlist("authorization"))) > 1:
+        presented.add("")  # two Authorization headers that differ: ambiguous as well
+    if authorization is not None:
+        presented.add(authorization.credentials.strip())
+    if len(presented) > 1:
+        raise ApiError(
+            400,
+            "ambiguous_credentials",
+            "the request presents more than one key (X-API-Key and a bearer token, or a"
+            " repeated header) and they differ: present one",
+        )
+    return next(iter(presented), None)
+
+
 class Needs:
     """The dependency by which an endpoint declares the one permission it needs.
 
@@ -105,6 +128,14 @@ class Needs:
 
     def __call__(self, caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
         if not caller.may(self.permission):
+            if self.permission in DISTRICT_WIDE_PERMISSIONS and caller.communities is not None:
+                raise ApiError(
+                    403,
+                    "forbidden",
+                    "this endpoint serves every community: a key scoped to communities may"
+                    " not use it",
+                    {"needs": self.permission.value, "district_wide": True},
+                )
             raise ApiError(
                 403,
                 "forbidden",

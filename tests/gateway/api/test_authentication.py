@@ -8,6 +8,7 @@ answered 429 with `Retry-After`, others are not. The clock is injected, never sl
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -89,6 +90,62 @@ class TestRefusals:
     async def test_the_bootstrap_admin_key_still_works(self, gateway: RunningGateway) -> None:
         response = await gateway.http.get("/v1/keys")
         assert response.status_code == 200
+
+
+class TestOneCredential:
+    """A request presenting two different keys (`X-API-Key` and a bearer token, or a header
+    repeated) is refused with 400: the gateway never picks one by a rule the caller cannot
+    see. The same key presented twice is simply that key."""
+
+    AMBIGUOUS: ClassVar[dict[str, object]] = {
+        "error": {
+            "code": "ambiguous_credentials",
+            "message": "the request presents more than one key (X-API-Key and a bearer token,"
+            " or a repeated header) and they differ: present one",
+            "details": None,
+        }
+    }
+
+    async def get(self, gateway: RunningGateway, headers: list[tuple[str, str]]) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=gateway.http.base_url) as client:
+            return await client.get("/v1/events", headers=headers)
+
+    async def test_a_key_header_and_a_different_bearer_token_are_400(
+        self, gateway: RunningGateway
+    ) -> None:
+        gov = await create_key(gateway, "gov")
+        for headers in (
+            [("X-API-Key", ADMIN_KEY), ("Authorization", f"Bearer {gov}")],
+            [("X-API-Key", gov), ("Authorization", f"Bearer {ADMIN_KEY}")],
+            [("X-API-Key", "wrong"), ("Authorization", f"Bearer {ADMIN_KEY}")],
+        ):
+            response = await self.get(gateway, headers)
+            assert response.status_code == 400, response.text
+            assert response.json() == self.AMBIGUOUS
+
+    async def test_a_repeated_key_header_with_different_values_is_400(
+        self, gateway: RunningGateway
+    ) -> None:
+        gov = await create_key(gateway, "gov")
+        for first, second in ((ADMIN_KEY, gov), (gov, ADMIN_KEY)):
+            response = await self.get(gateway, [("X-API-Key", first), ("X-API-Key", second)])
+            assert response.status_code == 400, response.text
+            assert response.json() == self.AMBIGUOUS
+
+    async def test_two_different_bearer_tokens_are_400(self, gateway: RunningGateway) -> None:
+        gov = await create_key(gateway, "gov")
+        headers = [("Authorization", f"Bearer {gov}"), ("Authorization", f"Bearer {ADMIN_KEY}")]
+        response = await self.get(gateway, headers)
+        assert response.status_code == 400, response.text
+        assert response.json() == self.AMBIGUOUS
+
+    async def test_the_same_key_presented_twice_is_accepted(self, gateway: RunningGateway) -> None:
+        gov = await create_key(gateway, "gov")
+        for headers in (
+            [("X-API-Key", gov), ("Authorization", f"Bearer {gov}")],
+            [("X-API-Key", gov), ("X-API-Key", gov)],
+        ):
+            assert (await self.get(gateway, headers)).status_code == 200
 
 
 class TestLogs:
@@ -188,6 +245,25 @@ class TestRateLimit:
                 assert (await client.get("/v1/events")).status_code == 200
             assert await self.fail(client, 2) == [401, 429]
 
+    async def test_x_forwarded_for_does_not_change_the_limited_address(
+        self, gateway: RunningGateway, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """By default no proxy is trusted (SCGW_API_FORWARDED_ALLOW_IPS is empty), so a local
+        client naming a new address in each request is still the one address it is."""
+        with caplog.at_level(logging.INFO, logger="gateway"):
+            async with client_from(gateway, "127.0.0.1", None) as client:
+                statuses = [
+                    (
+                        await client.get(
+                            "/v1/events",
+                            headers={"X-API-Key": "wrong", "X-Forwarded-For": f"10.0.0.{n}"},
+                        )
+                    ).status_code
+                    for n in range(FAILURES_PER_MINUTE + 1)
+                ]
+        assert statuses == [401] * FAILURES_PER_MINUTE + [429]
+        assert "10.0.0." not in caplog.text
+
     async def test_requests_without_a_key_do_not_count(self, gateway: RunningGateway) -> None:
         """A client that has not signed in yet is not guessing."""
         async with client_from(gateway, "127.0.0.1", None) as client:
@@ -195,3 +271,27 @@ class TestRateLimit:
                 assert (await client.get("/v1/events")).status_code == 401
         async with client_from(gateway, "127.0.0.1", ADMIN_KEY) as client:
             assert (await client.get("/v1/events")).status_code == 200
+
+
+class TestTrustedProxy:
+    """Behind a reverse proxy, SCGW_API_FORWARDED_ALLOW_IPS names it: the limit then counts
+    the address the proxy forwards, not the proxy's own (else every client would share it)."""
+
+    async def test_a_trusted_proxys_forwarded_address_is_the_limited_one(
+        self, mosquitto: MosquittoService, database: str, clock: Clock
+    ) -> None:
+        settings = gateway_settings(
+            mosquitto.url,
+            database,
+            api_auth_failures_per_minute=FAILURES_PER_MINUTE,
+            api_forwarded_allow_ips="127.0.0.1",
+        )
+        async with running_gateway(settings) as gateway:
+            gateway.runtime.clock = clock
+            async with client_from(gateway, "127.0.0.1", None) as proxy:
+                for _ in range(FAILURES_PER_MINUTE + 1):
+                    headers = {"X-API-Key": "wrong", "X-Forwarded-For": "10.0.0.1"}
+                    last = await proxy.get("/v1/events", headers=headers)
+                assert last.status_code == 429
+                other = {"X-API-Key": ADMIN_KEY, "X-Forwarded-For": "10.0.0.2"}
+                assert (await proxy.get("/v1/events", headers=other)).status_code == 200

@@ -143,6 +143,13 @@ class TestCreateRefusals:
             ({"communities": []}, ["body", "communities"]),
             ({"name": ""}, ["body", "name"]),
             ({"expires_at": "2030-01-01T00:00:00"}, ["body", "expires_at"]),
+            ({"pii": "true"}, ["body", "pii"]),
+            ({"pii": 1}, ["body", "pii"]),
+            ({"pii": "yes"}, ["body", "pii"]),
+            ({"expires_at": 1999999999}, ["body", "expires_at"]),
+            ({"expires_at": "1999999999"}, ["body", "expires_at"]),
+            ({"expires_at": 1999999999.5}, ["body", "expires_at"]),
+            ({"expires_at": "2030-01-01"}, ["body", "expires_at"]),
         ],
     )
     async def test_a_bad_field_is_refused(
@@ -174,6 +181,109 @@ class TestCreateRefusals:
             "/v1/keys", json={"name": "x", "role": "gov", "secret": "mine"}
         )
         assert response.status_code == 422, response.text
+
+
+class TestStrictFields:
+    """`pii` is a JSON boolean and `expires_at` ISO 8601 text with an offset, nothing coerced:
+    a key's powers and lifetime must not rest on a guess about what `"true"`, `1` or Unix
+    seconds meant."""
+
+    async def test_iso_8601_with_an_offset_is_taken(
+        self, gateway: RunningGateway, clock: Clock
+    ) -> None:
+        expiry = (clock.now + timedelta(days=30)).astimezone(UTC)
+        for text in (expiry.isoformat(), expiry.strftime("%Y-%m-%dT%H:%M:%SZ")):
+            body = {"name": "x", "role": "gov", "pii": True, "expires_at": text}
+            response = await gateway.http.post("/v1/keys", json=body)
+            assert response.status_code == 201, response.text
+            assert response.json()["pii"] is True
+            assert response.json()["expires_at"] == expiry.isoformat()
+
+    async def test_a_refusal_answers_the_one_error_body(self, gateway: RunningGateway) -> None:
+        body = {"name": "x", "role": "gov", "expires_at": 1999999999}
+        response = await gateway.http.post("/v1/keys", json=body)
+        assert response.status_code == 422
+        error = response.json()["error"]
+        assert error["code"] == "validation_failed"
+        (problem,) = error["details"]
+        assert "ISO 8601" in problem["message"]
+        assert await listed(gateway) == {}
+
+
+class TestScopedKeysAreNotDistrictWide:
+    """Keys, the watch-list and the metrics serve every community: a key scoped to communities
+    is refused them (403) whatever its role, so a community's admin cannot make itself an
+    unscoped key or touch other communities' keys, a community's gov key cannot read or change
+    the district's watch-list, and device ops of one community cannot read every device's
+    series."""
+
+    async def refused(self, gateway: RunningGateway, secret: str, method: str, path: str) -> None:
+        body = {"name": "escalated", "role": "admin", "pii": True} if method == "POST" else None
+        async with key_client(gateway, secret) as client:
+            response = await client.request(method, path, json=body)
+        assert response.status_code == 403, response.text
+        assert response.json() == {
+            "error": {
+                "code": "forbidden",
+                "message": "this endpoint serves every community: a key scoped to communities"
+                " may not use it",
+                "details": {
+                    "needs": response.json()["error"]["details"]["needs"],
+                    "district_wide": True,
+                },
+            }
+        }
+
+    async def test_a_scoped_admin_may_not_create_list_or_revoke_keys(
+        self, gateway: RunningGateway
+    ) -> None:
+        scoped = await create_key(gateway, "admin", ["yida"], name="亿达管理员")
+        other = await create_key(gateway, "gov")
+        before = set(await listed(gateway))
+        await self.refused(gateway, scoped, "POST", "/v1/keys")
+        await self.refused(gateway, scoped, "GET", "/v1/keys")
+        await self.refused(gateway, scoped, "DELETE", f"/v1/keys/{key_id_of(other)}")
+        after = await listed(gateway)
+        assert set(after) == before
+        assert [key["revoked_at"] for key in after.values()] == [None, None]
+        assert await status_of(gateway, other) == 200
+
+    async def test_a_scoped_admin_still_administers_its_communities(
+        self, gateway: RunningGateway
+    ) -> None:
+        scoped = await create_key(gateway, "admin", ["yida"])
+        assert await status_of(gateway, scoped, "/v1/houses") == 200
+        assert await status_of(gateway, scoped, "/v1/audit") == 200
+
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("GET", "/v1/watchlist/vehicles"),
+            ("PUT", "/v1/watchlist/vehicles"),
+            ("DELETE", "/v1/watchlist/vehicles/湘AQ7W31"),
+        ],
+    )
+    async def test_a_scoped_gov_key_may_not_use_the_watchlist(
+        self, gateway: RunningGateway, method: str, path: str
+    ) -> None:
+        scoped = await create_key(gateway, "gov", ["yida"])
+        async with key_client(gateway, scoped) as client:
+            response = await client.request(method, path, json=[] if method == "PUT" else None)
+        assert response.status_code == 403, response.text
+        assert response.json()["error"]["details"] == {
+            "needs": "watchlist:manage",
+            "district_wide": True,
+        }
+        unscoped = await create_key(gateway, "gov")
+        assert await status_of(gateway, unscoped, "/v1/watchlist/vehicles") == 200
+
+    async def test_scoped_device_ops_may_not_read_the_metrics(
+        self, gateway: RunningGateway
+    ) -> None:
+        scoped = await create_key(gateway, "device_ops", ["yida"])
+        await self.refused(gateway, scoped, "GET", "/metrics")
+        unscoped = await create_key(gateway, "device_ops")
+        assert await status_of(gateway, unscoped, "/metrics") == 200
 
 
 class TestLifecycle:
