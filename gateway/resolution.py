@@ -8,8 +8,9 @@ gets all of that from the current master data with no back-fill job over the eve
 no window in which stored links are stale, and nothing personal to strip from old events on
 erasure but the subject key. It costs one `resolve_refs` and one `resolve_plates` query per
 page (index lookups on the page's distinct refs and plates), so a page of 1,000 events
-resolves in two statements. The functions here are pure: the API fetches the matches, these
-decide.
+resolves in two statements. `for_readers` is the one place an event is shaped for a reader:
+`GET /v1/events` and the live stream (`gateway.stream_sources.EventPublisher`) both call it,
+so the two never disagree; the other functions are pure: it fetches the matches, they decide.
 
 The government platform sees no credential or ID hash: those are keyed hashes of one namespace
 for the whole gateway, so the same card in two communities would give the same value and link
@@ -21,11 +22,28 @@ set it).
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from gateway.store.masterdata import CredentialMatch, PlateMatch
+from gateway.store.masterdata import CredentialMatch, PlateMatch, Resolver
 from gateway.store.observations import local_day, valid_on
 from gateway.subjects import REF_FIELDS, person_ref
 from schemas.events import AccessEvent, DeviceEvent, FaceCapture, VehiclePass, VisitorEvent
 from schemas.privacy import subject_key
+
+
+async def for_readers(store: Resolver, events: Sequence[DeviceEvent]) -> list[DeviceEvent]:
+    """`events` as any reader sees them (`annotate`), resolved against the master data as it
+    stands now: one `resolve_refs` and one `resolve_plates` query for all of them, none when
+    they carry no ref or plate."""
+    matches = await store.resolve_refs(refs_of(events))
+    plates = await store.resolve_plates(plates_of(events))
+    return annotate(events, matches, plates)
+
+
+def unresolved(events: Sequence[DeviceEvent]) -> list[DeviceEvent]:
+    """`events` with their hashes replaced as `annotate` does but nothing resolved (`person_id`
+    and `vehicle_registered` null): what a reader may be shown when the master data cannot
+    be read, rather than the hashes."""
+    shaped = annotate(events, (), ())
+    return [e if isinstance(e, VehiclePass) else s for e, s in zip(events, shaped, strict=True)]
 
 
 def refs_of(events: Iterable[DeviceEvent]) -> list[tuple[str, str]]:

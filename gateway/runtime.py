@@ -203,12 +203,13 @@ async def running_gateway(
             queue_max=settings.stream_queue_max,
             metrics=metrics,
         )
+        events_published = EventPublisher(store, stream)
         commit = BatchCommitter(
             build_pipeline(settings, config, secrets.id_hash_key, devices, router, vault),
             store,
             metrics,
             instant=rules.instant if rules else None,
-            published=EventPublisher(stream),
+            published=events_published,
         )
         ingest = Ingest(
             BrokerAddress.from_url(settings.mqtt_url),
@@ -243,6 +244,7 @@ async def running_gateway(
         forward_tasks = [asyncio.create_task(forwarder.run(), name="forward")] if forwarder else []
         rule_tasks = [asyncio.create_task(rules.engine.run(), name="rules")] if rules else []
         stream_tasks = [
+            asyncio.create_task(events_published.run(), name="stream-events"),
             asyncio.create_task(TicketFeed(store, stream).run(), name="stream-tickets"),
             asyncio.create_task(
                 DeviceFeed(store, stream, interval_s=settings.device_check_interval_s).run(),

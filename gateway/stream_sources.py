@@ -1,9 +1,11 @@
 """What the live stream carries, and from where (`gateway.stream.StreamHub`).
 
-- `event`: the events of each batch this process commits (`EventPublisher`, called by
-  `gateway.commit.BatchCommitter` after the commit): the stored events, privacy-processed,
-  in the shape `GET /v1/events` returns, never a raw payload. Each process publishes what it
-  ingests; with a shared subscription a reader sees the events of the process it reached.
+- `event`: the events of each batch this process commits (`EventPublisher`, handed each
+  batch by `gateway.commit.BatchCommitter` after the commit): the stored events shaped by
+  `gateway.resolution.for_readers`, exactly as `GET /v1/events` renders them (`person_id`,
+  `vehicle_registered`, the community's `subject_key`, never a gateway-wide credential or ID
+  hash), never a raw payload. Each process publishes what it ingests; with a shared
+  subscription a reader sees the events of the process it reached.
 - `ticket`: every ticket raised or moved by any process (the rule engine's leader, an API
   transition elsewhere, the forwarder), read from the store by each process's `TicketFeed`
   every second, in the shape `GET /v1/tickets` returns.
@@ -14,12 +16,15 @@
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from gateway.errors import StoreError
+from gateway.resolution import for_readers, unresolved
 from gateway.store.base import Store
+from gateway.store.masterdata import Resolver
 from gateway.store.stream import TicketPosition
 from gateway.stream import StreamHub
 from schemas.devices import DeviceState
@@ -37,15 +42,76 @@ TICKET_PAGE: Final = 500
 DEVICE_PAGE: Final = 1000
 
 
-class EventPublisher:
-    """Publishes a committed batch's events (`BatchCommitter`'s `published` hook)."""
+EVENT_ROUND_MAX: Final = 1000
+"""Events resolved together at most (a `GET /v1/events` page's worth)."""
+EVENTS_PENDING_MAX: Final = 100_000
+"""Events waiting to be published at most; beyond, a batch is left out of the stream (logged)
+rather than held without bound while the store does not answer."""
 
-    def __init__(self, hub: StreamHub) -> None:
+
+class EventPublisher:
+    """Publishes committed batches' events, shaped for readers as `GET /v1/events` shapes them.
+
+    Shaping reads the master data (`for_readers`: two queries), which ingest must not wait
+    for: the committer's hook (`__call__`) only queues the batch, and `run`, a task of its own,
+    shapes everything queued since its last round together (a round trip per round, however
+    many batches arrived meanwhile) and publishes it in commit order. When the master data
+    cannot be read, a round is published `unresolved`: late or without `person_id`, never with
+    a hash.
+    """
+
+    def __init__(
+        self,
+        store: Resolver,
+        hub: StreamHub,
+        *,
+        round_max: int = EVENT_ROUND_MAX,
+        pending_max: int = EVENTS_PENDING_MAX,
+    ) -> None:
+        self._store = store
         self._hub = hub
+        self._round_max = round_max
+        self._pending_max = pending_max
+        self._pending: deque[DeviceEvent] = deque()
+        self._queued = asyncio.Event()
 
     def __call__(self, events: Sequence[DeviceEvent]) -> None:
-        for event in events:
-            self._hub.publish("event", event.community, event)
+        """Queue a committed batch (`BatchCommitter`'s `published` hook); never waits."""
+        if len(self._pending) + len(events) > self._pending_max:
+            logger.warning(
+                "the stream left out %d events: %d are still waiting to be published",
+                len(events),
+                len(self._pending),
+            )
+            return
+        self._pending.extend(events)
+        self._queued.set()
+
+    async def run(self) -> None:
+        """Publish what is queued until cancelled; a failed round is logged, never fatal."""
+        while True:
+            await self._queued.wait()
+            try:
+                await self.publish_queued()
+            except Exception:  # a bug here must not end the stream's events for good
+                logger.exception("stream event publishing failed")
+
+    async def publish_queued(self) -> int:
+        """Shape and publish everything queued; how many events it published."""
+        published = 0
+        while self._pending:
+            count = min(len(self._pending), self._round_max)
+            events = [self._pending.popleft() for _ in range(count)]
+            try:
+                shaped = await for_readers(self._store, events)
+            except StoreError as exc:
+                logger.warning("stream events published unresolved, the store failed: %s", exc)
+                shaped = unresolved(events)
+            for event in shaped:
+                self._hub.publish("event", event.community, event)
+            published += count
+        self._queued.clear()
+        return published
 
 
 class TicketFeed:

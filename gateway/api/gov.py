@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from gateway.access import Caller, Permission
 from gateway.api.deps import StoreDep, needs
 from gateway.api.params import IsoDateTime, check_time_range
-from gateway.resolution import annotate, plates_of, refs_of
+from gateway.resolution import for_readers
 from gateway.store.base import EventCursor, EventQuery, Page
 from schemas.devices import CommunityCode
 from schemas.events import DeviceEvent, EventKind
@@ -40,8 +40,5 @@ async def list_events(
     scope = caller.scope(community)
     query = EventQuery(kind, community, device_id, since, until, limit, position, scope)
     page = await store.list_events(query)
-    matches = await store.resolve_refs(refs_of(page.data))
-    plates = await store.resolve_plates(plates_of(page.data))
-    return Page[DeviceEvent](
-        data=annotate(page.data, matches, plates), next_cursor=page.next_cursor
-    )
+    data = await for_readers(store, page.data)
+    return Page[DeviceEvent](data=data, next_cursor=page.next_cursor)

@@ -17,7 +17,7 @@ from gateway.store import Store
 from gateway.store.stream import TicketPosition
 from gateway.store.tickets import TicketQuery
 from gateway.stream import Reader, SlowReaderError, StreamEndedError, StreamHub, StreamMessage
-from gateway.stream_sources import DeviceFeed, EventPublisher, TicketFeed
+from gateway.stream_sources import DeviceFeed, TicketFeed
 from schemas.devices import DeviceRegistration
 from tests.gateway.observed_events import DOOR, YIDA, access
 from tests.gateway.store.ticket_drafts import JIAXIN, draft
@@ -238,19 +238,6 @@ class TestClose:
         later, _ = stream.connect(everything)
         with pytest.raises(StreamEndedError):
             await later.next()
-
-
-class TestEventPublisher:
-    async def test_a_batch_s_events_are_published_in_the_shape_the_event_list_returns(
-        self,
-    ) -> None:
-        stream = hub()
-        reader, _ = stream.connect(everything)
-        event = access(1, datetime.now(UTC))
-        EventPublisher(stream)([event])
-        message = await reader.next()
-        assert (message.kind, message.community) == ("event", YIDA)
-        assert json.loads(message.data) == json.loads(event.model_dump_json())
 
 
 class Clock:
