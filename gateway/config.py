@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     """Origins allowed to call the API from a browser (CORS); empty: CORS stays closed."""
     api_auth_failures_per_minute: int = Field(default=10, ge=1, le=10_000)
     """Failed authentications allowed per client address and minute before 429."""
+    api_send_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    """How long a client may take none of a response's bytes before its connection is cut
+    off (`gateway.send_deadline`): a stream reader that stopped reading must not hold on."""
     stream_heartbeat_s: float = Field(default=15.0, gt=0, le=300)
     """How often `GET /v1/stream` sends a heartbeat comment."""
     stream_recheck_s: float = Field(default=5.0, gt=0, le=60)

@@ -8,8 +8,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from gateway.errors import GatewayError
+from gateway.send_deadline import SEND_TIMEOUT_S, send_deadline_protocol
 
 EXIT_STARTUP_FAILED = 3
+SHUTDOWN_GRACE_S = 5
+"""How long a stop waits for open responses to end before uvicorn cancels what is left."""
 
 
 def api_server(app: FastAPI, host: str, port: int, forwarded_allow_ips: str = "") -> uvicorn.Server:
@@ -33,6 +36,8 @@ def api_server(app: FastAPI, host: str, port: int, forwarded_allow_ips: str = ""
 
 class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        config.http = send_deadline_protocol(lambda: _send_timeout_s(app))
+        config.timeout_graceful_shutdown = SHUTDOWN_GRACE_S
         super().__init__(config)
         self._app = app
 
@@ -43,6 +48,12 @@ class _Server(uvicorn.Server):
         if runtime is not None:
             runtime.stream.close()
         await super().shutdown(sockets)
+
+
+def _send_timeout_s(app: FastAPI) -> float:
+    """The running gateway's `api_send_timeout_s` (`gateway.send_deadline`)."""
+    runtime = getattr(app.state, "runtime", None)
+    return SEND_TIMEOUT_S if runtime is None else float(runtime.settings.api_send_timeout_s)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
