@@ -359,3 +359,16 @@ class TestDeviceFeed:
         message = await reader.next()
         body = json.loads(message.data)
         assert (message.kind, body["device_id"], body["status"]) == ("device", DOOR, "online")
+
+
+class TestForeignIds:
+    @pytest.mark.parametrize("tail", ["²", "٢", "1²", "", "abc", "-1", "9" * 40])
+    def test_an_id_of_this_epoch_that_names_no_message_gets_a_reset_not_an_error(
+        self, tail: str
+    ) -> None:
+        """Not every character `str.isdigit` accepts is one `int` reads (a superscript two,
+        Arabic-Indic digits): whatever follows the epoch, a malformed id is a reset."""
+        stream = hub(epoch="e1")
+        publish(stream, 3)
+        _, reset = stream.connect(everything, f"e1-{tail}")
+        assert reset
