@@ -10,6 +10,7 @@ duration, community) or configuration.
 
 import argparse
 import asyncio
+import os
 import re
 import sys
 import unicodedata
@@ -17,7 +18,9 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
+
+from pydantic import ValidationError
 
 from gateway.access import Role
 from gateway.config import Settings, load_config
@@ -56,7 +59,10 @@ examples:
 A revocation takes effect at once on a gateway revoking through the API, and within 5
 seconds on gateways that learn it from the database (their short cache of keys)."""
 
-_DURATION = re.compile(r"(\d{1,5})([hdw])")
+_DURATION = re.compile(r"(-?)(\d{1,5})([hdw])")
+_KEY_ID = re.compile(r"key_[0-9a-f]{12}")
+SQLITE_PREFIX: Final = "sqlite:///"
+_SETTING_FLAGS: Final = {"database_url": "--database-url", "config": "--config"}
 _UNITS: Final = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 
 
@@ -69,7 +75,9 @@ def add_parser(commands: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    actions = parser.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    actions = parser.add_subparsers(
+        dest="keys_command", required=True, metavar="ACTION", parser_class=_KeysParser
+    )
 
     create = actions.add_parser(
         "create",
@@ -120,12 +128,30 @@ def add_parser(commands: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    revoke.add_argument("key_id", metavar="KEY_ID", help="the key's id, key_ + 12 hex digits")
+    revoke.add_argument(
+        "key_id", type=key_id, metavar="KEY_ID", help="the key's id, key_ + 12 hex digits"
+    )
     _add_store_flags(revoke)
 
 
+class _KeysParser(argparse.ArgumentParser):
+    """argparse reads `--expires -5d` as a flag missing its value: say what a value is."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("argument --expires: expected one argument"):
+            message = (
+                "argument --expires: expected a positive duration such as 90d, or a date such"
+                " as 2027-06-30 (durations must be positive; nothing here starts with '-')"
+            )
+        super().error(message)
+
+
 def _add_store_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--database-url", help="postgresql://... or sqlite:///path")
+    parser.add_argument(
+        "--database-url",
+        help="the gateway's existing database: postgresql://... or sqlite:///path (the demo's:"
+        " sqlite:///DATA_DIR/scgw.db); default: SCGW_DATABASE_URL, else sqlite:///data/scgw.db",
+    )
     parser.add_argument("--config", type=Path, help="the gateway's TOML file (its communities)")
 
 
@@ -146,10 +172,10 @@ class Expiry:
 def expiry(text: str) -> Expiry:
     """`--expires`: `90d`, `12h`, `2w`, or an ISO date / date-time (UTC unless it says)."""
     if (match := _DURATION.fullmatch(text.strip())) is not None:
-        count = int(match.group(1))
-        if count == 0:
-            raise argparse.ArgumentTypeError("a duration must be at least 1 (e.g. 90d)")
-        return Expiry(after=count * _UNITS[match.group(2)])
+        count = int(match.group(2))
+        if match.group(1) or count == 0:
+            raise argparse.ArgumentTypeError("durations must be positive, e.g. 90d")
+        return Expiry(after=count * _UNITS[match.group(3)])
     try:
         at = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -159,10 +185,34 @@ def expiry(text: str) -> Expiry:
     return Expiry(at=at if at.tzinfo is not None else at.replace(tzinfo=UTC))
 
 
+def key_id(text: str) -> str:
+    """`revoke`'s KEY_ID: malformed ids are refused before the store is asked."""
+    if _KEY_ID.fullmatch(text) is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a key id (key_ followed by 12 hex digits)"
+        )
+    return text
+
+
 def run_keys(args: argparse.Namespace) -> int:
     """Run `scgw keys ACTION`; the exit status."""
     try:
-        return asyncio.run(_run(args))
+        settings = _settings(args)
+    except ValidationError as invalid:
+        for problem in invalid.errors(include_url=False):
+            print(f"scgw keys: {_setting_problem(problem, args)}", file=sys.stderr)
+        return EXIT_BAD_ARGUMENT
+    if (missing := _missing_sqlite_file(settings.database_url)) is not None:
+        print(
+            f"scgw keys: no database at {missing} ({settings.database_url}, from"
+            f" {_source(args)}): keys belong in the gateway's existing database. Point"
+            " --database-url or SCGW_DATABASE_URL at it, e.g. the demo's"
+            " sqlite:///DATA_DIR/scgw.db (the demo prints the exact one at start).",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_ARGUMENT
+    try:
+        return asyncio.run(_run(args, settings))
     except KeyRefusedError as refused:
         print(f"scgw keys {args.keys_command}: {_refusal(refused, args)}", file=sys.stderr)
         return EXIT_BAD_ARGUMENT
@@ -174,9 +224,48 @@ def run_keys(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
-async def _run(args: argparse.Namespace) -> int:
+def _settings(args: argparse.Namespace) -> Settings:
+    """The environment's settings (SCGW_*) under the command line's flags."""
     overrides = {"database_url": args.database_url, "config": args.config}
-    settings = Settings(**{name: value for name, value in overrides.items() if value})
+    return Settings(**{name: value for name, value in overrides.items() if value is not None})
+
+
+def _setting_problem(problem: Any, args: argparse.Namespace) -> str:
+    """One line per bad setting, naming its flag and variable and what is expected; never the
+    value itself, which for a database may hold a password."""
+    field = str(problem["loc"][0]) if problem["loc"] else ""
+    where = f"SCGW_{field.upper()}"
+    if (flag := _SETTING_FLAGS.get(field)) is not None:
+        where = f"{flag} / {where}"
+    if field == "database_url":
+        given = getattr(args, "database_url", None)
+        empty = (given if given is not None else os.environ.get("SCGW_DATABASE_URL", "x")) == ""
+        return (
+            f"{where}: {'is empty' if empty else 'is not a supported database URL'}; expected"
+            " postgresql://user:password@host:port/db or sqlite:///path/to/scgw.db"
+        )
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
+def _missing_sqlite_file(database_url: str) -> Path | None:
+    """The absolute path of a SQLite database that does not exist yet, else None: the store
+    would quietly create it (and its folders), and a key made there opens no gateway."""
+    if not database_url.startswith(SQLITE_PREFIX):
+        return None
+    path = Path(database_url.removeprefix(SQLITE_PREFIX)).absolute()
+    return None if path.is_file() else path
+
+
+def _source(args: argparse.Namespace) -> str:
+    if args.database_url is not None:
+        return "--database-url"
+    if "SCGW_DATABASE_URL" in os.environ:
+        return "SCGW_DATABASE_URL"
+    return "the default, as neither --database-url nor SCGW_DATABASE_URL is set"
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
     config = load_config(settings.config)
     grids = GridMap.load(settings.grids)
     async with _store(settings) as store:

@@ -4,9 +4,11 @@ revocation the gateway honours, and clear refusals of a bad role, duration or co
 
 import asyncio
 import re
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -17,13 +19,38 @@ from testkit.services import MosquittoService
 SECRET = re.compile(r"^scgw_(key_[0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
 
 
-def scgw_keys(database: str, *args: str) -> subprocess.CompletedProcess[str]:
+def existing(url: str) -> str:
+    """`url`, its SQLite file made as the gateway's first start makes it: `scgw keys` works
+    only on an existing database."""
+    if url.startswith("sqlite:///"):
+        sqlite3.connect(url.removeprefix("sqlite:///")).close()
+    return url
+
+
+@pytest.fixture
+def database(database: str) -> str:
+    return existing(database)
+
+
+@pytest.fixture
+def sqlite_url(sqlite_url: str) -> str:
+    return existing(sqlite_url)
+
+
+def scgw_keys(
+    database: str | None, *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`scgw keys ARGS` with SCGW_DATABASE_URL set to `database` (None: unset)."""
+    env = {"PATH": "/usr/bin:/bin"}
+    if database is not None:
+        env["SCGW_DATABASE_URL"] = database
     return subprocess.run(
         [sys.executable, "-m", "gateway.cli", "keys", *args],
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "SCGW_DATABASE_URL": database},
+        env=env,
+        cwd=cwd,
         check=False,
     )
 
@@ -85,7 +112,9 @@ class TestCreate:
         [
             (("--role", "root"), "argument --role: invalid choice: 'root'"),
             (("--role", "gov", "--expires", "5y"), "argument --expires: expected a duration"),
-            (("--role", "gov", "--expires", "0d"), "a duration must be at least 1"),
+            (("--role", "gov", "--expires", "0d"), "durations must be positive, e.g. 90d"),
+            (("--role", "gov", "--expires=-5d"), "durations must be positive, e.g. 90d"),
+            (("--role", "gov", "--expires", "-5d"), "--expires: expected a positive duration"),
             (("--role", "gov", "--expires", "2020-01-01"), "--expires: is not in the future"),
             (
                 ("--role", "property", "--community", "yida", "--community", "atlantis"),
@@ -150,6 +179,55 @@ class TestRevoke:
         result = scgw_keys(database, "revoke", "key_000000000000")
         assert result.returncode == 1
         assert "no key has the id 'key_000000000000'" in result.stderr
+
+    @pytest.mark.parametrize("key_id", ["nonsense", "key_00000000000", "key_ABCDEF012345"])
+    def test_a_malformed_key_id_is_not_a_key_id(self, sqlite_url: str, key_id: str) -> None:
+        result = scgw_keys(sqlite_url, "revoke", key_id)
+        assert result.returncode == 2
+        assert f"'{key_id}' is not a key id (key_ followed by 12 hex digits)" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+class TestTheDatabase:
+    """Keys belong in the gateway's existing database: a missing one is refused, not made,
+    and a bad setting is one line naming the flag and the variable."""
+
+    def test_a_missing_sqlite_file_is_refused_and_not_created(self, tmp_path: Path) -> None:
+        missing = tmp_path / "nonexistent" / "dir" / "x.db"
+        for args in (("list",), ("create", "--role", "gov", "--name", "x")):
+            result = scgw_keys(None, *args, "--database-url", f"sqlite:///{missing}")
+            assert result.returncode == 2
+            assert f"no database at {missing}" in result.stderr
+            assert "--database-url or SCGW_DATABASE_URL" in result.stderr
+            assert result.stdout == "" and "Traceback" not in result.stderr
+        assert not (tmp_path / "nonexistent").exists()
+
+    def test_the_default_database_is_not_made_in_another_folder(self, tmp_path: Path) -> None:
+        result = scgw_keys(None, "create", "--role", "gov", "--name", "x", cwd=tmp_path)
+        assert result.returncode == 2
+        assert f"no database at {tmp_path / 'data' / 'scgw.db'}" in result.stderr
+        assert "neither --database-url nor SCGW_DATABASE_URL is set" in result.stderr
+        assert not (tmp_path / "data").exists()
+
+    @pytest.mark.parametrize(
+        ("database", "flag", "message"),
+        [
+            (None, "mysql://x", "--database-url / SCGW_DATABASE_URL: is not a supported"),
+            ("mysql://x", None, "--database-url / SCGW_DATABASE_URL: is not a supported"),
+            ("", None, "--database-url / SCGW_DATABASE_URL: is empty; expected postgresql://"),
+            (None, "", "--database-url / SCGW_DATABASE_URL: is empty; expected postgresql://"),
+        ],
+    )
+    def test_a_bad_database_setting_is_one_clear_line(
+        self, database: str | None, flag: str | None, message: str
+    ) -> None:
+        args = ("list",) if flag is None else ("list", "--database-url", flag)
+        result = scgw_keys(database, *args)
+        assert result.returncode == 2
+        (line,) = result.stderr.splitlines()
+        assert message in line
+        assert "sqlite:///" in line
+        assert "pydantic" not in line
 
 
 class TestHelp:
