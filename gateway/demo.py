@@ -27,12 +27,15 @@ import json
 import logging
 import os
 import secrets
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -187,6 +190,12 @@ def _write_private(path: Path, content: dict[str, Any]) -> None:
     os.replace(staging, path)
 
 
+def demo_database_url(data_dir: Path) -> str:
+    """The demo's SQLite store, by absolute path: `scgw keys --database-url` works from any
+    folder with it (a relative one would quietly name another, empty database)."""
+    return f"sqlite:///{(data_dir / 'scgw.db').resolve()}"
+
+
 def demo_communities() -> list[Community]:
     """The pilot communities the demo simulates, in code order."""
     return [pilot_community(code, DEMO_SEED) for code in sorted(PILOT_LAYOUTS)]
@@ -239,6 +248,34 @@ async def import_master_data(
 
 
 async def run_demo(options: DemoOptions) -> int:
+    """Run the demo until Ctrl-C or SIGTERM, which stop it alike: the receiver child included."""
+    with _sigterm_as_interrupt():
+        return await _run_demo(options)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt while the demo runs, as Ctrl-C does.
+
+    uvicorn stops on SIGTERM and then raises the signal again, once its own handler is gone:
+    with the default action the process died there, before the `finally` that stops the
+    platform receiver, which lived on. As an interrupt it unwinds through every `finally`.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+async def _run_demo(options: DemoOptions) -> int:
     options.data_dir.mkdir(parents=True, exist_ok=True)
     demo_keys = demo_secrets(options.data_dir)
     configure_logging("text", "INFO")
@@ -250,7 +287,7 @@ async def run_demo(options: DemoOptions) -> int:
             mqtt_url=broker.url(accounts.gateway),
             mqtt_protocol="3.1.1",
             mqtt_client_id="scgw-demo",
-            database_url=f"sqlite:///{options.data_dir / 'scgw.db'}",
+            database_url=demo_database_url(options.data_dir),
             api_host=LOOPBACK,
             api_port=options.api_port,
             config=config_path,
@@ -375,6 +412,10 @@ def demo_banner(
             " --device-password ID"
         )
     key = f"-H 'X-API-Key: {keys.admin_api_key}'"
+    create_key = (
+        "scgw keys create --role property --community yida --name 亿达物业"
+        f" --database-url {demo_database_url(options.data_dir)}"
+    )
     platform = "none (tickets stay local)"
     if options.platform_port is not None:
         platform = (
@@ -384,6 +425,9 @@ def demo_banner(
     return f"""
   Smart-community gateway demo (Yida Town 亿达小镇, Jiaxin Times Square 嘉新时代广场) is running.
 
+    Dashboard     {base}/  (sign in with the API key: {keys.admin_api_key})
+    Keys          {create_key}
+                  (a key that sees Yida Town alone; also: scgw keys list, scgw keys revoke)
     API docs      {base}/docs
     Events        curl {key} '{base}/v1/events?limit=5'
     Summary       curl {key} {base}/v1/communities/yida/summary

@@ -28,6 +28,7 @@ from gateway.demo import (
     demo_broker_accounts,
     demo_communities,
     demo_config_path,
+    demo_database_url,
     demo_scenarios,
     demo_secrets,
     demo_traffic,
@@ -228,6 +229,25 @@ class TestDemoBanner:
         assert str(tmp_path / "platform-received.jsonl") in banner
         assert "tickets stay local" in demo_banner(options(tmp_path), keys, broker, accounts)
 
+    def test_banner_opens_with_the_dashboard_and_a_scoped_key_command(self, tmp_path: Path) -> None:
+        """The dashboard and its sign-in key come first; the key command names the demo's own
+        database by absolute path, so it works from any folder."""
+        accounts = demo_broker_accounts(tmp_path, [DOOR])
+        keys = demo_secrets(tmp_path)
+        broker = EmbeddedBroker("127.0.0.1", 11883)
+        lines = demo_banner(options(tmp_path), keys, broker, accounts).splitlines()
+        dashboard = (
+            "Dashboard     http://127.0.0.1:18080/"
+            f"  (sign in with the API key: {keys.admin_api_key})"
+        )
+        assert lines[3].strip() == dashboard
+        create = (
+            "Keys          scgw keys create --role property --community yida --name 亿达物业"
+            f" --database-url sqlite:///{tmp_path.resolve() / 'scgw.db'}"
+        )
+        assert lines[4].strip() == create
+        assert demo_database_url(Path("data")) == f"sqlite:///{Path.cwd() / 'data' / 'scgw.db'}"
+
 
 def scgw(*args: str, data_dir: Path) -> subprocess.Popen[str]:
     """`scgw` as a separate process, its output to a file in the data folder."""
@@ -396,3 +416,48 @@ class TestDemoProcess:
         assert process.returncode == 1
         assert f"{refusal} 127.0.0.1:{taken}" in output
         assert option in output and "Traceback" not in output
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes `pid` started (Linux's /proc), still running or not yet reaped."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def gone(pid: int, timeout_s: float = 30) -> bool:
+    """Whether `pid` has ended and been reaped within `timeout_s` (an orphan lives on)."""
+    deadline = time.monotonic() + timeout_s
+    while Path(f"/proc/{pid}").exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+class TestDemoStops:
+    """SIGTERM (`kill`) stops the demo as Ctrl-C does: the platform receiver with it."""
+
+    @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+    def test_the_receiver_child_ends_with_the_demo(
+        self, tmp_path: Path, stop: signal.Signals
+    ) -> None:
+        data_dir = tmp_path / "data"
+        process = scgw(
+            *("demo", "--api-port", str(free_port()), "--mqtt-port", str(free_port())),
+            *("--platform-port", str(free_port()), "--no-simulator"),
+            data_dir=data_dir,
+        )
+        running = RunningDemo(process, data_dir, 0, 0)
+        try:
+            running.wait_for(lambda: "Ctrl-C stops everything" in log_of(data_dir), "banner")
+            (receiver,) = children_of(process.pid)
+            process.send_signal(stop)
+            process.wait(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+        if not gone(receiver):
+            os.kill(receiver, signal.SIGKILL)
+            pytest.fail(f"the receiver {receiver} outlived the demo ({stop.name})")
+        assert "Traceback" not in log_of(data_dir)
