@@ -35,6 +35,8 @@ class CategorySpec(BaseModel):
 
     code: CategoryCode
     name: str = Field(min_length=1, max_length=64)
+    name_en: str | None = Field(default=None, min_length=1, max_length=64)
+    """Optional English name, for the dashboard's English view (the platform never sees it)."""
     gbt_class: str | None = Field(default=None, min_length=1, max_length=64)
     units: tuple[UnitType, ...] = Field(min_length=1)
     sla_hours: float = Field(gt=0, le=MAX_SLA_HOURS, strict=True, allow_inf_nan=False)

@@ -119,6 +119,8 @@ class CategoryCount(_Frozen):
     """The category code (`config/responsibility.toml`)."""
     name: str
     """The category's Chinese name."""
+    name_en: str | None = None
+    """Its English name from the responsibility list; None when the list gives none."""
     open: int = Field(ge=0, description="Open tickets of the category.")
     overdue: int = Field(ge=0, description="Of those, the ones past `sla_due_at`.")
 
@@ -248,7 +250,13 @@ class Overview(_Frozen):
                     "open": 3,
                     "overdue": 1,
                     "by_category": [
-                        {"code": "social_care", "name": "社会救助", "open": 2, "overdue": 1}
+                        {
+                            "code": "social_care",
+                            "name": "社会救助",
+                            "name_en": "Social assistance",
+                            "open": 2,
+                            "overdue": 1,
+                        }
                     ],
                     "by_grid": [
                         {

@@ -156,6 +156,11 @@ async def _open_tickets(
     return found
 
 
+def _name_en(runtime: Runtime, code: str) -> str | None:
+    spec = runtime.responsibility.get(code)
+    return spec.name_en if spec is not None else None
+
+
 async def _tickets(
     runtime: Runtime, caller: Caller, scope: frozenset[str] | None, now: datetime
 ) -> TicketOverview:
@@ -168,7 +173,13 @@ async def _tickets(
         open=len(tickets),
         overdue=len(overdue),
         by_category=[
-            CategoryCount(code=code, name=category_names[code], open=n, overdue=late)
+            CategoryCount(
+                code=code,
+                name=category_names[code],
+                name_en=_name_en(runtime, code),
+                open=n,
+                overdue=late,
+            )
             for code, (n, late) in categories
         ],
         by_grid=[

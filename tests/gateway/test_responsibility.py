@@ -73,6 +73,11 @@ class TestPilotList:
         listed = ResponsibilityList.load()
         assert {spec.code: (spec.name, spec.units) for spec in listed} == PILOT_CATEGORIES
 
+    def test_every_pilot_category_has_an_english_name_for_the_dashboard(self) -> None:
+        english = {spec.code: spec.name_en for spec in ResponsibilityList.load()}
+        assert english.keys() == PILOT_CATEGORIES.keys() and all(english.values())
+        assert english["city_management"] == "City management"
+
     def test_only_device_operations_stays_with_the_property(self) -> None:
         local = [spec.code for spec in ResponsibilityList.load() if not spec.forward]
         assert local == ["device_operations"]
@@ -105,6 +110,7 @@ class TestDistrictSizedList:
         last = listed.get("item_223")
         assert last is not None
         assert (last.name, last.units, last.sla_hours) == ("事项223", ("property",), 8)
+        assert last.name_en is None  # optional: a list without English names loads
 
 
 class TestBrokenList:

@@ -351,6 +351,17 @@ class TestTickets:
         (late,) = tickets["overdue_tickets"]
         assert (late["category"], late["community"]) == ("safety", "yida")
 
+    async def test_each_category_carries_its_names_from_the_responsibility_list(
+        self, world: World
+    ) -> None:
+        tickets = (await get_overview(world.gateway))["tickets"]
+        names = {c["code"]: (c["name"], c["name_en"]) for c in tickets["by_category"]}
+        assert names == {
+            "safety": ("安全隐患", "Safety hazard"),
+            "fire_safety": ("消防安全", "Fire safety"),
+            "social_care": ("社会救助", "Social assistance"),
+        }
+
     async def test_equal_the_tickets_endpoint(self, world: World) -> None:
         for community in (None, "yida", "jiaxin"):
             params = {} if community is None else {"community": community}
