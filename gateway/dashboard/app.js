@@ -4,7 +4,10 @@
 // tab's sessionStorage only, and every request sends it in the X-API-Key header (never in a
 // URL: access logs keep URLs). The figures come from GET /v1/overview, re-read every 30 s and
 // soon after the live stream (GET /v1/stream, read with fetch so the key stays a header) says
-// something changed; new tickets appear from the stream at once. Text is set with
+// something changed; new tickets appear from the stream at once. The ticket list is the newest
+// LIST_LIMIT open tickets (one GET /v1/tickets?status= per open status, so a refresh makes a
+// bounded number of requests and never reads closed tickets); the overview's count says how
+// many more there are. Times are China Standard Time (UTC+8), as MM-DD HH:mm in both languages. Text is set with
 // textContent only: nothing the API returns is ever parsed as HTML.
 //
 // Each sign-in is one session: its key, one AbortController for every request it makes and
@@ -27,7 +30,8 @@
   const STREAM_URL = "/v1/stream?kinds=ticket,event,device";
   const CHANGE_REFRESH_MS = 1000;
   const EVENT_REFRESH_MS = 10000;
-  const OPEN = new Set(["detected", "reported", "accepted", "dispatched", "handled"]);
+  const OPEN = new Set(["detected", "reported", "accepted", "dispatched", "handled"]); // schemas.tickets.OPEN_STATUSES
+  const LIST_LIMIT = 100; // open tickets listed: the newest of each open status, one request each
   const KINDS = ["access", "door_state", "face_capture", "vehicle_pass", "behaviour_alarm", "visitor", "device_status"];
   const SVG = "http://www.w3.org/2000/svg";
 
@@ -46,6 +50,7 @@
       group: "社区", raised: "上报", accepted: "受理", closed: "办结", closureRate: "办结率", onTimeRate: "按时率",
       meanHours: "平均办结（小时）", p90Hours: "P90（小时）", falseAlarmRate: "误报率", close: "关闭",
       history: "处置记录", evidence: "证据事件", updated: "更新于 ", live: "实时", polling: "轮询",
+      detectedAt: "发现时间", more: (n) => `另有 ${n} 件未列出`, timeZone: "时间均为北京时间（UTC+8）",
       noGrid: "未划入网格", none: "无", since: "自 ", total: "合计",
       kind: { access: "门禁通行", door_state: "门状态", face_capture: "人脸抓拍", vehicle_pass: "车辆通行",
         behaviour_alarm: "行为告警", visitor: "访客", device_status: "设备状态" },
@@ -53,7 +58,6 @@
       ptype: { registered: "户籍人口", floating: "流动人口", foreign: "境外人员", unregistered: "未落户人员", visitor: "访客" },
       status: { detected: "已发现", reported: "已上报", accepted: "已受理", rejected: "已退回", dispatched: "已派遣",
         handled: "已处置", closed: "已办结", false_alarm: "误报", cancelled: "已撤销" },
-      category: {},
     },
     en: {
       title: "Community operations", signInTitle: "Sign in with an API key", apiKey: "API key", signIn: "Sign in",
@@ -70,6 +74,7 @@
       group: "Community", raised: "Raised", accepted: "Accepted", closed: "Closed", closureRate: "Closure rate",
       onTimeRate: "On time", meanHours: "Mean hours to close", p90Hours: "P90 hours", falseAlarmRate: "False alarms",
       close: "Close", history: "History", evidence: "Evidence", updated: "Updated ", live: "live", polling: "polling",
+      detectedAt: "Detected", more: (n) => `and ${n} more not listed`, timeZone: "Times are China Standard Time (UTC+8)",
       noGrid: "no grid", none: "none", since: "since ", total: "total",
       kind: { access: "Access", door_state: "Door state", face_capture: "Face capture", vehicle_pass: "Vehicle pass",
         behaviour_alarm: "Behaviour alarm", visitor: "Visitor", device_status: "Device status" },
@@ -77,9 +82,6 @@
       ptype: { registered: "Registered", floating: "Floating", foreign: "Foreign", unregistered: "Unregistered", visitor: "Visitors" },
       status: { detected: "detected", reported: "reported", accepted: "accepted", rejected: "rejected", dispatched: "dispatched",
         handled: "handled", closed: "closed", false_alarm: "false alarm", cancelled: "cancelled" },
-      category: { safety: "Safety", fire_safety: "Fire safety", social_care: "Social care", housing: "Housing",
-        population: "Population", device_operations: "Device operations", visitor_management: "Visitors",
-        vehicle: "Vehicles", public_order: "Public order" },
     },
   };
 
@@ -87,6 +89,7 @@
     lang: sessionStorage.getItem(LANG_STORAGE) === "en" ? "en" : "zh",
     overview: null,
     tickets: new Map(), // ticket_id -> ticket (open ones)
+    categoryEn: new Map(), // category code -> English name, from the overview (the responsibility list's)
     fresh: new Set(),
     session: null, // the signed-in session (see newSession); null when signed out
   };
@@ -121,10 +124,24 @@
     return value === null || value === undefined ? "–" : value.toFixed(1);
   }
 
+  // MM-DD HH:mm in China Standard Time, the same in both languages (no day/month ambiguity).
+  const CST = new Intl.DateTimeFormat("en-GB", {
+    timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  });
   function localTime(iso) {
-    return new Date(iso).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB", {
-      timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
-    });
+    const part = Object.fromEntries(CST.formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+    return `${part.month}-${part.day} ${part.hour}:${part.minute}`;
+  }
+
+  // A category's name: the API's (Chinese) name, or in English the responsibility list's
+  // name_en as the overview gives it, else the code made readable ("city_management" ->
+  // "City management"). The list is per district, so no name is written here.
+  function categoryName(code, name) {
+    if (state.lang === "zh") return name || code;
+    const english = state.categoryEn.get(code);
+    if (english) return english;
+    const words = code.replace(/_/g, " ");
+    return words.charAt(0).toUpperCase() + words.slice(1);
   }
 
   // ---- Sessions ---------------------------------------------------------------------
@@ -220,22 +237,19 @@
     return response.json();
   }
 
+  // The newest open tickets: one request per open status (never a closed ticket, never more
+  // than OPEN.size requests), the newest LIST_LIMIT of them by detection time.
   async function openTickets(session) {
-    return (await pages(session, "/v1/tickets", {}, 10)).filter((ticket) => OPEN.has(ticket.status));
+    const found = [];
+    for (const status of OPEN) {
+      const query = new URLSearchParams({ status, limit: String(LIST_LIMIT) });
+      found.push(...(await api(session, `/v1/tickets?${query}`)).data);
+    }
+    return byDetection(found).slice(0, LIST_LIMIT);
   }
 
-  async function pages(session, path, params, maxPages) {
-    const found = [];
-    let cursor = null;
-    for (let page = 0; page < maxPages; page += 1) {
-      const query = new URLSearchParams({ ...params, limit: "1000" });
-      if (cursor) query.set("cursor", cursor);
-      const body = await api(session, `${path}?${query}`);
-      found.push(...body.data);
-      cursor = body.next_cursor;
-      if (!cursor) break;
-    }
-    return found;
+  function byDetection(tickets) {
+    return tickets.sort((a, b) => b.detected_at.localeCompare(a.detected_at) || b.ticket_id.localeCompare(a.ticket_id));
   }
 
   // The overview first, alone: a key whose role may not read it is turned away before it
@@ -245,6 +259,7 @@
     const tickets = await openTickets(session);
     if (!live(session)) return;
     state.overview = figures;
+    for (const c of figures.tickets.by_category) if (c.name_en) state.categoryEn.set(c.code, c.name_en);
     state.tickets = new Map(tickets.map((ticket) => [ticket.ticket_id, ticket]));
     render();
   }
@@ -497,21 +512,25 @@
     setNumber("tickets-open", tickets.open);
     setNumber("tickets-overdue", tickets.overdue);
     countRows("tickets-by-category", tickets.by_category.map((c) =>
-      [c.code, state.lang === "zh" ? c.name : label("category", c.code), c.open, c.overdue, "category-row"]));
+      [c.code, categoryName(c.code, c.name), c.open, c.overdue, "category-row"]));
     countRows("tickets-by-grid", tickets.by_grid.map((g) =>
       [g.grid_code || "", g.name || g.grid_code || `${g.community} · ${t("noGrid")}`, g.open, g.overdue, "grid-row"]));
     renderTicketList();
   }
 
   function renderTicketList() {
-    const list = [...state.tickets.values()].sort((a, b) => (b.overdue - a.overdue) || b.created_at.localeCompare(a.created_at));
+    const list = byDetection([...state.tickets.values()]).slice(0, LIST_LIMIT);
+    const open = state.overview ? state.overview.tickets.open : list.length;
+    const more = byTestId("ticket-more");
+    more.dataset.value = String(Math.max(0, open - list.length));
+    more.textContent = open > list.length ? t("more")(open - list.length) : "";
     byTestId("ticket-list").replaceChildren(...list.map((ticket) => {
       const title = state.lang === "zh" ? ticket.title : ticket.summary_en;
       const classes = [ticket.overdue ? "overdue" : "", state.fresh.has(ticket.ticket_id) ? "fresh" : ""].join(" ").trim();
       const button = el("button", { type: "button" },
-        el("span", { class: "when" }, localTime(ticket.detected_at)),
+        el("span", { class: "when", "data-at": ticket.detected_at }, localTime(ticket.detected_at)),
         el("span", { class: "what" }, title),
-        el("span", { class: "where" }, `${state.lang === "zh" ? ticket.category.name : label("category", ticket.category.code)} · ${label("status", ticket.status)}`));
+        el("span", { class: "where" }, `${categoryName(ticket.category.code, ticket.category.name)} · ${label("status", ticket.status)}`));
       button.addEventListener("click", () => openTicket(ticket.ticket_id));
       return el("li", { "data-testid": "ticket", "data-ticket-id": ticket.ticket_id, "data-overdue": ticket.overdue, "data-category": ticket.category.code, class: classes || null }, button);
     }));
@@ -585,6 +604,7 @@
     $("#sign-in-view").hidden = signedIn;
     $("#board").hidden = !signedIn;
     byTestId("sign-out").hidden = !signedIn;
+    byTestId("stream-status").hidden = !signedIn; // no stream, no polling, while signed out
   }
 
   function start() {
@@ -605,6 +625,7 @@
     state.session = null;
     state.overview = null;
     state.tickets = new Map();
+    state.categoryEn = new Map();
     state.fresh.clear();
     const dialog = $("#ticket-detail");
     if (dialog.open) dialog.close();

@@ -16,8 +16,9 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -156,10 +157,12 @@ async def browser() -> AsyncIterator[Browser]:
             await launched.close()
 
 
-async def open_dashboard(browser: Browser, base: str, key: str) -> tuple[Page, Watched]:
+async def open_dashboard(
+    browser: Browser, base: str, key: str, width: int = 1600, height: int = 1000
+) -> tuple[Page, Watched]:
     """A new tab on the dashboard, signed in with `key` through the form, figures loaded."""
     watched = Watched()
-    page = await browser.new_page(viewport={"width": 1600, "height": 1000})
+    page = await browser.new_page(viewport={"width": width, "height": height})
 
     async def only_the_gateway(route: Route) -> None:
         if route.request.url.startswith(base):
@@ -422,6 +425,144 @@ class TestTheDashboardAsAnAdminSeesIt:
         assert watched.errors == [] and watched.elsewhere == []
 
 
+SNAKE_CASE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+TIME = re.compile(r"^\d\d-\d\d \d\d:\d\d$")
+
+WALL_JS = """() => {
+  const box = (selector) => document.querySelector(selector).getBoundingClientRect().bottom;
+  const when = [...document.querySelectorAll('[data-testid=ticket] .when')];
+  return {
+    scrollHeight: document.documentElement.scrollHeight,
+    viewport: window.innerHeight,
+    bottoms: [box('[data-testid=ticket-list]'), box('[data-testid=indicators]'),
+              box('[data-testid=persons-by-type]'), box('[data-testid=offline-list]')],
+    shownTimes: when.map((node) => node.textContent),
+    times: when.map((node) => node.dataset.at),
+    categories: [...document.querySelectorAll('[data-testid=category-row]')]
+      .map((row) => [row.dataset.code, row.cells[0].textContent]),
+    ticketCategories: [...document.querySelectorAll('[data-testid=ticket] .where')]
+      .map((node) => node.textContent),
+  };
+}"""
+
+
+FILL_JS = """() => {
+  const fill = (selector, rows) => {
+    const list = document.querySelector(selector);
+    const first = list.firstElementChild;
+    for (let n = list.children.length; first && n < rows; n += 1) {
+      list.append(first.cloneNode(true));
+    }
+  };
+  fill('[data-testid=ticket-list]', 100);
+  fill('[data-testid=tickets-by-category] tbody', 12);
+  fill('[data-testid=tickets-by-grid] tbody', 12);
+  fill('[data-testid=offline-list]', 30);
+  return document.querySelectorAll('[data-testid=ticket]').length;
+}"""
+"""The board at its fullest: the page's own rows repeated up to the most it lists (100
+tickets) and more categories, grids and offline devices than the pilots have."""
+
+
+def ticket_requests(watched: Watched) -> list[dict[str, list[str]]]:
+    """The query of every request for the ticket list (not for one ticket)."""
+    return [
+        parse_qs(urlsplit(url).query)
+        for url, _ in watched.api_requests
+        if urlsplit(url).path == "/v1/tickets"
+    ]
+
+
+class TestOnAWallScreen:
+    """At 1920x1080 the whole board fits, the list reads in order, English names every
+    category, and a refresh asks for open tickets only, a bounded number of times."""
+
+    async def test_the_board_fits_1920_by_1080_without_scrolling(
+        self, fed: RunningGateway, browser: Browser
+    ) -> None:
+        key = fed.http.headers["X-API-Key"]
+        page, watched = await open_dashboard(browser, base_of(fed), key, 1920, 1080)
+        try:
+            await expect(page.get_by_test_id("stream-status")).to_be_visible()
+            wall = await page.evaluate(WALL_JS)
+            rows = await page.evaluate(FILL_JS)
+            full = await page.evaluate(WALL_JS)
+            assert watched.clean(), watched
+        finally:
+            await page.close()
+        assert wall["viewport"] == 1080 and rows == 100
+        for board in (wall, full):
+            assert board["scrollHeight"] <= 1080
+            assert all(bottom <= 1080 for bottom in board["bottoms"]), board["bottoms"]
+
+    async def test_the_ticket_list_is_ordered_by_the_detection_time_it_shows(
+        self, fed: RunningGateway, browser: Browser
+    ) -> None:
+        key = fed.http.headers["X-API-Key"]
+        page, watched = await open_dashboard(browser, base_of(fed), key, 1920, 1080)
+        try:
+            wall = await page.evaluate(WALL_JS)
+            header = await page.locator(".ticket-head .when").inner_text()
+            zone = await page.get_by_test_id("time-zone").inner_text()
+            await page.get_by_test_id("lang-toggle").click()
+            await expect(page.locator(".ticket-head .when")).to_have_text("Detected")
+            english = await page.evaluate(WALL_JS)
+            english_zone = await page.get_by_test_id("time-zone").inner_text()
+            assert watched.clean(), watched
+        finally:
+            await page.close()
+        tickets = {t["ticket_id"]: t for t in await every(fed.http, "/v1/tickets")}
+        assert len(wall["times"]) >= 2
+        instants = [datetime.fromisoformat(at) for at in wall["times"]]
+        assert instants == sorted(instants, reverse=True)
+        assert set(instants) <= {datetime.fromisoformat(t["detected_at"]) for t in tickets.values()}
+        china = timezone(timedelta(hours=8))
+        expected = [at.astimezone(china).strftime("%m-%d %H:%M") for at in instants]
+        assert wall["shownTimes"] == expected
+        assert english["shownTimes"] == expected  # one format in both languages
+        assert all(TIME.match(shown) for shown in expected)
+        assert header == "发现时间"
+        assert "UTC+8" in zone and "China Standard Time" in english_zone
+
+    async def test_english_names_every_category_and_shows_no_code(
+        self, fed: RunningGateway, browser: Browser
+    ) -> None:
+        key = fed.http.headers["X-API-Key"]
+        page, watched = await open_dashboard(browser, base_of(fed), key, 1920, 1080)
+        try:
+            await page.get_by_test_id("lang-toggle").click()
+            await expect(page.locator("html")).to_have_attribute("lang", "en")
+            wall = await page.evaluate(WALL_JS)
+            text = await page.locator(".panel.tickets").inner_text()
+            assert watched.clean(), watched
+        finally:
+            await page.close()
+        overview = (await fed.http.get("/v1/overview")).json()
+        english = {c["code"]: c["name_en"] for c in overview["tickets"]["by_category"]}
+        assert wall["categories"] and all(english.values())
+        assert dict(wall["categories"]) == english
+        shown = {where.split(" · ")[0] for where in wall["ticketCategories"]}
+        assert shown and shown <= set(english.values())
+        assert SNAKE_CASE.findall(text) == []
+
+    async def test_a_refresh_reads_only_open_tickets_one_request_per_open_status(
+        self, fed: RunningGateway, browser: Browser
+    ) -> None:
+        key = fed.http.headers["X-API-Key"]
+        page, watched = await open_dashboard(browser, base_of(fed), key, 1920, 1080)
+        try:
+            assert watched.clean(), watched
+        finally:
+            await page.close()
+        asked = ticket_requests(watched)
+        overviews = [url for url, _ in watched.api_requests if "/v1/overview" in url]
+        assert len(overviews) >= 1
+        assert 0 < len(asked) <= len(OPEN_STATUSES) * len(overviews)
+        assert {query["status"][0] for query in asked} == set(OPEN_STATUSES)
+        assert all(len(query["status"]) == 1 for query in asked)
+        assert all(int(query["limit"][0]) <= 100 and "cursor" not in query for query in asked)
+
+
 class TestAWrongKey:
     """A key the gateway does not know brings the sign-in form back, with the reason."""
 
@@ -436,9 +577,11 @@ class TestAWrongKey:
             await expect(page.get_by_test_id("sign-in-error")).to_be_visible(timeout=LOAD_MS)
             board_hidden = await page.locator("#board").is_hidden()
             stored = await page.evaluate("sessionStorage.getItem('scgw.apiKey')")
+            status_hidden = await page.get_by_test_id("stream-status").is_hidden()
         finally:
             await page.close()
         assert board_hidden and stored is None
+        assert status_hidden  # neither "live" nor "polling" on the sign-in form
         refused = [f for f in watched.failed if "/v1/" in f]
         assert refused and all(f.endswith(" 401") for f in refused)
 
