@@ -37,7 +37,7 @@ async def screenshot(url: str, key: str, out: Path, language: str, wait_s: float
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM)
         try:
-            page = await browser.new_page(viewport={"width": 1600, "height": 1200})
+            page = await browser.new_page(viewport={"width": 1920, "height": 1080})
 
             async def only_the_gateway(route: Route) -> None:
                 if route.request.url.startswith(base):
@@ -56,7 +56,7 @@ async def screenshot(url: str, key: str, out: Path, language: str, wait_s: float
                 await page.get_by_test_id("lang-toggle").click()
             await page.wait_for_timeout(wait_s * 1000)  # let live updates land: a picture only
             out.parent.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=str(out), full_page=True)
+            await page.screenshot(path=str(out))  # the wall screen, as seen: no scrolling
         finally:
             await browser.close()
 
