@@ -1,6 +1,7 @@
 """Dependencies shared by the routers: the running gateway, its store, the caller's key."""
 
 import logging
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
@@ -47,6 +48,25 @@ bearer = HTTPBearer(
 ADMIN_ROLE = Role.ADMIN.value
 
 
+def client_address(request: Request) -> str:
+    """The address failed authentications are counted against (the proxy's, unless
+    `SCGW_API_FORWARDED_ALLOW_IPS` trusts it to name the client)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def refuse_while_limited(runtime: Runtime, address: str, now: datetime) -> None:
+    """429 for an address that failed to authenticate too often lately, before any key or
+    token it presents is looked at (`gateway.api.auth_limit`)."""
+    if (retry := runtime.auth_failures.retry_after(address, now)) is not None:
+        raise ApiError(
+            429,
+            "too_many_failures",
+            "too many failed authentications from this address: try again later",
+            {"retry_after_s": retry},
+            headers={"Retry-After": str(retry)},
+        )
+
+
 async def authenticate(
     request: Request,
     runtime: RuntimeDep,
@@ -63,15 +83,9 @@ async def authenticate(
     """
     presented = _one_credential(request, x_api_key, authorization)
     now = runtime.clock()
-    address = request.client.host if request.client is not None else "unknown"
-    if presented and (retry := runtime.auth_failures.retry_after(address, now)) is not None:
-        raise ApiError(
-            429,
-            "too_many_failures",
-            "too many failed authentications from this address: try again later",
-            {"retry_after_s": retry},
-            headers={"Retry-After": str(retry)},
-        )
+    address = client_address(request)
+    if presented:
+        refuse_while_limited(runtime, address, now)
     verdict = await runtime.keys.verify(presented, now)
     if verdict.caller is not None:
         return verdict.caller

@@ -35,7 +35,16 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from gateway.access import Caller, Permission
-from gateway.api.deps import Needs, RuntimeDep, api_key_header, authenticate, bearer, needs
+from gateway.api.deps import (
+    Needs,
+    RuntimeDep,
+    api_key_header,
+    authenticate,
+    bearer,
+    client_address,
+    needs,
+    refuse_while_limited,
+)
 from gateway.api.errors import ApiError
 from gateway.errors import StoreError
 from gateway.runtime import Runtime
@@ -117,15 +126,8 @@ async def _redeem(request: Request, runtime: Runtime, token: str) -> Caller:
     """The caller of the key the token was issued to, as that key stands now. A failed
     redemption counts as a failed authentication of the address (`gateway.api.auth_limit`)."""
     now = runtime.clock()
-    address = request.client.host if request.client is not None else "unknown"
-    if (retry := runtime.auth_failures.retry_after(address, now)) is not None:
-        raise ApiError(
-            429,
-            "too_many_failures",
-            "too many failed authentications from this address: try again later",
-            {"retry_after_s": retry},
-            headers={"Retry-After": str(retry)},
-        )
+    address = client_address(request)
+    refuse_while_limited(runtime, address, now)
     key_id = await runtime.store.redeem_stream_token(token_hash(token), now)
     caller = None if key_id is None else await runtime.keys.caller_by_id(key_id, now)
     if caller is None:
