@@ -397,6 +397,13 @@ class TestForwarderLease:
             await wait_until(lambda: sum(delivered()) == 3, what="three deliveries")
             assert sorted(delivered()) == [0, 3]
             leader = delivered().index(3)
+
+            async def all_marked() -> bool:
+                """The leader counts a delivery on the platform's 201, then marks the row:
+                cancelling it in between would leave a row the other must send again."""
+                return (await stores[0].outbox_counts()).get("pending", 0) == 0
+
+            await wait_until(all_marked, what="the three rows marked delivered")
             tasks[leader].cancel()
             await asyncio.gather(tasks[leader], return_exceptions=True)
             await stores[leader].close()
