@@ -9,8 +9,6 @@ process's snapshot is reloaded at once (`gateway.watchlist.WatchlistHolder`); ot
 reload theirs every `SCGW_RULES_INTERVAL_S`.
 """
 
-import base64
-import binascii
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
@@ -22,10 +20,10 @@ from gateway.access import Caller, Permission
 from gateway.api.audit import entry
 from gateway.api.deps import RuntimeDep, needs
 from gateway.api.errors import ApiError, RuleError
-from gateway.errors import PayloadError
 from gateway.privacy import holds_personal_number
 from gateway.runtime import Runtime
 from gateway.store.base import Page
+from gateway.store.cursors import decode_tagged, encode_tagged
 from schemas.codes import PlateColor
 from schemas.events import UtcDatetime
 from schemas.identifiers import PrintableText
@@ -159,18 +157,12 @@ async def list_vehicles(
 
 def _encode_cursor(plate_no: str) -> str:
     """The cursor after `plate_no`: the last plate of a page."""
-    return base64.urlsafe_b64encode(f"plate|{plate_no}".encode()).decode().rstrip("=")
+    return encode_tagged("plate", plate_no)
 
 
 def _decode_cursor(token: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        tag, plate_no = raw.split("|", 1)
-        if tag != "plate" or not plate_no:
-            raise ValueError(tag)
-        return plate_no
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise PayloadError("bad_cursor", "the cursor is not one this API issued") from None
+    [plate_no] = decode_tagged(token, "plate", 1)
+    return plate_no
 
 
 @router.delete(

@@ -5,13 +5,11 @@ shown once when the key is created. Keys are never deleted, only revoked, so the
 actors and `scgw keys list` keep naming them.
 """
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
-from gateway.errors import PayloadError
+from gateway.store.cursors import cursor_instant, decode_tagged, encode_tagged
 
 if TYPE_CHECKING:  # base.py's `Store` inherits this protocol, so Page cannot be imported here
     from gateway.store.base import Page
@@ -42,20 +40,12 @@ class KeyCursor:
     key_id: str
 
     def encode(self) -> str:
-        raw = f"key|{self.created_at.astimezone(UTC).isoformat()}|{self.key_id}"
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return encode_tagged("key", self.created_at.astimezone(UTC).isoformat(), self.key_id)
 
     @classmethod
     def decode(cls, token: str) -> "KeyCursor":
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-            tag, created, key_id = raw.split("|", 2)
-            when = datetime.fromisoformat(created)
-            if tag != "key" or when.tzinfo is None or not key_id:
-                raise ValueError(tag)
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            raise PayloadError("bad_cursor", "the cursor is not one this API issued") from None
-        return cls(when, key_id)
+        created, key_id = decode_tagged(token, "key", 2)
+        return cls(cursor_instant(created), key_id)
 
 
 class KeyStore(Protocol):

@@ -2,8 +2,6 @@
 same on both backends (`Dialect`: SQLite keeps times as `*_us` microseconds), rows to models,
 cursors, and the grid-management indicators computed from ticket rows."""
 
-import base64
-import binascii
 import math
 import re
 import secrets
@@ -16,6 +14,7 @@ from typing import Any, Final
 from gateway.access import GOVERNMENT_ONLY_RULES, PROPERTY_UNIT
 from gateway.errors import PayloadError
 from gateway.store.base import Page
+from gateway.store.cursors import cursor_instant, decode_tagged, encode_tagged
 from gateway.store.masterdata_sql import Dialect
 from gateway.store.tickets import StatsGroup, TicketDraft, TicketQuery
 from schemas.events import DeviceEvent
@@ -383,54 +382,26 @@ def list_tickets_sql(
     return sql, values
 
 
-def _encode(*parts: str) -> str:
-    return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
-
-
-def _decode(token: str, tag: str, count: int) -> list[str]:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        parts = raw.split("|")
-        if len(parts) != count + 1 or parts[0] != tag or not all(parts[1:]):
-            raise ValueError(tag)
-        return parts[1:]
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise PayloadError("bad_cursor", "the cursor is not one this API issued") from None
-
-
-def _instant(text: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise PayloadError("bad_cursor", "the cursor is not one this API issued") from None
-    if when.tzinfo is None:
-        raise PayloadError("bad_cursor", "the cursor is not one this API issued")
-    try:
-        return when.astimezone(UTC)
-    except OverflowError:  # 0001-01-01 at +14:00 is before year 1 in UTC
-        raise PayloadError("bad_cursor", "the cursor is not one this API issued") from None
-
-
 def encode_ticket_cursor(created_at: datetime, ticket_id: str) -> str:
     """Position after a ticket in newest-first order (created_at, ticket_id)."""
-    return _encode("tk", created_at.isoformat(), ticket_id)
+    return encode_tagged("tk", created_at.isoformat(), ticket_id)
 
 
 def decode_ticket_cursor(token: str) -> tuple[datetime, str]:
-    created, ticket_id = _decode(token, "tk", 2)
-    return _instant(created), _ticket_id(ticket_id)
+    created, ticket_id = decode_tagged(token, "tk", 2)
+    return cursor_instant(created), _ticket_id(ticket_id)
 
 
 def encode_outbox_cursor(row: OutboxRowPublic) -> str:
     """Position after an outbox row in newest-first order (created_at, ticket_id, seq)."""
-    return _encode("ob", row.created_at.isoformat(), row.ticket_id, str(row.seq))
+    return encode_tagged("ob", row.created_at.isoformat(), row.ticket_id, str(row.seq))
 
 
 def decode_outbox_cursor(token: str) -> tuple[datetime, str, int]:
-    created, ticket_id, seq = _decode(token, "ob", 3)
+    created, ticket_id, seq = decode_tagged(token, "ob", 3)
     if not _SEQ.fullmatch(seq):
         raise PayloadError("bad_cursor", "the cursor is not one this API issued")
-    return _instant(created), _ticket_id(ticket_id), int(seq)
+    return cursor_instant(created), _ticket_id(ticket_id), int(seq)
 
 
 _SEQ: Final = re.compile(r"[1-9][0-9]{0,8}")
