@@ -30,6 +30,7 @@ from typing import Final
 from gateway.access import BOOTSTRAP_KEY_ID, Caller, Role, bootstrap_admin, parse_communities
 from gateway.config import GatewayConfig
 from gateway.grids import GridMap
+from gateway.privacy import holds_personal_number
 from gateway.store.base import Page
 from gateway.store.keys import KeyStore, StoredKey
 
@@ -134,12 +135,17 @@ class KeyRing:
     ) -> tuple[StoredKey, str]:
         """A new key and its secret (shown once: the store keeps only its hash).
 
-        Refused (`KeyRefusedError`): an empty or overlong name, a role that does not exist, a
+        Refused (`KeyRefusedError`): an empty or overlong name, or one holding a phone or ID
+        number (the name is stored and becomes the audit's actor), a role that does not exist, a
         community not in the grid map, an empty community list (a key that sees nothing),
         an expiry not in the future."""
         name = name.strip()
         if not name or len(name) > NAME_MAX_CHARS or not name.isprintable():
             raise KeyRefusedError("name", f"must be 1 to {NAME_MAX_CHARS} printable characters")
+        if holds_personal_number(name):
+            raise KeyRefusedError(
+                "name", "must not hold phone or ID numbers: name the holder, an organisation"
+            )
         try:
             role = Role(role)
         except ValueError:

@@ -182,6 +182,21 @@ class TestCreateRefusals:
         )
         assert response.status_code == 422, response.text
 
+    @pytest.mark.parametrize("name", ["张三 430112199001011230", "物业 13812345678"])
+    async def test_a_name_holding_a_personal_number_is_refused_and_not_echoed(
+        self, gateway: RunningGateway, name: str
+    ) -> None:
+        """The name is stored and becomes the audit's actor: no ID or phone number may be in
+        it, and the refusal does not repeat it."""
+        response = await gateway.http.post(
+            "/v1/keys", json={"name": name, "role": "property", "communities": ["yida"]}
+        )
+        assert response.status_code == 422, response.text
+        (problem,) = response.json()["error"]["details"]
+        assert problem["location"] == ["body", "name"]
+        assert name.split()[1] not in response.text
+        assert await listed(gateway) == {}
+
 
 class TestStrictFields:
     """`pii` is a JSON boolean and `expires_at` ISO 8601 text with an offset, nothing coerced:
