@@ -134,7 +134,14 @@ def observe(events: Iterable[DeviceEvent]) -> Observations:
             else:
                 seen.first_at = min(seen.first_at, event.occurred_at)
                 seen.last_at = max(seen.last_at, event.occurred_at)
-    return Observations(list(presence.values()), list(plates.values()), list(visitors.values()))
+    # In key order, not arrival order: batches of several processes upsert the same rows at
+    # once, and rows locked in one order cannot deadlock (tests/gateway/store/
+    # test_concurrent_writes.py).
+    return Observations(
+        [presence[k] for k in sorted(presence)],
+        [plates[k] for k in sorted(plates)],
+        [visitors[k] for k in sorted(visitors)],
+    )
 
 
 def _present(event: AccessEvent | FaceCapture | VisitorEvent) -> bool:

@@ -78,9 +78,11 @@ _STAGE_DDL = (
     " kind text, community text, device_id text, received_at timestamptz, body jsonb)"
     " ON COMMIT DELETE ROWS"
 )
+# In key order: two processes inserting the same events at once (a copy of a message on each)
+# in different orders would deadlock on each other's uncommitted rows.
 _INSERT_EVENTS = (
     f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT {_EVENT_COLUMNS}"
-    " FROM events_stage ON CONFLICT DO NOTHING"
+    " FROM events_stage ORDER BY event_id, occurred_at ON CONFLICT DO NOTHING"
 )
 _DEVICE_COLUMNS = (
     "device_id, kind, dialect, community, building, unit, gate, door, readers, location,"
