@@ -268,6 +268,10 @@ class PostgresStore(
                 await db.commit()
                 cursor = await db.execute("SELECT version FROM schema_migrations")
                 done = {row[0] for row in await cursor.fetchall()}
+                # Ends the transaction that read: each migration below is then a transaction of
+                # its own (not a savepoint of this one), committed before the lock is released,
+                # so a process waiting for the lock reads every version applied.
+                await db.commit()
                 for migration in load_migrations("postgres"):
                     if migration.version in done:
                         continue

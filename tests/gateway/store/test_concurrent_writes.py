@@ -13,7 +13,9 @@ batches to commit.
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -158,3 +160,50 @@ class TestObservationsAreInKeyOrder:
                 for p in observe(arrival).presence
             ]
             assert keys == sorted(keys)
+
+
+class _Watched:
+    """A store connection that, as it releases the migration lock, asks a connection of its
+    own which migrations are committed (what a process waiting for the lock will read)."""
+
+    def __init__(self, db: psycopg.AsyncConnection[tuple[object, ...]], dsn: str) -> None:
+        self._db = db
+        self._dsn = dsn
+        self.committed_at_unlock: set[str] | None = None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._db, name)
+
+    async def execute(self, query: Any, params: Any = None) -> Any:
+        if "pg_advisory_unlock" in str(query):
+            async with await psycopg.AsyncConnection.connect(self._dsn) as other:
+                cursor = await other.execute("SELECT version FROM schema_migrations")
+                self.committed_at_unlock = {str(row[0]) for row in await cursor.fetchall()}
+        return await self._db.execute(query, params)
+
+
+class _WatchedStore(PostgresStore):
+    watched: _Watched | None = None
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        async with super()._connection() as db:
+            self.watched = _Watched(db, self._conninfo)
+            yield self.watched
+
+
+class TestMigrationsAreCommittedBeforeTheLockIsReleased:
+    """Processes starting at once migrate one at a time: the next one to take the lock reads
+    every migration the last one applied (they were savepoints of one transaction committed
+    after the unlock, and a process reading in between applied them again and failed with
+    `DuplicateTable`)."""
+
+    async def test_every_applied_migration_is_visible_at_the_unlock(self, pg_dsn: str) -> None:
+        store = _WatchedStore(pg_dsn)
+        await store.open()
+        try:
+            applied = await store.migrate()
+        finally:
+            await store.close()
+        assert applied and store.watched is not None
+        assert store.watched.committed_at_unlock == set(applied)
