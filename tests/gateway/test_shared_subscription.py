@@ -165,9 +165,15 @@ def rows(postgres: PostgresService, database: str, sql: str) -> list[list[str]]:
     return [line.split("|") for line in out.splitlines() if line]
 
 
-def start_all(processes: Iterable[GatewayProcess]) -> "asyncio.Future[list[None]]":
-    """Start the processes side by side (each start waits for its `/readyz`)."""
-    return asyncio.gather(*(asyncio.to_thread(p.start) for p in processes))
+async def start_all(processes: Iterable[GatewayProcess]) -> None:
+    """Start the processes side by side (each start waits for its `/readyz`). Every start
+    ends before a failure is raised, so the fixture's teardown stops every process started."""
+    results = await asyncio.gather(
+        *(asyncio.to_thread(p.start) for p in processes), return_exceptions=True
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 @pytest.fixture(scope="module")
