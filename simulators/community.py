@@ -386,14 +386,28 @@ def foreign_papers(rng: random.Random, id_number: str) -> tuple[str, str, str]:
 
 
 class _PeopleFactory:
-    """Draws residents with unique cards, ID numbers and phones from one shared generator."""
+    """Draws residents with unique cards, ID numbers and phones from one shared generator.
 
-    def __init__(self, rng: random.Random, community_code: str, foreign: random.Random) -> None:
+    `sequences` (residue, modulus) keeps the ID numbers' 3-digit sequence codes to one residue
+    class, so communities given different residues never draw the same ID number; `taken` are
+    numbers drawn elsewhere (the pilot communities') that must not be drawn again.
+    """
+
+    def __init__(
+        self,
+        rng: random.Random,
+        community_code: str,
+        foreign: random.Random,
+        *,
+        sequences: tuple[int, int] | None = None,
+        taken: frozenset[str] = frozenset(),
+    ) -> None:
         self._rng = rng
         self._foreign = foreign
         self._code = community_code
         self._count = 0
-        self._used: set[str] = set()
+        self._used: set[str] = set(taken)
+        self._sequences = sequences
 
     def _unique(self, draw: str) -> bool:
         if draw in self._used:
@@ -408,7 +422,12 @@ class _PeopleFactory:
         rng = self._rng
         while True:
             born = date.fromordinal(rng.randint(_BIRTH_FIRST, _BIRTH_LAST))
-            first17 = f"{ADMIN_DIVISION}{born:%Y%m%d}{rng.randint(0, 999):03d}"
+            if self._sequences is None:
+                sequence = rng.randint(0, 999)
+            else:
+                residue, modulus = self._sequences
+                sequence = residue + modulus * rng.randrange((999 - residue) // modulus + 1)
+            first17 = f"{ADMIN_DIVISION}{born:%Y%m%d}{sequence:03d}"
             number = first17 + gb11643_check_digit(first17)
             if self._unique(number):
                 return number
@@ -485,10 +504,9 @@ class _CarFactory:
         return tuple(cars)
 
 
-def _equipment(code: str, buildings: list[Building]) -> list[Device]:
+def _equipment(code: str, station: str, buildings: list[Building]) -> list[Device]:
     """Every device but the hik-isapi door controllers; the layout alone decides them."""
     devices: list[Device] = []
-    station = station_of(code)
     serial = FACE_CAMERA_SERIAL
     for gate in GATES:
         for facing in ("in", "out"):
@@ -606,6 +624,11 @@ def generate_community(
     *,
     code: str = "yida",
     name: str = "亿达小镇",
+    station: str | None = None,
+    empty_share: float = _EMPTY_HOUSE_SHARE,
+    residents_weights: tuple[float, ...] = _RESIDENTS_WEIGHTS,
+    id_sequences: tuple[int, int] | None = None,
+    taken_ids: frozenset[str] = frozenset(),
 ) -> Community:
     """Generate the pilot community (亿达小镇 by default); the same arguments give the same data.
 
@@ -614,6 +637,11 @@ def generate_community(
     cameras, barrier gates and cloud services follow (see the module docstring). About one
     house in eight is empty; the rest hold one to four residents. About half the occupied
     households own a car (a few own two), a quarter of them new-energy.
+
+    The district generator (`simulators.district`) names the community's `station` digits,
+    its share of empty houses and household sizes (weights of 1 to 4 residents), and keeps its
+    ID numbers apart from other communities' (`id_sequences`, `taken_ids`: see
+    `_PeopleFactory`); the defaults are the pilot communities' own.
     """
     if min(buildings, units_per_building, floors, houses_per_floor) < 1:
         raise ValueError("every layout dimension must be at least 1")
@@ -622,8 +650,14 @@ def generate_community(
     # Yida keeps the plain seed, so its people are those earlier versions generated; any
     # other community mixes its code in, so two communities never share people.
     rng = random.Random(seed if code == "yida" else f"{code}:{seed}")
-    people = _PeopleFactory(rng, code, random.Random(f"{code}:{seed}:foreign"))
-    station = station_of(code)
+    people = _PeopleFactory(
+        rng,
+        code,
+        random.Random(f"{code}:{seed}:foreign"),
+        sequences=id_sequences,
+        taken=taken_ids,
+    )
+    station = station_of(code) if station is None else station
     cars = _CarFactory(random.Random(f"{code}:{seed}:vehicles"))
     built: list[Building] = []
     devices: list[Device] = []
@@ -637,8 +671,8 @@ def generate_community(
             for floor in range(1, floors + 1):
                 for number in range(1, houses_per_floor + 1):
                     occupants: tuple[Resident, ...] = ()
-                    if rng.random() >= _EMPTY_HOUSE_SHARE:
-                        count = rng.choices(_RESIDENTS_PER_HOUSE, _RESIDENTS_WEIGHTS)[0]
+                    if rng.random() >= empty_share:
+                        count = rng.choices(_RESIDENTS_PER_HOUSE, residents_weights)[0]
                         occupants = tuple(people.resident() for _ in range(count))
                     code_of_house = house_code(code, building_code, unit_code, floor, number)
                     vehicles = cars.cars(code_of_house, occupants)
@@ -672,7 +706,7 @@ def generate_community(
                 parent=visitor_service_id(code),
             )
         )
-    devices.extend(_equipment(code, built))
+    devices.extend(_equipment(code, station, built))
     return Community(code=code, name=name, buildings=tuple(built), devices=tuple(devices))
 
 

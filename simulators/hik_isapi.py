@@ -35,6 +35,7 @@ from typing import Literal
 
 from schemas.times import CHINA_STANDARD_TIME as CST
 from simulators.community import HIK_DIALECT, Community, Device, Resident
+from simulators.traffic import Thinning
 
 """China Standard Time: Hikvision controllers report local time with a +08:00 offset."""
 
@@ -421,6 +422,8 @@ class HikDoorStream:
         self._last_second = 0
         self._last_moment = self._start
         self._next_arrival = self._rng.expovariate(self._arrivals_per_second)
+        self.thinning: Thinning | None = None
+        """A daily rhythm's (see `simulators.traffic.DailyRhythm`): arrivals it refuses skipped."""
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -428,7 +431,8 @@ class HikDoorStream:
         """The next event in event-time order."""
         pending = self._pending
         while not pending or pending[0][0] > self._next_arrival:
-            self._arrive(self._next_arrival)
+            if self.thinning is None or self.thinning(self._next_arrival):
+                self._arrive(self._next_arrival)
             self._next_arrival += self._rng.expovariate(self._arrivals_per_second)
         at, _, index, minor, resident, reader, card = heapq.heappop(pending)
         door = self._doors[index]

@@ -333,10 +333,18 @@ def building_grids(community_code: str) -> dict[str, str]:
     return {building: grid.code for grid in mapped.grids for building in grid.buildings}
 
 
-def community_master_data(community: Community, seed: int = 7) -> MasterData:
-    """The community's master data; the same community and seed give the same rows."""
+def community_master_data(
+    community: Community, seed: int = 7, *, grids: Mapping[str, str] | None = None
+) -> MasterData:
+    """The community's master data; the same community and seed give the same rows.
+
+    `grids` (building -> grid code) places the buildings of a community the pilot map does
+    not know (the district's, `simulators.district`); its house rows then carry the codes.
+    """
     rng = random.Random(f"{community.code}:{seed}:masterdata")
-    grids = building_grids(community.code)
+    given = grids is not None
+    if grids is None:
+        grids = building_grids(community.code)
     commercial_floors = COMMERCIAL_FLOORS.get(community.code, 0)
     houses: list[HouseFacts] = []
     occupants: list[Occupant] = []
@@ -369,7 +377,7 @@ def community_master_data(community: Community, seed: int = 7) -> MasterData:
         absentee=absentee,
         unregistered_cars=unregistered_cars,
         printed_plates=printed,
-        yields_grid_codes=community.code == "yida",
+        yields_grid_codes=given or community.code == "yida",
     )
 
 

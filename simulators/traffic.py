@@ -46,6 +46,51 @@ class SimMessage:
     dialect: str
 
 
+class DailyRhythm:
+    """How busy each hour of the local day is, relative to the day's mean: morning and evening
+    peaks, quiet nights.
+
+    Streams draw arrivals at the peak rate and keep each with probability `factor / peak`
+    (thinning: the kept arrivals are again a Poisson process, following the day's shape). The
+    keep-or-drop draws come from a generator of their own, so a stream without a rhythm draws
+    exactly what it always drew.
+    """
+
+    HOURS: tuple[float, ...] = (
+        # 00   01   02   03   04   05   06   07   08   09   10   11
+        0.15, 0.10, 0.08, 0.08, 0.10, 0.25, 0.80, 2.00, 2.20, 1.30, 0.90, 1.00,
+        # 12   13   14   15   16   17   18   19   20   21   22   23
+        1.20, 0.90, 0.80, 0.85, 1.10, 1.90, 2.30, 1.70, 1.20, 0.80, 0.45, 0.25,
+    )  # fmt: skip
+    """Residents' comings and goings by hour of China Standard Time (mean normalised below)."""
+
+    def __init__(self, hours: tuple[float, ...] = HOURS) -> None:
+        if len(hours) != 24 or min(hours) < 0 or max(hours) <= 0:
+            raise ValueError("a rhythm has 24 non-negative hourly factors, not all zero")
+        mean = sum(hours) / 24
+        self.factors = tuple(h / mean for h in hours)
+        self.peak = max(self.factors)
+
+    def factor(self, moment: datetime) -> float:
+        """How busy the hour of `moment` is (1.0: the day's mean)."""
+        return self.factors[moment.astimezone(CST).hour]
+
+    def thinning(self, start: datetime, rng: random.Random) -> "Callable[[float], bool]":
+        """For a stream starting at `start`: whether to keep an arrival `at` seconds after it."""
+        base = start.astimezone(CST)
+        offset = base.hour * 3600 + base.minute * 60 + base.second
+        keep = tuple(f / self.peak for f in self.factors)
+        draw = rng.random
+
+        def kept(at: float) -> bool:
+            return draw() < keep[int((offset + at) // 3600) % 24]
+
+        return kept
+
+
+Thinning = Callable[[float], bool]
+"""Whether a stream keeps the arrival `at` seconds after its start (a `DailyRhythm`'s)."""
+
 Render = Callable[[datetime], SimMessage]
 """Renders a planned message once it is due, given the moment it was planned for."""
 
@@ -86,6 +131,8 @@ class PlannedStream(ABC):
         self._warm_up_s = warm_up.total_seconds()
         self._pending: list[tuple[int, int, datetime, Render]] = []
         self._sequence = 0
+        self.thinning: Thinning | None = None
+        """Set by `simulators.yida_mix` for a daily rhythm: arrivals it says no to are skipped."""
 
     @abstractmethod
     def arrive(self, at: float) -> None:
@@ -115,7 +162,8 @@ class PlannedStream(ABC):
                 if micros >= 0:  # what happened during the warm-up is not published
                     yield message
             elif next_arrival < math.inf:
-                self.arrive(next_arrival)
+                if self.thinning is None or self.thinning(next_arrival):
+                    self.arrive(next_arrival)
                 next_arrival += rng.expovariate(rate)
             else:
                 return

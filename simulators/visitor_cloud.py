@@ -199,8 +199,10 @@ class VisitorStream(PlannedStream):
         rng: random.Random,
         start: datetime,
         visits_per_hour: float = 6.0,
+        *,
+        warm_up: timedelta = WARM_UP,
     ) -> None:
-        super().__init__(rng, start, visits_per_hour, warm_up=WARM_UP)
+        super().__init__(rng, start, visits_per_hour, warm_up=warm_up)
         services = community.devices_of(VISITOR_CLOUD_DIALECT)
         if not services:
             raise ValueError("the community has no visitor service")

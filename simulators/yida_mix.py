@@ -29,7 +29,8 @@ from simulators.community import HIK_DIALECT, Community
 from simulators.gat1400 import GateFaceStream
 from simulators.heartbeat import STATUS_LAYOUT, HeartbeatStream, Layout
 from simulators.hik_isapi import HikDoorStream, Minor, hik_payload
-from simulators.traffic import EVENT_KINDS, SimMessage
+from simulators.traffic import EVENT_KINDS, DailyRhythm, PlannedStream, SimMessage, Thinning
+from simulators.visitor_cloud import WARM_UP as VISITS_WARM_UP
 from simulators.visitor_cloud import VisitorStream
 
 DOOR_STATE_MINORS = frozenset(
@@ -90,6 +91,11 @@ class YidaTraffic:
     `status_layout` picks the heartbeats' topics (`simulators.heartbeat`). `clean` leaves out
     every anomaly the rules turn into tickets (forced and held-open doors, outside cars left in
     the car park or coming night after night, behaviour alarms): a clean week raises none.
+    `rhythm` gives every stream but the heartbeats the day's shape (`DailyRhythm`): `rates`
+    are then the day's mean, peaks above it and nights far below. `visits_warm_up` is how
+    long visits run before `start` (their check-ins and check-outs due after it are kept): a
+    district at many times life's density shortens it, as six hours of its visits cost more
+    to draw than a short run publishes.
     """
 
     def __init__(
@@ -104,6 +110,8 @@ class YidaTraffic:
         status_layout: Layout = STATUS_LAYOUT,
         power_on: bool = False,
         clean: bool = False,
+        rhythm: DailyRhythm | None = None,
+        visits_warm_up: timedelta = VISITS_WARM_UP,
     ) -> None:
         if start.tzinfo is None or start.utcoffset() is None:
             raise ValueError("start must be timezone-aware")
@@ -118,6 +126,8 @@ class YidaTraffic:
         self.status_layout = status_layout
         self.power_on = power_on
         self.clean = clean
+        self.rhythm = rhythm
+        self.visits_warm_up = visits_warm_up
 
     @property
     def end(self) -> datetime | None:
@@ -127,29 +137,43 @@ class YidaTraffic:
     def _rng(self, stream: str) -> random.Random:
         return random.Random(f"{self.community.code}:{self.seed}:{stream}")
 
+    def _thinning(self, stream: str) -> Thinning | None:
+        if self.rhythm is None:
+            return None
+        return self.rhythm.thinning(self.start, self._rng(f"{stream}:rhythm"))
+
     def streams(self) -> list[Iterator[SimMessage]]:
         """Each dialect's stream, fresh, endless, in event-time order; empty ones left out."""
         community, start, rates = self.community, self.start, self.rates
+        if self.rhythm is not None:
+            rates = rates.scaled(self.rhythm.peak)
         streams: list[Iterator[SimMessage]] = []
         if rates.door_events > 0:
             doors = HikDoorStream(community, self.seed, start, rates.door_events, clean=self.clean)
+            doors.thinning = self._thinning("doors")
             streams.append(door_records(doors))
+        planned: list[PlannedStream] = []
         if rates.cloud_door_events > 0:
-            cloud = CloudDoorStream(
-                community, self._rng("access-cloud"), start, rates.cloud_door_events
-            )
-            streams.append(iter(cloud))
+            cloud_rng = self._rng("access-cloud")
+            planned.append(CloudDoorStream(community, cloud_rng, start, rates.cloud_door_events))
         if rates.faces > 0:
-            streams.append(iter(GateFaceStream(community, self._rng("faces"), start, rates.faces)))
+            planned.append(GateFaceStream(community, self._rng("faces"), start, rates.faces))
         if rates.vehicle_passes > 0:
-            vehicles = VehicleStream(
-                community, self._rng("vehicles"), start, rates.vehicle_passes, clean=self.clean
+            planned.append(
+                VehicleStream(
+                    community, self._rng("vehicles"), start, rates.vehicle_passes, clean=self.clean
+                )
             )
-            streams.append(iter(vehicles))
         if rates.visits > 0:
-            streams.append(iter(VisitorStream(community, self._rng("visits"), start, rates.visits)))
+            visits = VisitorStream(
+                community, self._rng("visits"), start, rates.visits, warm_up=self.visits_warm_up
+            )
+            planned.append(visits)
         if rates.alarms > 0 and not self.clean:
-            streams.append(iter(AlarmStream(community, self._rng("alarms"), start, rates.alarms)))
+            planned.append(AlarmStream(community, self._rng("alarms"), start, rates.alarms))
+        for index, stream in enumerate(planned):
+            stream.thinning = self._thinning(f"planned-{index}")
+            streams.append(iter(stream))
         if self.heartbeats:
             beats = HeartbeatStream(
                 community,
