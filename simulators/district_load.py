@@ -1,0 +1,190 @@
+"""The district's master data into a gateway, through the property import, with a progress bar.
+
+Two ways, as `scgw import` has: straight into the store through the same `Importer` (for the
+operator of the gateway's host and the benchmarks: `load_direct`), or through a running
+gateway's `PUT /v1/property/{community}/{dataset}` with an admin key (`load_through_api`).
+Either way every row is validated, hashed, masked and sealed exactly as a property system's
+export would be: this is the import, not a shortcut around it.
+
+Drawing a community's people costs about as much as importing them, so one worker process
+draws the next community while this one imports the current one.
+"""
+
+import asyncio
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import IO, Any, Final
+
+import httpx
+
+from gateway.grids import GridMap
+from gateway.masterdata.importer import Importer
+from gateway.store.masterdata import MasterDataStore
+from schemas.housing import Community as MapCommunity
+from simulators.district import District
+from simulators.masterdata import DATASETS, Dataset
+
+Rows = dict[Dataset, list[dict[str, object]]]
+
+_API_TIMEOUT_S: Final = 600.0
+
+
+@dataclass(slots=True)
+class LoadReport:
+    """What the import did: rows per outcome, per dataset; the rejections' count."""
+
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejected: int = 0
+    seconds: float = 0.0
+
+    def add(self, dataset: str, counts: dict[str, int]) -> None:
+        totals = self.rows.setdefault(dataset, {})
+        for outcome, count in counts.items():
+            totals[outcome] = totals.get(outcome, 0) + count
+        self.rejected += counts.get("rejected", 0)
+
+    @property
+    def total(self) -> int:
+        return sum(sum(counts.values()) for counts in self.rows.values())
+
+
+class ProgressBar:
+    """`[#######.......]  45%  63 of 141 communities  1,234,567 rows  2m10s, ~2m40s left` on
+    stderr: rewritten in place on a terminal, a line per 5 % in a log."""
+
+    WIDTH: Final = 30
+
+    def __init__(self, total_houses: int, communities: int, stream: IO[str] | None = None):
+        self._stream = stream or sys.stderr
+        self._total = max(1, total_houses)
+        self._communities = communities
+        self._started = time.monotonic()
+        self._shown = -1
+        self._tty = self._stream.isatty()
+
+    def update(self, houses_done: int, communities_done: int, rows: int) -> None:
+        percent = min(100, houses_done * 100 // self._total)
+        step = percent if self._tty else percent // 5 * 5
+        if step == self._shown and communities_done < self._communities:
+            return
+        self._shown = step
+        elapsed = time.monotonic() - self._started
+        left = elapsed * (self._total - houses_done) / houses_done if houses_done else 0.0
+        filled = self.WIDTH * percent // 100
+        line = (
+            f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {percent:3d}%"
+            f"  {communities_done} of {self._communities} communities  {rows:,} rows"
+            f"  {_minutes(elapsed)}, ~{_minutes(left)} left"
+        )
+        self._stream.write(f"\r{line}" if self._tty else f"{line}\n")
+        if self._tty and communities_done >= self._communities:
+            self._stream.write("\n")
+        self._stream.flush()
+
+
+def _minutes(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+def grid_map(district: District) -> GridMap:
+    """The district's grid map, as the gateway would load it from `write_grid_map`'s file."""
+    return GridMap(tuple(MapCommunity.model_validate(i) for i in district.grid_map_items()))
+
+
+def _rows_of(communities: int, scale: float, seed: int, code: str) -> Rows:
+    """A worker's job: one community's four datasets."""
+    return District(communities, scale, seed).masterdata(code)
+
+
+def _drawn_ahead(district: District) -> Iterator[tuple[str, Rows]]:
+    """Each community's rows in district order, the next one drawn by a worker meanwhile."""
+    codes = district.communities
+    if len(codes) == 1:
+        yield codes[0], district.masterdata(codes[0])
+        return
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        args = (len(codes), district.scale, district.seed)
+        pending: Future[Rows] = pool.submit(_rows_of, *args, codes[0])
+        for index, code in enumerate(codes):
+            rows = pending.result()
+            if index + 1 < len(codes):
+                pending = pool.submit(_rows_of, *args, codes[index + 1])
+            yield code, rows
+
+
+async def load_direct(
+    district: District, store: MasterDataStore, importer: Importer, *, quiet: bool = False
+) -> LoadReport:
+    """Import every community's four datasets through `importer` into `store`'s schema."""
+    del store  # the importer holds it; taken so a caller cannot forget to open one
+    return await _load(district, _direct_sender(importer), quiet)
+
+
+def _direct_sender(importer: Importer) -> "Sender":
+    async def send(code: str, dataset: Dataset, rows: list[dict[str, object]]) -> dict[str, int]:
+        numbered = [(line, row) for line, row in enumerate(rows, start=1)]
+        report = await importer.run(code, dataset, numbered, actor="simulator")
+        return report.counts()
+
+    return send
+
+
+Sender = Callable[[str, Dataset, list[dict[str, object]]], Any]
+
+
+async def load_through_api(
+    district: District, url: str, api_key: str, *, quiet: bool = False
+) -> LoadReport:
+    """Import every community's datasets with `PUT /v1/property/...` (JSON bodies)."""
+    async with httpx.AsyncClient(
+        base_url=url.rstrip("/"), timeout=httpx.Timeout(30.0, read=_API_TIMEOUT_S)
+    ) as client:
+
+        async def send(
+            code: str, dataset: Dataset, rows: list[dict[str, object]]
+        ) -> dict[str, int]:
+            response = await client.put(
+                f"/v1/property/{code}/{dataset}",
+                json=rows,
+                headers={"X-API-Key": api_key},
+            )
+            if response.status_code != 200:
+                raise RuntimeError(
+                    f"the gateway refused {dataset} of {code}: {response.status_code}"
+                    f" {response.text[:300]}"
+                )
+            body = response.json()
+            return {
+                "accepted": body["accepted"],
+                "updated": body["updated"],
+                "unchanged": body["unchanged"],
+                "rejected": len(body["rejected"]),
+            }
+
+        return await _load(district, send, quiet)
+
+
+async def _load(district: District, send: Sender, quiet: bool) -> LoadReport:
+    started = time.monotonic()
+    report = LoadReport()
+    bar = None if quiet else ProgressBar(district.houses, len(district.communities))
+    houses_done = rows_done = done = 0
+    drawn = _drawn_ahead(district)
+    # The next community is drawn in a thread's wait, so the event loop stays free meanwhile.
+    while (item := await asyncio.to_thread(next, drawn, None)) is not None:
+        code, rows = item
+        for dataset in DATASETS:
+            counts = await send(code, dataset, rows[dataset])
+            report.add(dataset, counts)
+            rows_done += len(rows[dataset])
+        done += 1
+        houses_done += district.plan(code).houses
+        if bar is not None:
+            bar.update(houses_done, done, rows_done)
+    report.seconds = time.monotonic() - started
+    return report
