@@ -16,6 +16,8 @@ from pathlib import Path
 
 from simulators.community import PILOT_LAYOUTS, Community
 from simulators.config_toml import community_config_toml
+from simulators.district_cli import COMMUNITIES_FLAG
+from simulators.district_cli import main as district_main
 from simulators.export import CSV_ENCODINGS, FORMATS, export_master_data
 from simulators.hik_isapi import HikDoorStream
 from simulators.masterdata import community_master_data
@@ -73,6 +75,9 @@ examples:
     scgw simulate jiaxin --write-config jiaxin.toml --url {DEFAULT_URL} --rate 20
   both communities' property master data as CSV files, to try scgw import by hand:
     scgw simulate masterdata --format csv --out masterdata/
+  the whole district (141 communities) at 5,000 msg/s, an hour of event time a minute:
+    scgw simulate --communities 141 --rate 5000 --speed 60 --url {DEFAULT_URL}
+                                                (see scgw simulate --communities 1 --help)
   the rules' scenarios in a simulated week, and a report of the tickets they raised:
     scgw simulate --scenario all --clean          (see scgw simulate --scenario all --help)
   flat out, 100k door events (a throughput run; one process is CPU-bound, about 9k msg/s
@@ -281,14 +286,28 @@ def masterdata_main(argv: list[str]) -> int:
     return 0
 
 
+def _flagged(arguments: list[str], flag: str) -> bool:
+    return any(a == flag or a.startswith(flag + "=") for a in arguments)
+
+
+def _other_mode(arguments: list[str], demo_access: DemoAccessReader | None) -> int | None:
+    """Run `masterdata`, the scenario mode or the district mode if asked; None if not."""
+    if arguments[:1] == [MASTERDATA_COMMAND]:
+        return masterdata_main(arguments[1:])
+    if _flagged(arguments, SCENARIO_FLAG):
+        return scenario_main(arguments, demo_access)
+    if _flagged(arguments, COMMUNITIES_FLAG):
+        return district_main(arguments)
+    return None
+
+
 def main(argv: list[str] | None = None, demo_access: DemoAccessReader | None = None) -> int:
     """Run the command; returns the process exit status. `demo_access` reads a demo's data
     folder for the scenario mode (`simulators.scenario_cli`)."""
     arguments = sys.argv[1:] if argv is None else argv
-    if arguments[:1] == [MASTERDATA_COMMAND]:
-        return masterdata_main(arguments[1:])
-    if any(a == SCENARIO_FLAG or a.startswith(SCENARIO_FLAG + "=") for a in arguments):
-        return scenario_main(arguments, demo_access)
+    other = _other_mode(arguments, demo_access)
+    if other is not None:
+        return other
     parser = build_parser()
     args = parser.parse_args(arguments)
     if args.events_per_hour <= 0:

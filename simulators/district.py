@@ -184,8 +184,7 @@ class District:
     def gateway_config_toml(self) -> str:
         """The gateway's `[[communities]]`, `[[devices]]` and `[[topics]]` for the district.
 
-        Needs every community's devices, which needs its layout only: the people drawn for
-        it are dropped again (a device registry at scale 1 takes a minute or so to render).
+        Needs every community's devices, which need its layout only (`skeleton`).
         """
         return "\n".join(community_config_toml(self._devices_only(plan)) for plan in self.plans)
 
@@ -233,9 +232,9 @@ class District:
         path.write_text(self.grid_map_toml(), encoding="utf-8")
 
     def _devices_only(self, plan: CommunityPlan) -> Community:
-        """The community's devices (its people too, but they are not kept)."""
+        """The community with its devices, as generated; its people are not (see `skeleton`)."""
         cached = self._built.get(plan.code)
-        return cached if cached is not None else build_community(plan, self.seed)
+        return cached if cached is not None else skeleton(plan)
 
     # -- traffic ------------------------------------------------------------------------------
 
@@ -258,6 +257,15 @@ class District:
                 )
             factors = {code: f * wanted / life for code, f in factors.items()}
         return {code: HourlyRates().scaled(f) for code, f in factors.items()}
+
+    def messages_per_hour(self, rate: float | None = None, speed: float = 1.0) -> float:
+        """The district's messages per event hour on the day's mean, heartbeats included."""
+        if rate is not None:
+            return rate * 3600.0 / speed
+        per_door = _yida_messages_per_hour(self.seed) / HourlyRates().door_events
+        rates = self.hourly_rates(None, speed)
+        events = sum(r.door_events * per_door for r in rates.values())
+        return events + self.heartbeats_per_hour()
 
     @staticmethod
     def plan_houses_of_yida() -> int:
@@ -391,10 +399,12 @@ def _render_part(
     return [(r.at.timestamp(), r.topic, r.payload) for r in itertools.islice(records, count)]
 
 
-@cache
-def _heartbeats_per_hour_of(plan: CommunityPlan) -> float:
-    """Heartbeats per hour of a layout's devices (drawn without people: devices only)."""
-    community = generate_community(
+def skeleton(plan: CommunityPlan) -> Community:
+    """The community's devices without its people: the devices depend on the buildings and
+    units alone, so one flat per unit (a few residents) gives the same devices, cheaply."""
+    if plan.pilot:
+        return pilot_community(plan.code)
+    return generate_community(
         1,
         plan.buildings,
         plan.units_per_building,
@@ -404,7 +414,12 @@ def _heartbeats_per_hour_of(plan: CommunityPlan) -> float:
         name=plan.name,
         station=plan.station,
     )
-    return sum(3600.0 / interval_s(device) for device in community.devices)
+
+
+@cache
+def _heartbeats_per_hour_of(plan: CommunityPlan) -> float:
+    """Heartbeats per hour of a layout's devices."""
+    return sum(3600.0 / interval_s(device) for device in skeleton(plan).devices)
 
 
 @cache

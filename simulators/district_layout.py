@@ -116,7 +116,9 @@ class CommunityPlan:
     def devices(self) -> int:
         """Devices `simulators.community.generate_community` gives this layout."""
         units = self.buildings * self.units_per_building
-        return 2 * units + math.ceil(self.buildings / 2) + 2 * len(GATES) + 4 * len(RAMPS) + 5
+        # unit doors and lift cameras, fire lanes, gate controllers and their face cameras,
+        # ramps' cameras and barrier gates, two cloud doors and the visitor service
+        return 2 * units + math.ceil(self.buildings / 2) + 3 * len(GATES) + 2 * len(RAMPS) + 3
 
     def building_grids(self) -> dict[str, str]:
         """Building -> grid code."""
