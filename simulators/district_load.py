@@ -6,15 +6,15 @@ gateway's `PUT /v1/property/{community}/{dataset}` with an admin key (`load_thro
 Either way every row is validated, hashed, masked and sealed exactly as a property system's
 export would be: this is the import, not a shortcut around it.
 
-Drawing a community's people costs about as much as importing them, so one worker process
-draws the next community while this one imports the current one.
+Drawing a community's people costs about a third of importing them, so worker processes draw
+the next communities while this one imports a few at a time.
 """
 
 import asyncio
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import IO, Any, Final
@@ -31,6 +31,9 @@ from simulators.masterdata import DATASETS, Dataset
 Rows = dict[Dataset, list[dict[str, object]]]
 
 _API_TIMEOUT_S: Final = 600.0
+CONCURRENCY: Final = 3
+"""Communities imported at once: the database works on one while the importer prepares the
+next (imports of different communities do not wait for each other)."""
 
 
 @dataclass(slots=True)
@@ -101,28 +104,33 @@ def _rows_of(communities: int, scale: float, seed: int, code: str) -> Rows:
     return District(communities, scale, seed).masterdata(code)
 
 
-def _drawn_ahead(district: District) -> Iterator[tuple[str, Rows]]:
-    """Each community's rows in district order, the next one drawn by a worker meanwhile."""
+def _drawn_ahead(district: District, ahead: int) -> Iterator[tuple[str, Rows]]:
+    """Each community's rows in district order, the next `ahead` drawn by workers meanwhile."""
     codes = district.communities
     if len(codes) == 1:
         yield codes[0], district.masterdata(codes[0])
         return
-    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(ahead, mp_context=get_context("spawn")) as pool:
         args = (len(codes), district.scale, district.seed)
-        pending: Future[Rows] = pool.submit(_rows_of, *args, codes[0])
+        pending = [pool.submit(_rows_of, *args, code) for code in codes[:ahead]]
         for index, code in enumerate(codes):
-            rows = pending.result()
-            if index + 1 < len(codes):
-                pending = pool.submit(_rows_of, *args, codes[index + 1])
+            rows = pending.pop(0).result()
+            if index + ahead < len(codes):
+                pending.append(pool.submit(_rows_of, *args, codes[index + ahead]))
             yield code, rows
 
 
 async def load_direct(
-    district: District, store: MasterDataStore, importer: Importer, *, quiet: bool = False
+    district: District,
+    store: MasterDataStore,
+    importer: Importer,
+    *,
+    quiet: bool = False,
+    concurrency: int = CONCURRENCY,
 ) -> LoadReport:
     """Import every community's four datasets through `importer` into `store`'s schema."""
     del store  # the importer holds it; taken so a caller cannot forget to open one
-    return await _load(district, _direct_sender(importer), quiet)
+    return await _load(district, _direct_sender(importer), quiet, concurrency)
 
 
 def _direct_sender(importer: Importer) -> "Sender":
@@ -138,7 +146,12 @@ Sender = Callable[[str, Dataset, list[dict[str, object]]], Any]
 
 
 async def load_through_api(
-    district: District, url: str, api_key: str, *, quiet: bool = False
+    district: District,
+    url: str,
+    api_key: str,
+    *,
+    quiet: bool = False,
+    concurrency: int = CONCURRENCY,
 ) -> LoadReport:
     """Import every community's datasets with `PUT /v1/property/...` (JSON bodies)."""
     async with httpx.AsyncClient(
@@ -166,25 +179,39 @@ async def load_through_api(
                 "rejected": len(body["rejected"]),
             }
 
-        return await _load(district, send, quiet)
+        return await _load(district, send, quiet, concurrency)
 
 
-async def _load(district: District, send: Sender, quiet: bool) -> LoadReport:
+async def _load(district: District, send: Sender, quiet: bool, concurrency: int) -> LoadReport:
+    """Import the communities, `concurrency` at a time (each community's datasets in order:
+    residents name houses), while worker processes draw the next ones."""
     started = time.monotonic()
     report = LoadReport()
     bar = None if quiet else ProgressBar(district.houses, len(district.communities))
-    houses_done = rows_done = done = 0
-    drawn = _drawn_ahead(district)
-    # The next community is drawn in a thread's wait, so the event loop stays free meanwhile.
-    while (item := await asyncio.to_thread(next, drawn, None)) is not None:
-        code, rows = item
-        for dataset in DATASETS:
-            counts = await send(code, dataset, rows[dataset])
-            report.add(dataset, counts)
-            rows_done += len(rows[dataset])
-        done += 1
-        houses_done += district.plan(code).houses
-        if bar is not None:
-            bar.update(houses_done, done, rows_done)
+    progress = {"houses": 0, "rows": 0, "done": 0}
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(code: str, rows: Rows) -> None:
+        try:
+            for dataset in DATASETS:
+                report.add(dataset, await send(code, dataset, rows[dataset]))
+                progress["rows"] += len(rows[dataset])
+            progress["done"] += 1
+            progress["houses"] += district.plan(code).houses
+            if bar is not None:
+                bar.update(progress["houses"], progress["done"], progress["rows"])
+        finally:
+            slots.release()
+
+    drawn = _drawn_ahead(district, max(1, min(2, concurrency)))
+    async with asyncio.TaskGroup() as group:
+        while True:
+            await slots.acquire()
+            # Waiting for the draw in a thread keeps the imports under way going meanwhile.
+            item = await asyncio.to_thread(next, drawn, None)
+            if item is None:
+                slots.release()
+                break
+            group.create_task(one(*item))
     report.seconds = time.monotonic() - started
     return report
