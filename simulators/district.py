@@ -238,9 +238,11 @@ class District:
 
     # -- traffic ------------------------------------------------------------------------------
 
-    def hourly_rates(self, rate: float | None = None, speed: float = 1.0) -> dict[str, HourlyRates]:
+    def hourly_rates(
+        self, rate: float | None = None, speed: float = 1.0, *, heartbeats: bool = True
+    ) -> dict[str, HourlyRates]:
         """Each community's mean hourly rates (event time): life-like, or scaled so the whole
-        district's messages (heartbeats included) come to `rate` a wall second at `speed`."""
+        district's messages (with its `heartbeats`) come to `rate` a wall second at `speed`."""
         if not speed > 0:
             raise ValueError("speed must be positive")
         yida_houses = self.plan_houses_of_yida()
@@ -248,7 +250,7 @@ class District:
         if rate is not None:
             if not rate > 0:
                 raise ValueError("rate must be positive")
-            wanted = rate * 3600.0 / speed - self.heartbeats_per_hour()
+            wanted = rate * 3600.0 / speed - (self.heartbeats_per_hour() if heartbeats else 0.0)
             life = _yida_messages_per_hour(self.seed) * sum(factors.values())
             if wanted <= 0:
                 raise ValueError(
@@ -315,7 +317,7 @@ class District:
         index, parts = part
         if not 0 <= index < parts:
             raise ValueError("part must be (index, parts) with 0 <= index < parts")
-        rates = self.hourly_rates(rate, speed)
+        rates = self.hourly_rates(rate, speed, heartbeats=heartbeats)
         day = rhythm or DailyRhythm()
         streams = [
             YidaTraffic(
