@@ -90,6 +90,13 @@ def _number(
     return parse
 
 
+def _scale(text: str) -> float:
+    value = _number(float, 0.0, low_open=True)(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError("must be at most 1 (1 is the real district)")
+    return value
+
+
 def _aware_datetime(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
@@ -118,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--scale",
-        type=_number(float, 0.0, low_open=True),
+        type=_scale,
         default=1.0,
         help="size of each generated community, 0 < S <= 1 (default 1: the real district)",
     )
