@@ -272,8 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["simulate"]:
         from gateway.demo import demo_access  # noqa: PLC0415 - the demo's imports are heavy
+        from gateway.masterdata.bulk import direct_import  # noqa: PLC0415 - as heavy
 
-        return simulate(argv[1:], demo_access)
+        return simulate(argv[1:], demo_access, direct_import)
     args = build_parser().parse_args(argv)
     try:
         if args.command == "demo":

@@ -14,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
+from simulators.cli_types import aware_datetime
 from simulators.community import PILOT_LAYOUTS, Community
 from simulators.config_toml import community_config_toml
 from simulators.district_cli import COMMUNITIES_FLAG
 from simulators.district_cli import main as district_main
+from simulators.district_load import DirectImport
 from simulators.export import CSV_ENCODINGS, FORMATS, export_master_data
 from simulators.hik_isapi import HikDoorStream
 from simulators.masterdata import community_master_data
@@ -89,16 +91,6 @@ Progress goes to stderr once a second; the final summary to stdout. Exit status:
 """
 
 
-def _aware_datetime(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError("--start needs an offset, e.g. +08:00")
-    return moment
-
-
 def _non_negative(kind: type[int] | type[float]) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
@@ -143,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--start",
-        type=_aware_datetime,
+        type=aware_datetime,
         help="event time of the stream's start, with offset, not in the future (default: so "
         "that the --count messages end now; with --count 0, now)",
     )
@@ -290,22 +282,31 @@ def _flagged(arguments: list[str], flag: str) -> bool:
     return any(a == flag or a.startswith(flag + "=") for a in arguments)
 
 
-def _other_mode(arguments: list[str], demo_access: DemoAccessReader | None) -> int | None:
+def _other_mode(
+    arguments: list[str],
+    demo_access: DemoAccessReader | None,
+    direct_import: DirectImport | None,
+) -> int | None:
     """Run `masterdata`, the scenario mode or the district mode if asked; None if not."""
     if arguments[:1] == [MASTERDATA_COMMAND]:
         return masterdata_main(arguments[1:])
     if _flagged(arguments, SCENARIO_FLAG):
         return scenario_main(arguments, demo_access)
     if _flagged(arguments, COMMUNITIES_FLAG):
-        return district_main(arguments)
+        return district_main(arguments, direct_import)
     return None
 
 
-def main(argv: list[str] | None = None, demo_access: DemoAccessReader | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    demo_access: DemoAccessReader | None = None,
+    direct_import: DirectImport | None = None,
+) -> int:
     """Run the command; returns the process exit status. `demo_access` reads a demo's data
-    folder for the scenario mode (`simulators.scenario_cli`)."""
+    folder for the scenario mode (`simulators.scenario_cli`); `direct_import` opens the store
+    for the district mode's direct master-data load (`simulators.district_load`)."""
     arguments = sys.argv[1:] if argv is None else argv
-    other = _other_mode(arguments, demo_access)
+    other = _other_mode(arguments, demo_access, direct_import)
     if other is not None:
         return other
     parser = build_parser()

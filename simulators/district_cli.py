@@ -15,15 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from gateway.config import Settings, load_config
-from gateway.masterdata.importer import Importer
-from gateway.pii import ContactVault
-from gateway.store import open_store
-from gateway.store.upgrade import RowRules
-from schemas.privacy import Pseudonymizer
+from simulators.cli_types import aware_datetime
 from simulators.district import District
 from simulators.district_layout import DISTRICT_COMMUNITIES
-from simulators.district_load import LoadReport, grid_map, load_direct, load_through_api
+from simulators.district_load import DirectImport, LoadReport, load_direct, load_through_api
 from simulators.district_publish import DistrictRun, publish_district
 from simulators.export import FORMATS, export_master_data
 from simulators.publisher import DEFAULT_URL, PublishError, parse_mqtt_url
@@ -97,16 +92,6 @@ def _scale(text: str) -> float:
     return value
 
 
-def _aware_datetime(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError("--start needs an offset, e.g. +08:00")
-    return moment
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The district mode's parser (its --help is the mode's manual)."""
     parser = argparse.ArgumentParser(
@@ -155,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--start",
-        type=_aware_datetime,
+        type=aware_datetime,
         help="event time of the first message, with offset (default: so the run ends now)",
     )
     parser.add_argument("--processes", type=_number(int, 1), default=1, help="publishers (1)")
@@ -189,8 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str]) -> int:
-    """Run the district mode; the exit status."""
+def main(argv: list[str], direct_import: DirectImport | None = None) -> int:
+    """Run the district mode; the exit status. `direct_import` opens the store for
+    `--load-masterdata` without `--api-url` (`gateway.masterdata.bulk.direct_import`)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.url is not None:
@@ -215,7 +201,16 @@ def main(argv: list[str]) -> int:
     try:
         _write_files(district, args)
         if args.load_masterdata:
-            report = _load(district, args, parser)
+            try:
+                report = _load(district, args, parser, direct_import)
+            except (OSError, RuntimeError, ValueError) as exc:
+                # its kind only: an import failure's text may quote a row
+                print(
+                    f"error: the load failed ({type(exc).__name__}); rows imported before"
+                    " stay imported",
+                    file=sys.stderr,
+                )
+                return 1
             rows = {dataset: sum(c.values()) for dataset, c in report.rows.items()}
             print(
                 f"loaded {report.total:,} rows in {report.seconds / 60:.1f} min: "
@@ -247,31 +242,21 @@ def _write_files(district: District, args: argparse.Namespace) -> None:
 
 
 def _load(
-    district: District, args: argparse.Namespace, parser: argparse.ArgumentParser
+    district: District,
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    direct_import: DirectImport | None,
 ) -> LoadReport:
     if args.api_url is not None:
         key = args.api_key or os.environ.get("SCGW_ADMIN_API_KEY")
         if not key:
             parser.error("loading through the API needs --api-key or SCGW_ADMIN_API_KEY")
         return asyncio.run(load_through_api(district, args.api_url, key))
-    return asyncio.run(_load_direct(district, args.database_url, parser))
-
-
-async def _load_direct(
-    district: District, database_url: str | None, parser: argparse.ArgumentParser
-) -> LoadReport:
-    settings = Settings() if database_url is None else Settings(database_url=database_url)
-    if settings.id_hash_key is None:
+    if direct_import is None:
+        parser.error("a direct load needs the gateway's importer: run it as scgw simulate")
+    if not os.environ.get("SCGW_ID_HASH_KEY"):
         parser.error("SCGW_ID_HASH_KEY is not set: it hashes the ID numbers")
-    key = settings.id_hash_key.get_secret_value()
-    store = open_store(settings.database_url)
-    await store.open()
-    try:
-        await store.migrate(RowRules.of(settings, load_config(settings.config)))
-        importer = Importer(store, grid_map(district), Pseudonymizer(key), ContactVault(key))
-        return await load_direct(district, store, importer)
-    finally:
-        await store.close()
+    return asyncio.run(load_direct(district, direct_import, args.database_url))
 
 
 def _publish(district: District, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

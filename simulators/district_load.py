@@ -1,8 +1,9 @@
 """The district's master data into a gateway, through the property import, with a progress bar.
 
 Two ways, as `scgw import` has: straight into the store through the same `Importer` (for the
-operator of the gateway's host and the benchmarks: `load_direct`), or through a running
-gateway's `PUT /v1/property/{community}/{dataset}` with an admin key (`load_through_api`).
+operator of the gateway's host and the benchmarks: `load_direct`, with the gateway's
+`gateway.masterdata.bulk.direct_import` passed in), or through a running gateway's
+`PUT /v1/property/{community}/{dataset}` with an admin key (`load_through_api`).
 Either way every row is validated, hashed, masked and sealed exactly as a property system's
 export would be: this is the import, not a shortcut around it.
 
@@ -13,18 +14,15 @@ the next communities while this one imports a few at a time.
 import asyncio
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from typing import IO, Any, Final
+from typing import IO, Final
 
 import httpx
 
-from gateway.grids import GridMap
-from gateway.masterdata.importer import Importer
-from gateway.store.masterdata import MasterDataStore
-from schemas.housing import Community as MapCommunity
 from simulators.district import District
 from simulators.masterdata import DATASETS, Dataset
 
@@ -94,11 +92,6 @@ def _minutes(seconds: float) -> str:
     return f"{minutes}m{rest:02d}s"
 
 
-def grid_map(district: District) -> GridMap:
-    """The district's grid map, as the gateway would load it from `write_grid_map`'s file."""
-    return GridMap(tuple(MapCommunity.model_validate(i) for i in district.grid_map_items()))
-
-
 def _rows_of(communities: int, scale: float, seed: int, code: str) -> Rows:
     """A worker's job: one community's four datasets."""
     return District(communities, scale, seed).masterdata(code)
@@ -120,29 +113,28 @@ def _drawn_ahead(district: District, ahead: int) -> Iterator[tuple[str, Rows]]:
             yield code, rows
 
 
+Sender = Callable[[str, Dataset, list[dict[str, object]]], Awaitable[dict[str, int]]]
+"""Imports one community's dataset from rows; the outcome counts (accepted, updated, ...)."""
+
+DirectImport = Callable[
+    [str | None, Sequence[Mapping[str, object]]], AbstractAsyncContextManager[Sender]
+]
+"""Opens the store at a database URL (None: the configured one) under a grid map and hands
+out a sender through its importer: `gateway.masterdata.bulk.direct_import`, which the `scgw`
+command passes in (simulators never import the gateway)."""
+
+
 async def load_direct(
     district: District,
-    store: MasterDataStore,
-    importer: Importer,
+    direct_import: DirectImport,
+    database_url: str | None,
     *,
     quiet: bool = False,
     concurrency: int = CONCURRENCY,
 ) -> LoadReport:
-    """Import every community's four datasets through `importer` into `store`'s schema."""
-    del store  # the importer holds it; taken so a caller cannot forget to open one
-    return await _load(district, _direct_sender(importer), quiet, concurrency)
-
-
-def _direct_sender(importer: Importer) -> "Sender":
-    async def send(code: str, dataset: Dataset, rows: list[dict[str, object]]) -> dict[str, int]:
-        numbered = [(line, row) for line, row in enumerate(rows, start=1)]
-        report = await importer.run(code, dataset, numbered, actor="simulator")
-        return report.counts()
-
-    return send
-
-
-Sender = Callable[[str, Dataset, list[dict[str, object]]], Any]
+    """Import every community's four datasets straight into the store."""
+    async with direct_import(database_url, district.grid_map_items()) as send:
+        return await load(district, send, quiet=quiet, concurrency=concurrency)
 
 
 async def load_through_api(
@@ -179,10 +171,12 @@ async def load_through_api(
                 "rejected": len(body["rejected"]),
             }
 
-        return await _load(district, send, quiet, concurrency)
+        return await load(district, send, quiet=quiet, concurrency=concurrency)
 
 
-async def _load(district: District, send: Sender, quiet: bool, concurrency: int) -> LoadReport:
+async def load(
+    district: District, send: Sender, *, quiet: bool = False, concurrency: int = CONCURRENCY
+) -> LoadReport:
     """Import the communities, `concurrency` at a time (each community's datasets in order:
     residents name houses), while worker processes draw the next ones."""
     started = time.monotonic()

@@ -18,11 +18,12 @@ from gateway.config import GatewayConfig, load_config
 from gateway.grids import GridMap
 from gateway.routing import TopicRouter
 from schemas.events import DeviceEvent, VehiclePass
+from schemas.times import CHINA_STANDARD_TIME as CST
 from simulators.barrier_gate import printed_plate
 from simulators.community import pilot_community
 from simulators.district import District
 from simulators.masterdata import DATASETS, FIELDS
-from simulators.traffic import CST, SimMessage
+from simulators.traffic import SimMessage
 from tests.simulators.parsing import PSEUDONYMIZER, RECEIVED
 
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)

@@ -8,6 +8,7 @@ import pytest
 
 from gateway.config import load_config
 from gateway.grids import GridMap
+from gateway.masterdata.bulk import direct_import
 from simulators.cli import main
 from simulators.district import District
 from testkit.services import MosquittoService
@@ -88,7 +89,8 @@ class TestLoadMasterData:
         monkeypatch.setenv("SCGW_ID_HASH_KEY", "a-test-hash-key-0123456789abcdef")
         database = tmp_path / "scgw.db"
         argv = ["--communities", "3", "--scale", "0.02", "--load-masterdata"]
-        assert main([*argv, "--database-url", f"sqlite:///{database}"]) == 0
+        url = f"sqlite:///{database}"
+        assert main([*argv, "--database-url", url], direct_import=direct_import) == 0
         district = District(3, 0.02)
         with sqlite3.connect(database) as db:
             houses = db.execute("SELECT count(*) FROM houses").fetchone()[0]
@@ -101,6 +103,12 @@ class TestLoadMasterData:
 
     def test_needs_the_hash_key(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv("SCGW_ID_HASH_KEY", raising=False)
+        argv = ["--communities", "1", "--load-masterdata"]
+        with pytest.raises(SystemExit) as exited:
+            main([*argv, "--database-url", f"sqlite:///{tmp_path / 'x.db'}"], None, direct_import)
+        assert exited.value.code == 2
+
+    def test_needs_the_gateway_to_load_directly(self, tmp_path: Path) -> None:
         argv = ["--communities", "1", "--load-masterdata"]
         with pytest.raises(SystemExit) as exited:
             main([*argv, "--database-url", f"sqlite:///{tmp_path / 'x.db'}"])

@@ -65,7 +65,7 @@ class TestDistrictThroughTheGateway:
             assert report.rejected == 0
             rows = {code: district.masterdata(code) for code in district.communities}
             for dataset in ("houses", "residents", "vehicles", "credentials"):
-                expected = sum(len(r[dataset]) for r in rows.values())  # type: ignore[index]
+                expected = sum(len(r[dataset]) for r in rows.values())
                 assert report.rows[dataset]["accepted"] == expected, dataset
             assert _scalar(district_dsn, "SELECT count(*) FROM houses") == district.houses
             assert _scalar(district_dsn, "SELECT count(*) FROM houses WHERE grid_code IS NULL") == 0
