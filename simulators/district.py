@@ -12,16 +12,17 @@ from a residue class of its own, and none a pilot resident holds), a daily rhyth
 traffic density set by the wall rate and the time acceleration asked for.
 
 Traffic density: by default life-like, `YidaTraffic`'s hourly rates scaled by each community's
-houses (the district at scale 1 makes about 600 messages a second in event time, a sixth of
-them heartbeats). With `rate` (messages per wall second) and `speed` (event seconds per wall
-second), the event streams are scaled so that the whole district's messages per event hour are
-`rate * 3600 / speed` on the day's mean: a publisher pacing `rate` then advances event time
-about `speed` times faster than the wall clock (faster at night, slower at the peaks, as the
-daily rhythm thins the night).
+houses (the district at scale 1 makes about 450 messages a second in event time on the day's
+mean, 130 of them heartbeats). With `rate` (messages per wall second) and `speed` (event
+seconds per wall second), the event streams are scaled so that the whole district's messages
+per event hour are `rate * 3600 / speed` on the day's mean: a publisher pacing `rate` then
+advances event time about `speed` times faster than the wall clock (faster at night, slower
+at the peaks, as the daily rhythm thins the night).
 
-Generating a community draws every person: about 0.2 s per 1,000 residents here, so a
-whole district at scale 1 takes minutes and most of a gigabyte; the benchmarks and tests use
-`scale` to shrink it, and `parts` to share the communities among processes.
+Generating a community draws every person: about 0.2 s per 1,000 residents here, so the whole
+district's traffic at scale 1 takes minutes to set up and about a gigabyte (every community's
+people are held by its streams); the benchmarks and tests use `scale` to shrink it, and `part`
+to share the communities among processes.
 """
 
 import heapq
