@@ -17,6 +17,7 @@ from gateway.api import (
     audit,
     dashboard,
     devices,
+    flow,
     gov,
     keys,
     ops,
@@ -79,5 +80,6 @@ def create_app(settings: Settings, config: GatewayConfig, secrets: Secrets) -> F
     app.include_router(keys.router)
     app.include_router(stream.router)
     app.include_router(overview.router)
+    app.include_router(flow.router)
     app.include_router(dashboard.router)
     return app

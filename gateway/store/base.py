@@ -19,6 +19,7 @@ from gateway.messages import DeadLetter
 from gateway.privacy import is_shareable_key
 from gateway.store.eventfacts import EventFactStore
 from gateway.store.evidence import EvidenceStore
+from gateway.store.flow import FlowStore
 from gateway.store.keys import KeyStore
 from gateway.store.masterdata import MasterDataStore
 from gateway.store.observations import ObservationStore
@@ -179,6 +180,7 @@ class Store(
     KeyStore,
     StreamStore,
     OverviewStore,
+    FlowStore,
     Protocol,
 ):
     """Persistence for events, dead letters, devices, master data, the models the events add

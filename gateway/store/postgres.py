@@ -38,6 +38,7 @@ from gateway.store.migrations import load_migrations
 from gateway.store.observations import observe
 from gateway.store.postgres_eventfacts import PostgresEventFacts
 from gateway.store.postgres_evidence import PostgresEvidence
+from gateway.store.postgres_flow import PostgresFlow, record_flow
 from gateway.store.postgres_keys import PostgresKeys
 from gateway.store.postgres_masterdata import PostgresMasterData
 from gateway.store.postgres_observations import PostgresObservations, record_observations
@@ -202,11 +203,12 @@ class PostgresStore(
     PostgresKeys,
     PostgresStream,
     PostgresOverview,
+    PostgresFlow,
 ):
     """`Store` on PostgreSQL + TimescaleDB.
 
-    `observations=False` skips recording presence, sightings and visitors on write (the ingest
-    benchmark's baseline only).
+    `observations=False` skips recording presence, sightings, visitors and the flow rollup on
+    write (the ingest benchmark's baseline only).
     """
 
     def __init__(self, conninfo: str, *, pool_size: int = 4, observations: bool = True) -> None:
@@ -304,6 +306,7 @@ class PostgresStore(
     ) -> WriteResult:
         now = datetime.now(UTC)
         changes = TicketChanges()
+        fresh: list[DeviceEvent] = []
         async with self._connection() as db, db.transaction():
             inserted = 0
             if events:
@@ -375,7 +378,9 @@ class PostgresStore(
                         "horizon": SKEW_HORIZON,
                     },
                 )
-            # Last: the one row per community that concurrent writers share is held briefly.
+            # Last: the rows per community that concurrent writers share are held briefly.
+            if self._observations:
+                await record_flow(db, fresh)
             await record_watermarks(db, events, now)
         return WriteResult(
             inserted,

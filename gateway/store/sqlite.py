@@ -40,6 +40,7 @@ from gateway.store.observations import observe
 from gateway.store.scope import scope_clause
 from gateway.store.sqlite_eventfacts import SqliteEventFacts
 from gateway.store.sqlite_evidence import SqliteEvidence
+from gateway.store.sqlite_flow import SqliteFlow, record_flow
 from gateway.store.sqlite_keys import SqliteKeys
 from gateway.store.sqlite_masterdata import SqliteMasterData
 from gateway.store.sqlite_observations import SqliteObservations, record_observations
@@ -181,11 +182,12 @@ class SqliteStore(
     SqliteKeys,
     SqliteStream,
     SqliteOverview,
+    SqliteFlow,
 ):
     """`Store` on a single SQLite file.
 
-    `observations=False` skips recording presence, sightings and visitors on write (the ingest
-    benchmark's baseline only).
+    `observations=False` skips recording presence, sightings, visitors and the flow rollup on
+    write (the ingest benchmark's baseline only).
     """
 
     def __init__(self, path: str, *, observations: bool = True) -> None:
@@ -347,6 +349,7 @@ class SqliteStore(
                 inserted, fresh = self._insert_events(db, event_rows, events)
                 if self._observations:
                     record_observations(db, observe(fresh), now)
+                    record_flow(db, fresh)
                 if instant is not None and fresh:
                     changes = record_drafts(db, instant(fresh), now)
             else:
