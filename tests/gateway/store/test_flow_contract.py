@@ -27,6 +27,7 @@ DOOR = "43011200001320000001"
 GATE = "43011200001320000013"
 CAMERA = "43011200001310000021"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+INDEXES_0014 = ("persons_community", "tickets_grid", "tickets_status", "tickets_open")
 _numbers = iter(range(1, 1_000_000))
 
 
@@ -294,7 +295,8 @@ class TestBackfill:
                 await store.write_batch(mixed(at) + mixed(at, "jiaxin"), [])
             since, until = hour - timedelta(days=3), hour + timedelta(hours=1)
             kept = await rollup(store, since, until)
-            rows.sql("DROP TABLE flow_hourly")
+            for dropped in ("TABLE flow_hourly", *(f"INDEX {name}" for name in INDEXES_0014)):
+                rows.sql(f"DROP {dropped}")  # back to the schema before 0014
             rows.sql("DELETE FROM schema_migrations WHERE version = '0014_flow_hourly'")
             assert await store.migrate() == ["0014_flow_hourly"]
             assert await rollup(store, since, until) == kept

@@ -36,3 +36,10 @@ WHERE kind = 'face_capture' OR kind = 'behaviour_alarm'
     OR (kind = 'vehicle_pass' AND json_extract(body, '$.direction') IN ('in', 'out'))
     OR (kind = 'visitor' AND json_extract(body, '$.action') = 'checked_in')
 GROUP BY 1, 2;
+
+-- District-scale lists (issue 10), as on PostgreSQL: each gives its filter's rows in the list's
+-- order (a community's persons, a grid's or a status's tickets, the open tickets).
+CREATE INDEX persons_community ON persons (community, person_id);
+CREATE INDEX tickets_grid ON tickets (grid_code, created_us DESC, ticket_id DESC);
+CREATE INDEX tickets_status ON tickets (status, created_us DESC, ticket_id DESC);
+CREATE INDEX tickets_open ON tickets (created_us DESC, ticket_id DESC) WHERE is_open;
