@@ -24,34 +24,37 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
-class FlowCounts(_Frozen):
-    """One community's counts in one bucket, by the events' occurrence time."""
+class FlowSeries(_Frozen):
+    """One community's counts, one per bucket of `FlowStats.buckets` (zeros included), by the
+    events' occurrence time."""
 
     community: str
     """The community's code."""
-    bucket: UtcDatetime = Field(
-        description="The bucket's first instant: a UTC hour, or a China Standard Time day's"
-        " midnight (16:00 UTC the day before)."
-    )
-    people_in: int = Field(ge=0, description="Granted access passages with direction `in`.")
-    people_out: int = Field(ge=0, description="Granted access passages with direction `out`.")
-    vehicles_in: int = Field(ge=0, description="Vehicle passes with direction `in`.")
-    vehicles_out: int = Field(ge=0, description="Vehicle passes with direction `out`.")
-    faces: int = Field(ge=0, description="Face captures.")
-    visitors: int = Field(ge=0, description="Visitor events with action `checked_in`.")
-    alarms: int = Field(ge=0, description="Behaviour alarms.")
+    people_in: list[int] = Field(description="Granted access passages with direction `in`.")
+    people_out: list[int] = Field(description="Granted access passages with direction `out`.")
+    vehicles_in: list[int] = Field(description="Vehicle passes with direction `in`.")
+    vehicles_out: list[int] = Field(description="Vehicle passes with direction `out`.")
+    faces: list[int] = Field(description="Face captures.")
+    visitors: list[int] = Field(description="Visitor events with action `checked_in`.")
+    alarms: list[int] = Field(description="Behaviour alarms.")
 
 
 class FlowStats(_Frozen):
     """The counts per community and bucket over [since, until): the times asked for, widened
-    to whole buckets. A bucket in which a community counted nothing is absent (read it as
-    zeros). Never paged: `next_cursor` is null."""
+    to whole buckets. Each community's measures are series of one count per bucket, in the
+    order of `buckets` (so a district's week of hours is 141 series of 168, not 23,688 rows);
+    a community that counted nothing in the range is absent. Never paged: `next_cursor` is
+    null."""
 
     bucket: Literal["hour", "day"]
     """`hour` (UTC hours) or `day` (China Standard Time days)."""
     since: UtcDatetime = Field(description="The first bucket's first instant.")
     until: UtcDatetime = Field(description="The end of the last bucket (exclusive).")
-    data: list[FlowCounts]
-    """Ordered by bucket, then community."""
+    buckets: list[UtcDatetime] = Field(
+        description="Every bucket's first instant, oldest first: a UTC hour, or a China Standard"
+        " Time day's midnight (16:00 UTC the day before)."
+    )
+    communities: list[FlowSeries]
+    """In community order."""
     next_cursor: None = None
     """Always null: the statistic is never paged."""

@@ -5,7 +5,7 @@ Scope works as on the lists: a key sees its communities (the store filters in SQ
 `community` outside its scope gives an empty answer, not an error.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -14,9 +14,9 @@ from gateway.access import Caller, Permission
 from gateway.api.deps import RuntimeDep, needs
 from gateway.api.errors import ApiError
 from gateway.api.params import IsoDateTime, check_time_range
-from gateway.store.flow import MEASURES, FlowBucket, bucket_end, bucket_start
+from gateway.store.flow import DAY, HOUR, MEASURES, FlowBucket, FlowRow, bucket_end, bucket_start
 from schemas.devices import CommunityCode
-from schemas.flow import DEFAULT_DAYS, MAX_DAYS, MAX_HOURS, FlowCounts, FlowStats
+from schemas.flow import DEFAULT_DAYS, MAX_DAYS, MAX_HOURS, FlowSeries, FlowStats
 
 router = APIRouter(prefix="/v1", tags=["stats"])
 
@@ -57,8 +57,8 @@ async def flow_stats(
 ) -> FlowStats:
     """Per community and bucket: people in and out (granted access passages), vehicles in and
     out, faces captured, visitors checked in and behaviour alarms, by the events' occurrence
-    time. Counted once per stored event as it is stored, so a redelivered message never
-    counts twice. Buckets in which a community counted nothing are absent."""
+    time, as one series per community and measure over `buckets`. Counted once per stored
+    event as it is stored, so a redelivered message never counts twice."""
     check_time_range(since, until)
     end = bucket_end(until or runtime.clock(), bucket)
     # A `since` after the default `until` (now) asks for what has not happened yet: nothing.
@@ -73,15 +73,32 @@ async def flow_stats(
             {"location": ["query", "since"], "bucket": bucket},
         )
     rows = await runtime.store.flow(start, end, bucket, caller.scope(community))
+    return flow_stats_of(rows, start, end, bucket)
+
+
+def flow_stats_of(
+    rows: list[FlowRow], since: datetime, until: datetime, bucket: FlowBucket
+) -> FlowStats:
+    """The store's rows (bucket, community) as one dense series per community and measure."""
+    step = HOUR if bucket == "hour" else DAY
+    size = (until - since) // step
+    series: dict[str, list[list[int]]] = {}
+    for row in rows:
+        counts = series.get(row.community)
+        if counts is None:
+            counts = series[row.community] = [[0] * size for _ in MEASURES]
+        at = (row.bucket - since) // step
+        for measure, count in enumerate(row.counts):
+            counts[measure][at] = count
     return FlowStats(
         bucket=bucket,
-        since=start,
-        until=end,
-        data=[
-            FlowCounts.model_validate(
-                {"community": row.community, "bucket": row.bucket}
-                | dict(zip(MEASURES, row.counts, strict=True))
+        since=since,
+        until=until,
+        buckets=[since + step * i for i in range(size)],
+        communities=[
+            FlowSeries.model_validate(
+                {"community": code} | dict(zip(MEASURES, series[code], strict=True))
             )
-            for row in rows
+            for code in sorted(series)
         ],
     )

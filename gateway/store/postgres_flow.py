@@ -1,8 +1,9 @@
 """The flow rollup on PostgreSQL: `record_flow` in the batch transaction, `flow` to read it.
 
 One `unnest` upsert per batch adds the batch's counts to `flow_hourly`. The read is one
-statement on the rollup (a few thousand rows for a district week), never on the events: one
-community's range is a primary-key range scan, the district's the `flow_hourly_hour` index.
+statement on the rollup (23,688 rows for a district's week of hours), never on the events: one
+community's range is a primary-key range scan, the district's the `flow_hourly_hour` index
+(hour, community), which also gives the answer's order.
 """
 
 from collections.abc import Sequence
@@ -27,11 +28,8 @@ ON CONFLICT (community, hour) DO UPDATE SET
     {", ".join(f"{m} = flow_hourly.{m} + excluded.{m}" for m in MEASURES)}
 """.encode()
 
-_BUCKET: Final = {
-    "hour": "hour",
-    # China Standard Time days: midnight at UTC+8, whatever the session's time zone.
-    "day": "date_bin('1 day', hour, timestamptz '2000-01-01 00:00:00+08')",
-}
+_CST_DAY: Final = "date_bin('1 day', hour, timestamptz '2000-01-01 00:00:00+08')"
+"""The China Standard Time day of an hour, whatever the session's time zone."""
 
 
 async def record_flow(db: Connection, fresh: Sequence[DeviceEvent]) -> None:
@@ -42,19 +40,23 @@ async def record_flow(db: Connection, fresh: Sequence[DeviceEvent]) -> None:
 
 
 def flow_sql(bucket: FlowBucket, communities: frozenset[str] | None) -> tuple[bytes, list[object]]:
-    """The read: counts per community and bucket over [since, until), within the scope."""
-    sums = ", ".join(f"sum({m})::bigint" for m in MEASURES)
+    """The read: counts per community and bucket over [since, until), within the scope. Hours
+    are the rollup's rows as stored (one per community and hour), read in index order."""
     params: list[object] = []
     scope = ""
     scoped = scope_clause("community", communities, "%s")
     if scoped is not None:
         scope = f" AND {scoped[0]}"
         params += scoped[1]
-    sql = (
-        f"SELECT community, {_BUCKET[bucket]} AS bucket, {sums} FROM flow_hourly"
-        f" WHERE hour >= %s AND hour < %s{scope}"
-        " GROUP BY bucket, community ORDER BY bucket, community"
-    )
+    where = f"WHERE hour >= %s AND hour < %s{scope}"
+    if bucket == "hour":
+        sql = f"SELECT {', '.join(_NAMES)} FROM flow_hourly {where} ORDER BY hour, community"
+    else:
+        sums = ", ".join(f"sum({m})::bigint" for m in MEASURES)
+        sql = (
+            f"SELECT community, {_CST_DAY} AS day, {sums} FROM flow_hourly {where}"
+            " GROUP BY day, community ORDER BY day, community"
+        )
     return sql.encode(), params
 
 

@@ -26,11 +26,9 @@ _ADD: Final = (
     " ON CONFLICT (community, hour_us) DO UPDATE SET "
     + ", ".join(f"{m} = {m} + excluded.{m}" for m in MEASURES)
 )
-_BUCKET: Final = {
-    "hour": "hour_us",
-    # The CST day's first hour; hours before 1970 floor as later ones do.
-    "day": f"hour_us - (((hour_us + {CST_US}) % {DAY_US}) + {DAY_US}) % {DAY_US}",
-}
+_CST_DAY: Final = f"hour_us - (((hour_us + {CST_US}) % {DAY_US}) + {DAY_US}) % {DAY_US}"
+"""The China Standard Time day of an hour (its first microsecond); hours before 1970 floor as
+later ones do."""
 
 
 def record_flow(db: sqlite3.Connection, fresh: Sequence[DeviceEvent]) -> None:
@@ -63,12 +61,15 @@ class SqliteFlow:
         if scoped is not None:
             scope = f" AND {scoped[0]}"
             params += scoped[1]
-        sums = ", ".join(f"sum({m})" for m in MEASURES)
-        sql = (
-            f"SELECT community, {_BUCKET[bucket]} AS bucket, {sums} FROM flow_hourly"
-            f" WHERE hour_us >= ? AND hour_us < ?{scope}"
-            " GROUP BY bucket, community ORDER BY bucket, community"
-        )
+        where = f"WHERE hour_us >= ? AND hour_us < ?{scope}"
+        if bucket == "hour":
+            sql = f"SELECT {', '.join(_NAMES)} FROM flow_hourly {where} ORDER BY hour_us, community"
+        else:
+            sums = ", ".join(f"sum({m})" for m in MEASURES)
+            sql = (
+                f"SELECT community, {_CST_DAY} AS day, {sums} FROM flow_hourly {where}"
+                " GROUP BY day, community ORDER BY day, community"
+            )
         rows = await self._read_tx(lambda db: db.execute(sql, params).fetchall())
         return [
             FlowRow(str(row[0]), from_micros(int(row[1])), tuple(int(n) for n in row[2:]))

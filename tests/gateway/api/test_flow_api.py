@@ -144,6 +144,18 @@ async def get_flow(gateway: RunningGateway, **params: str) -> dict[str, Any]:
     return body
 
 
+def rows_of(flow: dict[str, Any]) -> list[dict[str, Any]]:
+    """The series as rows, one per community and bucket that counted something, ordered by
+    bucket then community (as `what_the_events_say` gives them)."""
+    rows = [
+        {"community": series["community"], "bucket": bucket} | {m: series[m][i] for m in MEASURES}
+        for series in flow["communities"]
+        for i, bucket in enumerate(flow["buckets"])
+        if any(series[m][i] for m in MEASURES)
+    ]
+    return sorted(rows, key=lambda row: (row["bucket"], row["community"]))
+
+
 def measure(event: dict[str, object]) -> str | None:
     """An event as `/v1/events` lists it, in the measure it counts in (the API's definition:
     `FlowCounts`' field descriptions)."""
@@ -178,8 +190,8 @@ class TestCounts:
     async def test_the_counts_equal_what_the_events_endpoint_lists(self, world: World) -> None:
         flow = await get_flow(world.gateway, since=(world.clock() - 8 * DAY).isoformat())
         expected = await what_the_events_say(world.gateway, flow["since"], flow["until"])
-        assert flow["data"] == expected
-        yida = [row for row in flow["data"] if row["community"] == "yida"]
+        assert rows_of(flow) == expected
+        yida = [row for row in rows_of(flow) if row["community"] == "yida"]
         assert [{m: row[m] for m in MEASURES} for row in yida] == [MIXED, MIXED]
 
     async def test_messages_delivered_twice_through_the_broker_count_once(
@@ -210,8 +222,8 @@ class TestCounts:
         since = hour_of(start).isoformat()
         until = (hour_of(start) + 3 * HOUR).isoformat()
         flow = await get_flow(world.gateway, since=since, until=until)
-        assert flow["data"] == await what_the_events_say(world.gateway, since, until)
-        counted = sum(row[m] for row in flow["data"] for m in ("people_in", "people_out"))
+        assert rows_of(flow) == await what_the_events_say(world.gateway, since, until)
+        counted = sum(row[m] for row in rows_of(flow) for m in ("people_in", "people_out"))
         assert 0 < counted < len(messages)
 
 
@@ -230,6 +242,8 @@ class TestBuckets:
             end.isoformat(),
         )
         assert flow["next_cursor"] is None
+        assert len(flow["buckets"]) == 7 * 24
+        assert all(len(series[m]) == 7 * 24 for series in flow["communities"] for m in MEASURES)
 
     async def test_a_range_is_widened_to_whole_days(self, world: World) -> None:
         flow = await get_flow(
@@ -242,24 +256,26 @@ class TestBuckets:
             "2026-04-30T16:00:00+00:00",
             "2026-05-02T16:00:00+00:00",
         )
+        assert flow["buckets"] == ["2026-04-30T16:00:00+00:00", "2026-05-01T16:00:00+00:00"]
 
     async def test_a_day_is_the_sum_of_its_hours(self, world: World) -> None:
         since = bucket_start(world.clock() - 3 * DAY, "day").isoformat()
         hours = await get_flow(world.gateway, since=since)
         days = await get_flow(world.gateway, since=since, bucket="day")
         summed: dict[tuple[str, str], Counter[str]] = {}
-        for row in hours["data"]:
+        for row in rows_of(hours):
             day = bucket_start(datetime.fromisoformat(row["bucket"]), "day").isoformat()
             summed.setdefault((day, row["community"]), Counter()).update(
                 {m: row[m] for m in MEASURES}
             )
-        assert days["data"] == [
+        assert rows_of(days) == [
             {"community": community, "bucket": day}
             | {m: summed[(day, community)][m] for m in MEASURES}
             for day, community in sorted(summed)
         ]
         assert all(
-            datetime.fromisoformat(row["bucket"]).astimezone(UTC).hour == 16 for row in days["data"]
+            datetime.fromisoformat(row["bucket"]).astimezone(UTC).hour == 16
+            for row in rows_of(days)
         )
 
 
@@ -271,14 +287,14 @@ class TestScope:
         async with key_client(world.gateway, secret) as client:
             mine = (await client.get("/v1/stats/flow")).json()
             other = (await client.get("/v1/stats/flow", params={"community": "yida"})).json()
-        assert {row["community"] for row in mine["data"]} == {"jiaxin"}
-        assert other["data"] == []
+        assert [series["community"] for series in mine["communities"]] == ["jiaxin"]
+        assert other["communities"] == []
 
     async def test_an_unscoped_key_may_narrow_to_one_community(self, world: World) -> None:
         everyone = await get_flow(world.gateway)
         yida = await get_flow(world.gateway, community="yida")
-        assert {row["community"] for row in everyone["data"]} == {"yida", "jiaxin"}
-        assert yida["data"] == [row for row in everyone["data"] if row["community"] == "yida"]
+        assert [series["community"] for series in everyone["communities"]] == ["jiaxin", "yida"]
+        assert yida["communities"] == everyone["communities"][1:]
 
     async def test_a_key_without_the_dashboard_permission_is_refused(self, world: World) -> None:
         secret = await create_key(world.gateway, "device_ops")
@@ -315,20 +331,22 @@ class TestBadParameters:
         flow = await get_flow(
             world.gateway, since="2026-01-01T00:00:00Z", until="2026-02-01T00:00:00Z"
         )
-        assert flow["data"] == []
+        assert flow["communities"] == []
+        assert len(flow["buckets"]) == 31 * 24
 
 
 class TestPrivacy:
-    """The answer holds a community, a bucket and counts: no one is named."""
+    """The answer holds communities, buckets and counts: no one is named."""
 
-    async def test_no_row_names_a_person_a_credential_a_plate_or_a_device(
+    async def test_no_series_names_a_person_a_credential_a_plate_or_a_device(
         self, world: World
     ) -> None:
         response = await world.gateway.http.get(
             "/v1/stats/flow", params={"since": (world.clock() - 30 * DAY).isoformat()}
         )
-        rows = response.json()["data"]
-        assert rows
-        assert all(set(row) == {"community", "bucket", *MEASURES} for row in rows)
+        body = response.json()
+        assert set(body) == {"bucket", "since", "until", "buckets", "communities", "next_cursor"}
+        assert body["communities"]
+        assert all(set(series) == {"community", *MEASURES} for series in body["communities"])
         for value in (CREDENTIAL, VISITOR, PLATE, DOOR, RAMP, CAMERA, "flowapi-", "张"):
             assert value not in response.text

@@ -15,7 +15,7 @@ CREATE TABLE flow_hourly (
     alarms       INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (community, hour_us)
 ) WITHOUT ROWID;
-CREATE INDEX flow_hourly_hour ON flow_hourly (hour_us);
+CREATE INDEX flow_hourly_hour ON flow_hourly (hour_us, community);
 
 INSERT INTO flow_hourly (community, hour_us, people_in, people_out, vehicles_in, vehicles_out,
     faces, visitors, alarms)
@@ -35,7 +35,8 @@ WHERE kind = 'face_capture' OR kind = 'behaviour_alarm'
         AND json_extract(body, '$.direction') IN ('in', 'out'))
     OR (kind = 'vehicle_pass' AND json_extract(body, '$.direction') IN ('in', 'out'))
     OR (kind = 'visitor' AND json_extract(body, '$.action') = 'checked_in')
-GROUP BY 1, 2;
+GROUP BY 1, 2
+ORDER BY 2, 1;
 
 -- District-scale lists (issue 10), as on PostgreSQL: each gives its filter's rows in the list's
 -- order (a community's persons, a grid's or a status's tickets, the open tickets).
