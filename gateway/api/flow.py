@@ -14,7 +14,14 @@ from gateway.access import Caller, Permission
 from gateway.api.deps import RuntimeDep, needs
 from gateway.api.errors import ApiError
 from gateway.api.params import IsoDateTime, check_time_range
-from gateway.store.flow import DAY, HOUR, MEASURES, FlowBucket, FlowRow, bucket_end, bucket_start
+from gateway.store.flow import (
+    MEASURES,
+    CommunityFlow,
+    FlowBucket,
+    bucket_end,
+    bucket_start,
+    step_of,
+)
 from schemas.devices import CommunityCode
 from schemas.flow import DEFAULT_DAYS, MAX_DAYS, MAX_HOURS, FlowSeries, FlowStats
 
@@ -77,28 +84,19 @@ async def flow_stats(
 
 
 def flow_stats_of(
-    rows: list[FlowRow], since: datetime, until: datetime, bucket: FlowBucket
+    found: list[CommunityFlow], since: datetime, until: datetime, bucket: FlowBucket
 ) -> FlowStats:
-    """The store's rows (bucket, community) as one dense series per community and measure."""
-    step = HOUR if bucket == "hour" else DAY
-    size = (until - since) // step
-    series: dict[str, list[list[int]]] = {}
-    for row in rows:
-        counts = series.get(row.community)
-        if counts is None:
-            counts = series[row.community] = [[0] * size for _ in MEASURES]
-        at = (row.bucket - since) // step
-        for measure, count in enumerate(row.counts):
-            counts[measure][at] = count
+    """The store's series as the answer."""
+    step = step_of(bucket)
     return FlowStats(
         bucket=bucket,
         since=since,
         until=until,
-        buckets=[since + step * i for i in range(size)],
+        buckets=[since + step * i for i in range((until - since) // step)],
         communities=[
             FlowSeries.model_validate(
-                {"community": code} | dict(zip(MEASURES, series[code], strict=True))
+                {"community": one.community} | dict(zip(MEASURES, one.series, strict=True))
             )
-            for code in sorted(series)
+            for one in found
         ],
     )

@@ -130,6 +130,30 @@ def columns(rows: Sequence[FlowRow]) -> list[list[object]]:
     return [[row.community for row in rows], [row.bucket for row in rows], *counts]
 
 
+@dataclass(frozen=True, slots=True)
+class CommunityFlow:
+    """One community's counts over a range: per measure, one count per bucket."""
+
+    community: str
+    series: tuple[list[int], ...]
+    """One list per `MEASURES`, in that order, each one count per bucket of the range."""
+
+
+def step_of(bucket: FlowBucket) -> timedelta:
+    return HOUR if bucket == "hour" else DAY
+
+
+def dense(size: int, offsets: Sequence[int], counts: Sequence[int]) -> list[int]:
+    """`counts` at the buckets `offsets` name (in any order), zeros elsewhere (a community's
+    hours without a counted event have no rollup row)."""
+    if len(offsets) == size and list(offsets) == list(range(size)):
+        return list(counts)
+    series = [0] * size
+    for offset, count in zip(offsets, counts, strict=True):
+        series[offset] = count
+    return series
+
+
 class FlowStore(Protocol):
     async def flow(
         self,
@@ -137,8 +161,8 @@ class FlowStore(Protocol):
         until: datetime,
         bucket: FlowBucket,
         communities: frozenset[str] | None,
-    ) -> list[FlowRow]:
-        """The rollup's counts per community and bucket over hours in [since, until) (whole
-        hours; for `day`, whole China Standard Time days), buckets without a counted event
-        absent, ordered by bucket then community. `communities` is the caller's scope, applied
-        in SQL: None for every community, an empty set for none."""
+    ) -> list[CommunityFlow]:
+        """The rollup's counts over [since, until) (whole hours; for `day`, whole China
+        Standard Time days), one series per measure for each community that counted something
+        in it, in community order. `communities` is the caller's scope, applied in SQL: None
+        for every community, an empty set for none."""

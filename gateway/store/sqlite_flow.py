@@ -5,11 +5,11 @@ Hours are `hour_us`, the hour's first microsecond since the epoch (UTC), as ever
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from gateway.store.flow import MEASURES, FlowBucket, FlowRow, flow_rows
-from gateway.store.micros import from_micros, to_micros
+from gateway.store.flow import MEASURES, CommunityFlow, FlowBucket, flow_rows, step_of
+from gateway.store.micros import to_micros
 from gateway.store.scope import scope_clause
 from schemas.events import DeviceEvent
 
@@ -26,9 +26,12 @@ _ADD: Final = (
     " ON CONFLICT (community, hour_us) DO UPDATE SET "
     + ", ".join(f"{m} = {m} + excluded.{m}" for m in MEASURES)
 )
-_CST_DAY: Final = f"hour_us - (((hour_us + {CST_US}) % {DAY_US}) + {DAY_US}) % {DAY_US}"
-"""The China Standard Time day of an hour (its first microsecond); hours before 1970 floor as
-later ones do."""
+_BUCKET: Final = {
+    "hour": "hour_us",
+    # The CST day's first microsecond; hours before 1970 floor as later ones do.
+    "day": f"hour_us - (((hour_us + {CST_US}) % {DAY_US}) + {DAY_US}) % {DAY_US}",
+}
+MICROSECOND: Final = timedelta(microseconds=1)
 
 
 def record_flow(db: sqlite3.Connection, fresh: Sequence[DeviceEvent]) -> None:
@@ -52,7 +55,7 @@ class SqliteFlow:
         until: datetime,
         bucket: FlowBucket,
         communities: frozenset[str] | None,
-    ) -> list[FlowRow]:
+    ) -> list[CommunityFlow]:
         if communities is not None and not communities:
             return []
         params: list[object] = [to_micros(since), to_micros(until)]
@@ -62,16 +65,19 @@ class SqliteFlow:
             scope = f" AND {scoped[0]}"
             params += scoped[1]
         where = f"WHERE hour_us >= ? AND hour_us < ?{scope}"
-        if bucket == "hour":
-            sql = f"SELECT {', '.join(_NAMES)} FROM flow_hourly {where} ORDER BY hour_us, community"
-        else:
-            sums = ", ".join(f"sum({m})" for m in MEASURES)
-            sql = (
-                f"SELECT community, {_CST_DAY} AS day, {sums} FROM flow_hourly {where}"
-                " GROUP BY day, community ORDER BY day, community"
-            )
+        sums = ", ".join(f"sum({m})" for m in MEASURES)
+        sql = (
+            f"SELECT community, {_BUCKET[bucket]} AS at, {sums} FROM flow_hourly {where}"
+            " GROUP BY community, at ORDER BY community, at"
+        )
         rows = await self._read_tx(lambda db: db.execute(sql, params).fetchall())
-        return [
-            FlowRow(str(row[0]), from_micros(int(row[1])), tuple(int(n) for n in row[2:]))
-            for row in rows
-        ]
+        start, step = to_micros(since), step_of(bucket) // MICROSECOND
+        size = (until - since) // step_of(bucket)
+        found: dict[str, tuple[list[int], ...]] = {}
+        for community, at, *counts in rows:
+            series = found.get(community)
+            if series is None:
+                series = found[community] = tuple([0] * size for _ in MEASURES)
+            for measure, count in enumerate(counts):
+                series[measure][(at - start) // step] = count
+        return [CommunityFlow(community, series) for community, series in found.items()]

@@ -9,7 +9,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.store import Store, open_store
-from gateway.store.flow import MEASURE_SQL, MEASURES, FlowRow, bucket_start, hour_of
+from gateway.store.flow import (
+    HOUR,
+    MEASURE_SQL,
+    MEASURES,
+    FlowBucket,
+    FlowRow,
+    bucket_start,
+    hour_of,
+    step_of,
+)
 from schemas.codes import AccessResult, Direction, VisitorAction
 from schemas.events import (
     AccessEvent,
@@ -165,8 +174,31 @@ def what_the_events_say(rows: MasterRows) -> list[FlowRow]:
     return [FlowRow(community, at, counts(**found[(community, at)])) for community, at in order]
 
 
+async def flow(
+    store: Store,
+    since: datetime,
+    until: datetime,
+    bucket: FlowBucket = "hour",
+    communities: frozenset[str] | None = None,
+) -> list[FlowRow]:
+    """The store's series as rows, one per community and bucket that counted something, by
+    bucket then community; each series checked to hold one count per bucket."""
+    step = step_of(bucket)
+    size = (until - since) // step
+    found = await store.flow(since, until, bucket, communities)
+    assert [one.community for one in found] == sorted(one.community for one in found)
+    assert all(len(series) == size for one in found for series in one.series)
+    rows = [
+        FlowRow(one.community, since + step * i, tuple(series[i] for series in one.series))
+        for one in found
+        for i in range(size)
+        if any(series[i] for series in one.series)
+    ]
+    return sorted(rows, key=lambda row: (row.bucket, row.community))
+
+
 async def rollup(store: Store, since: datetime, until: datetime) -> list[FlowRow]:
-    return await store.flow(since, until, "hour", None)
+    return await flow(store, since, until)
 
 
 class TestCounts:
@@ -240,9 +272,7 @@ class TestBuckets:
         assert midnight.hour == 16
         before, after = midnight - timedelta(minutes=30), midnight + timedelta(minutes=30)
         await store.write_batch([passage(before), passage(after), passage(after, "out")], [])
-        got = await store.flow(
-            midnight - timedelta(days=1), midnight + timedelta(days=1), "day", None
-        )
+        got = await flow(store, midnight - timedelta(days=1), midnight + timedelta(days=1), "day")
         assert got == [
             FlowRow("yida", midnight - timedelta(days=1), counts(people_in=1)),
             FlowRow("yida", midnight, counts(people_in=1, people_out=1)),
@@ -252,8 +282,17 @@ class TestBuckets:
         midnight = bucket_start(datetime.now(UTC), "day") - timedelta(days=3)
         for hours in (0, 5, 23):
             await store.write_batch(mixed(midnight + timedelta(hours=hours, minutes=1)), [])
-        got = await store.flow(midnight, midnight + timedelta(days=1), "day", None)
+        got = await flow(store, midnight, midnight + timedelta(days=1), "day")
         assert got == [FlowRow("yida", midnight, counts(**{m: 3 * n for m, n in MIXED.items()}))]
+
+    async def test_each_series_has_a_count_for_every_bucket_zeros_included(
+        self, store: Store, hour: datetime
+    ) -> None:
+        """Hours without a counted event (no rollup row) are zeros in their place."""
+        await store.write_batch([capture(hour), capture(hour + timedelta(hours=2))], [])
+        [found] = await store.flow(hour - HOUR, hour + 4 * HOUR, "hour", None)
+        assert found.series[MEASURES.index("faces")] == [0, 1, 0, 1, 0]
+        assert found.series[MEASURES.index("people_in")] == [0] * 5
 
     async def test_hours_outside_the_range_are_left_out(self, store: Store, hour: datetime) -> None:
         await store.write_batch([capture(hour - timedelta(minutes=1)), capture(hour)], [])
@@ -271,13 +310,13 @@ class TestScope:
             [passage(hour), passage(hour, community="jiaxin"), car(hour, community="other")], []
         )
         until = hour + timedelta(hours=1)
-        assert await store.flow(hour, until, "hour", frozenset({"jiaxin"})) == [
+        assert await flow(store, hour, until, "hour", frozenset({"jiaxin"})) == [
             FlowRow("jiaxin", hour, counts(people_in=1))
         ]
-        scoped = await store.flow(hour, until, "day", frozenset({"yida", "other"}))
+        scoped = await store.flow(hour, until, "hour", frozenset({"yida", "other"}))
         assert [row.community for row in scoped] == ["other", "yida"]
         assert await store.flow(hour, until, "hour", frozenset()) == []
-        assert len(await store.flow(hour, until, "hour", None)) == 3
+        assert len(await flow(store, hour, until)) == 3
 
 
 class TestBackfill:
