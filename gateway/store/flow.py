@@ -53,6 +53,7 @@ backend's read of that body field); the backfill and the tests count with these,
 say what `measure_of` says."""
 
 HOUR: Final = timedelta(hours=1)
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 DAY: Final = timedelta(days=1)
 
 
@@ -108,19 +109,23 @@ class FlowRow:
 
 def flow_rows(events: Iterable[DeviceEvent]) -> list[FlowRow]:
     """A batch's newly stored events as rollup increments, one row per (community, hour),
-    sorted so concurrent writers lock shared rows in one order (no deadlock)."""
+    sorted so concurrent writers lock shared rows in one order (no deadlock). On the write
+    path: about a microsecond per event (hours as integers, datetimes per row only)."""
     index = {measure: position for position, measure in enumerate(MEASURES)}
-    counts: dict[tuple[str, datetime], list[int]] = {}
+    counts: dict[tuple[str, int], list[int]] = {}
     for event in events:
         measure = measure_of(event)
         if measure is None:
             continue
-        key = (event.community, hour_of(event.occurred_at))
+        key = (event.community, int(event.occurred_at.timestamp() // 3600))
         row = counts.get(key)
         if row is None:
             row = counts[key] = [0] * len(MEASURES)
         row[index[measure]] += 1
-    return [FlowRow(c, hour, tuple(row)) for (c, hour), row in sorted(counts.items())]
+    return [
+        FlowRow(community, EPOCH + hours * HOUR, tuple(row))
+        for (community, hours), row in sorted(counts.items())
+    ]
 
 
 def columns(rows: Sequence[FlowRow]) -> list[list[object]]:
