@@ -37,6 +37,7 @@ MIGRATIONS = [
     "0011_api_keys",
     "0012_stream_tokens",
     "0013_dead_letter_community",
+    "0014_flow_hourly",
 ]
 
 
