@@ -1,45 +1,52 @@
-"""An MQTT subscriber on asyncio with application-controlled acknowledgements.
+"""The gateway's MQTT subscriber: an asyncio protocol with acknowledgements after commit.
 
-Why not aiomqtt's message iterator: it acknowledges every QoS 1 message as soon as it is
-queued (aiomqtt#345 asks for manual acks), and it spawns a task per message. At-least-once
-storage needs the PUBACK to wait for the database commit, and batching wants to drain many
-messages at once. So this module drives paho-mqtt 2.x (`manual_ack=True`) from the event loop
-through paho's socket callbacks, the integration paho documents for external loops.
+Why its own client (and paho for everything else: publishers, simulators, tests): a QoS 1
+subscriber that acknowledges only after the database commit needs very little of MQTT, and
+the general clients make each message expensive. paho parses one packet per call and MQTT 5
+properties on every message; aiomqtt and amqtt acknowledge as soon as a message is queued;
+gmqtt defers acks with a task per message. Here a read is cut into packets in place
+(`gateway.mqtt_wire`), a batch's PUBACKs leave in one write, and a message costs a few µs.
 
-Flow control is end to end: MQTT v5 connects announce a Receive Maximum, so the broker never
-has more unacknowledged messages in flight than that; if a broker ignores it (or sends QoS 0),
-the subscriber stops reading its socket once `max_buffered` messages wait, and TCP pushes back.
+What it keeps, and how:
+- persistent session: clean session off (3.1.1) / clean start off with a session expiry
+  (MQTT 5), so messages queued while the gateway is down are delivered when it returns;
+- acknowledgement after commit, in arrival order: `InboundMessage.ack` only notes the packet
+  id; the PUBACKs noted during one pass of the event loop (a committed batch) go out together;
+- flow control end to end: MQTT 5 announces a Receive Maximum, so the broker never has more
+  unacknowledged messages out than that; if a broker ignores it (or sends QoS 0), the
+  subscriber stops reading its socket once `max_buffered` messages wait, and TCP pushes back;
+- keepalive: a PINGREQ every half keepalive; no PINGRESP within a keepalive drops the
+  connection (not while reading is paused: then the answer waits unread behind messages);
+- TLS (`mqtts://`, the system's trust store or `SSL_CERT_FILE`) and user name / password;
+- anything the broker sends that is not MQTT, or the connection ending, surfaces as
+  `BrokerError` from `next_batch`, and `gateway.ingest` reconnects with backoff.
 """
 
 import asyncio
-import contextlib
 import logging
-import socket
-import threading
+import ssl
 import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-from paho.mqtt.subscribeoptions import SubscribeOptions
-
+from gateway import mqtt_wire as wire
 from gateway.errors import GatewayError
 from gateway.messages import InboundMessage
+from gateway.mqtt_wire import topic_text
+
+__all__ = [
+    "BrokerAddress",
+    "BrokerError",
+    "MqttSubscriber",
+    "SessionOptions",
+    "topic_text",
+]
 
 logger = logging.getLogger(__name__)
-
-PACKETS_PER_WAKEUP = 256
-
-_Socket = socket.socket | Any  # paho types its socket loosely (WebSocket wrappers too)
 
 
 class BrokerError(GatewayError):
@@ -80,70 +87,50 @@ class SessionOptions:
     max_buffered: int = 10_000
 
 
-class MqttSubscriber:
+class MqttSubscriber(asyncio.Protocol):
     """One broker connection: subscribe, take batches of messages, acknowledge them."""
 
     def __init__(self, address: BrokerAddress, options: SessionOptions) -> None:
         self._address = address
         self._options = options
+        self._protocol = wire.PROTOCOL_V5 if options.protocol == "5" else wire.PROTOCOL_V311
         self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
+        self._transport: asyncio.Transport | None = None
+        self._reader = wire.FrameReader()
         self._buffer: deque[InboundMessage] = deque()
         self._arrived = asyncio.Event()
         self._connected: asyncio.Future[None] = self._loop.create_future()
+        self._connected.add_done_callback(_retrieve)  # a refusal is raised by connect(), or moot
         self._disconnected: asyncio.Future[None] = self._loop.create_future()
+        self._lost_because = "connection to the broker lost"
         self._subscribing: dict[int, tuple[list[str], asyncio.Future[None]]] = {}
-        self._sock: _Socket | None = None
+        self._next_packet_id = 0
+        self._unsent_acks: list[int] = []
         self._reading_paused = False
-        self._received = 0
-        self._misc_task: asyncio.Task[None] | None = None
-        v5 = options.protocol == "5"
-        self._client = paho.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=options.client_id,
-            protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
-            clean_session=None if v5 else False,
-            reconnect_on_failure=False,
-            manual_ack=True,
-        )
-        if address.username is not None:
-            self._client.username_pw_set(address.username, address.password)
-        if address.tls:
-            self._client.tls_set()
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
-        self._client.on_subscribe = self._on_subscribe
-        self._client.on_socket_open = self._on_socket_open
-        self._client.on_socket_close = self._on_socket_close
-        self._client.on_socket_register_write = self._on_socket_register_write
-        self._client.on_socket_unregister_write = self._on_socket_unregister_write
+        self._keepalive_s = options.keepalive_s
+        self._keepalive: asyncio.TimerHandle | None = None
+        self._ping_sent_at: float | None = None
 
     # -- public API -------------------------------------------------------------------------
 
     async def connect(self, timeout_s: float = 10.0) -> None:
         """Connect, resuming the persistent session (clean start off, session expiry set)."""
-        connect = partial(
-            self._client.connect,
-            self._address.host,
-            self._address.port,
-            keepalive=self._options.keepalive_s,
-        )
-        if self._options.protocol == "5":
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = self._options.session_expiry_s
-            properties.ReceiveMaximum = self._options.receive_maximum
-            connect = partial(connect, clean_start=False, properties=properties)
+        address = self._address
         try:
-            # paho's connect resolves and dials synchronously: keep it off the event loop.
-            await self._loop.run_in_executor(None, connect)
             async with asyncio.timeout(timeout_s):
+                await self._loop.create_connection(
+                    lambda: self,
+                    address.host,
+                    address.port,
+                    ssl=ssl.create_default_context() if address.tls else None,
+                )
                 await asyncio.shield(self._connected)
         except (OSError, TimeoutError) as exc:
-            self._client.disconnect()
-            raise BrokerError(
-                f"cannot connect to {self._address.host}:{self._address.port}: {exc!r}"
-            ) from exc
+            self._abort()
+            raise BrokerError(f"cannot connect to {address.host}:{address.port}: {exc!r}") from exc
+        except BrokerError:
+            self._abort()
+            raise
 
     def subscribe(self, filters: Iterable[str], qos: int = 1) -> "asyncio.Future[None]":
         """Send one SUBSCRIBE for every filter; the future resolves once all are granted.
@@ -152,21 +139,27 @@ class MqttSubscriber:
         ahead of the SUBACK, and if they filled the buffer, waiting for the SUBACK without
         draining would deadlock. A refused subscription disconnects, which the consumer sees.
         """
-        topics: list[tuple[str, SubscribeOptions | int]] = [
-            (topic_filter, SubscribeOptions(qos=qos) if self._options.protocol == "5" else qos)
-            for topic_filter in filters
-        ]
-        result, mid = self._client.subscribe(topics)  # type: ignore[arg-type]
-        if result != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
-            raise BrokerError(f"subscribe failed: {paho.error_string(result)}")
+        if qos not in (0, 1):
+            raise ValueError("the subscriber takes QoS 0 and 1 only")
+        topics = list(filters)
+        if self._transport is None or self._transport.is_closing():
+            raise BrokerError("subscribe failed: not connected")
+        self._next_packet_id = self._next_packet_id % 0xFFFF + 1
+        packet_id = self._next_packet_id
+        self._transport.write(
+            wire.encode_subscribe(packet_id, topics, qos, protocol=self._protocol)
+        )
         granted: asyncio.Future[None] = self._loop.create_future()
-        self._subscribing[mid] = ([topic for topic, _ in topics], granted)
+        self._subscribing[packet_id] = (topics, granted)
         return granted
 
     async def next_batch(self, max_rows: int, max_delay_s: float) -> list[InboundMessage]:
         """Wait for a message, then gather more until `max_rows`, or `max_delay_s` after the
         oldest waiting message arrived (messages that came in during the previous commit have
         already waited: their clock started then)."""
+        if self._disconnected.done():
+            self._buffer.clear()  # their acks would be void: the broker redelivers them
+            raise BrokerError(self._lost_because)
         while not self._buffer:
             await self._wait_for_arrival(None)
         deadline = self._buffer[0].received_monotonic + max_delay_s
@@ -174,9 +167,10 @@ class MqttSubscriber:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not await self._wait_for_arrival(remaining):
                 break
-        count = min(max_rows, len(self._buffer))
-        batch = [self._buffer.popleft() for _ in range(count)]
-        if self._reading_paused and len(self._buffer) < self._options.max_buffered // 2:
+        buffer = self._buffer
+        count = min(max_rows, len(buffer))
+        batch = [buffer.popleft() for _ in range(count)]
+        if self._reading_paused and len(buffer) < self._options.max_buffered // 2:
             self._resume_reading()
         return batch
 
@@ -186,17 +180,14 @@ class MqttSubscriber:
 
     async def close(self) -> None:
         """Disconnect politely; unacknowledged messages stay with the broker's session."""
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            self._send_acks()
+            transport.write(wire.DISCONNECT_PACKET)
+            transport.close()
+        self._stop_keepalive()
         if not self._disconnected.done():
-            self._client.disconnect()
-        if self._misc_task is not None:
-            self._misc_task.cancel()
-        if self._sock is not None:
-            self._forget_socket(self._sock)
-        # paho's Client.__del__ closes its socket again, possibly after the loop is gone:
-        # from here on it must not call back into this object.
-        self._client.on_socket_close = None
-        self._client.on_socket_unregister_write = None
-        self._client.on_socket_register_write = None
+            self._disconnected.set_result(None)
 
     # -- waiting ----------------------------------------------------------------------------
 
@@ -211,172 +202,238 @@ class MqttSubscriber:
             waiter.cancel()
         if self._disconnected in done:
             self._buffer.clear()  # their acks would be void: the broker redelivers them
-            raise BrokerError("connection to the broker lost")
+            raise BrokerError(self._lost_because)
         return waiter in done
 
-    # -- paho callbacks (always on the event loop thread, except socket open/write during
-    # -- the executor connect, which marshal themselves) --------------------------------
+    # -- asyncio.Protocol -------------------------------------------------------------------
 
-    def _on_connect(
-        self,
-        client: paho.Client,
-        userdata: object,
-        flags: paho.ConnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if self._connected.done():
-            return
-        if reason_code.is_failure:
-            self._connected.set_exception(BrokerError(f"broker refused: {reason_code}"))
-        else:
-            logger.info(
-                "connected to broker %s:%s (session present: %s)",
-                self._address.host,
-                self._address.port,
-                flags.session_present,
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        options, address = self._options, self._address
+        transport.write(
+            wire.encode_connect(
+                options.client_id,
+                protocol=self._protocol,
+                keepalive_s=options.keepalive_s,
+                username=address.username,
+                password=address.password,
+                session_expiry_s=options.session_expiry_s,
+                receive_maximum=options.receive_maximum,
             )
-            self._connected.set_result(None)
+        )
 
-    def _on_disconnect(
-        self,
-        client: paho.Client,
-        userdata: object,
-        flags: paho.DisconnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
+    def data_received(self, data: bytes) -> None:
+        self._reader.feed(data)
+        if not self._reading_paused:
+            self._take_packets()
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None and not self._disconnected.done():
+            self._lost_because = f"connection to the broker lost: {exc!r}"
+        self._lose(self._lost_because)
+
+    def pause_writing(self) -> None:
+        """Writes are PUBACKs, PINGREQs and SUBSCRIBEs: few bytes, never held back."""
+
+    def resume_writing(self) -> None:
+        """See `pause_writing`."""
+
+    # -- incoming packets -------------------------------------------------------------------
+
+    def _take_packets(self) -> None:
+        """Turn what was read into messages until the buffer is full; the rest waits, read
+        but not parsed, while the socket is paused."""
+        buffer = self._buffer
+        room = self._options.max_buffered - len(buffer)
+        if room <= 0:
+            self._pause_reading()
+            return
+        try:
+            frames = self._reader.frames(room)
+        except wire.ProtocolError as exc:
+            self._protocol_error(exc)
+            return
+        if not frames:
+            return
+        received_at = datetime.now(UTC)
+        received_monotonic = time.monotonic()
+        protocol = self._protocol
+        before = len(buffer)
+        decode_publish = wire.decode_publish
+        ack = self._ack
+        append = buffer.append
+        try:
+            for first_byte, body in frames:
+                if first_byte >> 4 == wire.PUBLISH:
+                    topic, payload, qos, packet_id, retain = decode_publish(
+                        first_byte, body, protocol
+                    )
+                    append(
+                        InboundMessage(
+                            topic_text(topic),
+                            payload,
+                            received_at,
+                            received_monotonic,
+                            partial(ack, packet_id) if qos else _no_ack,
+                            retain,
+                        )
+                    )
+                else:
+                    self._control_packet(first_byte, body)
+                    if self._disconnected.done():
+                        return
+        except wire.ProtocolError as exc:
+            self._protocol_error(exc)
+            return
+        if len(buffer) != before:
+            self._arrived.set()
+        if len(buffer) >= self._options.max_buffered:
+            self._pause_reading()
+
+    def _control_packet(self, first_byte: int, body: memoryview) -> None:
+        kind = first_byte >> 4
+        if kind == wire.PINGRESP:
+            wire.decode_pingresp(first_byte, body)
+            self._ping_sent_at = None
+        elif kind == wire.SUBACK:
+            self._on_suback(wire.decode_suback(first_byte, body, self._protocol))
+        elif kind == wire.CONNACK:
+            self._on_connack(wire.decode_connack(first_byte, body, self._protocol))
+        elif kind == wire.DISCONNECT:
+            disconnect = wire.decode_disconnect(first_byte, body, self._protocol)
+            self._drop(f"the broker disconnected us: {disconnect.reason()}")
+        else:
+            raise wire.ProtocolError(f"unexpected packet type {kind} from the broker")
+
+    def _on_connack(self, connack: wire.ConnAck) -> None:
+        if self._connected.done():
+            raise wire.ProtocolError("a second CONNACK")
+        if connack.refused:
+            self._connected.set_exception(
+                BrokerError(f"broker refused: {connack.reason(self._protocol)}")
+            )
+            self._drop("broker refused the connection")
+            return
+        server_keepalive = connack.properties.get(wire.SERVER_KEEP_ALIVE)
+        if isinstance(server_keepalive, int):
+            self._keepalive_s = server_keepalive  # MQTT 5: the server's value prevails
+        logger.info(
+            "connected to broker %s:%s (session present: %s)",
+            self._address.host,
+            self._address.port,
+            connack.session_present,
+        )
+        self._connected.set_result(None)
+        self._schedule_keepalive()
+
+    def _on_suback(self, suback: wire.SubAck) -> None:
+        topics, granted = self._subscribing.pop(suback.packet_id, ([], None))
+        if granted is None or granted.done():
+            return
+        codes = suback.reason_codes
+        refused = [topic for topic, code in zip(topics, codes, strict=False) if code >= 0x80]
+        if refused or len(codes) != len(topics):
+            granted.set_exception(BrokerError(f"broker refused subscriptions {refused}"))
+            self._drop("a subscription was refused")
+        else:
+            granted.set_result(None)
+
+    # -- acknowledgements -------------------------------------------------------------------
+
+    def _ack(self, packet_id: int) -> None:
+        """Note a PUBACK; the first of a batch schedules the one write that sends them all."""
+        if not self._unsent_acks:
+            self._loop.call_soon(self._send_acks)
+        self._unsent_acks.append(packet_id)
+
+    def _send_acks(self) -> None:
+        acks, self._unsent_acks = self._unsent_acks, []
+        transport = self._transport
+        if acks and transport is not None and not transport.is_closing():
+            transport.write(wire.encode_pubacks(acks))
+
+    # -- flow control -----------------------------------------------------------------------
+
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and self._transport is not None:
+            self._transport.pause_reading()
+        self._reading_paused = True
+
+    def _resume_reading(self) -> None:
+        self._reading_paused = False
+        self._ping_sent_at = None  # an answer that waited unread proves nothing either way
+        self._take_packets()  # what was read but not yet parsed comes first
+        transport = self._transport
+        if not self._reading_paused and transport is not None and not transport.is_closing():
+            transport.resume_reading()
+
+    # -- keepalive --------------------------------------------------------------------------
+
+    def _schedule_keepalive(self) -> None:
+        if self._keepalive_s > 0:
+            self._keepalive = self._loop.call_later(self._keepalive_s / 2, self._keepalive_tick)
+
+    def _keepalive_tick(self) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        now = self._loop.time()
+        if self._ping_sent_at is None:
+            self._ping_sent_at = now
+            transport.write(wire.PINGREQ_PACKET)
+        elif now - self._ping_sent_at >= self._keepalive_s and not self._reading_paused:
+            self._drop(f"no PINGRESP within {self._keepalive_s} s")
+            return
+        self._schedule_keepalive()
+
+    def _stop_keepalive(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            self._keepalive = None
+
+    # -- ending -----------------------------------------------------------------------------
+
+    def _protocol_error(self, exc: wire.ProtocolError) -> None:
+        logger.warning("broker %s:%s broke the protocol: %s", *self._where(), exc)
+        if self._protocol == wire.PROTOCOL_V5 and self._transport is not None:
+            self._transport.write(b"\xe0\x01\x81")  # DISCONNECT: malformed packet
+        self._drop(f"protocol error: {exc}")
+
+    def _drop(self, because: str) -> None:
+        """End the connection from our side; the consumer sees `because` as a BrokerError."""
+        if not self._disconnected.done():
+            self._lost_because = because
+        self._abort()
+        self._lose(because)
+
+    def _abort(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
+
+    def _lose(self, because: str) -> None:
+        self._stop_keepalive()
+        self._unsent_acks.clear()
         if not self._disconnected.done():
             self._disconnected.set_result(None)
         for _, granted in self._subscribing.values():
             if not granted.done():
-                granted.set_exception(BrokerError(f"disconnected before SUBACK: {reason_code}"))
+                granted.set_exception(BrokerError(f"disconnected before SUBACK: {because}"))
         self._subscribing.clear()
         if not self._connected.done():
-            self._connected.set_exception(BrokerError(f"disconnected: {reason_code}"))
+            self._connected.set_exception(BrokerError(because))
         self._arrived.set()
 
-    def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
-        qos = message.qos
-        ack = partial(client.ack, message.mid, qos) if qos > 0 else _no_ack
-        self._received += 1
-        self._buffer.append(
-            InboundMessage(
-                topic=topic_text(message),
-                payload=bytes(message.payload),
-                received_at=datetime.now(UTC),
-                received_monotonic=time.monotonic(),
-                ack=ack,
-                retained=bool(message.retain),
-            )
-        )
-        self._arrived.set()
-        if len(self._buffer) >= self._options.max_buffered and not self._reading_paused:
-            self._pause_reading()
-
-    def _on_subscribe(
-        self,
-        client: paho.Client,
-        userdata: object,
-        mid: int,
-        reason_codes: list[ReasonCode],
-        properties: Properties | None,
-    ) -> None:
-        topics, granted = self._subscribing.pop(mid, ([], None))
-        if granted is None or granted.done():
-            return
-        refused = [t for t, code in zip(topics, reason_codes, strict=False) if code.is_failure]
-        if refused:
-            granted.set_exception(BrokerError(f"broker refused subscriptions {refused}"))
-            client.disconnect()
-        else:
-            granted.set_result(None)
-
-    def _on_socket_open(self, client: paho.Client, userdata: object, sock: _Socket) -> None:
-        self._on_loop(self._watch_socket, sock)
-
-    def _on_socket_close(self, client: paho.Client, userdata: object, sock: _Socket) -> None:
-        self._on_loop(self._forget_socket, sock)
-
-    def _on_socket_register_write(
-        self, client: paho.Client, userdata: object, sock: _Socket
-    ) -> None:
-        self._on_loop(self._loop.add_writer, sock, client.loop_write)
-
-    def _on_socket_unregister_write(
-        self, client: paho.Client, userdata: object, sock: _Socket
-    ) -> None:
-        self._on_loop(self._stop_writing, sock)
-
-    def _stop_writing(self, sock: _Socket) -> None:
-        with contextlib.suppress(ValueError):  # already closed: fileno() is -1
-            self._loop.remove_writer(sock)
-
-    # -- socket plumbing --------------------------------------------------------------------
-
-    def _on_loop(self, function: Any, *args: Any) -> None:
-        """Run now if on the loop's thread, else hand over: asyncio is not thread-safe."""
-        if threading.get_ident() == self._loop_thread:
-            function(*args)
-        else:
-            self._loop.call_soon_threadsafe(function, *args)
-
-    def _watch_socket(self, sock: _Socket) -> None:
-        self._sock = sock
-        self._loop.add_reader(sock, self._read_available)
-        self._misc_task = self._loop.create_task(self._misc_loop())
-
-    def _forget_socket(self, sock: _Socket) -> None:
-        with contextlib.suppress(ValueError):  # already closed: fileno() is -1
-            self._loop.remove_reader(sock)
-            self._loop.remove_writer(sock)
-        self._sock = None
-        if self._misc_task is not None:
-            self._misc_task.cancel()
-            self._misc_task = None
-
-    def _read_available(self) -> None:
-        """Read packets while messages keep coming, up to a bound per wake-up.
-
-        paho's `loop_read` handles one packet per call, so one event-loop wake-up per message
-        would dominate the cost of a backlog. The readiness callback is level-triggered, so
-        stopping early (at the bound, or after a packet that was not a message) loses nothing.
-        """
-        for _ in range(PACKETS_PER_WAKEUP):
-            before = self._received
-            if self._client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                return
-            if self._received == before or self._reading_paused:
-                return
-
-    def _pause_reading(self) -> None:
-        if self._sock is not None:
-            self._loop.remove_reader(self._sock)
-        self._reading_paused = True
-
-    def _resume_reading(self) -> None:
-        if self._sock is not None:
-            self._loop.add_reader(self._sock, self._read_available)
-        self._reading_paused = False
-
-    async def _misc_loop(self) -> None:
-        """Keepalive pings and timeouts: paho's `loop_misc` must run about once a second."""
-        while self._client.loop_misc() == MQTTErrorCode.MQTT_ERR_SUCCESS:  # noqa: ASYNC110 - a tick
-            await asyncio.sleep(1)
+    def _where(self) -> tuple[str, int]:
+        return self._address.host, self._address.port
 
 
-def topic_text(message: paho.MQTTMessage) -> str:
-    """The message's topic as text, even when it is not UTF-8.
-
-    MQTT requires UTF-8 topics, but a lax broker may pass other bytes, and paho's `topic`
-    then raises inside the read loop. Undecodable bytes become U+FFFD, which the router
-    refuses, so the message ends as a counted `unknown_topic` dead letter.
-    """
-    try:
-        return message.topic
-    except UnicodeDecodeError:
-        raw: bytes = message._topic  # paho keeps the raw bytes only there
-        return raw.decode("utf-8", errors="replace")
+def _retrieve(future: "asyncio.Future[None]") -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _no_ack() -> None:
