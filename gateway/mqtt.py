@@ -23,6 +23,7 @@ What it keeps, and how:
 """
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
@@ -47,6 +48,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S = 2.0
+"""How long `close` waits for the broker to end the connection after our DISCONNECT."""
 
 
 class BrokerError(GatewayError):
@@ -102,6 +106,8 @@ class MqttSubscriber(asyncio.Protocol):
         self._connected: asyncio.Future[None] = self._loop.create_future()
         self._connected.add_done_callback(_retrieve)  # a refusal is raised by connect(), or moot
         self._disconnected: asyncio.Future[None] = self._loop.create_future()
+        self._closed: asyncio.Future[None] = self._loop.create_future()
+        self._discarding = False
         self._lost_because = "connection to the broker lost"
         self._subscribing: dict[int, tuple[list[str], asyncio.Future[None]]] = {}
         self._next_packet_id = 0
@@ -179,11 +185,25 @@ class MqttSubscriber(asyncio.Protocol):
         return self._connected.done() and not self._disconnected.done()
 
     async def close(self) -> None:
-        """Disconnect politely; unacknowledged messages stay with the broker's session."""
+        """Disconnect politely; unacknowledged messages stay with the broker's session.
+
+        The PUBACKs still unsent and a DISCONNECT go out, then we wait (briefly) for the
+        broker to end the connection. Closing the socket at once would not do: with unread
+        bytes in our receive buffer the kernel answers with a reset, and the broker may drop
+        what we just wrote, acknowledgements included (they would come back as duplicates).
+        """
         transport = self._transport
         if transport is not None and not transport.is_closing():
             self._send_acks()
             transport.write(wire.DISCONNECT_PACKET)
+            self._discarding = True
+            if self._reading_paused:
+                transport.resume_reading()
+            if transport.can_write_eof():
+                transport.write_eof()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                    await asyncio.shield(self._closed)
             transport.close()
         self._stop_keepalive()
         if not self._disconnected.done():
@@ -224,6 +244,8 @@ class MqttSubscriber(asyncio.Protocol):
         )
 
     def data_received(self, data: bytes) -> None:
+        if self._discarding:
+            return
         self._reader.feed(data)
         if not self._reading_paused:
             self._take_packets()
@@ -232,6 +254,8 @@ class MqttSubscriber(asyncio.Protocol):
         return None  # close the transport; connection_lost follows
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
         if exc is not None and not self._disconnected.done():
             self._lost_because = f"connection to the broker lost: {exc!r}"
         self._lose(self._lost_because)
@@ -247,18 +271,22 @@ class MqttSubscriber(asyncio.Protocol):
     def _take_packets(self) -> None:
         """Turn what was read into messages until the buffer is full; the rest waits, read
         but not parsed, while the socket is paused."""
+        while not self._disconnected.done():
+            room = self._options.max_buffered - len(self._buffer)
+            if room <= 0:
+                self._pause_reading()
+                return
+            try:
+                frames = self._reader.frames(room)
+            except wire.ProtocolError as exc:
+                self._protocol_error(exc)
+                return
+            if not frames:
+                return
+            self._take_messages(frames)
+
+    def _take_messages(self, frames: list[wire.Frame]) -> None:
         buffer = self._buffer
-        room = self._options.max_buffered - len(buffer)
-        if room <= 0:
-            self._pause_reading()
-            return
-        try:
-            frames = self._reader.frames(room)
-        except wire.ProtocolError as exc:
-            self._protocol_error(exc)
-            return
-        if not frames:
-            return
         received_at = datetime.now(UTC)
         received_monotonic = time.monotonic()
         protocol = self._protocol

@@ -228,7 +228,12 @@ class FrameReader:
                 if start < 0:  # the length itself is incomplete
                     self._need = end - pos + 1
                     break
-            if length > self._max_remaining:
+            if start == 0 or length > self._max_remaining:
+                if out:  # hand out the good packets first; the next call raises
+                    self._need = 2
+                    break
+                if start == 0:
+                    raise ProtocolError("remaining length longer than four bytes")
                 raise ProtocolError(f"packet of {length} bytes over the limit")
             stop = start + length
             if stop > end:
@@ -244,7 +249,7 @@ class FrameReader:
 
 def _long_remaining_length(data: bytes, index: int, end: int) -> tuple[int, int]:
     """A remaining length of two to four bytes at `index`: (length, where the body starts),
-    or (0, -1) when the stream ends inside it."""
+    (0, -1) when the stream ends inside it, (0, 0) when it runs over four bytes."""
     length = 0
     for shift in (0, 7, 14, 21):
         if index >= end:
@@ -254,7 +259,7 @@ def _long_remaining_length(data: bytes, index: int, end: int) -> tuple[int, int]
         length |= (byte & 0x7F) << shift
         if byte < 0x80:
             return length, index
-    raise ProtocolError("remaining length longer than four bytes")
+    return 0, 0  # malformed: longer than four bytes
 
 
 # -- encoding -------------------------------------------------------------------------------
