@@ -39,7 +39,8 @@ def decode_any(first_byte: int, body: memoryview, protocol: int) -> object:
     if kind == wire.SUBACK:
         return wire.decode_suback(first_byte, body, protocol)
     if kind == wire.PINGRESP:
-        return wire.decode_pingresp(first_byte, body)
+        wire.decode_pingresp(first_byte, body)
+        return None
     if kind == wire.DISCONNECT:
         return wire.decode_disconnect(first_byte, body, protocol)
     raise ProtocolError(f"unexpected packet type {kind}")
