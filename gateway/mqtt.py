@@ -192,6 +192,9 @@ class MqttSubscriber(asyncio.Protocol):
         bytes in our receive buffer the kernel answers with a reset, and the broker may drop
         what we just wrote, acknowledgements included (they would come back as duplicates).
         """
+        self._stop_keepalive()
+        if not self._disconnected.done():
+            self._disconnected.set_result(None)
         transport = self._transport
         if transport is not None and not transport.is_closing():
             self._send_acks()
@@ -201,13 +204,12 @@ class MqttSubscriber(asyncio.Protocol):
                 transport.resume_reading()
             if transport.can_write_eof():
                 transport.write_eof()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(CLOSE_TIMEOUT_S):
-                    await asyncio.shield(self._closed)
-            transport.close()
-        self._stop_keepalive()
-        if not self._disconnected.done():
-            self._disconnected.set_result(None)
+            try:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                        await asyncio.shield(self._closed)
+            finally:
+                transport.close()
 
     # -- waiting ----------------------------------------------------------------------------
 
