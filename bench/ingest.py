@@ -30,50 +30,41 @@ import json
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import psycopg
 
 from bench.commits import (
     commit_profile,
-    drain_cpu,
     expected_event_ids,
     follow_commits,
-    scalar,
     store_checks,
 )
 from bench.common import (
     EXTRA_PHASES,
     PHASES,
-    PROGRESS_EVERY_S,
     BenchError,
     JsonDict,
     Message,
     log,
 )
 from bench.environment import gateway_settings, library_versions, machine_info, mosquitto_version
+from bench.harness import Harness, gateway_pid, stop_gateway
 from bench.procstats import CpuMeter, peak_rss_mib
-from bench.profiling import Profiler
 from bench.report import markdown, max_other_load
 from bench.stats import percentile, rounded
 from bench.transport import create_offline_session, drain_aiomqtt, drain_paho
 from simulators.community import generate_community
 from simulators.config_toml import community_config_toml
 from simulators.hik_isapi import HikDoorStream
-from simulators.publisher import publish
-from testkit.gateway_process import GatewayProcess
 from testkit.services import (
-    MosquittoService,
     PostgresService,
-    start_mosquitto,
     start_postgres,
 )
 
@@ -86,8 +77,6 @@ EVENTS_PER_HOUR = 20_000.0
 STREAM_LEAD_HOURS = 1.0
 """The stream starts this much earlier than its events' span needs, so that every event,
 the latency phase's too, lies in the past (the gateway dead-letters events from the future)."""
-PROBE_TOPIC = "bench/probe/ready"
-"""An unknown dialect: the gateway dead-letters it, proving it is subscribed end to end."""
 QUICK_EVENTS = 5_000
 QUICK_LATENCY_SECONDS = 3.0
 WARMUP_MESSAGES = 1_000
@@ -115,87 +104,29 @@ class Options:
     quick: bool
 
 
-@dataclass
-class Bench:
+class Bench(Harness):
     """Shared services and inputs for every phase; each phase gets a fresh broker and DB."""
 
-    options: Options
-    workdir: Path
-    postgres: PostgresService
-    toml_path: Path
-    messages: list[Message]
-    latency_stream: HikDoorStream
-    cleanups: list[Callable[[], object]] = field(default_factory=list)
-
-    # -- services ---------------------------------------------------------------------------
-
-    def broker(self, phase: str) -> MosquittoService:
-        """A fresh Mosquitto, so no session left by an earlier phase queues this one's traffic."""
-        service = start_mosquitto(
-            self.workdir / f"mqtt-{phase}",
-            max_queued_messages=max(200_000, 2 * len(self.messages)),
+    def __init__(
+        self,
+        options: Options,
+        workdir: Path,
+        postgres: PostgresService,
+        toml_path: Path,
+        messages: list[Message],
+        latency_stream: HikDoorStream,
+    ) -> None:
+        super().__init__(
+            workdir,
+            postgres,
+            {"config": str(toml_path), **options.overrides},
+            connections=options.connections,
+            queue_limit=max(200_000, 2 * len(messages)),
         )
-        self.cleanups.append(service.stop)
-        return service
-
-    def database(self, phase: str) -> str:
-        return self.postgres.create_database(f"bench_{phase}")
-
-    def gateway(
-        self, broker: MosquittoService, dsn: str, phase: str, extra: dict[str, str] | None = None
-    ) -> GatewayProcess:
-        settings = {"config": str(self.toml_path), **self.options.overrides, **(extra or {})}
-        gateway = GatewayProcess(broker.url, dsn, self.workdir / f"gateway-{phase}.log", **settings)
-        self.cleanups.append(lambda: _stop_gateway(gateway))
-        return gateway
-
-    async def start_gateway(
-        self, phase: str, extra: dict[str, str] | None = None
-    ) -> tuple[MosquittoService, str, GatewayProcess]:
-        """A fresh broker and database for `phase`, and a gateway on them (with `extra`
-        settings on top of the run's), started."""
-        broker = self.broker(phase)
-        dsn = self.database(phase)
-        gateway = self.gateway(broker, dsn, phase, extra)
-        await asyncio.to_thread(gateway.start)
-        return broker, dsn, gateway
-
-    async def publish(
-        self, broker: MosquittoService, messages: Sequence[Message], label: str, **kwargs: Any
-    ) -> tuple[float, float, int, list[tuple[int, float]] | None]:
-        """Publish with progress on stderr; (start epoch, seconds, acked, send times)."""
-        last = [time.perf_counter(), 0]
-
-        def progress(acked: int) -> None:
-            now = time.perf_counter()
-            if now - last[0] >= PROGRESS_EVERY_S or acked == len(messages):
-                rate = (acked - last[1]) / max(now - last[0], 1e-9)
-                log(f"{label}: published {acked:,}/{len(messages):,} ({rate:,.0f} msg/s)")
-                last[0], last[1] = now, acked
-
-        started = time.time()
-        report = await publish(
-            messages,
-            url=broker.url,
-            connections=self.options.connections,
-            progress=progress,
-            progress_interval=0.5,
-            client_id_prefix=f"bench-{label}",
-            **kwargs,
-        )
-        if report.count != len(messages):
-            raise BenchError(f"{label}: broker acknowledged {report.count} of {len(messages)}")
-        return started, report.seconds, report.count, report.times
-
-    async def probe(self, broker: MosquittoService, db: psycopg.AsyncConnection[Any]) -> None:
-        """Wait until a message is dead-lettered: /readyz does not prove the SUBACK came back."""
-        before = await scalar(db, "SELECT count(*) FROM dead_letters")
-        await publish([(PROBE_TOPIC, b"probe")], url=broker.url, client_id_prefix="bench-probe")
-        deadline = time.monotonic() + 30
-        while await scalar(db, "SELECT count(*) FROM dead_letters") <= before:
-            if time.monotonic() > deadline:
-                raise BenchError("the gateway did not process the readiness probe in 30 s")
-            await asyncio.sleep(0.05)
+        self.options = options
+        self.toml_path = toml_path
+        self.messages = messages
+        self.latency_stream = latency_stream
 
     # -- phases -----------------------------------------------------------------------------
 
@@ -226,7 +157,7 @@ class Bench:
         """Publishers flat out against a running gateway; time to the last commit."""
         n = len(self.messages)
         broker, dsn, gateway = await self.start_gateway("sustained")
-        meter = CpuMeter(broker.process.pid, self.postgres.process.pid, _pid(gateway))
+        meter = CpuMeter(broker.process.pid, self.postgres.process.pid, gateway_pid(gateway))
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as db:
             await self.probe(broker, db)
             cpu0 = meter.snapshot()
@@ -249,12 +180,12 @@ class Bench:
             "cpu_us_per_msg": CpuMeter.per_message_us(cpu0, cpu1, n),
             "other_processes_cores": CpuMeter.other_cores(cpu0, cpu1, wall),
             "gateway_cpu_utilisation": round(gateway_cpu_s / wall, 2),
-            "gateway_peak_rss_mib": rounded(peak_rss_mib(_pid(gateway))),
+            "gateway_peak_rss_mib": rounded(peak_rss_mib(gateway_pid(gateway))),
             "batches": commits.as_json(),
             "checks": checks,
             "samples": len(samples),
         }
-        _stop_gateway(gateway)
+        stop_gateway(gateway)
         broker.stop()
         return result
 
@@ -266,51 +197,10 @@ class Bench:
         extra: dict[str, str] | None = None,
     ) -> JsonDict:
         """Queue the backlog while the gateway is down, then time its drain alone."""
-        n = len(self.messages)
         phase = label or ("profile" if profile else "prequeue")
-        broker, dsn, gateway = await self.start_gateway(phase, extra)
-        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as db:
-            await self.probe(broker, db)  # the session and its subscription now exist
-            _stop_gateway(gateway)
-            await self.publish(broker, self.messages, phase)
-            meter = CpuMeter(broker.process.pid, self.postgres.process.pid)
-            cpu0 = meter.snapshot() | {"gateway": 0.0}  # a new process: all its CPU counts
-            spawned = time.time()
-            starting = asyncio.create_task(asyncio.to_thread(gateway.start))
-            profiler = Profiler(gateway) if profile else None
-            samples = await follow_commits(db, n, gateway, phase, starting, profiler=profiler)
-            await starting
-            pyspy = profiler.finish() if profiler is not None else None
-            meter.gateway_pid = _pid(gateway)
-            cpu1 = meter.snapshot()
-            commits = await commit_profile(db)
-            checks = await store_checks(db, n)
-            presence_rows = await scalar(db, "SELECT count(*) FROM presence")
-            ticket_occurrences = await scalar(db, "SELECT count(*) FROM ticket_occurrences")
-        drain_rate = (n - commits.first_batch) / max(commits.last - commits.first, 1e-9)
-        cpu: dict[str, float | None] = {**CpuMeter.per_message_us(cpu0, cpu1, n)}
-        cpu["gateway_during_drain"] = drain_cpu(samples)
-        result: JsonDict = {
-            "messages": n,
-            "seconds_spawn_to_last_commit": round(commits.last - spawned, 3),
-            "seconds_spawn_to_first_commit": round(commits.first - spawned, 3),
-            "drain_seconds_first_to_last_commit": round(commits.last - commits.first, 3),
-            "msg_per_s": round(drain_rate),
-            "cpu_us_per_msg": cpu,
-            "other_processes_cores": CpuMeter.other_cores(cpu0, cpu1, commits.last - spawned),
-            "cpu_note": "gateway/broker/postgres totals include the gateway's start-up; "
-            "gateway_during_drain is sampled between first and last commit",
-            "gateway_peak_rss_mib": rounded(peak_rss_mib(_pid(gateway))),
-            "batches": commits.as_json(),
-            "checks": checks,
-            "presence_rows": presence_rows,
-            "ticket_occurrences": ticket_occurrences,
-        }
-        if pyspy is not None:
-            result["py_spy"] = pyspy
-        _stop_gateway(gateway)
-        broker.stop()
-        return result
+        return await self.drain_backlog(
+            self.messages, len(self.messages), phase, profile=profile, extra=extra
+        )
 
     async def resolution(self) -> JsonDict:
         """What resolution costs (subject keys, presence and sightings recorded on write)."""
@@ -362,7 +252,7 @@ class Bench:
         measured = self.latency_stream.take(count)
         event_ids = expected_event_ids(measured)
         broker, dsn, gateway = await self.start_gateway("latency")
-        meter = CpuMeter(broker.process.pid, self.postgres.process.pid, _pid(gateway))
+        meter = CpuMeter(broker.process.pid, self.postgres.process.pid, gateway_pid(gateway))
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as db:
             await self.probe(broker, db)
             log(f"latency: warm-up with {len(warmup):,} messages")
@@ -396,7 +286,7 @@ class Bench:
             (sent - (send_times[0] + index / rate)) * 1000 for index, sent in enumerate(send_times)
         )
         wall = max(committed.values()) - started
-        _stop_gateway(gateway)
+        stop_gateway(gateway)
         broker.stop()
         return {
             "target_msg_per_s": rate,
@@ -444,22 +334,6 @@ def _medians(runs: Sequence[JsonDict]) -> JsonDict:
         "gateway_plus_postgres_us",
     )
     return {key: round(statistics.median(r[key] for r in runs), 1) for key in keys}
-
-
-def _pid(gateway: GatewayProcess) -> int:
-    if gateway.process is None:
-        raise BenchError("the gateway process has not been started")
-    return gateway.process.pid
-
-
-def _stop_gateway(gateway: GatewayProcess) -> None:
-    """SIGTERM (graceful), or SIGKILL if it will not go."""
-    if gateway.process is None or gateway.process.poll() is not None:
-        return
-    try:
-        gateway.stop()
-    except subprocess.TimeoutExpired:
-        gateway.kill()
 
 
 # -- orchestration ----------------------------------------------------------------------------
