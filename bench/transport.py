@@ -21,7 +21,8 @@ from bench.common import BenchError, JsonDict
 from bench.procstats import machine_busy_s, process_cpu_s, self_cpu_s
 
 TOPIC_FILTER = "+/+/+"
-"""What the gateway subscribes to by default; the bare subscribers use the same filter."""
+"""The door stream's topics (bench.ingest); the district mix's subscribers take "#", as the
+gateway does by default (status topics have other depths)."""
 
 
 @dataclass
@@ -63,7 +64,7 @@ def _paho_client(client_id: str) -> paho.Client:
     )
 
 
-def create_offline_session(port: int, client_id: str) -> None:
+def create_offline_session(port: int, client_id: str, topic_filter: str = TOPIC_FILTER) -> None:
     """Subscribe once with a persistent session and leave: the broker now queues for us."""
     client = _paho_client(client_id)
     connected, subscribed = threading.Event(), threading.Event()
@@ -74,7 +75,7 @@ def create_offline_session(port: int, client_id: str) -> None:
     try:
         if not connected.wait(10):
             raise BenchError("bare subscriber could not connect")
-        client.subscribe(TOPIC_FILTER, qos=1)
+        client.subscribe(topic_filter, qos=1)
         if not subscribed.wait(10):
             raise BenchError("bare subscriber's SUBSCRIBE was not acknowledged")
     finally:
