@@ -1,0 +1,185 @@
+"""The API side of the district benchmarks: master data in, history in, requests timed.
+
+Why it exists: benchmarks 3 and 4 need the gateway to hold a district's state (master data
+imported through the property API, as a property system sends it) and a long history of
+events (tens of millions: far too many to publish, so copied in SQL from events the gateway
+really stored, spread over the past days), and then time API requests while ingest runs.
+"""
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench.common import PROGRESS_EVERY_S, BenchError, JsonDict, log
+from bench.stats import percentile
+from bench.workload import MasterData
+from testkit.harness import ADMIN_KEY
+
+IMPORT_CHUNK_ROWS = 5_000
+"""Rows per import request: well under the import's size limit, and progress to show."""
+HISTORY_DAYS = 8
+"""The copied history spans this many days before the seed events: a 7-day statistic reads
+a full week of it."""
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+async def import_masterdata(base_url: str, community: str, data: MasterData) -> dict[str, int]:
+    """`PUT /v1/property/{community}/{dataset}` with an admin key, dataset by dataset (houses
+    first), in chunks; rows the import rejected are counted, not fatal."""
+    counts: dict[str, int] = {}
+    headers = {"X-API-Key": ADMIN_KEY, "Content-Type": "application/json"}
+    async with httpx.AsyncClient(base_url=base_url, timeout=600) as client:
+        for dataset, rows in data.items():
+            rejected = 0
+            for start in range(0, len(rows), IMPORT_CHUNK_ROWS):
+                body = json.dumps(
+                    rows[start : start + IMPORT_CHUNK_ROWS],
+                    default=_json_default,
+                    ensure_ascii=False,
+                ).encode()
+                response = await client.put(
+                    f"/v1/property/{community}/{dataset}", content=body, headers=headers
+                )
+                if response.status_code != 200:
+                    raise BenchError(
+                        f"import {community}/{dataset}: {response.status_code} {response.text}"
+                    )
+                rejected += len(response.json().get("rejected", []))
+            counts[dataset] = len(rows)
+            counts[f"{dataset}_rejected"] = rejected
+    return counts
+
+
+async def load_history(dsn: str, rows: int) -> JsonDict:
+    """Copy the stored events into about `rows` more, copy g shifted g/copies of
+    `HISTORY_DAYS` into the past: new ids (md5 of id and copy number), the same kinds,
+    communities, devices and bodies. INSERT ... SELECT inside PostgreSQL: no client round
+    trip per row."""
+    started = time.monotonic()
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as db:
+        cursor = await db.execute("SELECT count(*) FROM events")
+        row = await cursor.fetchone()
+        template = int(row[0]) if row is not None else 0
+        if template == 0:
+            raise BenchError("no events to copy the history from")
+        copies = max(1, round(rows / template))
+        step_s = HISTORY_DAYS * 86400 / copies
+        await db.execute("CREATE TEMP TABLE template AS SELECT * FROM events")
+        per_statement = max(1, 200_000 // template)
+        done = 0
+        last_report = time.monotonic()
+        for first in range(1, copies + 1, per_statement):
+            last = min(copies, first + per_statement - 1)
+            await db.execute(
+                "INSERT INTO events (occurred_at, event_id, kind, community, device_id,"
+                " received_at, body)"
+                " SELECT t.occurred_at - g * %(step)s::float8 * interval '1 second',"
+                " md5(t.event_id || ':' || g), t.kind, t.community, t.device_id,"
+                " t.received_at - g * %(step)s::float8 * interval '1 second', t.body"
+                " FROM template t, generate_series(%(first)s::int, %(last)s::int) g",
+                {"step": step_s, "first": first, "last": last},
+            )
+            done += (last - first + 1) * template
+            if time.monotonic() - last_report >= PROGRESS_EVERY_S * 5:
+                log(f"history: {done:,}/{copies * template:,} events copied")
+                last_report = time.monotonic()
+        await db.execute("ANALYZE events")
+    return {
+        "rows": copies * template,
+        "template_events": template,
+        "copies": copies,
+        "days": HISTORY_DAYS,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+@dataclass
+class Endpoint:
+    """One kind of request: `path(i)` is the i-th request's path and query."""
+
+    name: str
+    path: Callable[[int], str]
+
+
+async def time_endpoint(
+    base_url: str, endpoint: Endpoint, seconds: float, clients: int
+) -> JsonDict:
+    """`clients` closed loops (each sends its next request when the last answered) for
+    `seconds`; latency percentiles of the answered requests, requests per second, and the
+    statuses other than 200."""
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    counter = iter(range(10**9))
+    deadline = time.monotonic() + seconds
+    headers = {"X-API-Key": ADMIN_KEY}
+
+    async def loop(client: httpx.AsyncClient) -> None:
+        while time.monotonic() < deadline:
+            path = endpoint.path(next(counter))
+            began = time.perf_counter()
+            response = await client.get(path, headers=headers)
+            latencies.append((time.perf_counter() - began) * 1000)
+            if response.status_code != 200:
+                key = f"{response.status_code} {_error_code(response)}"
+                statuses[key] = statuses.get(key, 0) + 1
+
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        await asyncio.gather(*(loop(client) for _ in range(clients)))
+    elapsed = time.monotonic() - started
+    ordered = sorted(latencies)
+    return {
+        "requests": len(ordered),
+        "clients": clients,
+        "req_per_s": round(len(ordered) / elapsed, 1),
+        "latency_ms": {
+            "p50": round(percentile(ordered, 50), 1),
+            "p95": round(percentile(ordered, 95), 1),
+            "p99": round(percentile(ordered, 99), 1),
+            "max": round(ordered[-1], 1) if ordered else None,
+        },
+        "errors": statuses,
+        "example": endpoint.path(0),
+    }
+
+
+def _error_code(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return "?"
+
+
+def rotate(values: Sequence[str], template: str) -> Callable[[int], str]:
+    """The i-th path: `template` formatted with the i-th value, round-robin."""
+    if not values:
+        raise BenchError(f"no values for {template}")
+    return lambda i: template.format(values[i % len(values)])
+
+
+def masterdata_keys(data: MasterData) -> tuple[list[str], list[str]]:
+    """House codes and building names to look up, from the imported rows."""
+    houses = [str(row["house_code"]) for row in data.get("houses", []) if row.get("house_code")]
+    buildings = sorted(
+        {str(row["building"]) for row in data.get("houses", []) if row.get("building")}
+    )
+    return houses, buildings
+
+
+def jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=_json_default))
