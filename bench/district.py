@@ -36,13 +36,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import psycopg
 
 from bench.apiload import (
     Endpoint,
-    import_masterdata,
     load_history,
     masterdata_keys,
     rotate,
@@ -70,6 +68,8 @@ SATURATED_RATIO = 0.95
 SATURATED_TAIL_S = 1.0
 """...and the last commit comes within this long of the last send (else it fell behind)."""
 SHARED_GROUP = "bench"
+KEY_COMMUNITIES = 5
+"""House lookups and person searches rotate over the houses and buildings of this many."""
 
 
 @dataclass
@@ -90,7 +90,6 @@ class Options:
     scaleout_processes: list[int]
     scaleout_rate: float
     publish_processes: int
-    connections: int
     durable: bool
     phases: list[str]
     overrides: dict[str, str]
@@ -141,7 +140,7 @@ class DistrictBench(Harness):
             workdir,
             postgres,
             {"config": str(files.config), "grids": str(files.grids), **options.overrides},
-            connections=options.connections,
+            connections=1,
             queue_limit=max(200_000, 2 * len(rendered)),
             publish_processes=options.publish_processes,
         )
@@ -338,11 +337,7 @@ class DistrictBench(Harness):
         pid = gateway_pid(gateway)
         rss_start = _rss_mib(pid)
         started = time.monotonic()
-        imported: dict[str, Any] = {}
-        for community in workload.communities:
-            imported[community] = await import_masterdata(
-                gateway.url(""), community, workload.masterdata(community)
-            )
+        imported = await workload.load_masterdata(gateway.url(""))
         import_s = time.monotonic() - started
         rss_imported = _rss_mib(pid)
         rendered = workload.messages(self.options.memory_messages)
@@ -354,10 +349,8 @@ class DistrictBench(Harness):
         result = {
             "communities": len(workload.communities),
             "workload": workload.describe(),
-            "masterdata_rows": {
-                dataset: sum(c.get(dataset, 0) for c in imported.values())
-                for dataset in ("houses", "residents", "vehicles", "credentials")
-            },
+            "masterdata": imported,
+            "residents": await _count_persons(dsn),
             "import_seconds": round(import_s, 1),
             "messages_after_import": len(rendered),
             "rss_mib": {
@@ -378,11 +371,11 @@ class DistrictBench(Harness):
         """Requests timed over a long history while the gateway ingests at 5k msg/s."""
         broker, dsn, gateway = await self.start_gateway("api")
         base = gateway.url("")
-        keys: dict[str, tuple[list[str], list[str]]] = {}
-        for community in self.workload.communities:
-            data = self.workload.masterdata(community)
-            await import_masterdata(base, community, data)
-            keys[community] = masterdata_keys(data)
+        await self.workload.load_masterdata(base)
+        keys = {
+            community: masterdata_keys(self.workload.masterdata(community))
+            for community in self.workload.communities[:KEY_COMMUNITIES]
+        }
         seed_count = min(len(self.rendered) // 2, self.options.memory_messages)
         seed = self.rendered.slice(0, seed_count)
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as db:
@@ -483,6 +476,11 @@ def _received(gateway: GatewayProcess) -> int | None:
     return None
 
 
+async def _count_persons(dsn: str) -> int:
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as db:
+        return await scalar(db, "SELECT count(*) FROM persons")
+
+
 def _rss_mib(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -545,7 +543,7 @@ async def run(options: Options) -> JsonDict:
             "payload_bytes_mean": round(sum(len(p) for _, p in rendered.messages) / len(rendered)),
             "qos": 1,
             "publish_processes": options.publish_processes,
-            "connections_per_process": options.connections,
+            "publisher": "simulators.fast_publisher, one connection per process",
             "output": str(options.output),
         },
         "gateway_settings": gateway_settings(options.overrides),
@@ -654,7 +652,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scaleout-processes", type=_ints, default=[2, 4])
     p.add_argument("--scaleout-rate", type=float, default=10_000.0)
     p.add_argument("--publish-processes", type=int, default=2)
-    p.add_argument("--connections", type=int, default=2, help="per publisher process")
     p.add_argument(
         "--not-durable", action="store_true", help="fsync/synchronous_commit off (label it)"
     )
@@ -673,7 +670,7 @@ SMOKE = {
     "ceiling_messages": 2_000,
     "latency_sample": 200,
     "memory_messages": 500,
-    "api_history": 20_000,
+    "api_history": 10_000,
     "api_seconds": 1.0,
     "api_ingest_rate": 200.0,
     "api_clients": 2,
@@ -721,7 +718,6 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         scaleout_processes=values["scaleout_processes"],
         scaleout_rate=values["scaleout_rate"],
         publish_processes=values["publish_processes"],
-        connections=args.connections,
         durable=not args.not_durable,
         phases=list(dict.fromkeys(args.phases)),
         overrides=overrides,

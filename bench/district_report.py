@@ -75,7 +75,7 @@ def summary_rows(r: JsonDict) -> Iterator[tuple[str, str]]:
     )
     yield (
         "publishers",
-        f"{p['publish_processes']} processes × {p['connections_per_process']} connections",
+        f"{p['publish_processes']} processes × 1 connection (simulators.fast_publisher)",
     )
     yield from _ceilings(r.get("ceilings"))
     yield from _rates(r.get("rates"))
@@ -141,9 +141,8 @@ def _memory(mem: JsonDict | None) -> Iterator[tuple[str, str]]:
             yield name, f"error: {d['error']}"
             continue
         rss = d["rss_mib"]
-        rows = d["masterdata_rows"]
         yield (
-            f"{name} ({d['communities']} communities, {rows['residents']:,} residents)",
+            f"{name} ({d['communities']} communities, {d['residents']:,} persons stored)",
             f"{rss['at_start']} / {rss['after_import']} / {rss['after_traffic']} /"
             f" {rss['peak']}" + _meets(rss["peak"], TARGETS[target], at_most=True),
         )

@@ -140,7 +140,6 @@ class Harness:
             broker.url,
             messages,
             rate=rate,
-            connections=self.connections,
             record_times=record_times,
             label=f"bench-{label}",
         )

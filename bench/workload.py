@@ -14,18 +14,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from bench.apiload import MasterData, import_masterdata
 from bench.common import Message
 from simulators.community import pilot_community
 from simulators.config_toml import community_config_toml
 from simulators.masterdata import DATASETS, community_master_data
 from simulators.yida_mix import HourlyRates, YidaTraffic
+from testkit.harness import ADMIN_KEY
 
 SEED = 7
 LEAD = timedelta(hours=1)
 """The rendered messages end at least this long before now: the gateway refuses events from
 the future, and a message rendered for a phase that starts minutes later must still be past."""
-
-MasterData = dict[str, list[dict[str, Any]]]
 
 
 class Workload(Protocol):
@@ -46,6 +46,10 @@ class Workload(Protocol):
 
     def masterdata(self, community: str) -> MasterData:
         """Each dataset's import rows (houses first), as `PUT /v1/property` takes them."""
+        ...
+
+    async def load_masterdata(self, base_url: str) -> dict[str, Any]:
+        """Every community's master data through a running gateway's property import."""
         ...
 
     def messages(self, count: int) -> "Rendered":
@@ -85,6 +89,11 @@ class YidaMix:
             raise KeyError(community)
         data = community_master_data(self.community, self.seed)
         return {dataset: list(data.rows(dataset)) for dataset in DATASETS}
+
+    async def load_masterdata(self, base_url: str) -> dict[str, Any]:
+        code = self.community.code
+        counts = await import_masterdata(base_url, code, self.masterdata(code))
+        return {"rows": counts, "rejected": sum(v for k, v in counts.items() if "rejected" in k)}
 
     def messages(self, count: int) -> "Rendered":
         # Hourly rates at speed 1 sum to ~970 messages; 800/h per unit of speed is a floor, so
@@ -127,17 +136,16 @@ class Rendered:
 
 
 class DistrictMix:
-    """`simulators.district.District` (1 to 141 communities), its traffic accelerated `speed`
-    times. Imported when used: the simulator is optional for the Yida workload."""
+    """`simulators.district.District` (1 to 141 communities) with its life-like traffic
+    (about 600 messages per event second at scale 1), its master data loaded through
+    `simulators.district_load` (the property import, with a progress bar). Imported when
+    used, so the Yida workload does not need it."""
 
     name = "district"
 
-    def __init__(
-        self, communities: int = 141, scale: float = 1.0, speed: float = 20.0, seed: int = SEED
-    ) -> None:
+    def __init__(self, communities: int = 141, scale: float = 1.0, seed: int = SEED) -> None:
         module = importlib.import_module("simulators.district")
         self.district: Any = module.District(communities, scale=scale, seed=seed)
-        self.speed = speed
         self.seed = seed
         self.scale = scale
 
@@ -154,19 +162,26 @@ class DistrictMix:
     def masterdata(self, community: str) -> MasterData:
         return {k: list(v) for k, v in self.district.masterdata(community).items()}
 
+    async def load_masterdata(self, base_url: str) -> dict[str, Any]:
+        loader = importlib.import_module("simulators.district_load")
+        report = await loader.load_through_api(self.district, base_url, ADMIN_KEY)
+        return {"rows": report.rows, "rejected": report.rejected, "seconds": report.seconds}
+
     def messages(self, count: int) -> Rendered:
-        start = datetime.now(UTC).replace(microsecond=0) - LEAD - timedelta(hours=24)
-        items = list(itertools.islice(self.district.traffic(start, self.speed), count))
-        return Rendered(
-            [(item[0], item[1]) for item in items],
-            [len(getattr(item, "kinds", (None,))) for item in items],
-        )
+        rates = self.district.hourly_rates()
+        floor = sum(r.door_events for r in rates.values()) + self.district.heartbeats_per_hour()
+        hours = count / max(floor, 1.0) * 1.5 + 0.5  # the night is thinner than the mean
+        start = datetime.now(UTC).replace(microsecond=0) - LEAD - timedelta(hours=hours)
+        records = list(itertools.islice(self.district.records(start), count))
+        return Rendered([(r.topic, r.payload) for r in records], [len(r.kinds) for r in records])
 
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "communities": self.communities,
+            "devices": self.district.devices,
+            "houses": self.district.houses,
+            "grids": self.district.grids,
             "scale": self.scale,
-            "speed": self.speed,
             "seed": self.seed,
         }

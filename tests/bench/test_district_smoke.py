@@ -105,7 +105,8 @@ class TestMemory:
     ) -> None:
         memory = result["memory"][state]
         assert "error" not in memory, memory
-        assert memory["masterdata_rows"]["residents"] > 0
+        assert memory["residents"] > 0
+        assert memory["masterdata"]["rejected"] == 0
         assert all(positive(v) for v in memory["rss_mib"].values())
         assert memory["checks"]["ok"], memory["checks"]
 
