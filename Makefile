@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help install demo test services lint typecheck unit bench clean
+.PHONY: help install demo test services lint typecheck unit bench bench-ingest clean
 
 help:
 	@echo "make demo      run the gateway with embedded broker and store, simulator on, API on :8080"
 	@echo "               options for scgw demo go in ARGS: make demo ARGS=\"--api-port 18080\""
 	@echo "make test      install test services (Mosquitto, PostgreSQL 15 + TimescaleDB), lint, type-check, run every test"
-	@echo "make bench     run the ingest benchmark (bench/ingest.py)"
+	@echo "make bench     run the district benchmarks (bench/district.py; about an hour, see bench/README.md)"
+	@echo "make bench-ingest  the door-event ingest benchmark (bench/ingest.py, a few minutes)"
 	@echo "make lint | typecheck | unit | services | clean"
 
 $(BIN)/scgw: pyproject.toml
@@ -38,7 +39,10 @@ test: install services lint typecheck
 	$(BIN)/pytest
 
 bench: install services
-	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.district $(ARGS)
+
+bench-ingest: install services
+	$(BIN)/python -m bench.ingest $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

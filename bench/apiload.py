@@ -68,6 +68,31 @@ async def import_masterdata(base_url: str, community: str, data: MasterData) -> 
     return counts
 
 
+async def load_communities(
+    base_url: str, communities: Sequence[str], rows_of: Callable[[str], MasterData]
+) -> JsonDict:
+    """Every community's master data through the property import (`import_masterdata`),
+    drawing the next community in a thread while this one imports; progress on stderr."""
+    started = time.monotonic()
+    totals: dict[str, int] = {}
+    drawing = asyncio.create_task(asyncio.to_thread(rows_of, communities[0]))
+    for number, community in enumerate(communities, start=1):
+        data = await drawing
+        if number < len(communities):
+            drawing = asyncio.create_task(asyncio.to_thread(rows_of, communities[number]))
+        counts = await import_masterdata(base_url, community, data)
+        for key, value in counts.items():
+            totals[key] = totals.get(key, 0) + value
+        if number % 10 == 0 or number == len(communities):
+            log(
+                f"master data: {number}/{len(communities)} communities,"
+                f" {sum(v for k, v in totals.items() if 'rejected' not in k):,} rows,"
+                f" {time.monotonic() - started:.0f} s"
+            )
+    rejected = sum(v for k, v in totals.items() if "rejected" in k)
+    return {"rows": totals, "rejected": rejected, "seconds": round(time.monotonic() - started, 1)}
+
+
 async def load_history(dsn: str, rows: int) -> JsonDict:
     """Copy the stored events into about `rows` more, copy g shifted g/copies of
     `HISTORY_DAYS` into the past: new ids (md5 of id and copy number), the same kinds,

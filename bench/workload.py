@@ -14,13 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench.apiload import MasterData, import_masterdata
+from bench.apiload import MasterData, load_communities
 from bench.common import Message
 from simulators.community import pilot_community
 from simulators.config_toml import community_config_toml
 from simulators.masterdata import DATASETS, community_master_data
 from simulators.yida_mix import HourlyRates, YidaTraffic
-from testkit.harness import ADMIN_KEY
 
 SEED = 7
 LEAD = timedelta(hours=1)
@@ -91,9 +90,7 @@ class YidaMix:
         return {dataset: list(data.rows(dataset)) for dataset in DATASETS}
 
     async def load_masterdata(self, base_url: str) -> dict[str, Any]:
-        code = self.community.code
-        counts = await import_masterdata(base_url, code, self.masterdata(code))
-        return {"rows": counts, "rejected": sum(v for k, v in counts.items() if "rejected" in k)}
+        return await load_communities(base_url, self.communities, self.masterdata)
 
     def messages(self, count: int) -> "Rendered":
         # Hourly rates at speed 1 sum to ~970 messages; 800/h per unit of speed is a floor, so
@@ -137,9 +134,8 @@ class Rendered:
 
 class DistrictMix:
     """`simulators.district.District` (1 to 141 communities) with its life-like traffic
-    (about 600 messages per event second at scale 1), its master data loaded through
-    `simulators.district_load` (the property import, with a progress bar). Imported when
-    used, so the Yida workload does not need it."""
+    (about 600 messages per event second at scale 1). Imported when used, so the Yida
+    workload does not need it."""
 
     name = "district"
 
@@ -163,9 +159,7 @@ class DistrictMix:
         return {k: list(v) for k, v in self.district.masterdata(community).items()}
 
     async def load_masterdata(self, base_url: str) -> dict[str, Any]:
-        loader = importlib.import_module("simulators.district_load")
-        report = await loader.load_through_api(self.district, base_url, ADMIN_KEY)
-        return {"rows": report.rows, "rejected": report.rejected, "seconds": report.seconds}
+        return await load_communities(base_url, self.communities, self.masterdata)
 
     def messages(self, count: int) -> Rendered:
         rates = self.district.hourly_rates()
