@@ -67,6 +67,9 @@ SATURATED_RATIO = 0.95
 """An offered rate is carried when the sustained rate is at least this share of it..."""
 SATURATED_TAIL_S = 1.0
 """...and the last commit comes within this long of the last send (else it fell behind)."""
+FAR_BEHIND = 0.5
+"""A rate whose sustained rate is under this share of the offer is far past saturation: the
+higher offers are skipped (their latency would only measure the queue building up)."""
 SHARED_GROUP = "bench"
 KEY_COMMUNITIES = 5
 """House lookups and person searches rotate over the houses and buildings of this many."""
@@ -188,8 +191,15 @@ class DistrictBench(Harness):
     # -- 2. rates ---------------------------------------------------------------------------
 
     async def rates(self) -> JsonDict:
-        runs = []
+        runs: list[JsonDict] = []
+        skipped: list[float] = []
         for rate in self.options.rates:
+            if (
+                runs
+                and runs[-1]["sustained_msg_per_s"] < FAR_BEHIND * runs[-1]["offered_msg_per_s"]
+            ):
+                skipped.append(rate)  # far past saturation: a higher offer only builds a queue
+                continue
             runs.append(await self.end_to_end(rate, f"rate_{rate:.0f}"))
         ceiling = (self.results.get("ceilings") or {}).get("publish", {}).get("msg_per_s")
         for run in runs:
@@ -204,6 +214,7 @@ class DistrictBench(Harness):
                 "highest_offered_carried": max(carried) if carried else None,
                 "first_offered_not_carried": first_missed,
                 "max_sustained_msg_per_s": max(r["sustained_msg_per_s"] for r in runs),
+                "skipped_offers": skipped,
                 "rule": f"carried: sustained >= {SATURATED_RATIO} x offered and last commit"
                 f" within {SATURATED_TAIL_S} s of the last send",
             },

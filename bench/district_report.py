@@ -125,6 +125,11 @@ def _rates(rates: JsonDict | None) -> Iterator[tuple[str, str]]:
         f"highest carried {_n(s['highest_offered_carried'])}, first missed"
         f" {_n(s['first_offered_not_carried'])}, max sustained"
         f" {_n(s['max_sustained_msg_per_s'])}"
+        + (
+            f", skipped {', '.join(_n(x) for x in s['skipped_offers'])}"
+            if s.get("skipped_offers")
+            else ""
+        )
         + _meets(s["max_sustained_msg_per_s"], TARGETS["sustained_msg_per_s"], at_most=False),
     )
 
