@@ -589,6 +589,7 @@ async def run(options: Options) -> JsonDict:
                 log(f"{phase} FAILED: {exc}")
                 result[phase] = {"error": str(exc)}
             result.setdefault("phase_seconds", {})[phase] = round(time.monotonic() - started, 1)
+            write_result(options.output, result)  # a run stopped later keeps what it measured
     except BaseException:
         failed = True
         raise
@@ -738,13 +739,17 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     )
 
 
+def write_result(path: Path, result: JsonDict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
     started = time.monotonic()
     result = asyncio.run(run(options))
     result["bench_seconds"] = round(time.monotonic() - started, 1)
-    options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
+    write_result(options.output, result)
     print(markdown(result))
     print(f"\nfull result: {options.output} ({result['bench_seconds']} s)")
     failed = [p for p in options.phases if "error" in result.get(p, {})]
