@@ -23,6 +23,7 @@ the API alike:
 """
 
 import re
+import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
@@ -77,10 +78,45 @@ class IdentifierProblem:
     detail: str
 
 
+CLEAR_TEXTS_REMEMBERED: Final = 65_536
+"""How many short texts found clear of personal numbers are remembered (a few MB at most)."""
+MAX_REMEMBERED_TEXT: Final = 128
+
+
 def looks_like_personal_number(text: str, *, today: date | None = None) -> bool:
     """Whether `text` holds a resident ID number or a mainland mobile number anywhere, however
-    it is written (`schemas.personal_numbers`, its strict predicate)."""
-    return holds_strict_number(text, today=today)
+    it is written (`schemas.personal_numbers`, its strict predicate).
+
+    The same identifiers come back with every message (a device id is checked in its topic, by
+    its adapter and by its event), so a short text found clear is remembered for the day it was
+    judged on (an ID number's birth date must not lie after today, so the verdict is the day's).
+    Only clear texts are remembered: a personal number is judged anew each time and never kept.
+    """
+    day = today or _today()
+    if len(text) > MAX_REMEMBERED_TEXT:
+        return holds_strict_number(text, today=day)
+    if (text, day) in _clear_texts:
+        return False
+    if holds_strict_number(text, today=day):
+        return True
+    if len(_clear_texts) >= CLEAR_TEXTS_REMEMBERED:
+        _clear_texts.clear()
+    _clear_texts.add((text, day))
+    return False
+
+
+_clear_texts: set[tuple[str, date]] = set()
+_day: list[tuple[float, date]] = [(0.0, date.min)]
+
+
+def _today() -> date:
+    """`date.today()`, asked again at most once a second (it reads the local zone each time)."""
+    until, day = _day[0]
+    now = time.monotonic()
+    if now >= until:
+        day = date.today()
+        _day[0] = (now + 1.0, day)
+    return day
 
 
 def device_id_problem(value: str) -> IdentifierProblem | None:
