@@ -26,7 +26,7 @@ from gateway.messages import DeadLetter, InboundMessage
 from gateway.privacy import shareable_topic
 from gateway.routing import Route, TopicRouter
 from schemas.devices import STATUS_DIALECT, DeviceRegistration
-from schemas.events import AccessEvent, DeviceEvent, DeviceStatusEvent
+from schemas.events import AccessEvent, DeviceEvent, DeviceStatusEvent, amended
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ class Enrich:
         if device is None:
             if self._quarantine:
                 raise PayloadError("unknown_device", "device is not registered")
-            return event.model_copy(update={"unregistered_device": True})
+            return amended(event, {"unregistered_device": True})
         update: dict[str, object] = {
             "building": device.building,
             "unit": device.unit,
@@ -201,7 +201,7 @@ class Enrich:
         }
         if isinstance(event, AccessEvent) and event.direction == "unknown" and event.reader:
             update["direction"] = device.readers.get(event.reader, "unknown")
-        return event.model_copy(update=update)
+        return amended(event, update)
 
 
 class PlausibleTime:

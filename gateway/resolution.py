@@ -25,7 +25,14 @@ from collections.abc import Iterable, Sequence
 from gateway.store.masterdata import CredentialMatch, PlateMatch, Resolver
 from gateway.store.observations import local_day, valid_on
 from gateway.subjects import REF_FIELDS, person_ref
-from schemas.events import AccessEvent, DeviceEvent, FaceCapture, VehiclePass, VisitorEvent
+from schemas.events import (
+    AccessEvent,
+    DeviceEvent,
+    FaceCapture,
+    VehiclePass,
+    VisitorEvent,
+    amended,
+)
 from schemas.privacy import subject_key
 
 
@@ -87,7 +94,7 @@ def _annotated(
             return event
         colours = registered.get((event.community, event.plate_no), set())
         known = event.plate_color in colours or (event.plate_color == "unknown" and bool(colours))
-        return event.model_copy(update={"vehicle_registered": known})
+        return amended(event, {"vehicle_registered": known})
     ref = person_ref(event)
     if ref is None or not isinstance(event, AccessEvent | FaceCapture | VisitorEvent):
         return event
@@ -95,10 +102,11 @@ def _annotated(
     persons = sorted(
         m.person_id for m in by_ref.get((event.community, ref), ()) if valid_on(m, day)
     )
-    return event.model_copy(
-        update={
+    return amended(
+        event,
+        {
             "person_id": persons[0] if persons else None,
             "subject_key": event.subject_key or subject_key(event.community, ref),
             REF_FIELDS[event.kind]: None,
-        }
+        },
     )

@@ -11,7 +11,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Final, cast
 
-from schemas.events import DeviceEvent, FaceCapture
+from schemas.events import DeviceEvent, FaceCapture, amended
 from schemas.privacy import subject_key
 
 REF_FIELDS: Final[Mapping[str, str]] = MappingProxyType(
@@ -53,4 +53,4 @@ class Resolve:
         ref = subject_ref(event)
         if ref is None:
             return event
-        return event.model_copy(update={"subject_key": self._key(event.community, ref)})
+        return amended(event, {"subject_key": self._key(event.community, ref)})

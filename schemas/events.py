@@ -8,8 +8,9 @@ built, whoever builds it: what breaks a rule is dropped and listed in `dropped_f
 (`schemas.screening`, `schemas.identifiers`).
 """
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -323,6 +324,25 @@ EventKind = Literal[
     "visitor",
     "device_status",
 ]
+
+_Event = TypeVar("_Event", bound=EventBase)
+_set_attribute = object.__setattr__
+
+
+def amended(event: _Event, update: Mapping[str, object]) -> _Event:
+    """`event.model_copy(update=update)` at about half its cost, for the values the gateway
+    fills itself on every event it ingests (placement, subject keys): like `model_copy`, the
+    update is not validated, so it must hold only values of the fields' types. Events have no
+    extra fields and no private attributes, which is what lets it skip `model_copy`'s checks."""
+    copied = event.__class__.__new__(event.__class__)
+    values = event.__dict__.copy()
+    values.update(update)
+    _set_attribute(copied, "__dict__", values)
+    _set_attribute(copied, "__pydantic_fields_set__", event.__pydantic_fields_set__ | update.keys())
+    _set_attribute(copied, "__pydantic_extra__", None)
+    _set_attribute(copied, "__pydantic_private__", None)
+    return copied
+
 
 device_event_adapter: TypeAdapter[DeviceEvent] = TypeAdapter(DeviceEvent)
 """Validates stored or serialised events back into their model."""
