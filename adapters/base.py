@@ -17,15 +17,17 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import ClassVar, Literal, Protocol, TypedDict, TypeVar
+from datetime import UTC, datetime
+from functools import cache
+from typing import ClassVar, Final, Literal, Protocol, TypedDict, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from schemas.errors import PayloadError
-from schemas.events import DeviceEvent
+from schemas.events import DeviceEvent, EventBase
 from schemas.identifiers import PII_IN_IDENTIFIER, device_id_problem, looks_like_personal_number
 from schemas.privacy import Pseudonymizer
+from schemas.screening import screen
 
 _Model = TypeVar("_Model", bound=BaseModel)
 _Parsed = TypeVar("_Parsed")
@@ -112,6 +114,63 @@ def event_header(
         received_at=message.received_at,
         dialect=dialect,
     )
+
+
+_Event = TypeVar("_Event", bound=EventBase)
+_set_attribute = object.__setattr__
+MAX_EVENT_ID: Final = 64
+MIN_EVENT_ID: Final = 8
+MAX_COMMUNITY: Final = 64
+
+
+@cache
+def _field_defaults(model: type[EventBase]) -> tuple[tuple[str, object], ...]:
+    """Each field of `model` in declaration order with its default (`_REQUIRED` when it has
+    none): what `checked_event` fills an event's fields from."""
+    return tuple(
+        (name, _REQUIRED if info.is_required() else info.get_default(call_default_factory=True))
+        for name, info in model.model_fields.items()
+    )
+
+
+_REQUIRED: Final = object()
+
+
+def checked_event(model: type[_Event], header: EventHeader, **fields: object) -> _Event:
+    """The event `model(**header, **fields)` builds, without validating again what the adapter
+    has already checked: for the hot dialects' events, whose every field is typed by
+    construction (codes from the dialect's tables, numbers its payload model bounded, hashes,
+    the device id `resolve_device_id` checked, times `adapters.times` made UTC).
+
+    What is not the adapter's is still checked: the screen runs as for every event (names,
+    references, plates: `schemas.screening`), the community and the vendor code are refused
+    when they hold a personal number, and anything unusual (an event id or community out of
+    bounds, an arrival or event time not in UTC) takes the model's full validation instead.
+    """
+    community = header["community"]
+    if not (
+        MIN_EVENT_ID <= len(header["event_id"]) <= MAX_EVENT_ID
+        and 0 < len(community) <= MAX_COMMUNITY
+        and header["occurred_at"].tzinfo is UTC
+        and header["received_at"].tzinfo is UTC
+    ) or looks_like_personal_number(community):
+        return model(**header, **fields)
+    vendor_code = fields.get("vendor_code")
+    if isinstance(vendor_code, str) and looks_like_personal_number(vendor_code):
+        return model(**header, **fields)  # refused by the model, as any event would be
+    given = screen(model, {**header, **fields})
+    values = {}
+    for name, default in _field_defaults(model):
+        value = given.get(name, default)
+        if value is _REQUIRED:
+            return model(**header, **fields)
+        values[name] = value
+    event = model.__new__(model)
+    _set_attribute(event, "__dict__", values)
+    _set_attribute(event, "__pydantic_fields_set__", set(given))
+    _set_attribute(event, "__pydantic_extra__", None)
+    _set_attribute(event, "__pydantic_private__", None)
+    return event
 
 
 def stable_event_id(dialect: str, device_id: str, *parts: str) -> str:

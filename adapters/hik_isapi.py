@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from adapters.base import (
     RawMessage,
     ShownValue,
+    checked_event,
     decode_json_object,
     event_header,
     fast_path,
@@ -202,10 +203,15 @@ class HikIsapiAdapter:
             occurred_at=when,
         )
         if isinstance(code, DoorCode):
-            return [DoorStateEvent(**header, state=code.state, door=door, vendor_code=vendor_code)]
+            return [
+                checked_event(
+                    DoorStateEvent, header, state=code.state, door=door, vendor_code=vendor_code
+                )
+            ]
         return [
-            AccessEvent(
-                **header,
+            checked_event(
+                AccessEvent,
+                header,
                 direction=_direction(detail.attendance_status, code.direction),
                 method=code.method,
                 result=code.result,
