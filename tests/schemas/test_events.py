@@ -98,3 +98,31 @@ class TestStrictness:
         event = VehiclePass(**COMMON, occurred_at=COMMON["received_at"])
         with pytest.raises(ValidationError):
             event.plate_no = "湘A00000"  # type: ignore[misc]
+
+
+class TestAmendedIsModelCopy:
+    def test_the_same_event_fields_set_and_json(self) -> None:
+        from datetime import UTC, datetime
+
+        from schemas.events import AccessEvent, amended
+
+        now = datetime.now(UTC)
+        event = AccessEvent(
+            event_id="0123456789abcdef",
+            community="yida",
+            device_id="d1",
+            occurred_at=now,
+            received_at=now,
+            dialect="hik-isapi",
+            direction="unknown",
+            method="card",
+            result="granted",
+            vendor_code="5/0x1",
+        )
+        update = {"building": "B1", "direction": "in"}
+        copied = amended(event, update)
+        expected = event.model_copy(update=update)
+        assert copied == expected
+        assert copied.model_dump_json() == expected.model_dump_json()
+        assert copied.model_fields_set == expected.model_fields_set
+        assert event.building is None

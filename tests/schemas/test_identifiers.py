@@ -268,3 +268,27 @@ class TestNames:
     def test_too_long(self) -> None:
         assert name_problem("x" * 65) == "too_long"
         assert name_problem("x" * 65, max_length=256) is None
+
+
+class TestVerdictsAreRememberedOnlyForClearTexts:
+    def test_a_clear_text_is_remembered_and_a_personal_number_never(self) -> None:
+        from schemas import identifiers
+
+        identifiers._clear_texts.clear()
+        assert not identifiers.looks_like_personal_number("43011200001320000105")
+        assert identifiers.looks_like_personal_number("door 139 1234 5678")
+        assert identifiers.looks_like_personal_number("door 139 1234 5678")
+        remembered = {text for text, _ in identifiers._clear_texts}
+        assert remembered == {"43011200001320000105"}
+
+    def test_a_number_judged_for_another_day_is_judged_anew(self) -> None:
+        from datetime import date, timedelta
+
+        from schemas import identifiers
+        from schemas.identity import gb11643_check_digit
+
+        tomorrow = date.today() + timedelta(days=1)
+        first17 = f"110105{tomorrow:%Y%m%d}002"
+        number = first17 + gb11643_check_digit(first17)
+        assert not identifiers.looks_like_personal_number(number)
+        assert identifiers.looks_like_personal_number(number, today=tomorrow)
