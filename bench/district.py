@@ -686,7 +686,7 @@ SMOKE = {
     "api_seconds": 1.0,
     "api_ingest_rate": 200.0,
     "api_clients": 2,
-    "recovery_messages": 1_000,
+    "recovery_messages": 3_000,  # three batches: a drain rate needs a first and a last commit
     "scaleout_processes": [2],
     "scaleout_rate": 300.0,
     "publish_processes": 1,
