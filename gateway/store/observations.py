@@ -204,20 +204,37 @@ def _visit_until(event: VisitorEvent) -> datetime | None:
     return event.valid_until
 
 
-def visitor_update_sql(visit_from: str, visit_until: str, updated: str) -> str:
+def visitor_update_sql(visit_from: str, visit_until: str, visit_event: str, updated: str) -> str:
     """The `ON CONFLICT (community, id_hash) DO UPDATE` assignments of a visitor record, for
-    both backends (their time columns named): the masked forms change on visitor records only
-    (a resident keeps theirs), the visit columns always, the population type never."""
+    both backends (their time columns named).
+
+    Batches of several processes commit in any order, and a device may resend an older
+    message later, so the visit columns follow event time, not commit order: an event not
+    older than the stored one (`visit_event`; NULL, from before migration 0015, is older than
+    anything) overwrites what it carries; an older one only fills what is still empty. Two
+    events of different times thus end in the same record in either order; of equal times,
+    the later batch wins, as the later arrival does within a batch. The masked forms follow
+    the same rule on visitor records only (a resident keeps theirs); the population type
+    never changes."""
+    newer = f"(persons.{visit_event} IS NULL OR excluded.{visit_event} >= persons.{visit_event})"
+
+    def merged(column: str) -> str:
+        return (
+            f"CASE WHEN {newer} THEN coalesce(excluded.{column}, persons.{column})"
+            f" ELSE coalesce(persons.{column}, excluded.{column}) END"
+        )
+
     masked = [
         f"{column} = CASE WHEN persons.population_type = 'visitor'"
-        f" THEN coalesce(excluded.{column}, persons.{column}) ELSE persons.{column} END"
+        f" THEN {merged(column)} ELSE persons.{column} END"
         for column in ("id_type", "id_masked", "name_masked", "phone_masked")
     ]
-    visit = [
-        f"{column} = coalesce(excluded.{column}, persons.{column})"
-        for column in ("visit_house", visit_from, visit_until)
-    ]
-    return ",\n    ".join([*masked, *visit, f"{updated} = excluded.{updated}"])
+    visit = [f"{column} = {merged(column)}" for column in ("visit_house", visit_from, visit_until)]
+    event = (
+        f"{visit_event} = CASE WHEN {newer} THEN excluded.{visit_event}"
+        f" ELSE persons.{visit_event} END"
+    )
+    return ",\n    ".join([*masked, *visit, event, f"{updated} = excluded.{updated}"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,15 +66,17 @@ ON CONFLICT (community, plate_no, plate_color) DO UPDATE SET
 """
 _UPSERT_VISITOR = f"""
 INSERT INTO persons (person_id, community, id_hash, id_type, id_masked, name_masked,
-    phone_masked, population_type, visit_house, visit_from, visit_until, created_at, updated_at)
+    phone_masked, population_type, visit_house, visit_from, visit_until, visit_event_at,
+    created_at, updated_at)
 SELECT v.person_id, v.community, v.id_hash, v.id_type, v.id_masked, v.name_masked,
-    v.phone_masked, 'visitor', v.visit_house, v.visit_from, v.visit_until, %s, %s
+    v.phone_masked, 'visitor', v.visit_house, v.visit_from, v.visit_until, v.visit_event_at,
+    %s, %s
 FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
-    %b::text[], %b::timestamptz[], %b::timestamptz[])
+    %b::text[], %b::timestamptz[], %b::timestamptz[], %b::timestamptz[])
     AS v(person_id, community, id_hash, id_type, id_masked, name_masked, phone_masked,
-        visit_house, visit_from, visit_until)
+        visit_house, visit_from, visit_until, visit_event_at)
 ON CONFLICT (community, id_hash) DO UPDATE SET
-    {visitor_update_sql("visit_from", "visit_until", "updated_at")}
+    {visitor_update_sql("visit_from", "visit_until", "visit_event_at", "updated_at")}
 """
 _RESOLVE_REFS = """
 WITH wanted AS (SELECT * FROM unnest(%b::text[], %b::text[]) AS w(community, ref))
@@ -168,10 +170,11 @@ async def record_observations(db: Connection, seen: Observations, now: datetime)
                 v.visit_house,
                 v.visit_from,
                 v.visit_until,
+                v.at,
             )
             for v in seen.visitors
         ]
-        await db.execute(_UPSERT_VISITOR, [now, now, *_columns(visitors, 10)])
+        await db.execute(_UPSERT_VISITOR, [now, now, *_columns(visitors, 11)])
 
 
 async def _record_plates(db: Connection, seen: Observations, now: datetime) -> None:

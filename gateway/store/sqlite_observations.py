@@ -55,12 +55,12 @@ WHERE community = :community AND plate_no = :plate_no
 """
 _UPSERT_VISITOR = f"""
 INSERT INTO persons (person_id, community, id_hash, id_type, id_masked, name_masked,
-    phone_masked, population_type, visit_house, visit_from_us, visit_until_us, created_us,
-    updated_us)
+    phone_masked, population_type, visit_house, visit_from_us, visit_until_us, visit_event_us,
+    created_us, updated_us)
 VALUES (:person_id, :community, :id_hash, :id_type, :id_masked, :name_masked, :phone_masked,
-    'visitor', :visit_house, :visit_from, :visit_until, :now, :now)
+    'visitor', :visit_house, :visit_from, :visit_until, :visit_event, :now, :now)
 ON CONFLICT (community, id_hash) DO UPDATE SET
-    {visitor_update_sql("visit_from_us", "visit_until_us", "updated_us")}
+    {visitor_update_sql("visit_from_us", "visit_until_us", "visit_event_us", "updated_us")}
 """
 _TALLIES = """
 SELECT community, subject_key, building, unit, max(ref), count(*), sum(night), min(first_us),
@@ -133,6 +133,7 @@ def record_observations(db: sqlite3.Connection, seen: Observations, now: datetim
                     "visit_house": v.visit_house,
                     "visit_from": None if v.visit_from is None else to_micros(v.visit_from),
                     "visit_until": None if v.visit_until is None else to_micros(v.visit_until),
+                    "visit_event": to_micros(v.at),
                     "now": stamp,
                 }
                 for v in seen.visitors

@@ -38,6 +38,7 @@ MIGRATIONS = [
     "0012_stream_tokens",
     "0013_dead_letter_community",
     "0014_flow_hourly",
+    "0015_visit_event_time",
 ]
 
 

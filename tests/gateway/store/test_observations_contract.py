@@ -253,6 +253,129 @@ class TestVisitorRecords:
         )
 
 
+class TestVisitorRecordsFollowEventTime:
+    """A visitor record's visit follows its newest event, not the batch that committed last
+    (processes on one shared subscription commit in any order; a device may resend an older
+    message later)."""
+
+    async def test_a_cancellation_stays_when_an_older_registration_commits_after_it(
+        self, store: Store, rows: MasterRows, now: datetime
+    ) -> None:
+        """The registration and its cancellation seconds apart, stored in reverse order, end
+        in the cancelled visit, as they do in order."""
+        start = now - timedelta(hours=1)
+        cancelled_at = start + timedelta(seconds=20)
+        await store.write_batch([visit(2, cancelled_at, action="cancelled")], [])
+        await store.write_batch([visit(1, start)], [])
+        [record] = persons(rows)
+        assert record[-3:] == ("yida-B01-U1-1702", cancelled_at, cancelled_at)
+        assert visit_event(rows) == [cancelled_at]
+
+    async def test_either_order_ends_in_the_same_record(
+        self, store: Store, rows: MasterRows, now: datetime
+    ) -> None:
+        """Two events of different times commute: the record (but its id) is the same."""
+        start, end = now - timedelta(hours=1), now - timedelta(minutes=59, seconds=40)
+        records = []
+        for first, second in ((1, 2), (4, 3)):  # new event ids: a redelivery would add nothing
+            rows.sql("DELETE FROM persons")
+            for number in (first, second):
+                registered = number % 2
+                at = start if registered else end
+                event = visit(number, at) if registered else visit(number, at, action="cancelled")
+                await store.write_batch([event], [])
+            records.append([(*record[1:], *visit_event(rows)) for record in persons(rows)])
+        assert records[0] == records[1]
+        assert records[0][0][-2:] == (end, end)
+
+    async def test_an_event_at_the_stored_time_applies(
+        self, store: Store, rows: MasterRows, now: datetime
+    ) -> None:
+        """Equal event times: the later batch wins, as the later arrival does in a batch."""
+        at = now - timedelta(hours=1)
+        await store.write_batch([visit(1, at)], [])
+        await store.write_batch([visit(2, at, action="checked_out")], [])
+        assert persons(rows)[0][-1] == at
+        assert visit_event(rows) == [at]
+
+    async def test_an_older_event_only_fills_what_is_still_empty(
+        self, store: Store, rows: MasterRows, now: datetime
+    ) -> None:
+        """A cancellation that names no house nor masked forms, then its older registration:
+        the house and masks come from the registration, the end from the cancellation."""
+        start = now - timedelta(hours=1)
+        bare = visit(2, start + timedelta(seconds=20), action="cancelled").model_copy(
+            update={
+                "host_house": None,
+                "name_masked": None,
+                "phone_masked": None,
+                "valid_from": None,
+                "valid_until": None,
+            }
+        )
+        await store.write_batch([bare], [])
+        assert persons(rows)[0][5:8] == (None, None, None)
+        await store.write_batch([visit(1, start)], [])
+        [(_, *fields)] = persons(rows)
+        assert fields == [
+            ID_HASH,
+            "visitor",
+            "resident_id_card",
+            "430112********123X",
+            "张*",
+            "138****5678",
+            "yida-B01-U1-1702",
+            start,
+            start + timedelta(seconds=20),
+        ]
+
+    async def test_a_resident_keeps_their_masked_forms_and_type_in_either_order(
+        self, store: Store, rows: MasterRows, now: datetime
+    ) -> None:
+        """On a resident's row only the visit columns change, by the same event-time rule."""
+        rows.person(YIDA, "p_resident", ID_HASH, "floating")
+        rows.sql("UPDATE persons SET name_masked = '李*', phone_masked = '139****0000'")
+        start = now - timedelta(hours=1)
+        await store.write_batch([visit(2, start + timedelta(seconds=20), action="cancelled")], [])
+        await store.write_batch([visit(1, start)], [])
+        [(person_id, _, population_type, id_type, _, name, phone, *visit_columns)] = persons(rows)
+        assert (person_id, population_type, id_type, name, phone) == (
+            "p_resident",
+            "floating",
+            None,
+            "李*",
+            "139****0000",
+        )
+        assert visit_columns == [
+            "yida-B01-U1-1702",
+            start + timedelta(seconds=20),
+            start + timedelta(seconds=20),
+        ]
+
+    async def test_a_record_stored_before_the_migration_takes_the_next_event(
+        self, store: Store, rows: MasterRows, now: datetime
+    ) -> None:
+        """Migration 0015 keeps stored records as they are with no event time ("older than
+        anything"): the next event applies whatever its time, and sets it."""
+        start = now - timedelta(hours=1)
+        await store.write_batch([visit(2, start, action="checked_out")], [])
+        before = persons(rows)
+        rows.sql(f"ALTER TABLE persons DROP COLUMN {rows.t('visit_event_at')}")  # before 0015
+        rows.sql("DELETE FROM schema_migrations WHERE version = '0015_visit_event_time'")
+        assert await store.migrate() == ["0015_visit_event_time"]
+        assert persons(rows) == before
+        assert visit_event(rows) == [None]
+        older = start - timedelta(minutes=5)
+        await store.write_batch([visit(1, older)], [])
+        assert persons(rows)[0][-1] == older + timedelta(hours=4)
+        assert visit_event(rows) == [older]
+
+
+def visit_event(rows: MasterRows) -> list[datetime | None]:
+    found = rows.sql(f"SELECT {rows.t('visit_event_at')} FROM persons ORDER BY person_id")
+    return [None if value is None else when(value) for (value,) in found]
+
+
 class TestResolvers:
     """`resolve_refs` and `resolve_plates` answer for the pairs asked, with validity."""
 
