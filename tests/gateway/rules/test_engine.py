@@ -152,15 +152,18 @@ class TestArrivalOrderAcrossProcesses:
         """A burst replayed fast: door 1 opened and closed ten seconds later, door 2 opened
         and left open, both 18 minutes of event time before the newest event. The killed
         process held door 1's `closed`; the engine evaluates after each batch stored."""
-        others = [
+        others: list[DeviceEvent] = [
             door_state(1, now - 18 * MINUTE, "opened", door="1"),
             door_state(2, now - 18 * MINUTE, "opened", door="2"),
             heartbeat(3, now),
         ]
-        killed = [door_state(4, now - 18 * MINUTE + 10 * SECOND, "closed", door="1")]
-        batches = [others, killed] if killed_share_last else [others + killed]
+        killed: list[DeviceEvent] = [
+            door_state(4, now - 18 * MINUTE + 10 * SECOND, "closed", door="1")
+        ]
+        later: list[DeviceEvent] = [heartbeat(5, now + 20 * MINUTE)]
+        batches = [others, killed, later] if killed_share_last else [others + killed, later]
         rules = engine(store, lateness=lateness)
-        for batch in [*batches, [heartbeat(5, now + 20 * MINUTE)]]:
+        for batch in batches:
             await store.write_batch(batch, [])
             await rules.run_once(now)
         return await held_open_tickets(store, now)
