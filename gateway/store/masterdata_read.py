@@ -102,7 +102,15 @@ def one_where(
 
 def person_where(query: PersonQuery, placeholder: str, tag_clause: str, today: object) -> Where:
     """Filters of a person list. `tag_clause` tests `p.tags` for one tag (one `?`); grid and
-    building match a person's current registered residencies and live inferred ones."""
+    building match a person's current registered residencies and live inferred ones.
+
+    The place filter is a semi-join driven from the place: the houses of the grid (or of the
+    building) and their residencies give the candidate persons, by index, instead of testing
+    every person in key order for a residency there. A house, its residencies and inferred
+    residencies and their persons all belong to one community (imports refuse a house of
+    another community, inference pairs only a community's own houses and credentials), so the
+    community filter and the scope also restrict the houses, which lets a building be found
+    through the (community, building) index rather than in every community."""
     where = Where(placeholder, [], [])
     if query.cursor is not None:
         where.add("p.person_id > ?", decode_cursor("person", query.cursor))
@@ -114,24 +122,32 @@ def person_where(query: PersonQuery, placeholder: str, tag_clause: str, today: o
     if query.tag is not None:
         where.add(tag_clause, query.tag)
     if query.grid is not None or query.building is not None:
-        place = Where(placeholder, [], [])
+        registered = Where(placeholder, [], [])
         inferred = Where(placeholder, [], [])
+        if query.community is not None:
+            registered.add("h.community = ?", query.community)
+            inferred.add("i.community = ?", query.community)
+        registered.scope("h.community", query.communities)
+        inferred.scope("i.community", query.communities)
         if query.building is not None:
-            place.add("h.building = ?", query.building)
+            registered.add("h.building = ?", query.building)
             inferred.add("i.building = ?", query.building)
         if query.grid is not None:
-            place.add("h.grid_code = ?", query.grid)
+            registered.add("h.grid_code = ?", query.grid)
             inferred.add("h.grid_code = ?", query.grid)
+        registered.add("(r.until IS NULL OR r.until >= ?)", today)
+        inferred.add("i.until IS NULL")
+        houses = (
+            " JOIN houses h ON h.house_code = i.house_code AND h.community = i.community"
+            if query.grid is not None
+            else ""
+        )
         where.add(
-            "(EXISTS (SELECT 1 FROM residencies r JOIN houses h ON h.house_code = r.house_code"
-            " WHERE r.person_id = p.person_id AND (r.until IS NULL OR r.until >= ?)"
-            f" AND {' AND '.join(place.clauses)})"
-            " OR EXISTS (SELECT 1 FROM inferred_residencies i"
-            " LEFT JOIN houses h ON h.house_code = i.house_code"
-            " WHERE i.person_id = p.person_id AND i.until IS NULL"
-            f" AND {' AND '.join(inferred.clauses)}))",
-            today,
-            *place.params,
+            "p.person_id IN (SELECT r.person_id FROM houses h"
+            f" JOIN residencies r ON r.house_code = h.house_code {registered.sql()}"
+            f" UNION ALL SELECT i.person_id FROM inferred_residencies i{houses}"
+            f" {inferred.sql()})",
+            *registered.params,
             *inferred.params,
         )
     return where
