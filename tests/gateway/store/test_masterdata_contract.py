@@ -782,6 +782,54 @@ class TestPersons:
         assert len(set(everyone)) == 7
         assert await all_pages(fetch, 3) == pages
 
+    async def test_a_place_lists_a_person_once_however_many_ways_they_live_there(
+        self, store: Store, database: str
+    ) -> None:
+        await seed(store)
+        await store.apply_houses(YIDA, [house("yida-1-2-302")], now(), "i1")
+        await store.apply_residents(YIDA, [resident(1, "yida-1-2-302")], now(), "i1")
+        owner = await person_of(store, YIDA, 1)
+        inferred(database, subject_key(YIDA, ref(41)), person_id=owner)
+
+        async def keys(**filters: Any) -> list[str]:
+            page = await store.list_persons(PersonQuery(**filters))
+            return [p.person_id for p in page.data]
+
+        both = sorted([owner, await person_of(store, YIDA, 2)])
+        assert await keys(grid="430112003001001") == both
+        assert await keys(building="B01", community=YIDA) == both
+        assert await keys(building="B01", grid="430112003001001") == both
+
+    async def test_pages_of_a_place_cover_everyone_once_within_the_scope(
+        self, store: Store
+    ) -> None:
+        await seed(store)
+        await store.apply_houses(JIAXIN, [house("jiaxin-1-1-102")], now(), "j1")
+        await store.apply_residents(
+            YIDA, [resident(n, "yida-1-1-301") for n in range(3, 8)], now(), "i1"
+        )
+        await store.apply_residents(JIAXIN, [resident(9, "jiaxin-1-1-102")], now(), "j1")
+
+        def fetch(**filters: Any) -> Any:
+            async def page(limit: int, cursor: str | None) -> Any:
+                return await store.list_persons(PersonQuery(limit=limit, cursor=cursor, **filters))
+
+            return page
+
+        grid = await all_pages(fetch(grid="430112003001001"), 2)
+        yida = await all_pages(fetch(grid="430112003001001", communities=frozenset({YIDA})), 2)
+        nowhere = await all_pages(fetch(building="B01", communities=frozenset()), 2)
+        everyone = [key for page in grid for key in page]
+
+        assert [len(page) for page in grid] == [2, 2, 2, 2]
+        assert everyone == sorted(everyone)
+        assert len(set(everyone)) == 8
+        assert await person_of(store, JIAXIN, 9) in everyone
+        assert sorted(key for page in yida for key in page) == sorted(
+            set(everyone) - {await person_of(store, JIAXIN, 9)}
+        )
+        assert nowhere == [[]]
+
     async def test_edited_or_foreign_cursors_are_refused(self, store: Store) -> None:
         await seed(store)
         first = await store.list_persons(PersonQuery(limit=1))
