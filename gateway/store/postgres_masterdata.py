@@ -6,7 +6,7 @@ chunk's keys) and runs the writes set-based (`executemany`, pipelined by psycopg
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -563,7 +563,9 @@ async def _write_audit(db: Connection, entry: AuditEntry) -> int:
     return int(row[0])
 
 
-async def _dicts(db: Connection, sql: str, params: Sequence[object]) -> list[dict[str, Any]]:
+async def _dicts(
+    db: Connection, sql: str, params: Sequence[object] | Mapping[str, object]
+) -> list[dict[str, Any]]:
     cursor = db.cursor(row_factory=dict_row)
     await cursor.execute(sql.encode(), params)
     return await cursor.fetchall()
@@ -599,35 +601,40 @@ async def _houses(
     today = local_day(datetime.now(UTC))
     occupants = await _dicts(
         db,
-        "SELECT r.house_code, r.person_id, NULL AS subject_key, p.name_masked, r.relation,"
-        " NULL::float8 AS confidence FROM residencies r"
-        " JOIN persons p ON p.person_id = r.person_id"
-        " WHERE r.house_code = ANY(%s) AND (r.since IS NULL OR r.since <= %s)"
-        " AND (r.until IS NULL OR r.until >= %s)"
-        " UNION ALL SELECT i.house_code, i.person_id, i.subject_key, p.name_masked, NULL,"
-        " i.confidence FROM inferred_residencies i"
-        " LEFT JOIN persons p ON p.person_id = i.person_id"
-        " WHERE i.house_code = ANY(%s) AND i.until IS NULL"
-        " ORDER BY 1, 6 NULLS FIRST, 2, 3",
-        [codes, today, today, codes],
+        _OCCUPANTS,
+        {
+            "codes": codes,
+            "today": today,
+            "communities": list({row["community"] for row in rows}),
+        },
     )
-    persons = [o["person_id"] for o in occupants if o["confidence"] is None]
-    subjects = [o["subject_key"] for o in occupants if o["confidence"] is not None]
-    seen = await _fetch(
-        db,
-        "SELECT p.person_id, max(pr.last_at) FROM persons p JOIN LATERAL ("
-        " SELECT p.id_hash AS ref, NULL::date AS since, NULL::date AS until UNION ALL"
-        " SELECT c.ref, c.since, c.until FROM credentials c WHERE c.person_id = p.person_id"
-        ") refs ON true"
-        " JOIN presence pr ON pr.community = p.community AND pr.ref = refs.ref"
-        " AND (refs.since IS NULL OR pr.day >= refs.since)"
-        " AND (refs.until IS NULL OR pr.day <= refs.until)"
-        " WHERE p.person_id = ANY(%s) GROUP BY p.person_id"
-        " UNION ALL SELECT subject_key, max(last_at) FROM presence"
-        " WHERE community = ANY(%s) AND subject_key = ANY(%s) GROUP BY subject_key",
-        persons,
-        list({row["community"] for row in rows}),
-        subjects,
-    )
-    last_seen = {str(key): at for key, at in seen}
+    last_seen = {
+        str(o["person_id"] if o["confidence"] is None else o["subject_key"]): o["last_seen"]
+        for o in occupants
+        if o["last_seen"] is not None
+    }
     return houses_with_occupants(rows, occupants, last_seen, observed_since)
+
+
+_OCCUPANTS = """
+SELECT r.house_code, r.person_id, NULL AS subject_key, p.name_masked, r.relation,
+    NULL::float8 AS confidence, seen.at AS last_seen
+FROM residencies r JOIN persons p ON p.person_id = r.person_id
+LEFT JOIN LATERAL (
+    SELECT max(pr.last_at) AS at FROM (
+        SELECT p.id_hash AS ref, NULL::date AS since, NULL::date AS until UNION ALL
+        SELECT c.ref, c.since, c.until FROM credentials c WHERE c.person_id = p.person_id
+    ) refs JOIN presence pr ON pr.community = p.community AND pr.ref = refs.ref
+        AND (refs.since IS NULL OR pr.day >= refs.since)
+        AND (refs.until IS NULL OR pr.day <= refs.until)
+) seen ON true
+WHERE r.house_code = ANY(%(codes)s) AND (r.since IS NULL OR r.since <= %(today)s)
+    AND (r.until IS NULL OR r.until >= %(today)s)
+UNION ALL
+SELECT i.house_code, i.person_id, i.subject_key, p.name_masked, NULL, i.confidence,
+    (SELECT max(last_at) FROM presence
+        WHERE community = ANY(%(communities)s) AND subject_key = i.subject_key)
+FROM inferred_residencies i LEFT JOIN persons p ON p.person_id = i.person_id
+WHERE i.house_code = ANY(%(codes)s) AND i.until IS NULL
+ORDER BY 1, 6 NULLS FIRST, 2, 3
+"""
