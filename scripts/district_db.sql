@@ -5,14 +5,16 @@
 -- can be timed after), never on one holding real data:
 --     psql "$DSN" -v ON_ERROR_STOP=1 -f scripts/district_db.sql
 -- then `scgw migrate` (0014) and `python scripts/district_reads.py "$DSN"`.
+-- A house is in its residents' community (person n lives in house n % 300000 + 1), as the
+-- import enforces and the person search by place relies on.
 -- The events' secondary indexes are dropped during the load and built after it (much faster).
 \timing on
 INSERT INTO houses (house_code, community, building, unit, floor, room, area_m2, usage, grid_code,
     registered_occupants, created_at, updated_at)
-SELECT 'h' || lpad(n::text, 7, '0'), 'c' || lpad((n % 141 + 1)::text, 3, '0'), 'b' || (n / 141 % 40),
+SELECT 'h' || lpad(n::text, 7, '0'), 'c' || lpad(((n - 1) % 141 + 1)::text, 3, '0'), 'b' || (n / 141 % 40),
     'u' || (n % 4), (n % 30)::text, (n % 4 + 1)::text, 90,
     (ARRAY['self_occupied', 'rented', 'vacant', 'commercial'])[n % 4 + 1],
-    '430112' || lpad((n % 141 + 1)::text, 6, '0') || lpad((n / 141 % 4 + 1)::text, 3, '0'), 3, now(), now()
+    '430112' || lpad(((n - 1) % 141 + 1)::text, 6, '0') || lpad((n / 141 % 4 + 1)::text, 3, '0'), 3, now(), now()
 FROM generate_series(1, 300000) n;
 INSERT INTO persons (person_id, community, id_hash, id_type, id_masked, name_masked, gender,
     birth_year, population_type, tags, created_at, updated_at)
