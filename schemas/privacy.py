@@ -8,7 +8,6 @@ event exists, so these live below them, beside the contracts.
 """
 
 import hashlib
-import hmac
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
@@ -33,6 +32,7 @@ _HASH_PREFIX = "h1:"
 _SUBJECT_PREFIX = "s1:"
 _HASH_HEX_CHARS = 32  # 128 bits: collision-free at any community's scale, short in indexes
 MIN_HASH_KEY_CHARS: Final = 16
+_SHA256_BLOCK = 64
 
 
 class Pseudonymizer:
@@ -41,12 +41,23 @@ class Pseudonymizer:
     def __init__(self, key: str) -> None:
         if len(key) < MIN_HASH_KEY_CHARS:
             raise ValueError(f"the ID hash key must be at least {MIN_HASH_KEY_CHARS} characters")
-        self._key = key.encode()
+        # HMAC-SHA256 (RFC 2104) with its two keyed pads hashed once, here: each hash then
+        # copies two SHA-256 states instead of building an HMAC object (~2.5x less CPU; an
+        # import hashes every ID number, card and phone of a district).
+        secret = key.encode()
+        if len(secret) > _SHA256_BLOCK:
+            secret = hashlib.sha256(secret).digest()
+        secret = secret.ljust(_SHA256_BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in secret))
+        self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in secret))
 
     def hash(self, namespace: str, value: str) -> str:
         """Hash `value` within `namespace` (e.g. "card"), so one kind never joins another."""
-        digest = hmac.new(self._key, f"{namespace}\x1f{value}".encode(), hashlib.sha256)
-        return _HASH_PREFIX + digest.hexdigest()[:_HASH_HEX_CHARS]
+        inner = self._inner.copy()
+        inner.update(f"{namespace}\x1f{value}".encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return _HASH_PREFIX + outer.hexdigest()[:_HASH_HEX_CHARS]
 
 
 def normalise_id_number(number: str) -> str:

@@ -1,5 +1,7 @@
 """Specification of keyed hashing and masking (`schemas.privacy`)."""
 
+import hashlib
+import hmac
 import re
 from datetime import UTC, datetime
 
@@ -62,6 +64,12 @@ class TestPseudonymizer:
         for value in (ID_NUMBER, PHONE, "3188542196", "张三"):
             digest = pseudonymizer.hash("any", value)
             assert value not in digest
+
+    @pytest.mark.parametrize("key", [KEY, "k" * 64, "长" * 30, "x" * 200])
+    def test_hash_is_hmac_sha256_of_namespace_and_value(self, key: str) -> None:
+        message = f"card\x1f{ID_NUMBER}".encode()
+        expected = hmac.new(key.encode(), message, hashlib.sha256).hexdigest()[:32]
+        assert Pseudonymizer(key).hash("card", ID_NUMBER) == "h1:" + expected
 
     @pytest.mark.parametrize("key", ["", "short", "x" * 15])
     def test_keys_shorter_than_16_characters_are_refused(self, key: str) -> None:
