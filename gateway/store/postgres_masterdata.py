@@ -105,15 +105,23 @@ async def _many(db: Connection, sql: str, rows: Sequence[Any]) -> None:
         await db.cursor().executemany(sql.encode(), rows)
 
 
-_APPLY_LOCK = 0x5C6D_0007  # one advisory lock key for every master-data write
+_APPLY_LOCK = 0x5C6D_0007  # the advisory lock class of master-data writes (an int4)
 
 
-async def _serialise(db: Connection) -> None:
-    """Make the transaction's read-plan-write atomic against concurrent imports: they queue
-    on one advisory lock (released at commit), so each plans from what the other committed
-    (read committed: every statement after the lock sees it). Imports are rare and chunked;
-    the ingest path never takes this lock."""
-    await db.execute(b"SELECT pg_advisory_xact_lock(%s)", (_APPLY_LOCK,))
+async def _serialise(db: Connection, community: str) -> None:
+    """Make the transaction's read-plan-write atomic against concurrent imports of the same
+    community: they queue on that community's advisory lock (released at commit), so each
+    plans from what the other committed (read committed: every statement after the lock sees
+    it). Imports of different communities run at once: every plan reads only rows of its own
+    community (persons, residencies, vehicles and credentials are keyed by community), except
+    house codes, which are unique across communities. Those need no lock: a house the plan did
+    not see is written with `ON CONFLICT ... WHERE houses.community = excluded.community`,
+    which waits for the other community's transaction and then writes nothing over its row;
+    the codes' holders are read back after the upsert and such rows reported `HOUSE_ELSEWHERE`
+    (and a resident or vehicle naming another community's house is refused whether or not
+    that house has committed yet). The two-key form keeps these locks apart from the
+    one-key leases and the migration lock. The ingest path never takes them."""
+    await db.execute(b"SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_APPLY_LOCK, community))
 
 
 async def _written_persons(
@@ -143,7 +151,7 @@ class PostgresMasterData:
         self, community: str, rows: Sequence[HouseRecord], now: datetime, import_id: str
     ) -> list[RowOutcome]:
         async with self._connection() as db, db.transaction():
-            await _serialise(db)
+            await _serialise(db, community)
             found = await _fetch(
                 db,
                 "SELECT house_code, community, building, unit, floor, room, area_m2, usage,"
@@ -179,7 +187,7 @@ class PostgresMasterData:
         self, community: str, rows: Sequence[ResidentRecord], now: datetime, import_id: str
     ) -> list[RowOutcome]:
         async with self._connection() as db, db.transaction():
-            await _serialise(db)
+            await _serialise(db, community)
             houses = await _house_communities(db, (row.house_code for row in rows))
             found = await _fetch(
                 db,
@@ -241,7 +249,7 @@ class PostgresMasterData:
         self, community: str, rows: Sequence[VehicleRecord], now: datetime, import_id: str
     ) -> list[RowOutcome]:
         async with self._connection() as db, db.transaction():
-            await _serialise(db)
+            await _serialise(db, community)
             # The gates insert unregistered vehicles too: hold them off for this chunk, so a
             # plate first seen between the plan and the upsert cannot collide with it.
             await db.execute(b"LOCK TABLE vehicles IN SHARE ROW EXCLUSIVE MODE")
@@ -288,7 +296,7 @@ class PostgresMasterData:
         self, community: str, rows: Sequence[CredentialRecord], now: datetime, import_id: str
     ) -> list[RowOutcome]:
         async with self._connection() as db, db.transaction():
-            await _serialise(db)
+            await _serialise(db, community)
             owners = await _owners(db, community, (row.owner_id_hash for row in rows))
             found = await _fetch(
                 db,
@@ -356,7 +364,7 @@ class PostgresMasterData:
         self, community: str, items: Sequence[ResidencyEnd], now: datetime
     ) -> list[RowOutcome]:
         async with self._connection() as db, db.transaction():
-            await _serialise(db)
+            await _serialise(db, community)
             owners = await _owners(db, community, (item.id_hash for item in items))
             found = await _fetch(
                 db,

@@ -1365,3 +1365,29 @@ class TestConcurrentImports:
                 pg_dsn, "SELECT DISTINCT community FROM houses WHERE house_code = ANY(?)", [codes]
             )
             assert held == [(YIDA if winners[YIDA] else JIAXIN,)]
+
+    async def test_one_communitys_import_does_not_wait_for_anothers(
+        self, rival_stores: tuple[Store, Store], pg_dsn: str
+    ) -> None:
+        """Jiaxin's houses are written while a Yida import is held up mid-transaction (by a
+        row lock of our own on one of Yida's houses); Yida's then finishes as well."""
+        first, second = rival_stores
+        await first.apply_houses(YIDA, [house("y-held")], now(), "y0")
+        async with await psycopg.AsyncConnection.connect(pg_dsn) as holder:
+            await holder.execute(b"SELECT 1 FROM houses WHERE house_code = 'y-held' FOR UPDATE")
+            held_up = asyncio.create_task(
+                first.apply_houses(YIDA, [house("y-held", building="B02")], now(), "y1")
+            )
+            while not sql(
+                pg_dsn,
+                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND pid <> pg_backend_pid()",
+            ):
+                await asyncio.sleep(0.01)
+            jiaxin = await second.apply_houses(
+                JIAXIN, [house("j-free", grid_code="430112001002001")], now(), "j1"
+            )
+            assert jiaxin == ["accepted"]
+            assert not held_up.done()
+            await holder.rollback()
+            assert await held_up == ["updated"]
