@@ -12,14 +12,16 @@ the next communities while this one imports a few at a time.
 """
 
 import asyncio
+import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import AbstractAsyncContextManager
+from collections import deque
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, aclosing
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from typing import IO, Final
+from multiprocessing.pool import Pool
+from typing import IO, Final, cast
 
 import httpx
 
@@ -97,20 +99,51 @@ def _rows_of(communities: int, scale: float, seed: int, code: str) -> Rows:
     return District(communities, scale, seed).masterdata(code)
 
 
-def _drawn_ahead(district: District, ahead: int) -> Iterator[tuple[str, Rows]]:
-    """Each community's rows in district order, the next `ahead` drawn by workers meanwhile."""
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the main process, which ends them itself (`Pool.terminate`):
+    interrupted on their own they die with a traceback each and can leave the pool hanging."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _settle(future: "asyncio.Future[Rows]", rows: Rows | None, error: BaseException | None) -> None:
+    if future.done():  # cancelled: the load was stopped
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(cast(Rows, rows))
+
+
+def _drawn_by(pool: Pool, args: tuple[int, float, int, str]) -> "asyncio.Future[Rows]":
+    """A worker draws one community; awaited on the event loop, with no thread blocked on
+    it (a blocked thread would keep an interrupted load from exiting)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Rows] = loop.create_future()
+    pool.apply_async(
+        _rows_of,
+        args,
+        callback=lambda rows: loop.call_soon_threadsafe(_settle, future, rows, None),
+        error_callback=lambda error: loop.call_soon_threadsafe(_settle, future, None, error),
+    )
+    return future
+
+
+async def _drawn_ahead(district: District, ahead: int) -> AsyncGenerator[tuple[str, Rows], None]:
+    """Each community's rows in district order, the next `ahead` drawn by workers meanwhile.
+    Closing it (`aclosing`) terminates the workers at once, drawing or not."""
     codes = district.communities
     if len(codes) == 1:
         yield codes[0], district.masterdata(codes[0])
         return
-    with ProcessPoolExecutor(ahead, mp_context=get_context("spawn")) as pool:
+    with get_context("spawn").Pool(ahead, initializer=_ignore_interrupts) as pool:
         args = (len(codes), district.scale, district.seed)
-        pending = [pool.submit(_rows_of, *args, code) for code in codes[:ahead]]
+        pending = deque(_drawn_by(pool, (*args, code)) for code in codes[:ahead])
         for index, code in enumerate(codes):
-            rows = pending.pop(0).result()
+            rows = await pending.popleft()
             if index + ahead < len(codes):
-                pending.append(pool.submit(_rows_of, *args, codes[index + ahead]))
+                pending.append(_drawn_by(pool, (*args, codes[index + ahead])))
             yield code, rows
+        # leaving the block terminates the pool: every job has been collected by now
 
 
 Sender = Callable[[str, Dataset, list[dict[str, object]]], Awaitable[dict[str, int]]]
@@ -175,37 +208,60 @@ async def load_through_api(
 
 
 async def load(
-    district: District, send: Sender, *, quiet: bool = False, concurrency: int = CONCURRENCY
+    district: District,
+    send: Sender,
+    *,
+    quiet: bool = False,
+    concurrency: int = CONCURRENCY,
+    stream: IO[str] | None = None,
 ) -> LoadReport:
     """Import the communities, `concurrency` at a time (each community's datasets in order:
-    residents name houses), while worker processes draw the next ones."""
+    residents name houses), while worker processes draw the next ones.
+
+    Cancelled (Ctrl-C under `asyncio.run`), it stops the imports under way (each rolls back
+    its open chunk and audits itself as aborted), terminates the workers, says on `stream`
+    (stderr) which communities were loaded whole and which partly, and re-raises."""
     started = time.monotonic()
     report = LoadReport()
-    bar = None if quiet else ProgressBar(district.houses, len(district.communities))
+    bar = None if quiet else ProgressBar(district.houses, len(district.communities), stream)
     progress = {"houses": 0, "rows": 0, "done": 0}
+    under_way: list[str] = []
     slots = asyncio.Semaphore(concurrency)
 
     async def one(code: str, rows: Rows) -> None:
+        under_way.append(code)
         try:
             for dataset in DATASETS:
                 report.add(dataset, await send(code, dataset, rows[dataset]))
                 progress["rows"] += len(rows[dataset])
             progress["done"] += 1
             progress["houses"] += district.plan(code).houses
+            under_way.remove(code)
             if bar is not None:
                 bar.update(progress["houses"], progress["done"], progress["rows"])
         finally:
             slots.release()
 
-    drawn = _drawn_ahead(district, max(1, min(2, concurrency)))
-    async with asyncio.TaskGroup() as group:
-        while True:
-            await slots.acquire()
-            # Waiting for the draw in a thread keeps the imports under way going meanwhile.
-            item = await asyncio.to_thread(next, drawn, None)
-            if item is None:
-                slots.release()
-                break
-            group.create_task(one(*item))
+    try:
+        async with (
+            aclosing(_drawn_ahead(district, max(1, min(2, concurrency)))) as drawn,
+            asyncio.TaskGroup() as group,
+        ):
+            while True:
+                await slots.acquire()
+                item = await anext(drawn, None)
+                if item is None:
+                    slots.release()
+                    break
+                group.create_task(one(*item))
+    except asyncio.CancelledError:
+        partly = f"; partly (import them again): {', '.join(under_way)}" if under_way else ""
+        print(
+            f"\ninterrupted: {progress['done']} of {len(district.communities)} communities"
+            f" loaded whole ({progress['rows']:,} rows){partly}",
+            file=stream or sys.stderr,
+            flush=True,
+        )
+        raise
     report.seconds = time.monotonic() - started
     return report

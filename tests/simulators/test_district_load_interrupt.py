@@ -1,0 +1,53 @@
+"""Ctrl-C during `scgw simulate --load-masterdata`: the load stops, its workers with it, and it
+says what was loaded."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+HANG = 60.0  # seconds: only a hang fails, never a slow machine
+
+
+def group_alive(group: int) -> list[str]:
+    """The processes of a process group that have not exited (zombies have)."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            alive.append(entry.name)
+    return alive
+
+
+class TestInterruptedLoad:
+    def test_ctrl_c_stops_the_load_and_its_workers_and_says_what_was_loaded(
+        self, tmp_path: Path
+    ) -> None:
+        env = {**os.environ, "SCGW_ID_HASH_KEY": "a-test-hash-key-0123456789abcdef"}
+        argv = ["--communities", "6", "--scale", "0.2", "--load-masterdata"]
+        url = f"sqlite:///{tmp_path / 'scgw.db'}"
+        scgw = Path(sys.executable).parent / "scgw"
+        load = subprocess.Popen(
+            [str(scgw), "simulate", *argv, "--database-url", url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches
+        )
+        assert load.stderr is not None
+        for line in load.stderr:  # the first community is in: workers draw, imports run
+            if "communities" in line and "%" in line:
+                break
+        os.killpg(load.pid, signal.SIGINT)
+        _, err = load.communicate(timeout=HANG)
+        assert load.returncode == 130
+        assert "interrupted:" in err and "of 6 communities loaded whole" in err
+        assert "Traceback" not in err
+        assert group_alive(load.pid) == []
