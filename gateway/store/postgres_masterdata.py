@@ -5,6 +5,7 @@ the same for both backends; this module only reads the chunk's stored state (`= 
 chunk's keys) and runs the writes set-based (`executemany`, pipelined by psycopg).
 """
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -66,9 +67,46 @@ Connection = psycopg.AsyncConnection[tuple[Any, ...]]
 
 _UPSERT_HOUSE = shared.POSTGRES(shared.UPSERT_HOUSE)
 _UPSERT_PERSON = shared.POSTGRES(shared.UPSERT_PERSON)
-_UPSERT_RESIDENCY = shared.POSTGRES(shared.UPSERT_RESIDENCY)
 _UPSERT_VEHICLE = shared.POSTGRES(shared.UPSERT_VEHICLE)
-_UPSERT_CREDENTIAL = shared.POSTGRES(shared.UPSERT_CREDENTIAL)
+
+
+def _unnested(sql: str, columns: Mapping[str, str]) -> str:
+    """A shared upsert (`INSERT ... VALUES (:a, ...) ON CONFLICT ...`) as one statement for a
+    whole chunk: `SELECT ... FROM unnest(:a::type[], ...)`, an array per column that varies by
+    row (`columns`: name -> element type), single values for the rest (community, import, now).
+    One statement instead of one per row (`executemany`) roughly halves what a row costs the
+    importer's process and PostgreSQL; the SQL and its conflict rules stay the shared ones.
+    The plans never list one key twice (`ON CONFLICT DO UPDATE` would refuse it)."""
+    head, values = sql.split("VALUES (", 1)
+    listed, tail = values.split(")", 1)
+    selected = re.sub(
+        r"(?<!:):(\w+)",
+        lambda m: f"u.{m.group(1)}" if m.group(1) in columns else m.group(0),
+        listed,
+    )
+    arrays = ", ".join(f":{name}::{kind}[]" for name, kind in columns.items())
+    names = ", ".join(columns)
+    # WHERE true: without it `... AS u(...) ON CONFLICT` could parse as a join's ON
+    return shared.POSTGRES(
+        f"{head}SELECT {selected} FROM unnest({arrays}) AS u({names}) WHERE true{tail}"
+    )
+
+
+_UPSERT_RESIDENCY = _unnested(
+    shared.UPSERT_RESIDENCY,
+    {"person_id": "text", "house_code": "text", "relation": "text", "since": "date"},
+)
+_UPSERT_CREDENTIAL = _unnested(
+    shared.UPSERT_CREDENTIAL,
+    {
+        "ref": "text",
+        "period": "int4",
+        "kind": "text",
+        "person_id": "text",
+        "since": "date",
+        "until": "date",
+    },
+)
 _END_UNLISTED = {dataset: shared.POSTGRES(sql) for dataset, sql in shared.END_UNLISTED.items()}
 _PERSON_FIELDS = (
     "id_type, id_masked, nationality, name_masked, name_ref, phone_masked, phone_ref, gender,"
@@ -103,6 +141,15 @@ async def _house_communities(db: Connection, codes: Iterable[str | None]) -> dic
 async def _many(db: Connection, sql: str, rows: Sequence[Any]) -> None:
     if rows:
         await db.cursor().executemany(sql.encode(), rows)
+
+
+async def _columns(
+    db: Connection, sql: str, rows: Sequence[Mapping[str, object]], **single: object
+) -> None:
+    """Run an `_unnested` statement: `rows` turned into one array per column."""
+    if rows:
+        arrays = {name: [row[name] for row in rows] for name in rows[0]}
+        await db.execute(sql.encode(), {**arrays, **single})
 
 
 _APPLY_LOCK = 0x5C6D_0007  # the advisory lock class of master-data writes (an int4)
@@ -223,7 +270,7 @@ class PostgresMasterData:
                 ],
             )
             actual = await _written_persons(db, community, plan.persons)
-            await _many(
+            await _columns(
                 db,
                 _UPSERT_RESIDENCY,
                 [
@@ -232,11 +279,11 @@ class PostgresMasterData:
                         "house_code": house_code,
                         "relation": row.relation,
                         "since": row.since,
-                        "import_id": import_id,
-                        "now": now,
                     }
                     for (person_id, house_code), row in plan.residencies.items()
                 ],
+                import_id=import_id,
+                now=now,
             )
             await _many(
                 db,
@@ -309,23 +356,23 @@ class PostgresMasterData:
             for ref, period, kind, person_id, since, until in found:
                 stored[ref].append((period, (kind, person_id, since, until)))
             plan = plan_credentials(rows, owners, stored, local_day(now))
-            await _many(
+            await _columns(
                 db,
                 _UPSERT_CREDENTIAL,
                 [
                     {
-                        "community": community,
                         "ref": ref,
                         "period": period,
                         "kind": kind,
                         "person_id": person_id,
                         "since": since,
                         "until": until,
-                        "import_id": import_id,
-                        "now": now,
                     }
                     for (ref, period), (kind, (_, person_id, since, until)) in plan.upserts.items()
                 ],
+                community=community,
+                import_id=import_id,
+                now=now,
             )
             await _many(
                 db,
