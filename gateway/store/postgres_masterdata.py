@@ -65,10 +65,6 @@ from schemas.vehicles import VehiclePublic, VehicleRecord
 
 Connection = psycopg.AsyncConnection[tuple[Any, ...]]
 
-_UPSERT_HOUSE = shared.POSTGRES(shared.UPSERT_HOUSE)
-_UPSERT_PERSON = shared.POSTGRES(shared.UPSERT_PERSON)
-_UPSERT_VEHICLE = shared.POSTGRES(shared.UPSERT_VEHICLE)
-
 
 def _unnested(sql: str, columns: Mapping[str, str]) -> str:
     """A shared upsert (`INSERT ... VALUES (:a, ...) ON CONFLICT ...`) as one statement for a
@@ -107,6 +103,46 @@ _UPSERT_CREDENTIAL = _unnested(
         "until": "date",
     },
 )
+_HOUSE_COLUMNS_TYPED = {
+    "house_code": "text",
+    "building": "text",
+    "unit": "text",
+    "floor": "text",
+    "room": "text",
+    "area_m2": "numeric",
+    "usage": "text",
+    "grid_code": "text",
+    "registered_occupants": "int4",
+}
+_UPSERT_HOUSE = _unnested(shared.UPSERT_HOUSE, _HOUSE_COLUMNS_TYPED)
+_PERSON_COLUMNS_TYPED = {
+    "person_id": "text",
+    "id_hash": "text",
+    "id_type": "text",
+    "id_masked": "text",
+    "nationality": "text",
+    "name_masked": "text",
+    "name_ref": "text",
+    "name_sealed": "bytea",
+    "phone_masked": "text",
+    "phone_ref": "text",
+    "phone_sealed": "bytea",
+    "gender": "text",
+    "birth_year": "int4",
+    "ethnicity": "text",
+    "population_type": "text",
+    "tags": "jsonb",
+}
+_UPSERT_PERSON = _unnested(shared.UPSERT_PERSON, _PERSON_COLUMNS_TYPED)
+_VEHICLE_COLUMNS_TYPED = {
+    "vehicle_id": "text",
+    "plate_no": "text",
+    "plate_color": "text",
+    "vehicle_type": "text",
+    "owner": "text",
+    "house_code": "text",
+}
+_UPSERT_VEHICLE = _unnested(shared.UPSERT_VEHICLE, _VEHICLE_COLUMNS_TYPED)
 _END_UNLISTED = {dataset: shared.POSTGRES(sql) for dataset, sql in shared.END_UNLISTED.items()}
 _PERSON_FIELDS = (
     "id_type, id_masked, nationality, name_masked, name_ref, phone_masked, phone_ref, gender,"
@@ -150,6 +186,11 @@ async def _columns(
     if rows:
         arrays = {name: [row[name] for row in rows] for name in rows[0]}
         await db.execute(sql.encode(), {**arrays, **single})
+
+
+def _fields(record: object, columns: Mapping[str, str]) -> dict[str, object]:
+    """The record's attributes of those names that it has (the rest its caller adds)."""
+    return {name: getattr(record, name) for name in columns if hasattr(record, name)}
 
 
 _APPLY_LOCK = 0x5C6D_0007  # the advisory lock class of master-data writes (an int4)
@@ -209,13 +250,13 @@ class PostgresMasterData:
                 row[0]: (row[1], tuple(row[2:])) for row in found
             }
             plan = plan_houses(community, rows, stored)
-            await _many(
+            await _columns(
                 db,
                 _UPSERT_HOUSE,
-                [
-                    {**row.model_dump(), "community": community, "import_id": import_id, "now": now}
-                    for row in plan.upserts.values()
-                ],
+                [_fields(row, _HOUSE_COLUMNS_TYPED) for row in plan.upserts.values()],
+                community=community,
+                import_id=import_id,
+                now=now,
             )
             await _many(
                 db,
@@ -254,20 +295,20 @@ class PostgresMasterData:
                 (p, h): (rel, since, until) for p, h, rel, since, until in lived
             }
             plan = plan_residents(community, rows, houses, persons, residencies)
-            await _many(
+            await _columns(
                 db,
                 _UPSERT_PERSON,
                 [
                     {
-                        **person.model_dump(),
+                        **_fields(person, _PERSON_COLUMNS_TYPED),
                         "tags": Jsonb(list(person.tags)),
                         "person_id": person_id,
-                        "community": community,
-                        "import_id": import_id,
-                        "now": now,
                     }
                     for person_id, person in plan.persons.values()
                 ],
+                community=community,
+                import_id=import_id,
+                now=now,
             )
             actual = await _written_persons(db, community, plan.persons)
             await _columns(
@@ -317,20 +358,20 @@ class PostgresMasterData:
                 for plate, colour, vid, kind, owner, house, reg, until in found
             }
             plan = plan_vehicles(community, rows, houses, owners, stored)
-            await _many(
+            await _columns(
                 db,
                 _UPSERT_VEHICLE,
                 [
                     {
-                        **row.model_dump(exclude={"owner_id_hash"}),
+                        **_fields(row, _VEHICLE_COLUMNS_TYPED),
                         "vehicle_id": vehicle_id,
-                        "community": community,
                         "owner": owner,
-                        "import_id": import_id,
-                        "now": now,
                     }
                     for vehicle_id, (row, owner) in plan.upserts.items()
                 ],
+                community=community,
+                import_id=import_id,
+                now=now,
             )
             await _many(
                 db,
