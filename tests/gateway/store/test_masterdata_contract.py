@@ -1378,12 +1378,16 @@ class TestConcurrentImports:
             held_up = asyncio.create_task(
                 first.apply_houses(YIDA, [house("y-held", building="B02")], now(), "y1")
             )
-            while not sql(
-                pg_dsn,
-                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND pid <> pg_backend_pid()",
-            ):
+            for _ in range(6000):  # until Yida's import holds its lock (a minute at most)
+                if sql(
+                    pg_dsn,
+                    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND pid <> pg_backend_pid()",
+                ):
+                    break
                 await asyncio.sleep(0.01)
+            else:
+                pytest.fail("the Yida import never took its lock")
             jiaxin = await second.apply_houses(
                 JIAXIN, [house("j-free", grid_code="430112001002001")], now(), "j1"
             )
