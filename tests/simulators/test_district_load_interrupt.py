@@ -3,8 +3,10 @@ says what was loaded."""
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 HANG = 60.0  # seconds: only a hang fails, never a slow machine
@@ -51,3 +53,6 @@ class TestInterruptedLoad:
         assert "interrupted:" in err and "of 6 communities loaded whole" in err
         assert "Traceback" not in err
         assert group_alive(load.pid) == []
+        with closing(sqlite3.connect(tmp_path / "scgw.db")) as db:
+            audits = db.execute("SELECT details FROM audit_log").fetchall()
+        assert any('"aborted": 1' in details for (details,) in audits)  # the imports cut short
