@@ -53,6 +53,13 @@ _HOST: Final = re.compile(r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
 _PATH_SAFE: Final = "/:@!$&'()*+,;=-._~%"
 """What stays as it is in a path: RFC 3986's path characters, and `%` (already encoded)."""
 _MAX_DECODING: Final = 4
+_PLAIN: Final = re.compile(
+    r"https?://([A-Za-z0-9.-]{1,253})(?::([1-9][0-9]{0,4}))?"
+    r"((?:/[A-Za-z0-9/:@!$&'()*+,;=._~-]*)?)"
+)
+"""A URL already in the form the screen keeps: lower-case scheme, ASCII host, a canonical port,
+a path of RFC 3986 characters without `%`, no login, query or fragment. Cameras send these."""
+_MAX_PORT: Final = 65_535
 
 
 def judge_image_url(text: str) -> tuple[str | None, ImageUrlDropReason | None]:
@@ -62,6 +69,9 @@ def judge_image_url(text: str) -> tuple[str | None, ImageUrlDropReason | None]:
         return None, None
     if len(text) > 4 * MAX_IMAGE_URL:  # no parsing of megabytes: it cannot shrink that much
         return None, "too_long"
+    plain = _PLAIN.fullmatch(text)
+    if plain is not None and int(plain[2] or 0) <= _MAX_PORT:
+        return _judge_plain(text, plain[1], plain[3])
     if _CONTROL.search(text):
         return None, "not_a_url"
     try:
@@ -84,6 +94,18 @@ def judge_image_url(text: str) -> tuple[str | None, ImageUrlDropReason | None]:
         return None, "non_ascii_path"
     netloc = host if port is None else f"{host}:{port}"
     url = urlunsplit((parts.scheme.lower(), netloc, path, "", ""))
+    if len(url) > MAX_IMAGE_URL:
+        return None, "too_long"
+    return url, None
+
+
+def _judge_plain(url: str, host: str, path: str) -> tuple[str | None, ImageUrlDropReason | None]:
+    """`judge_image_url` of a URL `_PLAIN` matched: what the full parse would decide, without
+    it. Such a URL is its own kept form (nothing to remove or encode) and its path its only
+    reading (no `%` to decode, no control or non-ASCII character), so only the personal-number
+    checks and the length remain."""
+    if looks_like_personal_number(host) or looks_like_personal_number(path):
+        return None, "pii_in_identifier"
     if len(url) > MAX_IMAGE_URL:
         return None, "too_long"
     return url, None
