@@ -109,6 +109,13 @@ _clear_texts: set[tuple[str, date]] = set()
 _day: list[tuple[float, date]] = [(0.0, date.min)]
 
 
+def today() -> date:
+    """The day personal-number verdicts are judged on: `date.today()`, asked again at most once
+    a second (it reads the local zone each time). Whoever remembers a verdict keeps it for this
+    day only: an ID number's birth date must not lie after today."""
+    return _today()
+
+
 def _today() -> date:
     """`date.today()`, asked again at most once a second (it reads the local zone each time)."""
     until, day = _day[0]

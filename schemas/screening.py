@@ -28,13 +28,14 @@ of a phone number is a phone number to anyone who can enumerate phones.
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.identifiers import FieldDropReason, looks_like_personal_number, name_problem
+from schemas.identifiers import FieldDropReason, looks_like_personal_number, name_problem, today
 from schemas.image_urls import ImageUrlDropReason, judge_image_url
 from schemas.plates import is_standard_plate, plate_problem
 
@@ -92,9 +93,41 @@ def screened_fields(model: type[BaseModel]) -> Mapping[str, Marker]:
     )
 
 
+KEPT_TEXTS_REMEMBERED: Final = 65_536
+"""How many names and addresses the screen kept are remembered (a few MB at most)."""
+MAX_REMEMBERED_TEXT: Final = 128
+
+
 def judge(marker: Marker, text: str) -> tuple[str | None, DropReason | None]:
     """What the screen keeps of `text` in a field marked `marker` (None when it drops it), and
-    the reason for a drop."""
+    the reason for a drop.
+
+    The same names and addresses come back with every message of a device (its door, lane,
+    firmware and IP), so a name or address kept is remembered for the day it was judged on
+    (`schemas.identifiers.today`: whether it holds a personal number is the day's verdict), and
+    its next judgement is a look-up. Only kept texts are remembered, so a dropped text is judged
+    anew each time and never kept; the memory is bounded and starts over when full.
+    """
+    if isinstance(marker, Screened) and marker.rule != "reference":
+        if len(text) > MAX_REMEMBERED_TEXT:
+            return _judge(marker, text)
+        key = (marker.rule, text, today())
+        remembered = _kept_texts.get(key)
+        if remembered is not None:
+            return remembered, None
+        kept_text, reason = _judge(marker, text)
+        if kept_text is not None:
+            if len(_kept_texts) >= KEPT_TEXTS_REMEMBERED:
+                _kept_texts.clear()
+            _kept_texts[key] = kept_text
+        return kept_text, reason
+    return _judge(marker, text)
+
+
+_kept_texts: dict[tuple[str, str, date], str] = {}
+
+
+def _judge(marker: Marker, text: str) -> tuple[str | None, DropReason | None]:
     reason: DropReason | None
     if isinstance(marker, Plate):
         reason = plate_problem(text)
