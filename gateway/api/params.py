@@ -15,7 +15,7 @@ have is a 400 or 422, not an empty page or a 404.
 import contextlib
 import re
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Request
@@ -33,12 +33,25 @@ _OFFSET_FROM_UNESCAPED_PLUS = re.compile(r"(?<=\d) (?=\d{2}:\d{2}\Z)")
 """An unescaped `+` in a query string arrives as a space: `...08:00:00 08:00`."""
 
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+"""Times outside [EARLIEST, LATEST) are refused: nothing the gateway stores lies there, and an
+endpoint widening `9999-12-31T23:30Z` to its hour's end would step past the last datetime."""
+
+
 def _iso_8601(value: object) -> datetime:
     if isinstance(value, str):
         text = _OFFSET_FROM_UNESCAPED_PLUS.sub("+", value)
         if _ISO_8601.fullmatch(text):
+            parsed = None
             with contextlib.suppress(ValueError):  # month 13 and the like
-                return datetime.fromisoformat(text)
+                parsed = datetime.fromisoformat(text)
+            if parsed is not None:
+                if EARLIEST <= parsed < LATEST:
+                    return parsed
+                raise RuleError(
+                    f"must lie from {EARLIEST.isoformat()} up to {LATEST.isoformat()} (excluded)"
+                )
     raise RuleError("must be ISO 8601 with an offset, e.g. 2026-05-01T08:00:00+08:00")
 
 

@@ -313,6 +313,14 @@ class TestBadParameters:
             ({"bucket": "week"}, "invalid_parameter"),
             ({"since": "2026-05-02T00:00:00Z", "until": "2026-05-01T00:00:00Z"}, "bad_time_range"),
             ({"since": "2026-05-01"}, "invalid_parameter"),
+            ({"since": "2026-05-01T00:00:00"}, "invalid_parameter"),  # no offset
+            ({"until": "9999-12-31T23:30:00Z"}, "invalid_parameter"),  # past the last hour
+            ({"since": "0001-01-01T00:00:00+08:00"}, "invalid_parameter"),  # before the first
+            (
+                {"since": "2026-01-01T00:00:00Z", "until": "2026-02-01T00:00:00.000001Z"},
+                "range_too_long",  # widened to the next hour: 31 days and one hour
+            ),
+            ((("community", "yida"), ("community", "jiaxin")), "repeated_parameter"),
             ({"since": "2026-01-01T00:00:00Z", "until": "2026-02-01T01:00:00Z"}, "range_too_long"),
             (
                 {"bucket": "day", "since": "2025-01-01T00:00:00Z", "until": "2026-01-03T00:00:00Z"},
@@ -322,7 +330,9 @@ class TestBadParameters:
             ({"group_by": "grid"}, "unknown_parameter"),
         ],
     )
-    async def test_is_refused(self, world: World, params: dict[str, str], code: str) -> None:
+    async def test_is_refused(
+        self, world: World, params: dict[str, str] | tuple[tuple[str, str], ...], code: str
+    ) -> None:
         response = await world.gateway.http.get("/v1/stats/flow", params=params)
         assert response.status_code == 400, response.text
         assert response.json()["error"]["code"] == code

@@ -59,6 +59,19 @@ class TestTimes:
         assert error["details"][0]["location"] == ["query", name]
         assert "ISO 8601" in error["details"][0]["message"]
 
+    @pytest.mark.parametrize(
+        "value", ["0001-01-01T00:00:00+08:00", "1899-12-31T23:59:59Z", "9999-12-31T23:30:00Z"]
+    )
+    async def test_times_no_event_could_have_are_invalid_parameters(
+        self, api: RunningGateway, value: str
+    ) -> None:
+        """Near the ends of the calendar, widening a time to its hour or day would step off it."""
+        response = await api.http.get("/v1/events", params={"until": value})
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["code"] == "invalid_parameter"
+        assert "1900-01-01" in error["details"][0]["message"]
+
     async def test_since_after_until_is_a_bad_time_range(self, api: RunningGateway) -> None:
         params = {"since": NOW.isoformat(), "until": (NOW - timedelta(seconds=1)).isoformat()}
         response = await api.http.get("/v1/events", params=params)
