@@ -76,13 +76,24 @@ def _number(
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value < low or (low_open and value == low) or not math.isfinite(value):
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
+        if value < low or (low_open and value == low):
             raise argparse.ArgumentTypeError(
                 f"must be {'above' if low_open else 'at least'} {low:g}"
             )
         return value
 
     return parse
+
+
+def _communities(text: str) -> int:
+    value = int(_number(int, 1)(text))
+    if value > DISTRICT_COMMUNITIES:
+        raise argparse.ArgumentTypeError(
+            f"the district has {DISTRICT_COMMUNITIES} communities: give 1 to {DISTRICT_COMMUNITIES}"
+        )
+    return value
 
 
 def _scale(text: str) -> float:
@@ -102,8 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         COMMUNITIES_FLAG,
-        type=int,
-        choices=range(1, DISTRICT_COMMUNITIES + 1),
+        type=_communities,
         metavar="N",
         required=True,
         help=f"how many of the district's communities (1 to {DISTRICT_COMMUNITIES})",

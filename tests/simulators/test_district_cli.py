@@ -49,12 +49,34 @@ class TestArguments:
             ["--communities", "3", "--url", "mqtt://h", "--rate", "0"],
             ["--communities", "3", "--url", "mqtt://h", "--speed", "0"],
             ["--communities", "3", "--url", "mqtt://h", "--processes", "0"],
+            ["--communities", "3", "--scale", "-0.5", "--write-grids", "g.toml"],
+            ["--communities", "3", "--scale", "nan", "--write-grids", "g.toml"],
+            ["--communities", "3", "--url", "mqtt://h", "--rate", "inf"],
+            ["--communities", "1.5", "--write-grids", "g.toml"],
         ],
     )
     def test_refused(self, argv: list[str]) -> None:
         with pytest.raises(SystemExit) as exited:
             main(argv)
         assert exited.value.code == 2
+
+    @pytest.mark.parametrize(
+        ("argv", "said"),
+        [
+            (["--communities", "0"], "--communities: must be at least 1"),
+            (["--communities", "142"], "give 1 to 141"),
+            (["--communities", "3", "--scale", "nan"], "--scale: must be a finite number"),
+            (["--communities", "3", "--scale", "-1"], "--scale: must be above 0"),
+        ],
+    )
+    def test_the_refusal_says_what_is_accepted_in_one_line(
+        self, argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        with pytest.raises(SystemExit):
+            main(argv)
+        last_line = capsys.readouterr().err.strip().splitlines()[-1]
+        assert said in last_line
+        assert len(last_line) < 120
 
 
 class TestFiles:
