@@ -288,6 +288,21 @@ class TestProtocolErrors:
                     async with asyncio.timeout(30):
                         await subscriber.next_batch(10, 0.05)
 
+    async def test_a_publish_promising_more_than_it_sends_is_noticed_by_the_keepalive(
+        self,
+    ) -> None:
+        """A broker that announces 200 MB and sends three bytes holds the stream inside one
+        frame: no PINGRESP can arrive, so the keepalive ends the connection."""
+        promise = b"\x32" + wire.encode_varint(200_000_000) + b"\x00\x01a"
+        async with scripted_broker(CONNACK_311, promise) as (port, _):
+            address = BrokerAddress("127.0.0.1", port, None, None, False)
+            options = SessionOptions(client_id="victim", protocol="3.1.1", keepalive_s=1)
+            async with connected(address, options) as subscriber:
+                with pytest.raises(BrokerError, match="PINGRESP"):
+                    async with asyncio.timeout(30):
+                        await subscriber.next_batch(10, 0.05)
+                assert not subscriber.is_connected
+
     async def test_garbage_instead_of_connack(self) -> None:
         async with scripted_broker(b"\x20\x02\x00") as (port, _):  # cut short, then silence
             address = BrokerAddress("127.0.0.1", port, None, None, False)
