@@ -17,6 +17,11 @@ written for the broker's lifetime; the topic rules are `AccountTopicPlugin` belo
 refusal (CONNECT, publish, subscribe, will) is logged with the account and the topic in their
 shareable form (`gateway.privacy.shareable_topic`) and counted in
 `scgw_broker_refused_total{action}`. The broker listens on 127.0.0.1 unless told otherwise.
+
+A limit we keep rather than patch: amqtt 0.12.1 waits 5 s (hard-coded in
+`amqtt/mqtt/protocol/handler.py`) for a delivered QoS 1 message's PUBACK, then drops it from
+the session. The gateway acknowledges after commit, so only a commit stalled beyond 5 s loses
+messages, and only on this demo broker (README, "Quick start").
 """
 
 import asyncio
