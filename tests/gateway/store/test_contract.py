@@ -39,6 +39,7 @@ MIGRATIONS = [
     "0013_dead_letter_community",
     "0014_flow_hourly",
     "0015_visit_event_time",
+    "0016_house_building",
 ]
 
 
