@@ -27,6 +27,8 @@ class DeviceRegistry:
     def __init__(self, devices: Iterable[DeviceRegistration] = ()) -> None:
         self._devices = {device.device_id: device for device in devices}
         self._changes = 0
+        self._digest: str | None = None
+        """The store's registrations digest the contents were read at (None: never read)."""
 
     @classmethod
     def from_config(cls, config: GatewayConfig) -> "DeviceRegistry":
@@ -35,7 +37,9 @@ class DeviceRegistry:
     @classmethod
     async def load(cls, store: Store) -> "DeviceRegistry":
         """Every device in the store's table."""
-        return cls(await load_devices(store))
+        registry = cls()
+        await registry.reload(store)
+        return registry
 
     def get(self, device_id: str) -> DeviceRegistration | None:
         return self._devices.get(device_id)
@@ -48,14 +52,22 @@ class DeviceRegistry:
     async def reload(self, store: Store) -> bool:
         """Replace the contents with the store's table; False if a `put` raced the read.
 
+        The table is read only when its registrations digest moved since the last read: at
+        district scale the read costs seconds of CPU, in pages that each hold up the event
+        loop, and the watch asks every 30 s. The digest is taken before the read, so a change
+        landing during the read shows as a new digest next time and is read then.
         A device PUT while the table was being read may be missing from that read; keeping
         the current contents then is right, and the next reload picks everything up.
         """
         changes = self._changes
+        digest = await store.device_registrations_digest()
+        if digest == self._digest:
+            return True
         devices = await load_devices(store)
         if changes != self._changes:
             return False
         self._devices = {device.device_id: device for device in devices}
+        self._digest = digest
         return True
 
     def __len__(self) -> int:

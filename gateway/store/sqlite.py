@@ -6,6 +6,7 @@ connection; the event loop never waits on disk.
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ from gateway.device_status import SKEW_HORIZON, SKEW_TOLERANCE_S, device_activit
 from gateway.errors import StoreError
 from gateway.messages import DeadLetter
 from gateway.store.base import (
+    REGISTRATION_COLUMNS,
     ClockSkew,
     ClockSkewReport,
     EventQuery,
@@ -504,6 +506,17 @@ class SqliteStore(
         sql = f"SELECT {_DEVICE_COLUMNS} FROM devices {where} ORDER BY device_id LIMIT ?"
         rows = await self._run(lambda: self._db.execute(sql, [*params, limit + 1]).fetchall())
         return device_page_of_rows([(row[0], row) for row in rows], limit, _device)
+
+    async def device_registrations_digest(self) -> str:
+        sql = f"SELECT {REGISTRATION_COLUMNS} FROM devices ORDER BY device_id"
+
+        def read() -> str:
+            digest = hashlib.blake2b(digest_size=16)
+            for row in self._db.execute(sql):
+                digest.update(repr(row).encode())
+            return digest.hexdigest()
+
+        return await self._run(read)
 
     async def clock_skews(self, min_abs_s: float, limit: int) -> ClockSkewReport:
         def read() -> ClockSkewReport:

@@ -427,12 +427,60 @@ class TestDeviceRegistry:
         registry = DeviceRegistry()
 
         class PutDuringRead:
+            async def device_registrations_digest(self) -> str:
+                return await sqlite_store.device_registrations_digest()
+
             async def list_devices(self, limit: int, cursor: str | None) -> object:
                 registry.put(north_gate())
                 return await sqlite_store.list_devices(limit, cursor)
 
         assert not await registry.reload(PutDuringRead())  # type: ignore[arg-type]
         assert registry.get(GATE) is not None
+
+    async def test_reload_reads_the_table_only_when_a_registration_changed(
+        self, sqlite_store: Store
+    ) -> None:
+        """The watch asks every 30 s; a district's table costs seconds of CPU to read, and
+        what a batch observes (status, last seen) is not a registration."""
+        reads = CountingReads(sqlite_store)
+        await sqlite_store.upsert_devices([registration(), north_gate()])
+        registry = await DeviceRegistry.load(reads)  # type: ignore[arg-type]
+        assert reads.pages == 1
+        assert await registry.reload(reads)  # type: ignore[arg-type]
+        await sqlite_store.write_batch([access()], [])  # the door is seen: online, last_seen
+        assert await registry.reload(reads)  # type: ignore[arg-type]
+        assert reads.pages == 1
+        await sqlite_store.upsert_devices([registration(building="B02")])  # another process
+        assert await registry.reload(reads)  # type: ignore[arg-type]
+        assert reads.pages == 2
+        found = registry.get(UNIT_DOOR)
+        assert found is not None and found.building == "B02"
+
+    async def test_a_put_of_this_process_is_followed_by_a_read_of_the_table(
+        self, sqlite_store: Store
+    ) -> None:
+        reads = CountingReads(sqlite_store)
+        registry = await DeviceRegistry.load(reads)  # type: ignore[arg-type]
+        await sqlite_store.upsert_devices([north_gate()])
+        registry.put(north_gate())
+        assert await registry.reload(reads)  # type: ignore[arg-type]
+        assert reads.pages == 2
+        assert registry.get(GATE) == north_gate()
+
+
+class CountingReads:
+    """The store, counting the pages of devices read from it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pages = 0
+
+    async def device_registrations_digest(self) -> str:
+        return await self.store.device_registrations_digest()
+
+    async def list_devices(self, limit: int, cursor: str | None) -> object:
+        self.pages += 1
+        return await self.store.list_devices(limit, cursor)
 
 
 @pytest.fixture

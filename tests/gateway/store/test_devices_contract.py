@@ -195,6 +195,55 @@ class TestDeviceRegistrations:
         assert await store.get_device(UNIT_DOOR) is None
 
 
+class TestRegistrationsDigest:
+    """The digest moves with every registration change and with nothing a batch observes:
+    it tells each gateway process when to re-read its copy of the registry."""
+
+    async def test_the_same_table_gives_the_same_digest(self, store: Store) -> None:
+        await store.upsert_devices([registration(), gate()])
+        assert await store.device_registrations_digest() == (
+            await store.device_registrations_digest()
+        )
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"building": "B02"},
+            {"unit": None},
+            {"door": "another door"},
+            {"readers": {1: "out", 2: "in"}},
+            {"location": None},
+            {"firmware": "V5.0"},
+            {"parent": GATE},
+            {"offline_after_s": 60},
+            {"dialect": "access-cloud"},
+            {"community": JIAXIN},
+        ],
+        ids=lambda change: next(iter(change)),
+    )
+    async def test_a_changed_registration_moves_it(
+        self, store: Store, change: dict[str, Any]
+    ) -> None:
+        await store.upsert_devices([registration(), gate()])
+        before = await store.device_registrations_digest()
+        await store.upsert_devices([registration(**change)])
+        assert await store.device_registrations_digest() != before
+
+    async def test_a_new_device_moves_it(self, store: Store) -> None:
+        await store.upsert_devices([registration()])
+        before = await store.device_registrations_digest()
+        await store.upsert_devices([gate()])
+        assert await store.device_registrations_digest() != before
+
+    async def test_what_batches_observe_leaves_it(self, store: Store) -> None:
+        await store.upsert_devices([registration(), gate()])
+        before = await store.device_registrations_digest()
+        await store.write_batch([access(1, T0)], [])
+        await store.mark_silent_devices_offline(T0 + timedelta(days=1))
+        assert (await device(store)).status == "offline"
+        assert await store.device_registrations_digest() == before
+
+
 class TestDeviceParents:
     """A registration's `parent` is stored, replaced and cleared like any registered field."""
 
