@@ -25,10 +25,8 @@ Building blocks: `bench.harness` (services, gateways, pre-queued drain), `bench.
 
 import argparse
 import asyncio
-import contextlib
 import importlib.util
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -49,15 +47,22 @@ from bench.apiload import (
 from bench.commits import commit_profile, follow_commits, scalar, store_checks
 from bench.common import BenchError, JsonDict, log
 from bench.district_report import markdown
-from bench.environment import gateway_settings, library_versions, machine_info, mosquitto_version
+from bench.environment import gateway_settings, machine_info
 from bench.expected import event_ids, sample_indices
-from bench.harness import Harness, gateway_pid, stop_gateway
+from bench.harness import (
+    Harness,
+    describe_services,
+    gateway_pid,
+    start_bench_postgres,
+    stop_gateway,
+    tear_down,
+)
 from bench.procstats import CpuMeter, peak_rss_mib, process_cpu_s
 from bench.stats import percentile, rounded
 from bench.transport import create_offline_session, drain_paho
 from bench.workload import DistrictMix, Rendered, Workload, YidaMix
 from testkit.gateway_process import GatewayProcess
-from testkit.services import PostgresService, start_postgres
+from testkit.services import PostgresService
 
 PHASES = ("ceilings", "rates", "memory", "api", "recovery", "scaleout")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -99,6 +104,7 @@ class Options:
     output: Path
     smoke: bool
     keep_workdir: bool
+    profile: bool = False
 
 
 def make_workload(name: str, communities: int, scale: float) -> Workload:
@@ -452,7 +458,9 @@ class DistrictBench(Harness):
     async def recovery(self) -> JsonDict:
         n = min(self.options.recovery_messages, len(self.rendered))
         backlog = self.rendered.slice(0, n)
-        result = await self.drain_backlog(backlog.messages, backlog.events(), "recovery")
+        result = await self.drain_backlog(
+            backlog.messages, backlog.events(), "recovery", profile=self.options.profile
+        )
         drain = (self.results.get("ceilings") or {}).get("drain", {}).get("msg_per_s")
         result["ratio_to_drain_ceiling"] = round(result["msg_per_s"] / drain, 3) if drain else None
         return result
@@ -559,26 +567,12 @@ async def run(options: Options) -> JsonDict:
         },
         "gateway_settings": gateway_settings(options.overrides),
     }
-    pg_settings = {"track_commit_timestamp": "on"}
-    if options.durable:
-        pg_settings |= {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
-    postgres = start_postgres(workdir / "pg", settings=pg_settings)
+    postgres = start_bench_postgres(workdir, durable=options.durable)
     bench = DistrictBench(options, workdir, postgres, workload, files, rendered)
     bench.results = result
     failed = False
     try:
-        result["versions"] = {
-            "mosquitto": mosquitto_version(),
-            "postgresql": postgres.psql("SHOW server_version"),
-            "timescaledb": postgres.psql(
-                "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
-            ),
-            **library_versions(),
-        }
-        result["postgres_settings"] = {
-            name: postgres.psql(f"SHOW {name}")
-            for name in ("fsync", "synchronous_commit", "full_page_writes", "shared_buffers")
-        }
+        result |= describe_services(postgres)
         for phase in options.phases:
             log(f"== phase {phase}")
             started = time.monotonic()
@@ -594,14 +588,7 @@ async def run(options: Options) -> JsonDict:
         failed = True
         raise
     finally:
-        for cleanup in reversed(bench.cleanups):
-            with contextlib.suppress(Exception):
-                cleanup()
-        postgres.stop()
-        if options.keep_workdir or failed:
-            log(f"logs kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        tear_down(bench, workdir, keep=options.keep_workdir, failed=failed)
     return result
 
 
@@ -666,6 +653,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--publish-processes", type=int, default=2)
     p.add_argument(
         "--not-durable", action="store_true", help="fsync/synchronous_commit off (label it)"
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the gateway with py-spy during the recovery drain: where its CPU goes",
     )
     p.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES))
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
@@ -736,6 +728,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         output=output,
         smoke=args.smoke,
         keep_workdir=args.keep_workdir,
+        profile=args.profile,
     )
 
 

@@ -201,6 +201,16 @@ def _recovery(rec: JsonDict | None) -> Iterator[tuple[str, str]]:
         + _meets(cpu["gateway_during_drain"], TARGETS["gateway_us_per_msg"], at_most=True),
     )
     yield "stored exactly once", _n(rec["checks"]["ok"])
+    profile = rec.get("py_spy")
+    if profile and "self_by_area" in profile:
+        yield (
+            "where the gateway's CPU went (py-spy, self time by area)",
+            ", ".join(f"{area} {share}%" for area, share in profile["self_by_area"].items()),
+        )
+        yield (
+            "top functions, inclusive",
+            "; ".join(f"{f['function']} {f['percent']}%" for f in profile["inclusive"][:8]),
+        )
 
 
 def _scaleout(s: JsonDict | None) -> Iterator[tuple[str, str]]:

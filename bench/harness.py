@@ -8,6 +8,8 @@ and a pre-queued drain. This class holds those, the phases live with each benchm
 """
 
 import asyncio
+import contextlib
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -18,16 +20,56 @@ import psycopg
 
 from bench.commits import commit_profile, drain_cpu, follow_commits, scalar, store_checks
 from bench.common import PROGRESS_EVERY_S, BenchError, JsonDict, Message, log
+from bench.environment import library_versions, mosquitto_version
 from bench.procstats import CpuMeter, peak_rss_mib
 from bench.profiling import Profiler
 from bench.publishers import PublisherPool, PublishRun
 from bench.stats import rounded
 from simulators.publisher import publish
 from testkit.gateway_process import GatewayProcess
-from testkit.services import MosquittoService, PostgresService, start_mosquitto
+from testkit.services import MosquittoService, PostgresService, start_mosquitto, start_postgres
 
 PROBE_TOPIC = "bench/probe/ready"
 """An unknown dialect: the gateway dead-letters it, proving it is subscribed end to end."""
+
+
+def start_bench_postgres(workdir: Path, *, durable: bool) -> PostgresService:
+    """The run's private PostgreSQL: commit timestamps on (publish -> commit latency), and
+    durable unless told otherwise (the exactly-once promise rests on fsync)."""
+    settings = {"track_commit_timestamp": "on"}
+    if durable:
+        settings |= {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+    return start_postgres(workdir / "pg", settings=settings)
+
+
+def describe_services(postgres: PostgresService) -> JsonDict:
+    """The versions and PostgreSQL settings a result is only comparable with."""
+    return {
+        "versions": {
+            "mosquitto": mosquitto_version(),
+            "postgresql": postgres.psql("SHOW server_version"),
+            "timescaledb": postgres.psql(
+                "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
+            ),
+            **library_versions(),
+        },
+        "postgres_settings": {
+            name: postgres.psql(f"SHOW {name}")
+            for name in ("fsync", "synchronous_commit", "full_page_writes", "shared_buffers")
+        },
+    }
+
+
+def tear_down(harness: "Harness", workdir: Path, *, keep: bool, failed: bool) -> None:
+    """Stop everything the run started, last started first; keep the logs if asked or failed."""
+    for cleanup in reversed(harness.cleanups):
+        with contextlib.suppress(Exception):
+            cleanup()
+    harness.postgres.stop()
+    if keep or failed:
+        log(f"logs kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class Harness:

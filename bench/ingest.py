@@ -25,10 +25,8 @@ the phases (`Bench`), the run (`run`) and the command line.
 
 import argparse
 import asyncio
-import contextlib
 import json
 import re
-import shutil
 import statistics
 import sys
 import tempfile
@@ -54,8 +52,15 @@ from bench.common import (
     Message,
     log,
 )
-from bench.environment import gateway_settings, library_versions, machine_info, mosquitto_version
-from bench.harness import Harness, gateway_pid, stop_gateway
+from bench.environment import gateway_settings, machine_info
+from bench.harness import (
+    Harness,
+    describe_services,
+    gateway_pid,
+    start_bench_postgres,
+    stop_gateway,
+    tear_down,
+)
 from bench.procstats import CpuMeter, peak_rss_mib
 from bench.report import markdown, max_other_load
 from bench.stats import percentile, rounded
@@ -63,10 +68,7 @@ from bench.transport import create_offline_session, drain_aiomqtt, drain_paho
 from simulators.community import generate_community
 from simulators.config_toml import community_config_toml
 from simulators.hik_isapi import HikDoorStream
-from testkit.services import (
-    PostgresService,
-    start_postgres,
-)
+from testkit.services import PostgresService
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 STREAM_SEED = 2026
@@ -380,25 +382,11 @@ async def run(options: Options) -> JsonDict:
         },
         "gateway_settings": gateway_settings(options.overrides),
     }
-    pg_settings = {"track_commit_timestamp": "on"}
-    if options.durable:
-        pg_settings |= {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
-    postgres = start_postgres(workdir / "pg", settings=pg_settings)
+    postgres = start_bench_postgres(workdir, durable=options.durable)
     bench = Bench(options, workdir, postgres, toml_path, messages, stream)
     failed = False
     try:
-        result["versions"] = {
-            "mosquitto": mosquitto_version(),
-            "postgresql": postgres.psql("SHOW server_version"),
-            "timescaledb": postgres.psql(
-                "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
-            ),
-            **library_versions(),
-        }
-        result["postgres_settings"] = {
-            name: postgres.psql(f"SHOW {name}")
-            for name in ("fsync", "synchronous_commit", "full_page_writes", "shared_buffers")
-        }
+        result |= describe_services(postgres)
         for phase in options.phases:
             log(f"== phase {phase}")
             try:
@@ -419,14 +407,7 @@ async def run(options: Options) -> JsonDict:
         failed = True
         raise
     finally:
-        for cleanup in reversed(bench.cleanups):
-            with contextlib.suppress(Exception):
-                cleanup()
-        postgres.stop()
-        if options.keep_workdir or failed:
-            log(f"logs kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        tear_down(bench, workdir, keep=options.keep_workdir, failed=failed)
     return result
 
 

@@ -24,7 +24,7 @@ SMOKE_TIMEOUT_S = 480
 def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     output = tmp_path_factory.mktemp("bench") / "district-smoke.json"
     completed = subprocess.run(
-        [sys.executable, "-m", "bench.district", "--smoke", "--output", str(output)],
+        [sys.executable, "-m", "bench.district", "--smoke", "--profile", "--output", str(output)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -138,6 +138,15 @@ class TestRecovery:
         assert positive(recovery["msg_per_s"])
         assert positive(recovery["ratio_to_drain_ceiling"])
         assert recovery["checks"]["ok"], recovery["checks"]
+
+    def test_with_profile_the_drain_says_where_the_gateway_cpu_went(
+        self, result: dict[str, Any]
+    ) -> None:
+        """`--profile` samples the draining gateway with py-spy: the table's "why" for a miss."""
+        profile = result["recovery"]["py_spy"]
+        assert positive(profile["samples"]), profile
+        assert profile["self_by_area"], profile
+        assert "where the gateway's CPU went" in result["_stdout"]
 
 
 class TestScaleOut:
