@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# `make test` runs test files on this many pytest-xdist workers, each with its own Mosquitto and
+# PostgreSQL (a file stays on one worker: its module fixtures start once). 1 runs them serially.
+TEST_WORKERS ?= 2
 
 .PHONY: help install demo test services lint typecheck unit bench bench-ingest clean
 
@@ -36,7 +39,7 @@ unit: install
 	$(BIN)/pytest tests/adapters tests/simulators
 
 test: install services lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=20
 
 bench: install services
 	$(BIN)/python -m bench.district $(ARGS)
