@@ -24,6 +24,7 @@ class TestTimes:
             (NOW - timedelta(hours=1)).astimezone().strftime("%Y-%m-%dT%H:%M%z")[:-2] + ":00",
             "2026-05-01T08:00:00.123456+08:00",
         ],
+        ids=["offset", "Z", "minutes", "microseconds"],  # stable: xdist workers collect alike
     )
     async def test_iso_8601_with_an_offset_is_accepted(
         self, api: RunningGateway, value: str
@@ -149,6 +150,7 @@ class TestRepeatedParameters:
             ("/v1/devices", "status=online&status=offline", ["status"]),
             ("/v1/dead-letters", "cursor=&cursor=", ["cursor"]),
         ],
+        ids=["limit", "since", "two-names", "status", "cursor"],
     )
     async def test_repeated_parameters_are_named(
         self, api: RunningGateway, path: str, query: str, repeated: list[str]
