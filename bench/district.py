@@ -567,7 +567,7 @@ async def run(options: Options) -> JsonDict:
         },
         "gateway_settings": gateway_settings(options.overrides),
     }
-    postgres = start_bench_postgres(workdir, durable=options.durable)
+    postgres = start_bench_postgres(workdir, durable=options.durable, statements=options.profile)
     bench = DistrictBench(options, workdir, postgres, workload, files, rendered)
     bench.results = result
     failed = False
@@ -657,7 +657,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--profile",
         action="store_true",
-        help="sample the gateway with py-spy during the recovery drain: where its CPU goes",
+        help="during the recovery drain, sample the gateway with py-spy and count PostgreSQL's"
+        " statements (pg_stat_statements): where the CPU goes",
     )
     p.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES))
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")

@@ -211,6 +211,11 @@ def _recovery(rec: JsonDict | None) -> Iterator[tuple[str, str]]:
             "top functions, inclusive",
             "; ".join(f"{f['function']} {f['percent']}%" for f in profile["inclusive"][:8]),
         )
+    for statement in rec.get("pg_statements") or []:
+        yield (
+            f"PostgreSQL: {statement['percent']}% of execution time",
+            f"{statement['calls']:,} calls, {statement['mean_ms']} ms each: `{statement['query']}`",
+        )
 
 
 def _scaleout(s: JsonDict | None) -> Iterator[tuple[str, str]]:

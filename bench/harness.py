@@ -22,7 +22,7 @@ from bench.commits import commit_profile, drain_cpu, follow_commits, scalar, sto
 from bench.common import PROGRESS_EVERY_S, BenchError, JsonDict, Message, log
 from bench.environment import library_versions, mosquitto_version
 from bench.procstats import CpuMeter, peak_rss_mib
-from bench.profiling import Profiler
+from bench.profiling import Profiler, reset_statements, top_statements
 from bench.publishers import PublisherPool, PublishRun
 from bench.stats import rounded
 from simulators.publisher import publish
@@ -33,12 +33,17 @@ PROBE_TOPIC = "bench/probe/ready"
 """An unknown dialect: the gateway dead-letters it, proving it is subscribed end to end."""
 
 
-def start_bench_postgres(workdir: Path, *, durable: bool) -> PostgresService:
+def start_bench_postgres(
+    workdir: Path, *, durable: bool, statements: bool = False
+) -> PostgresService:
     """The run's private PostgreSQL: commit timestamps on (publish -> commit latency), and
-    durable unless told otherwise (the exactly-once promise rests on fsync)."""
+    durable unless told otherwise (the exactly-once promise rests on fsync). `statements`
+    loads pg_stat_statements (profiled runs only: it costs a little on every statement)."""
     settings = {"track_commit_timestamp": "on"}
     if durable:
         settings |= {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+    if statements:
+        settings["shared_preload_libraries"] = "timescaledb,pg_stat_statements"
     return start_postgres(workdir / "pg", settings=settings)
 
 
@@ -217,6 +222,8 @@ class Harness:
             await self.probe(broker, db)  # the session and its subscription now exist
             stop_gateway(gateway)
             await self.publish(broker, messages, phase)
+            if profile:
+                await reset_statements(db)
             meter = CpuMeter(broker.process.pid, self.postgres.process.pid)
             cpu0 = meter.snapshot() | {"gateway": 0.0}  # a new process: all its CPU counts
             spawned = time.time()
@@ -227,6 +234,7 @@ class Harness:
             )
             await starting
             pyspy = profiler.finish() if profiler is not None else None
+            statements = await top_statements(db) if profile else None
             meter.gateway_pid = gateway_pid(gateway)
             cpu1 = meter.snapshot()
             commits = await commit_profile(db)
@@ -258,6 +266,8 @@ class Harness:
         }
         if pyspy is not None:
             result["py_spy"] = pyspy
+        if statements is not None:
+            result["pg_statements"] = statements
         stop_gateway(gateway)
         broker.stop()
         return result

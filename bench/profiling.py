@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+import psycopg
+
 from bench.common import BenchError, JsonDict
 from testkit.gateway_process import GatewayProcess
 
@@ -137,3 +139,36 @@ def summarize_collapsed(lines: Sequence[str], top: int = 15) -> JsonDict:
         "inclusive": share(inclusive),
         "self_by_area": {k: round(100 * v / total, 1) for k, v in areas.most_common()},
     }
+
+
+# -- PostgreSQL's side: pg_stat_statements ---------------------------------------------------
+
+
+async def reset_statements(db: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+    """Start counting statements in this database now (the server must preload the module)."""
+    await db.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    await db.execute("SELECT pg_stat_statements_reset()")
+
+
+async def top_statements(
+    db: psycopg.AsyncConnection[tuple[object, ...]], top: int = 10
+) -> list[JsonDict]:
+    """The statements PostgreSQL spent most of its execution time on in this database since
+    `reset_statements`: each one's share, calls and mean, its text cut to 200 characters."""
+    cursor = await db.execute(
+        "SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 200), calls, total_exec_time,"
+        " sum(total_exec_time) OVER () FROM pg_stat_statements"
+        " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " ORDER BY total_exec_time DESC LIMIT %s",
+        (top,),
+    )
+    return [
+        {
+            "query": str(query),
+            "calls": int(str(calls)),
+            "total_ms": round(float(str(total)), 1),
+            "percent": round(100 * float(str(total)) / max(float(str(everything)), 1e-9), 1),
+            "mean_ms": round(float(str(total)) / max(int(str(calls)), 1), 3),
+        }
+        for query, calls, total, everything in await cursor.fetchall()
+    ]

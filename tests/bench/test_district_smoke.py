@@ -147,6 +147,9 @@ class TestRecovery:
         assert positive(profile["samples"]), profile
         assert profile["self_by_area"], profile
         assert "where the gateway's CPU went" in result["_stdout"]
+        statements = result["recovery"]["pg_statements"]
+        assert statements and all(positive(s["calls"]) for s in statements), statements
+        assert "PostgreSQL:" in result["_stdout"]
 
 
 class TestScaleOut:
