@@ -213,7 +213,6 @@ class TestRegistrationsDigest:
             {"door": "another door"},
             {"readers": {1: "out", 2: "in"}},
             {"location": None},
-            {"firmware": "V5.0"},
             {"parent": GATE},
             {"offline_after_s": 60},
             {"dialect": "access-cloud"},
@@ -236,9 +235,15 @@ class TestRegistrationsDigest:
         assert await store.device_registrations_digest() != before
 
     async def test_what_batches_observe_leaves_it(self, store: Store) -> None:
+        """Status, last seen, address and firmware: a district's heartbeats move them all the
+        time, and the pipeline reads none of them from its copy."""
         await store.upsert_devices([registration(), gate()])
         before = await store.device_registrations_digest()
         await store.write_batch([access(1, T0)], [])
+        await store.write_batch(
+            [status_event(2, "heartbeat", T0, firmware="V9", ip="10.0.0.9")], []
+        )
+        assert (await device(store)).firmware == "V9"
         await store.mark_silent_devices_offline(T0 + timedelta(days=1))
         assert (await device(store)).status == "offline"
         assert await store.device_registrations_digest() == before
