@@ -42,6 +42,7 @@ class TopicRouter:
 
     def __init__(self, config: GatewayConfig, dialects: set[str]) -> None:
         self._bindings: list[TopicBinding] = list(config.topics)
+        self._candidates, self._wildcard_rooted = _bindings_by_root(self._bindings)
         self._templates = topic_templates(config.dialects)
         self._dialects = dialects
         self._communities = {community.code for community in config.communities}
@@ -62,7 +63,8 @@ class TopicRouter:
     def _resolve(self, topic: str) -> Route:
         if NOT_TEXT in topic:
             raise PayloadError("unknown_topic", "topic is not valid UTF-8")
-        for binding in self._bindings:
+        root = topic.split("/", 1)[0]
+        for binding in self._candidates.get(root, self._wildcard_rooted):
             if topic_matches(binding.filter, topic):
                 if binding.dialect not in self._dialects:
                     raise PayloadError("unknown_dialect", f"binding names {binding.dialect[:40]!r}")
@@ -111,6 +113,22 @@ class TopicRouter:
                 kept = [other for other in kept if not filter_covers(topic_filter, other)]
                 kept.append(topic_filter)
         return kept
+
+
+def _bindings_by_root(
+    bindings: list[TopicBinding],
+) -> tuple[dict[str, list[TopicBinding]], list[TopicBinding]]:
+    """For each literal first level a binding names, the bindings a topic under it may match,
+    in configuration order (the first match wins); and those for any other first level (the
+    ones starting with `+` or `#`). A district names 141 communities' bindings: a topic seen
+    for the first time is tried against its own community's, not all of them in turn."""
+    roots = [binding.filter.split("/", 1)[0] for binding in bindings]
+    wildcard_rooted = [b for b, root in zip(bindings, roots, strict=True) if root in ("+", "#")]
+    return {
+        literal: [b for b, root in zip(bindings, roots, strict=True) if root in (literal, "+", "#")]
+        for literal in dict.fromkeys(roots)
+        if literal not in ("+", "#")
+    }, wildcard_rooted
 
 
 def _quoted(level: str, topic: str) -> str:

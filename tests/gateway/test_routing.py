@@ -144,6 +144,29 @@ class TestTopicBindings:
         route = router(topics=(first, second)).route("gate/north")
         assert route == Route(HIK, "yida", None)
 
+    def test_first_matching_binding_wins_across_literal_and_wildcard_roots(self) -> None:
+        """Bindings are looked up by their first level, and the order of the file still
+        decides between a `+`-rooted binding and a literal one."""
+        wild = TopicBinding(filter="+/gate/#", dialect="dahua", community="jiaxin")
+        literal = TopicBinding(filter="yida/gate/#", dialect=HIK, community="yida")
+        assert router(topics=(wild, literal)).route("yida/gate/n").dialect == "dahua"
+        assert router(topics=(literal, wild)).route("yida/gate/n").dialect == HIK
+        assert router(topics=(literal, wild)).route("jiaxin/gate/n").dialect == "dahua"
+
+    def test_each_of_many_communities_bindings_routes_its_own_topics(self) -> None:
+        bindings = tuple(
+            TopicBinding(filter=f"c{n:03d}/gat1400/#", dialect=HIK, community=f"c{n:03d}")
+            for n in range(141)
+        )
+        topic_router = router(topics=bindings)
+        assert topic_router.route("c140/gat1400/x") == Route(HIK, "c140", None)
+        assert topic_router.route(f"c141/{HIK}/{DEVICE}") == Route(HIK, "c141", DEVICE)
+
+    def test_a_dollar_topic_reaches_only_bindings_naming_its_root(self) -> None:
+        anything = TopicBinding(filter="#", dialect="dahua", community="jiaxin")
+        dollar = TopicBinding(filter="$vendor/#", dialect=HIK, community="yida")
+        assert router(topics=(anything, dollar)).route("$vendor/x").dialect == HIK
+
     def test_topics_no_binding_matches_fall_back_to_the_default_layout(self) -> None:
         binding = TopicBinding(filter="hik/+/event", dialect=HIK, community="yida")
         route = router(topics=(binding,)).route(f"jiaxin/{HIK}/{DEVICE}")
