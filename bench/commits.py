@@ -29,6 +29,10 @@ from testkit.gateway_process import GatewayProcess
 from testkit.harness import HASH_KEY
 
 POLL_S = 0.1
+POLL_IDLE_FACTOR = 10
+"""After a count that took t, wait at least 10 t: `count(*)` over a million events takes tens of
+milliseconds of PostgreSQL's CPU, and polled every 100 ms it took most of a core from the drain
+it measured. Timings come from commit timestamps, so a later look changes no figure."""
 STALL_TIMEOUT_S = 60.0
 """Give up on a phase when the committed count has not moved for this long."""
 
@@ -57,7 +61,8 @@ async def follow_commits(
     *,
     profiler: "Profiler | None" = None,
 ) -> list[Sample]:
-    """Poll `count(*)` every 100 ms until `target` rows; fail on a stall, never hang."""
+    """Poll `count(*)` every 100 ms (or 10 times its own cost, `POLL_IDLE_FACTOR`) until
+    `target` rows; fail on a stall, never hang."""
     samples: list[Sample] = []
     last_progress = time.monotonic()
     last_report = 0.0
@@ -65,6 +70,7 @@ async def follow_commits(
     while True:
         if producer is not None and producer.done() and producer.exception() is not None:
             raise BenchError(f"{label}: {producer.exception()!r}")
+        asked = time.monotonic()
         count = await scalar(db, "SELECT count(*) FROM events")
         now = time.monotonic()
         pid = gateway.process.pid if gateway.process is not None else None
@@ -85,7 +91,7 @@ async def follow_commits(
                 f"{label}: stuck at {count:,}/{target:,} committed for {STALL_TIMEOUT_S:.0f} s;"
                 f" gateway log:\n{gateway.log_tail()}"
             )
-        await asyncio.sleep(POLL_S)
+        await asyncio.sleep(max(POLL_S, POLL_IDLE_FACTOR * (now - asked)))
 
 
 def drain_cpu(samples: list[Sample]) -> float | None:
