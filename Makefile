@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 # `make test` runs test files on this many pytest-xdist workers, each with its own Mosquitto and
 # PostgreSQL (a file stays on one worker: its module fixtures start once). 1 runs them serially.
 TEST_WORKERS ?= 2
+# Run alone, after the others: its Ctrl-C reached the load it starts unreliably from inside an
+# xdist worker (1 run in 4 went on to the end; cause not found), never when run serially.
+SERIAL_TESTS := tests/simulators/test_district_load_interrupt.py
 
 .PHONY: help install demo test services lint typecheck unit bench bench-ingest clean
 
@@ -39,7 +42,8 @@ unit: install
 	$(BIN)/pytest tests/adapters tests/simulators
 
 test: install services lint typecheck
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=20
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=20 --ignore=$(SERIAL_TESTS)
+	$(BIN)/pytest $(SERIAL_TESTS)
 
 bench: install services
 	$(BIN)/python -m bench.district $(ARGS)

@@ -1,11 +1,13 @@
 """Ctrl-C during `scgw simulate --load-masterdata`: the load stops, its workers with it, and it
 says what was loaded."""
 
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -27,6 +29,18 @@ def group_alive(group: int) -> list[str]:
     return alive
 
 
+@contextlib.contextmanager
+def ctrl_c_reaches_children() -> Iterator[None]:
+    """Ctrl-C as a terminal gives it: a pytest-xdist worker ignores SIGINT, and an ignored
+    signal stays ignored in the processes it starts (Python then installs no handler). A
+    handled one is reset to the default in them."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class TestInterruptedLoad:
     def test_ctrl_c_stops_the_load_and_its_workers_and_says_what_was_loaded(
         self, tmp_path: Path
@@ -36,14 +50,15 @@ class TestInterruptedLoad:
         argv = ["--communities", "12", "--scale", "0.2", "--load-masterdata"]
         url = f"sqlite:///{tmp_path / 'scgw.db'}"
         scgw = Path(sys.executable).parent / "scgw"
-        load = subprocess.Popen(
-            [str(scgw), "simulate", *argv, "--database-url", url],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches
-        )
+        with ctrl_c_reaches_children():
+            load = subprocess.Popen(
+                [str(scgw), "simulate", *argv, "--database-url", url],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches
+            )
         assert load.stderr is not None
         for line in load.stderr:  # the first community is in: workers draw, imports run
             if "communities" in line and "%" in line:
